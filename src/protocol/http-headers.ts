@@ -25,13 +25,11 @@ export function isSafeHeaderName(name: string): boolean {
 }
 
 export function isSafeHeaderValue(value: string): boolean {
-  // eslint-disable-next-line no-control-regex
   return !/[\r\n\0]/.test(value);
 }
 
 /** Reason phrases go on the status line: printable ASCII only, bounded length. */
 export function sanitizeReasonPhrase(text: string, max = 480): string {
-  // eslint-disable-next-line no-control-regex
   const cleaned = text.replace(/[^\x20-\x7e]/g, '?').trim();
   return cleaned.length > max ? cleaned.slice(0, max) : cleaned;
 }

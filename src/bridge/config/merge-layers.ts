@@ -1,0 +1,50 @@
+import { resolveConnection } from './credentials.js';
+import type { ConfigLayer, LayerSettings, LocalForwardEntry } from './layer.js';
+import {
+  DEFAULT_CONNECTION_ATTEMPTS,
+  DEFAULT_EXIT_ON_FORWARD_FAILURE,
+  DEFAULT_KEEP_ALIVE_SECONDS,
+  DEFAULT_LOG_LEVEL,
+  type BridgeConfig,
+  type RemoteForward,
+} from './model.js';
+
+/**
+ * Merges layers given lowest precedence first (reference/azbridge.md §2.3): a setting present in a
+ * later layer replaces the earlier value; LocalForward and RemoteForward lists concatenate in order;
+ * a layer with ClearAllForwardings: true drops the lists of the layers before it, then adds its own.
+ * Unlike azbridge, KeepAliveInterval from a later layer wins even when it is 30.
+ */
+export function mergeLayers(layers: readonly ConfigLayer[]): BridgeConfig {
+  const settings: LayerSettings = {};
+  let localForward: LocalForwardEntry[] = [];
+  let remoteForward: RemoteForward[] = [];
+  for (const layer of layers) {
+    for (const [key, value] of Object.entries(layer.settings)) {
+      if (value !== undefined) (settings as Record<string, unknown>)[key] = value;
+    }
+    if (layer.clearAllForwardings) {
+      localForward = [];
+      remoteForward = [];
+    }
+    localForward = localForward.concat(layer.localForward);
+    remoteForward = remoteForward.concat(layer.remoteForward);
+  }
+  const prewarm = settings.prewarm ?? 0;
+  const connection = resolveConnection(layers);
+  return {
+    ...(connection && { connection }),
+    addressFamily: settings.addressFamily ?? 'any',
+    ...(settings.bindAddress !== undefined && { bindAddress: settings.bindAddress }),
+    gatewayPorts: settings.gatewayPorts ?? false,
+    keepAliveInterval: settings.keepAliveInterval ?? DEFAULT_KEEP_ALIVE_SECONDS,
+    ...(settings.connectTimeout !== undefined && { connectTimeout: settings.connectTimeout }),
+    connectionAttempts: settings.connectionAttempts ?? DEFAULT_CONNECTION_ATTEMPTS,
+    exitOnForwardFailure: settings.exitOnForwardFailure ?? DEFAULT_EXIT_ON_FORWARD_FAILURE,
+    logLevel: settings.logLevel ?? DEFAULT_LOG_LEVEL,
+    ...(settings.logFileName !== undefined && { logFileName: settings.logFileName }),
+    prewarm,
+    localForward: localForward.map((entry) => ({ ...entry, prewarm: entry.prewarm ?? prewarm })),
+    remoteForward,
+  };
+}

@@ -1,0 +1,127 @@
+import { LineCounter, parseDocument, type Node } from 'yaml';
+import { checkSourceAddress, isLocalAddress, type LocalAddressCheck } from './addresses.js';
+import { BridgeConfigError } from './config-error.js';
+import { emptyLayer, type ConfigLayer } from './layer.js';
+import { checkAddressFamily, checkConnectionString, checkEndpoint, checkKey, checkKeyName, checkLogLevel, checkRange, checkSignature } from './values.js';
+import { readLocalForwardList, readRemoteForwardList } from './yaml-forward-entries.js';
+import { checked, readBoolean, readInteger, readMapping, readString, type MappingValue, type YamlContext } from './yaml-values.js';
+
+/**
+ * azbridge's top-level keys (reference/azbridge.md §2.2) plus hybridge's Prewarm. Keys match
+ * case-insensitively; anything else is an error naming the key and its line and column.
+ */
+export const GLOBAL_KEYS = [
+  'AddressFamily',
+  'AzureRelayConnectionString',
+  'AzureRelayEndpoint',
+  'AzureRelaySharedAccessKeyName',
+  'AzureRelaySharedAccessKey',
+  'AzureRelaySharedAccessSignature',
+  'BindAddress',
+  'ClearAllForwardings',
+  'ConnectionAttempts',
+  'ConnectTimeout',
+  'ExitOnForwardFailure',
+  'GatewayPorts',
+  'KeepAliveInterval',
+  'LocalForward',
+  'LogLevel',
+  'LogFileName',
+  'RemoteForward',
+  'Prewarm',
+] as const;
+
+/**
+ * Reads one configuration file's text (YAML, or JSON, which is YAML). `fileName` prefixes every
+ * message as `fileName:line:column`.
+ */
+export function readConfigText(text: string, fileName: string, isLocal: LocalAddressCheck = isLocalAddress): ConfigLayer {
+  const source = text.replace(/^\uFEFF/, '');
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(source, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const position = (offset: number) => {
+    const { line, col } = lineCounter.linePos(offset);
+    return `${fileName}:${line}:${col}`;
+  };
+  const firstError = doc.errors[0];
+  if (firstError) {
+    throw new BridgeConfigError(`${position(firstError.pos[0])}: YAML syntax error: ${firstError.message.split('\n')[0]}`);
+  }
+  const ctx: YamlContext = {
+    where: (node) => (node?.range ? position(node.range[0]) : fileName),
+    text: source,
+    isLocal,
+  };
+  const layer = emptyLayer(fileName);
+  const root = doc.contents as Node | null;
+  if (root == null) return layer;
+  for (const entry of readMapping(root, GLOBAL_KEYS, 'the configuration', ctx).values()) applyGlobalEntry(layer, entry, ctx);
+  return layer;
+}
+
+/** Applies one top-level key to `layer`. An empty value (`Key:`) leaves the setting alone. */
+export function applyGlobalEntry(layer: ConfigLayer, entry: MappingValue, ctx: YamlContext): void {
+  if (entry.value === undefined) return;
+  const s = layer.settings;
+  const where = ctx.where(entry.value);
+  const text = () => readString(entry, ctx);
+  const check = <T>(fn: () => T): T => checked(entry, ctx, fn);
+  switch (entry.key) {
+    case 'AddressFamily':
+      s.addressFamily = check(() => checkAddressFamily(text()));
+      break;
+    case 'AzureRelayConnectionString':
+      layer.credentials.connectionString = { value: check(() => checkConnectionString(text())), where };
+      break;
+    case 'AzureRelayEndpoint':
+      layer.credentials.endpoint = { value: check(() => checkEndpoint(text())), where };
+      break;
+    case 'AzureRelaySharedAccessKeyName':
+      layer.credentials.keyName = { value: check(() => checkKeyName(text())), where };
+      break;
+    case 'AzureRelaySharedAccessKey':
+      layer.credentials.key = { value: check(() => checkKey(text())), where };
+      break;
+    case 'AzureRelaySharedAccessSignature':
+      layer.credentials.signature = { value: check(() => checkSignature(text())), where };
+      break;
+    case 'BindAddress':
+      s.bindAddress = check(() => checkSourceAddress(text(), ctx.isLocal));
+      break;
+    case 'ClearAllForwardings':
+      layer.clearAllForwardings = readBoolean(entry, ctx);
+      break;
+    case 'ConnectionAttempts':
+      s.connectionAttempts = check(() => checkRange(readInteger(entry, ctx), 'ConnectionAttempts'));
+      break;
+    case 'ConnectTimeout':
+      s.connectTimeout = check(() => checkRange(readInteger(entry, ctx), 'ConnectTimeout'));
+      break;
+    case 'ExitOnForwardFailure':
+      s.exitOnForwardFailure = readBoolean(entry, ctx);
+      break;
+    case 'GatewayPorts':
+      s.gatewayPorts = readBoolean(entry, ctx);
+      break;
+    case 'KeepAliveInterval':
+      s.keepAliveInterval = check(() => checkRange(readInteger(entry, ctx), 'KeepAliveInterval'));
+      break;
+    case 'LocalForward':
+      layer.localForward.push(...readLocalForwardList(entry, ctx));
+      break;
+    case 'LogLevel':
+      s.logLevel = check(() => checkLogLevel(text()));
+      break;
+    case 'LogFileName':
+      s.logFileName = text();
+      break;
+    case 'RemoteForward':
+      layer.remoteForward.push(...readRemoteForwardList(entry, ctx));
+      break;
+    case 'Prewarm':
+      s.prewarm = check(() => checkRange(readInteger(entry, ctx), 'Prewarm'));
+      break;
+    default:
+      throw new BridgeConfigError(`${where}: ${entry.key} is not handled`);
+  }
+}

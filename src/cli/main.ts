@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { CliError, ExitCode } from './errors.js';
+import { registerServerCommand } from './server.js';
+import { readPackageVersion } from './version.js';
+
+async function main(argv: string[]): Promise<void> {
+  const program = new Command();
+  program
+    .name('hybridge')
+    .description('Reach TCP, UDP, Unix-socket and HTTP services in another private network through an Azure Relay Hybrid Connections relay (Azure, or hybridge\'s own).')
+    .version(readPackageVersion(), '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerServerCommand(program);
+  await program.parseAsync(argv);
+}
+
+main(process.argv).catch((err: unknown) => {
+  if (err instanceof CommanderError) {
+    process.exit(err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage);
+  }
+  if (err instanceof CliError) {
+    process.stderr.write(`hybridge: ${err.message}\n`);
+    process.exit(err.exitCode);
+  }
+  process.stderr.write(`hybridge: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(ExitCode.Failure);
+});

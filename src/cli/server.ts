@@ -1,0 +1,134 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir, hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { parseRelayEndpoint } from '../protocol/relay-endpoint.js';
+import { FileStoreBackend } from '../relay/file-store-backend.js';
+import { RelayServer } from '../relay/relay-server.js';
+import { generateSelfSignedCertificate } from '../relay/self-signed.js';
+import { addLogOptions, collect, loggerFrom, onShutdownSignal, parseDurationOption, parsePort, parsePositiveInt } from './common-options.js';
+import { fail } from './errors.js';
+
+interface ServerFlags {
+  host: string;
+  port: string;
+  data?: string;
+  rootKey?: string;
+  hyco: string[];
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsSelfSigned?: boolean;
+  publicUrl?: string;
+  maxListeners: string;
+  drainTimeout: string;
+  logLevel?: string;
+  logFormat?: string;
+}
+
+export function defaultDataDirectory(): string {
+  return join(process.env.HYBRIDGE_DATA_DIR ?? join(homedir(), '.hybridge'), 'relay');
+}
+
+export function registerServerCommand(program: Command): void {
+  const command = program
+    .command('server')
+    .description('run a Hybrid Connections relay (the self-hosted equivalent of an Azure Relay namespace)')
+    .option('--host <address>', 'address to bind', '127.0.0.1')
+    .option('--port <port>', 'port to bind', '9350')
+    .option('--data <dir>', 'directory for the namespace configuration (default ~/.hybridge/relay)')
+    .option('--root-key <key>', 'key of RootManageSharedAccessKey when the namespace is first created (default: random)')
+    .option('--hyco <name>', 'make sure this hybrid connection exists (repeatable)', collect, [])
+    .option('--tls-cert <file>', 'PEM certificate (chain) for HTTPS/WSS')
+    .option('--tls-key <file>', 'PEM private key for --tls-cert')
+    .option('--tls-self-signed', 'serve HTTPS/WSS with a generated self-signed certificate (kept in the data directory)')
+    .option('--public-url <url>', 'how clients reach this server, e.g. wss://relay.example.com (used in connection strings and rendezvous addresses)')
+    .option('--max-listeners <n>', 'listeners allowed per hybrid connection', '25')
+    .option('--drain-timeout <duration>', 'on SIGTERM/SIGINT, how long relayed connections may run before they are closed', '30s');
+  addLogOptions(command).action(async (flags: ServerFlags) => runServer(flags));
+}
+
+async function runServer(flags: ServerFlags): Promise<void> {
+  const log = loggerFrom(flags);
+  const port = parsePort(flags.port, '--port');
+  const maxListeners = parsePositiveInt(flags.maxListeners, '--max-listeners', 1, 1000);
+  const drainMs = parseDurationOption(flags.drainTimeout, '--drain-timeout');
+  if (flags.publicUrl) {
+    try {
+      parseRelayEndpoint(flags.publicUrl);
+    } catch (err) {
+      fail(`--public-url: ${(err as Error).message}`);
+    }
+  }
+  if (flags.rootKey !== undefined && (flags.rootKey.length < 16 || flags.rootKey.length > 256)) fail('--root-key must be 16 to 256 characters long');
+  const dataDir = resolve(flags.data ?? defaultDataDirectory());
+  const backend = new FileStoreBackend(dataDir);
+  try {
+    backend.lock();
+  } catch (err) {
+    fail((err as Error).message, 1);
+  }
+  const tls = loadTls(flags, dataDir);
+  if (!tls && !isLoopback(flags.host)) {
+    log.warn({ host: flags.host }, 'serving plain HTTP/WebSocket on a non-loopback address: keys and data cross the network unencrypted; use --tls-cert/--tls-key or --tls-self-signed');
+  }
+  const server = new RelayServer({
+    host: flags.host,
+    port,
+    backend,
+    log,
+    rootKey: flags.rootKey,
+    hybridConnections: flags.hyco,
+    tls,
+    publicUrl: flags.publicUrl,
+    maxListenersPerEntity: maxListeners,
+  });
+  let started;
+  try {
+    started = await server.start();
+  } catch (err) {
+    await backend.close();
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') fail(`port ${port} on ${flags.host} is already in use; pick another with --port`, 1);
+    if (code === 'EACCES') fail(`not allowed to bind ${flags.host}:${port}`, 1);
+    throw err;
+  }
+  log.info({ url: started.url, data: dataDir, tls: tls ? 'on' : 'off', hybridConnections: server.store.hybridConnections().length }, 'relay listening');
+  if (started.rootConnectionString) {
+    process.stdout.write(
+      `Created a new namespace in ${dataDir}.\nRoot connection string (shown once; keep it secret):\n${started.rootConnectionString}\n`,
+    );
+  }
+  onShutdownSignal(log, () => server.stop(drainMs));
+}
+
+function loadTls(flags: ServerFlags, dataDir: string): { cert: string; key: string } | undefined {
+  if (flags.tlsSelfSigned && (flags.tlsCert || flags.tlsKey)) fail('use either --tls-cert/--tls-key or --tls-self-signed, not both');
+  if (flags.tlsCert || flags.tlsKey) {
+    if (!flags.tlsCert || !flags.tlsKey) fail('--tls-cert and --tls-key go together');
+    try {
+      return { cert: readFileSync(flags.tlsCert, 'utf8'), key: readFileSync(flags.tlsKey, 'utf8') };
+    } catch (err) {
+      fail(`cannot read the TLS certificate or key: ${(err as Error).message}`);
+    }
+  }
+  if (!flags.tlsSelfSigned) return undefined;
+  const certFile = join(dataDir, 'tls-cert.pem');
+  const keyFile = join(dataDir, 'tls-key.pem');
+  if (existsSync(certFile) && existsSync(keyFile)) return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') };
+  const hosts = ['localhost', '127.0.0.1', '::1', hostname()];
+  if (!isWildcardOrLoopback(flags.host)) hosts.push(flags.host);
+  if (flags.publicUrl) hosts.push(parseRelayEndpoint(flags.publicUrl).host);
+  const generated = generateSelfSignedCertificate(hosts);
+  writeFileSync(certFile, generated.cert, { mode: 0o644 });
+  writeFileSync(keyFile, generated.key, { mode: 0o600 });
+  process.stderr.write(`Generated a self-signed certificate: ${certFile}\nClients trust it with NODE_EXTRA_CA_CERTS=${certFile} (or --ca ${certFile}).\n`);
+  return generated;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+function isWildcardOrLoopback(host: string): boolean {
+  return isLoopback(host) || host === '0.0.0.0' || host === '::';
+}

@@ -1,0 +1,81 @@
+import { audienceCovers, parseSasToken, SasTokenError, verifySasSignature } from '../protocol/sas-token.js';
+import type { AccessRight, AuthorizationRule } from './namespace-model.js';
+import type { NamespaceStore, RuleScope } from './namespace-store.js';
+
+/** Who a connection was admitted as; kept so that renewing or deleting that key can cut it off. */
+export interface Grant {
+  anonymous: boolean;
+  scope: RuleScope;
+  keyName: string;
+  /** The key value that verified the signature (in memory only, never logged). */
+  key: string;
+  expiresAt: number;
+}
+
+export type AuthResult = { ok: true; grant: Grant } | { ok: false; status: 401 | 403; reason: string };
+
+const ANONYMOUS: Grant = { anonymous: true, scope: undefined, keyName: '', key: '', expiresAt: Number.POSITIVE_INFINITY };
+
+export interface AuthorizeRequest {
+  token: string | undefined;
+  /** The hybrid connection, or undefined for namespace-level management. */
+  entity: string | undefined;
+  right: AccessRight;
+  /** The hybrid connection lets senders in without a token. */
+  anonymousAllowed?: boolean;
+  now?: number;
+}
+
+/**
+ * Checks a SAS token against the namespace's and the entity's rules (protocol reference §4.1).
+ * Reasons are safe to show: they never contain the token or a key.
+ */
+export function authorize(store: NamespaceStore, request: AuthorizeRequest): AuthResult {
+  const { token, entity, right } = request;
+  if (!token) {
+    if (request.anonymousAllowed) return { ok: true, grant: ANONYMOUS };
+    return { ok: false, status: 401, reason: 'MissingToken: no ServiceBusAuthorization header or sb-hc-token parameter' };
+  }
+  if (/^(Bearer\s+)?[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token.trim())) {
+    return { ok: false, status: 401, reason: 'UnsupportedToken: the hybridge relay accepts SAS tokens; Microsoft Entra ID tokens work with Azure Relay only' };
+  }
+  let sas;
+  try {
+    sas = parseSasToken(token);
+  } catch (err) {
+    return { ok: false, status: 401, reason: `MalformedToken: ${(err as SasTokenError).message}` };
+  }
+  const now = request.now ?? Date.now() / 1000;
+  if (sas.expiresAt < now) return { ok: false, status: 401, reason: 'ExpiredToken: the token has expired' };
+
+  const candidates: { scope: RuleScope; rule: AuthorizationRule }[] = [];
+  const keyName = sas.keyName.toLowerCase();
+  if (entity !== undefined) {
+    const hc = store.getHybridConnection(entity);
+    for (const rule of hc?.authorizationRules ?? []) if (rule.keyName.toLowerCase() === keyName) candidates.push({ scope: hc!.name, rule });
+  }
+  for (const rule of store.namespaceRules()) if (rule.keyName.toLowerCase() === keyName) candidates.push({ scope: undefined, rule });
+
+  for (const { scope, rule } of candidates) {
+    const key = verifySasSignature(sas, rule.primaryKey) ? rule.primaryKey : verifySasSignature(sas, rule.secondaryKey) ? rule.secondaryKey : undefined;
+    if (key === undefined) continue;
+    if (entity !== undefined && !audienceCovers(sas.resource, entity)) {
+      return { ok: false, status: 401, reason: `InvalidAudience: the token is not for "${entity}"` };
+    }
+    if (entity === undefined && !audienceCovers(sas.resource, '')) {
+      return { ok: false, status: 401, reason: 'InvalidAudience: namespace management needs a token for the namespace' };
+    }
+    if (!rule.rights.includes(right)) {
+      return { ok: false, status: 403, reason: `Unauthorized: rule "${rule.keyName}" does not grant ${right}` };
+    }
+    return { ok: true, grant: { anonymous: false, scope, keyName: rule.keyName, key, expiresAt: sas.expiresAt } };
+  }
+  return { ok: false, status: 401, reason: 'InvalidSignature: the token has an invalid signature' };
+}
+
+/** True when a connection admitted with `grant` must be cut off because its key was revoked. */
+export function grantRevoked(grant: Grant, scope: RuleScope, keyName: string, revokedKeys: readonly string[]): boolean {
+  if (grant.anonymous) return false;
+  const sameScope = (grant.scope ?? '').toLowerCase() === (scope ?? '').toLowerCase();
+  return sameScope && grant.keyName.toLowerCase() === keyName.toLowerCase() && revokedKeys.includes(grant.key);
+}

@@ -1,0 +1,215 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { encodeCommand, type AcceptCommand } from '../protocol/control-messages.js';
+import { encodeEntityPath } from '../protocol/relay-endpoint.js';
+import { parseProtocolList } from '../protocol/websocket-handshake.js';
+import type { Logger } from '../util/logger.js';
+import { acceptUpgrade, checkUpgradeRequest, rejectUpgrade } from '../websocket/server-handshake.js';
+import type { Grant } from './authorizer.js';
+import type { ListenerChannel } from './listener-channel.js';
+import { parseListenerIdList, type ListenerCriteria, type ListenerRegistry } from './listener-registry.js';
+import { PairedConnection } from './frame-relay.js';
+import { rawHeaderMap, type HcGesture } from './request-url.js';
+
+/** A sender waiting for a listener to come to its rendezvous address. */
+interface PendingAccept {
+  secret: string;
+  entity: string;
+  trackingId: string;
+  req: IncomingMessage;
+  socket: Socket;
+  head: Buffer;
+  grant: Grant;
+  command: AcceptCommand;
+  channel: ListenerChannel | undefined;
+  tried: Set<ListenerChannel>;
+  criteria: ListenerCriteria;
+  pathAndQuery: { path: string; query: string };
+  timer: NodeJS.Timeout;
+}
+
+export interface SenderRequest {
+  req: IncomingMessage;
+  socket: Socket;
+  head: Buffer;
+  gesture: HcGesture;
+  entity: string;
+  /** The raw path segments after the entity name (sender's path suffix). */
+  rawSuffix: string;
+  grant: Grant;
+}
+
+/** A relayed WebSocket connection and who was admitted to it. */
+export interface RelayedConnection {
+  pair: PairedConnection;
+  entity: string;
+  senderGrant: Grant;
+  listenerGrant: Grant;
+  trackingId: string;
+}
+
+export interface ConnectBrokerOptions {
+  registry: ListenerRegistry;
+  log: Logger;
+  /** How long a sender waits for the listener to complete the rendezvous. */
+  acceptTimeoutMs: number;
+  /** Base URL (ws[s]://host:port) for rendezvous addresses; by default the one the listener used. */
+  publicBaseUrl?: string;
+  onRelayed?(connection: RelayedConnection): void;
+  onFinished?(connection: RelayedConnection): void;
+}
+
+/** Headers the listener must not see: the sender's credentials. */
+const PRIVATE_HEADERS = new Set(['servicebusauthorization']);
+
+/**
+ * Pairs senders with listeners: a sender's upgrade is held while the chosen listener is sent an
+ * `accept` with a single-use rendezvous address; when the listener opens it, both get their 101
+ * and the relay copies frames between them. A listener that goes away before accepting hands the
+ * sender on to another listener.
+ */
+export class ConnectBroker {
+  private readonly pending = new Map<string, PendingAccept>();
+  readonly relayed = new Set<RelayedConnection>();
+
+  constructor(private readonly options: ConnectBrokerOptions) {}
+
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  connect(request: SenderRequest): void {
+    const { req, socket, gesture, entity } = request;
+    const criteria: ListenerCriteria = {
+      allowed: parseListenerIdList(req.headers['microsoft-relay-allowedlisteners']),
+      disallowed: parseListenerIdList(req.headers['microsoft-relay-disallowedlisteners']),
+    };
+    const trackingId = gesture.id ?? randomUUID();
+    const connectHeaders: Record<string, string> = {};
+    for (const [name, value] of Object.entries(rawHeaderMap(req))) if (!PRIVATE_HEADERS.has(name.toLowerCase())) connectHeaders[name] = value;
+    const secret = randomBytes(16).toString('hex');
+    const pending: PendingAccept = {
+      secret,
+      entity,
+      trackingId,
+      req,
+      socket,
+      head: request.head,
+      grant: request.grant,
+      command: {
+        address: '',
+        id: trackingId,
+        connectHeaders,
+        remoteEndpoint: { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
+      },
+      channel: undefined,
+      tried: new Set(),
+      criteria,
+      pathAndQuery: {
+        path: `${encodeEntityPath(entity)}${request.rawSuffix ? '/' + request.rawSuffix : ''}`,
+        query: gesture.appQuery,
+      },
+      timer: setTimeout(() => this.expire(secret), this.options.acceptTimeoutMs),
+    };
+    pending.timer.unref();
+    this.pending.set(secret, pending);
+    socket.on('close', () => {
+      if (this.pending.delete(secret)) {
+        clearTimeout(pending.timer);
+        this.options.log.info({ hyco: entity, trackingId }, 'sender left before the listener accepted');
+      }
+    });
+    if (!this.dispatch(pending)) this.fail(pending, 404, `No listener is connected to "${entity}" that can take this connection`);
+  }
+
+  /** A listener's control channel closed: connections it was offered but never took go elsewhere. */
+  channelClosed(channel: ListenerChannel): void {
+    for (const pending of this.pending.values()) {
+      if (pending.channel !== channel) continue;
+      if (!this.dispatch(pending)) this.fail(pending, 404, `The listener of "${pending.entity}" went away before accepting`);
+    }
+  }
+
+  /** The listener came to the rendezvous address (`sb-hc-action=accept`), to accept or to reject. */
+  accept(req: IncomingMessage, socket: Socket, head: Buffer, gesture: HcGesture, listenerGrantOf: (channel: ListenerChannel | undefined) => Grant): void {
+    const pending = gesture.id ? this.pending.get(gesture.id) : undefined;
+    if (!pending || pending.socket.destroyed) {
+      rejectUpgrade(socket, 403, 'The rendezvous address is not valid: it expired or was already used');
+      return;
+    }
+    this.pending.delete(pending.secret);
+    clearTimeout(pending.timer);
+    const log = this.options.log;
+
+    if (gesture.statusCode !== undefined) {
+      const code = Number(gesture.statusCode);
+      const status = Number.isInteger(code) && code >= 400 && code <= 599 ? code : 400;
+      const description = gesture.statusDescription || 'Rejected by the listener';
+      rejectUpgrade(socket, 410, 'Gone: the connection was rejected');
+      rejectUpgrade(pending.socket, status, description);
+      log.info({ hyco: pending.entity, trackingId: pending.trackingId, status, reason: description }, 'listener rejected the connection');
+      return;
+    }
+    const problem = checkUpgradeRequest(req);
+    if (problem) {
+      rejectUpgrade(socket, 400, problem);
+      rejectUpgrade(pending.socket, 502, 'The listener failed the rendezvous handshake');
+      return;
+    }
+    const offered = parseProtocolList(pending.req.headers['sec-websocket-protocol'] as string | undefined);
+    const requested = parseProtocolList(req.headers['sec-websocket-protocol'] as string | undefined)[0];
+    const senderProtocol = requested && offered.includes(requested) ? requested : offered[0];
+    acceptUpgrade(req, socket, requested);
+    acceptUpgrade(pending.req, pending.socket, senderProtocol);
+    socket.setNoDelay(true);
+    pending.socket.setNoDelay(true);
+
+    const connection: RelayedConnection = {
+      entity: pending.entity,
+      senderGrant: pending.grant,
+      listenerGrant: listenerGrantOf(pending.channel),
+      trackingId: pending.trackingId,
+      pair: undefined as unknown as PairedConnection,
+    };
+    connection.pair = new PairedConnection(pending.socket, socket, {
+      onFinished: () => {
+        this.relayed.delete(connection);
+        this.options.onFinished?.(connection);
+      },
+    });
+    this.relayed.add(connection);
+    connection.pair.start(pending.head, head);
+    this.options.onRelayed?.(connection);
+  }
+
+  /** Refuses every waiting sender (shutdown). */
+  abortAll(status: number, reason: string): void {
+    for (const pending of [...this.pending.values()]) this.fail(pending, status, reason);
+  }
+
+  private dispatch(pending: PendingAccept): boolean {
+    for (;;) {
+      const channel = this.options.registry.pick(pending.entity, { ...pending.criteria, exclude: pending.tried });
+      if (!channel) return false;
+      pending.tried.add(channel);
+      pending.channel = channel;
+      const base = this.options.publicBaseUrl ?? channel.baseUrl;
+      const query = pending.pathAndQuery.query ? `${pending.pathAndQuery.query}&` : '';
+      pending.command.address = `${base}/$hc/${pending.pathAndQuery.path}?${query}sb-hc-action=accept&sb-hc-id=${pending.secret}`;
+      if (channel.send(encodeCommand('accept', pending.command))) return true;
+    }
+  }
+
+  private expire(secret: string): void {
+    const pending = this.pending.get(secret);
+    if (pending) this.fail(pending, 504, `The listener of "${pending.entity}" did not accept the connection in time`);
+  }
+
+  private fail(pending: PendingAccept, status: number, reason: string): void {
+    this.pending.delete(pending.secret);
+    clearTimeout(pending.timer);
+    rejectUpgrade(pending.socket, status, reason);
+    this.options.log.info({ hyco: pending.entity, trackingId: pending.trackingId, status, reason }, 'sender refused');
+  }
+}

@@ -1,0 +1,126 @@
+import { closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { NamespaceDocument } from './namespace-model.js';
+import type { StoreBackend } from './namespace-store.js';
+
+const FILE_NAME = 'namespace.json';
+const LOCK_NAME = 'server.lock';
+
+export class DataDirectoryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DataDirectoryError';
+  }
+}
+
+/**
+ * Keeps the namespace document as one JSON file, replaced atomically (temp file, fsync, rename,
+ * fsync of the directory) with 0600 permissions, so a change is either fully on disk or not at all.
+ * A lock file stops two servers from sharing one directory.
+ */
+export class FileStoreBackend implements StoreBackend {
+  private readonly file: string;
+  private readonly lockFile: string;
+  private locked = false;
+
+  constructor(private readonly dir: string) {
+    this.file = join(dir, FILE_NAME);
+    this.lockFile = join(dir, LOCK_NAME);
+  }
+
+  /** Creates the directory (0700) and takes the lock. */
+  lock(): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const fd = openSync(this.lockFile, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
+        writeSync(fd, String(process.pid));
+        closeSync(fd);
+        this.locked = true;
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new DataDirectoryError(`cannot use data directory ${this.dir}: ${(err as Error).message}`);
+        const owner = Number(readFileSync(this.lockFile, 'utf8').trim());
+        if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+          throw new DataDirectoryError(`another hybridge server (pid ${owner}) is using the data directory ${this.dir}; stop it or pick another --data directory`);
+        }
+        unlinkSync(this.lockFile);
+      }
+    }
+    throw new DataDirectoryError(`cannot lock the data directory ${this.dir}`);
+  }
+
+  async load(): Promise<NamespaceDocument | undefined> {
+    let text: string;
+    try {
+      text = readFileSync(this.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new DataDirectoryError(`cannot read ${this.file}: ${(err as Error).message}`);
+    }
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch {
+      throw new DataDirectoryError(`${this.file} is not valid JSON; restore it from a backup or move it away to start a new namespace`);
+    }
+    if (!isNamespaceDocument(doc)) throw new DataDirectoryError(`${this.file} is not a hybridge namespace document`);
+    return doc;
+  }
+
+  async update(change: (doc: NamespaceDocument | undefined) => NamespaceDocument): Promise<NamespaceDocument> {
+    const next = change(await this.load());
+    this.write(next);
+    return next;
+  }
+
+  async close(): Promise<void> {
+    if (!this.locked) return;
+    this.locked = false;
+    try {
+      unlinkSync(this.lockFile);
+    } catch {
+      // Already gone; nothing to release.
+    }
+  }
+
+  private write(doc: NamespaceDocument): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const temp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    const fd = openSync(temp, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
+    try {
+      writeSync(fd, JSON.stringify(doc, null, 2) + '\n');
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      renameSync(temp, this.file);
+    } catch (err) {
+      unlinkSync(temp);
+      throw err;
+    }
+    const dirFd = openSync(this.dir, constants.O_RDONLY);
+    try {
+      fsyncSync(dirFd);
+    } finally {
+      closeSync(dirFd);
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function isNamespaceDocument(value: unknown): value is NamespaceDocument {
+  if (typeof value !== 'object' || value === null) return false;
+  const doc = value as Partial<NamespaceDocument>;
+  return doc.formatVersion === 1 && Array.isArray(doc.authorizationRules) && Array.isArray(doc.hybridConnections);
+}

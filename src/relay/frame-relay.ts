@@ -1,0 +1,254 @@
+import type { Duplex } from 'node:stream';
+import {
+  CloseCode,
+  encodeClosePayload,
+  encodeFrameHeader,
+  FrameDecoder,
+  type FrameHandler,
+  type FrameHeader,
+  Opcode,
+  WebSocketProtocolError,
+} from '../protocol/websocket-frame.js';
+
+export interface PairedConnectionEvents {
+  /** Both sockets are gone. */
+  onFinished(pair: PairedConnection): void;
+}
+
+/** How long a leg may stay open after the other leg has gone away without a Close handshake. */
+const ORPHAN_LINGER_MS = 10_000;
+
+function serverFrame(opcode: number, payload: Buffer): Buffer {
+  return Buffer.concat([encodeFrameHeader(true, opcode, payload.length), payload]);
+}
+
+/**
+ * One direction of a relayed WebSocket: decodes the (masked) client frames arriving on `from` and
+ * writes them to `to` as (unmasked) server frames, one for one, streaming each payload as it
+ * arrives. This direction is the only writer of data frames to `to`; control frames the relay
+ * itself sends to `to` (pongs, pings, its own Close) wait in a queue until a frame boundary.
+ */
+class RelayDirection implements FrameHandler {
+  bytes = 0;
+  /** No more frames go to `to`: a Close was forwarded or the source is gone. */
+  closed = false;
+  closeCode: number | undefined;
+  private midFrame = false;
+  private queuedControl: Buffer[] = [];
+  private closeAfterFrame: Buffer | undefined;
+  private readonly decoder: FrameDecoder;
+
+  constructor(
+    private readonly from: Duplex,
+    readonly to: Duplex,
+    private readonly pair: PairedConnection,
+  ) {
+    this.decoder = new FrameDecoder(this, { expectMasked: true });
+  }
+
+  push(chunk: Buffer): void {
+    if (this.closed && !this.closeAfterFrame) return;
+    const to = this.to;
+    to.cork();
+    try {
+      this.decoder.push(chunk);
+    } catch (err) {
+      const code = err instanceof WebSocketProtocolError ? err.closeCode : CloseCode.ProtocolError;
+      this.pair.protocolError(this, code, (err as Error).message);
+    } finally {
+      to.uncork();
+    }
+    if (to.writableNeedDrain && !this.from.isPaused()) {
+      this.from.pause();
+      to.once('drain', () => this.from.resume());
+    }
+  }
+
+  onDataFrameStart(header: FrameHeader): void {
+    if (this.closed && !this.midFrame) return;
+    this.to.write(encodeFrameHeader(header.fin, header.opcode, header.length));
+    this.midFrame = header.length > 0;
+  }
+
+  onDataPayload(chunk: Buffer): void {
+    if (this.closed && !this.midFrame) return;
+    this.bytes += chunk.length;
+    this.to.write(chunk);
+  }
+
+  onDataFrameEnd(): void {
+    const wasMid = this.midFrame;
+    this.midFrame = false;
+    if (!wasMid && this.closed && !this.closeAfterFrame) return;
+    this.flushControl();
+  }
+
+  onControlFrame(opcode: number, payload: Buffer): void {
+    if (opcode === Opcode.Ping) {
+      // The pong goes back on `from`, whose output belongs to the other direction.
+      this.pair.other(this).sendControl(serverFrame(Opcode.Pong, payload));
+      return;
+    }
+    if (opcode === Opcode.Pong) {
+      this.pair.markAlive();
+      return;
+    }
+    if (this.closed) return;
+    this.closeCode = payload.length >= 2 ? payload.readUInt16BE(0) : CloseCode.NoStatus;
+    this.closed = true;
+    this.to.write(serverFrame(Opcode.Close, payload));
+    this.pair.directionClosed();
+  }
+
+  /** Queues a relay-made control frame for `to`, written at once unless a data frame is in flight. */
+  sendControl(frame: Buffer): void {
+    if (this.to.destroyed || (this.closed && !this.closeAfterFrame)) return;
+    if (this.midFrame) this.queuedControl.push(frame);
+    else this.to.write(frame);
+  }
+
+  /**
+   * Ends this direction with a Close of the relay's making. When the source is gone mid-frame the
+   * frame can never be finished, so the socket is ended without a Close.
+   */
+  closeWith(code: number, reason: string, sourceGone: boolean): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeCode = code;
+    const frame = serverFrame(Opcode.Close, encodeClosePayload(code, reason));
+    if (!this.midFrame) {
+      if (!this.to.destroyed) this.to.write(frame);
+    } else if (!sourceGone) {
+      this.closeAfterFrame = frame;
+    }
+  }
+
+  private flushControl(): void {
+    for (const frame of this.queuedControl.splice(0)) this.to.write(frame);
+    if (this.closeAfterFrame) {
+      this.to.write(this.closeAfterFrame);
+      this.closeAfterFrame = undefined;
+      this.pair.directionClosed();
+    }
+  }
+}
+
+/**
+ * A sender's WebSocket and a listener's rendezvous WebSocket joined by the relay. Each direction
+ * ends on its own Close frame, so half-close passes through; the TCP connections end once both
+ * directions are closed. Message boundaries and types are kept because frames pass one for one.
+ */
+export class PairedConnection {
+  readonly senderToListener: RelayDirection;
+  readonly listenerToSender: RelayDirection;
+  readonly startedAt = Date.now();
+  lastActivityAt = Date.now();
+  private finishedSockets = 0;
+  private ended = false;
+  private lingerTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly sender: Duplex,
+    readonly listener: Duplex,
+    private readonly events: PairedConnectionEvents,
+  ) {
+    this.senderToListener = new RelayDirection(sender, listener, this);
+    this.listenerToSender = new RelayDirection(listener, sender, this);
+    this.wire(sender, this.senderToListener, this.listenerToSender, 'sender');
+    this.wire(listener, this.listenerToSender, this.senderToListener, 'listener');
+  }
+
+  /** Feeds bytes that arrived with each handshake, then starts the flow. */
+  start(senderHead: Buffer, listenerHead: Buffer): void {
+    if (senderHead.length > 0) this.senderToListener.push(senderHead);
+    if (listenerHead.length > 0) this.listenerToSender.push(listenerHead);
+    this.sender.resume();
+    this.listener.resume();
+  }
+
+  get bytesSenderToListener(): number {
+    return this.senderToListener.bytes;
+  }
+
+  get bytesListenerToSender(): number {
+    return this.listenerToSender.bytes;
+  }
+
+  other(direction: RelayDirection): RelayDirection {
+    return direction === this.senderToListener ? this.listenerToSender : this.senderToListener;
+  }
+
+  markAlive(): void {
+    this.lastActivityAt = Date.now();
+  }
+
+  /** Pings both legs (each answers with a pong, which counts as activity). */
+  ping(): void {
+    const frame = serverFrame(Opcode.Ping, Buffer.alloc(0));
+    this.senderToListener.sendControl(frame);
+    this.listenerToSender.sendControl(frame);
+  }
+
+  /** Closes both directions from the relay's side (hybrid connection deleted, key revoked, drain). */
+  shutdown(code: number, reason: string): void {
+    this.senderToListener.closeWith(code, reason, false);
+    this.listenerToSender.closeWith(code, reason, false);
+    this.directionClosed();
+    this.lingerThenDestroy();
+  }
+
+  destroy(): void {
+    this.sender.destroy();
+    this.listener.destroy();
+  }
+
+  directionClosed(): void {
+    if (this.ended || !this.senderToListener.closed || !this.listenerToSender.closed) return;
+    this.ended = true;
+    this.sender.end();
+    this.listener.end();
+    this.lingerThenDestroy();
+  }
+
+  protocolError(direction: RelayDirection, code: number, reason: string): void {
+    // The misbehaving leg gets a Close with the error; the other side learns its peer went away.
+    this.other(direction).closeWith(code, reason, false);
+    direction.closeWith(CloseCode.GoingAway, 'peer protocol error', true);
+    this.directionClosed();
+    this.lingerThenDestroy();
+  }
+
+  private wire(socket: Duplex, inbound: RelayDirection, outbound: RelayDirection, role: 'sender' | 'listener'): void {
+    socket.pause();
+    socket.on('data', (chunk: Buffer) => {
+      this.lastActivityAt = Date.now();
+      inbound.push(chunk);
+    });
+    const gone = () => {
+      // The peer vanished without finishing its direction: the other side learns it went away,
+      // and whatever the other side still sends here can no longer be delivered.
+      inbound.closeWith(CloseCode.GoingAway, `${role} went away`, true);
+      outbound.closed = true;
+      this.directionClosed();
+      this.lingerThenDestroy();
+    };
+    socket.on('end', () => {
+      if (!inbound.closed) gone();
+    });
+    socket.on('error', gone);
+    socket.on('close', () => {
+      gone();
+      this.finishedSockets++;
+      if (this.finishedSockets === 2) {
+        if (this.lingerTimer) clearTimeout(this.lingerTimer);
+        this.events.onFinished(this);
+      }
+    });
+  }
+
+  private lingerThenDestroy(): void {
+    if (this.lingerTimer) return;
+    this.lingerTimer = setTimeout(() => this.destroy(), ORPHAN_LINGER_MS);
+    this.lingerTimer.unref();
+  }
+}

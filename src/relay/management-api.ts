@@ -1,0 +1,241 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { formatConnectionString } from '../protocol/connection-string.js';
+import type { RelayEndpoint } from '../protocol/relay-endpoint.js';
+import type { AuthResult } from './authorizer.js';
+import { sendRelayError } from './http-errors.js';
+import { normalizeRights, type AuthorizationRule, type HybridConnection } from './namespace-model.js';
+import { StoreError, type NamespaceStore, type RuleScope } from './namespace-store.js';
+
+/** Management API prefix; `$` cannot appear in a hybrid connection name, so it never shadows one. */
+export const MANAGEMENT_PREFIX = '/$hybridge/v1';
+
+export interface ManagementContext {
+  store: NamespaceStore;
+  /** Listeners connected to an entity (across the cluster when there is one). */
+  listenerCount(entity: string): Promise<number> | number;
+  /** The endpoint written into connection strings. */
+  endpoint: RelayEndpoint;
+  /** Checks a Manage token for the namespace (entity undefined) or one hybrid connection. */
+  authorizeManage(token: string | undefined, entity: string | undefined): AuthResult;
+}
+
+const MAX_BODY = 16 * 1024;
+
+export function hycoView(entity: HybridConnection, listenerCount: number) {
+  return {
+    name: entity.name,
+    type: 'Microsoft.Relay/Namespaces/HybridConnections',
+    requiresClientAuthorization: entity.requiresClientAuthorization,
+    userMetadata: entity.userMetadata,
+    listenerCount,
+    createdAt: entity.createdAt,
+    updatedAt: entity.updatedAt,
+  };
+}
+
+export function ruleView(rule: AuthorizationRule, scope: RuleScope) {
+  return {
+    name: rule.keyName,
+    rights: rule.rights,
+    type: scope === undefined ? 'Microsoft.Relay/Namespaces/AuthorizationRules' : 'Microsoft.Relay/Namespaces/HybridConnections/AuthorizationRules',
+  };
+}
+
+export function keysView(rule: AuthorizationRule, scope: RuleScope, endpoint: RelayEndpoint) {
+  const cs = (key: string) => formatConnectionString({ endpoint, sharedAccessKeyName: rule.keyName, sharedAccessKey: key, entityPath: scope });
+  return {
+    keyName: rule.keyName,
+    primaryConnectionString: cs(rule.primaryKey),
+    primaryKey: rule.primaryKey,
+    secondaryConnectionString: cs(rule.secondaryKey),
+    secondaryKey: rule.secondaryKey,
+  };
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The REST API behind `hybridge hyco ...` and `hybridge namespace ...`:
+ *   /hybridconnections[/{name}[/authorizationrules[/{rule}[/keys|/regeneratekeys]]]]
+ *   /authorizationrules[/{rule}[/keys|/regeneratekeys]]
+ * Names are one URL segment each (a '/' in a hybrid connection name is sent as %2F).
+ */
+export async function handleManagementRequest(ctx: ManagementContext, req: IncomingMessage, res: ServerResponse, rawPath: string): Promise<void> {
+  try {
+    const segments = rawPath
+      .split('/')
+      .filter((s) => s.length > 0)
+      .map((s) => {
+        try {
+          return decodeURIComponent(s);
+        } catch {
+          throw new HttpError(400, 'BadRequest', 'malformed URL encoding in the path');
+        }
+      });
+    const method = req.method ?? 'GET';
+    const token = headerValue(req, 'servicebusauthorization') ?? headerValue(req, 'authorization');
+    const [root, name, sub, ruleName, action] = segments;
+
+    if (root === 'hybridconnections') {
+      const entity = name;
+      const auth = ctx.authorizeManage(token, entity);
+      if (!auth.ok) throw new HttpError(auth.status, auth.status === 401 ? 'Unauthorized' : 'Forbidden', auth.reason);
+      if (entity === undefined) {
+        if (auth.grant.scope !== undefined) throw new HttpError(403, 'Forbidden', 'listing hybrid connections needs a namespace-level Manage rule');
+        if (method !== 'GET') throw new HttpError(405, 'MethodNotAllowed', `${method} is not allowed here`);
+        const views = await Promise.all(ctx.store.hybridConnections().map(async (e) => hycoView(e, await ctx.listenerCount(e.name))));
+        return send(res, 200, views);
+      }
+      if (sub === undefined) return await entityRoute(ctx, req, res, method, entity, auth.grant.scope === undefined);
+      if (sub === 'authorizationrules') return await ruleRoute(ctx, req, res, method, entity, ruleName, action);
+      throw new HttpError(404, 'NotFound', `unknown resource "${sub}"`);
+    }
+    if (root === 'authorizationrules') {
+      const auth = ctx.authorizeManage(token, undefined);
+      if (!auth.ok) throw new HttpError(auth.status, auth.status === 401 ? 'Unauthorized' : 'Forbidden', auth.reason);
+      return await ruleRoute(ctx, req, res, method, undefined, name, sub);
+    }
+    throw new HttpError(404, 'NotFound', 'unknown management resource');
+  } catch (err) {
+    if (err instanceof HttpError) return sendRelayError(res, err.status, err.code, err.message);
+    if (err instanceof StoreError) return sendRelayError(res, err.status, storeErrorCode(err.status), err.message);
+    return sendRelayError(res, 500, 'InternalError', 'the management operation failed');
+  }
+}
+
+async function entityRoute(ctx: ManagementContext, req: IncomingMessage, res: ServerResponse, method: string, name: string, namespaceManage: boolean): Promise<void> {
+  switch (method) {
+    case 'GET': {
+      const entity = ctx.store.getHybridConnection(name);
+      if (!entity) throw new HttpError(404, 'NotFound', `hybrid connection "${name}" does not exist`);
+      return send(res, 200, hycoView(entity, await ctx.listenerCount(entity.name)));
+    }
+    case 'PUT': {
+      if (!namespaceManage) throw new HttpError(403, 'Forbidden', 'creating a hybrid connection needs a namespace-level Manage rule');
+      const body = await readJson(req);
+      const entity = await ctx.store.createHybridConnection(name, entityProps(body));
+      return send(res, 201, hycoView(entity, 0));
+    }
+    case 'PATCH': {
+      const body = await readJson(req);
+      const entity = await ctx.store.updateHybridConnection(name, entityProps(body));
+      return send(res, 200, hycoView(entity, await ctx.listenerCount(entity.name)));
+    }
+    case 'DELETE':
+      if (!namespaceManage) throw new HttpError(403, 'Forbidden', 'deleting a hybrid connection needs a namespace-level Manage rule');
+      await ctx.store.deleteHybridConnection(name);
+      return send(res, 204, undefined);
+    default:
+      throw new HttpError(405, 'MethodNotAllowed', `${method} is not allowed here`);
+  }
+}
+
+async function ruleRoute(ctx: ManagementContext, req: IncomingMessage, res: ServerResponse, method: string, scope: RuleScope, ruleName: string | undefined, action: string | undefined): Promise<void> {
+  if (ruleName === undefined) {
+    if (method !== 'GET') throw new HttpError(405, 'MethodNotAllowed', `${method} is not allowed here`);
+    return send(res, 200, ctx.store.rules(scope).map((r) => ruleView(r, scope)));
+  }
+  if (action === 'keys') {
+    if (method !== 'GET' && method !== 'POST') throw new HttpError(405, 'MethodNotAllowed', `${method} is not allowed here`);
+    return send(res, 200, keysView(ctx.store.getRule(scope, ruleName), scope, ctx.endpoint));
+  }
+  if (action === 'regeneratekeys') {
+    if (method !== 'POST') throw new HttpError(405, 'MethodNotAllowed', `${method} is not allowed here`);
+    const body = await readJson(req);
+    const keyType = typeof body.keyType === 'string' ? body.keyType.toLowerCase() : '';
+    if (keyType !== 'primarykey' && keyType !== 'secondarykey') throw new HttpError(400, 'BadRequest', 'keyType must be PrimaryKey or SecondaryKey');
+    if (body.key !== undefined && typeof body.key !== 'string') throw new HttpError(400, 'BadRequest', 'key must be a string');
+    const rule = await ctx.store.renewKey(scope, ruleName, keyType === 'primarykey' ? 'primary' : 'secondary', body.key as string | undefined);
+    return send(res, 200, keysView(rule, scope, ctx.endpoint));
+  }
+  if (action !== undefined) throw new HttpError(404, 'NotFound', `unknown resource "${action}"`);
+  switch (method) {
+    case 'GET':
+      return send(res, 200, ruleView(ctx.store.getRule(scope, ruleName), scope));
+    case 'PUT': {
+      const body = await readJson(req);
+      if (!Array.isArray(body.rights) || !body.rights.every((r) => typeof r === 'string')) throw new HttpError(400, 'BadRequest', 'rights must be a list such as ["Listen","Send"]');
+      let rights;
+      try {
+        rights = normalizeRights(body.rights as string[]);
+      } catch (err) {
+        throw new HttpError(400, 'BadRequest', (err as Error).message);
+      }
+      const rule = await ctx.store.putRule(scope, ruleName, rights);
+      return send(res, 200, ruleView(rule, scope));
+    }
+    case 'DELETE':
+      await ctx.store.deleteRule(scope, ruleName);
+      return send(res, 204, undefined);
+    default:
+      throw new HttpError(405, 'MethodNotAllowed', `${method} is not allowed here`);
+  }
+}
+
+function entityProps(body: Record<string, unknown>): { requiresClientAuthorization?: boolean; userMetadata?: string } {
+  const props: { requiresClientAuthorization?: boolean; userMetadata?: string } = {};
+  if (body.requiresClientAuthorization !== undefined) {
+    if (typeof body.requiresClientAuthorization !== 'boolean') throw new HttpError(400, 'BadRequest', 'requiresClientAuthorization must be true or false');
+    props.requiresClientAuthorization = body.requiresClientAuthorization;
+  }
+  if (body.userMetadata !== undefined) {
+    if (typeof body.userMetadata !== 'string' || body.userMetadata.length > 1024) throw new HttpError(400, 'BadRequest', 'userMetadata must be a string of at most 1024 characters');
+    props.userMetadata = body.userMetadata;
+  }
+  return props;
+}
+
+function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY) {
+        reject(new HttpError(413, 'PayloadTooLarge', 'request body is too large'));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8').trim();
+      if (!text) return resolve({});
+      try {
+        const value: unknown = JSON.parse(text);
+        if (typeof value !== 'object' || value === null || Array.isArray(value)) return reject(new HttpError(400, 'BadRequest', 'request body must be a JSON object'));
+        resolve(value as Record<string, unknown>);
+      } catch {
+        reject(new HttpError(400, 'BadRequest', 'request body is not valid JSON'));
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  if (body === undefined) {
+    res.writeHead(status).end();
+    return;
+  }
+  const text = JSON.stringify(body, null, 2);
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function storeErrorCode(status: number): string {
+  return status === 404 ? 'NotFound' : status === 409 ? 'Conflict' : status === 400 ? 'BadRequest' : 'InternalError';
+}

@@ -1,0 +1,292 @@
+import { EventEmitter } from 'node:events';
+import { isValidEntityPath } from '../protocol/relay-endpoint.js';
+import {
+  type AccessRight,
+  type AuthorizationRule,
+  generateKey,
+  type HybridConnection,
+  MAX_RULES_PER_SCOPE,
+  type NamespaceDocument,
+  newRule,
+  ROOT_RULE_NAME,
+  RULE_NAME_PATTERN,
+} from './namespace-model.js';
+
+/** Where the namespace document lives: a file, or Redis in a cluster. */
+export interface StoreBackend {
+  /** Reads the current document, or undefined when none was ever written. */
+  load(): Promise<NamespaceDocument | undefined>;
+  /**
+   * Applies `change` to the latest document and stores the result atomically; returns the new
+   * document. A cluster backend retries when another node wrote in between.
+   */
+  update(change: (doc: NamespaceDocument | undefined) => NamespaceDocument): Promise<NamespaceDocument>;
+  /** Calls back when another process changed the document (cluster only). */
+  watch?(onChange: () => void): void;
+  close?(): Promise<void>;
+}
+
+export class StoreError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = 'StoreError';
+  }
+}
+
+/** A scope is the namespace (undefined) or one hybrid connection. */
+export type RuleScope = string | undefined;
+
+export type NamespaceChange =
+  | { kind: 'hycoDeleted'; name: string }
+  | { kind: 'hycoUpdated'; name: string }
+  | { kind: 'ruleKeysChanged'; scope: RuleScope; keyName: string; revokedKeys: string[] }
+  | { kind: 'ruleRemoved'; scope: RuleScope; keyName: string; revokedKeys: string[] };
+
+export interface HybridConnectionMatch {
+  entity: HybridConnection;
+  /** What follows the entity name in the path, without a leading slash. */
+  suffix: string;
+}
+
+/**
+ * The namespace's entities and rules. Reads are synchronous from an in-memory copy (the relay's
+ * hot path); changes go through the backend and are announced as 'change' events, on every node.
+ */
+export class NamespaceStore extends EventEmitter {
+  private doc!: NamespaceDocument;
+  private byName = new Map<string, HybridConnection>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly backend: StoreBackend) {
+    super();
+  }
+
+  /** Loads the document, creating it with a root rule on first start. Returns whether it was created. */
+  async open(create: () => NamespaceDocument): Promise<boolean> {
+    const existing = await this.backend.load();
+    let created = false;
+    if (existing) this.replace(existing);
+    else {
+      const doc = await this.backend.update((current) => current ?? create());
+      created = true;
+      this.replace(doc);
+    }
+    this.backend.watch?.(() => void this.reload());
+    return created;
+  }
+
+  async close(): Promise<void> {
+    await this.backend.close?.();
+  }
+
+  get document(): NamespaceDocument {
+    return this.doc;
+  }
+
+  namespaceRules(): readonly AuthorizationRule[] {
+    return this.doc.authorizationRules;
+  }
+
+  hybridConnections(): readonly HybridConnection[] {
+    return this.doc.hybridConnections;
+  }
+
+  getHybridConnection(name: string): HybridConnection | undefined {
+    return this.byName.get(name.toLowerCase());
+  }
+
+  /** Finds the entity a request path names: the longest run of leading segments that is a hybrid connection. */
+  matchPath(path: string): HybridConnectionMatch | undefined {
+    const segments = path.split('/').filter((s) => s.length > 0);
+    for (let n = segments.length; n > 0; n--) {
+      const entity = this.byName.get(segments.slice(0, n).join('/').toLowerCase());
+      if (entity) return { entity, suffix: segments.slice(n).join('/') };
+    }
+    return undefined;
+  }
+
+  async reload(): Promise<void> {
+    const doc = await this.backend.load();
+    if (doc) this.replace(doc);
+  }
+
+  createHybridConnection(name: string, props: { requiresClientAuthorization?: boolean; userMetadata?: string }): Promise<HybridConnection> {
+    if (!isValidEntityPath(name)) {
+      throw new StoreError(`"${name}" is not a valid hybrid connection name (letters, digits, '.', '_', '-', '/' between segments, at most 260 characters)`, 400);
+    }
+    return this.mutate((doc) => {
+      if (findEntity(doc, name)) throw new StoreError(`hybrid connection "${name}" already exists`, 409);
+      const now = new Date().toISOString();
+      const entity: HybridConnection = {
+        name,
+        requiresClientAuthorization: props.requiresClientAuthorization ?? true,
+        userMetadata: props.userMetadata ?? '',
+        createdAt: now,
+        updatedAt: now,
+        authorizationRules: [],
+      };
+      doc.hybridConnections.push(entity);
+      return entity;
+    });
+  }
+
+  /** Creates the hybrid connection unless it exists; returns whether it was created. */
+  async ensureHybridConnection(name: string): Promise<boolean> {
+    if (this.getHybridConnection(name)) return false;
+    try {
+      await this.createHybridConnection(name, {});
+      return true;
+    } catch (err) {
+      if (err instanceof StoreError && err.status === 409) return false;
+      throw err;
+    }
+  }
+
+  updateHybridConnection(name: string, props: { requiresClientAuthorization?: boolean; userMetadata?: string }): Promise<HybridConnection> {
+    return this.mutate((doc) => {
+      const entity = requireEntity(doc, name);
+      if (props.requiresClientAuthorization !== undefined) entity.requiresClientAuthorization = props.requiresClientAuthorization;
+      if (props.userMetadata !== undefined) entity.userMetadata = props.userMetadata;
+      entity.updatedAt = new Date().toISOString();
+      return entity;
+    });
+  }
+
+  deleteHybridConnection(name: string): Promise<void> {
+    return this.mutate((doc) => {
+      const entity = requireEntity(doc, name);
+      doc.hybridConnections = doc.hybridConnections.filter((e) => e !== entity);
+    });
+  }
+
+  rules(scope: RuleScope): readonly AuthorizationRule[] {
+    if (scope === undefined) return this.doc.authorizationRules;
+    const entity = this.getHybridConnection(scope);
+    if (!entity) throw new StoreError(`hybrid connection "${scope}" does not exist`, 404);
+    return entity.authorizationRules;
+  }
+
+  getRule(scope: RuleScope, keyName: string): AuthorizationRule {
+    const rule = this.rules(scope).find((r) => r.keyName.toLowerCase() === keyName.toLowerCase());
+    if (!rule) throw new StoreError(`authorization rule "${keyName}" does not exist${scope ? ` on "${scope}"` : ''}`, 404);
+    return rule;
+  }
+
+  /** Creates a rule, or updates its rights when it exists (az's create behaves as create-or-update). */
+  putRule(scope: RuleScope, keyName: string, rights: AccessRight[]): Promise<AuthorizationRule> {
+    if (!RULE_NAME_PATTERN.test(keyName)) throw new StoreError(`"${keyName}" is not a valid rule name (letters, digits, '.', '_', '-')`, 400);
+    if (rights.length === 0) throw new StoreError('a rule needs at least one right (Listen, Send, Manage)', 400);
+    return this.mutate((doc) => {
+      const list = scopeRules(doc, scope);
+      const existing = list.find((r) => r.keyName.toLowerCase() === keyName.toLowerCase());
+      if (existing) {
+        if (scope === undefined && existing.keyName === ROOT_RULE_NAME && !rights.includes('Manage')) {
+          throw new StoreError(`${ROOT_RULE_NAME} must keep the Manage right`, 400);
+        }
+        existing.rights = rights;
+        existing.modifiedAt = new Date().toISOString();
+        return existing;
+      }
+      if (list.length >= MAX_RULES_PER_SCOPE) throw new StoreError(`at most ${MAX_RULES_PER_SCOPE} authorization rules per scope`, 409);
+      const rule = newRule(keyName, rights);
+      list.push(rule);
+      return rule;
+    });
+  }
+
+  deleteRule(scope: RuleScope, keyName: string): Promise<void> {
+    return this.mutate((doc) => {
+      const list = scopeRules(doc, scope);
+      const index = list.findIndex((r) => r.keyName.toLowerCase() === keyName.toLowerCase());
+      if (index < 0) throw new StoreError(`authorization rule "${keyName}" does not exist${scope ? ` on "${scope}"` : ''}`, 404);
+      if (scope === undefined && list[index]!.keyName === ROOT_RULE_NAME && !list.some((r, i) => i !== index && r.rights.includes('Manage'))) {
+        throw new StoreError(`cannot delete ${ROOT_RULE_NAME} while it is the only rule with the Manage right`, 409);
+      }
+      list.splice(index, 1);
+    });
+  }
+
+  /** Replaces one key with a new random value (or the given one); the old key stops working at once. */
+  renewKey(scope: RuleScope, keyName: string, which: 'primary' | 'secondary', value?: string): Promise<AuthorizationRule> {
+    if (value !== undefined && (value.length < 16 || value.length > 256)) throw new StoreError('a key must be 16 to 256 characters long', 400);
+    return this.mutate((doc) => {
+      const rule = scopeRules(doc, scope).find((r) => r.keyName.toLowerCase() === keyName.toLowerCase());
+      if (!rule) throw new StoreError(`authorization rule "${keyName}" does not exist${scope ? ` on "${scope}"` : ''}`, 404);
+      if (which === 'primary') rule.primaryKey = value ?? generateKey();
+      else rule.secondaryKey = value ?? generateKey();
+      rule.modifiedAt = new Date().toISOString();
+      return rule;
+    });
+  }
+
+  private mutate<T>(change: (doc: NamespaceDocument) => T): Promise<T> {
+    const run = async () => {
+      let result!: T;
+      const doc = await this.backend.update((current) => {
+        if (!current) throw new StoreError('the namespace document is missing', 500);
+        const copy = structuredClone(current);
+        result = change(copy);
+        return copy;
+      });
+      this.replace(doc);
+      return structuredClone(result);
+    };
+    const next = this.queue.then(run, run);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private replace(doc: NamespaceDocument): void {
+    const previous = this.doc;
+    this.doc = doc;
+    this.byName = new Map(doc.hybridConnections.map((e) => [e.name.toLowerCase(), e]));
+    if (previous) for (const change of diffNamespaces(previous, doc)) this.emit('change', change);
+  }
+}
+
+function findEntity(doc: NamespaceDocument, name: string): HybridConnection | undefined {
+  return doc.hybridConnections.find((e) => e.name.toLowerCase() === name.toLowerCase());
+}
+
+function requireEntity(doc: NamespaceDocument, name: string): HybridConnection {
+  const entity = findEntity(doc, name);
+  if (!entity) throw new StoreError(`hybrid connection "${name}" does not exist`, 404);
+  return entity;
+}
+
+function scopeRules(doc: NamespaceDocument, scope: RuleScope): AuthorizationRule[] {
+  return scope === undefined ? doc.authorizationRules : requireEntity(doc, scope).authorizationRules;
+}
+
+/** What changed between two documents, in the terms the relay acts on (closing affected connections). */
+export function diffNamespaces(before: NamespaceDocument, after: NamespaceDocument): NamespaceChange[] {
+  const changes: NamespaceChange[] = [];
+  const diffRules = (scope: RuleScope, oldRules: AuthorizationRule[], newRules: AuthorizationRule[]) => {
+    for (const old of oldRules) {
+      const now = newRules.find((r) => r.keyName.toLowerCase() === old.keyName.toLowerCase());
+      if (!now) {
+        changes.push({ kind: 'ruleRemoved', scope, keyName: old.keyName, revokedKeys: [old.primaryKey, old.secondaryKey] });
+        continue;
+      }
+      const revoked = [old.primaryKey, old.secondaryKey].filter((k) => k !== now.primaryKey && k !== now.secondaryKey);
+      const lostRights = old.rights.some((r) => !now.rights.includes(r));
+      if (revoked.length > 0 || lostRights) {
+        changes.push({ kind: 'ruleKeysChanged', scope, keyName: old.keyName, revokedKeys: lostRights ? [old.primaryKey, old.secondaryKey] : revoked });
+      }
+    }
+  };
+  diffRules(undefined, before.authorizationRules, after.authorizationRules);
+  for (const old of before.hybridConnections) {
+    const now = after.hybridConnections.find((e) => e.name.toLowerCase() === old.name.toLowerCase());
+    if (!now) {
+      changes.push({ kind: 'hycoDeleted', name: old.name });
+      continue;
+    }
+    if (now.updatedAt !== old.updatedAt) changes.push({ kind: 'hycoUpdated', name: old.name });
+    diffRules(old.name, old.authorizationRules, now.authorizationRules);
+  }
+  return changes;
+}

@@ -1,0 +1,108 @@
+/**
+ * Why a tunnel could not be opened, in the vocabulary both ends share: the listener turns a Node.js
+ * socket or DNS error into one of aztunnel's six dial failure codes, and the SOCKS5 proxy turns any
+ * failure into a SOCKS5 reply code.
+ *
+ * SOCKS5 mapping, and where it departs from aztunnel (which sends 0x04 for everything unlisted):
+ *   target not allowed        0x02 not allowed by ruleset (aztunnel never sends 0x02)
+ *   connection_refused        0x05
+ *   network_unreachable       0x03
+ *   host_unreachable          0x04
+ *   timeout                   0x06 TTL expired: RFC 1928 has no "timed out" code, and 0x06 is what
+ *                             other SOCKS servers send for ETIMEDOUT, so a client can tell a silent
+ *                             target from an unreachable one (aztunnel sends 0x04)
+ *   dns_not_found/dns_timeout 0x04 host unreachable, as socks5h proxies answer a name that does not resolve
+ *   connection failed, other  0x04 (as aztunnel)
+ *   listener at capacity      0x01 general failure: the target may be fine, the tunnel is not; 0x05
+ *                             would wrongly say the target refused
+ *   relay or protocol failure 0x01
+ */
+import { CAPACITY_CODE, type ConnectResponse, type DialFailureCode, isDialFailureCode, Rejection } from '../protocol/aztunnel-envelope.js';
+import { Socks5Reply, type Socks5ReplyCode } from './socks5-protocol.js';
+
+/** Raised by the runtime when `--connect-timeout` passes before the target answers. */
+export class ConnectTimeoutError extends Error {
+  readonly code = 'ETIMEDOUT';
+  constructor(target: string, timeoutMs: number) {
+    super(`connecting to ${target} timed out after ${timeoutMs} ms`);
+    this.name = 'ConnectTimeoutError';
+  }
+}
+
+const SOCKET_CODES: Record<string, DialFailureCode> = {
+  ECONNREFUSED: 'connection_refused',
+  EHOSTUNREACH: 'host_unreachable',
+  EHOSTDOWN: 'host_unreachable',
+  ENETUNREACH: 'network_unreachable',
+  ENETDOWN: 'network_unreachable',
+  ETIMEDOUT: 'timeout',
+};
+
+/** Codes that only DNS produces (getaddrinfo via dns.lookup, or c-ares via dns.resolve*). */
+const DNS_TIMEOUT_CODES = new Set(['EAI_AGAIN', 'ETIMEOUT']);
+const DNS_ONLY_CODES = new Set(['ENOTFOUND', 'ENODATA', 'ESERVFAIL', 'ENONAME', 'EAI_NONAME', 'EAI_FAIL', 'EAI_NODATA', 'EAI_AGAIN', 'ETIMEOUT']);
+
+/**
+ * The dial failure code for an error from connecting to a target, or undefined when it fits none
+ * (the listener then answers "connection failed" without a code). Handles our ConnectTimeoutError,
+ * AbortSignal.timeout() aborts, and the AggregateError that happy-eyeballs connects raise.
+ */
+export function classifyDialError(error: unknown): DialFailureCode | undefined {
+  if (error instanceof ConnectTimeoutError) return 'timeout';
+  if (typeof error !== 'object' || error === null) return undefined;
+  const e = error as { name?: unknown; code?: unknown; syscall?: unknown; errors?: unknown; cause?: unknown };
+  if (e.name === 'TimeoutError') return 'timeout';
+  if (Array.isArray(e.errors)) {
+    for (const inner of e.errors) {
+      const code = classifyDialError(inner);
+      if (code) return code;
+    }
+  }
+  const code = typeof e.code === 'string' ? e.code : undefined;
+  const syscall = typeof e.syscall === 'string' ? e.syscall : '';
+  if (code && (syscall.startsWith('getaddrinfo') || syscall.startsWith('query') || DNS_ONLY_CODES.has(code))) {
+    return DNS_TIMEOUT_CODES.has(code) || code === 'ETIMEDOUT' ? 'dns_timeout' : 'dns_not_found';
+  }
+  if (code && SOCKET_CODES[code]) return SOCKET_CODES[code];
+  if (e.name === 'AbortError' && e.cause !== undefined && e.cause !== error) return classifyDialError(e.cause);
+  return undefined;
+}
+
+/** Every way a sender's connection attempt can end without a tunnel. */
+export type TunnelFailure =
+  | DialFailureCode
+  /** "connection failed" without a code we know. */
+  | 'dial_failed'
+  | 'not_allowed'
+  | typeof CAPACITY_CODE
+  /** The listener refused the envelope itself (invalid, wrong version, missing or invalid target). */
+  | 'rejected'
+  /** No answer from a listener: relay unreachable, authentication, rendezvous or response errors. */
+  | 'relay_failed';
+
+/** Reads a refusal from an aztunnel or hybridge listener. Codes a newer peer invents count as no code. */
+export function failureFromResponse(response: ConnectResponse): TunnelFailure {
+  if (isDialFailureCode(response.code)) return response.code;
+  if (response.code === CAPACITY_CODE || response.error === Rejection.AtCapacity) return CAPACITY_CODE;
+  if (response.error === Rejection.TargetNotAllowed) return 'not_allowed';
+  if (response.error === Rejection.ConnectionFailed) return 'dial_failed';
+  return 'rejected';
+}
+
+const SOCKS5_REPLY_FOR: Record<TunnelFailure, Socks5ReplyCode> = {
+  not_allowed: Socks5Reply.NotAllowedByRuleset,
+  connection_refused: Socks5Reply.ConnectionRefused,
+  network_unreachable: Socks5Reply.NetworkUnreachable,
+  host_unreachable: Socks5Reply.HostUnreachable,
+  timeout: Socks5Reply.TtlExpired,
+  dns_not_found: Socks5Reply.HostUnreachable,
+  dns_timeout: Socks5Reply.HostUnreachable,
+  dial_failed: Socks5Reply.HostUnreachable,
+  max_connections: Socks5Reply.GeneralFailure,
+  rejected: Socks5Reply.GeneralFailure,
+  relay_failed: Socks5Reply.GeneralFailure,
+};
+
+export function socks5ReplyFor(failure: TunnelFailure): Socks5ReplyCode {
+  return SOCKS5_REPLY_FOR[failure];
+}

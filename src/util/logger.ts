@@ -1,0 +1,65 @@
+import { createWriteStream } from 'node:fs';
+import { pino, type Logger, type LevelWithSilent } from 'pino';
+
+export type { Logger };
+export type LogFormat = 'text' | 'json';
+
+export interface LoggerOptions {
+  level?: LevelWithSilent;
+  format?: LogFormat;
+  /** Append to this file instead of writing to stderr. */
+  file?: string;
+  name?: string;
+}
+
+const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const OMITTED = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'name']);
+
+/** Renders pino's JSON records as one readable line: `time LEVEL message key=value ...`. */
+export function formatTextRecord(line: string): string {
+  let record: Record<string, unknown>;
+  try {
+    record = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line;
+  }
+  const time = typeof record.time === 'number' ? new Date(record.time).toISOString() : '';
+  const level = LEVEL_NAMES[record.level as number] ?? String(record.level);
+  const fields = Object.entries(record)
+    .filter(([k, v]) => !OMITTED.has(k) && v !== undefined)
+    .map(([k, v]) => `${k}=${formatValue(v)}`);
+  return [time, level.padEnd(5), record.msg ?? '', ...fields].filter((p) => p !== '').join(' ') + '\n';
+}
+
+function formatValue(value: unknown): string {
+  if (typeof value === 'string') return /[\s="]/.test(value) || value === '' ? JSON.stringify(value) : value;
+  if (value instanceof Object) return JSON.stringify(value);
+  return String(value);
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const level = options.level ?? 'info';
+  const sink = options.file ? createWriteStream(options.file, { flags: 'a' }) : process.stderr;
+  const destination =
+    options.format === 'json'
+      ? sink
+      : {
+          write(line: string) {
+            sink.write(formatTextRecord(line));
+          },
+        };
+  return pino(
+    {
+      level,
+      base: options.name ? { name: options.name } : null,
+      timestamp: pino.stdTimeFunctions.epochTime,
+      redact: { paths: ['token', 'key', 'signature', 'connectionString', '*.token', '*.key'], censor: '[redacted]' },
+    },
+    destination,
+  );
+}
+
+/** A logger that drops everything (library use, tests). */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
