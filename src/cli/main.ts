@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { CliError, ExitCode } from './errors.js';
+import { registerHycoCommands } from './management/hyco-commands.js';
+import { registerNamespaceCommands } from './management/namespace-commands.js';
 import { registerServerCommand } from './server.js';
 import { readPackageVersion } from './version.js';
 
@@ -13,6 +15,8 @@ async function main(argv: string[]): Promise<void> {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerServerCommand(program);
+  registerHycoCommands(program);
+  registerNamespaceCommands(program);
   await program.parseAsync(argv);
 }
 

@@ -41,7 +41,8 @@ export function parseConnectionString(text: string): ConnectionString {
   for (const part of raw.split(';')) {
     if (!part.trim()) continue;
     const eq = part.indexOf('=');
-    if (eq <= 0) throw new ConnectionStringError(`connection string entry "${part.slice(0, 40).split('=')[0]}" has no value`);
+    // Never echo the entry: a pasted bare key would end up in the message.
+    if (eq <= 0) throw new ConnectionStringError('connection string has an entry that is not Key=Value (entries are separated by ";")');
     const key = part.slice(0, eq).trim();
     const lower = key.toLowerCase();
     if (!(lower in KNOWN_KEYS)) {

@@ -1,4 +1,4 @@
-import { closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { NamespaceDocument } from './namespace-model.js';
@@ -41,11 +41,12 @@ export class FileStoreBackend implements StoreBackend {
         return;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new DataDirectoryError(`cannot use data directory ${this.dir}: ${(err as Error).message}`);
-        const owner = Number(readFileSync(this.lockFile, 'utf8').trim());
-        if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+        const owner = readLockOwner(this.lockFile);
+        if (owner !== undefined && owner !== process.pid && isAlive(owner)) {
           throw new DataDirectoryError(`another hybridge server (pid ${owner}) is using the data directory ${this.dir}; stop it or pick another --data directory`);
         }
-        unlinkSync(this.lockFile);
+        // A stale lock (its server died, or the lock was half-written); it may already be gone.
+        removeIfPresent(this.lockFile);
       }
     }
     throw new DataDirectoryError(`cannot lock the data directory ${this.dir}`);
@@ -90,16 +91,18 @@ export class FileStoreBackend implements StoreBackend {
     const temp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     const fd = openSync(temp, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
     try {
-      writeSync(fd, JSON.stringify(doc, null, 2) + '\n');
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    try {
+      try {
+        // writeFileSync on a descriptor loops until every byte is written; writeSync may stop short.
+        writeFileSync(fd, JSON.stringify(doc, null, 2) + '\n');
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
       renameSync(temp, this.file);
     } catch (err) {
-      unlinkSync(temp);
-      throw err;
+      // A full disk or a failed rename must not leave a half-written temp file behind.
+      removeIfPresent(temp);
+      throw new DataDirectoryError(`cannot write ${this.file}: ${(err as Error).message}`);
     }
     const dirFd = openSync(this.dir, constants.O_RDONLY);
     try {
@@ -107,6 +110,25 @@ export class FileStoreBackend implements StoreBackend {
     } finally {
       closeSync(dirFd);
     }
+  }
+}
+
+function readLockOwner(lockFile: string): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(lockFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const pid = Number(text.trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+function removeIfPresent(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
 }
 

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { formatConnectionString } from '../protocol/connection-string.js';
 import type { RelayEndpoint } from '../protocol/relay-endpoint.js';
+import { parseSasToken, verifySasSignature } from '../protocol/sas-token.js';
 import type { AuthResult } from './authorizer.js';
 import { sendRelayError } from './http-errors.js';
 import { normalizeRights, type AuthorizationRule, type HybridConnection } from './namespace-model.js';
@@ -87,7 +88,7 @@ export async function handleManagementRequest(ctx: ManagementContext, req: Incom
     if (root === 'hybridconnections') {
       const entity = name;
       const auth = ctx.authorizeManage(token, entity);
-      if (!auth.ok) throw new HttpError(auth.status, auth.status === 401 ? 'Unauthorized' : 'Forbidden', auth.reason);
+      if (!auth.ok) throw authFailure(ctx.store, auth, token, entity);
       if (entity === undefined) {
         if (auth.grant.scope !== undefined) throw new HttpError(403, 'Forbidden', 'listing hybrid connections needs a namespace-level Manage rule');
         if (method !== 'GET') throw new HttpError(405, 'MethodNotAllowed', `${method} is not allowed here`);
@@ -100,7 +101,7 @@ export async function handleManagementRequest(ctx: ManagementContext, req: Incom
     }
     if (root === 'authorizationrules') {
       const auth = ctx.authorizeManage(token, undefined);
-      if (!auth.ok) throw new HttpError(auth.status, auth.status === 401 ? 'Unauthorized' : 'Forbidden', auth.reason);
+      if (!auth.ok) throw authFailure(ctx.store, auth, token, undefined);
       return await ruleRoute(ctx, req, res, method, undefined, name, sub);
     }
     throw new HttpError(404, 'NotFound', 'unknown management resource');
@@ -178,6 +179,42 @@ async function ruleRoute(ctx: ManagementContext, req: IncomingMessage, res: Serv
     default:
       throw new HttpError(405, 'MethodNotAllowed', `${method} is not allowed here`);
   }
+}
+
+/**
+ * The authorizer only looks at the target's rules and the namespace's, so a valid key of another
+ * hybrid connection's rule reads as a bad signature. Say what is really wrong: the rule's scope.
+ */
+function authFailure(store: NamespaceStore, failure: { status: number; reason: string }, token: string | undefined, target: string | undefined): HttpError {
+  if (failure.status === 401 && failure.reason.startsWith('InvalidSignature') && token) {
+    const owner = entityRuleSigning(store, token);
+    if (owner) {
+      const what = target === undefined ? 'namespace-wide operations (listing hybrid connections, namespace rules) need' : `managing "${target}" needs`;
+      const reason = owner.rule.rights.includes('Manage')
+        ? `rule "${owner.rule.keyName}" belongs to hybrid connection "${owner.entity}" and can manage only that one; ${what} a namespace-level Manage rule`
+        : `Unauthorized: rule "${owner.rule.keyName}" of hybrid connection "${owner.entity}" does not grant Manage`;
+      return new HttpError(403, 'Forbidden', reason);
+    }
+  }
+  return new HttpError(failure.status, failure.status === 401 ? 'Unauthorized' : 'Forbidden', failure.reason);
+}
+
+/** The hybrid-connection-level rule whose key signed `token`, if any. */
+function entityRuleSigning(store: NamespaceStore, token: string): { entity: string; rule: AuthorizationRule } | undefined {
+  let sas;
+  try {
+    sas = parseSasToken(token);
+  } catch {
+    return undefined;
+  }
+  const keyName = sas.keyName.toLowerCase();
+  for (const entity of store.hybridConnections()) {
+    for (const rule of entity.authorizationRules) {
+      if (rule.keyName.toLowerCase() !== keyName) continue;
+      if (verifySasSignature(sas, rule.primaryKey) || verifySasSignature(sas, rule.secondaryKey)) return { entity: entity.name, rule };
+    }
+  }
+  return undefined;
 }
 
 function entityProps(body: Record<string, unknown>): { requiresClientAuthorization?: boolean; userMetadata?: string } {

@@ -36,6 +36,8 @@ export class StoreError extends Error {
   }
 }
 
+const KEY_PATTERN = /^[\x21-\x3a\x3c-\x7e]+$/;
+
 /** A scope is the namespace (undefined) or one hybrid connection. */
 export type RuleScope = string | undefined;
 
@@ -114,7 +116,8 @@ export class NamespaceStore extends EventEmitter {
   }
 
   createHybridConnection(name: string, props: { requiresClientAuthorization?: boolean; userMetadata?: string }): Promise<HybridConnection> {
-    if (!isValidEntityPath(name)) {
+    // '.' and '..' segments pass the character check, but URL parsers on the client side fold them away.
+    if (!isValidEntityPath(name) || name.split('/').some((s) => s === '.' || s === '..')) {
       throw new StoreError(`"${name}" is not a valid hybrid connection name (letters, digits, '.', '_', '-', '/' between segments, at most 260 characters)`, 400);
     }
     return this.mutate((doc) => {
@@ -212,6 +215,8 @@ export class NamespaceStore extends EventEmitter {
   /** Replaces one key with a new random value (or the given one); the old key stops working at once. */
   renewKey(scope: RuleScope, keyName: string, which: 'primary' | 'secondary', value?: string): Promise<AuthorizationRule> {
     if (value !== undefined && (value.length < 16 || value.length > 256)) throw new StoreError('a key must be 16 to 256 characters long', 400);
+    // Keys end up in connection strings, which split on ';' and trim spaces.
+    if (value !== undefined && !KEY_PATTERN.test(value)) throw new StoreError("a key may hold printable ASCII characters only, without spaces or ';'", 400);
     return this.mutate((doc) => {
       const rule = scopeRules(doc, scope).find((r) => r.keyName.toLowerCase() === keyName.toLowerCase());
       if (!rule) throw new StoreError(`authorization rule "${keyName}" does not exist${scope ? ` on "${scope}"` : ''}`, 404);

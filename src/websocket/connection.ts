@@ -1,13 +1,16 @@
 import type { Duplex } from 'node:stream';
+import { maskInto, rotateMask } from '../protocol/masking.js';
 import {
   CloseCode,
   decodeClosePayload,
   encodeClosePayload,
   encodeFrame,
+  encodeFrameHeader,
   FrameDecoder,
   type FrameHandler,
   type FrameHeader,
   Opcode,
+  randomMask,
   WebSocketProtocolError,
 } from '../protocol/websocket-frame.js';
 
@@ -121,6 +124,32 @@ export class WsConnection implements FrameHandler {
     return ok;
   }
 
+  /** Sends several buffers as the payload of one frame (client frames are masked into one copy). */
+  sendFrameParts(opcode: number, parts: readonly Buffer[], fin = true): boolean {
+    if (this.closeSent || this.finished) return false;
+    let total = 0;
+    for (const part of parts) total += part.length;
+    this.bytesOut += total;
+    if (!this.masked) {
+      this.socket.cork();
+      this.socket.write(encodeFrameHeader(fin, opcode, total));
+      let ok = true;
+      for (const part of parts) ok = this.socket.write(part);
+      process.nextTick(uncork, this.socket);
+      return ok;
+    }
+    const mask = randomMask();
+    const header = encodeFrameHeader(fin, opcode, total, mask);
+    const out = Buffer.allocUnsafe(header.length + total);
+    header.copy(out, 0);
+    let offset = header.length;
+    for (const part of parts) {
+      maskInto(part, rotateMask(mask, offset - header.length), out, offset);
+      offset += part.length;
+    }
+    return this.socket.write(out);
+  }
+
   sendBinary(payload: Buffer, fin = true): boolean {
     return this.sendFrame(Opcode.Binary, payload, fin);
   }
@@ -148,6 +177,13 @@ export class WsConnection implements FrameHandler {
 
   resumeReading(): void {
     if (!this.finished) this.socket.resume();
+  }
+
+  /** Sends a Close (when still possible) and ends the socket without waiting for the peer. */
+  terminate(code: number = CloseCode.Normal, reason = ''): void {
+    if (this.finished) return;
+    if (!this.closeSent) this.close(code, reason);
+    this.endSocket();
   }
 
   /** Tears the connection down at once. */

@@ -74,7 +74,7 @@ function unixBinding(path: string, name: string | undefined): LocalBinding {
 }
 
 /** `x/name` → [x, name]; `x` → [x, undefined]. A second '/' is an error (azbridge would drop the rest). */
-export function splitPortName(text: string): [string, string | undefined] {
+function splitPortName(text: string): [string, string | undefined] {
   const parts = text.split('/');
   if (parts.length > 2) throw new ValueError(`"${text}" has more than one '/'; expected value/port_name`);
   return [parts[0], parts[1]];

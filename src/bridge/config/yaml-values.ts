@@ -86,7 +86,10 @@ export function checked<T>(entry: MappingValue, ctx: YamlContext, check: () => T
   try {
     return check();
   } catch (err) {
-    if (err instanceof ValueError) throw new BridgeConfigError(`${ctx.where(entry.value ?? entry.keyNode)}: ${entry.key}: ${err.message}`);
+    if (err instanceof ValueError) {
+      const message = err.message.startsWith(`${entry.key} `) ? err.message : `${entry.key}: ${err.message}`;
+      throw new BridgeConfigError(`${ctx.where(entry.value ?? entry.keyNode)}: ${message}`);
+    }
     throw err;
   }
 }

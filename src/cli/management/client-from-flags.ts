@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+import { ManagementClient, type ManagementCredential } from '../../client/management-client.js';
+import { parseConnectionString, type ConnectionString } from '../../protocol/connection-string.js';
+import { fail } from '../errors.js';
+import { CONNECTION_STRING_ENV, type ManagementFlags } from './options.js';
+
+/** Builds a management client from -x (or $HYBRIDGE_CONNECTION_STRING) and --ca. */
+export function clientFromFlags(flags: ManagementFlags, env: NodeJS.ProcessEnv = process.env): ManagementClient {
+  const cs = connectionString(flags, env);
+  return new ManagementClient({ endpoint: cs.endpoint, credential: credential(cs), ca: trustedCertificates(flags.ca, env) });
+}
+
+function connectionString(flags: ManagementFlags, env: NodeJS.ProcessEnv): ConnectionString {
+  const fromFlag = flags.connectionString !== undefined;
+  const text = fromFlag ? flags.connectionString : env[CONNECTION_STRING_ENV];
+  if (!text || !text.trim()) {
+    fail(
+      `no credentials: pass -x/--connection-string or set ${CONNECTION_STRING_ENV} to the connection string of a rule with Manage rights ` +
+        '(`hybridge server` prints the root one at first start)',
+    );
+  }
+  try {
+    // Parser messages name keys, never values, so they are safe to show.
+    return parseConnectionString(text);
+  } catch (err) {
+    fail(`${fromFlag ? '-x/--connection-string' : CONNECTION_STRING_ENV}: ${(err as Error).message}`);
+  }
+}
+
+function credential(cs: ConnectionString): ManagementCredential {
+  if (cs.sharedAccessKeyName !== undefined && cs.sharedAccessKey !== undefined) return { keyName: cs.sharedAccessKeyName, key: cs.sharedAccessKey };
+  if (cs.sharedAccessSignature !== undefined) return { sharedAccessSignature: cs.sharedAccessSignature };
+  fail('the connection string needs SharedAccessKeyName and SharedAccessKey (or SharedAccessSignature): the hybridge relay manages entities with SAS rules, not Microsoft Entra ID');
+}
+
+/**
+ * A `ca` option replaces Node's trust list, NODE_EXTRA_CA_CERTS included, so when --ca is given the
+ * extra file is read here and passed along with it.
+ */
+function trustedCertificates(files: string[] | undefined, env: NodeJS.ProcessEnv): string[] | undefined {
+  if (!files || files.length === 0) return undefined;
+  const pems = files.map((file) => readPem(file, '--ca'));
+  const extra = env.NODE_EXTRA_CA_CERTS;
+  if (extra) pems.push(readPem(extra, 'NODE_EXTRA_CA_CERTS'));
+  return pems;
+}
+
+function readPem(file: string, what: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    fail(`${what}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) fail(`${what}: ${file} holds no PEM certificate`);
+  return text;
+}

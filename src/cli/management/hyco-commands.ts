@@ -1,0 +1,71 @@
+import type { Command } from 'commander';
+import type { HybridConnectionProps } from '../../client/management-client.js';
+import { fail } from '../errors.js';
+import { addManagementOptions, AZ_NOTE, subcommand, type ManagementFlags } from './options.js';
+import { registerRuleCommands } from './rule-commands.js';
+import { runManagement } from './run.js';
+import { parseBoolean, requireName } from './values.js';
+
+interface HycoFlags extends ManagementFlags {
+  name: string;
+  requiresClientAuthorization?: string;
+  userMetadata?: string;
+}
+
+const NAME_HELP = "hybrid connection name (letters, digits, '.', '_', '-'; '/' between segments)";
+
+/** `hybridge hyco ...`, mirroring `az relay hyco ...`. */
+export function registerHycoCommands(program: Command): void {
+  const hyco = subcommand(program, 'hyco', 'manage the hybrid connections of a hybridge relay (mirrors `az relay hyco`)').addHelpText('after', AZ_NOTE);
+
+  const create = subcommand(hyco, 'create', 'create a hybrid connection').requiredOption('-n, --name <name>', NAME_HELP);
+  addManagementOptions(withProps(create)).action(async (flags: HycoFlags) => {
+    const name = requireName(flags.name, '--name');
+    const props = hycoProps(flags);
+    await runManagement(flags, (client) => client.createHybridConnection(name, props));
+  });
+
+  addManagementOptions(subcommand(hyco, 'list', 'list the hybrid connections (needs a namespace-level rule)')).action(async (flags: ManagementFlags) => {
+    await runManagement(flags, (client) => client.listHybridConnections());
+  });
+
+  const show = subcommand(hyco, 'show', 'show one hybrid connection').requiredOption('-n, --name <name>', NAME_HELP);
+  addManagementOptions(show).action(async (flags: HycoFlags) => {
+    const name = requireName(flags.name, '--name');
+    await runManagement(flags, (client) => client.getHybridConnection(name));
+  });
+
+  const update = subcommand(hyco, 'update', 'change a hybrid connection').requiredOption('-n, --name <name>', NAME_HELP);
+  addManagementOptions(withProps(update)).action(async (flags: HycoFlags) => {
+    const name = requireName(flags.name, '--name');
+    const props = hycoProps(flags);
+    if (Object.keys(props).length === 0) fail('nothing to update: pass --requires-client-authorization and/or --user-metadata');
+    await runManagement(flags, (client) => client.updateHybridConnection(name, props));
+  });
+
+  const remove = subcommand(hyco, 'delete', 'delete a hybrid connection, closing its listeners and connections').requiredOption('-n, --name <name>', NAME_HELP);
+  addManagementOptions(remove).action(async (flags: HycoFlags) => {
+    const name = requireName(flags.name, '--name');
+    await runManagement(flags, (client) => client.deleteHybridConnection(name));
+  });
+
+  registerRuleCommands(hyco, 'hyco');
+}
+
+function withProps(command: Command): Command {
+  return command
+    .option('--requires-client-authorization <bool>', 'whether senders need a token: true (default) or false')
+    .option('--user-metadata <text>', 'free text kept with the hybrid connection (at most 1024 characters)');
+}
+
+function hycoProps(flags: HycoFlags): HybridConnectionProps {
+  const props: HybridConnectionProps = {};
+  if (flags.requiresClientAuthorization !== undefined) {
+    props.requiresClientAuthorization = parseBoolean(flags.requiresClientAuthorization, '--requires-client-authorization');
+  }
+  if (flags.userMetadata !== undefined) {
+    if (flags.userMetadata.length > 1024) fail('--user-metadata must be at most 1024 characters');
+    props.userMetadata = flags.userMetadata;
+  }
+  return props;
+}

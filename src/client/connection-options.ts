@@ -1,0 +1,79 @@
+import { parseConnectionString } from '../protocol/connection-string.js';
+import { isValidEntityPath, parseRelayEndpoint, type RelayEndpoint } from '../protocol/relay-endpoint.js';
+import { normalizeAudience } from '../protocol/sas-token.js';
+import type { TlsClientOptions } from '../websocket/client-handshake.js';
+import {
+  EntraTokenProvider,
+  SasKeyTokenProvider,
+  SharedAccessSignatureTokenProvider,
+  type TokenCredentialLike,
+  type TokenProvider,
+} from './token-provider.js';
+
+/** How to reach one hybrid connection and prove the right to use it. */
+export interface HybridConnectionOptions {
+  /** `Endpoint=sb://...;SharedAccessKeyName=...;SharedAccessKey=...;EntityPath=...` */
+  connectionString?: string;
+  /** `sb://ns.servicebus.windows.net/`, `wss://host:port`, `ws://127.0.0.1:9350`, or a bare namespace name. */
+  endpoint?: string | RelayEndpoint;
+  /** The hybrid connection name (overrides EntityPath). */
+  entityPath?: string;
+  keyName?: string;
+  key?: string;
+  /** A pre-issued SAS token. */
+  signature?: string;
+  tokenProvider?: TokenProvider;
+  /** Microsoft Entra ID credential (any @azure/identity TokenCredential). */
+  credential?: TokenCredentialLike;
+  /** Use Microsoft Entra ID through DefaultAzureCredential. */
+  useEntraId?: boolean;
+  /** Send no token at all (hybrid connections that let anonymous senders in). */
+  anonymous?: boolean;
+  /** Per-operation timeout (connect, accept); default 60 s as in the .NET SDK. */
+  operationTimeoutMs?: number;
+  /** Extra TLS trust (e.g. a self-signed relay's certificate) or `rejectUnauthorized: false`. */
+  tls?: TlsClientOptions;
+}
+
+export interface ResolvedConnection {
+  endpoint: RelayEndpoint;
+  entityPath: string;
+  tokenProvider: TokenProvider | undefined;
+  operationTimeoutMs: number;
+  tls: TlsClientOptions | undefined;
+  /** The audience tokens are signed for. */
+  audience: string;
+}
+
+export const DEFAULT_OPERATION_TIMEOUT_MS = 60_000;
+
+/** Combines a connection string with explicit options (explicit values win). Throws on bad input. */
+export function resolveConnection(options: HybridConnectionOptions): ResolvedConnection {
+  const cs = options.connectionString ? parseConnectionString(options.connectionString) : undefined;
+  const endpointOption = options.endpoint;
+  const endpoint = endpointOption === undefined ? cs?.endpoint : typeof endpointOption === 'string' ? parseRelayEndpoint(endpointOption) : endpointOption;
+  if (!endpoint) throw new Error('no relay endpoint: give a connection string or an endpoint');
+  const entityPath = (options.entityPath ?? cs?.entityPath ?? '').replace(/^\/+|\/+$/g, '');
+  if (!entityPath) throw new Error('no hybrid connection name: give EntityPath in the connection string or an entity path');
+  if (!isValidEntityPath(entityPath)) throw new Error(`"${entityPath}" is not a valid hybrid connection name`);
+  if ((options.keyName === undefined) !== (options.key === undefined)) throw new Error('a SAS key name and key must be given together');
+
+  let tokenProvider: TokenProvider | undefined;
+  if (options.anonymous) tokenProvider = undefined;
+  else if (options.tokenProvider) tokenProvider = options.tokenProvider;
+  else if (options.signature) tokenProvider = new SharedAccessSignatureTokenProvider(options.signature);
+  else if (options.keyName && options.key) tokenProvider = new SasKeyTokenProvider(options.keyName, options.key);
+  else if (options.credential || options.useEntraId) tokenProvider = new EntraTokenProvider(options.credential);
+  else if (cs?.sharedAccessSignature) tokenProvider = new SharedAccessSignatureTokenProvider(cs.sharedAccessSignature);
+  else if (cs?.sharedAccessKeyName && cs.sharedAccessKey) tokenProvider = new SasKeyTokenProvider(cs.sharedAccessKeyName, cs.sharedAccessKey);
+  else tokenProvider = new EntraTokenProvider();
+
+  return {
+    endpoint,
+    entityPath,
+    tokenProvider,
+    operationTimeoutMs: options.operationTimeoutMs ?? cs?.operationTimeoutMs ?? DEFAULT_OPERATION_TIMEOUT_MS,
+    tls: options.tls,
+    audience: normalizeAudience(endpoint.host, entityPath),
+  };
+}

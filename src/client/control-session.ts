@@ -1,0 +1,124 @@
+import { encodeCommand, parseServiceCommand, type AcceptCommand, type RequestCommand } from '../protocol/control-messages.js';
+import { CloseCode } from '../protocol/websocket-frame.js';
+import { openWebSocket, type TlsClientOptions } from '../websocket/client-handshake.js';
+import { WsConnection } from '../websocket/connection.js';
+
+export interface ControlSessionHandlers {
+  onAccept(command: AcceptCommand): void;
+  /** Returns a sink for the body when the request carries one inline. */
+  onRequest(command: RequestCommand): { pushBody(chunk: Buffer): boolean; endBody(): void } | undefined;
+  onProtocolError(error: Error): void;
+}
+
+export interface ControlSessionEnd {
+  code: number;
+  reason: string;
+  error?: Error;
+}
+
+/** Service messages are far smaller; anything this big is a broken relay. */
+const MAX_SERVICE_MESSAGE = 1024 * 1024;
+
+/**
+ * One connected control channel (`sb-hc-action=listen`): reads `accept` and `request` commands,
+ * sends responses and `renewToken`, and pings to notice a dead path.
+ */
+export class ControlSession {
+  readonly ended: Promise<ControlSessionEnd>;
+  private text: Buffer[] = [];
+  private textSize = 0;
+  private binary = false;
+  private body: { pushBody(chunk: Buffer): boolean; endBody(): void } | undefined;
+  private resolveEnded!: (end: ControlSessionEnd) => void;
+
+  private constructor(
+    readonly conn: WsConnection,
+    private readonly handlers: ControlSessionHandlers,
+    head: Buffer,
+  ) {
+    this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
+    conn.attach(
+      {
+        onMessageStart: (binary) => {
+          this.binary = binary;
+          if (binary && !this.body) this.handlers.onProtocolError(new Error('binary message on the control channel without a request body'));
+        },
+        onMessageData: (chunk) => this.data(chunk),
+        onMessageEnd: () => this.messageEnd(),
+        onClosed: (code, reason, error) => {
+          this.body?.endBody();
+          this.body = undefined;
+          this.resolveEnded({ code, reason, error });
+        },
+      },
+      head,
+    );
+  }
+
+  static async open(url: string, headers: Record<string, string>, tls: TlsClientOptions | undefined, timeoutMs: number, handlers: ControlSessionHandlers): Promise<ControlSession> {
+    const opened = await openWebSocket(url, { headers, tls, timeoutMs });
+    const conn = new WsConnection(opened.socket, { role: 'client', autoCloseReply: true, maxFrameLength: MAX_SERVICE_MESSAGE });
+    return new ControlSession(conn, handlers, opened.head);
+  }
+
+  /** A response and its body, back to back so no other message can come between them. */
+  sendResponse(json: string, body: Buffer | undefined): void {
+    this.conn.sendText(json);
+    if (body) this.conn.sendBinary(body);
+  }
+
+  renewToken(token: string): void {
+    this.conn.sendText(encodeCommand('renewToken', { token }));
+  }
+
+  keepAlive(intervalMs: number, timeoutMs: number): void {
+    if (intervalMs > 0) this.conn.startKeepAlive(intervalMs, timeoutMs, () => this.conn.destroy(new Error(`no answer to pings for ${timeoutMs} ms`)));
+  }
+
+  close(): void {
+    this.conn.close(CloseCode.Normal, 'Normal Closure');
+    const timer = setTimeout(() => this.conn.destroy(), 5000);
+    timer.unref();
+  }
+
+  destroy(): void {
+    this.conn.destroy();
+  }
+
+  private data(chunk: Buffer): void {
+    if (this.binary) {
+      this.body?.pushBody(chunk);
+      return;
+    }
+    this.textSize += chunk.length;
+    if (this.textSize > MAX_SERVICE_MESSAGE) {
+      this.handlers.onProtocolError(new Error('oversized control message from the relay'));
+      this.conn.terminate(CloseCode.MessageTooBig, 'message too big');
+      return;
+    }
+    this.text.push(Buffer.from(chunk));
+  }
+
+  private messageEnd(): void {
+    if (this.binary) {
+      this.body?.endBody();
+      this.body = undefined;
+      return;
+    }
+    const text = Buffer.concat(this.text).toString('utf8');
+    this.text = [];
+    this.textSize = 0;
+    let command;
+    try {
+      command = parseServiceCommand(text);
+    } catch (err) {
+      this.handlers.onProtocolError(err as Error);
+      return;
+    }
+    if (command.kind === 'accept') this.handlers.onAccept(command.accept);
+    else if (command.kind === 'request') {
+      const sink = this.handlers.onRequest(command.request);
+      if (command.request.body && command.request.method !== undefined) this.body = sink;
+    }
+  }
+}

@@ -1,0 +1,41 @@
+import { WebSocketHandshakeError, WebSocketTimeoutError } from '../websocket/client-handshake.js';
+import { AuthorizationFailedError, EndpointNotFoundError, RelayError, RelayHandshakeError, RelayTimeoutError, redactUrl } from './errors.js';
+
+const TRANSIENT_STATUS = new Set([404, 408, 429, 500, 502, 503, 504]);
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND']);
+
+/**
+ * Turns a failed WebSocket handshake into a RelayError that says what happened. `role` decides
+ * what 404 means: for a listener the hybrid connection is gone (permanent), for a sender it may
+ * just have no listener yet (transient).
+ */
+export function toRelayError(err: unknown, role: 'listener' | 'sender', what: string): RelayError {
+  if (err instanceof RelayError) return err;
+  if (err instanceof WebSocketHandshakeError) {
+    const description = err.statusMessage || bodyMessage(err.body) || '';
+    if (err.statusCode === 401 || err.statusCode === 403) return new AuthorizationFailedError(err.statusCode, description, what);
+    if (err.statusCode === 404) {
+      const entityMissing = /^Endpoint does not exist/i.test(description);
+      return new EndpointNotFoundError(err.statusCode, description, what, role === 'sender' && !entityMissing);
+    }
+    return new RelayHandshakeError(err.statusCode, description, `${what}: ${err.statusCode} ${description}`.trim(), TRANSIENT_STATUS.has(err.statusCode));
+  }
+  if (err instanceof WebSocketTimeoutError) return new RelayTimeoutError(`${what}: ${err.message}`);
+  const e = err as NodeJS.ErrnoException;
+  const transient = e?.code !== undefined && NETWORK_CODES.has(e.code);
+  const message = redactUrl(e?.message ?? String(err));
+  if (e?.code === 'ECONNREFUSED') return new RelayError(`${what}: cannot reach the relay (connection refused)`, true);
+  if (/certificate|self[- ]signed|CERT_/i.test(message)) {
+    return new RelayError(`${what}: TLS certificate not trusted (${message}); trust the relay's certificate with NODE_EXTRA_CA_CERTS or --ca`, false);
+  }
+  return new RelayError(`${what}: ${message}`, transient);
+}
+
+function bodyMessage(body: string): string | undefined {
+  try {
+    const parsed = JSON.parse(body) as { error?: { message?: string } };
+    return parsed.error?.message;
+  } catch {
+    return body.trim().slice(0, 200) || undefined;
+  }
+}

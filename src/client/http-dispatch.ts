@@ -1,0 +1,116 @@
+import { parseServiceCommand, type RequestCommand } from '../protocol/control-messages.js';
+import { CloseCode } from '../protocol/websocket-frame.js';
+import { openWebSocket, type TlsClientOptions } from '../websocket/client-handshake.js';
+import { WsConnection } from '../websocket/connection.js';
+import { RelayedHttpRequest } from './relayed-http-request.js';
+import { RelayedHttpResponse, type ResponseRoute } from './relayed-http-response.js';
+
+export type RequestHandler = (request: RelayedHttpRequest, response: RelayedHttpResponse) => void | Promise<void>;
+
+export interface HttpDispatchContext {
+  handler: RequestHandler | undefined;
+  tls: TlsClientOptions | undefined;
+  rendezvousTimeoutMs: number;
+  /** Sends a response and its body on the control channel as one uninterrupted pair of messages. */
+  sendInline(json: string, body: Buffer | undefined): void;
+  onError(error: Error): void;
+}
+
+async function openRendezvous(address: string, ctx: HttpDispatchContext): Promise<{ conn: WsConnection; head: Buffer }> {
+  const opened = await openWebSocket(address, { timeoutMs: ctx.rendezvousTimeoutMs, tls: ctx.tls });
+  return { conn: new WsConnection(opened.socket, { role: 'client' }), head: opened.head };
+}
+
+/**
+ * A request that came whole on the control channel. The returned request object takes the body
+ * (the next binary message on the control channel) when `command.body` is true.
+ */
+export function dispatchInlineRequest(ctx: HttpDispatchContext, command: RequestCommand): RelayedHttpRequest {
+  const request = new RelayedHttpRequest(command);
+  let opening: Promise<WsConnection> | undefined;
+  const route: ResponseRoute = {
+    onRendezvous: false,
+    sendInline: (json, body) => ctx.sendInline(json, body),
+    rendezvous: () =>
+      (opening ??= openRendezvous(command.address, ctx).then(({ conn, head }) => {
+        conn.attach({ onMessageData: () => undefined }, head);
+        return conn;
+      })),
+  };
+  if (!command.body) request.endBody();
+  invoke(ctx, request, new RelayedHttpResponse(command.id, route, request.method === 'HEAD'));
+  return request;
+}
+
+/** The address-only form: open the rendezvous, read the full request there, answer there. */
+export async function dispatchRendezvousRequest(ctx: HttpDispatchContext, command: RequestCommand): Promise<void> {
+  const { conn, head } = await openRendezvous(command.address, ctx);
+  let request: RelayedHttpRequest | undefined;
+  let text: Buffer[] = [];
+  let binary = false;
+  const route: ResponseRoute = { onRendezvous: true, sendInline: () => undefined, rendezvous: async () => conn };
+  conn.attach(
+    {
+      onMessageStart: (isBinary) => (binary = isBinary),
+      onMessageData: (chunk) => {
+        if (!binary) {
+          text.push(Buffer.from(chunk));
+          return;
+        }
+        if (request && !request.pushBody(chunk)) conn.pauseReading();
+      },
+      onMessageEnd: () => {
+        if (binary) {
+          request?.endBody();
+          return;
+        }
+        if (request) return;
+        let parsed;
+        try {
+          parsed = parseServiceCommand(Buffer.concat(text).toString('utf8'));
+        } catch (err) {
+          ctx.onError(err as Error);
+          conn.terminate(CloseCode.PolicyViolation, 'malformed request');
+          return;
+        }
+        text = [];
+        if (parsed.kind !== 'request') return;
+        request = new RelayedHttpRequest(parsed.request);
+        request.setResumeHandler(() => conn.resumeReading());
+        if (!parsed.request.body) request.endBody();
+        invoke(ctx, request, new RelayedHttpResponse(parsed.request.id, route, request.method === 'HEAD'));
+      },
+      onClosed: (_code, _reason, error) => {
+        if (request && !request.readableEnded) request.destroy(error ?? new Error('the request rendezvous closed'));
+      },
+    },
+    head,
+  );
+}
+
+function invoke(ctx: HttpDispatchContext, request: RelayedHttpRequest, response: RelayedHttpResponse): void {
+  const fail = (err: unknown) => {
+    ctx.onError(err instanceof Error ? err : new Error(String(err)));
+    if (!response.headersSent && !response.writableEnded) {
+      response.statusCode = 500;
+      response.statusMessage = 'The listener\'s RequestHandler threw an exception';
+      response.end();
+    } else {
+      response.destroy(err instanceof Error ? err : undefined);
+    }
+  };
+  response.on('error', (err) => ctx.onError(err));
+  if (!ctx.handler) {
+    response.statusCode = 501;
+    response.statusMessage = 'RequestHandler has not been configured on the listener';
+    response.end();
+    request.resume();
+    return;
+  }
+  try {
+    const result = ctx.handler(request, response);
+    if (result && typeof (result as Promise<void>).then === 'function') (result as Promise<void>).catch(fail);
+  } catch (err) {
+    fail(err);
+  }
+}

@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import { buildHybridConnectionUrl } from '../protocol/relay-endpoint.js';
+import { openWebSocket } from '../websocket/client-handshake.js';
+import { WsConnection } from '../websocket/connection.js';
+import { resolveConnection, type HybridConnectionOptions, type ResolvedConnection } from './connection-options.js';
+import { RelayError, RelayTimeoutError } from './errors.js';
+import { toRelayError } from './handshake-errors.js';
+import { HybridConnectionStream, type StreamOptions } from './hybrid-connection-stream.js';
+
+export interface CreateConnectionOptions extends StreamOptions {
+  /** Extra headers; the listener sees them in connectHeaders. */
+  headers?: Record<string, string>;
+  /** Appended to the hybrid connection's path; the listener sees it in the accept address. */
+  pathSuffix?: string;
+  /** Application query string, passed to the listener. */
+  query?: string;
+  protocols?: string[];
+  trackingId?: string;
+  /** Limit for one attempt (relay connect plus the listener's accept). Default: the operation timeout, at most 30 s. */
+  attemptTimeoutMs?: number;
+  /** Total time for retrying transient failures (no listener yet, relay busy). 0 = one attempt. Default 30 s. */
+  retryBudgetMs?: number;
+  signal?: AbortSignal;
+  /** Route only to these listener ids (Microsoft-Relay-AllowedListeners). */
+  allowedListeners?: string[];
+  disallowedListeners?: string[];
+}
+
+const RETRY_DELAYS_MS = [100, 250, 500, 1000, 2000, 5000];
+const DEFAULT_RETRY_BUDGET_MS = 30_000;
+
+/**
+ * The sending side of a hybrid connection (the .NET SDK's HybridConnectionClient): each
+ * createConnection() is one relayed WebSocket to a listener, returned as a Duplex stream.
+ */
+export class HybridConnectionClient {
+  readonly connection: ResolvedConnection;
+
+  constructor(options: HybridConnectionOptions | string) {
+    this.connection = resolveConnection(typeof options === 'string' ? { connectionString: options } : options);
+  }
+
+  /** wss://host:port/$hc/path as the sender uses it (without token or action). */
+  get address(): string {
+    return buildHybridConnectionUrl(this.connection.endpoint, this.connection.entityPath, 'connect').replace(/\?.*$/, '');
+  }
+
+  async createConnection(options: CreateConnectionOptions = {}): Promise<HybridConnectionStream> {
+    validateHeaders(options.headers ?? {});
+    const budget = options.retryBudgetMs ?? DEFAULT_RETRY_BUDGET_MS;
+    const deadline = Date.now() + budget;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.attempt(options, deadline);
+      } catch (err) {
+        const error = toRelayError(err, 'sender', `connecting to "${this.connection.entityPath}"`);
+        const wait = RETRY_DELAYS_MS[Math.min(attempt, RETRY_DELAYS_MS.length - 1)]! * (0.8 + Math.random() * 0.4);
+        if (!error.transient || options.signal?.aborted || Date.now() + wait >= deadline) throw error;
+        await sleep(wait, options.signal);
+      }
+    }
+  }
+
+  private async attempt(options: CreateConnectionOptions, deadline: number): Promise<HybridConnectionStream> {
+    const c = this.connection;
+    const trackingId = options.trackingId ?? randomUUID();
+    const headers: Record<string, string> = { ...options.headers };
+    if (c.tokenProvider) headers.ServiceBusAuthorization = (await c.tokenProvider.getToken(c.audience)).token;
+    if (options.allowedListeners) headers['Microsoft-Relay-AllowedListeners'] = options.allowedListeners.join(',');
+    if (options.disallowedListeners) headers['Microsoft-Relay-DisallowedListeners'] = options.disallowedListeners.join(',');
+    const url = buildHybridConnectionUrl(c.endpoint, c.entityPath, 'connect', { trackingId, pathSuffix: options.pathSuffix, query: options.query });
+    const perAttempt = options.attemptTimeoutMs ?? Math.min(c.operationTimeoutMs, 30_000);
+    const remaining = deadline - Date.now();
+    const timeoutMs = Math.max(1000, remaining > 0 ? Math.min(perAttempt, Math.max(remaining, perAttempt)) : perAttempt);
+    let opened;
+    try {
+      opened = await openWebSocket(url, { headers, protocols: options.protocols, timeoutMs, signal: options.signal, tls: c.tls });
+    } catch (err) {
+      if (options.signal?.aborted) throw new RelayError('connect aborted');
+      throw err;
+    }
+    const conn = new WsConnection(opened.socket, { role: 'client' });
+    return new HybridConnectionStream(conn, { trackingId, protocol: opened.protocol }, opened.head, options);
+  }
+}
+
+/** Header names and values with CR, LF or ':' (in names) are refused, as the .NET SDK does. */
+function validateHeaders(headers: Record<string, string>): void {
+  for (const [name, value] of Object.entries(headers)) {
+    if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) throw new RelayError(`invalid header name "${name}"`);
+    if (/[\r\n\0]/.test(value)) throw new RelayError(`header "${name}" has a line break in its value`);
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(new RelayTimeoutError('connect aborted'));
+      },
+      { once: true },
+    );
+  });
+}

@@ -1,0 +1,331 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { AcceptCommand, RemoteEndpointInfo } from '../protocol/control-messages.js';
+import { buildHybridConnectionUrl } from '../protocol/relay-endpoint.js';
+import { parseProtocolList } from '../protocol/websocket-handshake.js';
+import { openWebSocket, WebSocketHandshakeError } from '../websocket/client-handshake.js';
+import { WsConnection } from '../websocket/connection.js';
+import { resolveConnection, type HybridConnectionOptions, type ResolvedConnection } from './connection-options.js';
+import { ControlSession } from './control-session.js';
+import { EndpointNotFoundError, type RelayError } from './errors.js';
+import { toRelayError } from './handshake-errors.js';
+import { dispatchInlineRequest, dispatchRendezvousRequest, type RequestHandler } from './http-dispatch.js';
+import { HybridConnectionStream } from './hybrid-connection-stream.js';
+
+/** What an accept handler sees before any byte flows. */
+export interface AcceptContext {
+  trackingId: string;
+  connectHeaders: Record<string, string>;
+  remoteEndpoint?: RemoteEndpointInfo;
+  /** The sender's path after the hybrid connection name (no leading slash). */
+  pathSuffix: string;
+  /** The sender's application query string (no sb-hc-* parameters). */
+  query: string;
+}
+
+/** `true`/undefined accepts; `false` rejects with 400; an object rejects with that status. */
+export type AcceptDecision = boolean | void | { statusCode: number; statusDescription?: string };
+export type AcceptHandler = (context: AcceptContext) => AcceptDecision | Promise<AcceptDecision>;
+
+export interface ListenerOptions extends HybridConnectionOptions {
+  /** Sent as sb-hc-id; senders can route to it with Microsoft-Relay-AllowedListeners. */
+  listenerId?: string;
+  acceptHandler?: AcceptHandler;
+  requestHandler?: RequestHandler;
+  /** Control-channel ping interval (default 30 s; 0 = off) and how long to wait for an answer. */
+  keepAliveIntervalMs?: number;
+  keepAliveTimeoutMs?: number;
+  /** Reconnect delays, the .NET SDK's by default: 0, 1, 2, 5, 10, 30 s (plus up to 20 % jitter). */
+  reconnectDelaysMs?: number[];
+  /** Connections accepted but not yet taken with acceptConnection() before new ones are refused (503). */
+  maxPendingConnections?: number;
+}
+
+export interface ListenerEvents {
+  connecting: [];
+  online: [];
+  offline: [error?: Error];
+  error: [error: Error];
+  connection: [stream: HybridConnectionStream];
+}
+
+const DEFAULT_RECONNECT_DELAYS = [0, 1000, 2000, 5000, 10_000, 30_000];
+
+/**
+ * The listening side of a hybrid connection (the .NET SDK's HybridConnectionListener). It keeps a
+ * control channel open and reconnects it on any failure; each accepted connection is a separate
+ * rendezvous socket, so a control-channel reconnect never drops connections already accepted.
+ */
+export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
+  readonly connection: ResolvedConnection;
+  readonly listenerId: string;
+  private session: ControlSession | undefined;
+  private running = false;
+  private closing = false;
+  private online = false;
+  private wakeDelay: (() => void) | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private readonly pending: HybridConnectionStream[] = [];
+  private readonly takers: ((stream: HybridConnectionStream | undefined) => void)[] = [];
+  private loop: Promise<void> | undefined;
+
+  constructor(private readonly options: ListenerOptions) {
+    super();
+    this.connection = resolveConnection(options);
+    this.listenerId = options.listenerId ?? randomUUID();
+  }
+
+  get isOnline(): boolean {
+    return this.online;
+  }
+
+  set acceptHandler(handler: AcceptHandler | undefined) {
+    this.options.acceptHandler = handler;
+  }
+
+  set requestHandler(handler: RequestHandler | undefined) {
+    this.options.requestHandler = handler;
+  }
+
+  /** Connects and resolves once online; rejects (and stops) if the first attempt fails. */
+  async open(): Promise<void> {
+    if (this.running) throw new Error('listener already started');
+    this.running = true;
+    await this.connectOnce();
+    this.loop = this.reconnectLoop(true);
+  }
+
+  /** Starts connecting in the background; failures are 'error' events and it keeps retrying. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.reconnectLoop(false);
+  }
+
+  /** Closes the control channel. Connections already accepted stay open. */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.running = false;
+    this.wakeDelay?.();
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    this.session?.close();
+    await this.loop;
+    for (const taker of this.takers.splice(0)) taker(undefined);
+    for (const stream of this.pending.splice(0)) stream.destroy();
+  }
+
+  /** The next accepted connection (when no 'connection' listener is attached); undefined after close(). */
+  acceptConnection(): Promise<HybridConnectionStream | undefined> {
+    const ready = this.pending.shift();
+    if (ready) return Promise.resolve(ready);
+    if (this.closing) return Promise.resolve(undefined);
+    return new Promise((resolve) => this.takers.push(resolve));
+  }
+
+  private async connectOnce(): Promise<void> {
+    const c = this.connection;
+    const headers: Record<string, string> = {};
+    let expiresAt: number | undefined;
+    if (c.tokenProvider) {
+      const token = await c.tokenProvider.getToken(c.audience);
+      headers.ServiceBusAuthorization = token.token;
+      expiresAt = token.expiresAt;
+    }
+    const url = buildHybridConnectionUrl(c.endpoint, c.entityPath, 'listen', { trackingId: this.listenerId });
+    let session: ControlSession;
+    try {
+      session = await ControlSession.open(url, headers, c.tls, c.operationTimeoutMs, {
+        onAccept: (command) => void this.accept(command),
+        onRequest: (command) => this.request(command),
+        onProtocolError: (error) => this.emitError(error),
+      });
+    } catch (err) {
+      throw toRelayError(err, 'listener', `listening on "${c.entityPath}"`);
+    }
+    if (this.closing) {
+      session.close();
+      return;
+    }
+    this.session = session;
+    session.keepAlive(this.options.keepAliveIntervalMs ?? 30_000, this.options.keepAliveTimeoutMs ?? this.options.keepAliveIntervalMs ?? 30_000);
+    if (expiresAt !== undefined) this.scheduleRenewal(expiresAt);
+    this.online = true;
+    this.emit('online');
+  }
+
+  private async reconnectLoop(alreadyOnline: boolean): Promise<void> {
+    const delays = this.options.reconnectDelaysMs ?? DEFAULT_RECONNECT_DELAYS;
+    let attempt = 0;
+    let needConnect = !alreadyOnline;
+    while (!this.closing) {
+      if (needConnect) {
+        try {
+          this.emit('connecting');
+          await this.connectOnce();
+          attempt = 0;
+        } catch (err) {
+          const error = err as RelayError;
+          this.emitError(error);
+          if (error instanceof EndpointNotFoundError) {
+            this.running = false;
+            this.emit('offline', error);
+            return;
+          }
+          await this.delay(delays[Math.min(attempt++, delays.length - 1)]!);
+          continue;
+        }
+      }
+      needConnect = true;
+      const ended = await this.session!.ended;
+      this.session = undefined;
+      this.online = false;
+      if (this.renewTimer) clearTimeout(this.renewTimer);
+      if (this.closing) break;
+      if (ended.code === 1001 && /deleted/i.test(ended.reason)) {
+        const error = new EndpointNotFoundError(404, ended.reason, `listening on "${this.connection.entityPath}"`, false);
+        this.emitError(error);
+        this.running = false;
+        this.emit('offline', error);
+        return;
+      }
+      this.emitError(new Error(`control channel closed (${ended.code}${ended.reason ? ` ${ended.reason}` : ''}${ended.error ? `: ${ended.error.message}` : ''}); reconnecting`));
+      await this.delay(delays[Math.min(attempt++, delays.length - 1)]!);
+    }
+    this.emit('offline');
+  }
+
+  private delay(ms: number): Promise<void> {
+    if (this.closing) return Promise.resolve();
+    const jittered = ms * (1 + Math.random() * 0.2);
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, jittered);
+      this.wakeDelay = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /** Renews well before expiry: at 80 % of the remaining lifetime, at most 5 minutes early. */
+  private scheduleRenewal(expiresAt: number): void {
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    const remaining = expiresAt - Date.now();
+    const wait = Math.max(1000, Math.min(remaining * 0.8, remaining - Math.min(5 * 60_000, remaining * 0.2)));
+    this.renewTimer = setTimeout(() => void this.renew(), Math.min(wait, 2 ** 31 - 1));
+    this.renewTimer.unref();
+  }
+
+  private async renew(): Promise<void> {
+    const c = this.connection;
+    if (!c.tokenProvider || !this.session) return;
+    try {
+      const token = await c.tokenProvider.getToken(c.audience);
+      this.session?.renewToken(token.token);
+      this.scheduleRenewal(token.expiresAt);
+    } catch (err) {
+      this.emitError(new Error(`token renewal failed: ${(err as Error).message}`));
+      this.renewTimer = setTimeout(() => void this.renew(), 5000);
+      this.renewTimer.unref();
+    }
+  }
+
+  private async accept(command: AcceptCommand): Promise<void> {
+    const context = acceptContext(command, this.connection.entityPath);
+    let decision: AcceptDecision = true;
+    if (this.options.acceptHandler) {
+      try {
+        decision = await this.options.acceptHandler(context);
+      } catch (err) {
+        this.emitError(err as Error);
+        decision = { statusCode: 502, statusDescription: "The Listener's custom AcceptHandler threw an exception. See Listener logs for details." };
+      }
+    }
+    if (decision !== true && decision !== undefined && this.options.acceptHandler) {
+      const status = decision === false ? { statusCode: 400, statusDescription: 'Rejected by the listener' } : decision;
+      return this.reject(command.address, status.statusCode, status.statusDescription ?? 'Rejected by the listener');
+    }
+    if (this.pending.length >= (this.options.maxPendingConnections ?? 1000) && this.listenerCount('connection') === 0) {
+      return this.reject(command.address, 503, 'The listener has too many connections waiting to be accepted');
+    }
+    try {
+      const protocols = parseProtocolList(headerValue(command.connectHeaders, 'sec-websocket-protocol')).slice(0, 1);
+      const opened = await openWebSocket(command.address, { protocols, timeoutMs: Math.min(this.connection.operationTimeoutMs, 20_000), tls: this.connection.tls });
+      const stream = new HybridConnectionStream(
+        new WsConnection(opened.socket, { role: 'client' }),
+        { trackingId: context.trackingId, protocol: opened.protocol, connectHeaders: context.connectHeaders, remoteEndpoint: context.remoteEndpoint, pathSuffix: context.pathSuffix, query: context.query },
+        opened.head,
+      );
+      this.deliver(stream);
+    } catch (err) {
+      this.emitError(toRelayError(err, 'listener', `accepting connection ${context.trackingId}`));
+    }
+  }
+
+  private async reject(address: string, statusCode: number, description: string): Promise<void> {
+    const url = `${address}&sb-hc-statusCode=${statusCode}&sb-hc-statusDescription=${encodeURIComponent(description)}`;
+    try {
+      const opened = await openWebSocket(url, { timeoutMs: 20_000, tls: this.connection.tls });
+      opened.socket.destroy();
+    } catch (err) {
+      // The relay confirms a rejection with 410 Gone.
+      if (err instanceof WebSocketHandshakeError && err.statusCode === 410) return;
+      this.emitError(toRelayError(err, 'listener', 'rejecting a connection'));
+    }
+  }
+
+  private deliver(stream: HybridConnectionStream): void {
+    const taker = this.takers.shift();
+    if (taker) return taker(stream);
+    if (this.listenerCount('connection') > 0) {
+      this.emit('connection', stream);
+      return;
+    }
+    this.pending.push(stream);
+    stream.once('close', () => {
+      const i = this.pending.indexOf(stream);
+      if (i >= 0) this.pending.splice(i, 1);
+    });
+  }
+
+  private request(command: Parameters<typeof dispatchInlineRequest>[1]) {
+    const ctx = {
+      handler: this.options.requestHandler,
+      tls: this.connection.tls,
+      rendezvousTimeoutMs: 20_000,
+      sendInline: (json: string, body: Buffer | undefined) => this.session?.sendResponse(json, body),
+      onError: (error: Error) => this.emitError(error),
+    };
+    if (command.method === undefined) {
+      dispatchRendezvousRequest(ctx, command).catch((err: unknown) => this.emitError(toRelayError(err, 'listener', 'opening a request rendezvous')));
+      return undefined;
+    }
+    return dispatchInlineRequest(ctx, command);
+  }
+
+  private emitError(error: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+}
+
+function acceptContext(command: AcceptCommand, entityPath: string): AcceptContext {
+  let pathSuffix = '';
+  let query = '';
+  try {
+    const url = new URL(command.address);
+    const path = decodeURIComponent(url.pathname.replace(/^\/(\$|%24)hc\//i, ''));
+    pathSuffix = path.length > entityPath.length ? path.slice(entityPath.length).replace(/^\/+/, '') : '';
+    query = url.search
+      .replace(/^\?/, '')
+      .split('&')
+      .filter((p) => p && !/^sb-hc-[^=]*=/i.test(p))
+      .join('&');
+  } catch {
+    // A malformed address fails when we open it; the context just stays empty.
+  }
+  return { trackingId: command.id, connectHeaders: command.connectHeaders, remoteEndpoint: command.remoteEndpoint, pathSuffix, query };
+}
+
+function headerValue(headers: Record<string, string>, name: string): string | undefined {
+  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === name) return v;
+  return undefined;
+}

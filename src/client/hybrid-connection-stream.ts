@@ -1,0 +1,270 @@
+import { Duplex } from 'node:stream';
+import type { RemoteEndpointInfo } from '../protocol/control-messages.js';
+import { CloseCode, Opcode } from '../protocol/websocket-frame.js';
+import type { WsConnection } from '../websocket/connection.js';
+import { ConnectionLostError, RelayTimeoutError } from './errors.js';
+
+export interface StreamInfo {
+  /** The connection's tracking id (the sender's sb-hc-id or one the relay made). */
+  trackingId: string;
+  /** The negotiated WebSocket sub-protocol. */
+  protocol?: string;
+  /** Listener side: every header of the sender's upgrade request. */
+  connectHeaders?: Record<string, string>;
+  remoteEndpoint?: RemoteEndpointInfo;
+  /** Listener side: what the sender put after the hybrid connection name, and its query string. */
+  pathSuffix?: string;
+  query?: string;
+}
+
+export interface RelayedMessage {
+  binary: boolean;
+  data: Buffer;
+}
+
+export interface StreamOptions {
+  /** Largest single message readMessage() accepts. */
+  maxMessageBytes?: number;
+  highWaterMark?: number;
+}
+
+interface QueuedMessage {
+  binary: boolean;
+  chunks: Buffer[];
+  size: number;
+  complete: boolean;
+}
+
+/** Writes above this size are split into several messages, bounding the masked copy. */
+const MAX_FRAME_PAYLOAD = 4 * 1024 * 1024;
+/** Bytes held before the stream is read; beyond this the socket is paused. */
+const QUEUE_LIMIT = 256 * 1024;
+
+function isCleanClose(code: number): boolean {
+  return code === CloseCode.Normal || code === CloseCode.NoStatus;
+}
+
+/**
+ * A relayed connection as a Node Duplex. `end()` sends a WebSocket Close for our direction only
+ * (half-close); reading goes on until the peer closes its direction. A close other than 1000 (or
+ * none at all) from the peer surfaces as an error, never as a clean end.
+ *
+ * Until the first read the stream keeps whole messages, so a protocol can look at the first one
+ * with readMessage() (aztunnel's JSON envelope is a text message) before reading bytes.
+ */
+export class HybridConnectionStream extends Duplex {
+  private streaming = false;
+  private queue: QueuedMessage[] = [];
+  private queuedBytes = 0;
+  private peerClosed = false;
+  private peerCode: number = CloseCode.Abnormal;
+  private peerReason = '';
+  private readonly waiters = new Set<() => void>();
+  private readonly maxMessageBytes: number;
+  private outputEnded = false;
+
+  constructor(
+    private readonly conn: WsConnection,
+    readonly info: StreamInfo,
+    head?: Buffer,
+    options: StreamOptions = {},
+  ) {
+    super({ allowHalfOpen: true, highWaterMark: options.highWaterMark ?? 64 * 1024 });
+    this.maxMessageBytes = options.maxMessageBytes ?? 1024 * 1024;
+    conn.attach(
+      {
+        onMessageStart: (binary) => {
+          if (!this.streaming) this.queue.push({ binary, chunks: [], size: 0, complete: false });
+        },
+        onMessageData: (chunk) => this.onData(chunk),
+        onMessageEnd: () => {
+          if (this.streaming) return;
+          const last = this.queue[this.queue.length - 1];
+          if (last) last.complete = true;
+          this.wake();
+        },
+        onPeerClose: (code, reason) => {
+          this.peerClosed = true;
+          this.peerCode = code;
+          this.peerReason = reason;
+          if (this.streaming) this.finishReadable();
+          this.wake();
+        },
+        onClosed: (code, reason, error) => this.onSocketClosed(code, reason, error),
+      },
+      head,
+    );
+  }
+
+  get trackingId(): string {
+    return this.info.trackingId;
+  }
+
+  /** The peer's close code (1006 while open or when it vanished). */
+  get closeCode(): number {
+    return this.peerCode;
+  }
+
+  get closeReason(): string {
+    return this.peerReason;
+  }
+
+  get bytesReceived(): number {
+    return this.conn.receivedBytes;
+  }
+
+  get bytesSent(): number {
+    return this.conn.sentBytes;
+  }
+
+  /**
+   * Reads the next whole message. Only before the stream is read as bytes; resolves undefined when
+   * the peer closed its direction first.
+   */
+  async readMessage(timeoutMs?: number): Promise<RelayedMessage | undefined> {
+    if (this.streaming) throw new Error('readMessage() after the stream started reading bytes');
+    const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+    for (;;) {
+      const first = this.queue[0];
+      if (first?.complete) {
+        this.queue.shift();
+        this.queuedBytes -= first.size;
+        if (this.queuedBytes < QUEUE_LIMIT) this.conn.resumeReading();
+        return { binary: first.binary, data: Buffer.concat(first.chunks, first.size) };
+      }
+      if (this.destroyed) throw new ConnectionLostError(this.peerCode, this.peerReason);
+      if (this.peerClosed) return undefined;
+      if (first) this.conn.resumeReading();
+      await this.waitForChange(deadline);
+    }
+  }
+
+  /** Sends one message: text when given a string, binary otherwise. */
+  sendMessage(data: string | Buffer): Promise<void> {
+    const ok = typeof data === 'string' ? this.conn.sendText(data) : this.conn.sendBinary(data);
+    return ok ? Promise.resolve() : new Promise((resolve, reject) => this.afterDrain((err) => (err ? reject(err) : resolve())));
+  }
+
+  /** Closes both directions (a full close, unlike end()). */
+  close(code: number = CloseCode.Normal, reason = ''): void {
+    this.conn.terminate(code, reason);
+  }
+
+  override _read(): void {
+    if (!this.streaming) {
+      this.streaming = true;
+      for (const message of this.queue) for (const chunk of message.chunks) this.push(chunk);
+      this.queue = [];
+      this.queuedBytes = 0;
+      if (this.peerClosed) this.finishReadable();
+    }
+    this.conn.resumeReading();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    let ok = true;
+    if (chunk.length <= MAX_FRAME_PAYLOAD) ok = this.conn.sendBinary(chunk);
+    else for (let offset = 0; offset < chunk.length; offset += MAX_FRAME_PAYLOAD) ok = this.conn.sendBinary(chunk.subarray(offset, offset + MAX_FRAME_PAYLOAD));
+    if (this.conn.isFinished || this.conn.outputClosed) return callback(new ConnectionLostError(this.peerCode, this.peerReason || 'connection closed'));
+    if (ok) callback();
+    else this.afterDrain(callback);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
+    const parts = chunks.map((c) => c.chunk);
+    const total = parts.reduce((n, b) => n + b.length, 0);
+    if (total > MAX_FRAME_PAYLOAD) {
+      this._write(Buffer.concat(parts, total), 'binary', callback);
+      return;
+    }
+    const ok = this.conn.sendFrameParts(Opcode.Binary, parts);
+    if (this.conn.isFinished || this.conn.outputClosed) return callback(new ConnectionLostError(this.peerCode, this.peerReason || 'connection closed'));
+    if (ok) callback();
+    else this.afterDrain(callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.outputEnded = true;
+    if (!this.conn.isFinished) this.conn.close(CloseCode.Normal, 'Shutdown');
+    callback();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (!this.conn.isFinished) {
+      if (error) this.conn.terminate(CloseCode.InternalError, 'aborted');
+      else this.conn.terminate(CloseCode.Normal, '');
+    }
+    this.wake();
+    callback(error);
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.streaming) {
+      if (!this.push(chunk)) this.conn.pauseReading();
+      return;
+    }
+    const last = this.queue[this.queue.length - 1];
+    if (!last) return;
+    last.chunks.push(chunk);
+    last.size += chunk.length;
+    this.queuedBytes += chunk.length;
+    if (last.size > this.maxMessageBytes && !this.streaming) {
+      this.destroy(new Error(`first message exceeds ${this.maxMessageBytes} bytes`));
+      return;
+    }
+    if (this.queuedBytes >= QUEUE_LIMIT) this.conn.pauseReading();
+  }
+
+  private finishReadable(): void {
+    if (isCleanClose(this.peerCode)) this.push(null);
+    else this.destroy(new ConnectionLostError(this.peerCode, this.peerReason));
+  }
+
+  private onSocketClosed(code: number, reason: string, error: Error | undefined): void {
+    this.wake();
+    if (this.destroyed) return;
+    if (!this.peerClosed) {
+      this.destroy(error ?? new ConnectionLostError(code, reason || 'the connection ended without a close handshake'));
+      return;
+    }
+    if (!this.outputEnded && !this.writableFinished) {
+      // The peer finished and the socket is gone while we still had a direction open.
+      this.destroy(isCleanClose(this.peerCode) ? undefined : new ConnectionLostError(this.peerCode, this.peerReason));
+    }
+  }
+
+  private afterDrain(callback: (error?: Error) => void): void {
+    const socket = this.conn.socket;
+    const done = (error?: Error) => {
+      socket.off('drain', onDrain);
+      socket.off('close', onClose);
+      callback(error);
+    };
+    const onDrain = () => done();
+    const onClose = () => done(new ConnectionLostError(this.peerCode, this.peerReason || 'connection closed'));
+    socket.on('drain', onDrain);
+    socket.on('close', onClose);
+  }
+
+  private wake(): void {
+    for (const w of [...this.waiters]) w();
+  }
+
+  private waitForChange(deadline: number | undefined): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
+        this.waiters.delete(done);
+        if (timer) clearTimeout(timer);
+        resolve();
+      };
+      this.waiters.add(done);
+      if (deadline !== undefined) {
+        timer = setTimeout(() => {
+          this.waiters.delete(done);
+          reject(new RelayTimeoutError('no message arrived in time'));
+        }, Math.max(0, deadline - Date.now()));
+      }
+    });
+  }
+}

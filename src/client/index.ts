@@ -1,0 +1,31 @@
+export { HybridConnectionClient, type CreateConnectionOptions } from './hybrid-connection-client.js';
+export {
+  HybridConnectionListener,
+  type AcceptContext,
+  type AcceptDecision,
+  type AcceptHandler,
+  type ListenerEvents,
+  type ListenerOptions,
+} from './hybrid-connection-listener.js';
+export { HybridConnectionStream, type RelayedMessage, type StreamInfo } from './hybrid-connection-stream.js';
+export { RelayedHttpRequest } from './relayed-http-request.js';
+export { RelayedHttpResponse } from './relayed-http-response.js';
+export type { RequestHandler } from './http-dispatch.js';
+export { resolveConnection, type HybridConnectionOptions, type ResolvedConnection } from './connection-options.js';
+export {
+  EntraTokenProvider,
+  SasKeyTokenProvider,
+  SharedAccessSignatureTokenProvider,
+  ENTRA_RELAY_SCOPE,
+  type SecurityToken,
+  type TokenCredentialLike,
+  type TokenProvider,
+} from './token-provider.js';
+export {
+  AuthorizationFailedError,
+  ConnectionLostError,
+  EndpointNotFoundError,
+  RelayError,
+  RelayHandshakeError,
+  RelayTimeoutError,
+} from './errors.js';

@@ -1,0 +1,88 @@
+import { createSasToken, parseSasToken } from '../protocol/sas-token.js';
+
+export interface SecurityToken {
+  /** The value for the ServiceBusAuthorization header (a SAS token or a raw JWT). */
+  token: string;
+  /** Unix milliseconds. */
+  expiresAt: number;
+}
+
+/** Supplies tokens for a resource URI (the .NET SDK's TokenProvider). */
+export interface TokenProvider {
+  getToken(audience: string): Promise<SecurityToken>;
+}
+
+export const DEFAULT_TOKEN_TTL_SECONDS = 3600;
+
+/** Signs SAS tokens with a rule's key (the key never leaves this process). */
+export class SasKeyTokenProvider implements TokenProvider {
+  constructor(
+    private readonly keyName: string,
+    private readonly key: string,
+    private readonly ttlSeconds = DEFAULT_TOKEN_TTL_SECONDS,
+  ) {
+    if (!keyName || !key) throw new Error('a SAS key name and key are both required');
+  }
+
+  async getToken(audience: string): Promise<SecurityToken> {
+    const expiresAt = Math.floor(Date.now() / 1000) + this.ttlSeconds;
+    return { token: createSasToken(audience, this.keyName, this.key, expiresAt), expiresAt: expiresAt * 1000 };
+  }
+}
+
+/** A pre-issued SAS token, used as is until it expires. */
+export class SharedAccessSignatureTokenProvider implements TokenProvider {
+  private readonly expiresAt: number;
+
+  constructor(private readonly signature: string) {
+    this.expiresAt = parseSasToken(signature).expiresAt * 1000;
+  }
+
+  async getToken(): Promise<SecurityToken> {
+    return { token: this.signature, expiresAt: this.expiresAt };
+  }
+}
+
+/** The part of @azure/core-auth's TokenCredential that we use. */
+export interface TokenCredentialLike {
+  getToken(scopes: string | string[], options?: unknown): Promise<{ token: string; expiresOnTimestamp: number } | null>;
+}
+
+/** Microsoft Entra ID: the .NET SDK's audience with `/.default` (reference §4.2). */
+export const ENTRA_RELAY_SCOPE = 'https://relay.azure.net//.default';
+
+/**
+ * Microsoft Entra ID tokens from a TokenCredential (DefaultAzureCredential unless one is given).
+ * The raw JWT goes where a SAS token would; tokens are cached until five minutes before expiry.
+ */
+export class EntraTokenProvider implements TokenProvider {
+  private cached: SecurityToken | undefined;
+  private inflight: Promise<SecurityToken> | undefined;
+
+  constructor(private credential?: TokenCredentialLike) {}
+
+  async getToken(): Promise<SecurityToken> {
+    if (this.cached && this.cached.expiresAt - Date.now() > 5 * 60_000) return this.cached;
+    this.inflight ??= this.fetch().finally(() => (this.inflight = undefined));
+    return this.inflight;
+  }
+
+  private async fetch(): Promise<SecurityToken> {
+    const credential = this.credential ?? (this.credential = await defaultCredential());
+    let result;
+    try {
+      result = await credential.getToken(ENTRA_RELAY_SCOPE);
+    } catch (err) {
+      throw new Error(`could not get a Microsoft Entra ID token: ${(err as Error).message.split('\n')[0]}`);
+    }
+    if (!result?.token) throw new Error('could not get a Microsoft Entra ID token: the credential returned none');
+    this.cached = { token: result.token, expiresAt: result.expiresOnTimestamp };
+    return this.cached;
+  }
+}
+
+async function defaultCredential(): Promise<TokenCredentialLike> {
+  // Loaded on demand: @azure/identity is large and most runs use SAS keys.
+  const identity = await import('@azure/identity');
+  return new identity.DefaultAzureCredential();
+}

@@ -1,0 +1,4 @@
+export * from './client/index.js';
+export { parseConnectionString, formatConnectionString, type ConnectionString } from './protocol/connection-string.js';
+export { createSasToken, parseSasToken } from './protocol/sas-token.js';
+export { parseRelayEndpoint, type RelayEndpoint } from './protocol/relay-endpoint.js';

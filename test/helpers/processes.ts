@@ -1,0 +1,93 @@
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+/** Path of the built CLI. */
+export const HYBRIDGE_BIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+export interface RunningProcess {
+  child: ChildProcess;
+  /** Everything written to stdout and stderr so far. */
+  output(): string;
+  /** Resolves when the combined output matches `pattern` (rejects after `timeoutMs` or on exit). */
+  waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** Resolves with the exit code (or signal name). */
+  exited: Promise<number | string>;
+  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | string>;
+}
+
+const running = new Set<RunningProcess>();
+
+/** Starts `node dist/src/cli/main.js ...args`; every process is tracked and killed by stopAll(). */
+export function spawnHybridge(args: string[], options: SpawnOptions = {}): RunningProcess {
+  return spawnProcess(process.execPath, [HYBRIDGE_BIN, ...args], options);
+}
+
+export function spawnProcess(command: string, args: string[], options: SpawnOptions = {}): RunningProcess {
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], ...options });
+  let output = '';
+  const waiters: (() => void)[] = [];
+  const onData = (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+    for (const w of waiters.splice(0)) w();
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  const exited = new Promise<number | string>((resolve) => {
+    child.once('exit', (code, signal) => {
+      for (const w of waiters.splice(0)) w();
+      resolve(code ?? signal ?? -1);
+    });
+  });
+  let exitedFlag = false;
+  void exited.then(() => (exitedFlag = true));
+  const proc: RunningProcess = {
+    child,
+    output: () => output,
+    waitForOutput: (pattern, timeoutMs = 15_000) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`output did not match ${pattern} within ${timeoutMs} ms; output so far:\n${output}`)), timeoutMs);
+        const check = () => {
+          const m = output.match(pattern);
+          if (m) {
+            clearTimeout(timer);
+            resolve(m);
+          } else if (exitedFlag) {
+            clearTimeout(timer);
+            reject(new Error(`process exited before output matched ${pattern}; output:\n${output}`));
+          } else waiters.push(check);
+        };
+        check();
+      }),
+    exited,
+    stop: async (signal = 'SIGTERM', graceMs = 5000) => {
+      if (!exitedFlag) {
+        child.kill(signal);
+        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+        await exited;
+        clearTimeout(timer);
+      }
+      running.delete(proc);
+      return exited;
+    },
+  };
+  running.add(proc);
+  child.once('exit', () => running.delete(proc));
+  return proc;
+}
+
+/** Kills every process started through this module (call from after()/afterEach()). */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...running].map((p) => p.stop('SIGKILL', 1000)));
+}
+
+export async function waitExit(proc: RunningProcess, timeoutMs = 15_000): Promise<number | string> {
+  const timer = setTimeout(() => proc.child.kill('SIGKILL'), timeoutMs);
+  try {
+    return await proc.exited;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export { once };

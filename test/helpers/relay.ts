@@ -1,0 +1,73 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createSasToken } from '../../src/protocol/sas-token.js';
+import { FileStoreBackend } from '../../src/relay/file-store-backend.js';
+import { RelayServer, type RelayServerOptions } from '../../src/relay/relay-server.js';
+import { generateSelfSignedCertificate } from '../../src/relay/self-signed.js';
+import { silentLogger } from '../../src/util/logger.js';
+
+export const ROOT_KEY = 'test-root-key-0123456789abcdef';
+export const ROOT_RULE = 'RootManageSharedAccessKey';
+
+export interface TestRelay {
+  server: RelayServer;
+  port: number;
+  /** ws://127.0.0.1:PORT or wss://127.0.0.1:PORT */
+  wsBase: string;
+  /** http://127.0.0.1:PORT or https://... */
+  httpBase: string;
+  dataDir: string;
+  /** Root-key connection string, optionally for one hybrid connection. */
+  connectionString(entityPath?: string): string;
+  /** A SAS token for `entity` signed with the root key (or another key). */
+  token(entity: string, options?: { keyName?: string; key?: string; ttlSeconds?: number }): string;
+  /** PEM of the self-signed certificate when started with tls. */
+  ca?: string;
+  stop(): Promise<void>;
+}
+
+export interface StartRelayOptions extends Partial<Omit<RelayServerOptions, 'backend' | 'log' | 'tls'>> {
+  tls?: boolean;
+  dataDir?: string;
+  /** Keep the data directory on stop (restart tests). */
+  keepData?: boolean;
+}
+
+/** Starts a relay in this process on 127.0.0.1 with a fresh data directory. */
+export async function startRelay(options: StartRelayOptions = {}): Promise<TestRelay> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'hybridge-relay-'));
+  const cert = options.tls ? generateSelfSignedCertificate(['localhost', '127.0.0.1', '::1']) : undefined;
+  const backend = new FileStoreBackend(dataDir);
+  backend.lock();
+  const server = new RelayServer({
+    host: '127.0.0.1',
+    port: 0,
+    rootKey: ROOT_KEY,
+    ...options,
+    backend,
+    log: silentLogger(),
+    tls: cert,
+  });
+  await server.start();
+  const port = server.port;
+  const secure = options.tls === true;
+  const wsBase = `${secure ? 'wss' : 'ws'}://127.0.0.1:${port}`;
+  const httpBase = `${secure ? 'https' : 'http'}://127.0.0.1:${port}`;
+  return {
+    server,
+    port,
+    wsBase,
+    httpBase,
+    dataDir,
+    ca: cert?.cert,
+    connectionString: (entityPath) =>
+      `Endpoint=${secure ? 'sb' : 'ws'}://127.0.0.1:${port}/;SharedAccessKeyName=${ROOT_RULE};SharedAccessKey=${ROOT_KEY}${entityPath ? `;EntityPath=${entityPath}` : ''}`,
+    token: (entity, o = {}) =>
+      createSasToken(`http://127.0.0.1:${port}/${entity}`, o.keyName ?? ROOT_RULE, o.key ?? ROOT_KEY, Math.floor(Date.now() / 1000) + (o.ttlSeconds ?? 3600)),
+    stop: async () => {
+      await server.stop(0);
+      if (!options.keepData && !options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,326 @@
+/**
+ * Raw protocol peers for relay tests: a control channel and echo listener built on `ws` (so the
+ * tests see exactly what goes over the wire), senders, handshake refusals, and a "healthy link"
+ * that proves a failure elsewhere on the relay disturbed nothing.
+ */
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import WebSocket from 'ws';
+import type { AcceptCommand, RequestCommand } from '../../src/protocol/control-messages.js';
+import { openWebSocket, WebSocketHandshakeError } from '../../src/websocket/client-handshake.js';
+import { waitFor, withTimeout } from '../helpers/async.js';
+import { patternBytes, sha256 } from '../helpers/data.js';
+import type { TestRelay } from '../helpers/relay.js';
+
+/** Default bound for any single wait in these tests. */
+export const WAIT_MS = 5000;
+
+/** `ws[s]://host:port/$hc/{pathAndSuffix}?[{query}&]sb-hc-action={action}` */
+export function hcUrl(relay: TestRelay, pathAndSuffix: string, action: string, query = ''): string {
+  return `${relay.wsBase}/$hc/${pathAndSuffix}?${query ? `${query}&` : ''}sb-hc-action=${action}`;
+}
+
+export function toBuffer(data: WebSocket.RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+export interface Refusal {
+  status: number;
+  message: string;
+  body: string;
+  /** How long the relay took to answer. */
+  elapsedMs: number;
+}
+
+/** Opens a WebSocket that the relay is expected to refuse; returns the status line and body. */
+export async function expectRefusal(url: string, headers: Record<string, string> = {}, timeoutMs = WAIT_MS): Promise<Refusal> {
+  const started = Date.now();
+  try {
+    const opened = await openWebSocket(url, { headers, timeoutMs });
+    opened.socket.destroy();
+  } catch (err) {
+    if (err instanceof WebSocketHandshakeError) return { status: err.statusCode, message: err.statusMessage, body: err.body, elapsedMs: Date.now() - started };
+    throw err;
+  }
+  assert.fail(`expected the relay to refuse ${url.replace(/sb-hc-token=[^&]*/, 'sb-hc-token=…')}, but the handshake succeeded`);
+}
+
+/** What a plain HTTP request to the relay got back. */
+export interface HttpAnswer {
+  status: number;
+  reason: string;
+  headers: Record<string, string>;
+  body: Buffer;
+  elapsedMs: number;
+}
+
+export async function httpRequest(url: string, init: { method?: string; headers?: Record<string, string>; body?: Buffer } = {}, timeoutMs = WAIT_MS): Promise<HttpAnswer> {
+  const started = Date.now();
+  return withTimeout(
+    new Promise<HttpAnswer>((resolve, reject) => {
+      const target = new URL(url);
+      const req = request(
+        { host: target.hostname, port: target.port, path: `${target.pathname}${target.search}`, method: init.method ?? 'GET', headers: init.headers, agent: false },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const headers: Record<string, string> = {};
+            for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+            resolve({ status: res.statusCode ?? 0, reason: res.statusMessage ?? '', headers, body: Buffer.concat(chunks), elapsedMs: Date.now() - started });
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(init.body);
+    }),
+    timeoutMs,
+    `HTTP ${init.method ?? 'GET'} ${url}`,
+  );
+}
+
+export interface RawListenerOptions {
+  /** sb-hc-id on the listen URL: the listener id used by Allowed/DisallowedListeners. */
+  id?: string;
+  /** Defaults to a root token for the entity. */
+  token?: string;
+  onAccept?(accept: AcceptCommand, listener: RawListener): void;
+  /** `body` is the binary message that followed a request with `body: true`. */
+  onRequest?(request: RequestCommand, body: Buffer | undefined, listener: RawListener): void;
+}
+
+/**
+ * A listener control channel spoken by hand over `ws`. It records every accept and request and
+ * the close code the relay sent; what to do with an accept is up to `onAccept`.
+ */
+export class RawListener {
+  readonly accepts: AcceptCommand[] = [];
+  readonly requests: RequestCommand[] = [];
+  /** Rendezvous sockets this listener opened (echo listeners). */
+  readonly rendezvous: WebSocket[] = [];
+  closeCode: number | undefined;
+  closeReason = '';
+  readonly closed: Promise<{ code: number; reason: string }>;
+  private pendingRequest: RequestCommand | undefined;
+
+  private constructor(
+    readonly ws: WebSocket,
+    private readonly options: RawListenerOptions,
+  ) {
+    this.closed = new Promise((resolve) => {
+      ws.on('close', (code, reason) => {
+        this.closeCode = code;
+        this.closeReason = reason.toString('utf8');
+        resolve({ code, reason: this.closeReason });
+      });
+    });
+    ws.on('error', () => undefined);
+    ws.on('message', (data, isBinary) => this.onMessage(toBuffer(data), isBinary));
+  }
+
+  static async open(relay: TestRelay, entity: string, options: RawListenerOptions = {}): Promise<RawListener> {
+    const query = options.id ? `sb-hc-id=${encodeURIComponent(options.id)}` : '';
+    const url = `${relay.wsBase}/$hc/${entity}?sb-hc-action=listen${query ? `&${query}` : ''}`;
+    const ws = new WebSocket(url, { headers: { ServiceBusAuthorization: options.token ?? relay.token(entity) }, perMessageDeflate: false });
+    const listener = new RawListener(ws, options);
+    await withTimeout(
+      new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('unexpected-response', (_req, res) => reject(new Error(`listen refused: ${res.statusCode} ${res.statusMessage}`)));
+        ws.once('error', reject);
+      }),
+      WAIT_MS,
+      `listener on ${entity}`,
+    );
+    return listener;
+  }
+
+  get isOpen(): boolean {
+    return this.ws.readyState === WebSocket.OPEN;
+  }
+
+  sendJson(command: unknown): void {
+    this.ws.send(JSON.stringify(command));
+  }
+
+  /** Resolves once `count` accepts have arrived. */
+  async waitAccepts(count: number, timeoutMs = WAIT_MS): Promise<AcceptCommand[]> {
+    await waitFor(() => this.accepts.length >= count, timeoutMs, `${count} accept(s)`);
+    return this.accepts;
+  }
+
+  async waitRequests(count: number, timeoutMs = WAIT_MS): Promise<RequestCommand[]> {
+    await waitFor(() => this.requests.length >= count, timeoutMs, `${count} request(s)`);
+    return this.requests;
+  }
+
+  async waitClosed(timeoutMs = WAIT_MS): Promise<{ code: number; reason: string }> {
+    return withTimeout(this.closed, timeoutMs, 'control channel close');
+  }
+
+  /** Closes the control channel and every rendezvous socket, waiting (bounded) for the close. */
+  async close(): Promise<void> {
+    for (const ws of this.rendezvous) ws.terminate();
+    if (this.ws.readyState === WebSocket.CLOSED) return;
+    this.ws.close(1000);
+    try {
+      await withTimeout(this.closed, 2000, 'control channel close');
+    } catch {
+      this.ws.terminate();
+    }
+  }
+
+  terminate(): void {
+    for (const ws of this.rendezvous) ws.terminate();
+    this.ws.terminate();
+  }
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    if (isBinary) {
+      const request = this.pendingRequest;
+      this.pendingRequest = undefined;
+      if (request) this.options.onRequest?.(request, data, this);
+      return;
+    }
+    const message = JSON.parse(data.toString('utf8')) as { accept?: AcceptCommand; request?: RequestCommand };
+    if (message.accept) {
+      this.accepts.push(message.accept);
+      this.options.onAccept?.(message.accept, this);
+    } else if (message.request) {
+      this.requests.push(message.request);
+      if (message.request.body) this.pendingRequest = message.request;
+      else this.options.onRequest?.(message.request, undefined, this);
+    }
+  }
+}
+
+/** A header from a name → value map, by case-insensitive name. */
+export function headerOf(headers: Record<string, string>, name: string): string | undefined {
+  const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
+  return key === undefined ? undefined : headers[key];
+}
+
+/** Opens the accept address and echoes every message back with its type; text gets `prefix`. */
+export function acceptAndEcho(accept: AcceptCommand, listener: RawListener, prefix = ''): WebSocket {
+  const protocol = headerOf(accept.connectHeaders, 'sec-websocket-protocol');
+  const ws = new WebSocket(accept.address, protocol ? [protocol.split(',')[0]!.trim()] : [], { perMessageDeflate: false, maxPayload: 256 * 1024 * 1024 });
+  ws.on('error', () => undefined);
+  ws.on('message', (data, isBinary) => {
+    if (isBinary) ws.send(toBuffer(data), { binary: true });
+    else ws.send(prefix + toBuffer(data).toString('utf8'));
+  });
+  listener.rendezvous.push(ws);
+  return ws;
+}
+
+/** A control channel that echoes every sender it is offered. */
+export function startEchoListener(relay: TestRelay, entity: string, options: { id?: string; prefix?: string } = {}): Promise<RawListener> {
+  return RawListener.open(relay, entity, { id: options.id, onAccept: (accept, listener) => acceptAndEcho(accept, listener, options.prefix) });
+}
+
+export interface SenderOptions {
+  headers?: Record<string, string>;
+  protocols?: string[];
+  /** Token for the ServiceBusAuthorization header; defaults to a root token; null sends none. */
+  token?: string | null;
+}
+
+/** Opens a sender WebSocket (`ws` client); rejects with the status when the relay refuses. */
+export async function openSender(relay: TestRelay, entity: string, options: SenderOptions & { pathAndSuffix?: string; query?: string } = {}): Promise<WebSocket> {
+  const headers: Record<string, string> = { ...options.headers };
+  const token = options.token === undefined ? relay.token(entity) : options.token;
+  if (token !== null) headers.ServiceBusAuthorization = token;
+  const url = hcUrl(relay, options.pathAndSuffix ?? entity, 'connect', options.query);
+  const ws = new WebSocket(url, options.protocols ?? [], { headers, perMessageDeflate: false, maxPayload: 256 * 1024 * 1024 });
+  ws.on('error', () => undefined);
+  await withTimeout(
+    new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('unexpected-response', (_req, res) => {
+        reject(Object.assign(new Error(`sender refused: ${res.statusCode} ${res.statusMessage}`), { status: res.statusCode, statusMessage: res.statusMessage }));
+        res.resume();
+      });
+      ws.once('error', reject);
+    }),
+    WAIT_MS,
+    `sender on ${entity}`,
+  );
+  return ws;
+}
+
+/** The next message on `ws`, with its type. */
+export function nextMessage(ws: WebSocket, timeoutMs = WAIT_MS): Promise<{ data: Buffer; isBinary: boolean }> {
+  return withTimeout(
+    new Promise((resolve, reject) => {
+      const onMessage = (data: WebSocket.RawData, isBinary: boolean) => {
+        ws.off('close', onClose);
+        resolve({ data: toBuffer(data), isBinary });
+      };
+      const onClose = (code: number) => {
+        ws.off('message', onMessage);
+        reject(new Error(`socket closed (${code}) while waiting for a message`));
+      };
+      ws.once('message', onMessage);
+      ws.once('close', onClose);
+    }),
+    timeoutMs,
+    'message',
+  );
+}
+
+/** Sends `payload` as one binary message and checks the echo byte for byte (length and SHA-256). */
+export async function assertBinaryEcho(ws: WebSocket, payload: Buffer, timeoutMs = WAIT_MS): Promise<void> {
+  const reply = nextMessage(ws, timeoutMs);
+  ws.send(payload, { binary: true });
+  const { data, isBinary } = await reply;
+  assert.equal(isBinary, true, 'echo must stay binary');
+  assert.equal(data.length, payload.length, 'echo length');
+  assert.equal(sha256(data), sha256(payload), 'echo SHA-256');
+}
+
+export function closedPromise(ws: WebSocket): Promise<{ code: number; reason: string }> {
+  if (ws.readyState === WebSocket.CLOSED) return Promise.resolve({ code: 1006, reason: '' });
+  return new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString('utf8') })));
+}
+
+/**
+ * A long-lived sender ↔ echo-listener connection on its own hybrid connection of the relay under
+ * test. `check()` after a failure proves the failure disturbed nothing else: same sockets, a fresh
+ * SHA-checked payload through them.
+ */
+export class HealthyLink {
+  private seed = 9000;
+  private disturbed: string | undefined;
+
+  private constructor(
+    readonly listener: RawListener,
+    readonly sender: WebSocket,
+  ) {
+    sender.on('close', (code) => (this.disturbed ??= `sender socket closed (${code})`));
+    void listener.closed.then(({ code }) => (this.disturbed ??= `listener control channel closed (${code})`));
+  }
+
+  static async start(relay: TestRelay, entity = 'healthy'): Promise<HealthyLink> {
+    const listener = await startEchoListener(relay, entity);
+    const sender = await openSender(relay, entity);
+    const link = new HealthyLink(listener, sender);
+    await link.check(1);
+    return link;
+  }
+
+  /** Exchanges a fresh payload over the same connection; fails if anything about the link changed. */
+  async check(size = 256 * 1024): Promise<void> {
+    assert.equal(this.disturbed, undefined, `the healthy connection was disturbed: ${this.disturbed}`);
+    assert.equal(this.listener.rendezvous.length, 1, 'the healthy listener keeps exactly its one connection');
+    await assertBinaryEcho(this.sender, patternBytes(size, this.seed++));
+    assert.equal(this.disturbed, undefined, `the healthy connection was disturbed: ${this.disturbed}`);
+  }
+
+  async close(): Promise<void> {
+    this.sender.terminate();
+    await this.listener.close();
+  }
+}
