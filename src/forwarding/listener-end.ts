@@ -1,0 +1,43 @@
+import type { HybridConnectionStream, RelayedMessage } from '../client/hybrid-connection-stream.js';
+import type { Logger } from '../util/logger.js';
+
+/**
+ * Serves one relayed connection whose first message has already been read. The handler owns the
+ * stream from then on (it answers, pumps, and closes it).
+ */
+export type ProtocolHandler = (stream: HybridConnectionStream, first: RelayedMessage) => Promise<void>;
+
+export interface ListenerEndHandlers {
+  /** azbridge senders open with a binary preamble (`01 00 mode len name`). */
+  azbridge: ProtocolHandler;
+  /** aztunnel senders open with a JSON envelope in one text message. */
+  aztunnel: ProtocolHandler;
+}
+
+export interface DispatchOptions {
+  /** How long a connection may stay silent before its first message (prewarmed senders wait too). */
+  firstMessageTimeoutMs: number;
+  log: Logger;
+}
+
+/**
+ * The listener end of a hybrid connection: the first message tells which peer protocol the sender
+ * speaks, so one listener serves azbridge-style and aztunnel-style senders on one hybrid connection.
+ */
+export async function dispatchConnection(stream: HybridConnectionStream, handlers: ListenerEndHandlers, options: DispatchOptions): Promise<void> {
+  let first: RelayedMessage | undefined;
+  try {
+    first = await stream.readMessage(options.firstMessageTimeoutMs);
+  } catch (err) {
+    options.log.info({ conn: stream.trackingId, reason: (err as Error).message }, 'connection closed before its first message');
+    stream.destroy();
+    return;
+  }
+  if (!first) {
+    // The sender closed without saying anything (a prewarmed connection that was not needed).
+    stream.end();
+    stream.resume();
+    return;
+  }
+  await (first.binary ? handlers.azbridge(stream, first) : handlers.aztunnel(stream, first));
+}
