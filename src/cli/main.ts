@@ -12,12 +12,21 @@ async function main(argv: string[]): Promise<void> {
     .name('hybridge')
     .description('Reach TCP, UDP, Unix-socket and HTTP services in another private network through an Azure Relay Hybrid Connections relay (Azure, or hybridge\'s own).')
     .version(readPackageVersion(), '-V, --version')
-    .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerServerCommand(program);
   registerHycoCommands(program);
   registerNamespaceCommands(program);
+  oneLineErrors(program);
   await program.parseAsync(argv);
+}
+
+/** Command-line mistakes print as one line naming the command whose --help explains it. */
+function oneLineErrors(command: Command, path: string[] = []): void {
+  const names = [...path, command.name()];
+  command.showHelpAfterError(false).configureOutput({
+    outputError: (text, write) => write(`hybridge: ${text.replace(/^error:\s*/, '').replace(/\s*\n\s*/g, ' ').trim()}; see \`${names.join(' ')} --help\`\n`),
+  });
+  for (const sub of command.commands) oneLineErrors(sub, names);
 }
 
 main(process.argv).catch((err: unknown) => {

@@ -59,15 +59,24 @@ async function runServer(flags: ServerFlags): Promise<void> {
       fail(`--public-url: ${(err as Error).message}`);
     }
   }
-  if (flags.rootKey !== undefined && (flags.rootKey.length < 16 || flags.rootKey.length > 256)) fail('--root-key must be 16 to 256 characters long');
+  if (flags.rootKey !== undefined && !/^[\x21-\x3a\x3c-\x7e]{16,256}$/.test(flags.rootKey)) {
+    fail('--root-key must be 16 to 256 printable characters without spaces or ";"');
+  }
   const dataDir = resolve(flags.data ?? defaultDataDirectory());
+  checkTlsFlags(flags);
   const backend = new FileStoreBackend(dataDir);
   try {
     backend.lock();
   } catch (err) {
     fail((err as Error).message, 1);
   }
-  const tls = loadTls(flags, dataDir);
+  let tls;
+  try {
+    tls = loadTls(flags, dataDir);
+  } catch (err) {
+    await backend.close();
+    throw err;
+  }
   if (!tls && !isLoopback(flags.host)) {
     log.warn({ host: flags.host }, 'serving plain HTTP/WebSocket on a non-loopback address: keys and data cross the network unencrypted; use --tls-cert/--tls-key or --tls-self-signed');
   }
@@ -101,10 +110,13 @@ async function runServer(flags: ServerFlags): Promise<void> {
   onShutdownSignal(log, () => server.stop(drainMs));
 }
 
-function loadTls(flags: ServerFlags, dataDir: string): { cert: string; key: string } | undefined {
+function checkTlsFlags(flags: ServerFlags): void {
   if (flags.tlsSelfSigned && (flags.tlsCert || flags.tlsKey)) fail('use either --tls-cert/--tls-key or --tls-self-signed, not both');
-  if (flags.tlsCert || flags.tlsKey) {
-    if (!flags.tlsCert || !flags.tlsKey) fail('--tls-cert and --tls-key go together');
+  if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) fail('--tls-cert and --tls-key go together');
+}
+
+function loadTls(flags: ServerFlags, dataDir: string): { cert: string; key: string } | undefined {
+  if (flags.tlsCert && flags.tlsKey) {
     try {
       return { cert: readFileSync(flags.tlsCert, 'utf8'), key: readFileSync(flags.tlsKey, 'utf8') };
     } catch (err) {

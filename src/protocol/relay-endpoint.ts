@@ -75,7 +75,8 @@ export const MAX_ENTITY_PATH_LENGTH = 260;
 
 /** Hybrid connection names: letters, digits, '.', '_', '-', and '/' between segments. */
 export function isValidEntityPath(path: string): boolean {
-  return path.length <= MAX_ENTITY_PATH_LENGTH && ENTITY_PATH.test(path);
+  // '.' and '..' segments would be collapsed by URL parsers on the way to the relay.
+  return path.length <= MAX_ENTITY_PATH_LENGTH && ENTITY_PATH.test(path) && !path.split('/').some((s) => s === '.' || s === '..');
 }
 
 export function encodeEntityPath(path: string): string {

@@ -120,8 +120,13 @@ async function entityRoute(ctx: ManagementContext, req: IncomingMessage, res: Se
       return send(res, 200, hycoView(entity, await ctx.listenerCount(entity.name)));
     }
     case 'PUT': {
-      if (!namespaceManage) throw new HttpError(403, 'Forbidden', 'creating a hybrid connection needs a namespace-level Manage rule');
+      // Create or update, as ARM's PUT (and so `az relay hyco create`) does: provisioning scripts can run twice.
       const body = await readJson(req);
+      if (ctx.store.getHybridConnection(name)) {
+        const entity = await ctx.store.updateHybridConnection(name, entityProps(body));
+        return send(res, 200, hycoView(entity, await ctx.listenerCount(entity.name)));
+      }
+      if (!namespaceManage) throw new HttpError(403, 'Forbidden', 'creating a hybrid connection needs a namespace-level Manage rule');
       const entity = await ctx.store.createHybridConnection(name, entityProps(body));
       return send(res, 201, hycoView(entity, 0));
     }

@@ -297,6 +297,14 @@ export class RelayServer {
       this.log.info({ hyco: change.name }, 'hybrid connection deleted; its listeners and connections were closed');
       return;
     }
+    if (change.kind === 'hycoUpdated') {
+      // Turning client authorization on cuts off the anonymous senders it let in before.
+      if (!this.store.getHybridConnection(change.name)?.requiresClientAuthorization) return;
+      for (const c of this.broker.relayed) {
+        if (c.entity.toLowerCase() === change.name.toLowerCase() && c.senderGrant.anonymous) c.pair.shutdown(CloseCode.PolicyViolation, 'client authorization is now required');
+      }
+      return;
+    }
     if (change.kind === 'ruleKeysChanged' || change.kind === 'ruleRemoved') {
       const revoked = (grant: Grant) => grantRevoked(grant, change.scope, change.keyName, change.revokedKeys);
       let closed = 0;
