@@ -115,7 +115,8 @@ export class NamespaceStore extends EventEmitter {
     if (doc) this.replace(doc);
   }
 
-  createHybridConnection(name: string, props: { requiresClientAuthorization?: boolean; userMetadata?: string }): Promise<HybridConnection> {
+  // async so that validation failures reject the promise instead of throwing synchronously.
+  async createHybridConnection(name: string, props: { requiresClientAuthorization?: boolean; userMetadata?: string }): Promise<HybridConnection> {
     // '.' and '..' segments pass the character check, but URL parsers on the client side fold them away.
     if (!isValidEntityPath(name) || name.split('/').some((s) => s === '.' || s === '..')) {
       throw new StoreError(`"${name}" is not a valid hybrid connection name (letters, digits, '.', '_', '-', '/' between segments, at most 260 characters)`, 400);
@@ -179,7 +180,7 @@ export class NamespaceStore extends EventEmitter {
   }
 
   /** Creates a rule, or updates its rights when it exists (az's create behaves as create-or-update). */
-  putRule(scope: RuleScope, keyName: string, rights: AccessRight[]): Promise<AuthorizationRule> {
+  async putRule(scope: RuleScope, keyName: string, rights: AccessRight[]): Promise<AuthorizationRule> {
     if (!RULE_NAME_PATTERN.test(keyName)) throw new StoreError(`"${keyName}" is not a valid rule name (letters, digits, '.', '_', '-')`, 400);
     if (rights.length === 0) throw new StoreError('a rule needs at least one right (Listen, Send, Manage)', 400);
     return this.mutate((doc) => {
@@ -213,7 +214,7 @@ export class NamespaceStore extends EventEmitter {
   }
 
   /** Replaces one key with a new random value (or the given one); the old key stops working at once. */
-  renewKey(scope: RuleScope, keyName: string, which: 'primary' | 'secondary', value?: string): Promise<AuthorizationRule> {
+  async renewKey(scope: RuleScope, keyName: string, which: 'primary' | 'secondary', value?: string): Promise<AuthorizationRule> {
     if (value !== undefined && (value.length < 16 || value.length > 256)) throw new StoreError('a key must be 16 to 256 characters long', 400);
     // Keys end up in connection strings, which split on ';' and trim spaces.
     if (value !== undefined && !KEY_PATTERN.test(value)) throw new StoreError("a key may hold printable ASCII characters only, without spaces or ';'", 400);
