@@ -27,7 +27,12 @@ interface PendingAccept {
   criteria: ListenerCriteria;
   pathAndQuery: { path: string; query: string };
   timer: NodeJS.Timeout;
+  /** Reads the held socket while it waits, so that a sender who gives up is noticed at once. */
+  onEarlyData: (chunk: Buffer) => void;
 }
+
+/** A WebSocket client sends nothing before its 101; more than this while waiting is abuse. */
+const MAX_EARLY_BYTES = 64 * 1024;
 
 export interface SenderRequest {
   req: IncomingMessage;
@@ -111,12 +116,23 @@ export class ConnectBroker {
         query: gesture.appQuery,
       },
       timer: setTimeout(() => this.expire(secret), this.options.acceptTimeoutMs),
+      onEarlyData: (chunk) => {
+        // Kept for the pairing, in case a client does send early; a flood is cut off.
+        pending.head = Buffer.concat([pending.head, chunk]);
+        if (pending.head.length > MAX_EARLY_BYTES) socket.destroy();
+      },
     };
     pending.timer.unref();
     this.pending.set(secret, pending);
+    // Node leaves an upgraded socket unread; without reading it, a sender's FIN would go unnoticed
+    // until the accept timeout, and a late listener would be paired with a dead socket.
+    socket.on('data', pending.onEarlyData);
+    socket.on('end', () => {
+      if (this.pending.has(secret)) socket.destroy();
+    });
     socket.on('close', () => {
-      if (this.pending.delete(secret)) {
-        clearTimeout(pending.timer);
+      if (this.pending.has(secret)) {
+        this.release(pending);
         this.options.log.info({ hyco: entity, trackingId }, 'sender left before the listener accepted');
       }
     });
@@ -138,8 +154,7 @@ export class ConnectBroker {
       rejectUpgrade(socket, 403, 'The rendezvous address is not valid: it expired or was already used');
       return;
     }
-    this.pending.delete(pending.secret);
-    clearTimeout(pending.timer);
+    this.release(pending);
     const log = this.options.log;
 
     if (gesture.statusCode !== undefined) {
@@ -206,9 +221,15 @@ export class ConnectBroker {
     if (pending) this.fail(pending, 504, `The listener of "${pending.entity}" did not accept the connection in time`);
   }
 
-  private fail(pending: PendingAccept, status: number, reason: string): void {
+  /** The sender no longer waits: forget it and stop reading its socket on its behalf. */
+  private release(pending: PendingAccept): void {
     this.pending.delete(pending.secret);
     clearTimeout(pending.timer);
+    pending.socket.off('data', pending.onEarlyData);
+  }
+
+  private fail(pending: PendingAccept, status: number, reason: string): void {
+    this.release(pending);
     rejectUpgrade(pending.socket, status, reason);
     this.options.log.info({ hyco: pending.entity, trackingId: pending.trackingId, status, reason }, 'sender refused');
   }

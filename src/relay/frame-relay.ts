@@ -90,7 +90,7 @@ class RelayDirection implements FrameHandler {
       return;
     }
     if (opcode === Opcode.Pong) {
-      this.pair.markAlive();
+      this.pair.markAlive(this.from);
       return;
     }
     if (this.closed) return;
@@ -98,6 +98,11 @@ class RelayDirection implements FrameHandler {
     this.closed = true;
     this.to.write(serverFrame(Opcode.Close, payload));
     this.pair.directionClosed();
+  }
+
+  /** Closed, and any Close waiting for the end of an in-flight frame has been written. */
+  get finished(): boolean {
+    return this.closed && !this.closeAfterFrame;
   }
 
   /** Queues a relay-made control frame for `to`, written at once unless a data frame is in flight. */
@@ -123,6 +128,17 @@ class RelayDirection implements FrameHandler {
     }
   }
 
+  /**
+   * The destination socket is gone: nothing more can be delivered to it. The source is read on
+   * (and discarded) to its end, so it is not left paused waiting for a drain that never comes.
+   */
+  abandon(): void {
+    this.closed = true;
+    this.closeAfterFrame = undefined;
+    this.queuedControl = [];
+    if (this.from.isPaused()) this.from.resume();
+  }
+
   private flushControl(): void {
     for (const frame of this.queuedControl.splice(0)) this.to.write(frame);
     if (this.closeAfterFrame) {
@@ -142,7 +158,9 @@ export class PairedConnection {
   readonly senderToListener: RelayDirection;
   readonly listenerToSender: RelayDirection;
   readonly startedAt = Date.now();
-  lastActivityAt = Date.now();
+  /** When each leg last sent anything (data, ping, pong). */
+  private senderActiveAt = Date.now();
+  private listenerActiveAt = Date.now();
   private finishedSockets = 0;
   private ended = false;
   private lingerTimer: NodeJS.Timeout | undefined;
@@ -178,8 +196,24 @@ export class PairedConnection {
     return direction === this.senderToListener ? this.listenerToSender : this.senderToListener;
   }
 
-  markAlive(): void {
-    this.lastActivityAt = Date.now();
+  /**
+   * When the quieter leg last sent anything. Each leg must show signs of life on its own: a
+   * listener whose host vanished (no FIN) must not be kept "alive" by its sender's pongs. A leg
+   * that has closed its direction owes nothing (it may not even answer pings), and a leg the
+   * relay holds paused for backpressure cannot be heard; neither counts as silent.
+   */
+  get lastActivityAt(): number {
+    const now = Date.now();
+    const sender = this.senderToListener.closed || this.sender.isPaused() ? now : this.senderActiveAt;
+    const listener = this.listenerToSender.closed || this.listener.isPaused() ? now : this.listenerActiveAt;
+    return Math.min(sender, listener);
+  }
+
+  /** Records a sign of life from one leg (both when none is named). */
+  markAlive(leg?: Duplex): void {
+    const now = Date.now();
+    if (leg !== this.listener) this.senderActiveAt = now;
+    if (leg !== this.sender) this.listenerActiveAt = now;
   }
 
   /** Pings both legs (each answers with a pong, which counts as activity). */
@@ -203,7 +237,8 @@ export class PairedConnection {
   }
 
   directionClosed(): void {
-    if (this.ended || !this.senderToListener.closed || !this.listenerToSender.closed) return;
+    // A Close deferred until an in-flight frame ends must still go out before the sockets end.
+    if (this.ended || !this.senderToListener.finished || !this.listenerToSender.finished) return;
     this.ended = true;
     this.sender.end();
     this.listener.end();
@@ -221,14 +256,14 @@ export class PairedConnection {
   private wire(socket: Duplex, inbound: RelayDirection, outbound: RelayDirection, role: 'sender' | 'listener'): void {
     socket.pause();
     socket.on('data', (chunk: Buffer) => {
-      this.lastActivityAt = Date.now();
+      this.markAlive(socket);
       inbound.push(chunk);
     });
     const gone = () => {
       // The peer vanished without finishing its direction: the other side learns it went away,
       // and whatever the other side still sends here can no longer be delivered.
       inbound.closeWith(CloseCode.GoingAway, `${role} went away`, true);
-      outbound.closed = true;
+      outbound.abandon();
       this.directionClosed();
       this.lingerThenDestroy();
     };

@@ -10,7 +10,7 @@ import { WsConnection } from '../websocket/connection.js';
 import { acceptUpgrade, checkUpgradeRequest, rejectUpgrade } from '../websocket/server-handshake.js';
 import { sendRelayError } from './http-errors.js';
 import type { ListenerChannel, ResponseSink } from './listener-channel.js';
-import { parseListenerIdList, type ListenerRegistry } from './listener-registry.js';
+import { parseListenerIdList, type ListenerCriteria, type ListenerRegistry } from './listener-registry.js';
 import { rawHeaderMap, type HcGesture } from './request-url.js';
 
 export interface HttpRelayOptions {
@@ -61,6 +61,8 @@ class PendingHttpRequest implements ResponseSink {
   constructor(
     readonly request: RelayedHttpRequest,
     public channel: ListenerChannel,
+    /** The sender's Allowed/DisallowedListeners, which also bind any hand-on to another listener. */
+    readonly criteria: ListenerCriteria,
     private readonly relay: HttpRelay,
     private readonly options: HttpRelayOptions,
   ) {
@@ -280,7 +282,7 @@ export class HttpRelay {
 
   handle(request: RelayedHttpRequest): void {
     const { req, res, entity } = request;
-    const criteria = {
+    const criteria: ListenerCriteria = {
       allowed: parseListenerIdList(req.headers['microsoft-relay-allowedlisteners']),
       disallowed: parseListenerIdList(req.headers['microsoft-relay-disallowedlisteners']),
     };
@@ -295,7 +297,7 @@ export class HttpRelay {
       );
       return;
     }
-    const pending = new PendingHttpRequest(request, channel, this, this.options);
+    const pending = new PendingHttpRequest(request, channel, criteria, this, this.options);
     this.bySecret.set(pending.secret, pending);
     this.byRequestId.set(pending.requestId, pending);
     const address = `${this.options.publicBaseUrl ?? channel.baseUrl}/$hc/${encodeEntityPath(entity)}?sb-hc-action=request&sb-hc-id=${pending.secret}`;
@@ -357,7 +359,7 @@ export class HttpRelay {
     for (const pending of [...this.bySecret.values()]) {
       if (pending.channel !== channel || pending.rendezvous) continue;
       if (!pending.deliveredInline) {
-        const next = this.options.registry.pick(pending.request.entity);
+        const next = this.options.registry.pick(pending.request.entity, pending.criteria);
         if (next) {
           pending.channel = next;
           this.sendAddressOnly(pending);

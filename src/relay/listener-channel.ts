@@ -178,6 +178,8 @@ export class ListenerChannel {
   }
 
   private violation(code: number, reason: string): void {
+    // The rest of an offending message keeps arriving after we decided to close; one report is enough.
+    if (this.closing || this.closed) return;
     this.log.warn({ hyco: this.entity, listener: this.listenerId, reason }, 'listener broke the protocol; closing its control channel');
     this.bodySink?.onAbort(reason);
     this.bodySink = undefined;

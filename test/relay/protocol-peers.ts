@@ -5,18 +5,24 @@
  */
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import type { Duplex } from 'node:stream';
 import WebSocket from 'ws';
 import type { AcceptCommand, RequestCommand } from '../../src/protocol/control-messages.js';
-import { openWebSocket, WebSocketHandshakeError } from '../../src/websocket/client-handshake.js';
+import { Opcode } from '../../src/protocol/websocket-frame.js';
+import { openWebSocket, WebSocketHandshakeError, type OpenedWebSocket, type OpenWebSocketOptions } from '../../src/websocket/client-handshake.js';
+import { WsConnection } from '../../src/websocket/connection.js';
 import { waitFor, withTimeout } from '../helpers/async.js';
-import { patternBytes, sha256 } from '../helpers/data.js';
+import { Digest, patternBytes, sha256 } from '../helpers/data.js';
 import type { TestRelay } from '../helpers/relay.js';
+
+/** What the peers need to know about a relay (a TestRelay, or one running in a child process). */
+export type RelayAddress = Pick<TestRelay, 'port' | 'wsBase' | 'httpBase' | 'token'>;
 
 /** Default bound for any single wait in these tests. */
 export const WAIT_MS = 5000;
 
 /** `ws[s]://host:port/$hc/{pathAndSuffix}?[{query}&]sb-hc-action={action}` */
-export function hcUrl(relay: TestRelay, pathAndSuffix: string, action: string, query = ''): string {
+export function hcUrl(relay: RelayAddress, pathAndSuffix: string, action: string, query = ''): string {
   return `${relay.wsBase}/$hc/${pathAndSuffix}?${query ? `${query}&` : ''}sb-hc-action=${action}`;
 }
 
@@ -35,10 +41,10 @@ export interface Refusal {
 }
 
 /** Opens a WebSocket that the relay is expected to refuse; returns the status line and body. */
-export async function expectRefusal(url: string, headers: Record<string, string> = {}, timeoutMs = WAIT_MS): Promise<Refusal> {
+export async function expectRefusal(url: string, headers: Record<string, string> = {}, timeoutMs = WAIT_MS, signal?: AbortSignal): Promise<Refusal> {
   const started = Date.now();
   try {
-    const opened = await openWebSocket(url, { headers, timeoutMs });
+    const opened = await openWebSocket(url, { headers, timeoutMs, signal });
     opened.socket.destroy();
   } catch (err) {
     if (err instanceof WebSocketHandshakeError) return { status: err.statusCode, message: err.statusMessage, body: err.body, elapsedMs: Date.now() - started };
@@ -58,10 +64,11 @@ export interface HttpAnswer {
 
 export async function httpRequest(url: string, init: { method?: string; headers?: Record<string, string>; body?: Buffer } = {}, timeoutMs = WAIT_MS): Promise<HttpAnswer> {
   const started = Date.now();
+  let req: ReturnType<typeof request> | undefined;
   return withTimeout(
     new Promise<HttpAnswer>((resolve, reject) => {
       const target = new URL(url);
-      const req = request(
+      req = request(
         { host: target.hostname, port: target.port, path: `${target.pathname}${target.search}`, method: init.method ?? 'GET', headers: init.headers, agent: false },
         (res) => {
           const chunks: Buffer[] = [];
@@ -79,7 +86,7 @@ export async function httpRequest(url: string, init: { method?: string; headers?
     }),
     timeoutMs,
     `HTTP ${init.method ?? 'GET'} ${url}`,
-  );
+  ).finally(() => req?.destroy());
 }
 
 export interface RawListenerOptions {
@@ -121,7 +128,7 @@ export class RawListener {
     ws.on('message', (data, isBinary) => this.onMessage(toBuffer(data), isBinary));
   }
 
-  static async open(relay: TestRelay, entity: string, options: RawListenerOptions = {}): Promise<RawListener> {
+  static async open(relay: RelayAddress, entity: string, options: RawListenerOptions = {}): Promise<RawListener> {
     const query = options.id ? `sb-hc-id=${encodeURIComponent(options.id)}` : '';
     const url = `${relay.wsBase}/$hc/${entity}?sb-hc-action=listen${query ? `&${query}` : ''}`;
     const ws = new WebSocket(url, { headers: { ServiceBusAuthorization: options.token ?? relay.token(entity) }, perMessageDeflate: false });
@@ -134,7 +141,10 @@ export class RawListener {
       }),
       WAIT_MS,
       `listener on ${entity}`,
-    );
+    ).catch((err: unknown) => {
+      ws.terminate();
+      throw err;
+    });
     return listener;
   }
 
@@ -217,7 +227,7 @@ export function acceptAndEcho(accept: AcceptCommand, listener: RawListener, pref
 }
 
 /** A control channel that echoes every sender it is offered. */
-export function startEchoListener(relay: TestRelay, entity: string, options: { id?: string; prefix?: string } = {}): Promise<RawListener> {
+export function startEchoListener(relay: RelayAddress, entity: string, options: { id?: string; prefix?: string } = {}): Promise<RawListener> {
   return RawListener.open(relay, entity, { id: options.id, onAccept: (accept, listener) => acceptAndEcho(accept, listener, options.prefix) });
 }
 
@@ -229,7 +239,7 @@ export interface SenderOptions {
 }
 
 /** Opens a sender WebSocket (`ws` client); rejects with the status when the relay refuses. */
-export async function openSender(relay: TestRelay, entity: string, options: SenderOptions & { pathAndSuffix?: string; query?: string } = {}): Promise<WebSocket> {
+export async function openSender(relay: RelayAddress, entity: string, options: SenderOptions & { pathAndSuffix?: string; query?: string } = {}): Promise<WebSocket> {
   const headers: Record<string, string> = { ...options.headers };
   const token = options.token === undefined ? relay.token(entity) : options.token;
   if (token !== null) headers.ServiceBusAuthorization = token;
@@ -247,7 +257,10 @@ export async function openSender(relay: TestRelay, entity: string, options: Send
     }),
     WAIT_MS,
     `sender on ${entity}`,
-  );
+  ).catch((err: unknown) => {
+    ws.terminate();
+    throw err;
+  });
   return ws;
 }
 
@@ -303,7 +316,7 @@ export class HealthyLink {
     void listener.closed.then(({ code }) => (this.disturbed ??= `listener control channel closed (${code})`));
   }
 
-  static async start(relay: TestRelay, entity = 'healthy'): Promise<HealthyLink> {
+  static async start(relay: RelayAddress, entity = 'healthy'): Promise<HealthyLink> {
     const listener = await startEchoListener(relay, entity);
     const sender = await openSender(relay, entity);
     const link = new HealthyLink(listener, sender);
@@ -322,5 +335,102 @@ export class HealthyLink {
   async close(): Promise<void> {
     this.sender.terminate();
     await this.listener.close();
+  }
+}
+
+/** One whole message a FramePeer received. */
+export interface ReceivedMessage {
+  binary: boolean;
+  length: number;
+  sha256: string;
+  /** The text of small text messages. */
+  text?: string;
+  /** How many frames it came in. */
+  frames: number;
+}
+
+/**
+ * A WebSocket client built on hybridge's own frame layer (src/websocket), which keeps the two
+ * directions independent: it can go on sending after the peer's Close, and it sees frames, Close
+ * codes and the socket's end exactly as they arrive.
+ */
+export class FramePeer {
+  readonly messages: ReceivedMessage[] = [];
+  /** Payload bytes received so far (all messages). */
+  bytes = 0;
+  peerClose: { code: number; reason: string } | undefined;
+  closed: { code: number; reason: string } | undefined;
+  readonly conn: WsConnection;
+  private current: { binary: boolean; digest: Digest; text: Buffer[]; frames: number } | undefined;
+
+  private constructor(opened: OpenedWebSocket) {
+    this.conn = new WsConnection(opened.socket, { role: 'client' });
+    this.conn.attach(
+      {
+        onMessageStart: (binary) => (this.current = { binary, digest: new Digest(), text: [], frames: 0 }),
+        onMessageData: (chunk) => {
+          this.bytes += chunk.length;
+          const m = this.current!;
+          m.digest.update(chunk);
+          if (!m.binary && m.digest.length <= 1024 * 1024) m.text.push(Buffer.from(chunk));
+        },
+        onMessageEnd: () => {
+          const m = this.current!;
+          this.current = undefined;
+          const length = m.digest.length;
+          this.messages.push({ binary: m.binary, length, sha256: m.digest.hex(), frames: m.frames, ...(m.binary || length > 1024 * 1024 ? {} : { text: Buffer.concat(m.text).toString('utf8') }) });
+        },
+        onPeerClose: (code, reason) => (this.peerClose = { code, reason }),
+        onClosed: (code, reason) => (this.closed = { code, reason }),
+      },
+      opened.head,
+    );
+    // Count frames per message by watching the decoder's frame starts.
+    const frameStart = this.conn.onDataFrameStart.bind(this.conn);
+    this.conn.onDataFrameStart = (header) => {
+      frameStart(header);
+      if (this.current) this.current.frames++;
+    };
+  }
+
+  static async open(url: string, options: OpenWebSocketOptions = {}): Promise<FramePeer> {
+    return new FramePeer(await openWebSocket(url, { timeoutMs: WAIT_MS, ...options }));
+  }
+
+  get socket(): Duplex {
+    return this.conn.socket;
+  }
+
+  /** Sends `payload` as one message split into frames of `frameSize`, waiting for drain between frames. */
+  async sendChunked(payload: Buffer, frameSize: number, opcode: number = Opcode.Binary): Promise<void> {
+    for (let off = 0, first = true; off < payload.length || first; off += frameSize, first = false) {
+      const end = Math.min(payload.length, off + frameSize);
+      const ok = this.conn.sendFrame(first ? opcode : Opcode.Continuation, payload.subarray(off, end), end >= payload.length);
+      if (!ok && !this.conn.isFinished) await this.drained();
+      if (this.conn.isFinished || this.conn.outputClosed) return;
+    }
+  }
+
+  /** Resolves on 'drain' or when the socket goes away, whichever comes first (bounded). */
+  private drained(): Promise<void> {
+    const socket = this.socket;
+    if (socket.destroyed) return Promise.resolve();
+    return withTimeout(
+      new Promise<void>((resolve) => {
+        const done = () => {
+          socket.off('drain', done);
+          socket.off('close', done);
+          resolve();
+        };
+        socket.once('drain', done);
+        socket.once('close', done);
+      }),
+      10_000,
+      'drain',
+    );
+  }
+
+  async waitFor<T>(check: () => T, what: string, timeoutMs = WAIT_MS): Promise<T> {
+    return waitFor(check, timeoutMs, what, 10);
   }
 }
