@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { audienceCovers, parseSasToken, SasTokenError, verifySasSignature } from '../protocol/sas-token.js';
 import type { AccessRight, AuthorizationRule } from './namespace-model.js';
 import type { NamespaceStore, RuleScope } from './namespace-store.js';
@@ -7,14 +8,18 @@ export interface Grant {
   anonymous: boolean;
   scope: RuleScope;
   keyName: string;
-  /** The key value that verified the signature (in memory only, never logged). */
-  key: string;
+  /** SHA-256 of the key that verified the signature: enough to revoke, useless to forge. */
+  keyFingerprint: string;
   expiresAt: number;
 }
 
 export type AuthResult = { ok: true; grant: Grant } | { ok: false; status: 401 | 403; reason: string };
 
-const ANONYMOUS: Grant = { anonymous: true, scope: undefined, keyName: '', key: '', expiresAt: Number.POSITIVE_INFINITY };
+export const ANONYMOUS_GRANT: Grant = { anonymous: true, scope: undefined, keyName: '', keyFingerprint: '', expiresAt: Number.POSITIVE_INFINITY };
+
+export function keyFingerprint(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
 
 export interface AuthorizeRequest {
   token: string | undefined;
@@ -33,7 +38,7 @@ export interface AuthorizeRequest {
 export function authorize(store: NamespaceStore, request: AuthorizeRequest): AuthResult {
   const { token, entity, right } = request;
   if (!token) {
-    if (request.anonymousAllowed) return { ok: true, grant: ANONYMOUS };
+    if (request.anonymousAllowed) return { ok: true, grant: ANONYMOUS_GRANT };
     return { ok: false, status: 401, reason: 'MissingToken: no ServiceBusAuthorization header or sb-hc-token parameter' };
   }
   if (/^(Bearer\s+)?[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token.trim())) {
@@ -68,7 +73,7 @@ export function authorize(store: NamespaceStore, request: AuthorizeRequest): Aut
     if (!rule.rights.includes(right)) {
       return { ok: false, status: 403, reason: `Unauthorized: rule "${rule.keyName}" does not grant ${right}` };
     }
-    return { ok: true, grant: { anonymous: false, scope, keyName: rule.keyName, key, expiresAt: sas.expiresAt } };
+    return { ok: true, grant: { anonymous: false, scope, keyName: rule.keyName, keyFingerprint: keyFingerprint(key), expiresAt: sas.expiresAt } };
   }
   return { ok: false, status: 401, reason: 'InvalidSignature: the token has an invalid signature' };
 }
@@ -77,5 +82,5 @@ export function authorize(store: NamespaceStore, request: AuthorizeRequest): Aut
 export function grantRevoked(grant: Grant, scope: RuleScope, keyName: string, revokedKeys: readonly string[]): boolean {
   if (grant.anonymous) return false;
   const sameScope = (grant.scope ?? '').toLowerCase() === (scope ?? '').toLowerCase();
-  return sameScope && grant.keyName.toLowerCase() === keyName.toLowerCase() && revokedKeys.includes(grant.key);
+  return sameScope && grant.keyName.toLowerCase() === keyName.toLowerCase() && revokedKeys.some((k) => keyFingerprint(k) === grant.keyFingerprint);
 }

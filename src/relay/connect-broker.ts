@@ -6,9 +6,10 @@ import { encodeEntityPath } from '../protocol/relay-endpoint.js';
 import { parseProtocolList } from '../protocol/websocket-handshake.js';
 import type { Logger } from '../util/logger.js';
 import { acceptUpgrade, checkUpgradeRequest, rejectUpgrade } from '../websocket/server-handshake.js';
-import type { Grant } from './authorizer.js';
+import { ANONYMOUS_GRANT, type Grant } from './authorizer.js';
 import type { ListenerChannel } from './listener-channel.js';
-import { parseListenerIdList, type ListenerCriteria, type ListenerRegistry } from './listener-registry.js';
+import type { ListenerDirectory, ListenerRef, PickCriteria } from './listener-directory.js';
+import { parseListenerIdList } from './listener-registry.js';
 import { PairedConnection } from './frame-relay.js';
 import { rawHeaderMap, type HcGesture } from './request-url.js';
 
@@ -22,9 +23,9 @@ interface PendingAccept {
   head: Buffer;
   grant: Grant;
   command: AcceptCommand;
-  channel: ListenerChannel | undefined;
-  tried: Set<ListenerChannel>;
-  criteria: ListenerCriteria;
+  target: ListenerRef | undefined;
+  tried: Set<string>;
+  criteria: PickCriteria;
   pathAndQuery: { path: string; query: string };
   timer: NodeJS.Timeout;
   /** Reads the held socket while it waits, so that a sender who gives up is noticed at once. */
@@ -55,7 +56,7 @@ export interface RelayedConnection {
 }
 
 export interface ConnectBrokerOptions {
-  registry: ListenerRegistry;
+  directory: ListenerDirectory;
   log: Logger;
   /** How long a sender waits for the listener to complete the rendezvous. */
   acceptTimeoutMs: number;
@@ -86,7 +87,7 @@ export class ConnectBroker {
 
   connect(request: SenderRequest): void {
     const { req, socket, gesture, entity } = request;
-    const criteria: ListenerCriteria = {
+    const criteria: PickCriteria = {
       allowed: parseListenerIdList(req.headers['microsoft-relay-allowedlisteners']),
       disallowed: parseListenerIdList(req.headers['microsoft-relay-disallowedlisteners']),
     };
@@ -108,7 +109,7 @@ export class ConnectBroker {
         connectHeaders,
         remoteEndpoint: { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
       },
-      channel: undefined,
+      target: undefined,
       tried: new Set(),
       criteria,
       pathAndQuery: {
@@ -136,19 +137,18 @@ export class ConnectBroker {
         this.options.log.info({ hyco: entity, trackingId }, 'sender left before the listener accepted');
       }
     });
-    if (!this.dispatch(pending)) this.fail(pending, 404, `No listener is connected to "${entity}" that can take this connection`);
+    void this.dispatchOrFail(pending, `No listener is connected to "${entity}" that can take this connection`);
   }
 
   /** A listener's control channel closed: connections it was offered but never took go elsewhere. */
   channelClosed(channel: ListenerChannel): void {
     for (const pending of this.pending.values()) {
-      if (pending.channel !== channel) continue;
-      if (!this.dispatch(pending)) this.fail(pending, 404, `The listener of "${pending.entity}" went away before accepting`);
+      if (pending.target?.channel === channel) void this.dispatchOrFail(pending, `The listener of "${pending.entity}" went away before accepting`);
     }
   }
 
   /** The listener came to the rendezvous address (`sb-hc-action=accept`), to accept or to reject. */
-  accept(req: IncomingMessage, socket: Socket, head: Buffer, gesture: HcGesture, listenerGrantOf: (channel: ListenerChannel | undefined) => Grant): void {
+  accept(req: IncomingMessage, socket: Socket, head: Buffer, gesture: HcGesture): void {
     const pending = gesture.id ? this.pending.get(gesture.id) : undefined;
     if (!pending || pending.socket.destroyed) {
       rejectUpgrade(socket, 403, 'The rendezvous address is not valid: it expired or was already used');
@@ -183,7 +183,7 @@ export class ConnectBroker {
     const connection: RelayedConnection = {
       entity: pending.entity,
       senderGrant: pending.grant,
-      listenerGrant: listenerGrantOf(pending.channel),
+      listenerGrant: pending.target?.grant ?? ANONYMOUS_GRANT,
       trackingId: pending.trackingId,
       pair: undefined as unknown as PairedConnection,
     };
@@ -203,16 +203,26 @@ export class ConnectBroker {
     for (const pending of [...this.pending.values()]) this.fail(pending, status, reason);
   }
 
-  private dispatch(pending: PendingAccept): boolean {
-    for (;;) {
-      const channel = this.options.registry.pick(pending.entity, { ...pending.criteria, exclude: pending.tried });
-      if (!channel) return false;
-      pending.tried.add(channel);
-      pending.channel = channel;
-      const base = this.options.publicBaseUrl ?? channel.baseUrl;
-      const query = pending.pathAndQuery.query ? `${pending.pathAndQuery.query}&` : '';
-      pending.command.address = `${base}/$hc/${pending.pathAndQuery.path}?${query}sb-hc-action=accept&sb-hc-id=${pending.secret}`;
-      if (channel.send(encodeCommand('accept', pending.command))) return true;
+  /** Offers the sender to the next listener; refuses it (404) when no listener is left to try. */
+  private async dispatchOrFail(pending: PendingAccept, reason: string): Promise<void> {
+    const directory = this.options.directory;
+    try {
+      for (;;) {
+        const target = await directory.pick(pending.entity, { ...pending.criteria, exclude: pending.tried });
+        if (!this.pending.has(pending.secret)) return;
+        if (!target) return this.fail(pending, 404, reason);
+        pending.tried.add(target.key);
+        pending.target = target;
+        const base = target.channel && !this.options.publicBaseUrl ? target.channel.baseUrl : this.options.publicBaseUrl!;
+        const query = pending.pathAndQuery.query ? `${pending.pathAndQuery.query}&` : '';
+        pending.command.address = `${base}/$hc/${pending.pathAndQuery.path}?${query}sb-hc-action=accept&sb-hc-id=${pending.secret}`;
+        const redispatch = () => {
+          if (this.pending.has(pending.secret)) void this.dispatchOrFail(pending, `The listener of "${pending.entity}" went away before accepting`);
+        };
+        if (await directory.deliver(target, encodeCommand('accept', pending.command), pending.secret, redispatch)) return;
+      }
+    } catch (err) {
+      if (this.pending.has(pending.secret)) this.fail(pending, 503, `The relay cannot route this connection now: ${(err as Error).message}`);
     }
   }
 
@@ -224,6 +234,7 @@ export class ConnectBroker {
   /** The sender no longer waits: forget it and stop reading its socket on its behalf. */
   private release(pending: PendingAccept): void {
     this.pending.delete(pending.secret);
+    this.options.directory.settle(pending.secret);
     clearTimeout(pending.timer);
     pending.socket.off('data', pending.onEarlyData);
   }

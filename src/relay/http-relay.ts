@@ -10,11 +10,12 @@ import { WsConnection } from '../websocket/connection.js';
 import { acceptUpgrade, checkUpgradeRequest, rejectUpgrade } from '../websocket/server-handshake.js';
 import { sendRelayError } from './http-errors.js';
 import type { ListenerChannel, ResponseSink } from './listener-channel.js';
-import { parseListenerIdList, type ListenerCriteria, type ListenerRegistry } from './listener-registry.js';
+import type { ListenerDirectory, ListenerRef, PickCriteria } from './listener-directory.js';
+import { parseListenerIdList } from './listener-registry.js';
 import { rawHeaderMap, type HcGesture } from './request-url.js';
 
 export interface HttpRelayOptions {
-  registry: ListenerRegistry;
+  directory: ListenerDirectory;
   log: Logger;
   /** 60 s in the protocol: until the response starts, and the longest pause inside a response body. */
   responseTimeoutMs: number;
@@ -47,6 +48,8 @@ const MAX_CONTROL_BODY = 1024 * 1024;
 class PendingHttpRequest implements ResponseSink {
   readonly secret = randomBytes(16).toString('hex');
   readonly requestId = randomUUID();
+  /** Listener keys this request was offered to. */
+  readonly tried = new Set<string>();
   command!: RequestCommand;
   deliveredInline = false;
   rendezvous: WsConnection | undefined;
@@ -60,9 +63,9 @@ class PendingHttpRequest implements ResponseSink {
 
   constructor(
     readonly request: RelayedHttpRequest,
-    public channel: ListenerChannel,
+    public target: ListenerRef,
     /** The sender's Allowed/DisallowedListeners, which also bind any hand-on to another listener. */
-    readonly criteria: ListenerCriteria,
+    readonly criteria: PickCriteria,
     private readonly relay: HttpRelay,
     private readonly options: HttpRelayOptions,
   ) {
@@ -281,13 +284,19 @@ export class HttpRelay {
   }
 
   handle(request: RelayedHttpRequest): void {
+    void this.route(request).catch((err: Error) => sendRelayError(request.res, 503, 'ServiceUnavailable', `The relay cannot route this request now: ${err.message}`));
+  }
+
+  private async route(request: RelayedHttpRequest): Promise<void> {
     const { req, res, entity } = request;
-    const criteria: ListenerCriteria = {
+    const criteria: PickCriteria = {
       allowed: parseListenerIdList(req.headers['microsoft-relay-allowedlisteners']),
       disallowed: parseListenerIdList(req.headers['microsoft-relay-disallowedlisteners']),
     };
-    const channel = this.options.registry.pick(entity, criteria);
-    if (!channel) {
+    // Hold the body until we know where it goes.
+    req.pause();
+    const target = await this.options.directory.pick(entity, criteria);
+    if (!target) {
       const filtered = criteria.allowed || criteria.disallowed;
       sendRelayError(
         res,
@@ -297,18 +306,23 @@ export class HttpRelay {
       );
       return;
     }
-    const pending = new PendingHttpRequest(request, channel, criteria, this, this.options);
+    const pending = new PendingHttpRequest(request, target, criteria, this, this.options);
+    pending.tried.add(target.key);
     this.bySecret.set(pending.secret, pending);
     this.byRequestId.set(pending.requestId, pending);
-    const address = `${this.options.publicBaseUrl ?? channel.baseUrl}/$hc/${encodeEntityPath(entity)}?sb-hc-action=request&sb-hc-id=${pending.secret}`;
+    const base = target.channel && !this.options.publicBaseUrl ? target.channel.baseUrl : this.options.publicBaseUrl!;
     pending.command = {
-      address,
+      address: `${base}/$hc/${encodeEntityPath(entity)}?sb-hc-action=request&sb-hc-id=${pending.secret}`,
       id: pending.requestId,
       requestTarget: request.requestTarget,
       method: req.method ?? 'GET',
       remoteEndpoint: { address: req.socket.remoteAddress ?? '', port: req.socket.remotePort ?? 0 },
       requestHeaders: forwardedRequestHeaders(req, request.authorizationConsumed),
     };
+    const channel = target.channel;
+    // Inline delivery needs the listener's control channel on this node; otherwise the listener comes
+    // here over a request rendezvous, so no request or response byte crosses between relay nodes.
+    if (!channel) return this.sendAddressOnly(pending);
     if (!pending.hasBody) {
       pending.deliveredInline = true;
       channel.send(encodeCommand('request', { ...pending.command, body: false }));
@@ -318,17 +332,17 @@ export class HttpRelay {
     if (Number.isFinite(declared) && declared <= this.options.inlineBodyLimit) {
       pending.collectSmallBody((inline) => {
         if (pending.finished) return;
-        if (inline) {
+        if (inline && pending.target.channel?.isOpen) {
           pending.deliveredInline = true;
-          pending.channel.send(encodeCommand('request', { ...pending.command, body: true }), pending.inlineBody());
+          pending.target.channel.send(encodeCommand('request', { ...pending.command, body: true }), pending.inlineBody());
         } else {
-          this.sendAddressOnly(pending);
+          void this.sendAddressOnly(pending);
         }
       });
+      req.resume();
       return;
     }
-    req.pause();
-    this.sendAddressOnly(pending);
+    await this.sendAddressOnly(pending);
   }
 
   /** A listener opened `sb-hc-action=request` (to receive a large request, or to send a large response). */
@@ -351,23 +365,33 @@ export class HttpRelay {
   /** Routes a `response` that arrived on a control channel. */
   responseSink(channel: ListenerChannel, requestId: string): ResponseSink | undefined {
     const pending = this.byRequestId.get(requestId);
-    return pending && pending.channel === channel && !pending.finished ? pending : undefined;
+    return pending && pending.target.channel === channel && !pending.finished ? pending : undefined;
   }
 
   /** A control channel closed: requests it had that never reached a rendezvous cannot complete. */
   channelClosed(channel: ListenerChannel): void {
     for (const pending of [...this.bySecret.values()]) {
-      if (pending.channel !== channel || pending.rendezvous) continue;
-      if (!pending.deliveredInline) {
-        const next = this.options.registry.pick(pending.request.entity, pending.criteria);
-        if (next) {
-          pending.channel = next;
-          this.sendAddressOnly(pending);
-          continue;
-        }
-      }
-      pending.onAbort('the listener went away');
+      if (pending.target.channel === channel) this.listenerLeft(pending);
     }
+  }
+
+  /**
+   * The listener a request was offered to is gone. A request it never saw (address-only, no
+   * rendezvous yet) goes to another listener that meets the sender's criteria; otherwise 502.
+   */
+  private listenerLeft(pending: PendingHttpRequest): void {
+    if (pending.finished || pending.rendezvous) return;
+    if (pending.deliveredInline) return pending.onAbort('the listener went away');
+    void this.options.directory
+      .pick(pending.request.entity, { ...pending.criteria, exclude: pending.tried })
+      .then((next) => {
+        if (pending.finished || pending.rendezvous) return;
+        if (!next) return pending.onAbort('the listener went away');
+        pending.target = next;
+        pending.tried.add(next.key);
+        return this.sendAddressOnly(pending);
+      })
+      .catch(() => pending.onAbort('the listener went away'));
   }
 
   abortAll(reason: string): void {
@@ -377,11 +401,14 @@ export class HttpRelay {
   forget(pending: PendingHttpRequest): void {
     this.bySecret.delete(pending.secret);
     this.byRequestId.delete(pending.requestId);
+    this.options.directory.settle(pending.secret);
   }
 
-  private sendAddressOnly(pending: PendingHttpRequest): void {
+  private async sendAddressOnly(pending: PendingHttpRequest): Promise<void> {
     // Address-only form: method and body are both left out, which is how .NET and hyco-https detect it.
-    pending.channel.send(encodeCommand('request', { address: pending.command.address, id: pending.command.id }));
+    const json = encodeCommand('request', { address: pending.command.address, id: pending.command.id });
+    const delivered = await this.options.directory.deliver(pending.target, json, pending.secret, () => this.listenerLeft(pending));
+    if (!delivered) this.listenerLeft(pending);
   }
 }
 

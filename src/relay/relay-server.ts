@@ -15,7 +15,8 @@ import { FailureThrottle } from './failure-throttle.js';
 import { sendRelayError } from './http-errors.js';
 import { HttpRelay } from './http-relay.js';
 import { ListenerChannel } from './listener-channel.js';
-import { ListenerRegistry } from './listener-registry.js';
+import { LocalDirectory, type ListenerDirectory } from './listener-directory.js';
+import type { ListenerRegistry } from './listener-registry.js';
 import { handleManagementRequest, MANAGEMENT_PREFIX, type ManagementContext } from './management-api.js';
 import { emptyNamespace, ROOT_RULE_NAME } from './namespace-model.js';
 import { NamespaceStore, type NamespaceChange, type StoreBackend } from './namespace-store.js';
@@ -33,6 +34,10 @@ export interface RelayServerOptions {
   /** How clients reach this server (connection strings, rendezvous addresses). */
   publicUrl?: string;
   maxListenersPerEntity?: number;
+  /** This node's id (cluster mode; 'local' otherwise). */
+  nodeId?: string;
+  /** Wraps this node's listener directory into a cluster-wide one (cluster mode). */
+  directory?: (local: LocalDirectory) => ListenerDirectory;
   acceptTimeoutMs?: number;
   responseTimeoutMs?: number;
   pingIntervalMs?: number;
@@ -53,7 +58,10 @@ export interface RelayServerStarted {
  */
 export class RelayServer {
   readonly store: NamespaceStore;
-  readonly registry: ListenerRegistry;
+  /** This node's control channels. */
+  readonly local: LocalDirectory;
+  /** Where listeners are: this node's, or the whole cluster's. */
+  readonly directory: ListenerDirectory;
   readonly broker: ConnectBroker;
   readonly http: HttpRelay;
   private readonly server: http.Server;
@@ -67,17 +75,18 @@ export class RelayServer {
   constructor(private readonly options: RelayServerOptions) {
     this.log = options.log;
     this.store = new NamespaceStore(options.backend);
-    this.registry = new ListenerRegistry(options.maxListenersPerEntity ?? 25);
+    this.local = new LocalDirectory(options.nodeId ?? 'local', options.maxListenersPerEntity ?? 25);
+    this.directory = options.directory?.(this.local) ?? this.local;
     const publicBaseUrl = options.publicUrl ? toWebSocketBase(options.publicUrl) : undefined;
     this.broker = new ConnectBroker({
-      registry: this.registry,
+      directory: this.directory,
       log: this.log,
       acceptTimeoutMs: options.acceptTimeoutMs ?? 30_000,
       publicBaseUrl,
       onFinished: (c) => this.logRelayed(c),
     });
     this.http = new HttpRelay({
-      registry: this.registry,
+      directory: this.directory,
       log: this.log,
       responseTimeoutMs: options.responseTimeoutMs ?? 60_000,
       inlineBodyLimit: 64 * 1024,
@@ -126,6 +135,10 @@ export class RelayServer {
     return (this.server.address() as AddressInfo).port;
   }
 
+  get registry(): ListenerRegistry {
+    return this.local.registry;
+  }
+
   get relayedConnections(): ReadonlySet<RelayedConnection> {
     return this.broker.relayed;
   }
@@ -141,7 +154,7 @@ export class RelayServer {
     const deadline = Date.now() + graceMs;
     while (this.broker.relayed.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     this.http.abortAll('the relay is shutting down');
-    for (const channel of this.registry.channels()) channel.close(CloseCode.GoingAway, 'the relay is shutting down');
+    for (const channel of this.directory.localChannels()) channel.close(CloseCode.GoingAway, 'the relay is shutting down');
     for (const c of this.broker.relayed) c.pair.shutdown(CloseCode.GoingAway, 'the relay is shutting down');
     await new Promise((r) => setTimeout(r, 100));
     for (const socket of this.sockets) socket.destroy();
@@ -153,7 +166,7 @@ export class RelayServer {
   private managementContext(): ManagementContext {
     return {
       store: this.store,
-      listenerCount: (entity) => this.registry.count(entity),
+      listenerCount: (entity) => this.directory.count(entity),
       endpoint: this.endpoint,
       authorizeManage: (token, entity) => authorize(this.store, { token, entity, right: 'Manage' }),
     };
@@ -162,7 +175,7 @@ export class RelayServer {
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? '/';
     if (url === '/$hybridge/health' || url.startsWith('/$hybridge/health?')) {
-      const body = JSON.stringify({ status: this.draining ? 'draining' : 'ok', listeners: this.registry.channels().length, connections: this.broker.relayed.size });
+      const body = JSON.stringify({ status: this.draining ? 'draining' : 'ok', node: this.directory.nodeId, listeners: this.directory.localChannels().length, connections: this.broker.relayed.size });
       res.writeHead(this.draining ? 503 : 200, { 'Content-Type': 'application/json' }).end(body);
       return;
     }
@@ -212,11 +225,11 @@ export class RelayServer {
     if (this.draining && gesture.action !== 'accept' && gesture.action !== 'request') return rejectUpgrade(socket, 503, 'The relay is shutting down');
     switch (gesture.action) {
       case 'listen':
-        return this.onListen(req, socket, head, gesture);
+        return void this.onListen(req, socket, head, gesture).catch((err: Error) => this.refuse(req, socket, 503, `The relay cannot register listeners now: ${err.message}`, 'listener', gesture.path));
       case 'connect':
         return this.onConnect(req, socket, head, gesture, url);
       case 'accept':
-        return this.broker.accept(req, socket, head, gesture, (channel) => channel?.grant ?? anonymousGrant());
+        return this.broker.accept(req, socket, head, gesture);
       case 'request':
         return this.http.rendezvous(req, socket, head, gesture);
       default:
@@ -230,7 +243,7 @@ export class RelayServer {
     this.throttle.hold(verdict.delayMs, () => rejectUpgrade(socket, status, reason));
   }
 
-  private onListen(req: IncomingMessage, socket: Socket, head: Buffer, gesture: HcGesture): void {
+  private async onListen(req: IncomingMessage, socket: Socket, head: Buffer, gesture: HcGesture): Promise<void> {
     const entity = this.store.getHybridConnection(gesture.path);
     if (!entity) return this.refuse(req, socket, 404, `Endpoint does not exist: no hybrid connection "${gesture.path}"`, 'listener', gesture.path);
     const result = authorize(this.store, { token: gestureToken(req, gesture), entity: entity.name, right: 'Listen' });
@@ -238,9 +251,9 @@ export class RelayServer {
     const problem = checkUpgradeRequest(req);
     if (problem) return this.refuse(req, socket, 400, problem, 'listener', entity.name);
     const max = this.options.maxListenersPerEntity ?? 25;
-    if (this.registry.count(entity.name) >= max) {
-      return this.refuse(req, socket, 403, `QuotaExceeded: "${entity.name}" already has ${max} listeners`, 'listener', entity.name);
-    }
+    const quota = `QuotaExceeded: "${entity.name}" already has ${max} listeners`;
+    if ((await this.directory.count(entity.name)) >= max) return this.refuse(req, socket, 403, quota, 'listener', entity.name);
+    if (socket.destroyed) return;
     acceptUpgrade(req, socket);
     socket.setNoDelay(true);
     const conn = new WsConnection(socket, { role: 'server', autoCloseReply: true, maxFrameLength: 16 * 1024 * 1024 });
@@ -255,18 +268,22 @@ export class RelayServer {
         findResponseSink: (ch, requestId) => this.http.responseSink(ch, requestId),
         reauthorize: (token) => authorize(this.store, { token, entity: entity.name, right: 'Listen' }),
         onClosed: (ch, code, reason) => {
-          this.registry.remove(ch);
+          this.directory.unregister(ch);
           this.broker.channelClosed(ch);
           this.http.channelClosed(ch);
-          this.log.info({ hyco: ch.entity, listener: ch.listenerId, code, reason: reason || undefined, listeners: this.registry.count(ch.entity) }, 'listener offline');
+          this.log.info({ hyco: ch.entity, listener: ch.listenerId, code, reason: reason || undefined, listeners: this.local.registry.count(ch.entity) }, 'listener offline');
         },
       },
       this.log,
       { pingIntervalMs: this.options.pingIntervalMs ?? 30_000, pingTimeoutMs: this.options.pingTimeoutMs ?? 60_000 },
       head,
     );
-    this.registry.add(channel);
-    this.log.info({ hyco: entity.name, listener: listenerId, remote: socket.remoteAddress, listeners: this.registry.count(entity.name) }, 'listener online');
+    if (!(await this.directory.register(channel))) {
+      // Another listener took the last slot while this one was being admitted.
+      channel.close(CloseCode.PolicyViolation, quota);
+      return;
+    }
+    this.log.info({ hyco: entity.name, listener: listenerId, remote: socket.remoteAddress, listeners: this.local.registry.count(entity.name) }, 'listener online');
   }
 
   private onConnect(req: IncomingMessage, socket: Socket, head: Buffer, gesture: HcGesture, url: string): void {
@@ -292,7 +309,7 @@ export class RelayServer {
 
   private onNamespaceChange(change: NamespaceChange): void {
     if (change.kind === 'hycoDeleted') {
-      for (const channel of this.registry.channels(change.name)) channel.close(CloseCode.GoingAway, 'hybrid connection deleted');
+      for (const channel of this.directory.localChannels(change.name)) channel.close(CloseCode.GoingAway, 'hybrid connection deleted');
       for (const c of this.broker.relayed) if (c.entity.toLowerCase() === change.name.toLowerCase()) c.pair.shutdown(CloseCode.GoingAway, 'hybrid connection deleted');
       this.log.info({ hyco: change.name }, 'hybrid connection deleted; its listeners and connections were closed');
       return;
@@ -308,7 +325,7 @@ export class RelayServer {
     if (change.kind === 'ruleKeysChanged' || change.kind === 'ruleRemoved') {
       const revoked = (grant: Grant) => grantRevoked(grant, change.scope, change.keyName, change.revokedKeys);
       let closed = 0;
-      for (const channel of this.registry.channels()) {
+      for (const channel of this.directory.localChannels()) {
         if (revoked(channel.grant)) {
           channel.close(CloseCode.PolicyViolation, 'authorization revoked');
           closed++;
@@ -370,9 +387,6 @@ function toWebSocketBase(url: string): string {
   return `${endpoint.secure ? 'wss' : 'ws'}://${formatHost(endpoint.host)}:${endpoint.port}`;
 }
 
-function anonymousGrant(): Grant {
-  return { anonymous: true, scope: undefined, keyName: '', key: '', expiresAt: Number.POSITIVE_INFINITY };
-}
 
 function cryptoRandomId(): string {
   return globalThis.crypto.randomUUID();
