@@ -3,7 +3,11 @@ import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parseRelayEndpoint } from '../protocol/relay-endpoint.js';
+import { ClusterDirectory } from '../relay/cluster/cluster-directory.js';
+import { connectRedis, type RedisPair } from '../relay/cluster/redis-connection.js';
+import { RedisStoreBackend } from '../relay/cluster/redis-store-backend.js';
 import { FileStoreBackend } from '../relay/file-store-backend.js';
+import type { StoreBackend } from '../relay/namespace-store.js';
 import { RelayServer } from '../relay/relay-server.js';
 import { generateSelfSignedCertificate } from '../relay/self-signed.js';
 import { addLogOptions, collect, loggerFrom, onShutdownSignal, parseDurationOption, parsePort, parsePositiveInt } from './common-options.js';
@@ -21,6 +25,9 @@ interface ServerFlags {
   publicUrl?: string;
   maxListeners: string;
   drainTimeout: string;
+  redis?: string;
+  nodeId?: string;
+  redisPrefix: string;
   logLevel?: string;
   logFormat?: string;
 }
@@ -43,7 +50,10 @@ export function registerServerCommand(program: Command): void {
     .option('--tls-self-signed', 'serve HTTPS/WSS with a generated self-signed certificate (kept in the data directory)')
     .option('--public-url <url>', 'how clients reach this server, e.g. wss://relay.example.com (used in connection strings and rendezvous addresses)')
     .option('--max-listeners <n>', 'listeners allowed per hybrid connection', '25')
-    .option('--drain-timeout <duration>', 'on SIGTERM/SIGINT, how long relayed connections may run before they are closed', '30s');
+    .option('--drain-timeout <duration>', 'on SIGTERM/SIGINT, how long relayed connections may run before they are closed', '30s')
+    .option('--redis <url>', 'run as a node of a relay cluster sharing this Redis (redis://host:port[/db]); needs --public-url')
+    .option('--node-id <id>', 'this node\'s name in the cluster (default: the host name)')
+    .option('--redis-prefix <prefix>', 'key prefix, to keep several clusters in one Redis apart', 'hybridge:');
   addLogOptions(command).action(async (flags: ServerFlags) => runServer(flags));
 }
 
@@ -64,22 +74,42 @@ async function runServer(flags: ServerFlags): Promise<void> {
   }
   const dataDir = resolve(flags.data ?? defaultDataDirectory());
   checkTlsFlags(flags);
-  const backend = new FileStoreBackend(dataDir);
-  try {
-    backend.lock();
-  } catch (err) {
-    fail((err as Error).message, 1);
+  const nodeId = flags.nodeId ?? hostname().split('.')[0]!;
+  if (flags.redis) {
+    if (!flags.publicUrl) fail('--redis needs --public-url: each node tells listeners how to reach it directly (rendezvous addresses name the sender\'s node)');
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(nodeId)) fail('--node-id must be 1 to 64 letters, digits, ".", "_" or "-"');
+  }
+  let redis: RedisPair | undefined;
+  let backend: StoreBackend;
+  let fileBackend: FileStoreBackend | undefined;
+  if (flags.redis) {
+    try {
+      redis = await connectRedis(flags.redis, flags.redisPrefix, log);
+    } catch (err) {
+      fail((err as Error).message, 1);
+    }
+    backend = new RedisStoreBackend(redis);
+  } else {
+    fileBackend = new FileStoreBackend(dataDir);
+    try {
+      fileBackend.lock();
+    } catch (err) {
+      fail((err as Error).message, 1);
+    }
+    backend = fileBackend;
   }
   let tls;
   try {
     tls = loadTls(flags, dataDir);
   } catch (err) {
-    await backend.close();
+    await fileBackend?.close();
+    await redis?.close();
     throw err;
   }
   if (!tls && !isLoopback(flags.host)) {
     log.warn({ host: flags.host }, 'serving plain HTTP/WebSocket on a non-loopback address: keys and data cross the network unencrypted; use --tls-cert/--tls-key or --tls-self-signed');
   }
+  let cluster: ClusterDirectory | undefined;
   const server = new RelayServer({
     host: flags.host,
     port,
@@ -90,24 +120,34 @@ async function runServer(flags: ServerFlags): Promise<void> {
     tls,
     publicUrl: flags.publicUrl,
     maxListenersPerEntity: maxListeners,
+    nodeId,
+    directory: redis ? (local) => (cluster = new ClusterDirectory(local, redis, { maxPerEntity: maxListeners, log })) : undefined,
   });
   let started;
   try {
+    await cluster?.start();
     started = await server.start();
   } catch (err) {
-    await backend.close();
+    await backend.close?.();
+    await redis?.close();
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') fail(`port ${port} on ${flags.host} is already in use; pick another with --port`, 1);
     if (code === 'EACCES') fail(`not allowed to bind ${flags.host}:${port}`, 1);
     throw err;
   }
-  log.info({ url: started.url, data: dataDir, tls: tls ? 'on' : 'off', hybridConnections: server.store.hybridConnections().length }, 'relay listening');
+  log.info(
+    { url: started.url, ...(redis ? { node: nodeId, cluster: 'redis' } : { data: dataDir }), tls: tls ? 'on' : 'off', hybridConnections: server.store.hybridConnections().length },
+    'relay listening',
+  );
   if (started.rootConnectionString) {
     process.stdout.write(
-      `Created a new namespace in ${dataDir}.\nRoot connection string (shown once; keep it secret):\n${started.rootConnectionString}\n`,
+      `Created a new namespace in ${redis ? 'Redis' : dataDir}.\nRoot connection string (shown once; keep it secret):\n${started.rootConnectionString}\n`,
     );
   }
-  onShutdownSignal(log, () => server.stop(drainMs));
+  onShutdownSignal(log, async () => {
+    await server.stop(drainMs);
+    await redis?.close();
+  });
 }
 
 function checkTlsFlags(flags: ServerFlags): void {

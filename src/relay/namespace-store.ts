@@ -76,7 +76,8 @@ export class NamespaceStore extends EventEmitter {
       created = true;
       this.replace(doc);
     }
-    this.backend.watch?.(() => void this.reload());
+    // A failed reload (cluster store briefly unreachable) keeps the copy we have; the next change retries.
+    this.backend.watch?.(() => void this.reload().catch(() => undefined));
     return created;
   }
 

@@ -144,19 +144,23 @@ export class RelayServer {
   }
 
   /**
-   * Drains: refuses new listeners and senders (503), lets relayed connections run for up to
-   * `graceMs`, then closes everything.
+   * Drains: refuses new listeners, senders and requests (503), leaves the cluster so other nodes
+   * stop routing here, sends its listeners away to reconnect elsewhere (close 1001) once in-flight
+   * HTTP requests are done, lets relayed connections run for up to `graceMs`, then closes everything.
    */
   async stop(graceMs = 0): Promise<void> {
     this.draining = true;
-    this.server.close();
-    this.broker.abortAll(503, 'The relay is shutting down');
     const deadline = Date.now() + graceMs;
-    while (this.broker.relayed.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await this.directory.close().catch(() => undefined);
+    this.broker.abortAll(503, 'The relay is shutting down');
+    const httpDeadline = Math.min(deadline, Date.now() + 5000);
+    while (this.http.pendingCount > 0 && Date.now() < httpDeadline) await sleep(50);
+    for (const channel of this.directory.localChannels()) channel.close(CloseCode.GoingAway, 'this relay node is shutting down; reconnect');
+    while (this.broker.relayed.size > 0 && Date.now() < deadline) await sleep(50);
+    this.server.close();
     this.http.abortAll('the relay is shutting down');
-    for (const channel of this.directory.localChannels()) channel.close(CloseCode.GoingAway, 'the relay is shutting down');
     for (const c of this.broker.relayed) c.pair.shutdown(CloseCode.GoingAway, 'the relay is shutting down');
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     for (const socket of this.sockets) socket.destroy();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.throttle.close();
@@ -366,6 +370,10 @@ export class RelayServer {
       'connection closed',
     );
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function headerValue(req: IncomingMessage, name: string): string | undefined {
