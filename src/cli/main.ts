@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { registerBridgeCommand } from './bridge.js';
 import { CliError, ExitCode } from './errors.js';
 import { registerHycoCommands } from './management/hyco-commands.js';
 import { registerNamespaceCommands } from './management/namespace-commands.js';
+import { registerRelayListenerCommand } from './relay-listener.js';
+import { registerRelaySenderCommands } from './relay-sender.js';
 import { registerServerCommand } from './server.js';
 import { readPackageVersion } from './version.js';
 
@@ -14,8 +17,11 @@ async function main(argv: string[]): Promise<void> {
     .version(readPackageVersion(), '-V, --version')
     .exitOverride();
   registerServerCommand(program);
+  registerBridgeCommand(program);
   registerHycoCommands(program);
   registerNamespaceCommands(program);
+  registerRelayListenerCommand(program);
+  registerRelaySenderCommands(program);
   oneLineErrors(program);
   await program.parseAsync(argv);
 }

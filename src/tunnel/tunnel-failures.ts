@@ -56,3 +56,35 @@ const SOCKS5_REPLY_FOR: Record<TunnelFailure, Socks5ReplyCode> = {
 export function socks5ReplyFor(failure: TunnelFailure): Socks5ReplyCode {
   return SOCKS5_REPLY_FOR[failure];
 }
+
+/**
+ * One line for the user: what went wrong with `target`, ending with the wire code in parentheses
+ * so scripts and logs on both ends can be matched (e.g. "target 10.0.0.5:22 refused the connection
+ * (connection_refused)"). `detail` adds the listener's error text or the relay error.
+ */
+export function describeTunnelFailure(target: string, failure: TunnelFailure, detail?: string): string {
+  switch (failure) {
+    case 'connection_refused':
+      return `target ${target} refused the connection (connection_refused)`;
+    case 'host_unreachable':
+      return `target ${target} is unreachable from the listener (host_unreachable)`;
+    case 'network_unreachable':
+      return `the listener has no route to the network of ${target} (network_unreachable)`;
+    case 'timeout':
+      return `target ${target} did not answer within the listener's --connect-timeout (timeout)`;
+    case 'dns_not_found':
+      return `the listener cannot resolve the host of ${target} (dns_not_found)`;
+    case 'dns_timeout':
+      return `resolving the host of ${target} timed out at the listener (dns_timeout)`;
+    case 'dial_failed':
+      return `the listener could not connect to ${target} (connection failed)`;
+    case 'not_allowed':
+      return `the listener's --allow list does not permit ${target} (target not allowed)`;
+    case 'max_connections':
+      return `the listener is at its --max-connections limit; try again later (max_connections)`;
+    case 'rejected':
+      return `the listener refused the request for ${target}${detail ? `: ${detail}` : ''}`;
+    case 'relay_failed':
+      return `no tunnel to ${target}${detail ? `: ${detail}` : ''}`;
+  }
+}

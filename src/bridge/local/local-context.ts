@@ -1,0 +1,28 @@
+import type { Logger } from '../../util/logger.js';
+import type { AddressFamily } from '../config/index.js';
+import type { ConnectionTracker } from '../connection-tracker.js';
+import type { SenderConnector } from './sender-connector.js';
+
+/** What every listener of one LocalForward entry shares. */
+export interface LocalContext {
+  relayName: string;
+  /** The connector for a binding: anonymous for NoAuthentication bindings, with the relay token otherwise. */
+  connectorFor(noAuthentication: boolean): SenderConnector;
+  gatewayPorts: boolean;
+  addressFamily: AddressFamily;
+  /** How long the remote side may take to answer the preamble (it dials its target first). */
+  replyTimeoutMs: number;
+  log: Logger;
+  tracker: ConnectionTracker;
+  /** UDP flows end after this long without a datagram (default 4 minutes). */
+  udpIdleMs?: number;
+}
+
+/** A running local listener (TCP, Unix socket or UDP). */
+export interface LocalListener {
+  /** Where it listens, for logs: `127.0.0.1:8080`, `/run/x.sock`, `udp:127.0.0.1:53`. */
+  readonly addresses: string[];
+  start(): Promise<void>;
+  /** Stops taking new connections (or datagram flows); live ones carry on until drained. */
+  stop(): Promise<void>;
+}

@@ -1,0 +1,117 @@
+import { HybridConnectionListener, type HybridConnectionStream } from '../../client/index.js';
+import { dispatchConnection, type ProtocolHandler } from '../../forwarding/listener-end.js';
+import type { ConnectionString } from '../../protocol/connection-string.js';
+import type { Logger } from '../../util/logger.js';
+import type { TlsClientOptions } from '../../websocket/client-handshake.js';
+import type { HttpRemoteBinding, RemoteBinding } from '../config/index.js';
+import type { ConnectionTracker } from '../connection-tracker.js';
+import type { OutboundOptions } from '../outbound-address.js';
+import { relayClientOptions } from '../relay-options.js';
+import { createHttpRequestHandler } from './http-proxy.js';
+import { createAzbridgeHandler } from './serve-azbridge.js';
+
+export interface RemoteForwarderOptions {
+  relayName: string;
+  connection: ConnectionString;
+  bindings: readonly RemoteBinding[];
+  /** Control-channel keep-alive (KeepAliveInterval, -a); 0 turns pings off. */
+  keepAliveIntervalMs: number;
+  outbound: OutboundOptions;
+  /** Serves connections whose first message is an aztunnel envelope (text). */
+  aztunnel: ProtocolHandler;
+  log: Logger;
+  tracker: ConnectionTracker;
+  tls?: TlsClientOptions;
+  udpIdleMs?: number;
+}
+
+/**
+ * One relay (hybrid connection) this bridge listens on: a control channel that reconnects on its
+ * own, azbridge preamble connections to the -T/-R targets, aztunnel envelopes to the aztunnel
+ * handler, and HTTP requests to the -H targets.
+ */
+export class RemoteForwarder {
+  private listener: HybridConnectionListener | undefined;
+  private readonly azbridge: ProtocolHandler;
+  private readonly log: Logger;
+
+  constructor(private readonly options: RemoteForwarderOptions) {
+    this.log = options.log;
+    this.azbridge = createAzbridgeHandler(options.bindings, {
+      ...options.outbound,
+      relayName: options.relayName,
+      log: options.log,
+      tracker: options.tracker,
+      udpIdleMs: options.udpIdleMs,
+    });
+  }
+
+  get relayName(): string {
+    return this.options.relayName;
+  }
+
+  /** A line for the startup log: what this relay leads to. */
+  get summary(): string {
+    return this.options.bindings.map(describeBinding).join('; ');
+  }
+
+  /**
+   * Connects the control channel. With `mustConnect`, a first connection failure rejects (and the
+   * forwarder is stopped); otherwise it is logged and the listener keeps retrying in the background.
+   */
+  async start(mustConnect: boolean): Promise<void> {
+    const first = this.createListener();
+    this.listener = first;
+    try {
+      await first.open();
+      return;
+    } catch (err) {
+      await first.close().catch(() => undefined);
+      if (mustConnect) throw err;
+      this.log.error({ relay: this.relayName, reason: (err as Error).message }, 'relay listener could not connect; retrying in the background');
+    }
+    const retrying = this.createListener();
+    this.listener = retrying;
+    retrying.start();
+  }
+
+  /** Closes the control channel: no new connections or requests; accepted ones carry on. */
+  async stop(): Promise<void> {
+    await this.listener?.close().catch(() => undefined);
+  }
+
+  private createListener(): HybridConnectionListener {
+    const o = this.options;
+    const httpBindings = o.bindings.filter((b): b is HttpRemoteBinding => b.kind === 'http');
+    const listener = new HybridConnectionListener({
+      ...relayClientOptions(o.connection, { tls: o.tls }),
+      keepAliveIntervalMs: o.keepAliveIntervalMs,
+      requestHandler: createHttpRequestHandler(httpBindings, { ...o.outbound, relayName: o.relayName, log: o.log, tracker: o.tracker }),
+    });
+    listener.on('online', () => this.log.info({ relay: o.relayName, forwards: this.summary }, 'relay listener online'));
+    listener.on('connecting', () => this.log.debug({ relay: o.relayName }, 'relay listener connecting'));
+    listener.on('offline', (error) => {
+      if (error) this.log.error({ relay: o.relayName, reason: error.message }, 'relay listener offline');
+    });
+    listener.on('error', (error) => this.log.warn({ relay: o.relayName, reason: error.message }, 'relay listener problem'));
+    listener.on('connection', (stream: HybridConnectionStream) => {
+      this.log.debug({ relay: o.relayName, conn: stream.trackingId }, 'relayed connection accepted');
+      void dispatchConnection(stream, { azbridge: this.azbridge, aztunnel: o.aztunnel }, { firstMessageTimeoutMs: 60_000, log: o.log }).catch((err: Error) => {
+        this.log.warn({ relay: o.relayName, conn: stream.trackingId, reason: err.message }, 'connection handler failed');
+        stream.destroy();
+      });
+    });
+    return listener;
+  }
+}
+
+function describeBinding(binding: RemoteBinding): string {
+  switch (binding.kind) {
+    case 'unix':
+      return `${binding.portName} -> unix:${binding.path}`;
+    case 'http':
+      return `${binding.scheme}://${binding.host}:${binding.port}${binding.path}`;
+    default:
+      return `${binding.portName} -> ${binding.kind}:${binding.host.includes(':') ? `[${binding.host}]` : binding.host}:${binding.port}`;
+  }
+}

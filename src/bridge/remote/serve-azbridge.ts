@@ -1,0 +1,116 @@
+import type { HybridConnectionStream, RelayedMessage } from '../../client/index.js';
+import type { ProtocolHandler } from '../../forwarding/listener-end.js';
+import { encodePreambleReply, PreambleDecoder, PreambleMode, type Preamble } from '../../protocol/azbridge-preamble.js';
+import type { Logger } from '../../util/logger.js';
+import type { RemoteBinding } from '../config/index.js';
+import { logSetupFailure, type ConnectionLabel } from '../connection-log.js';
+import type { ConnectionTracker } from '../connection-tracker.js';
+import type { OutboundOptions } from '../outbound-address.js';
+import { readDecoded } from '../read-messages.js';
+import { refuseStream } from '../refuse.js';
+import { PortTable } from './port-table.js';
+import { serveDatagramTarget } from './serve-datagram.js';
+import { serveStreamTarget } from './serve-stream.js';
+
+export interface AzbridgeHandlerOptions extends OutboundOptions {
+  /** The hybrid connection these bindings belong to (for messages). */
+  relayName: string;
+  log: Logger;
+  /** Live connections, so shutdown can drain them. */
+  tracker?: ConnectionTracker;
+  /** How long the rest of the preamble may take after its first message (default 30 s). */
+  preambleTimeoutMs?: number;
+  /** UDP flows end after this long without a datagram (default 4 minutes, as azbridge). */
+  udpIdleMs?: number;
+}
+
+const DEFAULT_PREAMBLE_TIMEOUT_MS = 30_000;
+
+/**
+ * The azbridge remote side (-T/-R targets) for connections whose first message is binary: reads the
+ * preamble `01 00 mode len name`, finds the target by port name (reference/azbridge.md §1.6),
+ * connects to it and only then answers `01 00 mode`; or refuses with `00 00 00` (version), `00 00 01`
+ * / `00 00 FF` (stream/datagram mismatch), hybridge's `00 00 FE` (unknown port name, listing the names
+ * served here) or `00 00 FD` (target unreachable, with the failure code).
+ */
+export function createAzbridgeHandler(bindings: readonly RemoteBinding[], options: AzbridgeHandlerOptions): ProtocolHandler {
+  const table = new PortTable(bindings);
+  return async (stream, first) => {
+    const startedAt = Date.now();
+    const label: ConnectionLabel = { relay: options.relayName, port: '?', conn: stream.trackingId };
+    stream.on('error', () => undefined);
+    let release: (() => void) | undefined;
+    try {
+      const preamble = await readPreamble(stream, first, options, label, startedAt);
+      if (!preamble) return;
+      label.port = preamble.portName;
+      const found = table.lookup(preamble.portName);
+      if (!found) {
+        const served = table.isEmpty ? 'none' : table.names.map((n) => `"${n}"`).join(', ');
+        const reason = `no port named "${preamble.portName}" on relay ${options.relayName}; ports served: ${served}`;
+        logSetupFailure(options.log, label, 'unknown-port', reason, startedAt);
+        return await refuseStream(stream, encodePreambleReply({ kind: 'unknown-port-name', reason }));
+      }
+      const wantDatagram = preamble.mode === PreambleMode.Datagram;
+      const targets = found.targets.filter((t) => (t.kind === 'udp') === wantDatagram);
+      if (targets.length === 0) {
+        const reason = wantDatagram ? `port "${found.name}" forwards a stream, but UDP was requested` : `port "${found.name}" forwards UDP, but a stream was requested`;
+        logSetupFailure(options.log, label, 'refused', reason, startedAt);
+        return await refuseStream(stream, encodePreambleReply({ kind: wantDatagram ? 'target-is-stream' : 'target-is-datagram' }));
+      }
+      options.log.debug({ relay: options.relayName, port: preamble.portName, conn: stream.trackingId, mode: wantDatagram ? 'datagram' : 'stream' }, 'preamble received');
+      release = options.tracker?.add(() => stream.destroy(), wantDatagram ? 'datagram' : 'stream');
+      if (wantDatagram) await serveDatagramTarget(stream, targets as Extract<(typeof targets)[number], { kind: 'udp' }>[], options, label, startedAt);
+      else await serveStreamTarget(stream, targets as Exclude<(typeof targets)[number], { kind: 'udp' }>[], options, label, startedAt);
+    } finally {
+      release?.();
+    }
+  };
+}
+
+/** The preamble, or undefined after answering/closing a connection that did not send a valid one. */
+async function readPreamble(stream: HybridConnectionStream, first: RelayedMessage, options: AzbridgeHandlerOptions, label: ConnectionLabel, startedAt: number): Promise<Preamble | undefined> {
+  const decoder = new PreambleDecoder();
+  let outcome;
+  try {
+    outcome = await readDecoded(stream, (chunk) => decoder.push(chunk), options.preambleTimeoutMs ?? DEFAULT_PREAMBLE_TIMEOUT_MS, first.data);
+  } catch (err) {
+    logSetupFailure(options.log, label, 'bad-preamble', `incomplete preamble: ${(err as Error).message}`, startedAt);
+    stream.destroy();
+    return undefined;
+  }
+  if (outcome.status === 'ended') {
+    logSetupFailure(options.log, label, 'bad-preamble', 'the sender closed before its preamble was complete', startedAt);
+    await refuseStream(stream, undefined, 1000);
+    return undefined;
+  }
+  if (outcome.status === 'text' || !outcome.value.ok) {
+    const invalidName = outcome.status === 'complete' && !outcome.value.ok && outcome.value.problem === 'invalid-port-name';
+    const reason = invalidName ? 'the port name is not valid UTF-8' : 'not an azbridge 1.0 preamble';
+    logSetupFailure(options.log, label, 'bad-preamble', reason, startedAt);
+    await refuseStream(stream, encodePreambleReply(invalidName ? { kind: 'unknown-port-name', reason } : { kind: 'unsupported-version' }));
+    return undefined;
+  }
+  return outcome.value.preamble;
+}
+
+/**
+ * Refuses an azbridge sender on a listener that serves no azbridge ports (`hybridge relay-listener`
+ * mounts this): reads its preamble, answers `00 00 FE` with `reason`, and closes. An azbridge local
+ * side sees a refusal; a hybridge local side logs the reason.
+ */
+export async function rejectAzbridgeConnection(stream: HybridConnectionStream, first: RelayedMessage, reason: string): Promise<void> {
+  stream.on('error', () => undefined);
+  const decoder = new PreambleDecoder();
+  try {
+    const outcome = await readDecoded(stream, (chunk) => decoder.push(chunk), 10_000, first.data);
+    if (outcome.status === 'ended') return await refuseStream(stream, undefined, 1000);
+    if (outcome.status === 'complete' && !outcome.value.ok && outcome.value.problem === 'unsupported-version') {
+      return await refuseStream(stream, encodePreambleReply({ kind: 'unsupported-version' }));
+    }
+  } catch {
+    stream.destroy();
+    return;
+  }
+  await refuseStream(stream, encodePreambleReply({ kind: 'unknown-port-name', reason }));
+}

@@ -1,0 +1,170 @@
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+import { Option, type Command } from 'commander';
+import type { LevelWithSilent } from 'pino';
+import { BridgeHost, ForwarderStartError } from '../bridge/bridge-host.js';
+import { BridgeConfigError, loadBridgeConfig, validateRunnable, type BridgeConfig, type LogLevel } from '../bridge/config/index.js';
+import { Allowlist, AllowlistError } from '../tunnel/allowlist.js';
+import { createLogger, type LogFormat } from '../util/logger.js';
+import { collect, onShutdownSignal, parseDurationOption } from './common-options.js';
+import { CliError, ExitCode, fail } from './errors.js';
+
+interface BridgeFlags {
+  configFile?: string;
+  endpointUri?: string;
+  connectionString?: string;
+  sharedAccessKeyName?: string;
+  sharedAccessKey?: string;
+  signature?: string;
+  logFile?: string;
+  quiet?: boolean;
+  verbose?: boolean;
+  option?: string[];
+  gatewayPorts?: boolean;
+  bindAddress?: string;
+  keepAliveInterval?: string;
+  localForward?: string[];
+  remoteForward?: string[];
+  legacyRemoteForward?: string[];
+  remoteHttpForward?: string[];
+  prewarm?: string;
+  logFormat: string;
+  drainTimeout: string;
+  allow?: string[];
+  ca?: string[];
+}
+
+const EXAMPLES = `
+Examples:
+  hybridge bridge -e sb://ns.servicebus.windows.net -L 16161:db            # client side
+  hybridge bridge -e sb://ns.servicebus.windows.net -T db:16161            # server side
+  hybridge bridge -x "$CS" -L "127.0.0.8:16161/sql1;127.0.0.9:16161/sql2:db"
+  hybridge bridge -x "$CS" -T "db:sql1/sql1.corp.example.com:16161;sql2/sql2.corp.example.com:16161"
+  hybridge bridge -x "$CS" -H latavola:https/localhost:443
+  hybridge bridge -f bridge.yml
+
+Exit codes: 0 stopped by SIGINT/SIGTERM, 1 a forwarder could not start (ExitOnForwardFailure),
+2 invalid command line or configuration. See docs/bridge.md.`;
+
+export function registerBridgeCommand(program: Command): void {
+  const command = program
+    .command('bridge')
+    .description('forward TCP, UDP, Unix-socket and HTTP endpoints over a hybrid connection (azbridge-compatible)')
+    .option('-f, --config-file <path>', 'configuration file (YAML or JSON); replaces the user file, the machine file still applies')
+    .option('-e, --endpoint-uri <uri>', 'relay endpoint, e.g. sb://ns.servicebus.windows.net/ (or ws://host:port for a local hybridge relay)')
+    .option('-x, --connection-string <cs>', 'relay connection string (default: $AZURE_BRIDGE_CONNECTIONSTRING); -e -K -k -s override its parts')
+    .option('-K, --shared-access-key-name <name>', 'shared access rule name')
+    .option('-k, --shared-access-key <key>', 'shared access key (base64)')
+    .option('-s, --signature <token>', 'pre-issued shared access signature, instead of -K/-k')
+    .option('-l, --log-file <path>', 'append logs to this file instead of stderr')
+    .option('-q, --quiet', 'no log output')
+    .option('-v, --verbose', 'verbose logs: per-connection detail')
+    .option('-o, --option <key:value>', 'configuration key override, e.g. ConnectTimeout:10 (repeatable)', collect)
+    .option('-g, --gateway-ports', 'let other hosts connect to -L listeners that have no bind address (default: loopback only)')
+    .option('-b, --bind-address <address>', 'source address for the outbound connections of -T/-R/-H forwarders')
+    .option('-a, --keep-alive-interval <seconds>', 'keep-alive interval of relay listener control channels (default 30)')
+    .option('-L, --local-forward <expr>', '[bind_address:]port[/port_name]{;...}:relay_name, port N (TCP) or NU (UDP), or a socket path (repeatable)', collect)
+    .option('-T, --remote-forward <expr>', 'relay_name:[port_name/][host:]port{;...} or relay_name:[port_name/]socket (repeatable)', collect)
+    .addOption(new Option('-R, --legacy-remote-forward <expr>', 'relay_name:host:[port_name/]port (azbridge legacy form)').argParser(collect).hideHelp())
+    .option('-H, --remote-http-forward <expr>', 'relay_name:{http|https}/host[/path][:port]{;...}: HTTP reverse proxy (repeatable)', collect)
+    .option('--prewarm <n>', 'relayed connections each -L forwarder keeps open ahead of demand (0-1000, default 0)')
+    .option('--allow <host:port>', 'serve aztunnel-style senders on -T relays for this target (repeatable; default: refuse them)', collect)
+    .option('--ca <file>', 'PEM certificate to trust for a TLS relay, besides the system list (repeatable)', collect)
+    .option('--log-format <format>', 'text or json', 'text')
+    .option('--drain-timeout <duration>', 'on SIGINT/SIGTERM, how long live connections may take to finish', '10s')
+    .addHelpText('after', EXAMPLES);
+  command.action(async (flags: BridgeFlags, cmd: Command) => {
+    if (cmd.args.length > 0) fail(`unexpected argument "${cmd.args[0]}"; forwarders go after -L, -T, -R or -H`);
+    await runBridge(flags);
+  });
+}
+
+async function runBridge(flags: BridgeFlags): Promise<void> {
+  const drainMs = parseDurationOption(flags.drainTimeout, '--drain-timeout');
+  const format = flags.logFormat.toLowerCase();
+  if (format !== 'text' && format !== 'json') fail('--log-format must be text or json');
+  const config = loadConfig(flags);
+  const problems = validateRunnable(config);
+  if (problems.length > 0) throw new CliError(problems.join('\nhybridge: '), ExitCode.Usage);
+  checkAllowRules(flags.allow ?? []);
+  const tls = flags.ca?.length ? { ca: [...rootCertificates, ...flags.ca.map(readPem)] } : undefined;
+
+  const log = createLogger({ level: pinoLevel(config.logLevel), format: format as LogFormat, file: config.logFileName });
+  const host = new BridgeHost(config, { log, tls, allow: flags.allow ?? [] });
+  onShutdownSignal(log, async () => {
+    await host.stop(drainMs);
+  });
+  try {
+    await host.start();
+  } catch (err) {
+    if (err instanceof ForwarderStartError) fail(err.message, ExitCode.Failure);
+    throw err;
+  }
+}
+
+function loadConfig(flags: BridgeFlags): BridgeConfig {
+  try {
+    return loadBridgeConfig({
+      configFile: flags.configFile,
+      endpoint: flags.endpointUri,
+      connectionString: flags.connectionString,
+      keyName: flags.sharedAccessKeyName,
+      key: flags.sharedAccessKey,
+      signature: flags.signature,
+      logFile: flags.logFile,
+      quiet: flags.quiet,
+      verbose: flags.verbose,
+      options: flags.option,
+      gatewayPorts: flags.gatewayPorts,
+      bindAddress: flags.bindAddress,
+      keepAlive: flags.keepAliveInterval,
+      localForward: flags.localForward,
+      remoteForward: flags.remoteForward,
+      legacyRemoteForward: flags.legacyRemoteForward,
+      httpForward: flags.remoteHttpForward,
+      prewarm: flags.prewarm,
+    });
+  } catch (err) {
+    if (err instanceof BridgeConfigError) fail(err.message);
+    throw err;
+  }
+}
+
+function checkAllowRules(rules: readonly string[]): void {
+  try {
+    Allowlist.parse(rules);
+  } catch (err) {
+    if (err instanceof AllowlistError) fail(`--allow: ${err.message}`);
+    throw err;
+  }
+}
+
+/** azbridge's LogLevel values on pino's levels: VERBOSE shows per-connection detail (debug). */
+export function pinoLevel(level: LogLevel): LevelWithSilent {
+  switch (level) {
+    case 'none':
+    case 'quiet':
+      return 'silent';
+    case 'fatal':
+      return 'fatal';
+    case 'error':
+      return 'error';
+    case 'info':
+      return 'info';
+    case 'verbose':
+      return 'debug';
+    default:
+      return 'trace';
+  }
+}
+
+function readPem(file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    fail(`--ca: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) fail(`--ca: ${file} holds no PEM certificate`);
+  return text;
+}

@@ -1,0 +1,100 @@
+import type { Command } from 'commander';
+import { BridgeConfigError, parseRemoteForwardOption, type RemoteBinding } from '../bridge/config/index.js';
+import { createAzbridgeHandler, rejectAzbridgeConnection } from '../bridge/remote/serve-azbridge.js';
+import type { ProtocolHandler } from '../forwarding/listener-end.js';
+import { newTunnelId } from '../protocol/aztunnel-envelope.js';
+import { Allowlist, AllowlistError } from '../tunnel/allowlist.js';
+import { ConnectionSlots } from '../tunnel/connection-slots.js';
+import { createAztunnelHandler } from '../tunnel/serve-aztunnel.js';
+import { systemLookup } from '../tunnel/target-access.js';
+import { TunnelListener } from '../tunnel/tunnel-listener.js';
+import type { Logger } from '../util/logger.js';
+import { collect, loggerFrom, onShutdownSignal, parsePositiveInt } from './common-options.js';
+import { fail } from './errors.js';
+import { addRelayOptions, durationFlag, relayConnectionFrom, type RelayFlags } from './relay-options.js';
+
+interface ListenerFlags extends RelayFlags {
+  allow: string[];
+  allowResolve?: boolean;
+  maxConnections: string;
+  connectTimeout: string;
+  tcpKeepalive: string;
+  drainTimeout: string;
+  bridgeTarget: string[];
+}
+
+/** A sender's first message may wait this long (prewarmed senders keep connections idle up to 25 s). */
+const MIN_FIRST_MESSAGE_TIMEOUT_MS = 30_000;
+
+export function registerRelayListenerCommand(program: Command): void {
+  const command = program
+    .command('relay-listener [hyco]')
+    .description('listen on a hybrid connection and connect each tunnel to the host:port its sender names (aztunnel-compatible)')
+    .option('--allow <entry>', 'allowed target (repeatable): *, host:port, host:*, *:port, CIDR:port, CIDR:*, [IPv6]:port, ports as 8000-8100', collect, [])
+    .option('--allow-resolve', 'also match host names by the addresses they resolve to (target names against IP/CIDR entries, name entries against IP targets)')
+    .option('--max-connections <n>', 'tunnels carried at once; more are refused at once with "listener at capacity" (0 = unlimited)', '0')
+    .option('--connect-timeout <duration>', 'time to connect to a target (and to wait for the envelope)', '30s')
+    .option('--tcp-keepalive <duration>', 'TCP keep-alive interval on target connections (0 = off)', '30s')
+    .option('--drain-timeout <duration>', 'on SIGTERM/SIGINT, how long open tunnels may run before they are closed', '30s')
+    .option('--bridge-target <[port_name/]target>', 'also serve azbridge-style senders (bridge -L) on this hybrid connection, as "bridge -T <hyco>:<value>" would (repeatable)', collect, []);
+  addRelayOptions(command).action(async (hyco: string | undefined, flags: ListenerFlags) => runRelayListener(hyco, flags));
+}
+
+async function runRelayListener(hyco: string | undefined, flags: ListenerFlags): Promise<void> {
+  const log = loggerFrom(flags);
+  const { options: connection, auth } = relayConnectionFrom(flags, hyco, log);
+  const maxConnections = parsePositiveInt(flags.maxConnections, '--max-connections', 0, 1_000_000);
+  const connectTimeoutMs = durationFlag(flags.connectTimeout, '--connect-timeout');
+  const tcpKeepAliveMs = durationFlag(flags.tcpKeepalive, '--tcp-keepalive', true);
+  const drainMs = durationFlag(flags.drainTimeout, '--drain-timeout', true);
+  const resolveNames = flags.allowResolve === true;
+  let allowlist: Allowlist;
+  try {
+    allowlist = Allowlist.parse(flags.allow, resolveNames ? { resolveEntries: { resolve: systemLookup } } : {});
+  } catch (err) {
+    if (err instanceof AllowlistError) fail(err.problems.join('\nhybridge: '));
+    throw err;
+  }
+  if (allowlist.isEmpty) log.warn('no allowlist configured, all targets will be permitted');
+
+  const listenerId = newTunnelId();
+  const slots = new ConnectionSlots(maxConnections);
+  const aztunnel = createAztunnelHandler({ allowlist, connectTimeoutMs, tcpKeepAliveMs, slots, listenerId, log, resolveNames });
+  const listener = new TunnelListener({
+    connection,
+    listenerId,
+    aztunnel,
+    azbridge: azbridgeHandler(flags.bridgeTarget, connection.entityPath ?? '', connectTimeoutMs, log),
+    slots,
+    firstMessageTimeoutMs: Math.max(connectTimeoutMs, MIN_FIRST_MESSAGE_TIMEOUT_MS),
+    log,
+    onFatal: (error) => {
+      process.stderr.write(`hybridge: relay-listener: ${error.message}\n`);
+      process.exit(1);
+    },
+  });
+  log.info({ auth, allow: allowlist.entries.map((e) => e.text), maxConnections: maxConnections || 'unlimited', connectTimeoutMs }, 'starting relay-listener');
+  listener.start();
+  onShutdownSignal(log, () => listener.drain(drainMs));
+}
+
+/** azbridge-style senders: served by --bridge-target bindings, or refused with the reason. */
+function azbridgeHandler(expressions: string[], hyco: string, connectTimeoutMs: number, log: Logger): ProtocolHandler {
+  if (expressions.length === 0) {
+    const reason = `relay-listener on "${hyco}" serves aztunnel-style tunnels only; start it with --bridge-target to serve azbridge ports`;
+    return async (stream, first) => {
+      log.warn({ conn: stream.trackingId }, 'azbridge-style sender refused: no --bridge-target configured');
+      await rejectAzbridgeConnection(stream, first, reason);
+    };
+  }
+  const bindings: RemoteBinding[] = [];
+  for (const expression of expressions) {
+    try {
+      bindings.push(...parseRemoteForwardOption(`${hyco}:${expression}`).bindings);
+    } catch (err) {
+      if (err instanceof BridgeConfigError) fail(`--bridge-target ${expression}: ${err.message}`);
+      throw err;
+    }
+  }
+  return createAzbridgeHandler(bindings, { relayName: hyco, log, connectTimeoutMs });
+}

@@ -1,0 +1,161 @@
+import type { Command } from 'commander';
+import { HybridConnectionClient } from '../client/hybrid-connection-client.js';
+import { ListenError } from '../forwarding/local-listen.js';
+import { parseTarget, TargetError } from '../protocol/aztunnel-envelope.js';
+import { BindAddressError, isLoopbackBind, parseBindAddress, type BindAddress } from '../tunnel/bind-address.js';
+import { LocalTunnelServer, type LocalConnectionHandler } from '../tunnel/local-tunnel-server.js';
+import { portForwardHandler } from '../tunnel/port-forward.js';
+import { credentialChecker, type CredentialCheck } from '../tunnel/socks5-protocol.js';
+import { socks5ProxyHandler } from '../tunnel/socks5-proxy.js';
+import { connectStdio } from '../tunnel/stdio-connect.js';
+import { TunnelError, TunnelSender } from '../tunnel/tunnel-sender.js';
+import type { Logger } from '../util/logger.js';
+import { loggerFrom, onShutdownSignal, parsePositiveInt } from './common-options.js';
+import { ExitCode, fail } from './errors.js';
+import { addRelayOptions, durationFlag, relayConnectionFrom, type RelayFlags } from './relay-options.js';
+
+interface BindFlags extends RelayFlags {
+  bind: string;
+  gateway?: boolean;
+  tcpKeepalive: string;
+  prewarm: string;
+  drainTimeout: string;
+}
+
+interface SocksFlags extends BindFlags {
+  socksUser?: string;
+  socksPassword?: string;
+}
+
+const SOCKS_USER_ENV = 'HYBRIDGE_SOCKS_USER';
+const SOCKS_PASSWORD_ENV = 'HYBRIDGE_SOCKS_PASSWORD';
+
+export function registerRelaySenderCommands(program: Command): void {
+  const sender = program.command('relay-sender').description('open tunnels through a relay-listener (or an aztunnel listener): port-forward, socks5-proxy, connect');
+
+  const portForward = sender
+    .command('port-forward <target>')
+    .description('forward every connection to a local port to <host:port> on the listener\'s side');
+  addBindOptions(portForward, '127.0.0.1:0');
+  addRelayOptions(portForward).action(async (target: string, flags: BindFlags) => runPortForward(target, flags));
+
+  const socks = sender
+    .command('socks5-proxy [hyco]')
+    .description('run a local SOCKS5 proxy whose CONNECTs go through the relay (names resolve at the listener, like socks5h)')
+    .option('--socks-user <name>', `require RFC 1929 username/password authentication with this user [env ${SOCKS_USER_ENV}]`)
+    .option('--socks-password <password>', `password for --socks-user (prefer env ${SOCKS_PASSWORD_ENV}: arguments are visible to other local users)`);
+  addBindOptions(socks, '127.0.0.1:1080');
+  addRelayOptions(socks).action(async (hyco: string | undefined, flags: SocksFlags) => runSocks5Proxy(hyco, flags));
+
+  const connect = sender
+    .command('connect <target>')
+    .description('carry stdin/stdout to <host:port> on the listener\'s side (ssh -o ProxyCommand="hybridge relay-sender connect %h:%p")');
+  addRelayOptions(connect).action(async (target: string, flags: RelayFlags, command: Command) => runConnect(target, flags, command));
+}
+
+function addBindOptions(command: Command, defaultBind: string): void {
+  command
+    .option('-b, --bind <address>', 'local address:port to listen on (port 0 picks a free one)', defaultBind)
+    .option('--gateway', 'listen on 0.0.0.0 (every interface) with the --bind port')
+    .option('--tcp-keepalive <duration>', 'TCP keep-alive interval on accepted connections (0 = off)', '30s')
+    .option('--prewarm <n>', 'relayed connections to keep open ahead of demand, for faster connects (0 = off)', '0')
+    .option('--drain-timeout <duration>', 'on SIGTERM/SIGINT, how long open connections may run before they are closed', '30s');
+}
+
+function checkedTarget(target: string, command: string): string {
+  try {
+    parseTarget(target);
+  } catch (err) {
+    if (err instanceof TargetError) fail(`${command}: invalid target: ${err.message}`);
+    throw err;
+  }
+  return target;
+}
+
+function senderFrom(flags: RelayFlags, hyco: string | undefined, log: Logger, prewarm = 0): TunnelSender {
+  const { options } = relayConnectionFrom(flags, hyco, log);
+  return new TunnelSender(new HybridConnectionClient(options), { log, prewarm });
+}
+
+async function runPortForward(target: string, flags: BindFlags): Promise<void> {
+  const log = loggerFrom(flags);
+  checkedTarget(target, 'port-forward');
+  const prewarm = parsePositiveInt(flags.prewarm, '--prewarm', 0, 100);
+  const sender = senderFrom(flags, undefined, log, prewarm);
+  const server = await serveLocally(flags, log, portForwardHandler(sender, target, log), sender);
+  process.stdout.write(`hybridge relay-sender: listening on ${server.address}, forwarding to ${target}\n`);
+  log.info({ bind: server.address, target, prewarm }, 'port-forward listening');
+}
+
+async function runSocks5Proxy(hyco: string | undefined, flags: SocksFlags): Promise<void> {
+  const log = loggerFrom(flags);
+  const prewarm = parsePositiveInt(flags.prewarm, '--prewarm', 0, 100);
+  const bind = bindFrom(flags);
+  const checkCredentials = socksCredentials(flags, log);
+  if (!checkCredentials && !isLoopbackBind(bind)) {
+    log.warn({ bind: flags.gateway ? `0.0.0.0:${bind.port}` : flags.bind }, 'the SOCKS5 proxy listens beyond loopback without authentication: anyone who reaches it can use the tunnel; set --socks-user and HYBRIDGE_SOCKS_PASSWORD');
+  }
+  const sender = senderFrom(flags, hyco, log, prewarm);
+  const server = await serveLocally(flags, log, socks5ProxyHandler({ sender, log, checkCredentials }), sender);
+  process.stdout.write(`hybridge relay-sender: SOCKS5 proxy listening on ${server.address}\n`);
+  log.info({ bind: server.address, auth: checkCredentials ? 'username/password' : 'none', prewarm }, 'socks5-proxy listening');
+}
+
+async function runConnect(target: string, flags: RelayFlags, command: Command): Promise<void> {
+  // stderr reaches the terminal of the ssh session: only warnings and errors by default.
+  const log = loggerFrom({ ...flags, logLevel: command.getOptionValueSource('logLevel') === 'default' ? 'warn' : flags.logLevel });
+  checkedTarget(target, 'connect');
+  const sender = senderFrom(flags, undefined, log);
+  let result;
+  try {
+    result = await connectStdio(sender, target, { input: process.stdin, output: process.stdout }, log);
+  } catch (err) {
+    if (err instanceof TunnelError) fail(`relay-sender connect: ${err.message}`, ExitCode.Failure);
+    throw err;
+  }
+  if (result.outcome !== 'closed') {
+    fail(`relay-sender connect: the tunnel to ${target} broke (${result.error?.message ?? result.outcome})`, ExitCode.Failure);
+  }
+  process.exit(ExitCode.Ok);
+}
+
+function bindFrom(flags: BindFlags): BindAddress {
+  try {
+    return parseBindAddress(flags.bind, flags.gateway === true);
+  } catch (err) {
+    if (err instanceof BindAddressError) fail(err.message);
+    throw err;
+  }
+}
+
+async function serveLocally(flags: BindFlags, log: Logger, handle: LocalConnectionHandler, sender: TunnelSender): Promise<LocalTunnelServer> {
+  const bind = bindFrom(flags);
+  const tcpKeepAliveMs = durationFlag(flags.tcpKeepalive, '--tcp-keepalive', true);
+  const drainMs = durationFlag(flags.drainTimeout, '--drain-timeout', true);
+  let server: LocalTunnelServer;
+  try {
+    server = await LocalTunnelServer.start({ bind, tcpKeepAliveMs, log, handle });
+  } catch (err) {
+    sender.close();
+    if (err instanceof ListenError) fail(`--bind: ${err.message}`, ExitCode.Failure);
+    throw err;
+  }
+  onShutdownSignal(log, async () => {
+    await server.drain(drainMs);
+    sender.close();
+  });
+  return server;
+}
+
+function socksCredentials(flags: SocksFlags, log: Logger): CredentialCheck | undefined {
+  const user = flags.socksUser ?? process.env[SOCKS_USER_ENV];
+  const password = flags.socksPassword ?? process.env[SOCKS_PASSWORD_ENV];
+  if (user === undefined && password === undefined) return undefined;
+  if (!user || !password) fail(`SOCKS5 authentication needs both a user and a password (--socks-user / ${SOCKS_USER_ENV} and --socks-password / ${SOCKS_PASSWORD_ENV})`);
+  if (flags.socksPassword !== undefined) log.warn(`--socks-password is visible to other local users in the process list; prefer ${SOCKS_PASSWORD_ENV}`);
+  try {
+    return credentialChecker(user, password);
+  } catch (err) {
+    fail((err as Error).message);
+  }
+}

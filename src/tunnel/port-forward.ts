@@ -1,0 +1,35 @@
+/**
+ * `relay-sender port-forward <host:port>`: every local connection becomes one tunnel to the same
+ * target. Bytes the client sends before the tunnel is open wait in the socket; when the tunnel
+ * cannot be opened the client's connection is closed and the reason is logged.
+ */
+import type { Socket } from 'node:net';
+import { pump } from '../forwarding/pump.js';
+import type { Logger } from '../util/logger.js';
+import type { LocalConnectionHandler } from './local-tunnel-server.js';
+import { TunnelError, type TunnelSender } from './tunnel-sender.js';
+
+export function portForwardHandler(sender: TunnelSender, target: string, log: Logger): LocalConnectionHandler {
+  return async (socket: Socket, signal: AbortSignal) => {
+    const client = `${socket.remoteAddress}:${socket.remotePort}`;
+    let tunnel;
+    try {
+      tunnel = await sender.open(target, signal);
+    } catch (err) {
+      if (!(err instanceof TunnelError)) throw err;
+      log.warn({ client, target, failure: err.failure }, err.message);
+      socket.destroy();
+      return;
+    }
+    if (socket.destroyed) {
+      tunnel.stream.destroy();
+      return;
+    }
+    const fields = { client, target, bridge_id: tunnel.bridgeId, listener_id: tunnel.listenerId };
+    log.info(fields, 'tunnel open');
+    const result = await pump(socket, tunnel.stream);
+    const end = { ...fields, bytesSent: result.bytesToRelay, bytesReceived: result.bytesFromRelay, durationMs: result.durationMs };
+    if (result.outcome === 'closed') log.info(end, 'tunnel closed');
+    else log.info({ ...end, outcome: result.outcome, reason: result.error?.message }, 'tunnel ended abruptly');
+  };
+}

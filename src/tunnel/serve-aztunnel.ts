@@ -1,0 +1,129 @@
+/**
+ * The listener end of an aztunnel-style tunnel (reference aztunnel-and-peers.md §1.3.2): the sender's
+ * first message is a JSON envelope naming `host:port`; the listener checks it against the allowlist,
+ * connects, answers with one JSON response, and then carries bytes both ways, half-close included.
+ *
+ * Beyond aztunnel: the connection limit is answered at once with an explicit refusal ("listener at
+ * capacity", code max_connections) instead of a rendezvous that hangs; names can be matched by their
+ * addresses; half-close is carried end to end.
+ */
+import type { HybridConnectionStream, RelayedMessage } from '../client/hybrid-connection-stream.js';
+import { DialError } from '../forwarding/dial.js';
+import type { ProtocolHandler } from '../forwarding/listener-end.js';
+import { pump } from '../forwarding/pump.js';
+import {
+  acceptedResponse,
+  capacityResponse,
+  encodeConnectResponse,
+  parseConnectEnvelope,
+  Rejection,
+  rejectedResponse,
+  type ConnectResponse,
+} from '../protocol/aztunnel-envelope.js';
+import type { Logger } from '../util/logger.js';
+import type { Allowlist } from './allowlist.js';
+import { withBoundedMessages } from './bounded-messages.js';
+import { ConnectionSlots } from './connection-slots.js';
+import { closeQuietly, sendRelayMessage } from './stream-messages.js';
+import { authorizeTarget, dialFirstReachable, systemLookup, type Lookup } from './target-access.js';
+
+export interface AztunnelHandlerOptions {
+  allowlist: Allowlist;
+  /** `--connect-timeout`: dialing the target (and resolving it for the allowlist). */
+  connectTimeoutMs: number;
+  /** `--tcp-keepalive` on the target socket; 0 turns it off. */
+  tcpKeepAliveMs: number;
+  /** `--max-connections`, 0 = unlimited. Ignored when `slots` is given. */
+  maxConnections?: number;
+  /** Shared slots, when several handlers count against one limit. */
+  slots?: ConnectionSlots;
+  /** Sent back in every response (`listener_id`), for correlating logs across both ends. */
+  listenerId: string;
+  log: Logger;
+  /** `--allow-resolve`: match host names by the addresses they resolve to. */
+  resolveNames?: boolean;
+  lookup?: Lookup;
+}
+
+export function createAztunnelHandler(options: AztunnelHandlerOptions): ProtocolHandler {
+  const slots = options.slots ?? new ConnectionSlots(options.maxConnections ?? 0);
+  const lookup = options.lookup ?? systemLookup;
+  const { log, listenerId } = options;
+
+  return async (stream, first) => {
+    stream.on('error', () => undefined); // failures are reported through pump() and the log
+    const conn = stream.trackingId;
+    const parsed = parseConnectEnvelope(first.data);
+    if (!parsed.ok) {
+      log.warn({ conn, reason: parsed.rejection, detail: parsed.detail }, 'tunnel refused: bad envelope');
+      await answerAndClose(stream, rejectedResponse(parsed.rejection, undefined, listenerId));
+      return;
+    }
+    const { envelope, address } = parsed;
+    const fields = { conn, bridge_id: envelope.bridgeId, target: envelope.target };
+    if (!slots.tryAcquire()) {
+      log.warn({ ...fields, limit: slots.limit }, 'tunnel refused: listener at capacity (--max-connections)');
+      await answerAndClose(stream, capacityResponse(listenerId));
+      return;
+    }
+    try {
+      const access = await authorizeTarget(options.allowlist, address, {
+        resolveNames: options.resolveNames ?? false,
+        lookup,
+        timeoutMs: options.connectTimeoutMs,
+      });
+      if (!access.allowed) {
+        log.warn({ ...fields, detail: access.detail }, 'tunnel refused: target not allowed');
+        await answerAndClose(stream, rejectedResponse(Rejection.TargetNotAllowed, undefined, listenerId));
+        return;
+      }
+      const dialStarted = Date.now();
+      let socket;
+      try {
+        socket = await dialFirstReachable(access.dialHosts, { port: address.port, timeoutMs: options.connectTimeoutMs, keepAliveMs: options.tcpKeepAliveMs });
+      } catch (err) {
+        if (!(err instanceof DialError)) throw err;
+        log.warn({ ...fields, code: err.code ?? 'unknown', detail: err.cause.message }, 'tunnel refused: connection failed');
+        await answerAndClose(stream, rejectedResponse(Rejection.ConnectionFailed, err.code, listenerId));
+        return;
+      }
+      if (stream.destroyed) {
+        socket.destroy();
+        log.info(fields, 'sender left while the target was being dialed');
+        return;
+      }
+      try {
+        await sendRelayMessage(stream, encodeConnectResponse(acceptedResponse(listenerId)));
+      } catch (err) {
+        socket.destroy();
+        log.info({ ...fields, reason: (err as Error).message }, 'sender left before the tunnel opened');
+        return;
+      }
+      log.info({ ...fields, rule: access.rule, dialMs: Date.now() - dialStarted, remote: `${socket.remoteAddress}:${socket.remotePort}` }, 'tunnel open');
+      const result = await pump(socket, withBoundedMessages(stream));
+      const end = { ...fields, bytesToSender: result.bytesToRelay, bytesFromSender: result.bytesFromRelay, durationMs: result.durationMs };
+      if (result.outcome === 'closed') log.info(end, 'tunnel closed');
+      else log.info({ ...end, outcome: result.outcome, reason: result.error?.message }, 'tunnel ended abruptly');
+    } finally {
+      slots.release();
+    }
+  };
+}
+
+/**
+ * Refuses a tunnel request on a listener that does not serve tunnels (e.g. `bridge -T` when a
+ * relay-sender connects): answers the envelope with `{"ok":false,"error":reason}` and closes.
+ */
+export async function rejectAztunnelConnection(stream: HybridConnectionStream, _first: RelayedMessage, reason: string): Promise<void> {
+  stream.on('error', () => undefined);
+  await answerAndClose(stream, { ok: false, error: reason });
+}
+
+async function answerAndClose(stream: HybridConnectionStream, response: ConnectResponse): Promise<void> {
+  try {
+    await sendRelayMessage(stream, encodeConnectResponse(response));
+  } catch {
+    // The sender is gone; nothing left to tell it.
+  }
+  closeQuietly(stream);
+}

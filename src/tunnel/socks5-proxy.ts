@@ -1,0 +1,94 @@
+/**
+ * `relay-sender socks5-proxy`: a SOCKS5 server (RFC 1928, CONNECT only, optional RFC 1929
+ * username/password) whose every CONNECT becomes one tunnel. Domain names travel unresolved to the
+ * listener (socks5h behaviour). A refusal from the listener becomes the matching SOCKS5 reply code:
+ * 0x02 for the allowlist, 0x05 refused, 0x03/0x04 unreachable, 0x06 timeout, 0x01 otherwise.
+ */
+import type { Socket } from 'node:net';
+import { pump } from '../forwarding/pump.js';
+import type { Logger } from '../util/logger.js';
+import type { LocalConnectionHandler } from './local-tunnel-server.js';
+import { encodeSocks5Reply, Socks5Reply, Socks5ServerHandshake, type CredentialCheck, type Socks5ConnectRequest } from './socks5-protocol.js';
+import { socks5ReplyFor } from './tunnel-failures.js';
+import { TunnelError, type TunnelSender } from './tunnel-sender.js';
+
+/** The whole negotiation, greeting to CONNECT request, must fit in this (aztunnel: 30 s). */
+export const SOCKS5_HANDSHAKE_TIMEOUT_MS = 30_000;
+
+export interface Socks5ProxyOptions {
+  sender: TunnelSender;
+  log: Logger;
+  checkCredentials?: CredentialCheck;
+  handshakeTimeoutMs?: number;
+}
+
+export function socks5ProxyHandler(options: Socks5ProxyOptions): LocalConnectionHandler {
+  const { sender, log } = options;
+  return async (socket: Socket, signal: AbortSignal) => {
+    const client = `${socket.remoteAddress}:${socket.remotePort}`;
+    const negotiated = await negotiate(socket, options);
+    if ('failure' in negotiated) {
+      log.warn({ client, reason: negotiated.failure }, 'SOCKS5 handshake failed');
+      socket.end();
+      return;
+    }
+    const { request, username } = negotiated;
+    let tunnel;
+    try {
+      tunnel = await sender.open(request.target, signal);
+    } catch (err) {
+      if (!(err instanceof TunnelError)) throw err;
+      const reply = socks5ReplyFor(err.failure);
+      log.warn({ client, target: request.target, failure: err.failure, socksReply: `0x0${reply}` }, err.message);
+      if (!socket.destroyed) socket.end(encodeSocks5Reply(reply));
+      return;
+    }
+    if (socket.destroyed) {
+      tunnel.stream.destroy();
+      return;
+    }
+    socket.write(encodeSocks5Reply(Socks5Reply.Succeeded, { host: socket.localAddress ?? '0.0.0.0', port: socket.localPort ?? 0 }));
+    const fields = { client, user: username, target: request.target, bridge_id: tunnel.bridgeId, listener_id: tunnel.listenerId };
+    log.info(fields, 'tunnel open');
+    const result = await pump(socket, tunnel.stream);
+    const end = { ...fields, bytesSent: result.bytesToRelay, bytesReceived: result.bytesFromRelay, durationMs: result.durationMs };
+    if (result.outcome === 'closed') log.info(end, 'tunnel closed');
+    else log.info({ ...end, outcome: result.outcome, reason: result.error?.message }, 'tunnel ended abruptly');
+  };
+}
+
+type Negotiated = { request: Socks5ConnectRequest; username: string | undefined } | { failure: string };
+
+/** Runs the handshake on the socket; on success the socket is paused with any early bytes unshifted. */
+function negotiate(socket: Socket, options: Socks5ProxyOptions): Promise<Negotiated> {
+  const handshake = new Socks5ServerHandshake({ checkCredentials: options.checkCredentials });
+  return new Promise((resolve) => {
+    let username: string | undefined;
+    const timer = setTimeout(() => finish({ failure: `no CONNECT request within ${options.handshakeTimeoutMs ?? SOCKS5_HANDSHAKE_TIMEOUT_MS} ms` }), options.handshakeTimeoutMs ?? SOCKS5_HANDSHAKE_TIMEOUT_MS);
+    const onEnd = () => finish({ failure: 'the client closed the connection during the handshake' });
+    const onClose = () => finish({ failure: 'the client went away during the handshake' });
+    function finish(result: Negotiated): void {
+      clearTimeout(timer);
+      socket.pause();
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('close', onClose);
+      resolve(result);
+    }
+    function onData(chunk: Buffer): void {
+      for (const action of handshake.feed(chunk)) {
+        if (action.type === 'write') socket.write(action.bytes);
+        else if (action.type === 'authenticated') username = action.username;
+        else if (action.type === 'fail') return finish({ failure: action.reason });
+        else {
+          finish({ request: action.request, username });
+          if (action.leftover.length > 0) socket.unshift(action.leftover);
+          return;
+        }
+      }
+    }
+    socket.on('data', onData);
+    socket.once('end', onEnd);
+    socket.once('close', onClose);
+  });
+}

@@ -1,0 +1,54 @@
+/**
+ * `relay-sender connect <host:port>`: one tunnel on stdin/stdout, for `ssh -o ProxyCommand`.
+ * Half-close is carried: end of stdin ends our direction, and output keeps flowing until the
+ * listener closes its direction.
+ */
+import { Duplex, type Readable, type Writable } from 'node:stream';
+import { pump, type PumpResult } from '../forwarding/pump.js';
+import type { Logger } from '../util/logger.js';
+import type { TunnelSender } from './tunnel-sender.js';
+
+/** Opens the tunnel (throws TunnelError) and carries stdin/stdout through it until both directions end. */
+export async function connectStdio(sender: TunnelSender, target: string, io: { input: Readable; output: Writable }, log: Logger): Promise<PumpResult> {
+  const tunnel = await sender.open(target);
+  log.debug({ target, bridge_id: tunnel.bridgeId, listener_id: tunnel.listenerId }, 'tunnel open');
+  const result = await pump(new StdioDuplex(io.input, io.output), tunnel.stream);
+  log.debug({ target, bridge_id: tunnel.bridgeId, bytesSent: result.bytesToRelay, bytesReceived: result.bytesFromRelay, outcome: result.outcome }, 'tunnel closed');
+  return result;
+}
+
+/**
+ * stdin and stdout as one Duplex. Ending it does not close stdout (the process exits right after);
+ * a write error on stdout (the reader went away) fails it.
+ */
+class StdioDuplex extends Duplex {
+  constructor(
+    private readonly input: Readable,
+    private readonly output: Writable,
+  ) {
+    super({ allowHalfOpen: true });
+    input.on('data', (chunk: Buffer) => {
+      if (!this.push(chunk)) input.pause();
+    });
+    input.once('end', () => this.push(null));
+    input.once('error', (err: Error) => this.destroy(err));
+    output.on('error', (err: Error) => this.destroy(err));
+  }
+
+  override _read(): void {
+    this.input.resume();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.output.write(chunk, (err) => callback(err));
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    callback();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.input.pause();
+    callback(error);
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * The `relay-listener` process: one control channel on a hybrid connection, and for every sender a
+ * separate rendezvous connection served by the protocol its first message names (a JSON envelope
+ * from aztunnel-style senders, a binary preamble from azbridge-style ones).
+ *
+ * Tunnels live on their own rendezvous sockets, so a control-channel reconnect leaves them running
+ * (aztunnel cancels every bridge when its control loop restarts). drain() stops accepting and gives
+ * open tunnels a grace period before cutting them.
+ */
+import type { HybridConnectionOptions } from '../client/connection-options.js';
+import { HybridConnectionListener, type AcceptDecision } from '../client/hybrid-connection-listener.js';
+import type { HybridConnectionStream } from '../client/hybrid-connection-stream.js';
+import { dispatchConnection, type ProtocolHandler } from '../forwarding/listener-end.js';
+import { formatEndpoint } from '../protocol/relay-endpoint.js';
+import type { Logger } from '../util/logger.js';
+import type { ConnectionSlots } from './connection-slots.js';
+
+export interface TunnelListenerOptions {
+  connection: HybridConnectionOptions;
+  listenerId: string;
+  aztunnel: ProtocolHandler;
+  azbridge: ProtocolHandler;
+  /** The `--max-connections` slots the aztunnel handler uses; bounds connections before rendezvous too. */
+  slots: ConnectionSlots;
+  /** How long a new connection may stay silent before its first message. */
+  firstMessageTimeoutMs: number;
+  log: Logger;
+  /** Called when the listener cannot go on (the hybrid connection does not exist). */
+  onFatal?: (error: Error) => void;
+  keepAliveIntervalMs?: number;
+  reconnectDelaysMs?: number[];
+}
+
+/**
+ * Refused senders are answered in-band (a rendezvous each, closed at once). This many connections
+ * beyond the limit may be in that state; past it, the relay is told to refuse before the rendezvous
+ * (503), which keeps a flood from costing a socket per sender.
+ */
+const MIN_REFUSAL_HEADROOM = 16;
+/** How long drain() waits for the control channel to close. */
+const CLOSE_WAIT_MS = 5000;
+
+export class TunnelListener {
+  private readonly listener: HybridConnectionListener;
+  private readonly live = new Set<HybridConnectionStream>();
+  private draining = false;
+  private wasOnline = false;
+
+  constructor(private readonly options: TunnelListenerOptions) {
+    this.listener = new HybridConnectionListener({
+      ...options.connection,
+      listenerId: options.listenerId,
+      acceptHandler: () => this.admit(),
+      keepAliveIntervalMs: options.keepAliveIntervalMs,
+      reconnectDelaysMs: options.reconnectDelaysMs,
+    });
+    const c = this.listener.connection;
+    const where = { hyco: c.entityPath, relay: formatEndpoint(c.endpoint), listener_id: options.listenerId };
+    const log = options.log;
+    this.listener.on('connecting', () => log.debug(where, 'connecting control channel'));
+    this.listener.on('online', () => {
+      log.info({ ...where, reconnected: this.wasOnline || undefined }, 'listener online');
+      this.wasOnline = true;
+    });
+    this.listener.on('error', (error) => log.warn({ hyco: c.entityPath, reason: error.message }, 'relay problem'));
+    this.listener.on('offline', (error) => {
+      if (!error) return;
+      log.error({ hyco: c.entityPath, reason: error.message }, 'listener stopped');
+      options.onFatal?.(error);
+    });
+    this.listener.on('connection', (stream) => this.serve(stream));
+  }
+
+  /** Open connections (tunnels, and connections still being answered). */
+  get liveCount(): number {
+    return this.live.size;
+  }
+
+  get isOnline(): boolean {
+    return this.listener.isOnline;
+  }
+
+  /** Connects in the background and keeps reconnecting; progress goes to the log. */
+  start(): void {
+    this.listener.start();
+  }
+
+  /** Stops accepting, waits up to `graceMs` for open tunnels, then cuts the rest. */
+  async drain(graceMs: number): Promise<void> {
+    this.draining = true;
+    // Closing waits for a control-channel connect in flight; a relay that does not answer must not hold up the drain.
+    await Promise.race([this.listener.close(), new Promise((resolve) => setTimeout(resolve, CLOSE_WAIT_MS).unref())]);
+    const log = this.options.log;
+    if (this.live.size > 0) {
+      log.info({ open: this.live.size, graceMs }, 'no longer accepting; waiting for open tunnels to finish');
+      await this.waitForIdle(graceMs);
+    }
+    if (this.live.size > 0) {
+      log.warn({ open: this.live.size }, 'grace period over; closing the remaining tunnels');
+      for (const stream of this.live) stream.destroy();
+    }
+  }
+
+  private admit(): AcceptDecision {
+    if (this.draining) return { statusCode: 503, statusDescription: 'listener is shutting down' };
+    const limit = this.options.slots.limit;
+    if (limit > 0 && this.live.size >= limit + Math.max(MIN_REFUSAL_HEADROOM, limit)) {
+      return { statusCode: 503, statusDescription: 'listener at capacity' };
+    }
+    return true;
+  }
+
+  private serve(stream: HybridConnectionStream): void {
+    stream.on('error', () => undefined);
+    if (this.draining) {
+      stream.destroy();
+      return;
+    }
+    this.live.add(stream);
+    stream.once('close', () => this.live.delete(stream));
+    const { aztunnel, azbridge, firstMessageTimeoutMs, log } = this.options;
+    dispatchConnection(stream, { aztunnel, azbridge }, { firstMessageTimeoutMs, log }).catch((err: unknown) => {
+      log.error({ conn: stream.trackingId, reason: (err as Error).message }, 'connection handler failed');
+      stream.destroy();
+    });
+  }
+
+  private waitForIdle(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const deadline = Date.now() + timeoutMs;
+      const check = () => {
+        if (this.live.size === 0 || Date.now() >= deadline) return resolve();
+        setTimeout(check, Math.min(100, Math.max(1, deadline - Date.now())));
+      };
+      check();
+    });
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The sender end of an aztunnel-style tunnel: one relayed connection per tunnel, the envelope as one
+ * text message (`{"version":1,"target":..,"bridge_id":..}`), one text response from the listener,
+ * then bytes. Connections come from the client with aztunnel's budget (30 s of retries while no
+ * listener is there, 10 s per attempt) or from a prewarmed pool.
+ */
+import type { Duplex } from 'node:stream';
+import type { HybridConnectionClient } from '../client/hybrid-connection-client.js';
+import type { HybridConnectionStream, RelayedMessage } from '../client/hybrid-connection-stream.js';
+import { SenderPool } from '../forwarding/sender-pool.js';
+import { describePreambleReply, PreambleReplyDecoder } from '../protocol/azbridge-preamble.js';
+import { encodeConnectEnvelope, EnvelopeError, newTunnelId, parseConnectResponse, type ConnectResponse } from '../protocol/aztunnel-envelope.js';
+import type { Logger } from '../util/logger.js';
+import { withBoundedMessages } from './bounded-messages.js';
+import { closeQuietly, sendRelayMessage } from './stream-messages.js';
+import { describeTunnelFailure, failureFromResponse, type TunnelFailure } from './tunnel-failures.js';
+
+export const SENDER_RETRY_BUDGET_MS = 30_000;
+export const SENDER_ATTEMPT_TIMEOUT_MS = 10_000;
+/** The listener may spend its whole --connect-timeout (30 s by default) dialing before it answers. */
+export const DEFAULT_RESPONSE_TIMEOUT_MS = 45_000;
+
+export class TunnelError extends Error {
+  constructor(
+    readonly target: string,
+    readonly failure: TunnelFailure,
+    detail?: string,
+    readonly response?: ConnectResponse,
+  ) {
+    super(describeTunnelFailure(target, failure, detail));
+    this.name = 'TunnelError';
+  }
+}
+
+export interface OpenedTunnel {
+  /** The tunnel's bytes (messages of at most 32 KiB, for aztunnel peers). */
+  stream: Duplex;
+  bridgeId: string;
+  listenerId: string | undefined;
+}
+
+export interface TunnelSenderOptions {
+  log: Logger;
+  /** Relayed connections opened ahead of demand (`--prewarm`). */
+  prewarm?: number;
+  retryBudgetMs?: number;
+  attemptTimeoutMs?: number;
+  responseTimeoutMs?: number;
+}
+
+export class TunnelSender {
+  private readonly pool: SenderPool | undefined;
+
+  constructor(
+    private readonly client: HybridConnectionClient,
+    private readonly options: TunnelSenderOptions,
+  ) {
+    const connectOptions = { retryBudgetMs: this.retryBudgetMs, attemptTimeoutMs: this.attemptTimeoutMs };
+    if ((options.prewarm ?? 0) > 0) this.pool = new SenderPool(client, { size: options.prewarm!, connectOptions, log: options.log });
+  }
+
+  private get retryBudgetMs(): number {
+    return this.options.retryBudgetMs ?? SENDER_RETRY_BUDGET_MS;
+  }
+
+  private get attemptTimeoutMs(): number {
+    return this.options.attemptTimeoutMs ?? SENDER_ATTEMPT_TIMEOUT_MS;
+  }
+
+  /** Opens a tunnel to `target` (`host:port`); throws TunnelError with a one-line reason. */
+  async open(target: string, signal?: AbortSignal): Promise<OpenedTunnel> {
+    const bridgeId = newTunnelId();
+    const envelope = encodeConnectEnvelope({ target, bridgeId });
+    let stream: HybridConnectionStream;
+    try {
+      stream = this.pool
+        ? await this.pool.take()
+        : await this.client.createConnection({ retryBudgetMs: this.retryBudgetMs, attemptTimeoutMs: this.attemptTimeoutMs, signal });
+    } catch (err) {
+      throw new TunnelError(target, 'relay_failed', (err as Error).message);
+    }
+    stream.on('error', () => undefined);
+    const fail = (failure: TunnelFailure, detail?: string, response?: ConnectResponse): never => {
+      closeQuietly(stream);
+      throw new TunnelError(target, failure, detail, response);
+    };
+    let answer: RelayedMessage | undefined;
+    try {
+      await sendRelayMessage(stream, envelope);
+      answer = await stream.readMessage(this.options.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS);
+    } catch (err) {
+      return fail('relay_failed', `the listener did not answer (${(err as Error).message})`);
+    }
+    if (!answer) return fail('relay_failed', 'the listener closed the connection without answering');
+    if (answer.binary) return fail('rejected', binaryAnswerDetail(answer.data));
+    let response: ConnectResponse;
+    try {
+      response = parseConnectResponse(answer.data);
+    } catch (err) {
+      return fail('rejected', err instanceof EnvelopeError ? err.message : String(err));
+    }
+    if (!response.ok) return fail(failureFromResponse(response), response.error, response);
+    return { stream: withBoundedMessages(stream), bridgeId, listenerId: response.listenerId };
+  }
+
+  close(): void {
+    this.pool?.close();
+  }
+}
+
+/** An azbridge-style listener answers our envelope with a binary preamble reply. */
+function binaryAnswerDetail(data: Buffer): string {
+  const step = new PreambleReplyDecoder().push(data);
+  const reply = step.status === 'complete' ? describePreambleReply(step.value) : `${data.length} bytes of binary data`;
+  return `it answered like an azbridge-style bridge, not a tunnel listener (${reply}); use "hybridge bridge -L" against it, or run "hybridge relay-listener" on this hybrid connection`;
+}

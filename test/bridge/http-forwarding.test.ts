@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { relayResponseHeaders, targetRequestHeaders } from '../../src/bridge/remote/http-headers.js';
+import { targetPath } from '../../src/bridge/remote/http-target-path.js';
+
+describe('-H target paths', () => {
+  test('the relay name is stripped and the rest appended to the base path', () => {
+    assert.equal(targetPath('/latavola/orders/7?x=1', 'latavola', '/'), '/orders/7?x=1');
+    assert.equal(targetPath('/latavola', 'latavola', '/'), '/');
+    assert.equal(targetPath('/abc/def/foo', 'abc/def', '/base/'), '/base/foo');
+    assert.equal(targetPath('/LaTavola/x', 'latavola', '/'), '/x', 'the relay name matches case-insensitively, as the relay does');
+  });
+
+  test('dot segments are resolved and may not leave the base path', () => {
+    assert.equal(targetPath('/r/a/../b', 'r', '/api/'), '/api/b');
+    assert.equal(targetPath('/r/../../etc/passwd', 'r', '/api/'), undefined);
+    assert.equal(targetPath('/r/%2e%2e/secret', 'r', '/api/'), undefined);
+    assert.equal(targetPath('/r//evil.example/x', 'r', '/'), '/evil.example/x', 'a leading // never becomes a host');
+  });
+
+  test('sb-hc-* query parameters (the relay token) are not passed on', () => {
+    assert.equal(targetPath('/r/x?sb-hc-token=SECRET&a=1', 'r', '/'), '/x?a=1');
+    assert.equal(targetPath('/r/x?sb-hc-action=request', 'r', '/'), '/x');
+  });
+});
+
+describe('-H header rules (reference/azbridge.md §3.5)', () => {
+  test('request: everything but Host and hop-by-hop headers, Authorization and Content-Type unchanged', () => {
+    const headers = targetRequestHeaders([
+      'Host', 'relay.example',
+      'Authorization', 'Bearer bearbear',
+      'Content-Type', 'application/cloudevents+json;charset=utf-8;foo=bar',
+      'Connection', 'keep-alive, X-Drop',
+      'X-Drop', 'dropped because Connection names it',
+      'Keep-Alive', 'timeout=5',
+      'Transfer-Encoding', 'chunked',
+      'Accept', 'a',
+      'Accept', 'b',
+    ]);
+    assert.deepEqual(headers, {
+      Authorization: 'Bearer bearbear',
+      'Content-Type': 'application/cloudevents+json;charset=utf-8;foo=bar',
+      Accept: ['a', 'b'],
+    });
+  });
+
+  test('response: everything but hop-by-hop headers', () => {
+    assert.deepEqual(relayResponseHeaders({ 'content-type': 'text/plain', 'transfer-encoding': 'chunked', connection: 'close', 'set-cookie': ['a=1', 'b=2'] }), {
+      'content-type': 'text/plain',
+      'set-cookie': ['a=1', 'b=2'],
+    });
+  });
+});

@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { BridgeHost } from '../../src/bridge/bridge-host.js';
+import { loadBridgeConfig } from '../../src/bridge/config/index.js';
+import { pino } from 'pino';
+import type { Logger } from '../../src/util/logger.js';
+import { freePort, waitFor } from '../helpers/async.js';
+import { startRelay, type TestRelay } from '../helpers/relay.js';
+import { closeAll, startUdpEcho, udpClient } from './bridge-kit.js';
+
+/** A JSON logger whose lines are collected in `lines`. */
+function capturingLogger(): { lines: string[]; log: Logger } {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(...chunk.toString().split('\n').filter(Boolean));
+      done();
+    },
+  });
+  return { lines, log: pino({ level: 'info', base: null }, sink) };
+}
+
+describe('UDP flows expire when idle (in process, short idle time)', () => {
+  let relay: TestRelay;
+  before(async () => {
+    relay = await startRelay({ hybridConnections: ['su-idle'] });
+  });
+  after(async () => {
+    await closeAll();
+    await relay?.stop();
+  });
+
+  test('both ends end an idle flow and log it; the next datagram opens a new flow', async () => {
+    const echo = await startUdpEcho();
+    const port = await freePort();
+    const input = { machineConfigPath: null, userConfigPath: null, env: {}, connectionString: relay.connectionString() };
+    const remoteLog = capturingLogger();
+    const localLog = capturingLogger();
+    const remote = new BridgeHost(loadBridgeConfig({ ...input, remoteForward: [`su-idle:dns/127.0.0.1:${echo.port}U`] }), { log: remoteLog.log, udpIdleMs: 300 });
+    const local = new BridgeHost(loadBridgeConfig({ ...input, localForward: [`${port}U/dns:su-idle`] }), { log: localLog.log, udpIdleMs: 300 });
+    await remote.start();
+    await local.start();
+    try {
+      const client = await udpClient();
+      client.send(Buffer.from('one'), port);
+      await waitFor(() => client.received.length === 1, 5000, 'first echo');
+      const ended = (lines: string[]) => lines.some((l) => /"msg":"connection ended"/.test(l) && /"end":"idle"/.test(l));
+      await waitFor(() => ended(localLog.lines) && ended(remoteLog.lines), 5000, 'both sides expired the idle flow');
+      assert.equal(local.tracker.size, 0);
+      client.send(Buffer.from('two'), port);
+      await waitFor(() => client.received.length === 2, 5000, 'a new flow after expiry');
+      assert.equal(client.received[1]!.toString(), 'two');
+    } finally {
+      await local.stop(0);
+      await remote.stop(0);
+    }
+  });
+});
