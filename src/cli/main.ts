@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { registerBridgeCommand } from './bridge.js';
+import { registerDemoCommand } from './demo.js';
 import { CliError, ExitCode } from './errors.js';
 import { registerHycoCommands } from './management/hyco-commands.js';
 import { registerNamespaceCommands } from './management/namespace-commands.js';
@@ -22,6 +23,7 @@ async function main(argv: string[]): Promise<void> {
   registerNamespaceCommands(program);
   registerRelayListenerCommand(program);
   registerRelaySenderCommands(program);
+  registerDemoCommand(program);
   oneLineErrors(program);
   await program.parseAsync(argv);
 }

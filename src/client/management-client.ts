@@ -18,6 +18,11 @@ export interface ManagementClientOptions {
   /** Extra trusted CA certificates (PEM), added to Node's built-in list. */
   ca?: string[];
   timeoutMs?: number;
+  /**
+   * How long a refused connection is retried before giving up, so a script can start the relay in
+   * the background and manage it right away (nothing was sent, so a retry is safe). Default 3 s.
+   */
+  startupWaitMs?: number;
 }
 
 export interface HybridConnectionProps {
@@ -123,7 +128,19 @@ export class ManagementClient {
     return createSasToken(audience, credential.keyName, credential.key, Math.floor(Date.now() / 1000) + TOKEN_LIFETIME_SECONDS);
   }
 
-  private call(method: string, path: string, body?: unknown): Promise<unknown> {
+  private async call(method: string, path: string, body?: unknown): Promise<unknown> {
+    const deadline = Date.now() + (this.options.startupWaitMs ?? 3000);
+    for (;;) {
+      try {
+        return await this.callOnce(method, path, body);
+      } catch (err) {
+        if (!(err instanceof ManagementNetworkError) || err.kind !== 'refused' || Date.now() >= deadline) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+  }
+
+  private callOnce(method: string, path: string, body?: unknown): Promise<unknown> {
     const { endpoint } = this.options;
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
     const headers: Record<string, string | number> = { Accept: 'application/json', ServiceBusAuthorization: this.token() };
