@@ -33,19 +33,30 @@ export function dispatchInlineRequest(ctx: HttpDispatchContext, command: Request
     sendInline: (json, body) => ctx.sendInline(json, body),
     rendezvous: () =>
       (opening ??= openRendezvous(command.address, ctx).then(({ conn, head }) => {
-        conn.attach({ onMessageData: () => undefined }, head);
+        conn.attach({ onMessageData: () => undefined, onPeerClose: () => abandon(response), onClosed: () => abandon(response) }, head);
         return conn;
       })),
   };
   if (!command.body) request.endBody();
-  invoke(ctx, request, new RelayedHttpResponse(command.id, route, request.method === 'HEAD'));
+  const response = new RelayedHttpResponse(command.id, route, request.method === 'HEAD');
+  invoke(ctx, request, response);
   return request;
+}
+
+/**
+ * The relay closed the rendezvous (the sender went away, or the relay gave up) before the
+ * response was complete: the response closes, as a ServerResponse does when its client leaves,
+ * so the handler stops writing instead of writing into the void or waiting for 'drain' forever.
+ */
+function abandon(response: RelayedHttpResponse | undefined): void {
+  if (response && !response.writableFinished && !response.destroyed) response.destroy();
 }
 
 /** The address-only form: open the rendezvous, read the full request there, answer there. */
 export async function dispatchRendezvousRequest(ctx: HttpDispatchContext, command: RequestCommand): Promise<void> {
   const { conn, head } = await openRendezvous(command.address, ctx);
   let request: RelayedHttpRequest | undefined;
+  let response: RelayedHttpResponse | undefined;
   let text: Buffer[] = [];
   let binary = false;
   const route: ResponseRoute = { onRendezvous: true, sendInline: () => undefined, rendezvous: async () => conn };
@@ -78,10 +89,13 @@ export async function dispatchRendezvousRequest(ctx: HttpDispatchContext, comman
         request = new RelayedHttpRequest(parsed.request);
         request.setResumeHandler(() => conn.resumeReading());
         if (!parsed.request.body) request.endBody();
-        invoke(ctx, request, new RelayedHttpResponse(parsed.request.id, route, request.method === 'HEAD'));
+        response = new RelayedHttpResponse(parsed.request.id, route, request.method === 'HEAD');
+        invoke(ctx, request, response);
       },
+      onPeerClose: () => abandon(response),
       onClosed: (_code, _reason, error) => {
         if (request && !request.readableEnded) request.destroy(error ?? new Error('the request rendezvous closed'));
+        abandon(response);
       },
     },
     head,

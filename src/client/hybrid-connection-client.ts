@@ -55,8 +55,11 @@ export class HybridConnectionClient {
       } catch (err) {
         const error = toRelayError(err, 'sender', `connecting to "${this.connection.entityPath}"`);
         const wait = RETRY_DELAYS_MS[Math.min(attempt, RETRY_DELAYS_MS.length - 1)]! * (0.8 + Math.random() * 0.4);
-        if (!error.transient || options.signal?.aborted || Date.now() + wait >= deadline) throw error;
-        await sleep(wait, options.signal);
+        const remaining = deadline - Date.now();
+        if (!error.transient || options.signal?.aborted || remaining <= 0) throw error;
+        // The last wait is cut to what is left of the budget, so the final attempt comes at its
+        // end rather than the budget being given up early (a listener arriving late still counts).
+        await sleep(Math.min(wait, remaining), options.signal);
       }
     }
   }

@@ -49,7 +49,8 @@ export interface ListenerEvents {
   connection: [stream: HybridConnectionStream];
 }
 
-const DEFAULT_RECONNECT_DELAYS = [0, 1000, 2000, 5000, 10_000, 30_000];
+/** The .NET SDK's reconnect schedule (ConnectDelayIntervals): 0, 1, 2, 5, 10, 30 s, then 30 s on. */
+export const DEFAULT_RECONNECT_DELAYS_MS: readonly number[] = Object.freeze([0, 1000, 2000, 5000, 10_000, 30_000]);
 
 /**
  * The listening side of a hybrid connection (the .NET SDK's HybridConnectionListener). It keeps a
@@ -91,7 +92,13 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
   async open(): Promise<void> {
     if (this.running) throw new Error('listener already started');
     this.running = true;
-    await this.connectOnce();
+    try {
+      await this.connectOnce();
+    } catch (err) {
+      // Stopped, as documented: open() (or start()) may be called again.
+      this.running = false;
+      throw err;
+    }
     this.loop = this.reconnectLoop(true);
   }
 
@@ -154,7 +161,7 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
   }
 
   private async reconnectLoop(alreadyOnline: boolean): Promise<void> {
-    const delays = this.options.reconnectDelaysMs ?? DEFAULT_RECONNECT_DELAYS;
+    const delays = this.options.reconnectDelaysMs ?? DEFAULT_RECONNECT_DELAYS_MS;
     let attempt = 0;
     let needConnect = !alreadyOnline;
     while (!this.closing) {
@@ -176,7 +183,9 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
         }
       }
       needConnect = true;
-      const ended = await this.session!.ended;
+      // close() while connecting: connectOnce() shut the channel it had just opened.
+      if (!this.session) continue;
+      const ended = await this.session.ended;
       this.session = undefined;
       this.online = false;
       if (this.renewTimer) clearTimeout(this.renewTimer);

@@ -87,7 +87,11 @@ export class HybridConnectionStream extends Duplex {
           this.peerClosed = true;
           this.peerCode = code;
           this.peerReason = reason;
-          if (this.streaming) this.finishReadable();
+          // A close other than 1000 is an abort of the whole connection, not the end of one
+          // direction: fail at once, even when nobody reads yet (a writer would otherwise go on
+          // writing into a connection that is gone).
+          if (!isCleanClose(code)) this.destroy(new ConnectionLostError(code, reason));
+          else if (this.streaming) this.finishReadable();
           this.wake();
         },
         onClosed: (code, reason, error) => this.onSocketClosed(code, reason, error),
@@ -141,6 +145,11 @@ export class HybridConnectionStream extends Duplex {
 
   /** Sends one message: text when given a string, binary otherwise. */
   sendMessage(data: string | Buffer): Promise<void> {
+    // Nothing can be sent once our direction is closed; without this the promise would wait for
+    // a 'drain' that a closed socket never emits.
+    if (this.destroyed || this.writableEnded || this.conn.isFinished || this.conn.outputClosed) {
+      return Promise.reject(new ConnectionLostError(this.peerCode, this.peerReason || 'the connection is closed for sending'));
+    }
     const ok = typeof data === 'string' ? this.conn.sendText(data) : this.conn.sendBinary(data);
     return ok ? Promise.resolve() : new Promise((resolve, reject) => this.afterDrain((err) => (err ? reject(err) : resolve())));
   }
@@ -148,6 +157,9 @@ export class HybridConnectionStream extends Duplex {
   /** Closes both directions (a full close, unlike end()). */
   close(code: number = CloseCode.Normal, reason = ''): void {
     this.conn.terminate(code, reason);
+    // We are done with both directions: whatever the peer does afterwards (even an abort) is no
+    // longer this stream's error to report.
+    if (!this.destroyed) this.destroy();
   }
 
   override _read(): void {
@@ -190,9 +202,11 @@ export class HybridConnectionStream extends Duplex {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    // destroy() is an abort: unless our direction already ended cleanly (end()), the peer gets a
+    // close other than 1000 and sees an error, never a clean end. close() is the clean full close.
     if (!this.conn.isFinished) {
-      if (error) this.conn.terminate(CloseCode.InternalError, 'aborted');
-      else this.conn.terminate(CloseCode.Normal, '');
+      if (this.conn.outputClosed) this.conn.terminate();
+      else this.conn.terminate(error ? CloseCode.InternalError : CloseCode.GoingAway, 'aborted');
     }
     this.wake();
     callback(error);
@@ -228,8 +242,10 @@ export class HybridConnectionStream extends Duplex {
       return;
     }
     if (!this.outputEnded && !this.writableFinished) {
-      // The peer finished and the socket is gone while we still had a direction open.
-      this.destroy(isCleanClose(this.peerCode) ? undefined : new ConnectionLostError(this.peerCode, this.peerReason));
+      // The peer finished and the socket is gone while we still had a direction open: whatever
+      // we wrote or still mean to write cannot arrive, which is an error even after a clean
+      // close of the peer's direction.
+      this.destroy(new ConnectionLostError(CloseCode.Abnormal, 'the connection ended while our direction was still open'));
     }
   }
 

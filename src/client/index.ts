@@ -1,5 +1,6 @@
 export { HybridConnectionClient, type CreateConnectionOptions } from './hybrid-connection-client.js';
 export {
+  DEFAULT_RECONNECT_DELAYS_MS,
   HybridConnectionListener,
   type AcceptContext,
   type AcceptDecision,

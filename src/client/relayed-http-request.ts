@@ -44,6 +44,14 @@ export class RelayedHttpRequest extends Readable {
   override _read(): void {
     this.onResume?.();
   }
+
+  /**
+   * As Node's IncomingMessage does: a request cut off mid-body emits 'error' only when someone
+   * listens for it, so a handler that ignores the body cannot crash the process with it.
+   */
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    callback(this.listenerCount('error') > 0 ? error : null);
+  }
 }
 
 function normalizeHeaders(map: HeaderMap | undefined): { headers: Record<string, string>; raw: string[] } {

@@ -123,6 +123,23 @@ export class RelayedHttpResponse extends Writable {
     }, callback);
   }
 
+  /**
+   * A response cut short (the handler failed after its headers went out, or it was destroyed)
+   * must not look complete: the rendezvous closes with 1011 before the final frame, and the
+   * relay aborts the sender's response instead of waiting for the rest until it times out.
+   */
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    if (!this.writableFinished) {
+      const abort = (conn: WsConnection) => {
+        if (!conn.isFinished) conn.terminate(CloseCode.InternalError, 'response aborted');
+      };
+      if (this.conn) abort(this.conn);
+      else this.switching?.then(abort, () => undefined);
+    }
+    callback(error);
+  }
+
   private sendChunk(chunk: Buffer, callback: (error?: Error | null) => void): void {
     const conn = this.conn!;
     const ok = conn.sendFrame(this.framesSent ? Opcode.Continuation : Opcode.Binary, chunk, false);
