@@ -1,7 +1,9 @@
 import { WebSocketHandshakeError, WebSocketTimeoutError } from '../websocket/client-handshake.js';
 import { AuthorizationFailedError, EndpointNotFoundError, RelayError, RelayHandshakeError, RelayTimeoutError, redactUrl } from './errors.js';
 
-const TRANSIENT_STATUS = new Set([404, 408, 429, 500, 502, 503, 504]);
+// 502 is left out: it is what a listener whose accept handler failed answers, and retrying that
+// for the whole budget only delays the error.
+const TRANSIENT_STATUS = new Set([404, 408, 429, 500, 503, 504]);
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND']);
 
 /**

@@ -51,7 +51,7 @@ export class HybridConnectionClient {
     const deadline = Date.now() + budget;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.attempt(options, deadline);
+        return await this.attempt(options, deadline, attempt === 0);
       } catch (err) {
         const error = toRelayError(err, 'sender', `connecting to "${this.connection.entityPath}"`);
         const wait = RETRY_DELAYS_MS[Math.min(attempt, RETRY_DELAYS_MS.length - 1)]! * (0.8 + Math.random() * 0.4);
@@ -64,7 +64,7 @@ export class HybridConnectionClient {
     }
   }
 
-  private async attempt(options: CreateConnectionOptions, deadline: number): Promise<HybridConnectionStream> {
+  private async attempt(options: CreateConnectionOptions, deadline: number, first: boolean): Promise<HybridConnectionStream> {
     const c = this.connection;
     const trackingId = options.trackingId ?? randomUUID();
     const headers: Record<string, string> = { ...options.headers };
@@ -73,8 +73,9 @@ export class HybridConnectionClient {
     if (options.disallowedListeners) headers['Microsoft-Relay-DisallowedListeners'] = options.disallowedListeners.join(',');
     const url = buildHybridConnectionUrl(c.endpoint, c.entityPath, 'connect', { trackingId, pathSuffix: options.pathSuffix, query: options.query });
     const perAttempt = options.attemptTimeoutMs ?? Math.min(c.operationTimeoutMs, 30_000);
-    const remaining = deadline - Date.now();
-    const timeoutMs = Math.max(1000, remaining > 0 ? Math.min(perAttempt, Math.max(remaining, perAttempt)) : perAttempt);
+    // The first attempt gets its full time (the listener may take a while to accept); retries only
+    // what is left of the budget.
+    const timeoutMs = first ? perAttempt : Math.max(1000, Math.min(perAttempt, deadline - Date.now()));
     let opened;
     try {
       opened = await openWebSocket(url, { headers, protocols: options.protocols, timeoutMs, signal: options.signal, tls: c.tls });

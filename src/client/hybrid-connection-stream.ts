@@ -26,7 +26,20 @@ export interface StreamOptions {
   /** Largest single message readMessage() accepts. */
   maxMessageBytes?: number;
   highWaterMark?: number;
+  /**
+   * Ping the relay this often while the connection is open (0 = never). Azure Relay closes
+   * connections that stay silent for about two minutes; an idle SSH session must survive that.
+   * A connection that answers nothing for the same span again is declared lost. Default 30 s.
+   */
+  keepAliveIntervalMs?: number;
+  /**
+   * Largest message this stream sends; writes are cut into messages of at most this size. The
+   * default (4 MiB) bounds the masked copy; aztunnel peers need 32 KiB (their read limit).
+   */
+  maxOutgoingMessageBytes?: number;
 }
+
+export const DEFAULT_STREAM_KEEPALIVE_MS = 30_000;
 
 interface QueuedMessage {
   binary: boolean;
@@ -36,7 +49,7 @@ interface QueuedMessage {
 }
 
 /** Writes above this size are split into several messages, bounding the masked copy. */
-const MAX_FRAME_PAYLOAD = 4 * 1024 * 1024;
+const DEFAULT_MAX_OUTGOING_MESSAGE = 4 * 1024 * 1024;
 /** Bytes held before the stream is read; beyond this the socket is paused. */
 const QUEUE_LIMIT = 256 * 1024;
 
@@ -62,6 +75,7 @@ export class HybridConnectionStream extends Duplex {
   private readonly waiters = new Set<() => void>();
   private readonly maxMessageBytes: number;
   private outputEnded = false;
+  private maxOutgoing: number;
 
   constructor(
     private readonly conn: WsConnection,
@@ -71,6 +85,7 @@ export class HybridConnectionStream extends Duplex {
   ) {
     super({ allowHalfOpen: true, highWaterMark: options.highWaterMark ?? 64 * 1024 });
     this.maxMessageBytes = options.maxMessageBytes ?? 1024 * 1024;
+    this.maxOutgoing = options.maxOutgoingMessageBytes ?? DEFAULT_MAX_OUTGOING_MESSAGE;
     conn.attach(
       {
         onMessageStart: (binary) => {
@@ -98,6 +113,10 @@ export class HybridConnectionStream extends Duplex {
       },
       head,
     );
+    const keepAlive = options.keepAliveIntervalMs ?? DEFAULT_STREAM_KEEPALIVE_MS;
+    if (keepAlive > 0) {
+      conn.startKeepAlive(keepAlive, keepAlive, () => this.destroy(new ConnectionLostError(CloseCode.Abnormal, `no answer to keep-alive pings for ${keepAlive} ms`)));
+    }
   }
 
   get trackingId(): string {
@@ -173,10 +192,17 @@ export class HybridConnectionStream extends Duplex {
     this.conn.resumeReading();
   }
 
+  /** Caps the size of the messages sent from now on (e.g. once the peer turns out to be an aztunnel). */
+  setMaxOutgoingMessageBytes(bytes: number): void {
+    if (!Number.isInteger(bytes) || bytes < 1) throw new RangeError('the message size limit must be a positive integer');
+    this.maxOutgoing = bytes;
+  }
+
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    const max = this.maxOutgoing;
     let ok = true;
-    if (chunk.length <= MAX_FRAME_PAYLOAD) ok = this.conn.sendBinary(chunk);
-    else for (let offset = 0; offset < chunk.length; offset += MAX_FRAME_PAYLOAD) ok = this.conn.sendBinary(chunk.subarray(offset, offset + MAX_FRAME_PAYLOAD));
+    if (chunk.length <= max) ok = this.conn.sendBinary(chunk);
+    else for (let offset = 0; offset < chunk.length; offset += max) ok = this.conn.sendBinary(chunk.subarray(offset, offset + max));
     if (this.conn.isFinished || this.conn.outputClosed) return callback(new ConnectionLostError(this.peerCode, this.peerReason || 'connection closed'));
     if (ok) callback();
     else this.afterDrain(callback);
@@ -185,7 +211,7 @@ export class HybridConnectionStream extends Duplex {
   override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
     const parts = chunks.map((c) => c.chunk);
     const total = parts.reduce((n, b) => n + b.length, 0);
-    if (total > MAX_FRAME_PAYLOAD) {
+    if (total > this.maxOutgoing) {
       this._write(Buffer.concat(parts, total), 'binary', callback);
       return;
     }

@@ -8,7 +8,7 @@ export {
   type ListenerEvents,
   type ListenerOptions,
 } from './hybrid-connection-listener.js';
-export { HybridConnectionStream, type RelayedMessage, type StreamInfo } from './hybrid-connection-stream.js';
+export { DEFAULT_STREAM_KEEPALIVE_MS, HybridConnectionStream, type RelayedMessage, type StreamInfo, type StreamOptions } from './hybrid-connection-stream.js';
 export { RelayedHttpRequest } from './relayed-http-request.js';
 export { RelayedHttpResponse } from './relayed-http-response.js';
 export type { RequestHandler } from './http-dispatch.js';

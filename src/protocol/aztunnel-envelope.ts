@@ -9,6 +9,12 @@
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 
+/**
+ * aztunnel reads each WebSocket message with coder/websocket's default limit and fails the
+ * connection on anything larger, so tunnels never send data messages above this size.
+ */
+export const AZTUNNEL_MAX_MESSAGE_BYTES = 32 * 1024;
+
 export const ENVELOPE_VERSION = 1;
 /** Largest envelope a listener reads; aztunnel's are well under 300 bytes. */
 export const MAX_ENVELOPE_BYTES = 4096;

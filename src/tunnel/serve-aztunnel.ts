@@ -22,7 +22,7 @@ import {
 } from '../protocol/aztunnel-envelope.js';
 import type { Logger } from '../util/logger.js';
 import type { Allowlist } from './allowlist.js';
-import { withBoundedMessages } from './bounded-messages.js';
+import { AZTUNNEL_MAX_MESSAGE_BYTES } from '../protocol/aztunnel-envelope.js';
 import { ConnectionSlots } from './connection-slots.js';
 import { closeQuietly, sendRelayMessage } from './stream-messages.js';
 import { authorizeTarget, dialFirstReachable, systemLookup, type Lookup } from './target-access.js';
@@ -100,7 +100,8 @@ export function createAztunnelHandler(options: AztunnelHandlerOptions): Protocol
         return;
       }
       log.info({ ...fields, rule: access.rule, dialMs: Date.now() - dialStarted, remote: `${socket.remoteAddress}:${socket.remotePort}` }, 'tunnel open');
-      const result = await pump(socket, withBoundedMessages(stream));
+      stream.setMaxOutgoingMessageBytes(AZTUNNEL_MAX_MESSAGE_BYTES);
+      const result = await pump(socket, stream);
       const end = { ...fields, bytesToSender: result.bytesToRelay, bytesFromSender: result.bytesFromRelay, durationMs: result.durationMs };
       if (result.outcome === 'closed') log.info(end, 'tunnel closed');
       else log.info({ ...end, outcome: result.outcome, reason: result.error?.message }, 'tunnel ended abruptly');

@@ -6,12 +6,13 @@
  */
 import type { Duplex } from 'node:stream';
 import type { HybridConnectionClient } from '../client/hybrid-connection-client.js';
+import { RelayTimeoutError } from '../client/errors.js';
 import type { HybridConnectionStream, RelayedMessage } from '../client/hybrid-connection-stream.js';
 import { SenderPool } from '../forwarding/sender-pool.js';
 import { describePreambleReply, PreambleReplyDecoder } from '../protocol/azbridge-preamble.js';
 import { encodeConnectEnvelope, EnvelopeError, newTunnelId, parseConnectResponse, type ConnectResponse } from '../protocol/aztunnel-envelope.js';
 import type { Logger } from '../util/logger.js';
-import { withBoundedMessages } from './bounded-messages.js';
+import { AZTUNNEL_MAX_MESSAGE_BYTES } from '../protocol/aztunnel-envelope.js';
 import { closeQuietly, sendRelayMessage } from './stream-messages.js';
 import { describeTunnelFailure, failureFromResponse, type TunnelFailure } from './tunnel-failures.js';
 
@@ -19,6 +20,8 @@ export const SENDER_RETRY_BUDGET_MS = 30_000;
 export const SENDER_ATTEMPT_TIMEOUT_MS = 10_000;
 /** The listener may spend its whole --connect-timeout (30 s by default) dialing before it answers. */
 export const DEFAULT_RESPONSE_TIMEOUT_MS = 45_000;
+/** How often a relayed connection lost before the listener's response is tried again. */
+export const MAX_RETRIES_BEFORE_RESPONSE = 3;
 
 export class TunnelError extends Error {
   constructor(
@@ -67,8 +70,24 @@ export class TunnelSender {
     return this.options.attemptTimeoutMs ?? SENDER_ATTEMPT_TIMEOUT_MS;
   }
 
-  /** Opens a tunnel to `target` (`host:port`); throws TunnelError with a one-line reason. */
+  /**
+   * Opens a tunnel to `target` (`host:port`); throws TunnelError with a one-line reason. A relayed
+   * connection that ends before the listener's response (the listener died after taking it, or a
+   * prewarmed connection went stale) is tried again, up to MAX_RETRIES_BEFORE_RESPONSE times within
+   * the retry budget: only the envelope was sent, the client's bytes were not read yet.
+   */
   async open(target: string, signal?: AbortSignal): Promise<OpenedTunnel> {
+    const started = Date.now();
+    for (let retry = 1; ; retry++) {
+      const outcome = await this.openOnce(target, signal);
+      if (!('lost' in outcome)) return outcome;
+      const again = retry <= MAX_RETRIES_BEFORE_RESPONSE && !signal?.aborted && Date.now() - started < this.retryBudgetMs;
+      if (!again) throw new TunnelError(target, 'relay_failed', outcome.lost);
+      this.options.log.info({ target, retry, reason: outcome.lost }, 'relayed connection lost before the listener answered; trying again');
+    }
+  }
+
+  private async openOnce(target: string, signal: AbortSignal | undefined): Promise<OpenedTunnel | { lost: string }> {
     const bridgeId = newTunnelId();
     const envelope = encodeConnectEnvelope({ target, bridgeId });
     let stream: HybridConnectionStream;
@@ -89,9 +108,14 @@ export class TunnelSender {
       await sendRelayMessage(stream, envelope);
       answer = await stream.readMessage(this.options.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS);
     } catch (err) {
-      return fail('relay_failed', `the listener did not answer (${(err as Error).message})`);
+      if (err instanceof RelayTimeoutError) return fail('relay_failed', `the listener did not answer (${err.message})`);
+      closeQuietly(stream);
+      return { lost: `the listener did not answer (${(err as Error).message})` };
     }
-    if (!answer) return fail('relay_failed', 'the listener closed the connection without answering');
+    if (!answer) {
+      closeQuietly(stream);
+      return { lost: 'the listener closed the connection without answering' };
+    }
     if (answer.binary) return fail('rejected', binaryAnswerDetail(answer.data));
     let response: ConnectResponse;
     try {
@@ -100,7 +124,8 @@ export class TunnelSender {
       return fail('rejected', err instanceof EnvelopeError ? err.message : String(err));
     }
     if (!response.ok) return fail(failureFromResponse(response), response.error, response);
-    return { stream: withBoundedMessages(stream), bridgeId, listenerId: response.listenerId };
+    stream.setMaxOutgoingMessageBytes(AZTUNNEL_MAX_MESSAGE_BYTES);
+    return { stream, bridgeId, listenerId: response.listenerId };
   }
 
   close(): void {

@@ -2,12 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { HybridConnectionListener, HybridConnectionStream } from '../../src/client/index.js';
 import { HybridConnectionClient, HybridConnectionListener as Listener } from '../../src/client/index.js';
-import { withBoundedMessages } from '../../src/tunnel/bounded-messages.js';
 import { withTimeout } from '../helpers/async.js';
 import { patternBytes, sha256 } from '../helpers/data.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
 
-describe('withBoundedMessages', () => {
+describe('maxOutgoingMessageBytes', () => {
   let relay: TestRelay;
   let listener: HybridConnectionListener;
   const accepted: HybridConnectionStream[] = [];
@@ -22,9 +21,10 @@ describe('withBoundedMessages', () => {
     await relay.stop();
   });
 
-  it('never sends a message over the limit, even when writes queue up behind backpressure', async () => {
+  it('never sends a message over the limit, even when writes queue up and are merged (aztunnel peers read at most 32 KiB)', async () => {
     const sender = await new HybridConnectionClient({ connectionString: relay.connectionString('bounded') }).createConnection();
-    const bounded = withBoundedMessages(sender, 32 * 1024);
+    sender.setMaxOutgoingMessageBytes(32 * 1024);
+    const bounded = sender;
     const payload = patternBytes(3 * 1024 * 1024 + 17, 5);
     // Many writes at once, without waiting: the stream must not merge them into big messages.
     for (let offset = 0; offset < payload.length; offset += 100_000) bounded.write(payload.subarray(offset, offset + 100_000));
