@@ -28,6 +28,7 @@ interface ServerFlags {
   redis?: string;
   nodeId?: string;
   redisPrefix: string;
+  clusterHeartbeat: string;
   logLevel?: string;
   logFormat?: string;
 }
@@ -53,7 +54,8 @@ export function registerServerCommand(program: Command): void {
     .option('--drain-timeout <duration>', 'on SIGTERM/SIGINT, how long relayed connections may run before they are closed', '30s')
     .option('--redis <url>', 'run as a node of a relay cluster sharing this Redis (redis://host:port[/db]); needs --public-url')
     .option('--node-id <id>', 'this node\'s name in the cluster (default: the host name)')
-    .option('--redis-prefix <prefix>', 'key prefix, to keep several clusters in one Redis apart', 'hybridge:');
+    .option('--redis-prefix <prefix>', 'key prefix, to keep several clusters in one Redis apart', 'hybridge:')
+    .option('--cluster-heartbeat <duration>', 'how often a node announces itself in Redis; a node silent for 5 heartbeats is forgotten with its listeners', '1s');
   addLogOptions(command).action(async (flags: ServerFlags) => runServer(flags));
 }
 
@@ -62,6 +64,8 @@ async function runServer(flags: ServerFlags): Promise<void> {
   const port = parsePort(flags.port, '--port');
   const maxListeners = parsePositiveInt(flags.maxListeners, '--max-listeners', 1, 1000);
   const drainMs = parseDurationOption(flags.drainTimeout, '--drain-timeout');
+  const heartbeatMs = parseDurationOption(flags.clusterHeartbeat, '--cluster-heartbeat');
+  if (heartbeatMs < 100 || heartbeatMs > 60_000) fail('--cluster-heartbeat must be from 100ms to 60s');
   if (flags.publicUrl) {
     try {
       parseRelayEndpoint(flags.publicUrl);
@@ -121,7 +125,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
     publicUrl: flags.publicUrl,
     maxListenersPerEntity: maxListeners,
     nodeId,
-    directory: redis ? (local) => (cluster = new ClusterDirectory(local, redis, { maxPerEntity: maxListeners, log })) : undefined,
+    directory: redis ? (local) => (cluster = new ClusterDirectory(local, redis, { maxPerEntity: maxListeners, log, heartbeatMs })) : undefined,
   });
   let started;
   try {

@@ -32,6 +32,8 @@ export interface ListenerDirectory {
   /** Adds a control channel of this node; false when the entity has its maximum number of listeners. */
   register(channel: ListenerChannel): Promise<boolean>;
   unregister(channel: ListenerChannel): void;
+  /** A channel of this node renewed its token: `grant` is who it is admitted as from now on. */
+  refresh(channel: ListenerChannel, grant: Grant): void;
   /** The next listener for a new connection (round-robin over those meeting the criteria). */
   pick(entity: string, criteria: PickCriteria): Promise<ListenerRef | undefined>;
   /**
@@ -73,6 +75,10 @@ export class LocalDirectory implements ListenerDirectory {
     this.keys.set(channel, key);
     this.byKey.set(key, channel);
     return true;
+  }
+
+  refresh(): void {
+    // Local refs are built from the channel itself, whose grant is already the current one.
   }
 
   unregister(channel: ListenerChannel): void {

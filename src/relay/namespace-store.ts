@@ -21,8 +21,8 @@ export interface StoreBackend {
    * document. A cluster backend retries when another node wrote in between.
    */
   update(change: (doc: NamespaceDocument | undefined) => NamespaceDocument): Promise<NamespaceDocument>;
-  /** Calls back when another process changed the document (cluster only). */
-  watch?(onChange: () => void): void;
+  /** Calls back when another process changed the document (cluster only); resolves once listening. */
+  watch?(onChange: () => void): void | Promise<void>;
   close?(): Promise<void>;
 }
 
@@ -68,16 +68,20 @@ export class NamespaceStore extends EventEmitter {
 
   /** Loads the document, creating it with a root rule on first start. Returns whether it was created. */
   async open(create: () => NamespaceDocument): Promise<boolean> {
+    // Listen before the first read, so that a change another node makes right after it is not missed.
+    // A failed reload (cluster store briefly unreachable) keeps the copy we have; the next change retries.
+    await this.backend.watch?.(() => void this.reload().catch(() => undefined));
     const existing = await this.backend.load();
     let created = false;
     if (existing) this.replace(existing);
     else {
-      const doc = await this.backend.update((current) => current ?? create());
-      created = true;
+      // In a cluster another node may create it first: then this one did not.
+      const doc = await this.backend.update((current) => {
+        created = current === undefined;
+        return current ?? create();
+      });
       this.replace(doc);
     }
-    // A failed reload (cluster store briefly unreachable) keeps the copy we have; the next change retries.
-    this.backend.watch?.(() => void this.reload().catch(() => undefined));
     return created;
   }
 
@@ -111,9 +115,21 @@ export class NamespaceStore extends EventEmitter {
     return undefined;
   }
 
+  /**
+   * Re-reads the document. When the backend has lost it while this process holds a copy (a
+   * cluster's Redis restarted without persistence), the copy is written back ('restored' event).
+   */
   async reload(): Promise<void> {
     const doc = await this.backend.load();
-    if (doc) this.replace(doc);
+    if (doc) return this.replace(doc);
+    if (!this.doc) return;
+    let restored = false;
+    const current = await this.backend.update((found) => {
+      restored = found === undefined;
+      return found ?? this.doc;
+    });
+    this.replace(current);
+    if (restored) this.emit('restored');
   }
 
   // async so that validation failures reject the promise instead of throwing synchronously.
@@ -145,7 +161,11 @@ export class NamespaceStore extends EventEmitter {
       await this.createHybridConnection(name, {});
       return true;
     } catch (err) {
-      if (err instanceof StoreError && err.status === 409) return false;
+      if (err instanceof StoreError && err.status === 409) {
+        // Another node created it since our copy was read: bring the copy up to date.
+        await this.reload();
+        return false;
+      }
       throw err;
     }
   }
@@ -233,8 +253,10 @@ export class NamespaceStore extends EventEmitter {
     const run = async () => {
       let result!: T;
       const doc = await this.backend.update((current) => {
-        if (!current) throw new StoreError('the namespace document is missing', 500);
-        const copy = structuredClone(current);
+        // A backend that lost the document (see reload) gets this process's copy back with the change.
+        const base = current ?? this.doc;
+        if (!base) throw new StoreError('the namespace document is missing', 500);
+        const copy = structuredClone(base);
         result = change(copy);
         return copy;
       });

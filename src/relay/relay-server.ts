@@ -107,6 +107,7 @@ export class RelayServer {
       if (!socket.destroyed) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     });
     this.store.on('change', (change: NamespaceChange) => this.onNamespaceChange(change));
+    this.store.on('restored', () => this.log.warn('the namespace document was missing from the cluster store (Redis restarted empty?); wrote back this node\'s copy'));
   }
 
   async start(): Promise<RelayServerStarted> {
@@ -270,7 +271,12 @@ export class RelayServer {
       `${this.options.tls ? 'wss' : 'ws'}://${safeHost(req.headers.host) ?? `${formatHost(this.endpoint.host)}:${this.endpoint.port}`}`,
       {
         findResponseSink: (ch, requestId) => this.http.responseSink(ch, requestId),
-        reauthorize: (token) => authorize(this.store, { token, entity: entity.name, right: 'Listen' }),
+        reauthorize: (token) => {
+          const renewed = authorize(this.store, { token, entity: entity.name, right: 'Listen' });
+          // The cluster registry keeps the grant too; other nodes revoke by it.
+          if (renewed.ok) this.directory.refresh(channel, renewed.grant);
+          return renewed;
+        },
         onClosed: (ch, code, reason) => {
           this.directory.unregister(ch);
           this.broker.channelClosed(ch);

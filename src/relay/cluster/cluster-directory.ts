@@ -3,12 +3,14 @@ import type { Grant } from '../authorizer.js';
 import type { ListenerChannel } from '../listener-channel.js';
 import type { ListenerDirectory, ListenerRef, LocalDirectory, PickCriteria } from '../listener-directory.js';
 import { ClusterUnavailableError, redisReady, type RedisPair } from './redis-connection.js';
+import { HEARTBEAT_SCRIPT, LIST_SCRIPT, REGISTER_SCRIPT } from './registry-scripts.js';
 
 export interface ClusterDirectoryOptions {
   maxPerEntity: number;
   log: Logger;
-  /** How often this node announces itself, and after how long a silent node is considered gone. */
+  /** How often this node announces itself (default 1 s). */
   heartbeatMs?: number;
+  /** After how long without a heartbeat a node is considered gone (default 5 heartbeats). */
   nodeTtlMs?: number;
 }
 
@@ -21,39 +23,27 @@ interface Entry {
 
 type NodeMessage = { t: 'deliver'; key: string; json: string; ref: string; from: string } | { t: 'undeliverable'; ref: string };
 
-/** Adds a listener unless the entity already has the maximum on live nodes; drops entries of dead nodes. */
-const REGISTER_SCRIPT = `
-local entries = redis.call('HGETALL', KEYS[1])
-local live = {}
-for i = 4, #ARGV do live[ARGV[i]] = true end
-local count = 0
-for i = 1, #entries, 2 do
-  local node = string.match(entries[i], '^(.*)/[^/]*$')
-  if live[node] then count = count + 1 else redis.call('HDEL', KEYS[1], entries[i]) end
-end
-if count >= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
-return 1
-`;
-
 /**
  * The cluster-wide listener directory. Every node keeps its listeners in Redis hashes, announces
  * itself with heartbeats, and receives commands for its listeners on its own pub/sub channel. A
  * sender's node picks a listener anywhere and has the `accept` (or address-only `request`) sent
  * through the listener's node; the rendezvous address names the sender's node, so relayed bytes
- * never cross between nodes. Without Redis a node keeps serving its own listeners.
+ * never cross between nodes. Without Redis a node keeps serving its own listeners, and writes its
+ * whole registry share again when Redis is back (it may have restarted empty).
  */
 export class ClusterDirectory implements ListenerDirectory {
   readonly nodeId: string;
+  /** Live nodes as of this node's last heartbeat (used to give up on deliveries to dead nodes). */
   private live = new Set<string>();
   private readonly roundRobin = new Map<string, number>();
-  private readonly undeliverable = new Map<string, { callback: () => void; at: number }>();
+  private readonly undeliverable = new Map<string, { callback: () => void; at: number; nodeId: string }>();
   private readonly delivered = new Map<string, { from: string; channel: ListenerChannel; at: number }>();
-  private readonly unsynced = new Set<ListenerChannel>();
   private readonly removedWhileDown: { entity: string; key: string }[] = [];
   private readonly timer: NodeJS.Timeout;
   private readonly heartbeatMs: number;
   private readonly nodeTtlMs: number;
+  private readonly subscribed: Promise<void>;
+  private started = false;
   private closed = false;
 
   constructor(
@@ -63,35 +53,39 @@ export class ClusterDirectory implements ListenerDirectory {
   ) {
     this.nodeId = local.nodeId;
     this.heartbeatMs = options.heartbeatMs ?? 1000;
-    this.nodeTtlMs = options.nodeTtlMs ?? 5000;
+    this.nodeTtlMs = options.nodeTtlMs ?? this.heartbeatMs * 5;
     this.live.add(this.nodeId);
-    this.timer = setInterval(() => void this.heartbeat(), this.heartbeatMs);
+    this.timer = setInterval(() => void this.heartbeat(false), this.heartbeatMs);
     this.timer.unref();
     const sub = redis.subscriber;
-    void sub.subscribe(this.channelOf(this.nodeId)).catch(() => undefined);
+    this.subscribed = sub.subscribe(this.channelOf(this.nodeId)).then(() => undefined);
+    this.subscribed.catch(() => undefined);
     sub.on('message', (channel: string, message: string) => {
       if (channel === this.channelOf(this.nodeId)) this.onNodeMessage(message);
     });
-    redis.command.on('ready', () => void this.resync());
+    redis.command.on('ready', () => {
+      if (this.started && !this.closed) void this.resync();
+    });
   }
 
-  /** Announces this node (call once after construction, before serving). */
+  /**
+   * Joins the cluster (call once, before serving): forgets entries a previous run of this node id
+   * left behind (killed, restarted within the TTL), then announces this node.
+   */
   async start(): Promise<void> {
-    await this.heartbeat();
+    await this.subscribed;
+    await this.purgeOwnEntries();
+    await this.heartbeat(false);
+    this.started = true;
   }
 
   async register(channel: ListenerChannel): Promise<boolean> {
     if (!this.local.addLocal(channel)) return false;
-    if (!redisReady(this.redis.command)) {
-      this.unsynced.add(channel);
-      return true;
-    }
+    // Without Redis the listener is served locally; resync() registers it when Redis is back.
+    if (!redisReady(this.redis.command)) return true;
     const added = await this.redis.command
-      .eval(REGISTER_SCRIPT, 1, this.hashOf(channel.entity), String(this.options.maxPerEntity), this.local.keyOf(channel)!, this.entryJson(channel), ...this.live)
-      .catch(() => {
-        this.unsynced.add(channel);
-        return 1;
-      });
+      .eval(REGISTER_SCRIPT, 2, this.hashOf(channel.entity), this.nodesKey, String(this.options.maxPerEntity), this.local.keyOf(channel)!, this.entryJson(channel, channel.grant), String(this.nodeTtlMs))
+      .catch(() => 1);
     if (added !== 1) {
       this.local.unregister(channel);
       return false;
@@ -99,10 +93,16 @@ export class ClusterDirectory implements ListenerDirectory {
     return true;
   }
 
+  refresh(channel: ListenerChannel, grant: Grant): void {
+    const key = this.local.keyOf(channel);
+    if (key === undefined || !redisReady(this.redis.command)) return;
+    // A renewToken may carry another key of the rule: revocation on other nodes must follow it.
+    this.redis.command.hset(this.hashOf(channel.entity), key, this.entryJson(channel, grant)).catch(() => undefined);
+  }
+
   unregister(channel: ListenerChannel): void {
     const key = this.local.keyOf(channel);
     this.local.unregister(channel);
-    this.unsynced.delete(channel);
     if (key === undefined) return;
     this.redis.command.hdel(this.hashOf(channel.entity), key).catch(() => this.removedWhileDown.push({ entity: channel.entity, key }));
     // Connections offered to this listener that it never took go back to their senders' nodes.
@@ -133,7 +133,8 @@ export class ClusterDirectory implements ListenerDirectory {
 
   async deliver(target: ListenerRef, json: string, ref: string, onUndeliverable: () => void): Promise<boolean> {
     if (target.nodeId === this.nodeId) return this.local.channelByKey(target.key)?.send(json) ?? false;
-    this.undeliverable.set(ref, { callback: onUndeliverable, at: Date.now() });
+    this.undeliverable.set(ref, { callback: onUndeliverable, at: Date.now(), nodeId: target.nodeId });
+    // PUBLISH counts the subscribers: 0 means the listener's node is gone (killed, drained).
     const receivers = await this.send(target.nodeId, { t: 'deliver', key: target.key, json, ref, from: this.nodeId });
     if (receivers > 0) return true;
     this.undeliverable.delete(ref);
@@ -165,69 +166,97 @@ export class ClusterDirectory implements ListenerDirectory {
       const key = this.local.keyOf(channel);
       if (key) pipeline.hdel(this.hashOf(channel.entity), key);
     }
-    pipeline.zrem(`${this.redis.prefix}nodes`, this.nodeId);
+    pipeline.zrem(this.nodesKey, this.nodeId);
     await pipeline.exec().catch(() => undefined);
   }
 
-  /** Listeners of an entity on live nodes (entries of dead nodes are dropped on the way). */
+  /** Listeners of an entity on live nodes (the script drops entries of dead nodes on the way). */
   private async entries(entity: string): Promise<ListenerRef[]> {
-    const hash = this.hashOf(entity);
-    const raw = await this.redis.command.hgetall(hash);
+    const flat = (await this.redis.command.eval(LIST_SCRIPT, 2, this.hashOf(entity), this.nodesKey, String(this.nodeTtlMs))) as string[];
     const refs: ListenerRef[] = [];
-    const dead: string[] = [];
-    for (const [key, value] of Object.entries(raw)) {
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const key = flat[i]!;
       let entry: Entry;
       try {
-        entry = JSON.parse(value) as Entry;
+        entry = JSON.parse(flat[i + 1]!) as Entry;
       } catch {
-        dead.push(key);
-        continue;
-      }
-      if (!this.live.has(entry.nodeId)) {
-        dead.push(key);
         continue;
       }
       const channel = entry.nodeId === this.nodeId ? this.local.channelByKey(key) : undefined;
-      refs.push({ key, nodeId: entry.nodeId, listenerId: entry.listenerId, grant: entry.grant, channel });
+      // This node's own listeners: the channel's current grant is authoritative.
+      refs.push({ key, nodeId: entry.nodeId, listenerId: entry.listenerId, grant: channel?.grant ?? entry.grant, channel });
     }
-    if (dead.length > 0) this.redis.command.hdel(hash, ...dead).catch(() => undefined);
     return refs.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
-  private async heartbeat(): Promise<void> {
+  /**
+   * Announces this node and learns which nodes are live. When this node was not live in the
+   * registry's eyes (Redis restarted empty, a stall longer than the TTL), or `reregister` asks for
+   * it, every local listener is written again: other nodes may have dropped them meanwhile.
+   */
+  private async heartbeat(reregister: boolean): Promise<void> {
     if (this.closed) return;
     const redis = this.redis.command;
     if (!redisReady(redis)) return;
-    const now = Date.now();
-    const nodes = `${this.redis.prefix}nodes`;
     try {
-      const results = await redis
-        .multi()
-        .zadd(nodes, now, this.nodeId)
-        .zrangebyscore(nodes, now - this.nodeTtlMs, '+inf')
-        .zremrangebyscore(nodes, '-inf', now - 3_600_000)
-        .exec();
-      const members = results?.[1]?.[1];
-      if (Array.isArray(members)) this.live = new Set([...(members as string[]), this.nodeId]);
+      const [wasLive, ...members] = (await redis.eval(HEARTBEAT_SCRIPT, 1, this.nodesKey, this.nodeId, String(this.nodeTtlMs))) as [number, ...string[]];
+      this.live = new Set([...members, this.nodeId]);
+      if (this.started && (reregister || wasLive !== 1)) await this.writeLocalEntries();
     } catch {
       // Redis went away between the check and the call; the next beat tries again.
     }
-    this.expireBookkeeping(now);
+    this.forgetDeadNodes();
+    this.expireBookkeeping(Date.now());
   }
 
-  /** After a Redis outage: register what connected meanwhile, forget what left meanwhile. */
+  /** After a Redis outage: announce this node first (so no one drops its entries), then rewrite them. */
   private async resync(): Promise<void> {
     const redis = this.redis.command;
     try {
+      await this.heartbeat(true);
       for (const { entity, key } of this.removedWhileDown.splice(0)) await redis.hdel(this.hashOf(entity), key);
-      for (const channel of [...this.unsynced]) {
-        const key = this.local.keyOf(channel);
-        if (key) await redis.hset(this.hashOf(channel.entity), key, this.entryJson(channel));
-        this.unsynced.delete(channel);
-      }
-      await this.heartbeat();
+      this.options.log.info({ node: this.nodeId, listeners: this.local.localChannels().length }, 'cluster registry resynchronised');
     } catch {
       // Still flaky; the next 'ready' retries.
+    }
+  }
+
+  /** Writes every local listener's entry (no limit check: they were admitted already). */
+  private async writeLocalEntries(): Promise<void> {
+    const pipeline = this.redis.command.pipeline();
+    for (const channel of this.local.localChannels()) {
+      const key = this.local.keyOf(channel);
+      if (key && channel.isOpen) pipeline.hset(this.hashOf(channel.entity), key, this.entryJson(channel, channel.grant));
+    }
+    if (pipeline.length > 0) await pipeline.exec();
+  }
+
+  /** Deletes entries of this node id left in the registry by a previous run of it. */
+  private async purgeOwnEntries(): Promise<void> {
+    const redis = this.redis.command;
+    const prefix = `${this.nodeId}/`;
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${escapeGlob(this.redis.prefix)}listeners:*`, 'COUNT', 500);
+      cursor = next;
+      for (const hash of keys) {
+        const stale = (await redis.hkeys(hash)).filter((field) => field.startsWith(prefix));
+        if (stale.length > 0) await redis.hdel(hash, ...stale);
+      }
+    } while (cursor !== '0');
+  }
+
+  /**
+   * Connections handed to a node that has since died will never be answered: send them elsewhere.
+   * (Only once a node TTL has passed since the hand-over: a listener of a node that is draining may
+   * still be on its way to the rendezvous.)
+   */
+  private forgetDeadNodes(): void {
+    const now = Date.now();
+    for (const [ref, u] of this.undeliverable) {
+      if (this.live.has(u.nodeId) || now - u.at < this.nodeTtlMs) continue;
+      this.undeliverable.delete(ref);
+      u.callback();
     }
   }
 
@@ -265,9 +294,13 @@ export class ClusterDirectory implements ListenerDirectory {
     for (const [ref, u] of this.undeliverable) if (now - u.at > 120_000) this.undeliverable.delete(ref);
   }
 
-  private entryJson(channel: ListenerChannel): string {
-    const entry: Entry = { nodeId: this.nodeId, listenerId: channel.listenerId, grant: channel.grant };
+  private entryJson(channel: ListenerChannel, grant: Grant): string {
+    const entry: Entry = { nodeId: this.nodeId, listenerId: channel.listenerId, grant };
     return JSON.stringify(entry);
+  }
+
+  private get nodesKey(): string {
+    return `${this.redis.prefix}nodes`;
   }
 
   private hashOf(entity: string): string {
@@ -277,4 +310,9 @@ export class ClusterDirectory implements ListenerDirectory {
   private channelOf(nodeId: string): string {
     return `${this.redis.prefix}node:${nodeId}`;
   }
+}
+
+/** A literal string inside a SCAN MATCH pattern. */
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
 }

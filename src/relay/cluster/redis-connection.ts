@@ -44,8 +44,12 @@ export async function connectRedis(url: string, prefix: string, log: Logger, con
   const command = new Redis(url, { ...options, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
   const subscriber = new Redis(url, { ...options, maxRetriesPerRequest: null });
   let down = false;
+  let connected = false;
+  let lastError: Error | undefined;
   const onError = (err: Error) => {
-    if (!down) log.warn({ redis: where, reason: err.message }, 'Redis unreachable; serving what this node can without it');
+    lastError = err;
+    // Before the first connection there is nothing to serve yet: the start fails instead.
+    if (connected && !down) log.warn({ redis: where, reason: err.message }, 'Redis unreachable; serving what this node can without it');
     down = true;
   };
   const onReady = () => {
@@ -60,8 +64,11 @@ export async function connectRedis(url: string, prefix: string, log: Logger, con
   } catch (err) {
     command.disconnect();
     subscriber.disconnect();
-    throw new ClusterUnavailableError(`cannot reach Redis at ${where}: ${(err as Error).message}`);
+    // ioredis rejects with "Connection is closed"; the error event before it says why.
+    throw new ClusterUnavailableError(`cannot reach Redis at ${where}: ${(lastError ?? (err as Error)).message}`);
   }
+  connected = true;
+  down = false;
   return {
     command,
     subscriber,

@@ -5,9 +5,24 @@ import { redisReady, type RedisPair } from './redis-connection.js';
 const MAX_ATTEMPTS = 20;
 
 /**
- * The namespace document in Redis, shared by every node. Writes are optimistic transactions
- * (WATCH/MULTI) so concurrent changes from two nodes never lose one another; each change is
- * announced on a channel, and every node reloads and applies it (a renewed key fails everywhere).
+ * Compare-and-set of the namespace document, with the change announcement in the same step.
+ * KEYS: document, change channel. ARGV: the text the change was computed from ('' = none), new text, stamp.
+ * (A script rather than WATCH/MULTI: WATCH is per connection, and the registry's own MULTI/EXEC on
+ * the shared command connection would silently drop it.)
+ */
+const COMPARE_AND_SET = `
+local current = redis.call('GET', KEYS[1])
+if (current or '') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('PUBLISH', KEYS[2], ARGV[3])
+return 1
+`;
+
+/**
+ * The namespace document in Redis, shared by every node. Writes are compare-and-set (retried when
+ * another node wrote in between), so concurrent changes from two nodes never lose one another;
+ * each change is announced on a channel, and every node reloads and applies it (a renewed key
+ * fails everywhere). Redis failures surface as StoreError 503.
  */
 export class RedisStoreBackend implements StoreBackend {
   private readonly key: string;
@@ -19,9 +34,44 @@ export class RedisStoreBackend implements StoreBackend {
   }
 
   async load(): Promise<NamespaceDocument | undefined> {
-    this.assertReady();
-    const text = await this.redis.command.get(this.key);
-    if (text === null) return undefined;
+    const text = await this.read();
+    return text === null ? undefined : this.parse(text);
+  }
+
+  async update(change: (doc: NamespaceDocument | undefined) => NamespaceDocument): Promise<NamespaceDocument> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const text = await this.read();
+      const current = text === null ? undefined : this.parse(text);
+      const next = change(current);
+      // Nothing to write (e.g. "create unless it exists" found it).
+      if (next === current && current !== undefined) return current;
+      const written = await this.call(() =>
+        this.redis.command.eval(COMPARE_AND_SET, 2, this.key, this.channel, text ?? '', JSON.stringify(next), String(Date.now())),
+      );
+      if (written === 1) return next;
+      // Another node wrote in between: read again and reapply.
+    }
+    throw new StoreError('the namespace document kept changing under this update; try again', 503);
+  }
+
+  async watch(onChange: () => void): Promise<void> {
+    const subscriber = this.redis.subscriber;
+    subscriber.on('message', (channel: string) => {
+      if (channel === this.channel) onChange();
+    });
+    // Changes made while this node could not hear them are picked up when Redis comes back, and a
+    // document lost with Redis is written back (NamespaceStore.reload); either connection may be
+    // ready last, and a reload needs the command connection.
+    subscriber.on('ready', onChange);
+    this.redis.command.on('ready', onChange);
+    await subscriber.subscribe(this.channel);
+  }
+
+  private read(): Promise<string | null> {
+    return this.call(() => this.redis.command.get(this.key));
+  }
+
+  private parse(text: string): NamespaceDocument {
     try {
       return JSON.parse(text) as NamespaceDocument;
     } catch {
@@ -29,37 +79,12 @@ export class RedisStoreBackend implements StoreBackend {
     }
   }
 
-  async update(change: (doc: NamespaceDocument | undefined) => NamespaceDocument): Promise<NamespaceDocument> {
-    const redis = this.redis.command;
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      this.assertReady();
-      await redis.watch(this.key);
-      let next: NamespaceDocument;
-      try {
-        const text = await redis.get(this.key);
-        next = change(text === null ? undefined : (JSON.parse(text) as NamespaceDocument));
-      } catch (err) {
-        await redis.unwatch();
-        throw err;
-      }
-      const result = await redis.multi().set(this.key, JSON.stringify(next)).publish(this.channel, String(Date.now())).exec();
-      if (result !== null) return next;
-      // Another node wrote in between: read again and reapply.
-    }
-    throw new StoreError('the namespace document kept changing under this update; try again', 503);
-  }
-
-  watch(onChange: () => void): void {
-    const subscriber = this.redis.subscriber;
-    void subscriber.subscribe(this.channel).catch(() => undefined);
-    subscriber.on('message', (channel: string) => {
-      if (channel === this.channel) onChange();
-    });
-    // Changes made while this node could not hear them are picked up when Redis comes back.
-    subscriber.on('ready', onChange);
-  }
-
-  private assertReady(): void {
+  private async call<T>(command: () => Promise<T>): Promise<T> {
     if (!redisReady(this.redis.command)) throw new StoreError('the cluster store (Redis) is unreachable; try again when it is back', 503);
+    try {
+      return await command();
+    } catch (err) {
+      throw new StoreError(`the cluster store (Redis) failed: ${(err as Error).message}; try again`, 503);
+    }
   }
 }

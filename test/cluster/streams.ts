@@ -1,0 +1,72 @@
+/** Bounded stream helpers for the cluster tests: digests of what arrived, plain and paced writes. */
+import type { Readable, Writable } from 'node:stream';
+import { delay, withTimeout } from '../helpers/async.js';
+import { Digest } from '../helpers/data.js';
+
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+
+export interface StreamDigest {
+  length: number;
+  sha256: string;
+}
+
+/** Reads `stream` to its end, hashing every byte; rejects on 'error', on a close without end, or after `timeoutMs`. */
+export function digestOf(stream: Readable, timeoutMs: number, what = 'stream read'): Promise<StreamDigest> {
+  const digest = new Digest();
+  return withTimeout(
+    new Promise<StreamDigest>((resolve, reject) => {
+      stream.on('data', (chunk: Buffer) => digest.update(chunk));
+      stream.once('end', () => resolve({ length: digest.length, sha256: digest.hex() }));
+      stream.once('error', reject);
+      stream.once('close', () => reject(new Error(`${what}: closed after ${digest.length} bytes without an end`)));
+    }),
+    timeoutMs,
+    what,
+  );
+}
+
+/**
+ * Writes `payload` in chunks, waiting for 'drain'; with `durationMs` the chunks are spread evenly
+ * over that time (a slow transfer). Ends the stream afterwards.
+ */
+export async function writePayload(stream: Writable, payload: Buffer, options: { durationMs?: number; chunkSize?: number; timeoutMs: number }): Promise<void> {
+  // A paced write sends a chunk at least every 50 ms or so.
+  const paced = options.durationMs ? Math.ceil(payload.length / Math.max(1, options.durationMs / 50)) : Infinity;
+  const chunkSize = Math.max(1, Math.min(options.chunkSize ?? 256 * KiB, paced));
+  const chunks = Math.ceil(payload.length / chunkSize);
+  const work = async () => {
+    const started = Date.now();
+    for (let i = 0; i < chunks; i++) {
+      if (stream.destroyed) throw new Error(`stream destroyed after ${i * chunkSize} bytes`);
+      if (!stream.write(payload.subarray(i * chunkSize, Math.min(payload.length, (i + 1) * chunkSize)))) await drained(stream);
+      if (options.durationMs) {
+        const due = started + ((i + 1) * options.durationMs) / chunks;
+        while (due > Date.now() && !stream.destroyed) await delay(Math.min(100, due - Date.now()));
+      }
+    }
+    await new Promise<void>((resolve, reject) => {
+      stream.once('error', reject);
+      stream.end(() => resolve());
+    });
+  };
+  await withTimeout(work(), options.timeoutMs, 'stream write');
+}
+
+function drained(stream: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (error?: Error) => {
+      stream.off('drain', onDrain);
+      stream.off('close', onClose);
+      stream.off('error', onError);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onDrain = () => done();
+    const onClose = () => done(new Error('stream closed while writing'));
+    const onError = (err: Error) => done(err);
+    stream.on('drain', onDrain);
+    stream.on('close', onClose);
+    stream.on('error', onError);
+  });
+}
