@@ -3,9 +3,8 @@ import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parseRelayEndpoint } from '../protocol/relay-endpoint.js';
-import { ClusterDirectory } from '../relay/cluster/cluster-directory.js';
-import { connectRedis, type RedisPair } from '../relay/cluster/redis-connection.js';
-import { RedisStoreBackend } from '../relay/cluster/redis-store-backend.js';
+import type { ClusterDirectory } from '../relay/cluster/cluster-directory.js';
+import type { RedisPair } from '../relay/cluster/redis-connection.js';
 import { FileStoreBackend } from '../relay/file-store-backend.js';
 import type { StoreBackend } from '../relay/namespace-store.js';
 import { RelayServer } from '../relay/relay-server.js';
@@ -86,7 +85,12 @@ async function runServer(flags: ServerFlags): Promise<void> {
   let redis: RedisPair | undefined;
   let backend: StoreBackend;
   let fileBackend: FileStoreBackend | undefined;
-  if (flags.redis) {
+  // The cluster modules (and ioredis) load only for a cluster node: every other command starts faster.
+  const clusterModules = flags.redis
+    ? await Promise.all([import('../relay/cluster/redis-connection.js'), import('../relay/cluster/redis-store-backend.js'), import('../relay/cluster/cluster-directory.js')])
+    : undefined;
+  if (flags.redis && clusterModules) {
+    const [{ connectRedis }, { RedisStoreBackend }] = clusterModules;
     try {
       redis = await connectRedis(flags.redis, flags.redisPrefix, log);
     } catch (err) {
@@ -125,7 +129,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
     publicUrl: flags.publicUrl,
     maxListenersPerEntity: maxListeners,
     nodeId,
-    directory: redis ? (local) => (cluster = new ClusterDirectory(local, redis, { maxPerEntity: maxListeners, log, heartbeatMs })) : undefined,
+    directory: redis && clusterModules ? (local) => (cluster = new clusterModules[2].ClusterDirectory(local, redis, { maxPerEntity: maxListeners, log, heartbeatMs })) : undefined,
   });
   let started;
   try {
