@@ -2,7 +2,7 @@ import type { ProtocolHandler } from '../forwarding/listener-end.js';
 import type { Logger } from '../util/logger.js';
 import type { TlsClientOptions } from '../websocket/client-handshake.js';
 import { aztunnelOnBridge } from './aztunnel-on-bridge.js';
-import { forwardConnection, type BridgeConfig, type RemoteBinding, type RemoteForward } from './config/index.js';
+import { forwardConnection, poolDefaults, type BridgeConfig, type RemoteBinding, type RemoteForward } from './config/index.js';
 import { ConnectionTracker } from './connection-tracker.js';
 import { LocalForwarder } from './local/local-forwarder.js';
 import type { OutboundOptions } from './outbound-address.js';
@@ -73,6 +73,7 @@ export class BridgeHost {
         tracker: this.tracker,
         tls: this.options.tls,
         udpIdleMs: this.options.udpIdleMs,
+        poolDefaults: poolDefaults(config),
       });
       try {
         await forwarder.start(mustStart);

@@ -28,6 +28,8 @@ interface BridgeFlags {
   legacyRemoteForward?: string[];
   remoteHttpForward?: string[];
   prewarm?: string;
+  balance?: string;
+  healthCheck?: string;
   logFormat: string;
   drainTimeout: string;
   allow?: string[];
@@ -40,6 +42,7 @@ Examples:
   hybridge bridge -e sb://ns.servicebus.windows.net -T db:16161            # server side
   hybridge bridge -x "$CS" -L "127.0.0.8:16161/sql1;127.0.0.9:16161/sql2:db"
   hybridge bridge -x "$CS" -T "db:sql1/sql1.corp.example.com:16161;sql2/sql2.corp.example.com:16161"
+  hybridge bridge -x "$CS" -T "db:pg/10.0.0.1:5432;pg/10.0.0.2:5432" --balance least-connections --health-check interval=5s
   hybridge bridge -x "$CS" -H latavola:https/localhost:443
   hybridge bridge -f bridge.yml
 
@@ -68,6 +71,8 @@ export function registerBridgeCommand(program: Command): void {
     .addOption(new Option('-R, --legacy-remote-forward <expr>', 'relay_name:host:[port_name/]port (azbridge legacy form)').argParser(collect).hideHelp())
     .option('-H, --remote-http-forward <expr>', 'relay_name:{http|https}/host[/path][:port]{;...}: HTTP reverse proxy (repeatable)', collect)
     .option('--prewarm <n>', 'relayed connections each -L forwarder keeps open ahead of demand (0-1000, default 0)')
+    .option('--balance <mode>', 'target pools (-T bindings sharing a port name): round-robin (default) or least-connections; config key LoadBalancing')
+    .option('--health-check <spec>', 'target pools: off, on, or interval=10s,timeout=3s,fail=3,pass=2 (default: on for ports with 2+ TCP/Unix targets); config key HealthCheck')
     .option('--allow <host:port>', 'serve aztunnel-style senders on -T relays for this target (repeatable; default: refuse them)', collect)
     .option('--ca <file>', 'PEM certificate to trust for a TLS relay, besides the system list (repeatable)', collect)
     .option('--log-format <format>', 'text or json', 'text')
@@ -123,6 +128,8 @@ function loadConfig(flags: BridgeFlags): BridgeConfig {
       legacyRemoteForward: flags.legacyRemoteForward,
       httpForward: flags.remoteHttpForward,
       prewarm: flags.prewarm,
+      balance: flags.balance,
+      healthCheck: flags.healthCheck,
     });
   } catch (err) {
     if (err instanceof BridgeConfigError) fail(err.message);

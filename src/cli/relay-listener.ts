@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { BridgeConfigError, parseRemoteForwardOption, type RemoteBinding } from '../bridge/config/index.js';
+import { BridgeConfigError, checkBalanceMode, parseHealthCheckSpec, parseRemoteForwardOption, type PoolSettings, type RemoteBinding } from '../bridge/config/index.js';
 import { createAzbridgeHandler, rejectAzbridgeConnection } from '../bridge/remote/serve-azbridge.js';
 import type { ProtocolHandler } from '../forwarding/listener-end.js';
 import { newTunnelId } from '../protocol/aztunnel-envelope.js';
@@ -21,6 +21,8 @@ interface ListenerFlags extends RelayFlags {
   tcpKeepalive: string;
   drainTimeout: string;
   bridgeTarget: string[];
+  balance?: string;
+  healthCheck?: string;
 }
 
 /** A sender's first message may wait this long (prewarmed senders keep connections idle up to 25 s). */
@@ -36,7 +38,9 @@ export function registerRelayListenerCommand(program: Command): void {
     .option('--connect-timeout <duration>', 'time to connect to a target (and to wait for the envelope)', '30s')
     .option('--tcp-keepalive <duration>', 'TCP keep-alive interval on target connections (0 = off)', '30s')
     .option('--drain-timeout <duration>', 'on SIGTERM/SIGINT, how long open tunnels may run before they are closed', '30s')
-    .option('--bridge-target <[port_name/]target>', 'also serve azbridge-style senders (bridge -L) on this hybrid connection, as "bridge -T <hyco>:<value>" would (repeatable)', collect, []);
+    .option('--bridge-target <[port_name/]target>', 'also serve azbridge-style senders (bridge -L) on this hybrid connection, as "bridge -T <hyco>:<value>" would (repeatable)', collect, [])
+    .option('--balance <mode>', '--bridge-target ports with several targets: round-robin (default) or least-connections')
+    .option('--health-check <spec>', '--bridge-target pools: off, on, or interval=10s,timeout=3s,fail=3,pass=2 (default: on for ports with 2+ TCP/Unix targets)');
   addRelayOptions(command).action(async (hyco: string | undefined, flags: ListenerFlags) => runRelayListener(hyco, flags));
 }
 
@@ -55,6 +59,8 @@ async function runRelayListener(hyco: string | undefined, flags: ListenerFlags):
     if (err instanceof AllowlistError) fail(err.problems.join('\nhybridge: '));
     throw err;
   }
+  // Every flag is checked before the first log line, so that a bad one ends in a single line.
+  const azbridge = azbridgeHandler(flags.bridgeTarget, connection.entityPath ?? '', { connectTimeoutMs, pools: poolSettingsFrom(flags) }, log);
   if (allowlist.isEmpty) log.warn('no allowlist configured, all targets will be permitted');
 
   const listenerId = newTunnelId();
@@ -64,7 +70,7 @@ async function runRelayListener(hyco: string | undefined, flags: ListenerFlags):
     connection,
     listenerId,
     aztunnel,
-    azbridge: azbridgeHandler(flags.bridgeTarget, connection.entityPath ?? '', connectTimeoutMs, log),
+    azbridge,
     slots,
     firstMessageTimeoutMs: Math.max(connectTimeoutMs, MIN_FIRST_MESSAGE_TIMEOUT_MS),
     log,
@@ -74,12 +80,37 @@ async function runRelayListener(hyco: string | undefined, flags: ListenerFlags):
     },
   });
   log.info({ auth, allow: allowlist.entries.map((e) => e.text), maxConnections: maxConnections || 'unlimited', connectTimeoutMs }, 'starting relay-listener');
+  azbridge.start?.();
   listener.start();
-  onShutdownSignal(log, () => listener.drain(drainMs));
+  onShutdownSignal(log, async () => {
+    azbridge.close?.();
+    await listener.drain(drainMs);
+  });
 }
 
-/** azbridge-style senders: served by --bridge-target bindings, or refused with the reason. */
-function azbridgeHandler(expressions: string[], hyco: string, connectTimeoutMs: number, log: Logger): ProtocolHandler {
+/** --balance and --health-check: the target-pool defaults of the --bridge-target ports. */
+function poolSettingsFrom(flags: ListenerFlags): PoolSettings {
+  const settings: PoolSettings = {};
+  try {
+    if (flags.balance !== undefined) settings.balance = checkBalanceMode(flags.balance);
+  } catch (err) {
+    fail(`--balance: ${(err as Error).message}`);
+  }
+  try {
+    if (flags.healthCheck !== undefined) settings.healthCheck = parseHealthCheckSpec(flags.healthCheck);
+  } catch (err) {
+    fail(`--health-check "${flags.healthCheck}": ${(err as Error).message}`);
+  }
+  return settings;
+}
+
+/** azbridge-style senders: served by --bridge-target bindings (ports with several targets are pools), or refused with the reason. */
+function azbridgeHandler(
+  expressions: string[],
+  hyco: string,
+  options: { connectTimeoutMs: number; pools: PoolSettings },
+  log: Logger,
+): ProtocolHandler & { start?(): void; close?(): void } {
   if (expressions.length === 0) {
     const reason = `relay-listener on "${hyco}" serves aztunnel-style tunnels only; start it with --bridge-target to serve azbridge ports`;
     return async (stream, first) => {
@@ -96,5 +127,5 @@ function azbridgeHandler(expressions: string[], hyco: string, connectTimeoutMs: 
       throw err;
     }
   }
-  return createAzbridgeHandler(bindings, { relayName: hyco, log, connectTimeoutMs });
+  return createAzbridgeHandler(bindings, { relayName: hyco, log, connectTimeoutMs: options.connectTimeoutMs, poolDefaults: options.pools });
 }

@@ -4,6 +4,7 @@ import { parseHttpForwardOption } from './http-forward-option.js';
 import { emptyLayer, type ConfigLayer } from './layer.js';
 import { parseLocalForwardOption } from './local-forward-option.js';
 import { unquote } from './names.js';
+import { checkBalanceMode, parseHealthCheckSpec } from './pool-settings.js';
 import { parseLegacyRemoteForwardOption, parseRemoteForwardOption } from './remote-forward-option.js';
 import { checkConnectionString, checkEndpoint, checkKey, checkKeyName, checkRange, checkSignature, parseIntegerText, type RANGES } from './values.js';
 
@@ -45,6 +46,10 @@ export interface BridgeCommandLine {
   httpForward?: readonly string[];
   /** --prewarm */
   prewarm?: number | string;
+  /** --balance: default LoadBalancing of target pools. */
+  balance?: string;
+  /** --health-check: default HealthCheck of target pools (off, on, interval=5s,timeout=1s,fail=2,pass=1). */
+  healthCheck?: string;
 }
 
 /**
@@ -66,6 +71,10 @@ export function commandLineLayer(cli: BridgeCommandLine, isLocal: LocalAddressCh
   if (cli.gatewayPorts !== undefined) s.gatewayPorts = cli.gatewayPorts;
   if (cli.keepAlive !== undefined) s.keepAliveInterval = at(`-a "${cli.keepAlive}"`, () => integerFlag(cli.keepAlive, 'KeepAliveInterval'));
   if (cli.prewarm !== undefined) s.prewarm = at(`--prewarm "${cli.prewarm}"`, () => integerFlag(cli.prewarm, 'Prewarm'));
+  const balance = value(cli.balance);
+  if (balance !== undefined) s.loadBalancing = at(`--balance "${balance}"`, () => checkBalanceMode(balance));
+  const healthCheck = value(cli.healthCheck);
+  if (healthCheck !== undefined) s.healthCheck = at(`--health-check "${healthCheck}"`, () => parseHealthCheckSpec(healthCheck));
 
   const connectionString = value(cli.connectionString);
   if (connectionString !== undefined) c.connectionString = { value: at('-x', () => checkConnectionString(connectionString)), where: '-x' };

@@ -28,3 +28,6 @@ export { forwardConnection } from './credentials.js';
 export { effectiveBindAddress, isLocalAddress, type LocalAddressCheck } from './addresses.js';
 export { validateRunnable } from './validate-runnable.js';
 export type { ConfigLayer, LocalForwardEntry } from './layer.js';
+export type { BalanceMode, HealthCheckSettings, PoolPolicy, PoolSettings } from './pool-settings.js';
+export { BALANCE_MODES, checkBalanceMode, describeHealthCheck, parseHealthCheckSpec } from './pool-settings.js';
+export { groupPools, poolDefaults, resolvePoolPolicy, type PoolBinding, type PoolGroup } from './pool-policy.js';

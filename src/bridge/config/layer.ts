@@ -1,4 +1,5 @@
 import type { AddressFamily, LocalForward, LogLevel, RemoteForward } from './model.js';
+import type { BalanceMode, HealthCheckSettings } from './pool-settings.js';
 
 /**
  * One source of configuration (a file, the -o overrides, the command line) before merging. Only what
@@ -25,6 +26,9 @@ export interface LayerSettings {
   logLevel?: LogLevel;
   logFileName?: string;
   prewarm?: number;
+  loadBalancing?: BalanceMode;
+  /** Merged field by field with the layers below. */
+  healthCheck?: HealthCheckSettings;
 }
 
 /** A value and where it was written, so that a later consistency error can point at it. */

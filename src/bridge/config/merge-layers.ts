@@ -8,21 +8,26 @@ import {
   type BridgeConfig,
   type RemoteForward,
 } from './model.js';
+import { mergeHealthCheck } from './pool-settings.js';
 
 /**
  * Merges layers given lowest precedence first (reference/azbridge.md §2.3): a setting present in a
  * later layer replaces the earlier value; LocalForward and RemoteForward lists concatenate in order;
  * a layer with ClearAllForwardings: true drops the lists of the layers before it, then adds its own.
+ * HealthCheck settings merge field by field (a later Interval keeps an earlier Timeout).
  * Unlike azbridge, KeepAliveInterval from a later layer wins even when it is 30.
  */
 export function mergeLayers(layers: readonly ConfigLayer[]): BridgeConfig {
   const settings: LayerSettings = {};
   let localForward: LocalForwardEntry[] = [];
   let remoteForward: RemoteForward[] = [];
+  let healthCheck: LayerSettings['healthCheck'];
   for (const layer of layers) {
     for (const [key, value] of Object.entries(layer.settings)) {
       if (value !== undefined) (settings as Record<string, unknown>)[key] = value;
     }
+    settings.healthCheck = mergeHealthCheck(healthCheck, layer.settings.healthCheck);
+    healthCheck = settings.healthCheck;
     if (layer.clearAllForwardings) {
       localForward = [];
       remoteForward = [];
@@ -44,6 +49,8 @@ export function mergeLayers(layers: readonly ConfigLayer[]): BridgeConfig {
     logLevel: settings.logLevel ?? DEFAULT_LOG_LEVEL,
     ...(settings.logFileName !== undefined && { logFileName: settings.logFileName }),
     prewarm,
+    ...(settings.loadBalancing !== undefined && { loadBalancing: settings.loadBalancing }),
+    ...(settings.healthCheck !== undefined && { healthCheck: settings.healthCheck }),
     localForward: localForward.map((entry) => ({ ...entry, prewarm: entry.prewarm ?? prewarm })),
     remoteForward,
   };

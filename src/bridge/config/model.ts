@@ -1,4 +1,5 @@
 import type { ConnectionString } from '../../protocol/connection-string.js';
+import type { BalanceMode, HealthCheckSettings, LocatedPoolSettings } from './pool-settings.js';
 
 /**
  * The normalized `hybridge bridge` configuration: every layer (machine file, user or -f file, -o,
@@ -32,6 +33,10 @@ export interface BridgeConfig {
   logFileName?: string;
   /** Default number of sender connections each local forwarder keeps open ahead of demand. */
   prewarm: number;
+  /** Default balancing of target pools (--balance, LoadBalancing); unset means round-robin. */
+  loadBalancing?: BalanceMode;
+  /** Default health checks of target pools (--health-check, HealthCheck); unset fields take the defaults. */
+  healthCheck?: HealthCheckSettings;
   localForward: LocalForward[];
   remoteForward: RemoteForward[];
 }
@@ -90,7 +95,8 @@ export interface RemoteForward {
   relayName: string;
   connectionString?: string;
   /**
-   * Targets in definition order. Several may share a port name: the runtime treats those as a pool.
+   * Targets in definition order. Several may share a port name: the runtime treats those as a pool
+   * (see pool-policy.ts).
    */
   bindings: RemoteBinding[];
   source: string;
@@ -99,6 +105,8 @@ export interface RemoteForward {
 export interface TcpRemoteBinding {
   kind: 'tcp';
   portName: string;
+  /** LoadBalancing / HealthCheck written on this binding or its entry. */
+  pool?: LocatedPoolSettings;
   /** Host name or IP literal (without brackets). */
   host: string;
   port: number;
@@ -107,6 +115,8 @@ export interface TcpRemoteBinding {
 export interface UdpRemoteBinding {
   kind: 'udp';
   portName: string;
+  /** LoadBalancing / HealthCheck written on this binding or its entry. */
+  pool?: LocatedPoolSettings;
   host: string;
   port: number;
 }
@@ -114,6 +124,7 @@ export interface UdpRemoteBinding {
 export interface UnixRemoteBinding {
   kind: 'unix';
   portName: string;
+  pool?: LocatedPoolSettings;
   path: string;
 }
 

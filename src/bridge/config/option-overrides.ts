@@ -7,6 +7,8 @@ import { applyGlobalEntry, GLOBAL_KEYS } from './yaml-layer.js';
 import { canonicalKey, type YamlContext } from './yaml-values.js';
 
 const LIST_KEYS = new Set(['LocalForward', 'RemoteForward']);
+/** Keys whose value may also be a YAML flow mapping (`-o 'HealthCheck:{Interval: 5s}'`). */
+const MAPPING_KEYS = new Set(['HealthCheck']);
 
 /**
  * `-o key:value` overrides, all in one layer applied after the files. Unlike azbridge, the option is
@@ -40,7 +42,8 @@ function applyOverride(layer: ConfigLayer, option: string, isLocal: LocalAddress
   if (isList && !/^[[{]/.test(valueText)) {
     throw new BridgeConfigError(`${label}: ${key} takes YAML flow syntax, e.g. -o '${key}:[{RelayName: name, BindPort: 8080}]'`);
   }
-  const value = isList ? parseFlowValue(valueText, label, valueOffset) : new Scalar(valueText);
+  const structured = isList || (MAPPING_KEYS.has(key) && valueText.startsWith('{'));
+  const value = structured ? parseFlowValue(valueText, label, valueOffset) : new Scalar(valueText);
   const ctx: YamlContext = {
     where: (node) => (node?.range ? `${label} (column ${node.range[0] + valueOffset + 1})` : label),
     text: valueText,

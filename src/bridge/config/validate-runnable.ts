@@ -1,8 +1,9 @@
 import type { BridgeConfig, LocalBinding } from './model.js';
+import { poolProblems } from './pool-policy.js';
 
 /**
  * The checks azbridge makes before it starts (reference/azbridge.md §1.1, "Startup checks"), plus
- * listeners that would collide. Returns one line per problem; empty means the bridge can start.
+ * listeners that would collide and target pools whose bindings contradict each other. Returns one line per problem; empty means the bridge can start.
  */
 export function validateRunnable(config: BridgeConfig): string[] {
   const problems: string[] = [];
@@ -18,6 +19,7 @@ export function validateRunnable(config: BridgeConfig): string[] {
     }
   }
   problems.push(...duplicateListeners(config));
+  problems.push(...poolProblems(config));
   return problems;
 }
 

@@ -5,6 +5,8 @@ import type { LocalForwardEntry } from './layer.js';
 import type { LocalBinding, RemoteBinding, RemoteForward } from './model.js';
 import { checkPort, checkPortName, checkRelayName, defaultSocketPortName, parsePortText } from './names.js';
 import { checkConnectionString, checkRange } from './values.js';
+import type { LocatedPoolSettings } from './pool-settings.js';
+import { POOL_KEYS, readPoolKeys } from './yaml-pool-keys.js';
 import { checked, readBoolean, readInteger, readList, readMapping, readString, type MappingValue, type YamlContext } from './yaml-values.js';
 
 /**
@@ -13,15 +15,16 @@ import { checked, readBoolean, readInteger, readList, readMapping, readString, t
  * Insecure / Http (remote) are defaults for every binding of the entry; a binding may override them.
  * Beyond azbridge: `RemoteHostName` (CONFIG.md's name) is accepted as HostName, `Path` may be given
  * for Http bindings, `Prewarm` sets pre-opened sender connections per LocalForward entry, and ports
- * may be written `5000U` as well as azbridge's negative `-5000` for UDP.
+ * may be written `5000U` as well as azbridge's negative `-5000` for UDP. `LoadBalancing` and
+ * `HealthCheck` (entry or binding) set the policy of the target pool a binding belongs to.
  */
 
 const LOCAL_BINDING_KEYS = ['BindAddress', 'BindPort', 'BindLocalSocket', 'PortName', 'HostName', 'RemoteHostName', 'NoAuthentication'];
 const LOCAL_ENTRY_KEYS = ['RelayName', 'ConnectionString', 'Bindings', 'Prewarm', ...LOCAL_BINDING_KEYS];
-const REMOTE_BINDING_KEYS = ['Host', 'HostPort', 'PortName', 'LocalSocket', 'Http', 'Insecure', 'Path'];
+const REMOTE_BINDING_KEYS = ['Host', 'HostPort', 'PortName', 'LocalSocket', 'Http', 'Insecure', 'Path', ...POOL_KEYS];
 const REMOTE_ENTRY_KEYS = ['RelayName', 'ConnectionString', 'Bindings', ...REMOTE_BINDING_KEYS];
 /** Entry keys that are defaults for all bindings rather than a binding of their own. */
-const ENTRY_DEFAULTS = new Set(['NoAuthentication', 'Http', 'Insecure']);
+const ENTRY_DEFAULTS = new Set<string>(['NoAuthentication', 'Http', 'Insecure', ...POOL_KEYS]);
 
 type Mapping = Map<string, MappingValue>;
 
@@ -48,6 +51,7 @@ function readRemoteEntry(node: Node, ctx: YamlContext): RemoteForward {
   const defaults = {
     http: optional(m, 'Http', (e) => readBoolean(e, ctx)) ?? false,
     insecure: optional(m, 'Insecure', (e) => readBoolean(e, ctx)) ?? false,
+    pool: readPoolKeys(m, ctx),
   };
   const bindings = bindingMappings(m, node, REMOTE_BINDING_KEYS, 'a RemoteForward binding', ctx).map(([b, at]) => readRemoteBinding(b, at, defaults, ctx));
   return { ...common, bindings };
@@ -90,8 +94,10 @@ function readLocalBinding(m: Mapping, node: Node, defaultNoAuth: boolean, ctx: Y
   return { kind: port.protocol, port: port.port, portName: explicitName ?? port.name, ...(bindAddress !== undefined && { bindAddress }), ...common };
 }
 
-function readRemoteBinding(m: Mapping, node: Node, defaults: { http: boolean; insecure: boolean }, ctx: YamlContext): RemoteBinding {
+function readRemoteBinding(m: Mapping, node: Node, defaults: { http: boolean; insecure: boolean; pool?: LocatedPoolSettings }, ctx: YamlContext): RemoteBinding {
   const http = optional(m, 'Http', (e) => readBoolean(e, ctx)) ?? defaults.http;
+  const pool = readPoolKeys(m, ctx, defaults.pool);
+  const poolFields = pool ? { pool } : {};
   const insecure = optional(m, 'Insecure', (e) => readBoolean(e, ctx)) ?? defaults.insecure;
   const host = optional(m, 'Host', (e) => checked(e, ctx, () => checkTargetHost(readString(e, ctx)))) ?? 'localhost';
   const explicitName = optional(m, 'PortName', (e) => checked(e, ctx, () => checkPortName(readString(e, ctx))));
@@ -100,6 +106,7 @@ function readRemoteBinding(m: Mapping, node: Node, defaults: { http: boolean; in
   const pathEntry = m.get('Path');
   if (http) {
     if (socketEntry) throw new BridgeConfigError(`${ctx.where(socketEntry.keyNode)}: an Http binding forwards to Host and HostPort, not LocalSocket`);
+    if (pool) throw new BridgeConfigError(`${pool.where}: LoadBalancing and HealthCheck apply to TCP, UDP and Unix-socket bindings; Http bindings of a relay always take turns`);
     const scheme = explicitName?.toLowerCase();
     if (scheme !== 'http' && scheme !== 'https') {
       throw new BridgeConfigError(`${ctx.where(m.get('PortName')?.value ?? node)}: an Http binding needs PortName http or https`);
@@ -112,10 +119,10 @@ function readRemoteBinding(m: Mapping, node: Node, defaults: { http: boolean; in
   exactlyOne(portEntry, socketEntry, node, 'HostPort', 'LocalSocket', ctx);
   if (socketEntry) {
     const path = checked(socketEntry, ctx, () => checkSocketPath(readString(socketEntry, ctx)));
-    return { kind: 'unix', portName: explicitName ?? checked(socketEntry, ctx, () => defaultSocketPortName(path)), path };
+    return { kind: 'unix', portName: explicitName ?? checked(socketEntry, ctx, () => defaultSocketPortName(path)), path, ...poolFields };
   }
   const port = readPort(portEntry!, ctx);
-  return { kind: port.protocol, portName: explicitName ?? port.name, host, port: port.port };
+  return { kind: port.protocol, portName: explicitName ?? port.name, host, port: port.port, ...poolFields };
 }
 
 /** BindPort / HostPort: positive TCP, negative UDP (azbridge), or `5000U`. */

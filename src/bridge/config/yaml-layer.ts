@@ -4,10 +4,12 @@ import { BridgeConfigError } from './config-error.js';
 import { emptyLayer, type ConfigLayer } from './layer.js';
 import { checkAddressFamily, checkConnectionString, checkEndpoint, checkKey, checkKeyName, checkLogLevel, checkRange, checkSignature } from './values.js';
 import { readLocalForwardList, readRemoteForwardList } from './yaml-forward-entries.js';
+import { readHealthCheck, readLoadBalancing } from './yaml-pool-keys.js';
 import { checked, readBoolean, readInteger, readMapping, readString, type MappingValue, type YamlContext } from './yaml-values.js';
 
 /**
- * azbridge's top-level keys (reference/azbridge.md §2.2) plus hybridge's Prewarm. Keys match
+ * azbridge's top-level keys (reference/azbridge.md §2.2) plus hybridge's Prewarm and the target-pool
+ * defaults LoadBalancing and HealthCheck (yaml-pool-keys.ts). Keys match
  * case-insensitively; anything else is an error naming the key and its line and column.
  */
 export const GLOBAL_KEYS = [
@@ -29,6 +31,8 @@ export const GLOBAL_KEYS = [
   'LogFileName',
   'RemoteForward',
   'Prewarm',
+  'LoadBalancing',
+  'HealthCheck',
 ] as const;
 
 /**
@@ -120,6 +124,12 @@ export function applyGlobalEntry(layer: ConfigLayer, entry: MappingValue, ctx: Y
       break;
     case 'Prewarm':
       s.prewarm = check(() => checkRange(readInteger(entry, ctx), 'Prewarm'));
+      break;
+    case 'LoadBalancing':
+      s.loadBalancing = readLoadBalancing(entry, ctx);
+      break;
+    case 'HealthCheck':
+      s.healthCheck = readHealthCheck(entry, ctx);
       break;
     default:
       throw new BridgeConfigError(`${where}: ${entry.key} is not handled`);

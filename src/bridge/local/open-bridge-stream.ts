@@ -1,4 +1,4 @@
-import type { HybridConnectionStream } from '../../client/index.js';
+import { RelayTimeoutError, type HybridConnectionStream } from '../../client/index.js';
 import {
   describePreambleReply,
   encodePreamble,
@@ -15,9 +15,43 @@ export class BridgeOpenError extends Error {
   constructor(
     readonly failure: SetupFailure,
     message: string,
+    /** The relayed connection was lost before the remote side answered: another try is safe. */
+    readonly lostBeforeReply = false,
   ) {
     super(message);
     this.name = 'BridgeOpenError';
+  }
+}
+
+export interface OpenBridgeStreamOptions {
+  /** The whole set-up budget: connects, preambles and replies, retries included. */
+  replyTimeoutMs: number;
+  signal?: AbortSignal;
+  /** Called before a connection lost ahead of the reply is tried again. */
+  onRetry?(retry: number, reason: string): void;
+}
+
+/** How often a relayed connection lost before the remote's reply is tried again. */
+export const MAX_RETRIES_BEFORE_REPLY = 3;
+
+/**
+ * Opens a relayed connection for one logical port (openOnce), and tries again when the relayed
+ * connection is lost before the remote side answered the preamble: the listener it reached died
+ * (one of a pool of listeners killed between taking the connection and answering) or a prewarmed
+ * connection had gone stale. The client's bytes are not read until the reply came, so nothing was
+ * sent on its behalf and another try is safe. Retries stay within `replyTimeoutMs` and stop when the
+ * client goes away. A refusal, a clean close without reply, or a reply timeout is not retried.
+ */
+export async function openBridgeStream(connector: SenderConnector, preamble: Preamble, options: OpenBridgeStreamOptions): Promise<HybridConnectionStream> {
+  const deadline = Date.now() + options.replyTimeoutMs;
+  for (let retry = 1; ; retry++) {
+    try {
+      return await openOnce(connector, preamble, { replyTimeoutMs: Math.max(1, deadline - Date.now()), signal: options.signal });
+    } catch (err) {
+      const again = err instanceof BridgeOpenError && err.lostBeforeReply && retry <= MAX_RETRIES_BEFORE_REPLY && !options.signal?.aborted && Date.now() < deadline;
+      if (!again) throw err;
+      options.onRetry?.(retry, err.message);
+    }
   }
 }
 
@@ -27,11 +61,7 @@ export class BridgeOpenError extends Error {
  * connection through; hybridge's refusals are turned into a message that names the port and the
  * reason, so a port-name mismatch is never a silent EOF. Bytes after the reply stay in the stream.
  */
-export async function openBridgeStream(
-  connector: SenderConnector,
-  preamble: Preamble,
-  options: { replyTimeoutMs: number; signal?: AbortSignal },
-): Promise<HybridConnectionStream> {
+async function openOnce(connector: SenderConnector, preamble: Preamble, options: { replyTimeoutMs: number; signal?: AbortSignal }): Promise<HybridConnectionStream> {
   let stream: HybridConnectionStream;
   try {
     stream = await connector.connect(options.signal);
@@ -58,6 +88,6 @@ export async function openBridgeStream(
   } catch (err) {
     stream.destroy();
     if (err instanceof BridgeOpenError) throw err;
-    throw new BridgeOpenError('relay-unavailable', `no answer to the preamble: ${(err as Error).message}`);
+    throw new BridgeOpenError('relay-unavailable', `no answer to the preamble: ${(err as Error).message}`, !(err instanceof RelayTimeoutError));
   }
 }

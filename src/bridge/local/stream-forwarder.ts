@@ -61,7 +61,11 @@ export class StreamForwarder implements LocalListener {
     const onClientGone = () => abort.abort();
     socket.once('close', onClientGone);
     try {
-      stream = await openBridgeStream(ctx.connectorFor(binding.noAuthentication), { mode: PreambleMode.Stream, portName: binding.portName }, { replyTimeoutMs: ctx.replyTimeoutMs, signal: abort.signal });
+      stream = await openBridgeStream(ctx.connectorFor(binding.noAuthentication), { mode: PreambleMode.Stream, portName: binding.portName }, {
+        replyTimeoutMs: ctx.replyTimeoutMs,
+        signal: abort.signal,
+        onRetry: (retry, reason) => ctx.log.info({ ...label, retry, reason }, 'relayed connection lost before the remote side answered; trying again'),
+      });
     } catch (err) {
       const failure = err instanceof BridgeOpenError ? err.failure : 'relay-unavailable';
       logSetupFailure(ctx.log, label, socket.destroyed ? 'client-gone' : failure, (err as Error).message, startedAt);

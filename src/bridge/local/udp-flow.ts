@@ -56,7 +56,11 @@ export class UdpFlow {
   private async open(): Promise<void> {
     const { ctx, binding } = this;
     try {
-      const stream = await openBridgeStream(ctx.connectorFor(binding.noAuthentication), { mode: PreambleMode.Datagram, portName: binding.portName }, { replyTimeoutMs: ctx.replyTimeoutMs, signal: this.abort.signal });
+      const stream = await openBridgeStream(ctx.connectorFor(binding.noAuthentication), { mode: PreambleMode.Datagram, portName: binding.portName }, {
+        replyTimeoutMs: ctx.replyTimeoutMs,
+        signal: this.abort.signal,
+        onRetry: (retry, reason) => ctx.log.info({ ...this.label, retry, reason }, 'relayed connection lost before the remote side answered; trying again'),
+      });
       this.label.conn = stream.trackingId;
       if (this.closed || this.abort.signal.aborted) {
         stream.destroy();

@@ -3,12 +3,12 @@ import { dispatchConnection, type ProtocolHandler } from '../../forwarding/liste
 import type { ConnectionString } from '../../protocol/connection-string.js';
 import type { Logger } from '../../util/logger.js';
 import type { TlsClientOptions } from '../../websocket/client-handshake.js';
-import type { HttpRemoteBinding, RemoteBinding } from '../config/index.js';
+import type { HttpRemoteBinding, PoolSettings, RemoteBinding } from '../config/index.js';
 import type { ConnectionTracker } from '../connection-tracker.js';
 import type { OutboundOptions } from '../outbound-address.js';
 import { relayClientOptions } from '../relay-options.js';
 import { createHttpRequestHandler } from './http-proxy.js';
-import { createAzbridgeHandler } from './serve-azbridge.js';
+import { createAzbridgeHandler, type AzbridgeHandler } from './serve-azbridge.js';
 
 export interface RemoteForwarderOptions {
   relayName: string;
@@ -23,6 +23,8 @@ export interface RemoteForwarderOptions {
   tracker: ConnectionTracker;
   tls?: TlsClientOptions;
   udpIdleMs?: number;
+  /** LoadBalancing / HealthCheck defaults for this relay's target pools. */
+  poolDefaults?: PoolSettings;
 }
 
 /**
@@ -32,7 +34,7 @@ export interface RemoteForwarderOptions {
  */
 export class RemoteForwarder {
   private listener: HybridConnectionListener | undefined;
-  private readonly azbridge: ProtocolHandler;
+  private readonly azbridge: AzbridgeHandler;
   private readonly log: Logger;
 
   constructor(private readonly options: RemoteForwarderOptions) {
@@ -43,6 +45,7 @@ export class RemoteForwarder {
       log: options.log,
       tracker: options.tracker,
       udpIdleMs: options.udpIdleMs,
+      poolDefaults: options.poolDefaults,
     });
   }
 
@@ -62,12 +65,16 @@ export class RemoteForwarder {
   async start(mustConnect: boolean): Promise<void> {
     const first = this.createListener();
     this.listener = first;
+    this.azbridge.start();
     try {
       await first.open();
       return;
     } catch (err) {
       await first.close().catch(() => undefined);
-      if (mustConnect) throw err;
+      if (mustConnect) {
+        this.azbridge.close();
+        throw err;
+      }
       this.log.error({ relay: this.relayName, reason: (err as Error).message }, 'relay listener could not connect; retrying in the background');
     }
     const retrying = this.createListener();
@@ -77,6 +84,7 @@ export class RemoteForwarder {
 
   /** Closes the control channel: no new connections or requests; accepted ones carry on. */
   async stop(): Promise<void> {
+    this.azbridge.close();
     await this.listener?.close().catch(() => undefined);
   }
 

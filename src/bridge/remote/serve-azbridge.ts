@@ -2,7 +2,7 @@ import type { HybridConnectionStream, RelayedMessage } from '../../client/index.
 import type { ProtocolHandler } from '../../forwarding/listener-end.js';
 import { encodePreambleReply, PreambleDecoder, PreambleMode, type Preamble } from '../../protocol/azbridge-preamble.js';
 import type { Logger } from '../../util/logger.js';
-import type { RemoteBinding } from '../config/index.js';
+import type { PoolSettings, RemoteBinding } from '../config/index.js';
 import { logSetupFailure, type ConnectionLabel } from '../connection-log.js';
 import type { ConnectionTracker } from '../connection-tracker.js';
 import type { OutboundOptions } from '../outbound-address.js';
@@ -22,6 +22,16 @@ export interface AzbridgeHandlerOptions extends OutboundOptions {
   preambleTimeoutMs?: number;
   /** UDP flows end after this long without a datagram (default 4 minutes, as azbridge). */
   udpIdleMs?: number;
+  /** LoadBalancing / HealthCheck for target pools whose bindings do not state their own. */
+  poolDefaults?: PoolSettings;
+}
+
+/** The azbridge handler, with the health checks of its target pools to start and stop. */
+export interface AzbridgeHandler extends ProtocolHandler {
+  /** Starts the target pools' health checks. */
+  start(): void;
+  /** Stops them; connections already served are not touched. */
+  close(): void;
 }
 
 const DEFAULT_PREAMBLE_TIMEOUT_MS = 30_000;
@@ -31,11 +41,12 @@ const DEFAULT_PREAMBLE_TIMEOUT_MS = 30_000;
  * preamble `01 00 mode len name`, finds the target by port name (reference/azbridge.md §1.6),
  * connects to it and only then answers `01 00 mode`; or refuses with `00 00 00` (version), `00 00 01`
  * / `00 00 FF` (stream/datagram mismatch), hybridge's `00 00 FE` (unknown port name, listing the names
- * served here) or `00 00 FD` (target unreachable, with the failure code).
+ * served here) or `00 00 FD` (target unreachable, with the failure code, or every target of the port
+ * is down). Throws a config ValueError when the bindings of one target pool contradict each other.
  */
-export function createAzbridgeHandler(bindings: readonly RemoteBinding[], options: AzbridgeHandlerOptions): ProtocolHandler {
-  const table = new PortTable(bindings);
-  return async (stream, first) => {
+export function createAzbridgeHandler(bindings: readonly RemoteBinding[], options: AzbridgeHandlerOptions): AzbridgeHandler {
+  const table = new PortTable(bindings, { relayName: options.relayName, log: options.log, outbound: options, defaults: options.poolDefaults });
+  const handler: ProtocolHandler = async (stream, first) => {
     const startedAt = Date.now();
     const label: ConnectionLabel = { relay: options.relayName, port: '?', conn: stream.trackingId };
     stream.on('error', () => undefined);
@@ -52,20 +63,22 @@ export function createAzbridgeHandler(bindings: readonly RemoteBinding[], option
         return await refuseStream(stream, encodePreambleReply({ kind: 'unknown-port-name', reason }));
       }
       const wantDatagram = preamble.mode === PreambleMode.Datagram;
-      const targets = found.targets.filter((t) => (t.kind === 'udp') === wantDatagram);
-      if (targets.length === 0) {
+      const streamPool = found.stream;
+      const datagramPool = found.datagram;
+      if (wantDatagram ? !datagramPool : !streamPool) {
         const reason = wantDatagram ? `port "${found.name}" forwards a stream, but UDP was requested` : `port "${found.name}" forwards UDP, but a stream was requested`;
         logSetupFailure(options.log, label, 'refused', reason, startedAt);
         return await refuseStream(stream, encodePreambleReply({ kind: wantDatagram ? 'target-is-stream' : 'target-is-datagram' }));
       }
       options.log.debug({ relay: options.relayName, port: preamble.portName, conn: stream.trackingId, mode: wantDatagram ? 'datagram' : 'stream' }, 'preamble received');
       release = options.tracker?.add(() => stream.destroy(), wantDatagram ? 'datagram' : 'stream');
-      if (wantDatagram) await serveDatagramTarget(stream, targets as Extract<(typeof targets)[number], { kind: 'udp' }>[], options, label, startedAt);
-      else await serveStreamTarget(stream, targets as Exclude<(typeof targets)[number], { kind: 'udp' }>[], options, label, startedAt);
+      if (wantDatagram && datagramPool) await serveDatagramTarget(stream, datagramPool, options, label, startedAt);
+      else if (streamPool) await serveStreamTarget(stream, streamPool, options, label, startedAt);
     } finally {
       release?.();
     }
   };
+  return Object.assign(handler, { start: () => table.start(), close: () => table.close() });
 }
 
 /** The preamble, or undefined after answering/closing a connection that did not send a valid one. */

@@ -1,44 +1,43 @@
 import type { Socket as UdpSocket } from 'node:dgram';
 import type { HybridConnectionStream } from '../../client/index.js';
-import { DialError } from '../../forwarding/dial.js';
 import { encodePreambleReply, PreambleMode } from '../../protocol/azbridge-preamble.js';
 import type { UdpRemoteBinding } from '../config/index.js';
 import { logConnectionEnd, logSetupFailure, type ConnectionLabel } from '../connection-log.js';
 import { DatagramChannel } from '../datagram-channel.js';
 import { refuseStream } from '../refuse.js';
 import type { AzbridgeHandlerOptions } from './serve-azbridge.js';
-import { describeTarget } from './stream-target.js';
+import type { TargetPool } from './target-pool.js';
 import { openUdpTarget } from './udp-target.js';
 
 /**
- * A UDP flow: a socket connected to the target, datagrams framed both ways over the relayed stream,
- * until either side closes or no datagram has passed for the idle time (4 minutes by default).
+ * A UDP flow: a socket connected to a target of the port's pool (each flow takes the next target in
+ * turn, or the least busy one; no active health checks for UDP), datagrams framed both ways over the
+ * relayed stream, until either side closes or no datagram has passed for the idle time (4 minutes by
+ * default).
  */
 export async function serveDatagramTarget(
   stream: HybridConnectionStream,
-  targets: UdpRemoteBinding[],
+  pool: TargetPool<UdpRemoteBinding>,
   options: AzbridgeHandlerOptions,
   label: ConnectionLabel,
   startedAt: number,
 ): Promise<void> {
-  let socket: UdpSocket | undefined;
-  let lastError: Error | undefined;
-  for (const target of targets) {
-    label.target = describeTarget(target);
-    try {
-      socket = await openUdpTarget(target, options);
-      break;
-    } catch (err) {
-      lastError = err as Error;
-    }
-  }
-  if (!socket) {
-    const code = lastError instanceof DialError ? (lastError.code ?? 'connection_failed') : 'connection_failed';
-    logSetupFailure(options.log, label, 'target-unreachable', lastError?.message ?? 'no target', startedAt);
-    await refuseStream(stream, encodePreambleReply({ kind: 'target-unreachable', reason: code }));
+  const result = await pool.connect((target) => openUdpTarget(target, options), () => stream.destroyed);
+  if (!result.ok) {
+    if (result.lastTarget) label.target = result.lastTarget;
+    logSetupFailure(options.log, label, 'target-unreachable', result.reason, startedAt);
+    await refuseStream(stream, encodePreambleReply({ kind: 'target-unreachable', reason: result.code }));
     return;
   }
-  const udp = socket;
+  label.target = result.member.label;
+  try {
+    await carryFlow(stream, result.value, options, label);
+  } finally {
+    pool.release(result.member);
+  }
+}
+
+async function carryFlow(stream: HybridConnectionStream, udp: UdpSocket, options: AzbridgeHandlerOptions, label: ConnectionLabel): Promise<void> {
   await stream.sendMessage(encodePreambleReply({ kind: 'accepted', mode: PreambleMode.Datagram })).catch(() => undefined);
   options.log.debug({ relay: options.relayName, port: label.port, target: label.target, conn: stream.trackingId }, 'datagram flow open');
   await new Promise<void>((resolve) => {
