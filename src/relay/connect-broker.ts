@@ -28,6 +28,8 @@ interface PendingAccept {
   criteria: PickCriteria;
   pathAndQuery: { path: string; query: string };
   timer: NodeJS.Timeout;
+  /** Offers the sender to another listener when the chosen one stays silent. */
+  handoffTimer?: NodeJS.Timeout;
   /** Reads the held socket while it waits, so that a sender who gives up is noticed at once. */
   onEarlyData: (chunk: Buffer) => void;
 }
@@ -60,6 +62,11 @@ export interface ConnectBrokerOptions {
   log: Logger;
   /** How long a sender waits for the listener to complete the rendezvous. */
   acceptTimeoutMs: number;
+  /**
+   * A listener that has not come to the rendezvous after this long (frozen host, partition) is
+   * passed over: the sender is offered to another listener too, and whichever comes first pairs.
+   */
+  handoffMs?: number;
   /** Base URL (ws[s]://host:port) for rendezvous addresses; by default the one the listener used. */
   publicBaseUrl?: string;
   onRelayed?(connection: RelayedConnection): void;
@@ -203,14 +210,17 @@ export class ConnectBroker {
     for (const pending of [...this.pending.values()]) this.fail(pending, status, reason);
   }
 
-  /** Offers the sender to the next listener; refuses it (404) when no listener is left to try. */
-  private async dispatchOrFail(pending: PendingAccept, reason: string): Promise<void> {
+  /**
+   * Offers the sender to the next listener. When no listener is left to try it is refused (404),
+   * unless this is a hand-on from a silent listener: then it keeps waiting for that one.
+   */
+  private async dispatchOrFail(pending: PendingAccept, reason: string, failIfNone = true): Promise<void> {
     const directory = this.options.directory;
     try {
       for (;;) {
         const target = await directory.pick(pending.entity, { ...pending.criteria, exclude: pending.tried });
         if (!this.pending.has(pending.secret)) return;
-        if (!target) return this.fail(pending, 404, reason);
+        if (!target) return failIfNone ? this.fail(pending, 404, reason) : undefined;
         pending.tried.add(target.key);
         pending.target = target;
         const base = target.channel && !this.options.publicBaseUrl ? target.channel.baseUrl : this.options.publicBaseUrl!;
@@ -219,11 +229,24 @@ export class ConnectBroker {
         const redispatch = () => {
           if (this.pending.has(pending.secret)) void this.dispatchOrFail(pending, `The listener of "${pending.entity}" went away before accepting`);
         };
-        if (await directory.deliver(target, encodeCommand('accept', pending.command), pending.secret, redispatch)) return;
+        if (await directory.deliver(target, encodeCommand('accept', pending.command), pending.secret, redispatch)) {
+          this.armHandoff(pending);
+          return;
+        }
       }
     } catch (err) {
       if (this.pending.has(pending.secret)) this.fail(pending, 503, `The relay cannot route this connection now: ${(err as Error).message}`);
     }
+  }
+
+  private armHandoff(pending: PendingAccept): void {
+    if (pending.handoffTimer) clearTimeout(pending.handoffTimer);
+    pending.handoffTimer = setTimeout(() => {
+      if (!this.pending.has(pending.secret)) return;
+      this.options.log.info({ hyco: pending.entity, trackingId: pending.trackingId, listener: pending.target?.listenerId }, 'listener silent; offering the connection to another listener as well');
+      void this.dispatchOrFail(pending, '', false);
+    }, this.options.handoffMs ?? 5000);
+    pending.handoffTimer.unref();
   }
 
   private expire(secret: string): void {
@@ -236,6 +259,7 @@ export class ConnectBroker {
     this.pending.delete(pending.secret);
     this.options.directory.settle(pending.secret);
     clearTimeout(pending.timer);
+    if (pending.handoffTimer) clearTimeout(pending.handoffTimer);
     pending.socket.off('data', pending.onEarlyData);
   }
 

@@ -39,6 +39,8 @@ export interface RelayServerOptions {
   /** Wraps this node's listener directory into a cluster-wide one (cluster mode). */
   directory?: (local: LocalDirectory) => ListenerDirectory;
   acceptTimeoutMs?: number;
+  /** How long a chosen listener may stay silent before the sender is offered to another one too. */
+  handoffMs?: number;
   responseTimeoutMs?: number;
   pingIntervalMs?: number;
   pingTimeoutMs?: number;
@@ -82,6 +84,7 @@ export class RelayServer {
       directory: this.directory,
       log: this.log,
       acceptTimeoutMs: options.acceptTimeoutMs ?? 30_000,
+      handoffMs: options.handoffMs,
       publicBaseUrl,
       onFinished: (c) => this.logRelayed(c),
     });
