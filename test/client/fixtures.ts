@@ -5,7 +5,9 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import { HybridConnectionClient, HybridConnectionListener, type HybridConnectionOptions, type HybridConnectionStream, type ListenerOptions } from '../../src/client/index.js';
-import { withTimeout } from '../helpers/async.js';
+import { drained, withTimeout } from '../helpers/async.js';
+
+export { drained };
 import { Digest } from '../helpers/data.js';
 import type { TestRelay } from '../helpers/relay.js';
 
@@ -62,24 +64,6 @@ export async function writeAll(stream: Writable, payload: Buffer, options: { chu
   await withTimeout(work(), options.timeoutMs ?? 30_000, 'stream write');
 }
 
-/** Resolves on 'drain'; rejects when the stream closes or fails first. Leaves no listeners behind. */
-export function drained(stream: Writable): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = (error?: Error) => {
-      stream.off('drain', onDrain);
-      stream.off('close', onClose);
-      stream.off('error', onError);
-      if (error) reject(error);
-      else resolve();
-    };
-    const onDrain = () => done();
-    const onClose = () => done(new Error('stream closed while writing'));
-    const onError = (err: Error) => done(err);
-    stream.on('drain', onDrain);
-    stream.on('close', onClose);
-    stream.on('error', onError);
-  });
-}
 
 /** Resolves once `stream` has emitted 'close' (at once if it already has), bounded. */
 export function whenClosed(stream: Readable | Writable, timeoutMs = 10_000, what = 'stream close'): Promise<void> {

@@ -1,6 +1,6 @@
 /** Bounded stream helpers for the cluster tests: digests of what arrived, plain and paced writes. */
 import type { Readable, Writable } from 'node:stream';
-import { delay, withTimeout } from '../helpers/async.js';
+import { delay, drained, withTimeout } from '../helpers/async.js';
 import { Digest } from '../helpers/data.js';
 
 export const KiB = 1024;
@@ -53,20 +53,3 @@ export async function writePayload(stream: Writable, payload: Buffer, options: {
   await withTimeout(work(), options.timeoutMs, 'stream write');
 }
 
-function drained(stream: Writable): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = (error?: Error) => {
-      stream.off('drain', onDrain);
-      stream.off('close', onClose);
-      stream.off('error', onError);
-      if (error) reject(error);
-      else resolve();
-    };
-    const onDrain = () => done();
-    const onClose = () => done(new Error('stream closed while writing'));
-    const onError = (err: Error) => done(err);
-    stream.on('drain', onDrain);
-    stream.on('close', onClose);
-    stream.on('error', onError);
-  });
-}

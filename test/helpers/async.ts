@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Writable } from 'node:stream';
 
 /** Rejects when `promise` takes longer than `ms`. Every wait in the tests goes through a bound like this. */
 export async function withTimeout<T>(promise: Promise<T>, ms: number, what = 'operation'): Promise<T> {
@@ -70,5 +71,24 @@ export function readAll(socket: NodeJS.ReadableStream): Promise<Buffer> {
     socket.on('data', (c: Buffer) => chunks.push(c));
     socket.on('end', () => resolve(Buffer.concat(chunks)));
     socket.on('error', reject);
+  });
+}
+
+/** Resolves on 'drain'; rejects when the stream closes or fails first. Leaves no listeners behind. */
+export function drained(stream: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (error?: Error) => {
+      stream.off('drain', onDrain);
+      stream.off('close', onClose);
+      stream.off('error', onError);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onDrain = () => done();
+    const onClose = () => done(new Error('stream closed while writing'));
+    const onError = (err: Error) => done(err);
+    stream.on('drain', onDrain);
+    stream.on('close', onClose);
+    stream.on('error', onError);
   });
 }

@@ -3,9 +3,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { BridgeConfigError } from '../../../src/bridge/config/config-error.js';
 import { defaultMachineConfigPath, defaultUserConfigPath, loadBridgeConfig, type BridgeConfigInput } from '../../../src/bridge/config/load-bridge-config.js';
 import type { BridgeConfig } from '../../../src/bridge/config/model.js';
+import { expectConfigError, isLocal } from './config-kit.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hybridge-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -16,7 +16,6 @@ function file(text: string): string {
   return path;
 }
 
-const isLocal = (ip: string) => ip.startsWith('127.') || ip === '::1';
 const KEY = 'e29y7Y09bQpdcc/0KfO4WYUOJIMvs6I8cNM8EZpAdHQ=';
 const CS_A = `Endpoint=sb://a.servicebus.windows.net/;SharedAccessKeyName=ruleA;SharedAccessKey=${KEY}`;
 const CS_B = `Endpoint=sb://b.servicebus.windows.net/;SharedAccessKeyName=ruleB;SharedAccessKey=${KEY}`;
@@ -26,20 +25,7 @@ function load(input: Partial<BridgeConfigInput>): BridgeConfig {
   return loadBridgeConfig({ machineConfigPath: null, userConfigPath: null, env: {}, isLocalAddress: isLocal, ...input });
 }
 
-function rejects(input: Partial<BridgeConfigInput>, pattern: RegExp): string {
-  let message = '';
-  assert.throws(
-    () => load(input),
-    (err: Error) => {
-      assert.ok(err instanceof BridgeConfigError, `${err.name}: ${err.message}`);
-      assert.doesNotMatch(err.message, /\n/);
-      assert.match(err.message, pattern);
-      message = err.message;
-      return true;
-    },
-  );
-  return message;
-}
+const rejects = (input: Partial<BridgeConfigInput>, pattern: RegExp): string => expectConfigError(() => load(input), pattern);
 
 describe('loadBridgeConfig: ConfigTest.CommandLineMaxTest', () => {
   it('applies every flag and keeps the 3 local and 14 remote forwarders in order', () => {

@@ -1,27 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BridgeConfigError } from '../../../src/bridge/config/config-error.js';
-import { mergeLayers } from '../../../src/bridge/config/merge-layers.js';
 import type { BridgeConfig } from '../../../src/bridge/config/model.js';
-import { readConfigText } from '../../../src/bridge/config/yaml-layer.js';
+import { expectConfigError, isLocal, loadYaml } from './config-kit.js';
 
-const isLocal = (ip: string) => ip.startsWith('127.') || ip === '::1';
-const load = (text: string, local = isLocal): BridgeConfig => mergeLayers([readConfigText(text, 'test.yml', local)]);
-
-function rejects(text: string, pattern: RegExp, local = isLocal): string {
-  let message = '';
-  assert.throws(
-    () => load(text, local),
-    (err: Error) => {
-      assert.ok(err instanceof BridgeConfigError, `${err.name}: ${err.message}`);
-      assert.doesNotMatch(err.message, /\n/);
-      assert.match(err.message, pattern);
-      message = err.message;
-      return true;
-    },
-  );
-  return message;
-}
+const load = (text: string, local = isLocal): BridgeConfig => loadYaml(text, local);
+const rejects = (text: string, pattern: RegExp, local = isLocal): string => expectConfigError(() => load(text, local), pattern);
 
 describe('config file: ConfigTest.ConfigFileMaxTest (reference §5.1)', () => {
   const maxConfig = [
