@@ -1,0 +1,69 @@
+/** Sizes and durations of each scenario for the full run, --quick and --tiny (the self-test). */
+
+export interface Profile {
+  name: 'full' | 'quick' | 'tiny';
+  bulkBytes: number;
+  parallel: { streams: number; bytesPerStream: number };
+  setupCount: number;
+  concurrency: { connections: number; durationMs: number; batch: number; messageBytes: number };
+  rdp: { sessions: number; durationMs: number; burstBytes: number; intervalMs: number };
+  http: { clients: number; durationMs: number; largeCount: number };
+  udp: { durationMs: number; window: number; size: number };
+  /** Scenarios that also run over TLS (all of them unless listed). */
+  tlsScenarios: 'all' | string[];
+  prewarm: number;
+  /** How bulk receivers check the stream (--sha256 switches to SHA-256 of the whole stream). */
+  bulkCheck: 'compare' | 'sha256';
+  /**
+   * Before each path's measurement, wait up to `perPathMs` for other programs to leave the CPU idle,
+   * at most `totalMs` over the whole run (the run must stay within its time budget).
+   */
+  quietWait: { perPathMs: number; totalMs: number };
+}
+
+const MiB = 1024 * 1024;
+
+export const PROFILES: Record<Profile['name'], Profile> = {
+  full: {
+    name: 'full',
+    bulkBytes: 1024 * MiB,
+    parallel: { streams: 8, bytesPerStream: 32 * MiB },
+    setupCount: 1000,
+    concurrency: { connections: 5000, durationMs: 30_000, batch: 250, messageBytes: 1024 },
+    rdp: { sessions: 500, durationMs: 30_000, burstBytes: 15_000, intervalMs: 250 },
+    http: { clients: 32, durationMs: 10_000, largeCount: 50 },
+    udp: { durationMs: 4_000, window: 32, size: 1200 },
+    tlsScenarios: 'all',
+    prewarm: 4,
+    bulkCheck: 'compare',
+    quietWait: { perPathMs: 3_000, totalMs: 30_000 },
+  },
+  quick: {
+    name: 'quick',
+    bulkBytes: 256 * MiB,
+    parallel: { streams: 8, bytesPerStream: 16 * MiB },
+    setupCount: 200,
+    concurrency: { connections: 1000, durationMs: 10_000, batch: 250, messageBytes: 1024 },
+    rdp: { sessions: 500, durationMs: 10_000, burstBytes: 15_000, intervalMs: 250 },
+    http: { clients: 32, durationMs: 3_000, largeCount: 20 },
+    udp: { durationMs: 2_000, window: 32, size: 1200 },
+    tlsScenarios: ['s1'],
+    prewarm: 4,
+    bulkCheck: 'compare',
+    quietWait: { perPathMs: 0, totalMs: 0 },
+  },
+  tiny: {
+    name: 'tiny',
+    bulkBytes: 4 * MiB,
+    parallel: { streams: 8, bytesPerStream: 1 * MiB },
+    setupCount: 20,
+    concurrency: { connections: 20, durationMs: 2_000, batch: 10, messageBytes: 1024 },
+    rdp: { sessions: 20, durationMs: 1_000, burstBytes: 15_000, intervalMs: 250 },
+    http: { clients: 4, durationMs: 1_000, largeCount: 3 },
+    udp: { durationMs: 1_000, window: 8, size: 1200 },
+    tlsScenarios: ['s1'],
+    prewarm: 2,
+    bulkCheck: 'compare',
+    quietWait: { perPathMs: 0, totalMs: 0 },
+  },
+};

@@ -1,0 +1,117 @@
+/**
+ * `npm run bench`: runs the scenarios over hybridge and the baselines, all as separate processes on
+ * 127.0.0.1, and writes bench/results/latest.{json,md,svg}. Progress goes to stderr.
+ */
+import { rmSync } from 'node:fs';
+import { cpus, release, totalmem, type } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PROFILES, type Profile } from './config.js';
+import { createContext } from './lib/context.js';
+import { killAllNow, stopAllProcesses } from './lib/procs.js';
+import { elapsedSeconds, progress } from './lib/progress.js';
+import { parseOptions, USAGE, type BenchOptions } from './options.js';
+import { SOCAT_BUFFER } from './paths/baselines.js';
+import type { BenchContext } from './paths/types.js';
+import type { BenchResult, ScenarioResult } from './report/model.js';
+import { evaluateTargets } from './report/targets.js';
+import { writeResults } from './report/write.js';
+import { SCENARIOS } from './scenarios/index.js';
+import { runScenario } from './scenarios/runner.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+function machine(): BenchResult['machine'] {
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    os: `${type()} ${release()}`,
+  };
+}
+
+function runNotes(ctx: BenchContext, profile: Profile): string[] {
+  const notes = [
+    `socat runs as \`socat -b ${SOCAT_BUFFER} TCP4-LISTEN:port,bind=127.0.0.1,reuseaddr,fork,backlog=4096 TCP4:target\`; ssh as \`ssh -N -L\` with its default cipher to a throw-away sshd (ed25519 keys, UsePAM no).`,
+    'Hybridge ends run with -q / --log-level warn (no per-connection log lines); the relay with --log-level warn.',
+    `The driver and the target are the same programs for every path (bench/tools). Bulk receivers check every byte ${profile.bulkCheck === 'sha256' ? 'by SHA-256 of the whole stream' : 'against the expected pattern stream (exact comparison; --sha256 hashes instead, at ~1 s of CPU per GiB)'}; echo scenarios compare every echoed byte with what was sent.`,
+    'hyco-ws is the unmodified hyco-ws@1.0.5 library (permessage-deflate off) in a small TCP forwarder pair (bench/tools/hyco-ws-forwarder.ts) through the hybridge relay.',
+  ];
+  const missing = Object.entries(ctx.tools).filter(([, v]) => !v).map(([k]) => k);
+  if (missing.length) notes.push(`Missing baseline tools: ${missing.join(', ')}; install them with \`apt-get install socat openssh-server iperf3\`.`);
+  for (const command of ['server', 'bridge', 'relay-listener', 'relay-sender']) {
+    if (!ctx.commands.has(command)) notes.push(`\`hybridge ${command}\` is not in this build; its paths were skipped.`);
+  }
+  return notes;
+}
+
+async function main(options: BenchOptions): Promise<number> {
+  const profile = { ...PROFILES[options.profile], ...(options.sha256 ? { bulkCheck: 'sha256' as const } : {}) };
+  const out = options.out ?? join(ROOT, 'bench', 'results');
+  const ctx = createContext(ROOT);
+  let cleaned = false;
+  const cleanup = async () => {
+    if (cleaned) return;
+    cleaned = true;
+    await stopAllProcesses();
+    rmSync(ctx.dir, { recursive: true, force: true });
+  };
+  process.on('exit', () => {
+    killAllNow();
+    rmSync(ctx.dir, { recursive: true, force: true });
+  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      progress(`${signal}: stopping every process the bench started`);
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
+
+  progress(`hybridge bench, ${profile.name} run; results to ${out}`);
+  const missingTools = Object.entries(ctx.tools).filter(([, v]) => !v).map(([k]) => k);
+  if (missingTools.length) progress(`missing tools: ${missingTools.join(', ')} (apt-get install socat openssh-server iperf3); their baselines are skipped`);
+  const scenarios: ScenarioResult[] = [];
+  try {
+    for (const scenario of SCENARIOS) {
+      if (options.only && !options.only.includes(scenario.id)) continue;
+      scenarios.push(await runScenario(ctx, profile, scenario, { paths: options.paths, tls: options.tls, profileDir: options.cpuProfile ? join(out, 'profiles') : undefined }));
+    }
+  } finally {
+    await cleanup();
+  }
+  const result: BenchResult = {
+    date: new Date().toISOString(),
+    mode: profile.name,
+    machine: machine(),
+    seconds: elapsedSeconds(),
+    options: { check: profile.bulkCheck, ...(options.only ? { only: options.only } : {}), ...(options.paths ? { paths: options.paths } : {}), tls: options.tls },
+    notes: runNotes(ctx, profile),
+    scenarios,
+    targets: evaluateTargets(scenarios),
+  };
+  const files = writeResults(out, result);
+  const missed = result.targets.filter((t) => t.status === 'MISS').length;
+  const passed = result.targets.filter((t) => t.status === 'PASS').length;
+  progress(`done in ${(elapsedSeconds() / 60).toFixed(1)} min: ${passed} targets met, ${missed} missed; wrote ${files.join(', ')}`);
+  return 0;
+}
+
+let options: BenchOptions;
+try {
+  options = parseOptions(process.argv.slice(2));
+} catch (err) {
+  process.stderr.write(`bench: ${(err as Error).message}\n${USAGE}`);
+  process.exit(2);
+}
+if (options.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+main(options).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

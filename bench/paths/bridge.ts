@@ -1,0 +1,84 @@
+/** `hybridge bridge` paths: -L/-T for TCP and UDP, -H for HTTP, through a fresh relay each time. */
+import { freePort, freeUdpPort, HOST, waitForPort } from '../lib/net.js';
+import { startProcess, type Proc } from '../lib/procs.js';
+import { assemble, hybridgeEnv, nodeArgs, type RelayProcess } from './relay.js';
+import { missingCommands, type BenchContext, type Endpoint, type PathDef, type Transport } from './types.js';
+
+function startBridge(ctx: BenchContext, relay: RelayProcess, name: string, args: string[]): Proc {
+  return startProcess(name, process.execPath, nodeArgs(ctx, name.replace(/[^A-Za-z]+/g, '-').replace(/-$/, ''), ['bridge', '-x', relay.connectionString, '-q', '--drain-timeout', '1s', ...args]), {
+    env: hybridgeEnv(ctx, relay.clientEnv),
+  });
+}
+
+export function bridgeTcpPath(transport: Transport, prewarm = 0): PathDef {
+  return {
+    id: `bridge-${transport}${prewarm ? '-prewarm' : ''}`,
+    label: `bridge -L/-T (${transport === 'tls' ? 'TLS' : 'WS'}${prewarm ? `, --prewarm ${prewarm}` : ''})`,
+    kind: 'hybridge',
+    unavailable: (ctx) => missingCommands(ctx, 'server', 'bridge'),
+    transport,
+    prewarm,
+    start: (ctx, target: Endpoint) =>
+      assemble(ctx, transport, async (relay, procs) => {
+        const remote = startBridge(ctx, relay, 'bridge -T', ['-T', `${ctx.hyco}:${target.host}:${target.port}`]);
+        procs.push(remote);
+        const port = await freePort();
+        const local = startBridge(ctx, relay, 'bridge -L', ['-L', `${HOST}:${port}:${ctx.hyco}`, ...(prewarm ? ['--prewarm', String(prewarm)] : [])]);
+        procs.push(local);
+        await Promise.race([waitForPort(port, 15_000), local.exited.then(() => Promise.reject(new Error(`bridge -L exited: ${local.output()}`)))]);
+        return {
+          endpoint: { host: HOST, port },
+          watched: [
+            { slot: 'sender', role: 'bridge -L', pid: local.pid },
+            { slot: 'listener', role: 'bridge -T', pid: remote.pid },
+          ],
+        };
+      }),
+  };
+}
+
+export function bridgeUdpPath(transport: Transport): PathDef {
+  return {
+    id: `bridge-${transport}`,
+    label: `bridge -L/-T UDP (${transport === 'tls' ? 'TLS' : 'WS'})`,
+    kind: 'hybridge',
+    unavailable: (ctx) => missingCommands(ctx, 'server', 'bridge'),
+    transport,
+    start: (ctx, target) =>
+      assemble(ctx, transport, async (relay, procs) => {
+        const remote = startBridge(ctx, relay, 'bridge -T (UDP)', ['-T', `${ctx.hyco}:udp/${target.host}:${target.port}U`]);
+        procs.push(remote);
+        const port = await freeUdpPort();
+        const local = startBridge(ctx, relay, 'bridge -L (UDP)', ['-L', `${HOST}:${port}U/udp:${ctx.hyco}`]);
+        procs.push(local);
+        return {
+          endpoint: { host: HOST, port },
+          watched: [
+            { slot: 'sender', role: 'bridge -L', pid: local.pid },
+            { slot: 'listener', role: 'bridge -T', pid: remote.pid },
+          ],
+        };
+      }),
+  };
+}
+
+export function bridgeHttpPath(transport: Transport): PathDef {
+  return {
+    id: `bridge-${transport}`,
+    label: `bridge -H (${transport === 'tls' ? 'HTTPS' : 'HTTP'} relay)`,
+    kind: 'hybridge',
+    unavailable: (ctx) => missingCommands(ctx, 'server', 'bridge'),
+    transport,
+    start: (ctx, target) =>
+      assemble(ctx, transport, async (relay, procs) => {
+        const remote = startBridge(ctx, relay, 'bridge -H', ['-H', `${ctx.hyco}:http/${target.host}:${target.port}`]);
+        procs.push(remote);
+        return {
+          endpoint: { host: HOST, port: relay.port },
+          http: { baseUrl: `${relay.httpBase}/${ctx.hyco}`, headers: { ServiceBusAuthorization: relay.sendToken() } },
+          driverEnv: relay.clientEnv,
+          watched: [{ slot: 'listener', role: 'bridge -H', pid: remote.pid }],
+        };
+      }),
+  };
+}

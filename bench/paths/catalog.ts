@@ -1,0 +1,41 @@
+/** The paths each kind of scenario measures, baselines first. */
+import { directPath, socatTcpPath, socatUdpPath } from './baselines.js';
+import { bridgeHttpPath, bridgeTcpPath, bridgeUdpPath } from './bridge.js';
+import { hycoWsPath } from './hyco-ws.js';
+import { sshPath } from './ssh.js';
+import { tunnelTcpPath } from './tunnel.js';
+import type { PathDef, Transport } from './types.js';
+
+export interface TcpPathChoice {
+  tls: boolean;
+  socat?: boolean;
+  ssh?: boolean;
+  hycoWs?: boolean | 'ws';
+  /** Also the hybridge paths with --prewarm N. */
+  prewarm?: number;
+  /** With `prewarm`: the tunnel too (default), or only the bridge. */
+  prewarmTunnel?: boolean;
+}
+
+export function tcpPaths(choice: TcpPathChoice): PathDef[] {
+  const transports: Transport[] = choice.tls ? ['ws', 'tls'] : ['ws'];
+  const paths: PathDef[] = [directPath];
+  if (choice.socat !== false) paths.push(socatTcpPath);
+  if (choice.ssh !== false) paths.push(sshPath);
+  for (const t of transports) {
+    paths.push(bridgeTcpPath(t));
+    if (choice.prewarm) paths.push(bridgeTcpPath(t, choice.prewarm));
+    paths.push(tunnelTcpPath(t));
+    if (choice.prewarm && choice.prewarmTunnel !== false) paths.push(tunnelTcpPath(t, choice.prewarm));
+    if (choice.hycoWs === true || (choice.hycoWs === 'ws' && t === 'ws')) paths.push(hycoWsPath(t));
+  }
+  return paths;
+}
+
+export function httpPaths(tls: boolean): PathDef[] {
+  return [directPath, bridgeHttpPath('ws'), ...(tls ? [bridgeHttpPath('tls')] : [])];
+}
+
+export function udpPaths(tls: boolean, socat = true): PathDef[] {
+  return [directPath, ...(socat ? [socatUdpPath] : []), bridgeUdpPath('ws'), ...(tls ? [bridgeUdpPath('tls')] : [])];
+}

@@ -1,0 +1,80 @@
+/** Starts a `hybridge server` process on a free loopback port (plain WebSocket or TLS). */
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { createSasToken } from '../../src/protocol/sas-token.js';
+import { freePort, HOST } from '../lib/net.js';
+import { startProcess, type Proc } from '../lib/procs.js';
+import { stopProcs, type BenchContext, type RunningPath, type Transport } from './types.js';
+
+export interface RelayProcess {
+  proc: Proc;
+  port: number;
+  transport: Transport;
+  /** ws://127.0.0.1:P or wss://127.0.0.1:P */
+  wsBase: string;
+  /** http://127.0.0.1:P or https://127.0.0.1:P */
+  httpBase: string;
+  connectionString: string;
+  /** Environment every client of this relay needs (the self-signed CA for TLS). */
+  clientEnv: Record<string, string>;
+  /** A send token for the hybrid connection (HTTP requests through the relay). */
+  sendToken(): string;
+}
+
+export function hybridgeEnv(ctx: BenchContext, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, HOME: ctx.home, ...extra };
+}
+
+/** node's arguments for a hybridge command; `role` names its CPU profile (<role>.cpuprofile). */
+export function nodeArgs(ctx: BenchContext, role: string, args: string[]): string[] {
+  const profile = ctx.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', ctx.cpuProfDir, '--cpu-prof-name', `${role}.cpuprofile`] : [];
+  return [...profile, ctx.cli, ...args];
+}
+
+export async function startRelay(ctx: BenchContext, transport: Transport): Promise<RelayProcess> {
+  const tls = transport === 'tls';
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const data = mkdtempSync(join(ctx.dir, 'relay-'));
+    const args = ['server', '--host', HOST, '--port', String(port), '--data', data, '--root-key', ctx.relayKey, '--hyco', ctx.hyco, '--log-level', 'warn', '--drain-timeout', '1s'];
+    if (tls) args.push('--tls-cert', ctx.tlsCertFile, '--tls-key', ctx.tlsKeyFile);
+    const proc = startProcess(`relay (${transport})`, process.execPath, nodeArgs(ctx, 'relay', args), { env: hybridgeEnv(ctx) });
+    try {
+      await proc.waitFor(/Endpoint=/, 15_000);
+    } catch (err) {
+      await proc.stop();
+      if (attempt < 3 && /already in use/.test(proc.output())) continue;
+      throw err;
+    }
+    const scheme = tls ? 'sb' : 'ws';
+    return {
+      proc,
+      port,
+      transport,
+      wsBase: `${tls ? 'wss' : 'ws'}://${HOST}:${port}`,
+      httpBase: `${tls ? 'https' : 'http'}://${HOST}:${port}`,
+      connectionString: `Endpoint=${scheme}://${HOST}:${port}/;SharedAccessKeyName=${ctx.relayKeyName};SharedAccessKey=${ctx.relayKey}`,
+      clientEnv: tls ? { NODE_EXTRA_CA_CERTS: ctx.tlsCertFile } : {},
+      sendToken: () => createSasToken(`http://${HOST}:${port}/${ctx.hyco}`, ctx.relayKeyName, ctx.relayKey, Math.floor(Date.now() / 1000) + 3600),
+    };
+  }
+}
+
+/** The parts of a running path a hybridge path builds; assemble() adds the relay and stop(). */
+export type PathParts = Omit<RunningPath, 'procs' | 'stop'>;
+
+/**
+ * Starts a fresh relay, then the path's ends through `build` (which pushes every process it starts
+ * onto `procs`); stops whatever started when a step fails.
+ */
+export async function assemble(ctx: BenchContext, transport: Transport, build: (relay: RelayProcess, procs: Proc[]) => Promise<PathParts>): Promise<RunningPath> {
+  const relay = await startRelay(ctx, transport);
+  const procs: Proc[] = [relay.proc];
+  try {
+    const built = await build(relay, procs);
+    return { ...built, watched: [{ slot: 'relay', role: 'hybridge server', pid: relay.proc.pid }, ...built.watched], procs, stop: () => stopProcs(procs) };
+  } catch (err) {
+    await stopProcs(procs);
+    throw err;
+  }
+}

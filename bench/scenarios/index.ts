@@ -1,0 +1,11 @@
+/** The scenarios in run order. */
+import { singleStream } from './s1-single-stream.js';
+import { parallelStreams } from './s2-parallel.js';
+import { connectionSetup } from './s3-setup.js';
+import { concurrency } from './s4-concurrency.js';
+import { rdpLike } from './s5-rdp.js';
+import { httpScenario } from './s6-http.js';
+import { udpScenario } from './s7-udp.js';
+import type { Scenario } from './types.js';
+
+export const SCENARIOS: Scenario[] = [singleStream, parallelStreams, connectionSetup, concurrency, rdpLike, httpScenario, udpScenario];

@@ -1,0 +1,18 @@
+/** S1: one connection moving the whole payload, upload and download measured separately. */
+import { tcpPaths } from '../paths/catalog.js';
+import { bulkFigures } from './bulk.js';
+import type { MetricDef, Scenario } from './types.js';
+
+const UPLOAD: MetricDef = { metric: 'upload', label: 'upload', unit: 'MB/s', better: 'higher' };
+const DOWNLOAD: MetricDef = { metric: 'download', label: 'download', unit: 'MB/s', better: 'higher' };
+
+export const singleStream: Scenario = {
+  id: 's1',
+  title: 'Single-stream bulk throughput',
+  description: (p) =>
+    `One TCP connection carries ${p.bulkBytes / 2 ** 20} MiB of pattern data; upload (client to target, every byte checked by the target) and download (target to client, every byte checked by the driver) run separately. MB/s = 10^6 bytes per second.`,
+  target: 'bulk',
+  metrics: [UPLOAD, DOWNLOAD],
+  paths: (p, tls) => tcpPaths({ tls, hycoWs: p.name === 'full' ? true : 'ws' }),
+  run: (run) => bulkFigures(run, 's1', { upload: UPLOAD, download: DOWNLOAD }, run.profile.bulkBytes, 1),
+};

@@ -1,0 +1,80 @@
+/**
+ * Runs the benchmark harness end to end in its smallest configuration (direct, socat and one
+ * hybridge path; a few MiB; 20 connections) and checks that its three outputs are well-formed and
+ * that it left no process or temp dir behind.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { BenchResult } from '../../bench/report/model.js';
+
+const MAIN = fileURLToPath(new URL('../../bench/main.js', import.meta.url));
+
+function processesMentioning(text: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmdline.includes(text)) found.push(`${pid}: ${cmdline}`);
+    } catch {
+      // gone
+    }
+  }
+  return found;
+}
+
+describe('bench harness (tiny run)', () => {
+  const root = mkdtempSync(join(tmpdir(), 'hybridge-bench-test-'));
+  const out = join(root, 'results');
+  const tmp = join(root, 'tmp');
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  test('direct, socat and bridge -L/-T: figures, ratios, targets, Markdown and SVG', { timeout: 90_000 }, async () => {
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(tmp);
+    const args = [MAIN, '--tiny', '--only', 's1,s3', '--paths', 'direct,socat,bridge-ws', '--skip-tls', '--out', out];
+    const child = spawn(process.execPath, args, { env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 80_000);
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    clearTimeout(timer);
+    assert.equal(code, 0, `bench exited with ${code}:\n${stderr}`);
+    assert.match(stderr, /== s1: Single-stream bulk throughput/);
+    assert.match(stderr, /bridge-ws: download: [\d.]+ MB\/s/, 'a progress line per finished figure');
+
+    const result = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as BenchResult;
+    assert.equal(result.mode, 'tiny');
+    assert.ok(result.machine.cpu && result.machine.cores > 0 && result.machine.node.startsWith('v'));
+    assert.deepEqual(result.scenarios.map((s) => s.id), ['s1', 's3']);
+    const socatSkipped = result.scenarios[0]!.notes.some((n) => n.includes('socat') && n.includes('skipped'));
+    const expectedPaths = socatSkipped ? ['direct', 'bridge-ws'] : ['direct', 'socat', 'bridge-ws'];
+    for (const s of result.scenarios) {
+      assert.deepEqual(s.paths.map((p) => p.id), expectedPaths, `${s.id} ran the chosen paths`);
+      for (const f of s.figures) {
+        assert.equal(f.errors, 0, `${s.id} ${f.path} ${f.metric}: ${f.error}`);
+        assert.ok(typeof f.value === 'number' && f.value > 0, `${s.id} ${f.path} ${f.metric} = ${f.value}`);
+      }
+    }
+    assert.equal(result.scenarios[0]!.figures.length, expectedPaths.length * 2, 'upload and download per path');
+    assert.ok(result.targets.some((t) => t.id === 'T4' && t.path === 'bridge-ws' && (t.status === 'PASS' || t.status === 'MISS')));
+
+    const md = readFileSync(join(out, 'latest.md'), 'utf8');
+    assert.match(md, /^# hybridge benchmark/);
+    assert.match(md, /Machine: .+, \d+ cores/);
+    assert.match(md, /\| target \| path \| measured \| status \|/);
+    assert.match(md, /\| bridge -L\/-T \(WS\) \| download \| [\d.,]+ \| MB\/s \| [\d.]+× \|/);
+    const svg = readFileSync(join(out, 'latest.svg'), 'utf8');
+    assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    assert.match(svg, /<rect x="\d+" y="[\d.]+" width="[\d.]+" height="\d+" fill="#4285f4"\/>/);
+    assert.match(svg, /<\/svg>\n$/);
+
+    assert.deepEqual(readdirSync(tmp), [], 'the temp dir was removed');
+    assert.deepEqual(processesMentioning(tmp), [], 'no process the bench started is still running');
+    assert.ok(!existsSync(join(out, 'profiles')));
+  });
+});
