@@ -7,6 +7,7 @@ import { formatConnectionString } from '../protocol/connection-string.js';
 import { formatHost, parseRelayEndpoint, type RelayEndpoint } from '../protocol/relay-endpoint.js';
 import { CloseCode } from '../protocol/websocket-frame.js';
 import type { Logger } from '../util/logger.js';
+import { sameSecret } from '../util/same-secret.js';
 import { WsConnection } from '../websocket/connection.js';
 import { acceptUpgrade, checkUpgradeRequest, rejectUpgrade } from '../websocket/server-handshake.js';
 import { authorize, grantRevoked, type Grant } from './authorizer.js';
@@ -115,6 +116,9 @@ export class RelayServer {
 
   async start(): Promise<RelayServerStarted> {
     const created = await this.store.open(() => emptyNamespace(this.options.rootKey));
+    if (!created && this.options.rootKey !== undefined && !this.rootKeyMatches(this.options.rootKey)) {
+      this.log.warn(`--root-key was ignored: the namespace already exists and its ${ROOT_RULE_NAME} rule has other keys (another node created it first, or its keys were renewed)`);
+    }
     for (const name of this.options.hybridConnections ?? []) {
       if (await this.store.ensureHybridConnection(name)) this.log.info({ hyco: name }, 'hybrid connection created');
     }
@@ -133,6 +137,14 @@ export class RelayServer {
       if (root) result.rootConnectionString = formatConnectionString({ endpoint: this.endpoint, sharedAccessKeyName: root.keyName, sharedAccessKey: root.primaryKey });
     }
     return result;
+  }
+
+  private rootKeyMatches(key: string): boolean {
+    const root = this.store.namespaceRules().find((r) => r.keyName === ROOT_RULE_NAME);
+    if (!root) return false;
+    const primary = sameSecret(key, root.primaryKey);
+    const secondary = sameSecret(key, root.secondaryKey);
+    return primary || secondary;
   }
 
   get port(): number {

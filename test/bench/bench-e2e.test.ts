@@ -67,7 +67,7 @@ describe('bench harness (tiny run)', () => {
     assert.match(md, /^# hybridge benchmark/);
     assert.match(md, /Machine: .+, \d+ cores/);
     assert.match(md, /\| target \| path \| measured \| status \|/);
-    assert.match(md, /\| bridge -L\/-T \(WS\) \| download \| [\d.,]+ \| MB\/s \| [\d.]+× \|/);
+    assert.match(md, /\| bridge -L\/-T \(WS\) \| download \| [\d.,]+( †)? \| MB\/s \| [\d.]+× \|/);
     const svg = readFileSync(join(out, 'latest.svg'), 'utf8');
     assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
     assert.match(svg, /<rect x="\d+" y="[\d.]+" width="[\d.]+" height="\d+" fill="#4285f4"\/>/);

@@ -60,6 +60,17 @@ describe('hybridge server (process)', () => {
     assert.equal(printedRootConnectionString(second.proc.output()), undefined, 'no root connection string on a later start');
     assert.doesNotMatch(second.proc.output(), new RegExp(ROOT_KEY));
     await second.proc.stop('SIGTERM');
+
+    // A different --root-key on an existing namespace changes nothing, and the server says so.
+    const otherKey = 'another-root-key-9876543210';
+    const third = await startServer(['--data', data, '--port', String(first.port), '--root-key', otherKey]);
+    assert.deepEqual(await snapshot(), before);
+    assert.match(third.proc.output(), /--root-key was ignored: the namespace already exists/);
+    assert.doesNotMatch(third.proc.output(), new RegExp(otherKey));
+    await third.proc.stop('SIGTERM');
+    const fourth = await startServer(['--data', data, '--port', String(first.port), '--root-key', ROOT_KEY]);
+    assert.doesNotMatch(fourth.proc.output(), /--root-key was ignored/, 'no warning when --root-key matches');
+    await fourth.proc.stop('SIGTERM');
   });
 
   test('a second server on the same data directory fails with a clear message', async () => {
