@@ -57,7 +57,7 @@ export class ControlSession {
 
   static async open(url: string, headers: Record<string, string>, tls: TlsClientOptions | undefined, timeoutMs: number, handlers: ControlSessionHandlers): Promise<ControlSession> {
     const opened = await openWebSocket(url, { headers, tls, timeoutMs });
-    const conn = new WsConnection(opened.socket, { role: 'client', autoCloseReply: true, maxFrameLength: MAX_SERVICE_MESSAGE });
+    const conn = new WsConnection(opened.socket, { role: 'client', zeroMask: opened.maskingOptional, autoCloseReply: true, maxFrameLength: MAX_SERVICE_MESSAGE });
     return new ControlSession(conn, handlers, opened.head);
   }
 

@@ -18,7 +18,7 @@ export interface HttpDispatchContext {
 
 async function openRendezvous(address: string, ctx: HttpDispatchContext): Promise<{ conn: WsConnection; head: Buffer }> {
   const opened = await openWebSocket(address, { timeoutMs: ctx.rendezvousTimeoutMs, tls: ctx.tls });
-  return { conn: new WsConnection(opened.socket, { role: 'client' }), head: opened.head };
+  return { conn: new WsConnection(opened.socket, { role: 'client', zeroMask: opened.maskingOptional }), head: opened.head };
 }
 
 /**

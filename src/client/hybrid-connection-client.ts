@@ -83,7 +83,7 @@ export class HybridConnectionClient {
       if (options.signal?.aborted) throw new RelayError('connect aborted');
       throw err;
     }
-    const conn = new WsConnection(opened.socket, { role: 'client' });
+    const conn = new WsConnection(opened.socket, { role: 'client', zeroMask: opened.maskingOptional });
     return new HybridConnectionStream(conn, { trackingId, protocol: opened.protocol }, opened.head, options);
   }
 }

@@ -260,7 +260,7 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
       const protocols = parseProtocolList(headerValue(command.connectHeaders, 'sec-websocket-protocol')).slice(0, 1);
       const opened = await openWebSocket(command.address, { protocols, timeoutMs: Math.min(this.connection.operationTimeoutMs, 20_000), tls: this.connection.tls });
       const stream = new HybridConnectionStream(
-        new WsConnection(opened.socket, { role: 'client' }),
+        new WsConnection(opened.socket, { role: 'client', zeroMask: opened.maskingOptional }),
         { trackingId: context.trackingId, protocol: opened.protocol, connectHeaders: context.connectHeaders, remoteEndpoint: context.remoteEndpoint, pathSuffix: context.pathSuffix, query: context.query },
         opened.head,
       );

@@ -33,6 +33,7 @@ export function rotateMask(mask: Buffer, offset: number): Buffer {
 
 /** XORs `buffer` in place with `mask`, where buffer[0] sits at payload position `offset`. */
 export function unmaskInPlace(buffer: Buffer, mask: Buffer, offset = 0): void {
+  if (mask.readUInt32BE(0) === 0) return;
   const m = rotateMask(mask, offset);
   if (native && buffer.length >= NATIVE_THRESHOLD) {
     native.unmask(buffer, m);

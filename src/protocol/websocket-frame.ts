@@ -271,11 +271,23 @@ export function randomMask(): Buffer {
 }
 
 /**
- * Encodes a complete frame as one buffer. Client frames (`masked`) get a random key and a masked
- * copy of the payload; server frames return header and payload separately to avoid a copy.
+ * How a frame's payload is masked: server frames are not ('none'); client frames get a random key
+ * ('random') or, where masking protects nothing (TLS, loopback), the all-zero key ('zero'), which
+ * leaves the payload as it is and saves the masked copy.
  */
-export function encodeFrame(fin: boolean, opcode: number, payload: Buffer, masked: boolean): Buffer[] {
-  if (!masked) return payload.length === 0 ? [encodeFrameHeader(fin, opcode, 0)] : [encodeFrameHeader(fin, opcode, payload.length), payload];
+export type Masking = 'none' | 'random' | 'zero';
+
+export const ZERO_MASK = Buffer.alloc(4);
+
+/**
+ * Encodes a frame. With a random key the header and a masked copy of the payload come as one
+ * buffer; otherwise header and payload are returned separately to avoid a copy.
+ */
+export function encodeFrame(fin: boolean, opcode: number, payload: Buffer, masking: Masking): Buffer[] {
+  if (masking !== 'random') {
+    const header = encodeFrameHeader(fin, opcode, payload.length, masking === 'zero' ? ZERO_MASK : undefined);
+    return payload.length === 0 ? [header] : [header, payload];
+  }
   const mask = randomMask();
   const header = encodeFrameHeader(fin, opcode, payload.length, mask);
   const out = Buffer.allocUnsafe(header.length + payload.length);

@@ -23,6 +23,12 @@ export interface OpenedWebSocket {
   head: Buffer;
   protocol: string | undefined;
   headers: IncomingHttpHeaders;
+  /**
+   * True when no third party can read the frames on this connection (TLS, or a loopback peer), so
+   * client masking protects nothing and an all-zero key may be used (RFC 6455 §10.3: masking defends
+   * intermediaries that interpret the cleartext bytes). HYBRIDGE_WS_MASK=always turns this off.
+   */
+  maskingOptional: boolean;
 }
 
 /** The server answered the upgrade with an HTTP status instead of 101. */
@@ -115,7 +121,7 @@ export function openWebSocket(address: string, options: OpenWebSocketOptions = {
       cleanup();
       socket.setNoDelay(true);
       socket.setTimeout(0);
-      resolve({ socket, head, protocol, headers: res.headers });
+      resolve({ socket, head, protocol, headers: res.headers, maskingOptional: maskingOptional(socket, secure) });
     });
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
@@ -134,6 +140,13 @@ export function openWebSocket(address: string, options: OpenWebSocketOptions = {
     });
     req.end();
   });
+}
+
+function maskingOptional(socket: Socket, secure: boolean): boolean {
+  if (process.env.HYBRIDGE_WS_MASK === 'always') return false;
+  if (secure) return true;
+  const peer = socket.remoteAddress ?? '';
+  return peer === '::1' || peer.startsWith('127.') || peer.startsWith('::ffff:127.');
 }
 
 function isIpLiteral(host: string): boolean {

@@ -9,8 +9,10 @@ import {
   FrameDecoder,
   type FrameHandler,
   type FrameHeader,
+  type Masking,
   Opcode,
   randomMask,
+  ZERO_MASK,
   WebSocketProtocolError,
 } from '../protocol/websocket-frame.js';
 
@@ -36,6 +38,8 @@ export interface ConnectionOptions {
   autoCloseReply?: boolean;
   /** How long to wait for the socket to go away after both Close frames, before destroying it. */
   closeLingerMs?: number;
+  /** Client role: mask with the all-zero key (see OpenedWebSocket.maskingOptional). */
+  zeroMask?: boolean;
 }
 
 /**
@@ -45,7 +49,7 @@ export interface ConnectionOptions {
  */
 export class WsConnection implements FrameHandler {
   private readonly decoder: FrameDecoder;
-  private readonly masked: boolean;
+  private readonly masking: Masking;
   private handler: ConnectionHandler | undefined;
   private closeSent = false;
   private closeReceived = false;
@@ -64,7 +68,7 @@ export class WsConnection implements FrameHandler {
     readonly socket: Duplex,
     private readonly options: ConnectionOptions,
   ) {
-    this.masked = options.role === 'client';
+    this.masking = options.role === 'server' ? 'none' : options.zeroMask ? 'zero' : 'random';
     this.decoder = new FrameDecoder(this, { expectMasked: options.role === 'server', maxFrameLength: options.maxFrameLength });
   }
 
@@ -115,7 +119,7 @@ export class WsConnection implements FrameHandler {
   sendFrame(opcode: number, payload: Buffer, fin = true): boolean {
     if (this.closeSent || this.finished) return false;
     this.bytesOut += payload.length;
-    const parts = encodeFrame(fin, opcode, payload, this.masked);
+    const parts = encodeFrame(fin, opcode, payload, this.masking);
     if (parts.length === 1) return this.socket.write(parts[0]);
     this.socket.cork();
     this.socket.write(parts[0]);
@@ -124,15 +128,15 @@ export class WsConnection implements FrameHandler {
     return ok;
   }
 
-  /** Sends several buffers as the payload of one frame (client frames are masked into one copy). */
+  /** Sends several buffers as the payload of one frame (randomly masked client frames are masked into one copy). */
   sendFrameParts(opcode: number, parts: readonly Buffer[], fin = true): boolean {
     if (this.closeSent || this.finished) return false;
     let total = 0;
     for (const part of parts) total += part.length;
     this.bytesOut += total;
-    if (!this.masked) {
+    if (this.masking !== 'random') {
       this.socket.cork();
-      this.socket.write(encodeFrameHeader(fin, opcode, total));
+      this.socket.write(encodeFrameHeader(fin, opcode, total, this.masking === 'zero' ? ZERO_MASK : undefined));
       let ok = true;
       for (const part of parts) ok = this.socket.write(part);
       process.nextTick(uncork, this.socket);
@@ -160,14 +164,14 @@ export class WsConnection implements FrameHandler {
 
   ping(payload: Buffer = Buffer.alloc(0)): void {
     if (this.closeSent || this.finished) return;
-    for (const part of encodeFrame(true, Opcode.Ping, payload, this.masked)) this.socket.write(part);
+    for (const part of encodeFrame(true, Opcode.Ping, payload, this.masking)) this.socket.write(part);
   }
 
   /** Sends our Close frame (our direction ends). The socket goes once the peer's Close arrives too. */
   close(code: number = CloseCode.Normal, reason = ''): void {
     if (this.closeSent || this.finished) return;
     this.closeSent = true;
-    for (const part of encodeFrame(true, Opcode.Close, encodeClosePayload(code, reason), this.masked)) this.socket.write(part);
+    for (const part of encodeFrame(true, Opcode.Close, encodeClosePayload(code, reason), this.masking)) this.socket.write(part);
     if (this.closeReceived) this.endSocket();
   }
 
@@ -254,7 +258,7 @@ export class WsConnection implements FrameHandler {
 
   onControlFrame(opcode: number, payload: Buffer): void {
     if (opcode === Opcode.Ping) {
-      if (!this.closeSent) for (const part of encodeFrame(true, Opcode.Pong, payload, this.masked)) this.socket.write(part);
+      if (!this.closeSent) for (const part of encodeFrame(true, Opcode.Pong, payload, this.masking)) this.socket.write(part);
       return;
     }
     if (opcode === Opcode.Pong) {

@@ -45,10 +45,22 @@ function collector(expectMasked: boolean, maxFrameLength?: number): { decoder: F
 }
 
 describe('FrameDecoder', () => {
+  it('a zero-key frame carries the MASK bit, a key of four zero bytes and the payload unchanged', () => {
+    const payload = patternBytes(70_000, 5);
+    const parts = encodeFrame(true, Opcode.Binary, payload, 'zero');
+    assert.equal(parts.length, 2, 'header and payload stay separate (no copy)');
+    assert.equal(parts[1], payload);
+    assert.deepEqual([...parts[0]!], [0x82, 0x80 | 127, 0, 0, 0, 0, 0, 1, 0x11, 0x70, 0, 0, 0, 0]);
+    const { decoder, out } = collector(true);
+    decoder.push(Buffer.concat(parts));
+    assert.equal(sha256(out.messages[0]!.data), sha256(payload));
+    assert.equal(sha256(payload), sha256(patternBytes(70_000, 5)), 'the caller\'s buffer is not touched');
+  });
+
   for (const size of [0, 1, 125, 126, 65535, 65536, 200_000]) {
     it(`round-trips a masked ${size}-byte binary frame fed one split at a time`, () => {
       const payload = patternBytes(size, size);
-      const wire = Buffer.concat(encodeFrame(true, Opcode.Binary, payload, true));
+      const wire = Buffer.concat(encodeFrame(true, Opcode.Binary, payload, 'random'));
       for (const split of [1, 2, 3, 7, 14, Math.max(1, wire.length - 1)]) {
         const { decoder, out } = collector(true);
         for (let off = 0; off < wire.length; off += split) decoder.push(Buffer.from(wire.subarray(off, off + split)));
@@ -61,9 +73,9 @@ describe('FrameDecoder', () => {
 
   it('reassembles fragments and keeps control frames between them', () => {
     const wire = Buffer.concat([
-      ...encodeFrame(false, Opcode.Text, Buffer.from('hel'), false),
-      ...encodeFrame(true, Opcode.Ping, Buffer.from('p'), false),
-      ...encodeFrame(true, Opcode.Continuation, Buffer.from('lo'), false),
+      ...encodeFrame(false, Opcode.Text, Buffer.from('hel'), 'none'),
+      ...encodeFrame(true, Opcode.Ping, Buffer.from('p'), 'none'),
+      ...encodeFrame(true, Opcode.Continuation, Buffer.from('lo'), 'none'),
     ]);
     const { decoder, out } = collector(false);
     decoder.push(wire);
@@ -89,13 +101,13 @@ describe('FrameDecoder', () => {
 
   it('enforces the frame size limit with 1009', () => {
     const { decoder } = collector(true, 1000);
-    const wire = Buffer.concat(encodeFrame(true, Opcode.Binary, Buffer.alloc(1001), true));
+    const wire = Buffer.concat(encodeFrame(true, Opcode.Binary, Buffer.alloc(1001), 'random'));
     assert.throws(() => decoder.push(wire), (err: unknown) => err instanceof WebSocketProtocolError && err.closeCode === CloseCode.MessageTooBig);
   });
 
   it('rejects a masked frame from a server', () => {
     const { decoder } = collector(false);
-    assert.throws(() => decoder.push(Buffer.concat(encodeFrame(true, Opcode.Binary, Buffer.from('x'), true))), WebSocketProtocolError);
+    assert.throws(() => decoder.push(Buffer.concat(encodeFrame(true, Opcode.Binary, Buffer.from('x'), 'random'))), WebSocketProtocolError);
   });
 });
 

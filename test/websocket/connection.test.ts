@@ -84,6 +84,38 @@ describe('WsConnection client against the ws server', () => {
     assert.equal(m.closed.code, 1000);
   });
 
+  it('masks with the zero key on loopback (the ws server accepts it) and with random keys when HYBRIDGE_WS_MASK=always', async () => {
+    const payload = patternBytes(300_000, 9);
+    for (const env of [undefined, 'always']) {
+      if (env) process.env.HYBRIDGE_WS_MASK = env;
+      else delete process.env.HYBRIDGE_WS_MASK;
+      try {
+        const opened = await openWebSocket(`ws://127.0.0.1:${port}/x`, { timeoutMs: 5000 });
+        assert.equal(opened.maskingOptional, env === undefined, `maskingOptional with HYBRIDGE_WS_MASK=${env}`);
+        const written: Buffer[] = [];
+        const write = opened.socket.write.bind(opened.socket) as (chunk: Buffer, ...rest: unknown[]) => boolean;
+        opened.socket.write = ((chunk: Buffer, ...rest: unknown[]) => {
+          written.push(Buffer.from(chunk));
+          return write(chunk, ...rest);
+        }) as typeof opened.socket.write;
+        const conn = new WsConnection(opened.socket, { role: 'client', zeroMask: opened.maskingOptional });
+        const m = messages(conn, opened.head);
+        conn.sendBinary(payload);
+        await m.until(() => m.received.length === 1);
+        assert.equal(sha256(m.received[0]!.data), sha256(payload), 'echoed intact');
+        const header = written[0]!;
+        assert.equal(header[1]! & 0x80, 0x80, 'MASK bit set');
+        const key = header.subarray(10, 14);
+        if (env === undefined) assert.deepEqual([...key], [0, 0, 0, 0]);
+        else assert.notEqual(Buffer.concat(written).subarray(14, 14 + 64).compare(payload.subarray(0, 64)), 0, 'payload masked on the wire');
+        conn.close(1000, 'done');
+        await m.until(() => m.closed.finished);
+      } finally {
+        delete process.env.HYBRIDGE_WS_MASK;
+      }
+    }
+  });
+
   it('reports the peer close code and reason', async () => {
     const opened = await openWebSocket(`ws://127.0.0.1:${port}/reject`, { timeoutMs: 5000 });
     const conn = new WsConnection(opened.socket, { role: 'client', autoCloseReply: true });
