@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { encodeCommand, parseListenerCommand, type RequestCommand, type ResponseCommand } from '../protocol/control-messages.js';
@@ -46,7 +46,8 @@ const MAX_CONTROL_BODY = 1024 * 1024;
  * the address-only form and a request rendezvous, streamed in both directions.
  */
 class PendingHttpRequest implements ResponseSink {
-  readonly secret = randomBytes(16).toString('hex');
+  /** 122 random bits from the CSPRNG (randomUUID draws from a buffered pool, randomBytes does not). */
+  readonly secret = randomUUID().replace(/-/g, '');
   readonly requestId = randomUUID();
   /** Listener keys this request was offered to. */
   readonly tried = new Set<string>();

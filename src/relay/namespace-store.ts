@@ -60,6 +60,7 @@ export interface HybridConnectionMatch {
 export class NamespaceStore extends EventEmitter {
   private doc!: NamespaceDocument;
   private byName = new Map<string, HybridConnection>();
+  private revisionCount = 0;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly backend: StoreBackend) {
@@ -268,9 +269,15 @@ export class NamespaceStore extends EventEmitter {
     return next;
   }
 
+  /** Goes up with every new version of the document (local or from the cluster). */
+  get revision(): number {
+    return this.revisionCount;
+  }
+
   private replace(doc: NamespaceDocument): void {
     const previous = this.doc;
     this.doc = doc;
+    this.revisionCount++;
     this.byName = new Map(doc.hybridConnections.map((e) => [e.name.toLowerCase(), e]));
     if (previous) for (const change of diffNamespaces(previous, doc)) this.emit('change', change);
   }

@@ -10,7 +10,8 @@ import type { Logger } from '../util/logger.js';
 import { sameSecret } from '../util/same-secret.js';
 import { WsConnection } from '../websocket/connection.js';
 import { acceptUpgrade, checkUpgradeRequest, rejectUpgrade } from '../websocket/server-handshake.js';
-import { authorize, grantRevoked, type Grant } from './authorizer.js';
+import { AuthorizationCache } from './authorization-cache.js';
+import { grantRevoked, type Grant } from './authorizer.js';
 import { ConnectBroker, type RelayedConnection } from './connect-broker.js';
 import { FailureThrottle } from './failure-throttle.js';
 import { sendRelayError } from './http-errors.js';
@@ -61,6 +62,7 @@ export interface RelayServerStarted {
  */
 export class RelayServer {
   readonly store: NamespaceStore;
+  private readonly authorizer: AuthorizationCache;
   /** This node's control channels. */
   readonly local: LocalDirectory;
   /** Where listeners are: this node's, or the whole cluster's. */
@@ -78,6 +80,7 @@ export class RelayServer {
   constructor(private readonly options: RelayServerOptions) {
     this.log = options.log;
     this.store = new NamespaceStore(options.backend);
+    this.authorizer = new AuthorizationCache(this.store);
     this.local = new LocalDirectory(options.nodeId ?? 'local', options.maxListenersPerEntity ?? 25);
     this.directory = options.directory?.(this.local) ?? this.local;
     const publicBaseUrl = options.publicUrl ? toWebSocketBase(options.publicUrl) : undefined;
@@ -188,7 +191,7 @@ export class RelayServer {
       store: this.store,
       listenerCount: (entity) => this.directory.count(entity),
       endpoint: this.endpoint,
-      authorizeManage: (token, entity) => authorize(this.store, { token, entity, right: 'Manage' }),
+      authorizeManage: (token, entity) => this.authorizer.authorize({ token, entity, right: 'Manage' }),
     };
   }
 
@@ -217,7 +220,7 @@ export class RelayServer {
     if (entity.requiresClientAuthorization) {
       const token = target.token ?? sbHeader ?? authHeader;
       authorizationConsumed = !target.token && !sbHeader && authHeader !== undefined;
-      const result = authorize(this.store, { token, entity: entity.name, right: 'Send' });
+      const result = this.authorizer.authorize({ token, entity: entity.name, right: 'Send' });
       if (!result.ok) {
         const verdict = this.throttle.note(req.socket.remoteAddress ?? '');
         if (verdict.log) this.log.info({ hyco: entity.name, status: result.status, reason: result.reason, remote: req.socket.remoteAddress }, 'http request refused');
@@ -266,7 +269,7 @@ export class RelayServer {
   private async onListen(req: IncomingMessage, socket: Socket, head: Buffer, gesture: HcGesture): Promise<void> {
     const entity = this.store.getHybridConnection(gesture.path);
     if (!entity) return this.refuse(req, socket, 404, `Endpoint does not exist: no hybrid connection "${gesture.path}"`, 'listener', gesture.path);
-    const result = authorize(this.store, { token: gestureToken(req, gesture), entity: entity.name, right: 'Listen' });
+    const result = this.authorizer.authorize({ token: gestureToken(req, gesture), entity: entity.name, right: 'Listen' });
     if (!result.ok) return this.refuse(req, socket, result.status, result.reason, 'listener', entity.name);
     const problem = checkUpgradeRequest(req);
     if (problem) return this.refuse(req, socket, 400, problem, 'listener', entity.name);
@@ -287,7 +290,7 @@ export class RelayServer {
       {
         findResponseSink: (ch, requestId) => this.http.responseSink(ch, requestId),
         reauthorize: (token) => {
-          const renewed = authorize(this.store, { token, entity: entity.name, right: 'Listen' });
+          const renewed = this.authorizer.authorize({ token, entity: entity.name, right: 'Listen' });
           // The cluster registry keeps the grant too; other nodes revoke by it.
           if (renewed.ok) this.directory.refresh(channel, renewed.grant);
           return renewed;
@@ -316,7 +319,7 @@ export class RelayServer {
     if (!match) return this.refuse(req, socket, 404, `Endpoint does not exist: no hybrid connection matches "${gesture.path}"`, 'sender', gesture.path);
     const entity = match.entity;
     const token = gestureToken(req, gesture);
-    const result = authorize(this.store, { token, entity: entity.name, right: 'Send', anonymousAllowed: !entity.requiresClientAuthorization });
+    const result = this.authorizer.authorize({ token, entity: entity.name, right: 'Send', anonymousAllowed: !entity.requiresClientAuthorization });
     if (!result.ok) return this.refuse(req, socket, result.status, result.reason, 'sender', entity.name);
     const problem = checkUpgradeRequest(req);
     if (problem) return this.refuse(req, socket, 400, problem, 'sender', entity.name);
