@@ -17,7 +17,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --tiny             a seconds-long smoke run (used by test/bench)
   --only s1,s3       run only these scenarios (s1..s7)
   --paths a,b        run only these paths (direct, socat, ssh, bridge-ws, bridge-tls, bridge-ws-prewarm,
-                     tunnel-ws, tunnel-tls, tunnel-ws-prewarm, hyco-ws-ws, hyco-ws-tls, ...)
+                     tunnel-ws, tunnel-tls, tunnel-ws-prewarm, hyco-ws-ws, hyco-ws-tls, bridge-ws-cluster, ...)
   --skip-tls         no TLS paths
   --out DIR          write latest.{json,md,svg} there (default bench/results)
   --sha256           bulk receivers check each stream by SHA-256 instead of byte for byte

@@ -56,6 +56,7 @@ export function createContext(root: string): BenchContext {
       ssh: findExecutable('ssh'),
       sshd: findExecutable('sshd', sbin),
       sshKeygen: findExecutable('ssh-keygen'),
+      redisServer: findExecutable('redis-server', sbin),
     },
     commands: hybridgeCommands(cli),
   };

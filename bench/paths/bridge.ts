@@ -4,7 +4,7 @@ import { startProcess, type Proc } from '../lib/procs.js';
 import { assemble, hybridgeEnv, nodeArgs, type RelayProcess } from './relay.js';
 import { missingCommands, type BenchContext, type Endpoint, type PathDef, type Transport } from './types.js';
 
-function startBridge(ctx: BenchContext, relay: RelayProcess, name: string, args: string[]): Proc {
+export function startBridge(ctx: BenchContext, relay: RelayProcess, name: string, args: string[]): Proc {
   return startProcess(name, process.execPath, nodeArgs(ctx, name.replace(/[^A-Za-z]+/g, '-').replace(/-$/, ''), ['bridge', '-x', relay.connectionString, '-q', '--drain-timeout', '1s', ...args]), {
     env: hybridgeEnv(ctx, relay.clientEnv),
   });

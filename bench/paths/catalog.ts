@@ -1,6 +1,7 @@
 /** The paths each kind of scenario measures, baselines first. */
 import { directPath, socatTcpPath, socatUdpPath } from './baselines.js';
 import { bridgeHttpPath, bridgeTcpPath, bridgeUdpPath } from './bridge.js';
+import { bridgeClusterPath } from './cluster.js';
 import { hycoWsPath } from './hyco-ws.js';
 import { sshPath } from './ssh.js';
 import { tunnelTcpPath } from './tunnel.js';
@@ -15,6 +16,8 @@ export interface TcpPathChoice {
   prewarm?: number;
   /** With `prewarm`: the tunnel too (default), or only the bridge. */
   prewarmTunnel?: boolean;
+  /** Also bridge -L/-T across two relay cluster nodes (plain WebSocket only). */
+  cluster?: boolean;
 }
 
 export function tcpPaths(choice: TcpPathChoice): PathDef[] {
@@ -25,6 +28,7 @@ export function tcpPaths(choice: TcpPathChoice): PathDef[] {
   for (const t of transports) {
     paths.push(bridgeTcpPath(t));
     if (choice.prewarm) paths.push(bridgeTcpPath(t, choice.prewarm));
+    if (choice.cluster && t === 'ws') paths.push(bridgeClusterPath(t));
     paths.push(tunnelTcpPath(t));
     if (choice.prewarm && choice.prewarmTunnel !== false) paths.push(tunnelTcpPath(t, choice.prewarm));
     if (choice.hycoWs === true || (choice.hycoWs === 'ws' && t === 'ws')) paths.push(hycoWsPath(t));

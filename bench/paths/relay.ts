@@ -2,7 +2,7 @@
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSasToken } from '../../src/protocol/sas-token.js';
-import { freePort, HOST } from '../lib/net.js';
+import { freePort, HOST, waitForPort } from '../lib/net.js';
 import { startProcess, type Proc } from '../lib/procs.js';
 import { stopProcs, type BenchContext, type RunningPath, type Transport } from './types.js';
 
@@ -31,16 +31,27 @@ export function nodeArgs(ctx: BenchContext, role: string, args: string[]): strin
   return [...profile, ctx.cli, ...args];
 }
 
-export async function startRelay(ctx: BenchContext, transport: Transport): Promise<RelayProcess> {
+export interface ClusterNodeOptions {
+  /** redis://127.0.0.1:P */
+  redisUrl: string;
+  nodeId: string;
+}
+
+/** A relay process; with `cluster`, a cluster node (only the first node prints the root connection string). */
+export async function startRelay(ctx: BenchContext, transport: Transport, cluster?: ClusterNodeOptions): Promise<RelayProcess> {
   const tls = transport === 'tls';
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
-    const data = mkdtempSync(join(ctx.dir, 'relay-'));
-    const args = ['server', '--host', HOST, '--port', String(port), '--data', data, '--root-key', ctx.relayKey, '--hyco', ctx.hyco, '--log-level', 'warn', '--drain-timeout', '1s'];
+    const args = ['server', '--host', HOST, '--port', String(port), '--root-key', ctx.relayKey, '--hyco', ctx.hyco, '--log-level', 'warn', '--drain-timeout', '1s'];
+    if (cluster) args.push('--redis', cluster.redisUrl, '--node-id', cluster.nodeId, '--public-url', `${tls ? 'wss' : 'ws'}://${HOST}:${port}`);
+    else args.push('--data', mkdtempSync(join(ctx.dir, 'relay-')));
     if (tls) args.push('--tls-cert', ctx.tlsCertFile, '--tls-key', ctx.tlsKeyFile);
-    const proc = startProcess(`relay (${transport})`, process.execPath, nodeArgs(ctx, 'relay', args), { env: hybridgeEnv(ctx) });
+    const role = cluster ? `relay-${cluster.nodeId}` : 'relay';
+    const proc = startProcess(`${role} (${transport})`, process.execPath, nodeArgs(ctx, role, args), { env: hybridgeEnv(ctx) });
     try {
-      await proc.waitFor(/Endpoint=/, 15_000);
+      // A cluster node that finds the namespace in Redis prints no connection string.
+      if (cluster) await Promise.race([waitForPort(port, 15_000), proc.exited.then(() => Promise.reject(new Error(`${role} exited: ${proc.output()}`)))]);
+      else await proc.waitFor(/Endpoint=/, 15_000);
     } catch (err) {
       await proc.stop();
       if (attempt < 3 && /already in use/.test(proc.output())) continue;

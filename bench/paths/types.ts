@@ -23,7 +23,7 @@ export interface BenchContext {
   relayKey: string;
   hyco: string;
   /** Absolute paths of the baseline tools that were found. */
-  tools: { socat?: string; ssh?: string; sshd?: string; sshKeygen?: string };
+  tools: { socat?: string; ssh?: string; sshd?: string; sshKeygen?: string; redisServer?: string };
   /** The commands the built hybridge CLI offers (server, bridge, relay-listener, relay-sender, ...). */
   commands: Set<string>;
   /** When set (per scenario and path), hybridge processes write CPU profiles into this directory. */

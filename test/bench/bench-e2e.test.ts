@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -31,19 +31,23 @@ describe('bench harness (tiny run)', () => {
   const root = mkdtempSync(join(tmpdir(), 'hybridge-bench-test-'));
   const out = join(root, 'results');
   const tmp = join(root, 'tmp');
+  mkdirSync(tmp);
   after(() => rmSync(root, { recursive: true, force: true }));
 
-  test('direct, socat and bridge -L/-T: figures, ratios, targets, Markdown and SVG', { timeout: 90_000 }, async () => {
-    const { mkdirSync } = await import('node:fs');
-    mkdirSync(tmp);
-    const args = [MAIN, '--tiny', '--only', 's1,s3', '--paths', 'direct,socat,bridge-ws', '--skip-tls', '--out', out];
-    const child = spawn(process.execPath, args, { env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** Runs a tiny, TLS-free bench with `args`; asserts exit code 0 and returns its progress output. */
+  async function runBench(args: string[]): Promise<string> {
+    const child = spawn(process.execPath, [MAIN, '--tiny', '--skip-tls', ...args], { env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), 80_000);
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     clearTimeout(timer);
     assert.equal(code, 0, `bench exited with ${code}:\n${stderr}`);
+    return stderr;
+  }
+
+  test('direct, socat and bridge -L/-T: figures, ratios, targets, Markdown and SVG', { timeout: 90_000 }, async () => {
+    const stderr = await runBench(['--only', 's1,s3', '--paths', 'direct,socat,bridge-ws', '--out', out]);
     assert.match(stderr, /== s1: Single-stream bulk throughput/);
     assert.match(stderr, /bridge-ws: download: [\d.]+ MB\/s/, 'a progress line per finished figure');
 
@@ -76,5 +80,19 @@ describe('bench harness (tiny run)', () => {
     assert.deepEqual(readdirSync(tmp), [], 'the temp dir was removed');
     assert.deepEqual(processesMentioning(tmp), [], 'no process the bench started is still running');
     assert.ok(!existsSync(join(out, 'profiles')));
+  });
+  test('the cross-node cluster path (redis-server and two relay nodes) sets connections up next to the single-node path', { timeout: 90_000 }, async () => {
+    const clusterOut = join(root, 'cluster-results');
+    await runBench(['--only', 's3', '--paths', 'bridge-ws,bridge-ws-cluster', '--out', clusterOut]);
+    const result = JSON.parse(readFileSync(join(clusterOut, 'latest.json'), 'utf8')) as BenchResult;
+    const s3 = result.scenarios[0]!;
+    assert.deepEqual(s3.paths.map((p) => p.id), ['bridge-ws', 'bridge-ws-cluster'], `redis-server is needed here (.ci/run installs it): ${s3.notes.join(' ')}`);
+    for (const path of ['bridge-ws', 'bridge-ws-cluster']) {
+      const figures = s3.figures.filter((f) => f.path === path);
+      assert.equal(figures.length, 3, `${path}: p50, p95, p99`);
+      for (const f of figures) assert.ok(f.errors === 0 && typeof f.value === 'number' && f.value > 0, `${path} ${f.metric}: ${f.value} (${f.error})`);
+    }
+    assert.deepEqual(readdirSync(tmp), [], 'the temp dir was removed');
+    assert.deepEqual(processesMentioning(tmp), [], 'no process the bench started is still running (redis-server included)');
   });
 });
