@@ -1,10 +1,10 @@
 /** `hybridge bridge` paths: -L/-T for TCP and UDP, -H for HTTP, through a fresh relay each time. */
-import { freePort, freeUdpPort, HOST, waitForPort } from '../lib/net.js';
-import { startProcess, type Proc } from '../lib/procs.js';
-import { assemble, hybridgeEnv, nodeArgs, type RelayProcess } from './relay.js';
+import { freePort, freeUdpPort, HOST } from '../lib/net.js';
+import { startProcess, waitForListening, type Proc } from '../lib/procs.js';
+import { assemble, hybridgeEnv, nodeArgs, type PathParts, type RelayProcess } from './relay.js';
 import { missingCommands, type BenchContext, type Endpoint, type PathDef, type Transport } from './types.js';
 
-export function startBridge(ctx: BenchContext, relay: RelayProcess, name: string, args: string[]): Proc {
+function startBridge(ctx: BenchContext, relay: RelayProcess, name: string, args: string[]): Proc {
   return startProcess(name, process.execPath, nodeArgs(ctx, name.replace(/[^A-Za-z]+/g, '-').replace(/-$/, ''), ['bridge', '-x', relay.connectionString, '-q', '--drain-timeout', '1s', ...args]), {
     env: hybridgeEnv(ctx, relay.clientEnv),
   });
@@ -18,22 +18,34 @@ export function bridgeTcpPath(transport: Transport, prewarm = 0): PathDef {
     unavailable: (ctx) => missingCommands(ctx, 'server', 'bridge'),
     transport,
     prewarm,
-    start: (ctx, target: Endpoint) =>
-      assemble(ctx, transport, async (relay, procs) => {
-        const remote = startBridge(ctx, relay, 'bridge -T', ['-T', `${ctx.hyco}:${target.host}:${target.port}`]);
-        procs.push(remote);
-        const port = await freePort();
-        const local = startBridge(ctx, relay, 'bridge -L', ['-L', `${HOST}:${port}:${ctx.hyco}`, ...(prewarm ? ['--prewarm', String(prewarm)] : [])]);
-        procs.push(local);
-        await Promise.race([waitForPort(port, 15_000), local.exited.then(() => Promise.reject(new Error(`bridge -L exited: ${local.output()}`)))]);
-        return {
-          endpoint: { host: HOST, port },
-          watched: [
-            { slot: 'sender', role: 'bridge -L', pid: local.pid },
-            { slot: 'listener', role: 'bridge -T', pid: remote.pid },
-          ],
-        };
-      }),
+    start: (ctx, target: Endpoint) => assemble(ctx, transport, (relay, procs) => startTcpBridgePair(ctx, { listenerRelay: relay, senderRelay: relay, target, prewarm }, procs)),
+  };
+}
+
+export interface TcpBridgePair {
+  /** Where bridge -T (the listener end) connects. */
+  listenerRelay: RelayProcess;
+  /** Where bridge -L (the sender end) connects. */
+  senderRelay: RelayProcess;
+  target: Endpoint;
+  prewarm?: number;
+}
+
+/** bridge -T to the target and bridge -L on a free loopback port; both are pushed onto `procs`. */
+export async function startTcpBridgePair(ctx: BenchContext, pair: TcpBridgePair, procs: Proc[]): Promise<PathParts> {
+  const { listenerRelay, senderRelay, target, prewarm } = pair;
+  const remote = startBridge(ctx, listenerRelay, 'bridge -T', ['-T', `${ctx.hyco}:${target.host}:${target.port}`]);
+  procs.push(remote);
+  const port = await freePort();
+  const local = startBridge(ctx, senderRelay, 'bridge -L', ['-L', `${HOST}:${port}:${ctx.hyco}`, ...(prewarm ? ['--prewarm', String(prewarm)] : [])]);
+  procs.push(local);
+  await waitForListening(local, port, 15_000);
+  return {
+    endpoint: { host: HOST, port },
+    watched: [
+      { slot: 'sender', role: 'bridge -L', pid: local.pid },
+      { slot: 'listener', role: 'bridge -T', pid: remote.pid },
+    ],
   };
 }
 

@@ -2,8 +2,8 @@
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSasToken } from '../../src/protocol/sas-token.js';
-import { freePort, HOST, waitForPort } from '../lib/net.js';
-import { startProcess, type Proc } from '../lib/procs.js';
+import { freePort, HOST } from '../lib/net.js';
+import { startProcess, waitForListening, type Proc } from '../lib/procs.js';
 import { stopProcs, type BenchContext, type RunningPath, type Transport } from './types.js';
 
 export interface RelayProcess {
@@ -50,7 +50,7 @@ export async function startRelay(ctx: BenchContext, transport: Transport, cluste
     const proc = startProcess(`${role} (${transport})`, process.execPath, nodeArgs(ctx, role, args), { env: hybridgeEnv(ctx) });
     try {
       // A cluster node that finds the namespace in Redis prints no connection string.
-      if (cluster) await Promise.race([waitForPort(port, 15_000), proc.exited.then(() => Promise.reject(new Error(`${role} exited: ${proc.output()}`)))]);
+      if (cluster) await waitForListening(proc, port, 15_000);
       else await proc.waitFor(/Endpoint=/, 15_000);
     } catch (err) {
       await proc.stop();

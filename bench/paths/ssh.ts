@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freePort, HOST, waitForPort } from '../lib/net.js';
-import { startProcess, type Proc } from '../lib/procs.js';
+import { startProcess, waitForListening, type Proc } from '../lib/procs.js';
 import { stopProcs, type BenchContext, type PathDef } from './types.js';
 
 interface SshKeys {
@@ -87,7 +87,7 @@ export const sshPath: PathDef = {
         `${userInfo().username}@${HOST}`,
       ]);
       procs.push(ssh);
-      await Promise.race([waitForPort(port, 15_000), ssh.exited.then(() => Promise.reject(new Error(`ssh exited: ${ssh.output()}`)))]);
+      await waitForListening(ssh, port, 15_000);
       return {
         endpoint: { host: HOST, port },
         watched: [

@@ -1,7 +1,7 @@
 import { encodeCommand, parseServiceCommand, type AcceptCommand, type RequestCommand } from '../protocol/control-messages.js';
 import { CloseCode } from '../protocol/websocket-frame.js';
-import { openWebSocket, type TlsClientOptions } from '../websocket/client-handshake.js';
-import { WsConnection } from '../websocket/connection.js';
+import { clientConnection, openWebSocket, type TlsClientOptions } from '../websocket/client-handshake.js';
+import type { WsConnection } from '../websocket/connection.js';
 
 export interface ControlSessionHandlers {
   onAccept(command: AcceptCommand): void;
@@ -57,7 +57,7 @@ export class ControlSession {
 
   static async open(url: string, headers: Record<string, string>, tls: TlsClientOptions | undefined, timeoutMs: number, handlers: ControlSessionHandlers): Promise<ControlSession> {
     const opened = await openWebSocket(url, { headers, tls, timeoutMs });
-    const conn = new WsConnection(opened.socket, { role: 'client', zeroMask: opened.maskingOptional, autoCloseReply: true, maxFrameLength: MAX_SERVICE_MESSAGE });
+    const conn = clientConnection(opened, { autoCloseReply: true, maxFrameLength: MAX_SERVICE_MESSAGE });
     return new ControlSession(conn, handlers, opened.head);
   }
 

@@ -1,7 +1,7 @@
 import { parseServiceCommand, type RequestCommand } from '../protocol/control-messages.js';
 import { CloseCode } from '../protocol/websocket-frame.js';
-import { openWebSocket, type TlsClientOptions } from '../websocket/client-handshake.js';
-import { WsConnection } from '../websocket/connection.js';
+import { clientConnection, openWebSocket, type TlsClientOptions } from '../websocket/client-handshake.js';
+import type { WsConnection } from '../websocket/connection.js';
 import { RelayedHttpRequest } from './relayed-http-request.js';
 import { RelayedHttpResponse, type ResponseRoute } from './relayed-http-response.js';
 
@@ -18,7 +18,7 @@ export interface HttpDispatchContext {
 
 async function openRendezvous(address: string, ctx: HttpDispatchContext): Promise<{ conn: WsConnection; head: Buffer }> {
   const opened = await openWebSocket(address, { timeoutMs: ctx.rendezvousTimeoutMs, tls: ctx.tls });
-  return { conn: new WsConnection(opened.socket, { role: 'client', zeroMask: opened.maskingOptional }), head: opened.head };
+  return { conn: clientConnection(opened), head: opened.head };
 }
 
 /**

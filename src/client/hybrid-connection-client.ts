@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { buildHybridConnectionUrl } from '../protocol/relay-endpoint.js';
-import { openWebSocket } from '../websocket/client-handshake.js';
-import { WsConnection } from '../websocket/connection.js';
+import { clientConnection, openWebSocket } from '../websocket/client-handshake.js';
 import { resolveConnection, type HybridConnectionOptions, type ResolvedConnection } from './connection-options.js';
 import { RelayError, RelayTimeoutError } from './errors.js';
 import { toRelayError } from './handshake-errors.js';
@@ -83,7 +82,7 @@ export class HybridConnectionClient {
       if (options.signal?.aborted) throw new RelayError('connect aborted');
       throw err;
     }
-    const conn = new WsConnection(opened.socket, { role: 'client', zeroMask: opened.maskingOptional });
+    const conn = clientConnection(opened);
     return new HybridConnectionStream(conn, { trackingId, protocol: opened.protocol }, opened.head, options);
   }
 }

@@ -3,8 +3,7 @@ import { EventEmitter } from 'node:events';
 import type { AcceptCommand, RemoteEndpointInfo } from '../protocol/control-messages.js';
 import { buildHybridConnectionUrl } from '../protocol/relay-endpoint.js';
 import { parseProtocolList } from '../protocol/websocket-handshake.js';
-import { openWebSocket, WebSocketHandshakeError } from '../websocket/client-handshake.js';
-import { WsConnection } from '../websocket/connection.js';
+import { clientConnection, openWebSocket, WebSocketHandshakeError } from '../websocket/client-handshake.js';
 import { resolveConnection, type HybridConnectionOptions, type ResolvedConnection } from './connection-options.js';
 import { ControlSession } from './control-session.js';
 import { EndpointNotFoundError, type RelayError } from './errors.js';
@@ -260,7 +259,7 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
       const protocols = parseProtocolList(headerValue(command.connectHeaders, 'sec-websocket-protocol')).slice(0, 1);
       const opened = await openWebSocket(command.address, { protocols, timeoutMs: Math.min(this.connection.operationTimeoutMs, 20_000), tls: this.connection.tls });
       const stream = new HybridConnectionStream(
-        new WsConnection(opened.socket, { role: 'client', zeroMask: opened.maskingOptional }),
+        clientConnection(opened),
         { trackingId: context.trackingId, protocol: opened.protocol, connectHeaders: context.connectHeaders, remoteEndpoint: context.remoteEndpoint, pathSuffix: context.pathSuffix, query: context.query },
         opened.head,
       );

@@ -136,18 +136,36 @@ export type PreambleDecodeValue =
   | { ok: false; problem: 'invalid-port-name' };
 
 /**
+ * The buffering both preamble decoders share: chunks are collected until a whole value can be read;
+ * then the decoder is spent and the bytes after the value are handed back as `rest`.
+ */
+abstract class ChunkedDecoder<T> {
+  protected buffered = Buffer.alloc(0);
+  protected done = false;
+
+  /** Adds `chunk` to what has been buffered and returns all of it. */
+  protected append(chunk: Uint8Array, what: string): Buffer {
+    if (this.done) throw new PreambleError(`${what} already decoded`);
+    this.buffered = this.buffered.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buffered, chunk]);
+    return this.buffered;
+  }
+
+  protected finish(value: T, consumed: number): DecodeStep<T> {
+    this.done = true;
+    const rest = this.buffered.subarray(consumed);
+    this.buffered = Buffer.alloc(0);
+    return { status: 'complete', value, rest };
+  }
+}
+
+/**
  * Reads a preamble from a byte stream delivered in chunks of any size. Feed chunks to `push` until it
  * returns `complete`; after that the decoder is spent. A bad version is reported after three bytes,
  * without waiting for a name that may never come.
  */
-export class PreambleDecoder {
-  private buffered = Buffer.alloc(0);
-  private done = false;
-
+export class PreambleDecoder extends ChunkedDecoder<PreambleDecodeValue> {
   push(chunk: Uint8Array): DecodeStep<PreambleDecodeValue> {
-    if (this.done) throw new PreambleError('preamble already decoded');
-    this.buffered = this.buffered.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buffered, chunk]);
-    const b = this.buffered;
+    const b = this.append(chunk, 'preamble');
     if (b.length < 3) return { status: 'incomplete' };
     const mode = b[2];
     if (b[0] !== PREAMBLE_MAJOR || b[1] !== PREAMBLE_MINOR || (mode !== PreambleMode.Stream && mode !== PreambleMode.Datagram)) {
@@ -164,13 +182,6 @@ export class PreambleDecoder {
     }
     return this.finish({ ok: true, preamble: { mode, portName } }, end);
   }
-
-  private finish(value: PreambleDecodeValue, consumed: number): DecodeStep<PreambleDecodeValue> {
-    this.done = true;
-    const rest = this.buffered.subarray(consumed);
-    this.buffered = Buffer.alloc(0);
-    return { status: 'complete', value, rest };
-  }
 }
 
 /**
@@ -178,14 +189,9 @@ export class PreambleDecoder {
  * carry a length byte and a reason after them. If the stream ends in the middle of a reason, call
  * `end()` to take the reply with the part of the reason that arrived.
  */
-export class PreambleReplyDecoder {
-  private buffered = Buffer.alloc(0);
-  private done = false;
-
+export class PreambleReplyDecoder extends ChunkedDecoder<PreambleReply> {
   push(chunk: Uint8Array): DecodeStep<PreambleReply> {
-    if (this.done) throw new PreambleError('reply already decoded');
-    this.buffered = this.buffered.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buffered, chunk]);
-    const b = this.buffered;
+    const b = this.append(chunk, 'reply');
     if (b.length < 3) return { status: 'incomplete' };
     if (!carriesReason(b)) return this.finish(classify(b.subarray(0, 3)), 3);
     if (b.length < 4) return { status: 'incomplete' };
@@ -202,13 +208,6 @@ export class PreambleReplyDecoder {
     this.done = true;
     const available = b.length >= 4 ? b.subarray(4, Math.min(b.length, 4 + b[3])) : Buffer.alloc(0);
     return reasonReply(b[2], available);
-  }
-
-  private finish(value: PreambleReply, consumed: number): DecodeStep<PreambleReply> {
-    this.done = true;
-    const rest = this.buffered.subarray(consumed);
-    this.buffered = Buffer.alloc(0);
-    return { status: 'complete', value, rest };
   }
 }
 

@@ -277,7 +277,12 @@ export function randomMask(): Buffer {
  */
 export type Masking = 'none' | 'random' | 'zero';
 
-export const ZERO_MASK = Buffer.alloc(4);
+const ZERO_MASK = Buffer.alloc(4);
+
+/** The header of a frame whose payload goes out as it is: unmasked, or masked with the zero key. */
+export function encodeUncopiedFrameHeader(fin: boolean, opcode: number, length: number, masking: Exclude<Masking, 'random'>): Buffer {
+  return encodeFrameHeader(fin, opcode, length, masking === 'zero' ? ZERO_MASK : undefined);
+}
 
 /**
  * Encodes a frame. With a random key the header and a masked copy of the payload come as one
@@ -285,7 +290,7 @@ export const ZERO_MASK = Buffer.alloc(4);
  */
 export function encodeFrame(fin: boolean, opcode: number, payload: Buffer, masking: Masking): Buffer[] {
   if (masking !== 'random') {
-    const header = encodeFrameHeader(fin, opcode, payload.length, masking === 'zero' ? ZERO_MASK : undefined);
+    const header = encodeUncopiedFrameHeader(fin, opcode, payload.length, masking);
     return payload.length === 0 ? [header] : [header, payload];
   }
   const mask = randomMask();

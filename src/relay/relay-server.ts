@@ -7,7 +7,7 @@ import { formatConnectionString } from '../protocol/connection-string.js';
 import { formatHost, parseRelayEndpoint, type RelayEndpoint } from '../protocol/relay-endpoint.js';
 import { CloseCode } from '../protocol/websocket-frame.js';
 import type { Logger } from '../util/logger.js';
-import { sameSecret } from '../util/same-secret.js';
+import { secretMatcher } from '../util/same-secret.js';
 import { WsConnection } from '../websocket/connection.js';
 import { acceptUpgrade, checkUpgradeRequest, rejectUpgrade } from '../websocket/server-handshake.js';
 import { AuthorizationCache } from './authorization-cache.js';
@@ -145,8 +145,9 @@ export class RelayServer {
   private rootKeyMatches(key: string): boolean {
     const root = this.store.namespaceRules().find((r) => r.keyName === ROOT_RULE_NAME);
     if (!root) return false;
-    const primary = sameSecret(key, root.primaryKey);
-    const secondary = sameSecret(key, root.secondaryKey);
+    const isGivenKey = secretMatcher(key);
+    const primary = isGivenKey(root.primaryKey);
+    const secondary = isGivenKey(root.secondaryKey);
     return primary || secondary;
   }
 

@@ -10,7 +10,7 @@
  */
 import { isIP } from 'node:net';
 import { formatTarget, hostProblem } from '../protocol/aztunnel-envelope.js';
-import { sameSecret } from '../util/same-secret.js';
+import { secretMatcher } from '../util/same-secret.js';
 
 export const Socks5Reply = {
   Succeeded: 0x00,
@@ -294,10 +294,12 @@ export function credentialChecker(username: string, password: string): Credentia
     const length = Buffer.byteLength(value);
     if (length < 1 || length > 255) throw new RangeError(`SOCKS5 ${what} must be 1 to 255 bytes long (RFC 1929)`);
   }
+  const userMatches = secretMatcher(username);
+  const passwordMatches = secretMatcher(password);
   return (user, pass) => {
     // Evaluate both before combining, so the time does not tell which one was wrong.
-    const userOk = sameSecret(user, username);
-    const passwordOk = sameSecret(pass, password);
+    const userOk = userMatches(user);
+    const passwordOk = passwordMatches(pass);
     return userOk && passwordOk;
   };
 }

@@ -2,6 +2,7 @@ import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import { computeAcceptKey, generateWebSocketKey } from '../protocol/websocket-handshake.js';
+import { WsConnection, type ConnectionOptions } from './connection.js';
 
 export interface TlsClientOptions {
   ca?: string | Buffer | Array<string | Buffer>;
@@ -140,6 +141,11 @@ export function openWebSocket(address: string, options: OpenWebSocketOptions = {
     });
     req.end();
   });
+}
+
+/** The client end of an opened WebSocket, masking as the connection allows (see maskingOptional). */
+export function clientConnection(opened: OpenedWebSocket, options: Omit<ConnectionOptions, 'role' | 'zeroMask'> = {}): WsConnection {
+  return new WsConnection(opened.socket, { ...options, role: 'client', zeroMask: opened.maskingOptional });
 }
 
 function maskingOptional(socket: Socket, secure: boolean): boolean {

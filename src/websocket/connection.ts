@@ -6,13 +6,13 @@ import {
   encodeClosePayload,
   encodeFrame,
   encodeFrameHeader,
+  encodeUncopiedFrameHeader,
   FrameDecoder,
   type FrameHandler,
   type FrameHeader,
   type Masking,
   Opcode,
   randomMask,
-  ZERO_MASK,
   WebSocketProtocolError,
 } from '../protocol/websocket-frame.js';
 
@@ -136,7 +136,7 @@ export class WsConnection implements FrameHandler {
     this.bytesOut += total;
     if (this.masking !== 'random') {
       this.socket.cork();
-      this.socket.write(encodeFrameHeader(fin, opcode, total, this.masking === 'zero' ? ZERO_MASK : undefined));
+      this.socket.write(encodeUncopiedFrameHeader(fin, opcode, total, this.masking));
       let ok = true;
       for (const part of parts) ok = this.socket.write(part);
       process.nextTick(uncork, this.socket);

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import WebSocket, { WebSocketServer } from 'ws';
-import { openWebSocket, WebSocketHandshakeError } from '../../src/websocket/client-handshake.js';
+import { clientConnection, openWebSocket, WebSocketHandshakeError } from '../../src/websocket/client-handshake.js';
 import { WsConnection } from '../../src/websocket/connection.js';
 import { acceptUpgrade, checkUpgradeRequest, rejectUpgrade } from '../../src/websocket/server-handshake.js';
 import { withTimeout } from '../helpers/async.js';
@@ -98,7 +98,7 @@ describe('WsConnection client against the ws server', () => {
           written.push(Buffer.from(chunk));
           return write(chunk, ...rest);
         }) as typeof opened.socket.write;
-        const conn = new WsConnection(opened.socket, { role: 'client', zeroMask: opened.maskingOptional });
+        const conn = clientConnection(opened);
         const m = messages(conn, opened.head);
         conn.sendBinary(payload);
         await m.until(() => m.received.length === 1);
