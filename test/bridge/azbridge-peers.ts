@@ -7,9 +7,9 @@
  *   answers `01 00 mode`, then echoes (stream) or echoes framed datagrams (UDP).
  */
 import { HybridConnectionClient, HybridConnectionListener, type HybridConnectionStream } from '../../src/client/index.js';
-import { withTimeout } from '../helpers/async.js';
-import { track } from './bridge-kit.js';
 import type { TestRelay } from '../helpers/relay.js';
+import { readExactly } from '../shared/read-exactly.js';
+import { track } from './bridge-kit.js';
 
 export async function azbridgeLocalSide(relay: TestRelay, entity: string, portName: string, mode: 0 | 1): Promise<{ stream: HybridConnectionStream; reply: Buffer }> {
   const client = new HybridConnectionClient({ connectionString: relay.connectionString(entity) });
@@ -19,39 +19,6 @@ export async function azbridgeLocalSide(relay: TestRelay, entity: string, portNa
   await stream.sendMessage(name);
   const reply = await readExactly(stream, 3);
   return { stream, reply };
-}
-
-/** Reads exactly `n` bytes from the byte stream, leaving the rest unread (pushed back). */
-export function readExactly(stream: HybridConnectionStream, n: number, timeoutMs = 10_000): Promise<Buffer> {
-  if (n === 0) return Promise.resolve(Buffer.alloc(0));
-  return withTimeout(
-    new Promise<Buffer>((resolve, reject) => {
-      const parts: Buffer[] = [];
-      let have = 0;
-      const onData = (chunk: Buffer) => {
-        parts.push(chunk);
-        have += chunk.length;
-        if (have < n) return;
-        stream.off('data', onData);
-        stream.off('end', onEnd);
-        stream.off('close', onEnd);
-        stream.off('error', reject);
-        stream.pause();
-        const all = Buffer.concat(parts);
-        if (all.length > n) stream.unshift(all.subarray(n));
-        resolve(all.subarray(0, n));
-      };
-      const onEnd = () => reject(new Error(`stream ended after ${have} of ${n} bytes: ${Buffer.concat(parts).toString('hex')}`));
-      stream.on('data', onData);
-      stream.once('end', onEnd);
-      stream.once('error', reject);
-      stream.once('close', onEnd);
-      // A 'data' listener does not restart a stream that was paused explicitly.
-      stream.resume();
-    }),
-    timeoutMs,
-    `reading ${n} bytes`,
-  );
 }
 
 export interface AzbridgeRemotePeer {

@@ -3,15 +3,17 @@
  * echo targets (TCP, Unix, UDP) that count what they see, and clients that check every byte by
  * length and SHA-256.
  */
+import assert from 'node:assert/strict';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { withTimeout } from '../helpers/async.js';
 import { Digest, sha256 } from '../helpers/data.js';
-import { spawnHybridge, type RunningProcess } from '../helpers/processes.js';
+import { spawnHybridge, stopAll, type RunningProcess } from '../helpers/processes.js';
+import type { TestRelay } from '../helpers/relay.js';
 
 const resources = new Set<() => Promise<void>>();
 
@@ -33,6 +35,17 @@ export async function closeAll(): Promise<void> {
   const pending = [...resources];
   resources.clear();
   await Promise.all(pending.map((close) => withTimeout(close(), 5000, 'cleanup').catch(() => undefined)));
+}
+
+/**
+ * The end of a bridge suite, for after(): kills every spawned process, closes every tracked target,
+ * client and peer, stops the relay (when it started) and removes `dirs`.
+ */
+export async function endBridgeSuite(relay: TestRelay | undefined, ...dirs: string[]): Promise<void> {
+  await stopAll();
+  await closeAll();
+  await relay?.stop();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 }
 
 /** An empty HOME, so no user configuration file of the machine running the tests is read. */
@@ -65,6 +78,23 @@ export async function runBridgeToExit(args: string[], options: { timeoutMs?: num
   const code = await proc.exited;
   clearTimeout(timer);
   return { code, output: proc.output() };
+}
+
+/** Checks that a command exited 2 after printing exactly one line, and that the line matches `line`. */
+export function assertUsageError(result: { code: number | string; output: string }, line: RegExp, name: string): void {
+  const lines = result.output.split('\n').filter((l) => l.length > 0);
+  assert.equal(result.code, 2, `${name}: exit code (output: ${result.output})`);
+  assert.equal(lines.length, 1, `${name}: one line (output: ${result.output})`);
+  assert.match(lines[0]!, line, name);
+}
+
+/** Runs `hybridge bridge` once per case `[name, args, line]`, all at once, and checks each with assertUsageError. */
+export async function expectUsageErrors(cases: [string, string[], RegExp][], options: { prefix?: string[]; env?: Record<string, string> } = {}): Promise<void> {
+  const results = await Promise.all(cases.map(([, args]) => runBridgeToExit([...(options.prefix ?? []), ...args], { env: options.env })));
+  results.forEach((result, i) => {
+    const [name, , line] = cases[i]!;
+    assertUsageError(result, line, name);
+  });
 }
 
 export interface TcpTarget {

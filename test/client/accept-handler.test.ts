@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { AuthorizationFailedError, RelayHandshakeError, type AcceptContext, type AcceptDecision, type HybridConnectionListener } from '../../src/client/index.js';
 import { delay } from '../helpers/async.js';
-import { patternBytes, sha256 } from '../helpers/data.js';
+import { patternBytes } from '../helpers/data.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
-import { Cleanup, clientFor, digestOf, listenerFor, nextConnection, writeAll } from './fixtures.js';
+import { assertDelivered, Cleanup, clientFor, listenerFor, nextConnection } from './fixtures.js';
 
 const DOTNET_THREW = "The Listener's custom AcceptHandler threw an exception. See Listener logs for details.";
 
@@ -70,9 +70,7 @@ describe('accept handler', () => {
     assert.equal(accepted.trackingId, sender.trackingId);
 
     const payload = patternBytes(200_000, 7);
-    const got = digestOf(accepted);
-    await writeAll(sender, payload);
-    assert.deepEqual(await got, { length: payload.length, sha256: sha256(payload) });
+    await assertDelivered(sender, accepted, payload);
   });
 
   it('a rejection with 403 "nope" reaches the sender as AuthorizationFailedError(403, "nope") at once, and no connection is delivered', async () => {

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SasKeyTokenProvider, type SecurityToken, type TokenProvider } from '../../src/client/index.js';
 import { delay, waitFor } from '../helpers/async.js';
-import { patternBytes, sha256 } from '../helpers/data.js';
+import { patternBytes } from '../helpers/data.js';
 import { ROOT_KEY, ROOT_RULE, startRelay, type TestRelay } from '../helpers/relay.js';
-import { Cleanup, clientFor, count, digestOf, listenerFor, nextConnection, recordEvents, writeAll } from './fixtures.js';
+import { assertDelivered, Cleanup, clientFor, count, listenerFor, nextConnection, recordEvents } from './fixtures.js';
 
 /** SAS tokens that live `ttlSeconds`; calls listed in `failOn` (1-based) throw instead. */
 class ShortLivedTokens implements TokenProvider {
@@ -65,9 +65,7 @@ describe('token expiry and renewal on the control channel', () => {
     const sender = cleanup.stream(await clientFor(relay, 'ttl').createConnection({ retryBudgetMs: 5000 }));
     const accepted = cleanup.stream(await nextConnection(listener));
     const payload = patternBytes(300_000, 5);
-    const got = digestOf(accepted);
-    await writeAll(sender, payload);
-    assert.deepEqual(await got, { length: payload.length, sha256: sha256(payload) });
+    await assertDelivered(sender, accepted, payload);
   });
 
   it('when renewal fails the relay closes the channel with 1008; the listener reports it and reconnects', async () => {

@@ -3,13 +3,16 @@
  * stream digests, bounded writes and reads, and a cleanup list that every test empties in
  * `after`/`finally`.
  */
+import assert from 'node:assert/strict';
 import type { Readable, Writable } from 'node:stream';
 import { HybridConnectionClient, HybridConnectionListener, type HybridConnectionOptions, type HybridConnectionStream, type ListenerOptions } from '../../src/client/index.js';
 import { drained, withTimeout } from '../helpers/async.js';
+import { sha256 } from '../helpers/data.js';
+import { startRelay, type TestRelay } from '../helpers/relay.js';
+import { digestOf } from '../shared/stream-digest.js';
 
-export { drained };
-import { Digest } from '../helpers/data.js';
-import type { TestRelay } from '../helpers/relay.js';
+export { drained, digestOf };
+export type { StreamDigest } from '../shared/stream-digest.js';
 
 export const KiB = 1024;
 export const MiB = 1024 * 1024;
@@ -27,23 +30,12 @@ export function clientFor(relay: TestRelay, entity: string, options: Partial<Hyb
   return new HybridConnectionClient({ ...relayOptions(relay, entity), ...options });
 }
 
-export interface StreamDigest {
-  length: number;
-  sha256: string;
-}
-
-/** Reads `stream` to its end, hashing every byte; rejects on 'error' or after `timeoutMs`. */
-export function digestOf(stream: Readable, timeoutMs = 30_000, what = 'stream read'): Promise<StreamDigest> {
-  const digest = new Digest();
-  return withTimeout(
-    new Promise<StreamDigest>((resolve, reject) => {
-      stream.on('data', (chunk: Buffer) => digest.update(chunk));
-      stream.once('end', () => resolve({ length: digest.length, sha256: digest.hex() }));
-      stream.once('error', reject);
-    }),
-    timeoutMs,
-    what,
-  );
+/** For before(): a test relay serving `entity` and an open listener on it, both stopped by `cleanup`. */
+export async function relayWithListener(cleanup: Cleanup, entity: string): Promise<{ relay: TestRelay; listener: HybridConnectionListener }> {
+  const relay = cleanup.add(await startRelay({ hybridConnections: [entity] }), (r) => r.stop());
+  const listener = cleanup.listener(listenerFor(relay, entity));
+  await listener.open();
+  return { relay, listener };
 }
 
 /** Writes `payload` in `chunkSize` pieces, waiting for 'drain' when asked to; optionally ends. */
@@ -64,6 +56,12 @@ export async function writeAll(stream: Writable, payload: Buffer, options: { chu
   await withTimeout(work(), options.timeoutMs ?? 30_000, 'stream write');
 }
 
+/** Writes `payload` on `from` and ends it; checks that `to` reads exactly those bytes, to its end. */
+export async function assertDelivered(from: Writable, to: Readable, payload: Buffer): Promise<void> {
+  const got = digestOf(to);
+  await writeAll(from, payload);
+  assert.deepEqual(await got, { length: payload.length, sha256: sha256(payload) });
+}
 
 /** Resolves once `stream` has emitted 'close' (at once if it already has), bounded. */
 export function whenClosed(stream: Readable | Writable, timeoutMs = 10_000, what = 'stream close'): Promise<void> {

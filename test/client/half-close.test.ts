@@ -8,8 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import { ConnectionLostError, type HybridConnectionListener } from '../../src/client/index.js';
 import { withTimeout } from '../helpers/async.js';
 import { patternBytes, sha256 } from '../helpers/data.js';
-import { startRelay, type TestRelay } from '../helpers/relay.js';
-import { Cleanup, clientFor, digestOf, listenerFor, MiB, nextConnection, whenClosed, writeAll } from './fixtures.js';
+import type { TestRelay } from '../helpers/relay.js';
+import { Cleanup, clientFor, digestOf, MiB, nextConnection, relayWithListener, whenClosed, writeAll } from './fixtures.js';
 
 describe('half-close', () => {
   const cleanup = new Cleanup();
@@ -17,9 +17,7 @@ describe('half-close', () => {
   let listener: HybridConnectionListener;
 
   before(async () => {
-    relay = cleanup.add(await startRelay({ hybridConnections: ['half'] }), (r) => r.stop());
-    listener = cleanup.listener(listenerFor(relay, 'half'));
-    await listener.open();
+    ({ relay, listener } = await relayWithListener(cleanup, 'half'));
   });
   after(() => cleanup.run());
 

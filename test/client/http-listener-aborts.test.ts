@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { RelayedHttpRequest, RelayedHttpResponse } from '../../src/client/index.js';
-import { delay, waitFor, withTimeout } from '../helpers/async.js';
+import { delay, drainOrClose, waitFor, withTimeout } from '../helpers/async.js';
 import { patternBytes } from '../helpers/data.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
 import { Cleanup, listenerFor, MiB } from './fixtures.js';
@@ -42,17 +42,7 @@ describe('relayed HTTP aborts', () => {
     // 'stream-forever': up to 1 GiB, honouring backpressure, until the response is gone.
     while (run.written < 1024 * MiB && !res.destroyed) {
       run.written += chunk.length;
-      if (!res.write(chunk)) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            res.off('drain', done);
-            res.off('close', done);
-            resolve();
-          };
-          res.on('drain', done);
-          res.on('close', done);
-        });
-      }
+      if (!res.write(chunk)) await drainOrClose(res);
     }
     run.finishedWriting = true;
   }

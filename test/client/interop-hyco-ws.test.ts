@@ -5,6 +5,7 @@
  * the hyco-ws listener runs in a child process that trusts the relay through NODE_EXTRA_CA_CERTS.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import type { HybridConnectionStream } from '../../src/client/index.js';
 import { withTimeout } from '../helpers/async.js';
@@ -23,14 +24,8 @@ async function hycoSender(relay: TestRelay, entity: string): Promise<Ws1Socket> 
   const token = relay.token(entity);
   const ws = relay.ca ? new WS(address, null, { headers: { ServiceBusAuthorization: token }, ca: relay.ca } as { headers: Record<string, string> }) : WS.relayedConnect(address, token);
   ws.on('error', () => undefined);
-  await withTimeout(
-    new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    }),
-    10_000,
-    'hyco-ws sender open',
-  );
+  // once() rejects if 'error' comes first.
+  await withTimeout(once(ws, 'open'), 10_000, 'hyco-ws sender open');
   return ws;
 }
 
@@ -51,6 +46,16 @@ function receiveBytes(ws: Ws1Socket, expected: number, timeoutMs = 30_000): Prom
     timeoutMs,
     'hyco-ws receive',
   );
+}
+
+/** Sends `payload` on a new connection to `entity`, half-closes, and checks that the echo brings back every byte. */
+async function assertEchoed(cleanup: Cleanup, relay: TestRelay, entity: string, payload: Buffer, what: string): Promise<void> {
+  const stream = cleanup.stream(await clientFor(relay, entity).createConnection({ retryBudgetMs: 5000 }));
+  const echoed = digestOf(stream, 30_000, what);
+  await writeAll(stream, payload, { chunkSize: MiB });
+  const back = await echoed;
+  assert.equal(back.length, payload.length);
+  assert.equal(back.sha256, sha256(payload));
 }
 
 for (const tls of [false, true]) {
@@ -138,15 +143,7 @@ describe('a hyco-ws listener (in process, plain ws) with our HybridConnectionCli
   after(() => cleanup.run());
 
   for (const [i, size] of SIZES.entries()) {
-    it(`${size} bytes from our client come back intact after a half-close`, async () => {
-      const stream = cleanup.stream(await clientFor(relay, 'hwl').createConnection({ retryBudgetMs: 5000 }));
-      const payload = patternBytes(size, 3000 + i);
-      const echoed = digestOf(stream, 30_000, 'echo from hyco-ws');
-      await writeAll(stream, payload, { chunkSize: MiB });
-      const back = await echoed;
-      assert.equal(back.length, size);
-      assert.equal(back.sha256, sha256(payload));
-    });
+    it(`${size} bytes from our client come back intact after a half-close`, () => assertEchoed(cleanup, relay, 'hwl', patternBytes(size, 3000 + i), 'echo from hyco-ws'));
   }
 
   it('a text message keeps its type and sub-protocols settle on the first offered', async () => {
@@ -182,15 +179,7 @@ describe('a hyco-ws listener (child process, TLS via NODE_EXTRA_CA_CERTS) with o
   after(() => cleanup.run());
 
   for (const [i, size] of [1, MiB, 16 * MiB].entries()) {
-    it(`${size} bytes over wss come back intact`, async () => {
-      const stream = cleanup.stream(await clientFor(relay, 'hwt').createConnection({ retryBudgetMs: 5000 }));
-      const payload = patternBytes(size, 4000 + i);
-      const echoed = digestOf(stream, 30_000, 'echo from hyco-ws over TLS');
-      await writeAll(stream, payload, { chunkSize: MiB });
-      const back = await echoed;
-      assert.equal(back.length, size);
-      assert.equal(back.sha256, sha256(payload));
-    });
+    it(`${size} bytes over wss come back intact`, () => assertEchoed(cleanup, relay, 'hwt', patternBytes(size, 4000 + i), 'echo from hyco-ws over TLS'));
   }
 
   it('text messages are answered as text by the hyco-ws listener', async () => {

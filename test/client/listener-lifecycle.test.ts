@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { EndpointNotFoundError } from '../../src/client/index.js';
 import { delay, freePort, waitFor, withTimeout } from '../helpers/async.js';
-import { patternBytes, sha256 } from '../helpers/data.js';
+import { patternBytes } from '../helpers/data.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
-import { Cleanup, clientFor, count, digestOf, listenerFor, nextConnection, recordEvents, writeAll } from './fixtures.js';
+import { assertDelivered, Cleanup, clientFor, count, listenerFor, nextConnection, recordEvents } from './fixtures.js';
 
 describe('listener lifecycle', () => {
   const cleanup = new Cleanup();
@@ -80,9 +80,7 @@ describe('listener lifecycle', () => {
     assert.equal(await listener.acceptConnection(), undefined);
 
     const payload = patternBytes(2 * 1024 * 1024, 9);
-    const got = digestOf(accepted);
-    await writeAll(sender, payload);
-    assert.deepEqual(await got, { length: payload.length, sha256: sha256(payload) });
+    await assertDelivered(sender, accepted, payload);
   });
 
   it('keep-alive: when the relay stops answering pings the listener drops the channel and reconnects', async () => {

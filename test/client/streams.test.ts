@@ -9,8 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { ConnectionLostError, RelayTimeoutError, type HybridConnectionListener, type HybridConnectionStream } from '../../src/client/index.js';
 import { delay, withTimeout } from '../helpers/async.js';
 import { Digest, patternBytes, sha256 } from '../helpers/data.js';
-import { startRelay, type TestRelay } from '../helpers/relay.js';
-import { Cleanup, clientFor, digestOf, drained, listenerFor, MiB, nextConnection, whenClosed, writeAll } from './fixtures.js';
+import type { TestRelay } from '../helpers/relay.js';
+import { Cleanup, clientFor, digestOf, drained, MiB, nextConnection, relayWithListener, whenClosed, writeAll } from './fixtures.js';
 
 /** Resolves with the error the stream fails with, or rejects if it ends cleanly instead. */
 function failureOf(stream: HybridConnectionStream, timeoutMs = 10_000): Promise<Error> {
@@ -32,9 +32,7 @@ describe('relayed streams', () => {
   const connect = async () => cleanup.stream(await clientFor(relay, 'streams').createConnection({ retryBudgetMs: 5000 }));
 
   before(async () => {
-    relay = cleanup.add(await startRelay({ hybridConnections: ['streams'] }), (r) => r.stop());
-    listener = cleanup.listener(listenerFor(relay, 'streams'));
-    await listener.open();
+    ({ relay, listener } = await relayWithListener(cleanup, 'streams'));
   });
   after(() => cleanup.run());
 

@@ -59,6 +59,11 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
+/** The first of `nodes` that logged `listener online` for listener `id`. */
+export function nodeWithListener(nodes: ClusterNode[], id: string): ClusterNode | undefined {
+  return nodes.find((n) => n.logged('listener online').some((r) => r.listener === id));
+}
+
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const dataRoot = mkdtempSync(join(tmpdir(), 'hybridge-cluster-'));
   const redis = await RedisServer.start();

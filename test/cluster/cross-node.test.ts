@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { patternBytes, sha256 } from '../helpers/data.js';
 import { startCluster, type Cluster, type ClusterNode } from './cluster-kit.js';
-import { ExchangeListener, expected, HTTP_RESPONSE_SEED, runExchange, sendHttp } from './peers.js';
+import { checkedExchange, endClusterSuite, ExchangeListener, expected, HTTP_RESPONSE_SEED, runExchange, sendHttp } from './peers.js';
 import { KiB, MiB } from './streams.js';
 
 describe('relay cluster: cross-node routing', () => {
@@ -20,10 +20,7 @@ describe('relay cluster: cross-node routing', () => {
     cluster = await startCluster({ hycos: ['pipe', 'web', 'spread'] });
     [a, b, c] = cluster.nodes as [ClusterNode, ClusterNode, ClusterNode];
   });
-  after(async () => {
-    await Promise.all(listeners.map((l) => l.close()));
-    await cluster?.stop();
-  });
+  after(() => endClusterSuite(cluster, listeners));
 
   const listen = async (id: string, node: ClusterNode, entity: string) => {
     const l = await ExchangeListener.open(id, cluster.connectionString(node.url, entity));
@@ -83,10 +80,7 @@ describe('relay cluster: cross-node routing', () => {
     const perListener = new Map<string, number>();
     for (let i = 0; i < 30; i++) {
       const node = cluster.nodes[i % 3]!;
-      const upload = patternBytes(16 * KiB, 100 + i);
-      const result = await runExchange(cluster.connectionString(node.url, 'spread'), spread, { upload, replyBytes: 16 * KiB, replySeed: 200 + i });
-      assert.deepEqual(result.reply, expected(16 * KiB, 200 + i), `connection ${i}: reply`);
-      assert.equal(result.atListener.sha256, sha256(upload), `connection ${i}: upload at the listener`);
+      const result = await checkedExchange(cluster.connectionString(node.url, 'spread'), spread, { bytes: 16 * KiB, uploadSeed: 100 + i, replySeed: 200 + i, what: `connection ${i}` });
       perListener.set(result.atListener.listener, (perListener.get(result.atListener.listener) ?? 0) + 1);
     }
     const shares = Object.fromEntries([...perListener].sort());

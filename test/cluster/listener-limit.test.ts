@@ -6,9 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { delay, waitFor } from '../helpers/async.js';
-import { patternBytes, sha256 } from '../helpers/data.js';
 import { startCluster, type Cluster, type ClusterNode } from './cluster-kit.js';
-import { ExchangeListener, expected, runExchange } from './peers.js';
+import { checkedExchange, endClusterSuite, ExchangeListener } from './peers.js';
 import { KiB } from './streams.js';
 
 describe('relay cluster: the listener limit holds cluster-wide', () => {
@@ -20,10 +19,7 @@ describe('relay cluster: the listener limit holds cluster-wide', () => {
     cluster = await startCluster({ hycos: ['limited'], maxListeners: 2 });
     [a, b, c] = cluster.nodes as [ClusterNode, ClusterNode, ClusterNode];
   });
-  after(async () => {
-    await Promise.all(listeners.map((l) => l.close()));
-    await cluster?.stop();
-  });
+  after(() => endClusterSuite(cluster, listeners));
 
   /** Opens a listener on `node`; resolves with it, or with the error that refused it. */
   const tryListen = async (id: string, node: ClusterNode): Promise<ExchangeListener | Error> => {
@@ -54,10 +50,7 @@ describe('relay cluster: the listener limit holds cluster-wide', () => {
     // Both admitted listeners take connections from a sender on node C.
     const seen = new Set<string>();
     for (let i = 0; i < 4; i++) {
-      const upload = patternBytes(4 * KiB, 60 + i);
-      const r = await runExchange(cluster.connectionString(c.url, 'limited'), [onA, onB], { upload, replyBytes: 4 * KiB, replySeed: 70 + i });
-      assert.deepEqual(r.reply, expected(4 * KiB, 70 + i));
-      assert.equal(r.atListener.sha256, sha256(upload));
+      const r = await checkedExchange(cluster.connectionString(c.url, 'limited'), [onA, onB], { bytes: 4 * KiB, uploadSeed: 60 + i, replySeed: 70 + i });
       seen.add(r.atListener.listener);
     }
     assert.deepEqual([...seen].sort(), ['limit-a', 'limit-b']);

@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { HybridConnectionClient } from '../../src/client/index.js';
 import { delay, waitFor, withTimeout } from '../helpers/async.js';
-import { patternBytes, sha256 } from '../helpers/data.js';
-import { startCluster, type Cluster, type ClusterNode } from './cluster-kit.js';
-import { arrival, ExchangeListener, expected, runExchange, startExchange, type Exchange } from './peers.js';
+import { patternBytes } from '../helpers/data.js';
+import { nodeWithListener, startCluster, type Cluster, type ClusterNode } from './cluster-kit.js';
+import { checkedExchange, checkFinished, endClusterSuite, ExchangeListener, openThroughBalancer, startExchange, type Exchange } from './peers.js';
 import { KiB, MiB } from './streams.js';
 
 describe('relay cluster: a node is drained', () => {
@@ -22,16 +22,10 @@ describe('relay cluster: a node is drained', () => {
     cluster = await startCluster({ hycos: ['drain'], drainTimeout: '10s' });
     [a, b, c] = cluster.nodes as [ClusterNode, ClusterNode, ClusterNode];
   });
-  after(async () => {
-    await Promise.all(listeners.map((l) => l.close()));
-    await cluster?.stop();
-  });
+  after(() => endClusterSuite(cluster, listeners));
 
   test('SIGTERM: live transfers finish, new work goes elsewhere, listeners move, exit 0', async () => {
-    for (const id of ['dr-1', 'dr-2', 'dr-3']) listeners.push(await ExchangeListener.open(id, cluster.connectionString(cluster.balancer.url, 'drain')));
-    const homeOf = (id: string) => waitFor(() => cluster.nodes.find((n) => n.logged('listener online').some((r) => r.listener === id)), 5000, `${id} online`);
-    const homes = new Map<string, ClusterNode>();
-    for (const l of listeners) homes.set(l.id, (await homeOf(l.id))!);
+    const homes = await openThroughBalancer(cluster, 'drain', ['dr-1', 'dr-2', 'dr-3'], listeners);
     const onA = listeners.find((l) => homes.get(l.id) === a)!;
     const onB = listeners.find((l) => homes.get(l.id) === b)!;
     assert.ok(onA && onB, 'listeners on nodes a and b');
@@ -59,10 +53,7 @@ describe('relay cluster: a node is drained', () => {
 
     const viaBalancer: string[] = [];
     for (let i = 0; i < 6; i++) {
-      const upload = patternBytes(32 * KiB, 100 + i);
-      const r = await runExchange(cluster.connectionString(cluster.balancer.url, 'drain'), listeners, { upload, replyBytes: 32 * KiB, replySeed: 200 + i, retryBudgetMs: 5000, timeoutMs: 10_000 });
-      assert.deepEqual(r.reply, expected(32 * KiB, 200 + i), `new connection ${i}: reply`);
-      assert.equal(r.atListener.sha256, sha256(upload), `new connection ${i}: upload`);
+      const r = await checkedExchange(cluster.connectionString(cluster.balancer.url, 'drain'), listeners, { bytes: 32 * KiB, uploadSeed: 100 + i, replySeed: 200 + i, retryBudgetMs: 5000, timeoutMs: 10_000, what: `new connection ${i}` });
       viaBalancer.push(r.trackingId);
     }
     await waitFor(() => viaBalancer.every((id) => [a, c].some((n) => n.logged('connection closed').some((r) => r.trackingId === id))), 5000, 'new connections relayed by nodes a and c');
@@ -70,18 +61,14 @@ describe('relay cluster: a node is drained', () => {
     // The listener that was on node B reconnected to another node.
     await waitFor(() => onB.onlineCount >= 2 && onB.isOnline, 10_000, 'listener of node B back online');
     const movedAfterMs = onB.onlineAt[1]! - termAt;
-    const newHome = [a, c].find((n) => n.logged('listener online').some((r) => r.listener === onB.id));
+    const newHome = nodeWithListener([a, c], onB.id);
     assert.ok(newHome, 'it moved to node a or c');
 
     // The live transfers were not cut.
     let lastClosedAt = 0;
     const doneAt = await Promise.all(live.map(({ exchange }) => exchange.done.then(() => Date.now())));
     for (const { exchange, upload, seed } of live) {
-      const reply = await exchange.done;
-      assert.deepEqual(reply, expected(MiB, seed + 1), `live transfer ${seed}: reply at the sender`);
-      const got = await arrival(listeners, exchange.trackingId, 10_000);
-      assert.equal(got.length, upload.length, `live transfer ${seed}: upload length`);
-      assert.equal(got.sha256, sha256(upload), `live transfer ${seed}: upload SHA-256`);
+      await checkFinished(listeners, exchange, upload, { bytes: MiB, seed: seed + 1 }, `live transfer ${seed}`);
       const closed = await b.waitForLog('connection closed', 5000, (r) => r.trackingId === exchange.trackingId);
       assert.equal(closed[0]!.bytesToListener, 32 * MiB, `live transfer ${seed} relayed by node B in full`);
       lastClosedAt = Math.max(lastClosedAt, Number(closed[0]!.time));

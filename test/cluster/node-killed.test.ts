@@ -9,9 +9,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { delay, waitFor, withTimeout } from '../helpers/async.js';
-import { patternBytes, sha256 } from '../helpers/data.js';
-import { startCluster, type Cluster, type ClusterNode } from './cluster-kit.js';
-import { arrival, ExchangeListener, expected, runExchange, startExchange, type Exchange } from './peers.js';
+import { patternBytes } from '../helpers/data.js';
+import { nodeWithListener, startCluster, type Cluster, type ClusterNode } from './cluster-kit.js';
+import { checkedExchange, checkFinished, endClusterSuite, ExchangeListener, openThroughBalancer, startExchange, type Exchange } from './peers.js';
 import { KiB, MiB } from './streams.js';
 
 describe('relay cluster: a node is killed', () => {
@@ -24,20 +24,11 @@ describe('relay cluster: a node is killed', () => {
     cluster = await startCluster({ hycos: ['ha'], args: ['--cluster-heartbeat', '500ms'] });
     [a, b, c] = cluster.nodes as [ClusterNode, ClusterNode, ClusterNode];
   });
-  after(async () => {
-    await Promise.all(listeners.map((l) => l.close()));
-    await cluster?.stop();
-  });
+  after(() => endClusterSuite(cluster, listeners));
 
   test('surviving connections finish intact, listeners move, new connections succeed within 5 s', async () => {
     // Through the balancer (round-robin), the three listeners land on nodes a, b and c.
-    for (const id of ['ha-1', 'ha-2', 'ha-3']) listeners.push(await ExchangeListener.open(id, cluster.connectionString(cluster.balancer.url, 'ha')));
-    const homeOf = async (id: string) => {
-      const node = await waitFor(() => cluster.nodes.find((n) => n.logged('listener online').some((r) => r.listener === id)), 5000, `${id} online somewhere`);
-      return node!;
-    };
-    const homes = new Map<string, ClusterNode>();
-    for (const l of listeners) homes.set(l.id, await homeOf(l.id));
+    const homes = await openThroughBalancer(cluster, 'ha', ['ha-1', 'ha-2', 'ha-3'], listeners);
     assert.deepEqual([...homes.values()].map((n) => n.id).sort(), ['node-a', 'node-b', 'node-c'], 'one listener per node');
     const onC = listeners.find((l) => homes.get(l.id) === c)!;
     const onA = listeners.find((l) => homes.get(l.id) === a)!;
@@ -77,10 +68,7 @@ describe('relay cluster: a node is killed', () => {
     // New connections through the balancer, right after the kill.
     const fresh = await Promise.all(
       Array.from({ length: 10 }, async (_, i) => {
-        const upload = patternBytes(64 * KiB, 300 + i);
-        const r = await runExchange(cluster.connectionString(cluster.balancer.url, 'ha'), listeners, { upload, replyBytes: 64 * KiB, replySeed: 400 + i, retryBudgetMs: 5000, timeoutMs: 10_000 });
-        assert.deepEqual(r.reply, expected(64 * KiB, 400 + i), `new connection ${i}: reply`);
-        assert.equal(r.atListener.sha256, sha256(upload), `new connection ${i}: upload at the listener`);
+        await checkedExchange(cluster.connectionString(cluster.balancer.url, 'ha'), listeners, { bytes: 64 * KiB, uploadSeed: 300 + i, replySeed: 400 + i, retryBudgetMs: 5000, timeoutMs: 10_000, what: `new connection ${i}` });
         return Date.now() - killedAt;
       }),
     );
@@ -90,7 +78,7 @@ describe('relay cluster: a node is killed', () => {
     // The listener that was on node C is back, through the balancer, on a surviving node.
     await waitFor(() => onC.onlineCount >= 2 && onC.isOnline, 10_000, 'listener of node C back online');
     const listenerBackMs = onC.onlineAt[1]! - killedAt;
-    const newHome = [a, b].find((n) => n.logged('listener online').some((r) => r.listener === onC.id));
+    const newHome = nodeWithListener([a, b], onC.id);
     assert.ok(newHome, 'it reconnected to node a or b');
 
     // The dead node's registry entry is forgotten (5 heartbeats, 2.5 s): three listeners remain.
@@ -101,13 +89,7 @@ describe('relay cluster: a node is killed', () => {
     // The connection through node C failed promptly; the others finish intact.
     const cOutcome = await withTimeout(throughCOutcome, 5000, 'connection through node C to end');
     assert.notEqual(cOutcome, 'completed', 'the connection through the killed node could not complete');
-    for (const { exchange, upload, seed } of surviving) {
-      const reply = await exchange.done;
-      assert.deepEqual(reply, expected(16 * MiB, seed + 1), `transfer ${seed}: reply at the sender`);
-      const got = await arrival(listeners, exchange.trackingId, 10_000);
-      assert.equal(got.length, upload.length, `transfer ${seed}: upload length at the listener`);
-      assert.equal(got.sha256, sha256(upload), `transfer ${seed}: upload SHA-256 at the listener`);
-    }
+    for (const { exchange, upload, seed } of surviving) await checkFinished(listeners, exchange, upload, { bytes: 16 * MiB, seed: seed + 1 }, `transfer ${seed}`);
 
     console.log(
       `after SIGKILL of node C: first new connection ${Math.min(...fresh)} ms, all 10 within ${slowest} ms; ` +

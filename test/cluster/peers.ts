@@ -6,6 +6,7 @@
  * `X-Reply-Ms` milliseconds. Its HTTP handler answers with the request body's length and hash in
  * headers and `X-Response-Size` pattern bytes. Both say which listener served them.
  */
+import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import {
   HybridConnectionClient,
@@ -16,6 +17,7 @@ import {
 } from '../../src/client/index.js';
 import { waitFor, withTimeout } from '../helpers/async.js';
 import { Digest, patternBytes, sha256 } from '../helpers/data.js';
+import { nodeWithListener, type Cluster, type ClusterNode } from './cluster-kit.js';
 import { digestOf, writePayload, type StreamDigest } from './streams.js';
 
 export const HTTP_RESPONSE_SEED = 501;
@@ -156,6 +158,51 @@ export async function runExchange(connectionString: string, listeners: ExchangeL
   const reply = await exchange.done;
   const atListener = await arrival(listeners, exchange.trackingId, 10_000);
   return { trackingId: exchange.trackingId, reply, atListener };
+}
+
+/**
+ * runExchange with `bytes` each way (upload of seed `uploadSeed`, reply of seed `replySeed`), checked:
+ * the reply at the sender and the upload's SHA-256 at the listener, both named `what` when it is given.
+ */
+export async function checkedExchange(
+  connectionString: string,
+  listeners: ExchangeListener[],
+  exchange: { bytes: number; uploadSeed: number; replySeed: number; what?: string } & Omit<ExchangeOptions, 'upload' | 'replyBytes' | 'replySeed'>,
+): Promise<ExchangeResult> {
+  const { bytes, uploadSeed, what, ...options } = exchange;
+  const upload = patternBytes(bytes, uploadSeed);
+  const r = await runExchange(connectionString, listeners, { ...options, upload, replyBytes: bytes });
+  assert.deepEqual(r.reply, expected(bytes, options.replySeed), what && `${what}: reply`);
+  assert.equal(r.atListener.sha256, sha256(upload), what && `${what}: upload at the listener`);
+  return r;
+}
+
+/**
+ * Checks an exchange started earlier once it is done: the reply (`reply.bytes` pattern bytes of seed
+ * `reply.seed`) at the sender, and the upload's length and SHA-256 at whichever of `listeners` took it.
+ */
+export async function checkFinished(listeners: ExchangeListener[], exchange: Exchange, upload: Buffer, reply: { bytes: number; seed: number }, what: string): Promise<void> {
+  assert.deepEqual(await exchange.done, expected(reply.bytes, reply.seed), `${what}: reply at the sender`);
+  const got = await arrival(listeners, exchange.trackingId, 10_000);
+  assert.equal(got.length, upload.length, `${what}: upload length at the listener`);
+  assert.equal(got.sha256, sha256(upload), `${what}: upload SHA-256 at the listener`);
+}
+
+/**
+ * Opens an exchange listener per id through the cluster's balancer (each added to `listeners` once
+ * open), then waits until each is online on a node: the node of each listener id.
+ */
+export async function openThroughBalancer(cluster: Cluster, hyco: string, ids: string[], listeners: ExchangeListener[]): Promise<Map<string, ClusterNode>> {
+  for (const id of ids) listeners.push(await ExchangeListener.open(id, cluster.connectionString(cluster.balancer.url, hyco)));
+  const homes = new Map<string, ClusterNode>();
+  for (const id of ids) homes.set(id, (await waitFor(() => nodeWithListener(cluster.nodes, id), 5000, `${id} online somewhere`))!);
+  return homes;
+}
+
+/** For after(): closes `listeners`, then stops the cluster (when it started). */
+export async function endClusterSuite(cluster: Cluster | undefined, listeners: ExchangeListener[]): Promise<void> {
+  await Promise.all(listeners.map((l) => l.close()));
+  await cluster?.stop();
 }
 
 /** What arrived for `trackingId` at whichever of `listeners` took it, bounded. */

@@ -15,7 +15,7 @@ import { patternBytes, sha256 } from '../helpers/data.js';
 import { spawnHybridge, waitExit } from '../helpers/processes.js';
 import { cleanEnv, oneLine } from '../relay/management-cli-kit.js';
 import { startCluster, type Cluster, type ClusterNode } from './cluster-kit.js';
-import { arrival, ExchangeListener, expected, runExchange, sendHttp, startExchange } from './peers.js';
+import { arrival, checkedExchange, endClusterSuite, ExchangeListener, expected, sendHttp, startExchange } from './peers.js';
 import { KiB, MiB } from './streams.js';
 
 describe('relay cluster: Redis goes away and comes back empty', () => {
@@ -27,19 +27,10 @@ describe('relay cluster: Redis goes away and comes back empty', () => {
     cluster = await startCluster({ hycos: ['outage'] });
     [a, b, c] = cluster.nodes as [ClusterNode, ClusterNode, ClusterNode];
   });
-  after(async () => {
-    await Promise.all(listeners.map((l) => l.close()));
-    await cluster?.stop();
-  });
+  after(() => endClusterSuite(cluster, listeners));
 
-  const quickExchange = (node: ClusterNode, seed: number, options: { allowedListeners?: string[]; retryBudgetMs?: number } = {}) => {
-    const upload = patternBytes(16 * KiB, seed);
-    return runExchange(cluster.connectionString(node.url, 'outage'), listeners, { upload, replyBytes: 16 * KiB, replySeed: seed + 1, timeoutMs: 10_000, ...options }).then((r) => {
-      assert.deepEqual(r.reply, expected(16 * KiB, seed + 1), `exchange ${seed}: reply`);
-      assert.equal(r.atListener.sha256, sha256(upload), `exchange ${seed}: upload`);
-      return r;
-    });
-  };
+  const quickExchange = (node: ClusterNode, seed: number, options: { allowedListeners?: string[]; retryBudgetMs?: number } = {}) =>
+    checkedExchange(cluster.connectionString(node.url, 'outage'), listeners, { bytes: 16 * KiB, uploadSeed: seed, replySeed: seed + 1, timeoutMs: 10_000, ...options, what: `exchange ${seed}` });
 
   test('outage: serve what can be served, refuse the rest with 503; recovery within seconds', async () => {
     const onA = await ExchangeListener.open('outage-a', cluster.connectionString(a.url, 'outage'));

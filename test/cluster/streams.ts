@@ -1,29 +1,16 @@
 /** Bounded stream helpers for the cluster tests: digests of what arrived, plain and paced writes. */
 import type { Readable, Writable } from 'node:stream';
 import { delay, drained, withTimeout } from '../helpers/async.js';
-import { Digest } from '../helpers/data.js';
+import { digestOf as readDigest, type StreamDigest } from '../shared/stream-digest.js';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
 
-export interface StreamDigest {
-  length: number;
-  sha256: string;
-}
+export type { StreamDigest } from '../shared/stream-digest.js';
 
 /** Reads `stream` to its end, hashing every byte; rejects on 'error', on a close without end, or after `timeoutMs`. */
 export function digestOf(stream: Readable, timeoutMs: number, what = 'stream read'): Promise<StreamDigest> {
-  const digest = new Digest();
-  return withTimeout(
-    new Promise<StreamDigest>((resolve, reject) => {
-      stream.on('data', (chunk: Buffer) => digest.update(chunk));
-      stream.once('end', () => resolve({ length: digest.length, sha256: digest.hex() }));
-      stream.once('error', reject);
-      stream.once('close', () => reject(new Error(`${what}: closed after ${digest.length} bytes without an end`)));
-    }),
-    timeoutMs,
-    what,
-  );
+  return readDigest(stream, timeoutMs, what, { closeWithoutEnd: 'reject' });
 }
 
 /**

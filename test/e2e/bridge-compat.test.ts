@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { HybridConnectionClient, type HybridConnectionStream } from '../../src/client/index.js';
-import { azbridgeLocalSide, azbridgeRemoteSide, readExactly } from '../bridge/azbridge-peers.js';
-import { closeAll, digestOf, exchange, startBridge, startEchoTarget, startUdpEcho, type TcpTarget, type UdpTarget } from '../bridge/bridge-kit.js';
+import { azbridgeLocalSide, azbridgeRemoteSide } from '../bridge/azbridge-peers.js';
+import { digestOf, endBridgeSuite, exchange, startBridge, startEchoTarget, startUdpEcho, type TcpTarget, type UdpTarget } from '../bridge/bridge-kit.js';
 import { freePort, withTimeout } from '../helpers/async.js';
 import { Digest, patternBytes } from '../helpers/data.js';
-import { stopAll, type RunningProcess } from '../helpers/processes.js';
+import type { RunningProcess } from '../helpers/processes.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
+import { readExactly } from '../shared/read-exactly.js';
 
 /** Sends `payload`, half-closes, and hashes everything that comes back until the end. */
 async function roundTrip(stream: HybridConnectionStream, payload: Buffer): Promise<{ length: number; sha256: string }> {
@@ -58,11 +59,7 @@ describe('byte-level compatibility with azbridge ends (processes)', () => {
     ]);
   });
 
-  after(async () => {
-    await stopAll();
-    await closeAll();
-    await relay?.stop();
-  });
+  after(() => endBridgeSuite(relay));
 
   test('an azbridge local side (preamble in two messages, 3-byte reply, data) is served by -T', async () => {
     const { stream, reply } = await azbridgeLocalSide(relay, 'sc-tcp', 'db', 0);

@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { closeAll, digestOf, exchange, expectClosed, runBridgeToExit, startBridge, startEchoTarget, startUdpEcho, udpClient, type TcpTarget, type UdpTarget } from '../bridge/bridge-kit.js';
+import { bridgeEnv, digestOf, endBridgeSuite, exchange, expectClosed, runBridgeToExit, startBridge, startEchoTarget, startUdpEcho, udpClient, type TcpTarget, type UdpTarget } from '../bridge/bridge-kit.js';
 import { freePort, waitFor } from '../helpers/async.js';
 import { patternBytes } from '../helpers/data.js';
-import { spawnHybridge, stopAll } from '../helpers/processes.js';
+import { spawnHybridge } from '../helpers/processes.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
-import { bridgeEnv } from '../bridge/bridge-kit.js';
 
 describe('hybridge bridge: configuration files and global settings (processes)', () => {
   let relay: TestRelay;
@@ -32,12 +31,7 @@ describe('hybridge bridge: configuration files and global settings (processes)',
     dns = await startUdpEcho();
   });
 
-  after(async () => {
-    await stopAll();
-    await closeAll();
-    await relay?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => endBridgeSuite(relay, dir));
 
   test("azbridge's examples/rdp client and server configs (per-forwarder ConnectionString, PortName rdp, a 127.x address)", async () => {
     const port = await freePort('127.1.0.2');

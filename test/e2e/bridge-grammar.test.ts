@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { closeAll, runBridgeToExit, startBridge, startEchoTarget } from '../bridge/bridge-kit.js';
+import { digestOf, endBridgeSuite, exchange, expectUsageErrors, startBridge, startEchoTarget } from '../bridge/bridge-kit.js';
 import { freePort } from '../helpers/async.js';
-import { stopAll } from '../helpers/processes.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
-import { exchange, digestOf } from '../bridge/bridge-kit.js';
 import { patternBytes } from '../helpers/data.js';
 
 /** Every -T/-R/-H example of reference/azbridge.md §1.3-§1.5, §5.1 and the README, plus relay-name characters. */
@@ -100,12 +98,7 @@ describe('hybridge bridge: command-line grammar (processes)', () => {
     relay = await startRelay({ hybridConnections: relays });
   });
 
-  after(async () => {
-    await stopAll();
-    await closeAll();
-    await relay?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => endBridgeSuite(relay, dir));
 
   test('every -T, -R and -H example starts a relay listener', async () => {
     const args = ['-x', relay.connectionString(), '-b', 'localhost', '-a', '60', '-o', 'ConnectTimeout:44', ...REMOTE_EXAMPLES.flat()];
@@ -147,14 +140,6 @@ describe('hybridge bridge: command-line grammar (processes)', () => {
   });
 
   test('every bad example exits 2 with one line naming the problem', async () => {
-    const env = { AZURE_BRIDGE_CONNECTIONSTRING: '' };
-    const results = await Promise.all(BAD.map(([, args]) => runBridgeToExit(args, { env })));
-    results.forEach((result, i) => {
-      const [name, , pattern] = BAD[i]!;
-      const lines = result.output.split('\n').filter((l) => l.length > 0);
-      assert.equal(result.code, 2, `${name}: exit code (output: ${result.output})`);
-      assert.equal(lines.length, 1, `${name}: one line (output: ${result.output})`);
-      assert.match(lines[0]!, pattern, name);
-    });
+    await expectUsageErrors(BAD, { env: { AZURE_BRIDGE_CONNECTIONSTRING: '' } });
   });
 });

@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { closeAll, startBridge, track } from '../bridge/bridge-kit.js';
+import { endBridgeSuite, startBridge, track } from '../bridge/bridge-kit.js';
 import { freePort, withTimeout } from '../helpers/async.js';
 import { Digest, patternBytes, sha256 } from '../helpers/data.js';
-import { stopAll, type RunningProcess } from '../helpers/processes.js';
+import type { RunningProcess } from '../helpers/processes.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
 import { generateSelfSignedCertificate } from '../../src/relay/self-signed.js';
 
@@ -129,11 +129,7 @@ describe('hybridge bridge -H: HTTP reverse proxy (processes)', () => {
     ]);
   });
 
-  after(async () => {
-    await stopAll();
-    await closeAll();
-    await relay?.stop();
-  });
+  after(() => endBridgeSuite(relay));
 
   test('50 MB request body and 50 MB response body stream through intact; Authorization and Content-Type arrive unchanged', async () => {
     const body = patternBytes(50 * MiB, 62);

@@ -4,7 +4,7 @@ import { createServer, type Socket } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { closeAll, digestOf, exchange, expectClosed, startBridge, startEchoTarget, type TcpTarget } from '../bridge/bridge-kit.js';
+import { closeAll, digestOf, endBridgeSuite, exchange, expectClosed, startBridge, startEchoTarget, type TcpTarget } from '../bridge/bridge-kit.js';
 import { freePort, waitFor, withTimeout } from '../helpers/async.js';
 import { Digest, patternBytes } from '../helpers/data.js';
 import { stopAll, type RunningProcess } from '../helpers/processes.js';
@@ -153,12 +153,8 @@ describe('hybridge bridge: listener addresses, relay connect limits, drain (proc
     echo = await startEchoTarget();
   });
 
-  after(async () => {
-    await stopAll();
-    await closeAll();
-    await echo?.close();
-    await relay?.stop();
-  });
+  // The echo target is tracked: endBridgeSuite closes it.
+  after(() => endBridgeSuite(relay));
 
   test('-g opens listeners without an address to other hosts; without it they are loopback only', async () => {
     const cs = relay.connectionString();

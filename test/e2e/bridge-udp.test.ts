@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { azbridgeRemoteSide } from '../bridge/azbridge-peers.js';
-import { closeAll, startBridge, startUdpEcho, udpClient, type UdpTarget } from '../bridge/bridge-kit.js';
+import { endBridgeSuite, startBridge, startUdpEcho, udpClient, type UdpTarget } from '../bridge/bridge-kit.js';
 import { freePort, waitFor } from '../helpers/async.js';
 import { patternBytes, sha256 } from '../helpers/data.js';
-import { stopAll } from '../helpers/processes.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
 
 describe('hybridge bridge: UDP (processes)', () => {
@@ -16,12 +15,8 @@ describe('hybridge bridge: UDP (processes)', () => {
     echo = await startUdpEcho();
   });
 
-  after(async () => {
-    await stopAll();
-    await closeAll();
-    await echo?.close();
-    await relay?.stop();
-  });
+  // The echo target is tracked: endBridgeSuite closes it.
+  after(() => endBridgeSuite(relay));
 
   test('UDP to UDP echo with several client endpoints: every datagram comes back to its own sender', async () => {
     const cs = relay.connectionString();

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test, type TestContext } from 'node:test';
-import { bridgeEnv, closeAll, startBridge } from '../bridge/bridge-kit.js';
+import { bridgeEnv, endBridgeSuite, startBridge } from '../bridge/bridge-kit.js';
 import { runLoad, startTaggedEcho, type ClientResult, type TaggedTarget } from '../bridge/pools/pool-kit.js';
 import { freePort } from '../helpers/async.js';
-import { spawnHybridge, stopAll, type RunningProcess } from '../helpers/processes.js';
+import { spawnHybridge, type RunningProcess } from '../helpers/processes.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
 
 const KiB = 1024;
@@ -24,11 +24,7 @@ describe('listener pools: one of three listeners killed under load (processes)',
     relay = await startRelay({ hybridConnections: ['lp-bridges', 'lp-mixed', 'lp-tunnels'] });
   });
 
-  after(async () => {
-    await stopAll();
-    await closeAll();
-    await relay?.stop();
-  });
+  after(() => endBridgeSuite(relay));
 
   async function startListener(kind: 'bridge' | 'relay-listener', hyco: string, target: TaggedTarget): Promise<RunningProcess> {
     const cs = relay.connectionString();

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { closeAll, expectClosed, startBridge, startUdpEcho, udpClient } from '../bridge/bridge-kit.js';
+import { endBridgeSuite, expectClosed, startBridge, startUdpEcho, udpClient } from '../bridge/bridge-kit.js';
 import { holdConnection, runLoad, startTaggedEcho, trickleExchange, type ClientResult, type TaggedTarget } from '../bridge/pools/pool-kit.js';
 import { freePort, waitFor } from '../helpers/async.js';
-import { stopAll, type RunningProcess } from '../helpers/processes.js';
+import type { RunningProcess } from '../helpers/processes.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
 
 const INTERVAL_MS = 500;
@@ -47,12 +47,7 @@ describe('target pools: one logical port, several targets (processes)', () => {
     relay = await startRelay({ hybridConnections: ['tp-rr', 'tp-passive', 'tp-lc', 'tp-udp'] });
   });
 
-  after(async () => {
-    await stopAll();
-    await closeAll();
-    await relay?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => endBridgeSuite(relay, dir));
 
   test('round-robin with health checks: both serve; one stopped goes down and gets nothing; back up, it serves again; all down is refused clearly', async (t) => {
     const [a, b] = [await startTaggedEcho('a'), await startTaggedEcho('b')];

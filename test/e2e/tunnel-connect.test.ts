@@ -13,7 +13,7 @@ import { freePort } from '../helpers/async.js';
 import { patternBytes, sha256 } from '../helpers/data.js';
 import { HYBRIDGE_BIN, spawnHybridge, spawnProcess, stopAll, waitExit, type RunningProcess } from '../helpers/processes.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
-import { answerAfterEofServer, blackholePort, echoServer, KiB, MiB, relayArgs, requireTool, startListener, tunnelEnv, type TestServer } from '../tunnel/tunnel-kit.js';
+import { answerAfterEofServer, blackholePort, echoServer, KiB, MiB, requireTool, runConnect, runConnectWithoutInput, startListener, tunnelEnv, type TestServer } from '../tunnel/tunnel-kit.js';
 
 const HYCOS = ['cx-ssh', 'cx-stdio', 'cx-errors'];
 
@@ -111,14 +111,10 @@ describe('relay-sender connect (processes)', () => {
     try {
       const target = `127.0.0.1:${server.port}`;
       await startListener(relay, 'cx-stdio', ['--allow', target]);
-      const connect = spawnHybridge(['relay-sender', 'connect', target, ...relayArgs(relay, 'cx-stdio')], { env: tunnelEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
-      const chunks: Buffer[] = [];
-      connect.child.stdout!.removeAllListeners('data');
-      connect.child.stdout!.on('data', (c: Buffer) => chunks.push(c));
       const request = patternBytes(300 * KiB, 103);
-      connect.child.stdin!.end(request);
-      assert.equal(await waitExit(connect, 20_000), 0, connect.output());
-      const received = Buffer.concat(chunks);
+      const connect = await runConnect(relay, 'cx-stdio', target, request, 20_000);
+      assert.equal(connect.code, 0, connect.proc.output());
+      const received = connect.stdout;
       const header = `${request.length} ${sha256(request)}\n`;
       assert.equal(received.subarray(0, header.length).toString(), header);
       assert.equal(received.length, header.length + reply.length);
@@ -152,10 +148,9 @@ describe('relay-sender connect (processes)', () => {
     ];
     for (const [what, target, message] of cases) {
       it(`reports ${what}`, async () => {
-        const connect = spawnHybridge(['relay-sender', 'connect', target(), ...relayArgs(relay, 'cx-errors')], { env: tunnelEnv() });
-        connect.child.stdin!.end();
-        assert.equal(await waitExit(connect, 15_000), 1);
-        assert.match(connect.output(), message);
+        const connect = await runConnectWithoutInput(relay, 'cx-errors', target(), 15_000);
+        assert.equal(connect.code, 1);
+        assert.match(connect.output, message);
       });
     }
   });

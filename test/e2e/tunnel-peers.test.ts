@@ -12,9 +12,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { HybridConnectionClient, HybridConnectionListener, type HybridConnectionStream } from '../../src/client/index.js';
 import { patternBytes, sha256 } from '../helpers/data.js';
-import { spawnHybridge, stopAll, waitExit } from '../helpers/processes.js';
-import { startRelay, type TestRelay } from '../helpers/relay.js';
-import { echoServer, exchange, KiB, MiB, relayArgs, roundTrip, socks5Connect, startListener, startPortForward, startSocks, tunnelEnv, type TestServer } from '../tunnel/tunnel-kit.js';
+import type { TestRelay } from '../helpers/relay.js';
+import { echoServer, exchange, KiB, MiB, roundTrip, runConnect, runConnectWithoutInput, socks5Connect, startListener, startPortForward, startSocks, useTunnelSuite, type TestServer } from '../tunnel/tunnel-kit.js';
 
 const HYCOS = ['peer-sender', 'peer-listener', 'peer-azbridge'];
 const AZTUNNEL_READ_LIMIT = 32 * 1024;
@@ -39,15 +38,7 @@ async function readBinaryMessages(stream: HybridConnectionStream, total: number)
 describe('byte-level compatibility with aztunnel ends', () => {
   let relay: TestRelay;
   let echo: TestServer;
-  before(async () => {
-    relay = await startRelay({ hybridConnections: HYCOS });
-    echo = await echoServer();
-  });
-  after(async () => {
-    await stopAll();
-    await echo.close();
-    await relay.stop();
-  });
+  useTunnelSuite(HYCOS, (suite) => ({ relay, echo } = suite));
 
   it('our relay-listener serves what an aztunnel sender sends', async () => {
     const closed = await echoServer();
@@ -132,20 +123,15 @@ describe('byte-level compatibility with aztunnel ends', () => {
     });
 
     it('connect: carries stdin/stdout, and reports the listener\'s connection_refused', async () => {
-      const ok = spawnHybridge(['relay-sender', 'connect', '[fd00::5]:22', ...relayArgs(relay, 'peer-listener')], { env: tunnelEnv() });
-      const chunks: Buffer[] = [];
-      ok.child.stdout!.removeAllListeners('data');
-      ok.child.stdout!.on('data', (c: Buffer) => chunks.push(c));
       const payload = patternBytes(300 * KiB, 113);
-      ok.child.stdin!.end(payload);
-      assert.equal(await waitExit(ok, 15_000), 0, ok.output());
-      assert.equal(sha256(Buffer.concat(chunks)), sha256(payload));
+      const ok = await runConnect(relay, 'peer-listener', '[fd00::5]:22', payload, 15_000);
+      assert.equal(ok.code, 0, ok.proc.output());
+      assert.equal(sha256(ok.stdout), sha256(payload));
       assert.match(envelopes.at(-1)!, /^\{"version":1,"target":"\[fd00::5\]:22","bridge_id":"[A-Z2-7]{16}"\}$/);
 
-      const refused = spawnHybridge(['relay-sender', 'connect', '10.0.0.5:23', ...relayArgs(relay, 'peer-listener')], { env: tunnelEnv() });
-      refused.child.stdin!.end();
-      assert.equal(await waitExit(refused, 15_000), 1);
-      assert.match(refused.output(), /^hybridge: relay-sender connect: target 10\.0\.0\.5:23 refused the connection \(connection_refused\)\n$/);
+      const refused = await runConnectWithoutInput(relay, 'peer-listener', '10.0.0.5:23', 15_000);
+      assert.equal(refused.code, 1);
+      assert.match(refused.output, /^hybridge: relay-sender connect: target 10\.0\.0\.5:23 refused the connection \(connection_refused\)\n$/);
     });
 
     it('socks5-proxy: success carries bytes, connection_refused becomes reply 0x05', async () => {

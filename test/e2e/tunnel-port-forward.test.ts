@@ -8,27 +8,20 @@ import { once } from 'node:events';
 import { createConnection } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { delay, withTimeout } from '../helpers/async.js';
 import { patternBytes, sha256 } from '../helpers/data.js';
-import { spawnHybridge, stopAll, waitExit } from '../helpers/processes.js';
+import { spawnHybridge, waitExit } from '../helpers/processes.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
-import { answerAfterEofServer, echoServer, exchange, KiB, MiB, readBytes, relayArgs, roundTrip, startListener, startPortForward, tunnelEnv, type TestServer } from '../tunnel/tunnel-kit.js';
+import { readExactly } from '../shared/read-exactly.js';
+import { answerAfterEofServer, exchange, KiB, MiB, roundTrip, runConnectWithoutInput, startListener, startPortForward, tunnelEnv, useTunnelSuite, type TestServer } from '../tunnel/tunnel-kit.js';
 
 const HYCOS = ['pf-bytes', 'pf-halfclose', 'pf-restart', 'pf-cut', 'pf-drain', 'pf-capacity', 'pf-prewarm'];
 
 describe('relay-sender port-forward through relay-listener (processes)', () => {
   let relay: TestRelay;
   let echo: TestServer;
-  before(async () => {
-    relay = await startRelay({ hybridConnections: HYCOS });
-    echo = await echoServer();
-  });
-  after(async () => {
-    await stopAll();
-    await echo.close();
-    await relay.stop();
-  });
+  useTunnelSuite(HYCOS, (suite) => ({ relay, echo } = suite));
 
   it('carries bytes both ways on parallel connections, every byte checked', async () => {
     const target = `127.0.0.1:${echo.port}`;
@@ -84,7 +77,7 @@ describe('relay-sender port-forward through relay-listener (processes)', () => {
     const first = patternBytes(256 * KiB, 51);
     for (const socket of sockets) {
       socket.write(first);
-      assert.equal(sha256(await readBytes(socket, first.length)), sha256(first));
+      assert.equal(sha256(await readExactly(socket, first.length)), sha256(first));
     }
     for (const channel of relay.server.registry.channels('pf-cut')) channel.conn.destroy();
     await listener.waitForOutput(/listener online .*reconnected=true/, 10_000);
@@ -101,7 +94,7 @@ describe('relay-sender port-forward through relay-listener (processes)', () => {
     const socket = createConnection({ host: '127.0.0.1', port: pf.port, allowHalfOpen: true });
     const first = patternBytes(128 * KiB, 61);
     socket.write(first);
-    assert.equal(sha256(await readBytes(socket, first.length)), sha256(first));
+    assert.equal(sha256(await readExactly(socket, first.length)), sha256(first));
 
     listener.child.kill('SIGTERM');
     pf.proc.child.kill('SIGTERM');
@@ -125,13 +118,12 @@ describe('relay-sender port-forward through relay-listener (processes)', () => {
     const [listener, pf] = await Promise.all([startListener(relay, 'pf-capacity', ['--allow', target, '--max-connections', '1']), startPortForward(relay, 'pf-capacity', target)]);
     const held = createConnection({ host: '127.0.0.1', port: pf.port, allowHalfOpen: true });
     held.write('x');
-    await readBytes(held, 1);
+    await readExactly(held, 1);
     const started = Date.now();
-    const connect = spawnHybridge(['relay-sender', 'connect', target, ...relayArgs(relay, 'pf-capacity')], { env: tunnelEnv() });
-    connect.child.stdin!.end();
-    assert.equal(await waitExit(connect, 10_000), 1);
+    const connect = await runConnectWithoutInput(relay, 'pf-capacity', target, 10_000);
+    assert.equal(connect.code, 1);
     const elapsed = Date.now() - started;
-    assert.match(connect.output(), /^hybridge: relay-sender connect: the listener is at its --max-connections limit; try again later \(max_connections\)\n$/);
+    assert.match(connect.output, /^hybridge: relay-sender connect: the listener is at its --max-connections limit; try again later \(max_connections\)\n$/);
     assert.ok(elapsed < 5000, `refused after ${elapsed} ms (process start included)`);
     assert.match(listener.output(), /tunnel refused: listener at capacity/);
     held.end();

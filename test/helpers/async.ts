@@ -92,3 +92,17 @@ export function drained(stream: Writable): Promise<void> {
     stream.on('error', onError);
   });
 }
+
+/** Resolves on 'drain' or when the stream closes, whichever comes first (at once if it is already destroyed). Leaves no listeners behind. */
+export function drainOrClose(stream: Writable): Promise<void> {
+  if (stream.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.once('drain', done);
+    stream.once('close', done);
+  });
+}

@@ -9,8 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { createSasToken } from '../../src/protocol/sas-token.js';
 import { delay, waitFor, withTimeout } from '../helpers/async.js';
 import { patternBytes } from '../helpers/data.js';
-import { ROOT_KEY, ROOT_RULE, startRelay, type TestRelay } from '../helpers/relay.js';
-import { acceptAndEcho, assertBinaryEcho, HealthyLink, openSender, RawListener } from '../relay/protocol-peers.js';
+import { ROOT_KEY, ROOT_RULE, type TestRelay } from '../helpers/relay.js';
+import { acceptAndEcho, assertBinaryEcho, openSender, RawListener, startRelayWithHealthyLink, stopRelayWithHealthyLink, type HealthyLink } from '../relay/protocol-peers.js';
 import { loadHycoWs, messageBytes } from './hyco-types.js';
 
 /** A root token for `entity` that expires `seconds` (whole seconds, at least) from now. */
@@ -23,14 +23,8 @@ describe('listener token expiry and renewal', () => {
   let relay: TestRelay;
   let healthy: HealthyLink;
 
-  before(async () => {
-    relay = await startRelay({ hybridConnections: ['renew', 'healthy'] });
-    healthy = await HealthyLink.start(relay);
-  });
-  after(async () => {
-    await healthy?.close();
-    await relay?.stop();
-  });
+  before(async () => ({ relay, healthy } = await startRelayWithHealthyLink({ hybridConnections: ['renew', 'healthy'] })));
+  after(() => stopRelayWithHealthyLink(relay, healthy));
 
   it('closes a hyco-ws control channel with 1008 at token expiry; hyco-ws then reconnects with a fresh token', async () => {
     const WS = loadHycoWs();

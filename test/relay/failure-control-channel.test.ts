@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { startRelay, type TestRelay } from '../helpers/relay.js';
-import { expectRefusal, HealthyLink, hcUrl, httpRequest, RawListener, WAIT_MS } from './protocol-peers.js';
+import type { TestRelay } from '../helpers/relay.js';
+import { expectRefusal, hcUrl, httpRequest, RawListener, startRelayWithHealthyLink, stopRelayWithHealthyLink, WAIT_MS, type HealthyLink } from './protocol-peers.js';
 
 describe('control-channel protocol violations', () => {
   let relay: TestRelay;
@@ -16,14 +16,12 @@ describe('control-channel protocol violations', () => {
   let bystander: RawListener;
 
   before(async () => {
-    relay = await startRelay({ hybridConnections: ['ctl', 'healthy'], responseTimeoutMs: 10_000 });
-    healthy = await HealthyLink.start(relay);
+    ({ relay, healthy } = await startRelayWithHealthyLink({ hybridConnections: ['ctl', 'healthy'], responseTimeoutMs: 10_000 }));
     bystander = await RawListener.open(relay, 'ctl', { id: 'bystander' });
   });
   after(async () => {
     await bystander?.close();
-    await healthy?.close();
-    await relay?.stop();
+    await stopRelayWithHealthyLink(relay, healthy);
   });
 
   async function assertBystanderFine(): Promise<void> {
@@ -31,27 +29,27 @@ describe('control-channel protocol violations', () => {
     await healthy.check();
   }
 
-  it('a text message larger than 64 KiB closes the channel with 1009', async () => {
+  /** A fresh listener on 'ctl' sends what `offend` sends; the relay must close it with `code`, and nothing else may notice. */
+  async function expectClosedWith(code: number, offend: (ws: RawListener['ws']) => void): Promise<void> {
     const listener = await RawListener.open(relay, 'ctl');
     try {
-      listener.ws.send('x'.repeat(64 * 1024 + 1));
-      assert.equal((await listener.waitClosed()).code, 1009);
+      offend(listener.ws);
+      assert.equal((await listener.waitClosed()).code, code);
     } finally {
       listener.terminate();
     }
     await assertBystanderFine();
+  }
+
+  it('a text message larger than 64 KiB closes the channel with 1009', async () => {
+    await expectClosedWith(1009, (ws) => ws.send('x'.repeat(64 * 1024 + 1)));
   });
 
   it('an oversized message split over many small frames is caught too (1009)', async () => {
-    const listener = await RawListener.open(relay, 'ctl');
-    try {
-      const piece = 'y'.repeat(8 * 1024);
-      for (let i = 0; i < 9; i++) listener.ws.send(piece, { fin: i === 8, binary: false });
-      assert.equal((await listener.waitClosed()).code, 1009);
-    } finally {
-      listener.terminate();
-    }
-    await assertBystanderFine();
+    const piece = 'y'.repeat(8 * 1024);
+    await expectClosedWith(1009, (ws) => {
+      for (let i = 0; i < 9; i++) ws.send(piece, { fin: i === 8, binary: false });
+    });
   });
 
   it('a control message just under 64 KiB is accepted (ignored as unknown)', async () => {
@@ -74,26 +72,12 @@ describe('control-channel protocol violations', () => {
     ['a response without requestId', '{"response":{"statusCode":200,"body":false}}'],
   ] as const) {
     it(`${what} closes the channel with 1008`, async () => {
-      const listener = await RawListener.open(relay, 'ctl');
-      try {
-        listener.ws.send(message);
-        assert.equal((await listener.waitClosed()).code, 1008);
-      } finally {
-        listener.terminate();
-      }
-      await assertBystanderFine();
+      await expectClosedWith(1008, (ws) => ws.send(message));
     });
   }
 
   it('a binary message that no response announced closes the channel with 1008', async () => {
-    const listener = await RawListener.open(relay, 'ctl');
-    try {
-      listener.ws.send(Buffer.from([1, 2, 3]), { binary: true });
-      assert.equal((await listener.waitClosed()).code, 1008);
-    } finally {
-      listener.terminate();
-    }
-    await assertBystanderFine();
+    await expectClosedWith(1008, (ws) => ws.send(Buffer.from([1, 2, 3]), { binary: true }));
   });
 
   it('an HTTP request held by a listener that breaks the protocol fails at once with 502, not after the timeout', async () => {

@@ -6,21 +6,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createSasToken } from '../../src/protocol/sas-token.js';
-import { ROOT_KEY, ROOT_RULE, startRelay, type TestRelay } from '../helpers/relay.js';
-import { expectRefusal, HealthyLink, hcUrl, httpRequest, type HttpAnswer } from './protocol-peers.js';
+import { ROOT_KEY, ROOT_RULE, type TestRelay } from '../helpers/relay.js';
+import { expectRefusal, hcUrl, httpRequest, startRelayWithHealthyLink, stopRelayWithHealthyLink, type HealthyLink, type HttpAnswer } from './protocol-peers.js';
 
 describe('refused handshakes', () => {
   let relay: TestRelay;
   let healthy: HealthyLink;
 
-  before(async () => {
-    relay = await startRelay({ hybridConnections: ['hc', 'empty', 'healthy'] });
-    healthy = await HealthyLink.start(relay);
-  });
-  after(async () => {
-    await healthy?.close();
-    await relay?.stop();
-  });
+  before(async () => ({ relay, healthy } = await startRelayWithHealthyLink({ hybridConnections: ['hc', 'empty', 'healthy'] })));
+  after(() => stopRelayWithHealthyLink(relay, healthy));
 
   const listen = (token: string | undefined, entity = 'hc') => expectRefusal(hcUrl(relay, entity, 'listen'), token === undefined ? {} : { ServiceBusAuthorization: token });
   const connect = (token: string | undefined, entity = 'hc') => expectRefusal(hcUrl(relay, entity, 'connect'), token === undefined ? {} : { ServiceBusAuthorization: token });

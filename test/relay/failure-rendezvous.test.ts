@@ -7,25 +7,29 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { waitFor } from '../helpers/async.js';
-import { startRelay, type TestRelay } from '../helpers/relay.js';
-import { expectRefusal, HealthyLink, hcUrl, httpRequest, RawListener } from './protocol-peers.js';
+import type { TestRelay } from '../helpers/relay.js';
+import { expectRefusal, hcUrl, httpRequest, RawListener, startRelayWithHealthyLink, stopRelayWithHealthyLink, type HealthyLink } from './protocol-peers.js';
 
 describe('listeners that do not complete the rendezvous', () => {
   let relay: TestRelay;
   let healthy: HealthyLink;
 
-  before(async () => {
-    relay = await startRelay({ hybridConnections: ['silent', 'picky', 'web', 'healthy'], acceptTimeoutMs: 1000, responseTimeoutMs: 1000 });
-    healthy = await HealthyLink.start(relay);
-  });
-  after(async () => {
-    await healthy?.close();
-    await relay?.stop();
-  });
+  before(async () => ({ relay, healthy } = await startRelayWithHealthyLink({ hybridConnections: ['silent', 'picky', 'web', 'healthy'], acceptTimeoutMs: 1000, responseTimeoutMs: 1000 })));
+  after(() => stopRelayWithHealthyLink(relay, healthy));
+
+  /** Runs `body` with the listener `opening` resolves to, closes the listener, then checks the healthy link. */
+  async function withListener(opening: Promise<RawListener>, body: (listener: RawListener) => Promise<void>): Promise<void> {
+    const listener = await opening;
+    try {
+      await body(listener);
+    } finally {
+      await listener.close();
+    }
+    await healthy.check();
+  }
 
   it('a listener that never accepts: the sender gets 504 after the accept timeout, and the address is dead afterwards', async () => {
-    const listener = await RawListener.open(relay, 'silent');
-    try {
+    await withListener(RawListener.open(relay, 'silent'), async (listener) => {
       const refusal = await expectRefusal(hcUrl(relay, 'silent', 'connect'), { ServiceBusAuthorization: relay.token('silent') });
       assert.equal(refusal.status, 504);
       assert.ok(refusal.elapsedMs >= 900 && refusal.elapsedMs < 4000, `answered after ${refusal.elapsedMs} ms`);
@@ -35,10 +39,7 @@ describe('listeners that do not complete the rendezvous', () => {
       assert.equal((await expectRefusal(accept!.address)).status, 403);
       assert.equal(relay.server.broker.pendingCount, 0);
       assert.equal(listener.isOpen, true, 'the control channel itself is fine');
-    } finally {
-      await listener.close();
-    }
-    await healthy.check();
+    });
   });
 
   for (const [spelling, params] of [
@@ -47,8 +48,8 @@ describe('listeners that do not complete the rendezvous', () => {
   ] as const) {
     it(`a listener that rejects with ${spelling}: its handshake gets 410, the sender 403 "Go away"`, async () => {
       const rejections: Promise<Awaited<ReturnType<typeof expectRefusal>>>[] = [];
-      const listener = await RawListener.open(relay, 'picky', { onAccept: (accept) => rejections.push(expectRefusal(`${accept.address}&${params}`)) });
-      try {
+      const opening = RawListener.open(relay, 'picky', { onAccept: (accept) => rejections.push(expectRefusal(`${accept.address}&${params}`)) });
+      await withListener(opening, async (listener) => {
         const sender = await expectRefusal(hcUrl(relay, 'picky', 'connect'), { ServiceBusAuthorization: relay.token('picky') });
         assert.equal(sender.status, 403);
         assert.equal(sender.message, 'Go away');
@@ -57,30 +58,23 @@ describe('listeners that do not complete the rendezvous', () => {
         // The same address cannot be used again, to accept or to reject.
         assert.equal((await expectRefusal(listener.accepts[0]!.address)).status, 403);
         assert.equal(listener.isOpen, true);
-      } finally {
-        await listener.close();
-      }
-      await healthy.check();
+      });
     });
   }
 
   it('a rejection with a status outside 400-599 reaches the sender as 400, with the description', async () => {
     const rejections: Promise<unknown>[] = [];
-    const listener = await RawListener.open(relay, 'picky', { onAccept: (accept) => rejections.push(expectRefusal(`${accept.address}&sb-hc-statusCode=200&sb-hc-statusDescription=Nope`)) });
-    try {
+    const opening = RawListener.open(relay, 'picky', { onAccept: (accept) => rejections.push(expectRefusal(`${accept.address}&sb-hc-statusCode=200&sb-hc-statusDescription=Nope`)) });
+    await withListener(opening, async () => {
       const sender = await expectRefusal(hcUrl(relay, 'picky', 'connect'), { ServiceBusAuthorization: relay.token('picky') });
       assert.equal(sender.status, 400);
       assert.equal(sender.message, 'Nope');
       await Promise.all(rejections);
-    } finally {
-      await listener.close();
-    }
-    await healthy.check();
+    });
   });
 
   it('an HTTP listener that never answers: 504 with {"error":{"code":"GatewayTimeout"}}', async () => {
-    const listener = await RawListener.open(relay, 'web');
-    try {
+    await withListener(RawListener.open(relay, 'web'), async (listener) => {
       const [get, post] = await Promise.all([
         httpRequest(`${relay.httpBase}/web/slow`, { headers: { ServiceBusAuthorization: relay.token('web') } }),
         httpRequest(`${relay.httpBase}/web/slow`, { method: 'POST', headers: { ServiceBusAuthorization: relay.token('web') }, body: Buffer.alloc(200_000, 1) }),
@@ -95,21 +89,18 @@ describe('listeners that do not complete the rendezvous', () => {
       assert.equal(listener.requests.length, 2, 'both requests reached the listener');
       assert.equal(relay.server.http.pendingCount, 0);
       assert.equal(listener.isOpen, true);
-    } finally {
-      await listener.close();
-    }
-    await healthy.check();
+    });
   });
 
   it('an HTTP listener whose response comes after the timeout is ignored without harm', async () => {
-    const listener = await RawListener.open(relay, 'web', {
+    const opening = RawListener.open(relay, 'web', {
       onRequest: (request, _body, l) => {
         const respond = () => l.sendJson({ response: { requestId: request.id, statusCode: 200, statusDescription: 'Prompt', body: false } });
         if (request.requestTarget?.includes('late')) setTimeout(respond, 1300);
         else respond();
       },
     });
-    try {
+    await withListener(opening, async (listener) => {
       const answer = await httpRequest(`${relay.httpBase}/web/late`, { headers: { ServiceBusAuthorization: relay.token('web') } });
       assert.equal(answer.status, 504);
       await new Promise((r) => setTimeout(r, 500));
@@ -118,15 +109,11 @@ describe('listeners that do not complete the rendezvous', () => {
       const next = await httpRequest(`${relay.httpBase}/web/prompt`, { headers: { ServiceBusAuthorization: relay.token('web') } });
       assert.equal(next.status, 200);
       assert.equal(next.reason, 'Prompt');
-    } finally {
-      await listener.close();
-    }
-    await healthy.check();
+    });
   });
 
   it('a sender that gives up before the accept is forgotten at once; the late listener gets 403', async () => {
-    const listener = await RawListener.open(relay, 'silent');
-    try {
+    await withListener(RawListener.open(relay, 'silent'), async (listener) => {
       const controller = new AbortController();
       const attempt = expectRefusal(hcUrl(relay, 'silent', 'connect'), { ServiceBusAuthorization: relay.token('silent') }, 5000, controller.signal).catch((err: Error) => err);
       const [accept] = await listener.waitAccepts(1);
@@ -138,10 +125,7 @@ describe('listeners that do not complete the rendezvous', () => {
       assert.ok(Date.now() - gaveUp < 500, `the relay noticed after ${Date.now() - gaveUp} ms`);
       assert.equal((await expectRefusal(accept!.address)).status, 403);
       assert.equal(listener.isOpen, true);
-    } finally {
-      await listener.close();
-    }
-    await healthy.check();
+    });
   });
 
   it('unknown actions get 400 and unknown rendezvous ids 403', async () => {

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { withTimeout } from '../helpers/async.js';
-import { startRelay, type TestRelay } from '../helpers/relay.js';
-import { assertBinaryEcho, HealthyLink, hcUrl, openSender, startEchoListener, type RawListener } from './protocol-peers.js';
+import type { TestRelay } from '../helpers/relay.js';
+import { assertBinaryEcho, hcUrl, openSender, startEchoListener, startRelayWithHealthyLink, stopRelayWithHealthyLink, type HealthyLink, type RawListener } from './protocol-peers.js';
 import { patternBytes } from '../helpers/data.js';
 
 /** A WebSocket upgrade attempt from `localAddress`; resolves with the status and how long the answer took. */
@@ -48,14 +48,12 @@ describe('failure throttle', () => {
   let echo: RawListener;
 
   before(async () => {
-    relay = await startRelay({ hybridConnections: ['hc', 'healthy'] });
-    healthy = await HealthyLink.start(relay);
+    ({ relay, healthy } = await startRelayWithHealthyLink({ hybridConnections: ['hc', 'healthy'] }));
     echo = await startEchoListener(relay, 'hc');
   });
   after(async () => {
     await echo?.close();
-    await healthy?.close();
-    await relay?.stop();
+    await stopRelayWithHealthyLink(relay, healthy);
   });
 
   it('holds back refusals past 20 a second from one address; good clients and other addresses are not slowed', async () => {

@@ -11,8 +11,8 @@ import WebSocket from 'ws';
 import type { RequestCommand } from '../../src/protocol/control-messages.js';
 import { delay, withTimeout } from '../helpers/async.js';
 import { patternBytes, sha256 } from '../helpers/data.js';
-import { startRelay, type TestRelay } from '../helpers/relay.js';
-import { HealthyLink, httpRequest, RawListener, toBuffer, WAIT_MS, type HttpAnswer } from './protocol-peers.js';
+import type { TestRelay } from '../helpers/relay.js';
+import { httpRequest, RawListener, startRelayWithHealthyLink, stopRelayWithHealthyLink, toBuffer, WAIT_MS, type HealthyLink, type HttpAnswer } from './protocol-peers.js';
 
 /** How the scripted listener answers one request. */
 interface Plan {
@@ -86,8 +86,7 @@ describe('relayed HTTP paths', () => {
   }
 
   before(async () => {
-    relay = await startRelay({ hybridConnections: ['api', 'healthy'], responseTimeoutMs: 5000 });
-    healthy = await HealthyLink.start(relay);
+    ({ relay, healthy } = await startRelayWithHealthyLink({ hybridConnections: ['api', 'healthy'], responseTimeoutMs: 5000 }));
     listener = await RawListener.open(relay, 'api', {
       onRequest: (request, body, l) => {
         if (request.method === undefined) return rendezvous(request.address);
@@ -99,8 +98,7 @@ describe('relayed HTTP paths', () => {
   });
   after(async () => {
     await listener?.close();
-    await healthy?.close();
-    await relay?.stop();
+    await stopRelayWithHealthyLink(relay, healthy);
   });
 
   const auth = () => ({ ServiceBusAuthorization: relay.token('api') });

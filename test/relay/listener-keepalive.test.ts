@@ -8,21 +8,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { delay } from '../helpers/async.js';
 import { patternBytes } from '../helpers/data.js';
-import { startRelay, type TestRelay } from '../helpers/relay.js';
-import { assertBinaryEcho, FramePeer, HealthyLink, hcUrl, openSender, RawListener, startEchoListener, WAIT_MS } from './protocol-peers.js';
+import type { TestRelay } from '../helpers/relay.js';
+import { assertBinaryEcho, FramePeer, hcUrl, openSender, relayedOn, startEchoListener, startRelayWithHealthyLink, stopRelayWithHealthyLink, WAIT_MS, withFrameListenerPair, type HealthyLink } from './protocol-peers.js';
 
 describe('keep-alive on control channels and relayed connections', () => {
   let relay: TestRelay;
   let healthy: HealthyLink;
 
-  before(async () => {
-    relay = await startRelay({ hybridConnections: ['ka', 'healthy'], pingIntervalMs: 200, pingTimeoutMs: 600 });
-    healthy = await HealthyLink.start(relay);
-  });
-  after(async () => {
-    await healthy?.close();
-    await relay?.stop();
-  });
+  before(async () => ({ relay, healthy } = await startRelayWithHealthyLink({ hybridConnections: ['ka', 'healthy'], pingIntervalMs: 200, pingTimeoutMs: 600 })));
+  after(() => stopRelayWithHealthyLink(relay, healthy));
 
   it('keeps idle peers that answer pings, and accepts unsolicited pongs', async () => {
     const listener = await startEchoListener(relay, 'ka');
@@ -58,50 +52,28 @@ describe('keep-alive on control channels and relayed connections', () => {
   });
 
   it('drops a relayed connection whose peers both stopped answering', async () => {
-    const rendezvous: Promise<FramePeer>[] = [];
-    const control = await RawListener.open(relay, 'ka', { onAccept: (accept) => rendezvous.push(FramePeer.open(accept.address)) });
-    const sender = await FramePeer.open(hcUrl(relay, 'ka', 'connect'), { headers: { ServiceBusAuthorization: relay.token('ka') } });
-    const listenerSide = await rendezvous[0]!;
-    try {
-      const onKa = () => [...relay.server.relayedConnections].filter((c) => c.entity === 'ka').length;
-      assert.equal(onKa(), 1);
+    await withFrameListenerPair(relay, 'ka', async ({ sender, listenerSide, control }) => {
+      assert.equal(relayedOn(relay, 'ka'), 1);
       sender.conn.pauseReading();
       listenerSide.conn.pauseReading();
-      await sender.waitFor(() => onKa() === 0, 'the dead pair is dropped', WAIT_MS);
+      await sender.waitFor(() => relayedOn(relay, 'ka') === 0, 'the dead pair is dropped', WAIT_MS);
       assert.equal(control.isOpen, true);
-    } finally {
-      sender.conn.destroy();
-      listenerSide.conn.destroy();
-      await control.close();
-    }
+    });
     await healthy.check();
   });
 
   it('drops a relayed connection whose listener went silent even while the sender keeps answering', async () => {
-    const rendezvous: Promise<FramePeer>[] = [];
-    const control = await RawListener.open(relay, 'ka', { onAccept: (accept) => rendezvous.push(FramePeer.open(accept.address)) });
-    const sender = await FramePeer.open(hcUrl(relay, 'ka', 'connect'), { headers: { ServiceBusAuthorization: relay.token('ka') } });
-    const listenerSide = await rendezvous[0]!;
-    try {
-      const onKa = () => [...relay.server.relayedConnections].filter((c) => c.entity === 'ka').length;
+    await withFrameListenerPair(relay, 'ka', async ({ sender, listenerSide }) => {
       // The listener's host "vanishes": it neither reads nor answers, but sends no FIN either.
       listenerSide.conn.pauseReading();
-      await sender.waitFor(() => onKa() === 0, 'the half-dead pair is dropped', WAIT_MS);
+      await sender.waitFor(() => relayedOn(relay, 'ka') === 0, 'the half-dead pair is dropped', WAIT_MS);
       await sender.waitFor(() => sender.closed, 'the sender learns its listener is gone');
-    } finally {
-      sender.conn.destroy();
-      listenerSide.conn.destroy();
-      await control.close();
-    }
+    });
     await healthy.check();
   });
 
   it('keeps a half-closed connection whose sender only reads (a closed direction owes no pongs)', async () => {
-    const rendezvous: Promise<FramePeer>[] = [];
-    const control = await RawListener.open(relay, 'ka', { onAccept: (accept) => rendezvous.push(FramePeer.open(accept.address)) });
-    const sender = await FramePeer.open(hcUrl(relay, 'ka', 'connect'), { headers: { ServiceBusAuthorization: relay.token('ka') } });
-    const listenerSide = await rendezvous[0]!;
-    try {
+    await withFrameListenerPair(relay, 'ka', async ({ sender, listenerSide }) => {
       sender.conn.close(1000, 'Shutdown');
       await listenerSide.waitFor(() => listenerSide.peerClose, 'the Close arrives');
       // Well beyond three ping intervals, the listener trickles data to the silent, half-closed sender.
@@ -113,11 +85,7 @@ describe('keep-alive on control channels and relayed connections', () => {
       assert.equal(sender.closed, undefined, 'the relay did not drop the connection');
       listenerSide.conn.close(1000);
       await sender.waitFor(() => sender.closed && listenerSide.closed, 'both sockets end');
-    } finally {
-      sender.conn.destroy();
-      listenerSide.conn.destroy();
-      await control.close();
-    }
+    });
     await healthy.check();
   });
 });

@@ -12,7 +12,7 @@ import { delay } from '../helpers/async.js';
 import { patternBytes, sha256 } from '../helpers/data.js';
 import { spawnProcess, type RunningProcess } from '../helpers/processes.js';
 import { ROOT_KEY, ROOT_RULE } from '../helpers/relay.js';
-import { FramePeer, HealthyLink, hcUrl, RawListener, type RelayAddress } from './protocol-peers.js';
+import { HealthyLink, openFrameListener, withFramePair, type FrameListener, type RelayAddress } from './protocol-peers.js';
 
 const TOTAL = 64 * 1024 * 1024;
 const STALL_MS = 2000;
@@ -37,8 +37,7 @@ describe('backpressure through the relay (relay in its own process)', () => {
   let proc: RunningProcess;
   let relay: RelayAddress;
   let healthy: HealthyLink;
-  let control: RawListener;
-  const rendezvous: Promise<FramePeer>[] = [];
+  let bp: FrameListener;
   let payload: Buffer;
 
   before(async () => {
@@ -51,22 +50,19 @@ describe('backpressure through the relay (relay in its own process)', () => {
       token: (entity, o = {}) => createSasToken(`http://127.0.0.1:${port}/${entity}`, o.keyName ?? ROOT_RULE, o.key ?? ROOT_KEY, Math.floor(Date.now() / 1000) + (o.ttlSeconds ?? 3600)),
     };
     healthy = await HealthyLink.start(relay);
-    control = await RawListener.open(relay, 'bp', { onAccept: (accept) => rendezvous.push(FramePeer.open(accept.address)) });
+    bp = await openFrameListener(relay, 'bp');
     payload = patternBytes(TOTAL, 64);
   });
   after(async () => {
-    control?.terminate();
+    bp?.control.terminate();
     await healthy?.close();
     await proc?.stop('SIGTERM', 3000);
   });
 
   for (const direction of ['sender → listener', 'listener → sender'] as const) {
     it(`${direction}: 64 MiB at a peer that reads nothing for 2 s grows the relay by < 16 MiB, then all of it arrives`, async () => {
-      const index = rendezvous.length;
-      const sender = await FramePeer.open(hcUrl(relay, 'bp', 'connect'), { headers: { ServiceBusAuthorization: relay.token('bp') } });
-      const listener = await rendezvous[index]!;
-      const [from, to] = direction === 'sender → listener' ? [sender, listener] : [listener, sender];
-      try {
+      await withFramePair(bp, async ({ sender, listenerSide: listener }) => {
+        const [from, to] = direction === 'sender → listener' ? [sender, listener] : [listener, sender];
         to.conn.pauseReading();
         await delay(200);
         const before = memorySamples(proc, 0).slice(-8);
@@ -87,10 +83,7 @@ describe('backpressure through the relay (relay in its own process)', () => {
         assert.equal(to.messages[0]!.length, TOTAL);
         assert.equal(to.messages[0]!.sha256, sha256(payload));
         assert.equal(to.messages[0]!.binary, true);
-      } finally {
-        sender.conn.destroy();
-        listener.conn.destroy();
-      }
+      });
       await healthy.check();
     });
   }

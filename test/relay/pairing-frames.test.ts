@@ -8,41 +8,34 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Opcode } from '../../src/protocol/websocket-frame.js';
 import { patternBytes, sha256 } from '../helpers/data.js';
-import { startRelay, type TestRelay } from '../helpers/relay.js';
-import { FramePeer, HealthyLink, hcUrl, RawListener } from './protocol-peers.js';
+import type { TestRelay } from '../helpers/relay.js';
+import { openFrameListener, relayedOn, startRelayWithHealthyLink, stopRelayWithHealthyLink, withFramePair, type FrameListener, type FramePeer, type HealthyLink } from './protocol-peers.js';
 
 describe('frame-level pairing', () => {
   let relay: TestRelay;
   let healthy: HealthyLink;
-  let control: RawListener;
+  /** The listener on 'frames'; the one on 'inflight' shares its rendezvous list. */
+  let frames: FrameListener;
   const rendezvous: Promise<FramePeer>[] = [];
 
   before(async () => {
-    relay = await startRelay({ hybridConnections: ['frames', 'inflight', 'healthy'] });
-    healthy = await HealthyLink.start(relay);
-    control = await RawListener.open(relay, 'frames', { onAccept: (accept) => rendezvous.push(FramePeer.open(accept.address)) });
+    ({ relay, healthy } = await startRelayWithHealthyLink({ hybridConnections: ['frames', 'inflight', 'healthy'] }));
+    frames = await openFrameListener(relay, 'frames', rendezvous);
   });
   after(async () => {
     for (const p of rendezvous) void p.then((peer) => peer.conn.destroy(), () => undefined);
-    await control?.close();
-    await healthy?.close();
-    await relay?.stop();
+    await frames?.control.close();
+    await stopRelayWithHealthyLink(relay, healthy);
   });
 
-  async function pair(entity = 'frames'): Promise<{ sender: FramePeer; listener: FramePeer }> {
-    const index = rendezvous.length;
-    const sender = await FramePeer.open(hcUrl(relay, entity, 'connect'), { headers: { ServiceBusAuthorization: relay.token(entity) } });
-    assert.equal(rendezvous.length, index + 1);
-    return { sender, listener: await rendezvous[index]! };
-  }
-
-  function pairsOnFrames(): number {
-    return [...relay.server.relayedConnections].filter((c) => c.entity === 'frames').length;
+  /** Pairs a sender with the 'frames' listener and runs `body`; then destroys both and checks the healthy link. */
+  async function withPair(body: (peers: { sender: FramePeer; listener: FramePeer }) => Promise<void>): Promise<void> {
+    await withFramePair(frames, ({ sender, listenerSide }) => body({ sender, listener: listenerSide }));
+    await healthy.check();
   }
 
   it('half-close: after the sender closes its direction, the listener still sends 1 MiB that all arrives; then both sockets end', async () => {
-    const { sender, listener } = await pair();
-    try {
+    await withPair(async ({ sender, listener }) => {
       const up = patternBytes(300_000, 1);
       await sender.sendChunked(up, 64 * 1024);
       sender.conn.close(1000, 'Shutdown');
@@ -65,17 +58,12 @@ describe('frame-level pairing', () => {
       listener.conn.close(1000, 'done too');
       await sender.waitFor(() => sender.closed && listener.closed, 'both sockets end');
       assert.deepEqual(sender.peerClose, { code: 1000, reason: 'done too' });
-      await sender.waitFor(() => pairsOnFrames() === 0, 'the relay forgets the pair');
-    } finally {
-      sender.conn.destroy();
-      listener.conn.destroy();
-    }
-    await healthy.check();
+      await sender.waitFor(() => relayedOn(relay, 'frames') === 0, 'the relay forgets the pair');
+    });
   });
 
   it('half-close the other way: the listener closes first and the sender keeps sending', async () => {
-    const { sender, listener } = await pair();
-    try {
+    await withPair(async ({ sender, listener }) => {
       listener.conn.close(1000, 'no more from me');
       await sender.waitFor(() => sender.peerClose, "the listener's Close reaches the sender");
       assert.equal(sender.peerClose!.code, 1000);
@@ -86,17 +74,12 @@ describe('frame-level pairing', () => {
       assert.equal(listener.messages[0]!.sha256, sha256(up));
       sender.conn.close(1000);
       await sender.waitFor(() => sender.closed && listener.closed, 'both sockets end');
-      await sender.waitFor(() => pairsOnFrames() === 0, 'the relay forgets the pair');
-    } finally {
-      sender.conn.destroy();
-      listener.conn.destroy();
-    }
-    await healthy.check();
+      await sender.waitFor(() => relayedOn(relay, 'frames') === 0, 'the relay forgets the pair');
+    });
   });
 
   it('keeps message boundaries and types: a 3-frame text message arrives as one text message', async () => {
-    const { sender, listener } = await pair();
-    try {
+    await withPair(async ({ sender, listener }) => {
       // Text in three frames, with a ping between the fragments (answered by the relay, not forwarded).
       sender.conn.sendFrame(Opcode.Text, Buffer.from('Hello, '), false);
       sender.conn.ping(Buffer.from('mid-message'));
@@ -125,16 +108,11 @@ describe('frame-level pairing', () => {
       await listener.sendChunked(patternBytes(200_000, 40), 50_000);
       await sender.waitFor(() => sender.messages.length === 1, 'the reply arrives');
       assert.deepEqual([sender.messages[0]!.binary, sender.messages[0]!.length, sender.messages[0]!.frames], [true, 200_000, 4]);
-    } finally {
-      sender.conn.destroy();
-      listener.conn.destroy();
-    }
-    await healthy.check();
+    });
   });
 
   it('answers pings on each leg itself', async () => {
-    const { sender, listener } = await pair();
-    try {
+    await withPair(async ({ sender, listener }) => {
       const pongs: string[] = [];
       const capture = (who: string, peer: FramePeer) => {
         const original = peer.conn.onControlFrame.bind(peer.conn);
@@ -150,50 +128,40 @@ describe('frame-level pairing', () => {
       await sender.waitFor(() => pongs.length === 2, 'both pongs');
       assert.deepEqual(pongs.sort(), ['listener:l1', 'sender:s1']);
       assert.equal(listener.messages.length + sender.messages.length, 0, 'pings are not relayed as data');
-    } finally {
-      sender.conn.destroy();
-      listener.conn.destroy();
-    }
-    await healthy.check();
+    });
   });
 
   it('a sender that breaks the framing gets 1002; its listener gets 1001; the pair is dropped', async () => {
-    const { sender, listener } = await pair();
-    try {
+    await withPair(async ({ sender, listener }) => {
       // Opcode 0x3 is reserved (masked, empty payload).
       sender.socket.write(Buffer.from([0x83, 0x80, 1, 2, 3, 4]));
       await sender.waitFor(() => sender.peerClose && listener.peerClose, 'both sides hear about it');
       assert.equal(sender.peerClose!.code, 1002);
       assert.equal(listener.peerClose!.code, 1001);
-      await sender.waitFor(() => sender.closed && listener.closed && pairsOnFrames() === 0, 'both sockets end and the pair is dropped');
-    } finally {
-      sender.conn.destroy();
-      listener.conn.destroy();
-    }
-    await healthy.check();
+      await sender.waitFor(() => sender.closed && listener.closed && relayedOn(relay, 'frames') === 0, 'both sockets end and the pair is dropped');
+    });
   });
 
   for (const direction of ['sender → listener', 'listener → sender'] as const) {
     it(`deleting the hybrid connection while a 16 MiB frame flows ${direction} still ends both peers with Close 1001`, async () => {
       if (!relay.server.store.getHybridConnection('inflight')) await relay.server.store.createHybridConnection('inflight', {});
-      const inflight = await RawListener.open(relay, 'inflight', { onAccept: (accept) => rendezvous.push(FramePeer.open(accept.address)) });
-      const { sender, listener } = await pair('inflight');
+      const inflight = await openFrameListener(relay, 'inflight', rendezvous);
       try {
-        const [from, to] = direction === 'sender → listener' ? [sender, listener] : [listener, sender];
-        const big = patternBytes(16 * 1024 * 1024, 60);
-        from.conn.sendBinary(big);
-        await to.waitFor(() => to.bytes >= 1024 * 1024, 'the frame is under way');
-        await relay.server.store.deleteHybridConnection('inflight');
-        await sender.waitFor(() => sender.closed && listener.closed, 'both sockets end');
-        // The frame under way is finished rather than cut, and only then comes the Close.
-        assert.deepEqual([to.messages.length, to.messages[0]?.sha256], [1, sha256(big)]);
-        assert.equal(sender.peerClose?.code, 1001, 'the sender gets Close 1001');
-        assert.equal(listener.peerClose?.code, 1001, 'the listener gets Close 1001');
-        assert.equal((await inflight.waitClosed()).code, 1001);
+        await withFramePair(inflight, async ({ sender, listenerSide: listener }) => {
+          const [from, to] = direction === 'sender → listener' ? [sender, listener] : [listener, sender];
+          const big = patternBytes(16 * 1024 * 1024, 60);
+          from.conn.sendBinary(big);
+          await to.waitFor(() => to.bytes >= 1024 * 1024, 'the frame is under way');
+          await relay.server.store.deleteHybridConnection('inflight');
+          await sender.waitFor(() => sender.closed && listener.closed, 'both sockets end');
+          // The frame under way is finished rather than cut, and only then comes the Close.
+          assert.deepEqual([to.messages.length, to.messages[0]?.sha256], [1, sha256(big)]);
+          assert.equal(sender.peerClose?.code, 1001, 'the sender gets Close 1001');
+          assert.equal(listener.peerClose?.code, 1001, 'the listener gets Close 1001');
+          assert.equal((await inflight.control.waitClosed()).code, 1001);
+        });
       } finally {
-        sender.conn.destroy();
-        listener.conn.destroy();
-        inflight.terminate();
+        inflight.control.terminate();
       }
       await healthy.check();
     });

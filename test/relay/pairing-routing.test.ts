@@ -11,13 +11,12 @@ import type WebSocket from 'ws';
 import { isValidWebSocketKey } from '../../src/protocol/websocket-handshake.js';
 import { waitFor } from '../helpers/async.js';
 import { patternBytes, sha256 as sha256Of } from '../helpers/data.js';
-import { startRelay, type TestRelay } from '../helpers/relay.js';
+import type { TestRelay } from '../helpers/relay.js';
 import {
   acceptAndEcho,
   assertBinaryEcho,
   closedPromise,
   expectRefusal,
-  HealthyLink,
   hcUrl,
   headerOf,
   httpRequest,
@@ -25,7 +24,10 @@ import {
   openSender,
   RawListener,
   startEchoListener,
+  startRelayWithHealthyLink,
+  stopRelayWithHealthyLink,
   WAIT_MS,
+  type HealthyLink,
 } from './protocol-peers.js';
 
 describe('pairing senders with listeners', () => {
@@ -33,18 +35,12 @@ describe('pairing senders with listeners', () => {
   let healthy: HealthyLink;
   const cleanup: (() => Promise<void> | void)[] = [];
 
-  before(async () => {
-    relay = await startRelay({ hybridConnections: ['route', 'quota', 'handoff', 'doomed', 'route/deeper', 'healthy'], maxListenersPerEntity: 2 });
-    healthy = await HealthyLink.start(relay);
-  });
+  before(async () => ({ relay, healthy } = await startRelayWithHealthyLink({ hybridConnections: ['route', 'quota', 'handoff', 'doomed', 'route/deeper', 'healthy'], maxListenersPerEntity: 2 })));
   afterEach(async () => {
     for (const c of cleanup.splice(0).reverse()) await c();
     await healthy.check();
   });
-  after(async () => {
-    await healthy?.close();
-    await relay?.stop();
-  });
+  after(() => stopRelayWithHealthyLink(relay, healthy));
 
   async function listener(entity: string, options: Parameters<typeof RawListener.open>[2] = {}): Promise<RawListener> {
     const l = await RawListener.open(relay, entity, options);

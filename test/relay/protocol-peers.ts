@@ -11,9 +11,9 @@ import type { AcceptCommand, RequestCommand } from '../../src/protocol/control-m
 import { Opcode } from '../../src/protocol/websocket-frame.js';
 import { openWebSocket, WebSocketHandshakeError, type OpenedWebSocket, type OpenWebSocketOptions } from '../../src/websocket/client-handshake.js';
 import { WsConnection } from '../../src/websocket/connection.js';
-import { waitFor, withTimeout } from '../helpers/async.js';
+import { drainOrClose, waitFor, withTimeout } from '../helpers/async.js';
 import { Digest, patternBytes, sha256 } from '../helpers/data.js';
-import type { TestRelay } from '../helpers/relay.js';
+import { startRelay, type StartRelayOptions, type TestRelay } from '../helpers/relay.js';
 
 /** What the peers need to know about a relay (a TestRelay, or one running in a child process). */
 export type RelayAddress = Pick<TestRelay, 'port' | 'wsBase' | 'httpBase' | 'token'>;
@@ -89,6 +89,28 @@ export async function httpRequest(url: string, init: { method?: string; headers?
   ).finally(() => req?.destroy());
 }
 
+/**
+ * Waits (bounded) for a `ws` client to open. A refused handshake rejects with
+ * "`role` refused: status message" and the status on the error; on any failure the socket is terminated.
+ */
+async function opened(ws: WebSocket, role: string, what: string): Promise<void> {
+  await withTimeout(
+    new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('unexpected-response', (_req, res) => {
+        reject(Object.assign(new Error(`${role} refused: ${res.statusCode} ${res.statusMessage}`), { status: res.statusCode, statusMessage: res.statusMessage }));
+        res.resume();
+      });
+      ws.once('error', reject);
+    }),
+    WAIT_MS,
+    what,
+  ).catch((err: unknown) => {
+    ws.terminate();
+    throw err;
+  });
+}
+
 export interface RawListenerOptions {
   /** sb-hc-id on the listen URL: the listener id used by Allowed/DisallowedListeners. */
   id?: string;
@@ -133,18 +155,7 @@ export class RawListener {
     const url = `${relay.wsBase}/$hc/${entity}?sb-hc-action=listen${query ? `&${query}` : ''}`;
     const ws = new WebSocket(url, { headers: { ServiceBusAuthorization: options.token ?? relay.token(entity) }, perMessageDeflate: false });
     const listener = new RawListener(ws, options);
-    await withTimeout(
-      new Promise<void>((resolve, reject) => {
-        ws.once('open', () => resolve());
-        ws.once('unexpected-response', (_req, res) => reject(new Error(`listen refused: ${res.statusCode} ${res.statusMessage}`)));
-        ws.once('error', reject);
-      }),
-      WAIT_MS,
-      `listener on ${entity}`,
-    ).catch((err: unknown) => {
-      ws.terminate();
-      throw err;
-    });
+    await opened(ws, 'listen', `listener on ${entity}`);
     return listener;
   }
 
@@ -246,21 +257,7 @@ export async function openSender(relay: RelayAddress, entity: string, options: S
   const url = hcUrl(relay, options.pathAndSuffix ?? entity, 'connect', options.query);
   const ws = new WebSocket(url, options.protocols ?? [], { headers, perMessageDeflate: false, maxPayload: 256 * 1024 * 1024 });
   ws.on('error', () => undefined);
-  await withTimeout(
-    new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('unexpected-response', (_req, res) => {
-        reject(Object.assign(new Error(`sender refused: ${res.statusCode} ${res.statusMessage}`), { status: res.statusCode, statusMessage: res.statusMessage }));
-        res.resume();
-      });
-      ws.once('error', reject);
-    }),
-    WAIT_MS,
-    `sender on ${entity}`,
-  ).catch((err: unknown) => {
-    ws.terminate();
-    throw err;
-  });
+  await opened(ws, 'sender', `sender on ${entity}`);
   return ws;
 }
 
@@ -338,6 +335,28 @@ export class HealthyLink {
   }
 }
 
+/** How many relayed connections the relay holds on `entity`. */
+export function relayedOn(relay: TestRelay, entity: string): number {
+  return [...relay.server.relayedConnections].filter((c) => c.entity === entity).length;
+}
+
+/** Starts a relay with `options` (its hybrid connections must include 'healthy') and a HealthyLink on it. */
+export async function startRelayWithHealthyLink(options: StartRelayOptions): Promise<{ relay: TestRelay; healthy: HealthyLink }> {
+  const relay = await startRelay(options);
+  try {
+    return { relay, healthy: await HealthyLink.start(relay) };
+  } catch (err) {
+    await relay.stop();
+    throw err;
+  }
+}
+
+/** Undoes startRelayWithHealthyLink (either may be missing when the start failed). */
+export async function stopRelayWithHealthyLink(relay: TestRelay | undefined, healthy: HealthyLink | undefined): Promise<void> {
+  await healthy?.close();
+  await relay?.stop();
+}
+
 /** One whole message a FramePeer received. */
 export interface ReceivedMessage {
   binary: boolean;
@@ -406,31 +425,65 @@ export class FramePeer {
     for (let off = 0, first = true; off < payload.length || first; off += frameSize, first = false) {
       const end = Math.min(payload.length, off + frameSize);
       const ok = this.conn.sendFrame(first ? opcode : Opcode.Continuation, payload.subarray(off, end), end >= payload.length);
-      if (!ok && !this.conn.isFinished) await this.drained();
+      if (!ok && !this.conn.isFinished) await withTimeout(drainOrClose(this.socket), 10_000, 'drain');
       if (this.conn.isFinished || this.conn.outputClosed) return;
     }
   }
 
-  /** Resolves on 'drain' or when the socket goes away, whichever comes first (bounded). */
-  private drained(): Promise<void> {
-    const socket = this.socket;
-    if (socket.destroyed) return Promise.resolve();
-    return withTimeout(
-      new Promise<void>((resolve) => {
-        const done = () => {
-          socket.off('drain', done);
-          socket.off('close', done);
-          resolve();
-        };
-        socket.once('drain', done);
-        socket.once('close', done);
-      }),
-      10_000,
-      'drain',
-    );
-  }
-
   async waitFor<T>(check: () => T, what: string, timeoutMs = WAIT_MS): Promise<T> {
     return waitFor(check, timeoutMs, what, 10);
+  }
+}
+
+/** A control channel on `entity` whose accepted rendezvous sockets are FramePeers, pushed onto `rendezvous` in order. */
+export interface FrameListener {
+  relay: RelayAddress;
+  entity: string;
+  control: RawListener;
+  rendezvous: Promise<FramePeer>[];
+}
+
+/** A sender and the listener's end of its rendezvous, both FramePeers. */
+export interface FramePair {
+  sender: FramePeer;
+  listenerSide: FramePeer;
+}
+
+/** Opens a FrameListener on `entity`; several listeners may share one `rendezvous` list. */
+export async function openFrameListener(relay: RelayAddress, entity: string, rendezvous: Promise<FramePeer>[] = []): Promise<FrameListener> {
+  const control = await RawListener.open(relay, entity, { onAccept: (accept) => rendezvous.push(FramePeer.open(accept.address)) });
+  return { relay, entity, control, rendezvous };
+}
+
+/** Opens a FramePeer sender on the listener's entity and returns it with the listener's end of its rendezvous. */
+export async function openFramePair({ relay, entity, rendezvous }: FrameListener): Promise<FramePair> {
+  const before = rendezvous.length;
+  const sender = await FramePeer.open(hcUrl(relay, entity, 'connect'), { headers: { ServiceBusAuthorization: relay.token(entity) } });
+  assert.equal(rendezvous.length, before + 1);
+  return { sender, listenerSide: await rendezvous[before]! };
+}
+
+export function destroyFramePair(pair: FramePair): void {
+  pair.sender.conn.destroy();
+  pair.listenerSide.conn.destroy();
+}
+
+/** Opens a pair on `on` and runs `body`; both peers are destroyed afterwards (the listener stays open). */
+export async function withFramePair(on: FrameListener, body: (pair: FramePair & { control: RawListener }) => Promise<void>): Promise<void> {
+  const pair = await openFramePair(on);
+  try {
+    await body({ ...pair, control: on.control });
+  } finally {
+    destroyFramePair(pair);
+  }
+}
+
+/** Like withFramePair, on a FrameListener of the pair's own that is closed afterwards too. */
+export async function withFrameListenerPair(relay: RelayAddress, entity: string, body: (pair: FramePair & { control: RawListener }) => Promise<void>): Promise<void> {
+  const listener = await openFrameListener(relay, entity);
+  try {
+    await withFramePair(listener, body);
+  } finally {
+    await listener.control.close();
   }
 }

@@ -6,11 +6,13 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { after, before } from 'node:test';
 import { parseIPv6 } from '../../src/tunnel/socks5-protocol.js';
 import { withTimeout } from '../helpers/async.js';
 import { Digest, sha256 } from '../helpers/data.js';
-import { spawnHybridge, type RunningProcess } from '../helpers/processes.js';
-import { ROOT_KEY, ROOT_RULE, type TestRelay } from '../helpers/relay.js';
+import { spawnHybridge, stopAll, waitExit, type RunningProcess } from '../helpers/processes.js';
+import { ROOT_KEY, ROOT_RULE, startRelay, type TestRelay } from '../helpers/relay.js';
+import { readExactly } from '../shared/read-exactly.js';
 
 export const KiB = 1024;
 export const MiB = 1024 * 1024;
@@ -53,6 +55,61 @@ export async function startSocks(relay: TestRelay, hyco: string, args: string[] 
   const proc = spawnHybridge(['relay-sender', 'socks5-proxy', ...relayArgs(relay, hyco), '-b', '127.0.0.1:0', ...args], { env: tunnelEnv(env) });
   const m = await proc.waitForOutput(/SOCKS5 proxy listening on 127\.0\.0\.1:(\d+)/, 15_000);
   return { proc, port: Number(m[1]) };
+}
+
+/** Starts `hybridge relay-sender connect <target>` (stdin and stdout piped). */
+export function spawnConnect(relay: TestRelay, hyco: string, target: string): RunningProcess {
+  return spawnHybridge(['relay-sender', 'connect', target, ...relayArgs(relay, hyco)], { env: tunnelEnv() });
+}
+
+/**
+ * Runs `relay-sender connect <target>` with `input` on its stdin (then closed): its exit code (it is
+ * killed after `timeoutMs`) and what it wrote to stdout, kept out of `proc.output()`.
+ */
+export async function runConnect(relay: TestRelay, hyco: string, target: string, input: Buffer, timeoutMs: number): Promise<{ proc: RunningProcess; code: number | string; stdout: Buffer }> {
+  const proc = spawnConnect(relay, hyco, target);
+  const chunks: Buffer[] = [];
+  proc.child.stdout!.removeAllListeners('data');
+  proc.child.stdout!.on('data', (c: Buffer) => chunks.push(c));
+  proc.child.stdin!.end(input);
+  const code = await waitExit(proc, timeoutMs);
+  return { proc, code, stdout: Buffer.concat(chunks) };
+}
+
+/** Runs `relay-sender connect <target>` with an empty stdin: its exit code (killed after `timeoutMs`) and all its output. */
+export async function runConnectWithoutInput(relay: TestRelay, hyco: string, target: string, timeoutMs: number): Promise<{ code: number | string; output: string }> {
+  const proc = spawnConnect(relay, hyco, target);
+  proc.child.stdin!.end();
+  const code = await waitExit(proc, timeoutMs);
+  return { code, output: proc.output() };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Suites
+
+export interface TunnelSuite {
+  relay: TestRelay;
+  echo: TestServer;
+}
+
+/**
+ * Registers the enclosing describe()'s before() and after(): before its tests, a test relay serving
+ * `hycos` and a TCP echo target, handed to `use`; after them, every spawned process is killed, the
+ * echo target closed and the relay stopped.
+ */
+export function useTunnelSuite(hycos: string[], use: (suite: TunnelSuite) => unknown): void {
+  let suite: TunnelSuite;
+  before(async () => {
+    const relay = await startRelay({ hybridConnections: hycos });
+    const echo = await echoServer();
+    suite = { relay, echo };
+    use(suite);
+  });
+  after(async () => {
+    await stopAll();
+    await suite.echo.close();
+    await suite.relay.stop();
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -170,38 +227,6 @@ export function exchange(socket: Socket, payload: Buffer): Promise<Transfer> {
   });
 }
 
-/** Resolves with the next `count` bytes of `socket` (and pauses it), leaving the rest unread. */
-export function readBytes(socket: Socket, count: number, timeoutMs = 10_000): Promise<Buffer> {
-  return withTimeout(
-    new Promise<Buffer>((resolve, reject) => {
-      let buffered = Buffer.alloc(0);
-      const onData = (chunk: Buffer) => {
-        buffered = Buffer.concat([buffered, chunk]);
-        if (buffered.length < count) return;
-        cleanup();
-        socket.pause();
-        if (buffered.length > count) socket.unshift(buffered.subarray(count));
-        resolve(buffered.subarray(0, count));
-      };
-      const onEnd = () => {
-        cleanup();
-        reject(new Error(`connection ended after ${buffered.length} of ${count} bytes (${buffered.toString('hex')})`));
-      };
-      const cleanup = () => {
-        socket.off('data', onData);
-        socket.off('end', onEnd);
-        socket.off('error', onEnd);
-      };
-      socket.on('data', onData);
-      socket.once('end', onEnd);
-      socket.once('error', onEnd);
-      socket.resume();
-    }),
-    timeoutMs,
-    `reading ${count} bytes`,
-  );
-}
-
 export type SocksAddress = { type: 'ipv4' | 'ipv6' | 'domain'; host: string; port: number };
 
 export interface SocksResult {
@@ -220,14 +245,14 @@ export async function socks5Connect(proxyPort: number, target: SocksAddress, aut
   socket.on('error', () => undefined);
   await withTimeout(once(socket, 'connect'), 5000, 'connecting to the SOCKS5 proxy');
   socket.write(Buffer.from([5, 1, auth ? 2 : 0]));
-  const [, method] = await readBytes(socket, 2);
+  const [, method] = await readExactly(socket, 2);
   const result: SocksResult = { method: method!, socket };
   if (method === 0xff) return result;
   if (auth) {
     const user = Buffer.from(auth.user);
     const password = Buffer.from(auth.password);
     socket.write(Buffer.concat([Buffer.from([1, user.length]), user, Buffer.from([password.length]), password]));
-    const [, status] = await readBytes(socket, 2);
+    const [, status] = await readExactly(socket, 2);
     result.authStatus = status!;
     if (status !== 0) return result;
   }
@@ -238,10 +263,10 @@ export async function socks5Connect(proxyPort: number, target: SocksAddress, aut
   const port = Buffer.alloc(2);
   port.writeUInt16BE(target.port);
   socket.write(Buffer.concat([Buffer.from([5, 1, 0]), address, port]));
-  const head = await readBytes(socket, 4, 20_000);
+  const head = await readExactly(socket, 4, 20_000);
   result.reply = head[1]!;
-  const boundLength = head[3] === 1 ? 4 : head[3] === 4 ? 16 : (await readBytes(socket, 1))[0]!;
-  await readBytes(socket, boundLength + 2);
+  const boundLength = head[3] === 1 ? 4 : head[3] === 4 ? 16 : (await readExactly(socket, 1))[0]!;
+  await readExactly(socket, boundLength + 2);
   return result;
 }
 

@@ -8,10 +8,22 @@ const tcp = (portName: string, host: string, port: number): RemoteBinding => ({ 
 const udp = (portName: string, host: string, port: number): RemoteBinding => ({ kind: 'udp', portName, host, port });
 const unix = (portName: string, path: string): RemoteBinding => ({ kind: 'unix', portName, path });
 
+const PUNCTUATED_RELAY_NAMES = ['foobar_foobar', 'foobar/foobar', 'foobar.foobar', 'foobar-foobar'];
+
+const PARSE = { '-T': parseRemoteForwardOption, '-R': parseLegacyRemoteForwardOption };
+
+/** One test per example `[text, relayName, bindings]`: `flag text` parses to that relay and those bindings, with its source. */
+function parsesExamples(flag: '-T' | '-R', cases: [string, string, RemoteBinding[]][]): void {
+  for (const [text, relayName, bindings] of cases) {
+    it(`${flag} ${text}`, () => {
+      assert.deepEqual(PARSE[flag](text), { relayName, bindings, source: `${flag} ${text}` });
+    });
+  }
+}
+
 function rejects(flag: '-T' | '-R', text: string, pattern: RegExp): void {
-  const parse = flag === '-T' ? parseRemoteForwardOption : parseLegacyRemoteForwardOption;
   assert.throws(
-    () => parse(text),
+    () => PARSE[flag](text),
     (err: Error) => {
       assert.ok(err instanceof BridgeConfigError, err.name);
       assert.ok(err.message.startsWith(`${flag} "`), err.message);
@@ -41,16 +53,10 @@ describe('-T grammar: reference §1.3 examples', () => {
     ['relay:rdp/3389', 'relay', [tcp('rdp', 'localhost', 3389)]],
     ['a1:3000', 'a1', [tcp('3000', 'localhost', 3000)]],
   ];
-  for (const [text, relayName, bindings] of cases) {
-    it(`-T ${text}`, () => {
-      assert.deepEqual(parseRemoteForwardOption(text), { relayName, bindings, source: `-T ${text}` });
-    });
-  }
+  parsesExamples('-T', cases);
 
   it('accepts relay names with _, /, . and -', () => {
-    for (const name of ['foobar_foobar', 'foobar/foobar', 'foobar.foobar', 'foobar-foobar']) {
-      assert.equal(parseRemoteForwardOption(`${name}:3000`).relayName, name);
-    }
+    for (const name of PUNCTUATED_RELAY_NAMES) assert.equal(parseRemoteForwardOption(`${name}:3000`).relayName, name);
   });
 
   it('keeps bindings that share a port name: the runtime pools them', () => {
@@ -94,16 +100,10 @@ describe('-R grammar (legacy): reference §1.4 examples', () => {
     ['a1:test/80', 'a1', [tcp('test', 'localhost', 80)]],
     ['relay:[::1]:name/22', 'relay', [tcp('name', '::1', 22)]],
   ];
-  for (const [text, relayName, bindings] of cases) {
-    it(`-R ${text}`, () => {
-      assert.deepEqual(parseLegacyRemoteForwardOption(text), { relayName, bindings, source: `-R ${text}` });
-    });
-  }
+  parsesExamples('-R', cases);
 
   it('accepts relay names with _, /, . and -', () => {
-    for (const name of ['foobar_foobar', 'foobar/foobar', 'foobar.foobar', 'foobar-foobar']) {
-      assert.deepEqual(parseLegacyRemoteForwardOption(`${name}:3000`).bindings, [tcp('3000', 'localhost', 3000)]);
-    }
+    for (const name of PUNCTUATED_RELAY_NAMES) assert.deepEqual(parseLegacyRemoteForwardOption(`${name}:3000`).bindings, [tcp('3000', 'localhost', 3000)]);
   });
 });
 

@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { track } from '../bridge-kit.js';
-import { delay, withTimeout } from '../../helpers/async.js';
+import { delay, drainOrClose, withTimeout } from '../../helpers/async.js';
 import { Digest, patternBytes, sha256 } from '../../helpers/data.js';
 
 export interface TaggedTarget {
@@ -143,18 +143,6 @@ export async function trickleExchange(port: number, id: number, size: number, op
   } finally {
     socket.destroy();
   }
-}
-
-function drainOrClose(socket: Socket): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      socket.off('drain', done);
-      socket.off('close', done);
-      resolve();
-    };
-    socket.on('drain', done);
-    socket.on('close', done);
-  });
 }
 
 export interface LoadOptions extends TrickleOptions {

@@ -6,9 +6,9 @@ import { dispatchConnection, type ProtocolHandler } from '../../../src/forwardin
 import { Allowlist } from '../../../src/tunnel/allowlist.js';
 import { createAztunnelHandler } from '../../../src/tunnel/serve-aztunnel.js';
 import { silentLogger } from '../../../src/util/logger.js';
-import { bridgeEnv, closeAll, expectClosed, startBridge, track } from '../bridge-kit.js';
+import { bridgeEnv, endBridgeSuite, expectClosed, startBridge, track } from '../bridge-kit.js';
 import { freePort, waitFor } from '../../helpers/async.js';
-import { spawnHybridge, stopAll } from '../../helpers/processes.js';
+import { spawnHybridge } from '../../helpers/processes.js';
 import { ROOT_KEY, ROOT_RULE, startRelay, type TestRelay } from '../../helpers/relay.js';
 import { startTaggedEcho, trickleExchange, type TaggedTarget } from './pool-kit.js';
 
@@ -52,11 +52,7 @@ describe('a relayed connection lost before the listener answers is tried again (
     echo = await startTaggedEcho('echo');
   });
 
-  after(async () => {
-    await stopAll();
-    await closeAll();
-    await relay?.stop();
-  });
+  after(() => endBridgeSuite(relay));
 
   const azbridge = (hyco: string) => createAzbridgeHandler([{ kind: 'tcp', portName: 'app', host: '127.0.0.1', port: echo.port }], { relayName: hyco, log: silentLogger(), connectTimeoutMs: 5000 });
 
