@@ -1,8 +1,10 @@
 import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
+import type { ConnectionOptions as TlsConnectionOptions, TLSSocket } from 'node:tls';
 import { computeAcceptKey, generateWebSocketKey } from '../protocol/websocket-handshake.js';
 import { WsConnection, type ConnectionOptions } from './connection.js';
+import { clientSecureContext, rememberSessions, savedSession, sessionKey } from './tls-reuse.js';
 
 export interface TlsClientOptions {
   ca?: string | Buffer | Array<string | Buffer>;
@@ -69,7 +71,7 @@ export function openWebSocket(address: string, options: OpenWebSocketOptions = {
     };
     if (options.protocols && options.protocols.length > 0) headers['Sec-WebSocket-Protocol'] = options.protocols.join(', ');
     const host = url.hostname.replace(/^\[|\]$/g, '');
-    const requestOptions: https.RequestOptions = {
+    const requestOptions: https.RequestOptions & Pick<TlsConnectionOptions, 'secureContext' | 'session'> = {
       host,
       port: url.port ? Number(url.port) : secure ? 443 : 80,
       path: `${url.pathname}${url.search}`,
@@ -77,13 +79,22 @@ export function openWebSocket(address: string, options: OpenWebSocketOptions = {
       headers,
       agent: false,
     };
+    let resumeKey: string | undefined;
     if (secure) {
-      if (options.tls?.ca !== undefined) requestOptions.ca = options.tls.ca;
       if (options.tls?.rejectUnauthorized === false) requestOptions.rejectUnauthorized = false;
       requestOptions.servername = options.tls?.servername ?? (isIpLiteral(host) ? undefined : host);
+      const context = clientSecureContext(options.tls);
+      requestOptions.secureContext = context;
+      resumeKey = sessionKey(host, Number(requestOptions.port), requestOptions.servername, context);
+      const session = savedSession(resumeKey);
+      if (session) requestOptions.session = session;
     }
     let settled = false;
     const req = (secure ? https : http).request(requestOptions);
+    if (resumeKey !== undefined) {
+      const key = resumeKey;
+      req.once('socket', (socket) => rememberSessions(socket as TLSSocket, key));
+    }
     const timer = options.timeoutMs ? setTimeout(() => fail(new WebSocketTimeoutError(`no WebSocket handshake from ${url.host} within ${options.timeoutMs} ms`)), options.timeoutMs) : undefined;
     const onAbort = () => fail(options.signal?.reason instanceof Error ? options.signal.reason : new Error('aborted'));
     if (options.signal) {
