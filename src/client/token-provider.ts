@@ -14,8 +14,16 @@ export interface TokenProvider {
 
 export const DEFAULT_TOKEN_TTL_SECONDS = 3600;
 
-/** Signs SAS tokens with a rule's key (the key never leaves this process). */
+/** Audiences whose last token a SasKeyTokenProvider keeps (one or two in practice). */
+const MAX_CACHED_AUDIENCES = 16;
+
+/**
+ * Signs SAS tokens with a rule's key (the key never leaves this process). A token is reused while
+ * more than half of its lifetime is left, so a busy sender does not sign one per connection.
+ */
 export class SasKeyTokenProvider implements TokenProvider {
+  private readonly cache = new Map<string, SecurityToken>();
+
   constructor(
     private readonly keyName: string,
     private readonly key: string,
@@ -25,8 +33,14 @@ export class SasKeyTokenProvider implements TokenProvider {
   }
 
   async getToken(audience: string): Promise<SecurityToken> {
+    const cached = this.cache.get(audience);
+    if (cached && cached.expiresAt - Date.now() > (this.ttlSeconds * 1000) / 2) return cached;
     const expiresAt = Math.floor(Date.now() / 1000) + this.ttlSeconds;
-    return { token: createSasToken(audience, this.keyName, this.key, expiresAt), expiresAt: expiresAt * 1000 };
+    const fresh = { token: createSasToken(audience, this.keyName, this.key, expiresAt), expiresAt: expiresAt * 1000 };
+    this.cache.delete(audience);
+    this.cache.set(audience, fresh);
+    if (this.cache.size > MAX_CACHED_AUDIENCES) this.cache.delete(this.cache.keys().next().value as string);
+    return fresh;
   }
 }
 

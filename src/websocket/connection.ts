@@ -164,14 +164,14 @@ export class WsConnection implements FrameHandler {
 
   ping(payload: Buffer = Buffer.alloc(0)): void {
     if (this.closeSent || this.finished) return;
-    for (const part of encodeFrame(true, Opcode.Ping, payload, this.masking)) this.socket.write(part);
+    this.writeControl(Opcode.Ping, payload);
   }
 
   /** Sends our Close frame (our direction ends). The socket goes once the peer's Close arrives too. */
   close(code: number = CloseCode.Normal, reason = ''): void {
     if (this.closeSent || this.finished) return;
     this.closeSent = true;
-    for (const part of encodeFrame(true, Opcode.Close, encodeClosePayload(code, reason), this.masking)) this.socket.write(part);
+    this.writeControl(Opcode.Close, encodeClosePayload(code, reason));
     if (this.closeReceived) this.endSocket();
   }
 
@@ -258,7 +258,7 @@ export class WsConnection implements FrameHandler {
 
   onControlFrame(opcode: number, payload: Buffer): void {
     if (opcode === Opcode.Ping) {
-      if (!this.closeSent) for (const part of encodeFrame(true, Opcode.Pong, payload, this.masking)) this.socket.write(part);
+      if (!this.closeSent) this.writeControl(Opcode.Pong, payload);
       return;
     }
     if (opcode === Opcode.Pong) {
@@ -274,6 +274,12 @@ export class WsConnection implements FrameHandler {
     this.handler?.onPeerClose?.(code, reason);
     if (this.options.autoCloseReply && !this.closeSent) this.close(code === CloseCode.NoStatus ? CloseCode.Normal : code, '');
     if (this.closeSent) this.endSocket();
+  }
+
+  /** Control frames are small (at most 125 bytes of payload): one buffer, so one write. */
+  private writeControl(opcode: number, payload: Buffer): void {
+    const parts = encodeFrame(true, opcode, payload, this.masking);
+    this.socket.write(parts.length === 1 ? parts[0] : Buffer.concat(parts));
   }
 
   private endSocket(): void {

@@ -105,6 +105,21 @@ describe('connection strings and endpoints', () => {
   });
 });
 
+describe('SAS token reuse', () => {
+  it('reuses a token per audience while more than half of its lifetime is left, then signs a new one', async () => {
+    const provider = new SasKeyTokenProvider(ROOT_RULE, ROOT_KEY, 2);
+    const first = await provider.getToken('http://a/x');
+    assert.equal((await provider.getToken('http://a/x')).token, first.token);
+    const other = await provider.getToken('http://a/y');
+    assert.notEqual(other.token, first.token);
+    assert.match(other.token, /sr=http%3a%2f%2fa%2fy/i);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const renewed = await provider.getToken('http://a/x');
+    assert.notEqual(renewed.token, first.token);
+    assert.ok(renewed.expiresAt > first.expiresAt, 'the new token expires later');
+  });
+});
+
 describe('tokens and URLs on the wire, as the .NET SDK builds them', () => {
   let recorder: UpgradeRecorder;
   before(async () => {
