@@ -2,7 +2,9 @@ import type { NamespaceDocument } from '../namespace-model.js';
 import { StoreError, type StoreBackend } from '../namespace-store.js';
 import { redisReady, type RedisPair } from './redis-connection.js';
 
-const MAX_ATTEMPTS = 20;
+const MAX_ATTEMPTS = 100;
+/** Longest pause before trying a lost compare-and-set again (randomised, growing per attempt). */
+const MAX_BACKOFF_MS = 50;
 
 /**
  * Compare-and-set of the namespace document, with the change announcement in the same step.
@@ -49,7 +51,9 @@ export class RedisStoreBackend implements StoreBackend {
         this.redis.command.eval(COMPARE_AND_SET, 2, this.key, this.channel, text ?? '', JSON.stringify(next), String(Date.now())),
       );
       if (written === 1) return next;
-      // Another node wrote in between: read again and reapply.
+      // Another node wrote in between: read again and reapply, after a random pause, so a node
+      // with a long queue of changes cannot win every round against another one.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(MAX_BACKOFF_MS, 2 ** attempt)));
     }
     throw new StoreError('the namespace document kept changing under this update; try again', 503);
   }
