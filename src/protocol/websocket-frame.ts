@@ -301,6 +301,15 @@ export function encodeFrame(fin: boolean, opcode: number, payload: Buffer, maski
   return [out];
 }
 
+/**
+ * Encodes a small frame (a control frame, at most 125 bytes of payload) as one buffer, so it goes
+ * out in one write. Server frames use the default (no masking).
+ */
+export function encodeSmallFrame(opcode: number, payload: Buffer, masking: Masking = 'none'): Buffer {
+  const parts = encodeFrame(true, opcode, payload, masking);
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+}
+
 /** Builds a Close frame payload: 2-byte code plus a UTF-8 reason cut to fit the 125-byte limit. */
 export function encodeClosePayload(code: number | undefined, reason = ''): Buffer {
   if (code === undefined || code === CloseCode.NoStatus) return Buffer.alloc(0);

@@ -3,6 +3,7 @@ import {
   CloseCode,
   encodeClosePayload,
   encodeFrameHeader,
+  encodeSmallFrame,
   FrameDecoder,
   type FrameHandler,
   type FrameHeader,
@@ -17,10 +18,6 @@ export interface PairedConnectionEvents {
 
 /** How long a leg may stay open after the other leg has gone away without a Close handshake. */
 const ORPHAN_LINGER_MS = 10_000;
-
-function serverFrame(opcode: number, payload: Buffer): Buffer {
-  return Buffer.concat([encodeFrameHeader(true, opcode, payload.length), payload]);
-}
 
 /**
  * One direction of a relayed WebSocket: decodes the (masked) client frames arriving on `from` and
@@ -86,7 +83,7 @@ class RelayDirection implements FrameHandler {
   onControlFrame(opcode: number, payload: Buffer): void {
     if (opcode === Opcode.Ping) {
       // The pong goes back on `from`, whose output belongs to the other direction.
-      this.pair.other(this).sendControl(serverFrame(Opcode.Pong, payload));
+      this.pair.other(this).sendControl(encodeSmallFrame(Opcode.Pong, payload));
       return;
     }
     if (opcode === Opcode.Pong) {
@@ -96,7 +93,7 @@ class RelayDirection implements FrameHandler {
     if (this.closed) return;
     this.closeCode = payload.length >= 2 ? payload.readUInt16BE(0) : CloseCode.NoStatus;
     this.closed = true;
-    this.to.write(serverFrame(Opcode.Close, payload));
+    this.to.write(encodeSmallFrame(Opcode.Close, payload));
     this.pair.directionClosed();
   }
 
@@ -120,7 +117,7 @@ class RelayDirection implements FrameHandler {
     if (this.closed) return;
     this.closed = true;
     this.closeCode = code;
-    const frame = serverFrame(Opcode.Close, encodeClosePayload(code, reason));
+    const frame = encodeSmallFrame(Opcode.Close, encodeClosePayload(code, reason));
     if (!this.midFrame) {
       if (!this.to.destroyed) this.to.write(frame);
     } else if (!sourceGone) {
@@ -218,7 +215,7 @@ export class PairedConnection {
 
   /** Pings both legs (each answers with a pong, which counts as activity). */
   ping(): void {
-    const frame = serverFrame(Opcode.Ping, Buffer.alloc(0));
+    const frame = encodeSmallFrame(Opcode.Ping, Buffer.alloc(0));
     this.senderToListener.sendControl(frame);
     this.listenerToSender.sendControl(frame);
   }

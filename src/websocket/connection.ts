@@ -6,6 +6,7 @@ import {
   encodeClosePayload,
   encodeFrame,
   encodeFrameHeader,
+  encodeSmallFrame,
   encodeUncopiedFrameHeader,
   FrameDecoder,
   type FrameHandler,
@@ -276,10 +277,8 @@ export class WsConnection implements FrameHandler {
     if (this.closeSent) this.endSocket();
   }
 
-  /** Control frames are small (at most 125 bytes of payload): one buffer, so one write. */
   private writeControl(opcode: number, payload: Buffer): void {
-    const parts = encodeFrame(true, opcode, payload, this.masking);
-    this.socket.write(parts.length === 1 ? parts[0] : Buffer.concat(parts));
+    this.socket.write(encodeSmallFrame(opcode, payload, this.masking));
   }
 
   private endSocket(): void {
