@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import type { ConnectionOptions as TlsConnectionOptions, TLSSocket } from 'node:tls';
 import { computeAcceptKey, generateWebSocketKey } from '../protocol/websocket-handshake.js';
 import { WsConnection, type ConnectionOptions } from './connection.js';
-import { clientSecureContext, rememberSessions, savedSession, sessionKey } from './tls-reuse.js';
+import { clientSecureContext, tlsResumption, type TlsResumption } from './tls-reuse.js';
 
 export interface TlsClientOptions {
   ca?: string | Buffer | Array<string | Buffer>;
@@ -79,22 +79,17 @@ export function openWebSocket(address: string, options: OpenWebSocketOptions = {
       headers,
       agent: false,
     };
-    let resumeKey: string | undefined;
+    let resumption: TlsResumption | undefined;
     if (secure) {
       if (options.tls?.rejectUnauthorized === false) requestOptions.rejectUnauthorized = false;
       requestOptions.servername = options.tls?.servername ?? (isIpLiteral(host) ? undefined : host);
-      const context = clientSecureContext(options.tls);
-      requestOptions.secureContext = context;
-      resumeKey = sessionKey(host, Number(requestOptions.port), requestOptions.servername, context);
-      const session = savedSession(resumeKey);
-      if (session) requestOptions.session = session;
+      requestOptions.secureContext = clientSecureContext(options.tls);
+      resumption = tlsResumption(requestOptions.secureContext, host, Number(requestOptions.port), requestOptions.servername);
+      if (resumption.session) requestOptions.session = resumption.session;
     }
     let settled = false;
     const req = (secure ? https : http).request(requestOptions);
-    if (resumeKey !== undefined) {
-      const key = resumeKey;
-      req.once('socket', (socket) => rememberSessions(socket as TLSSocket, key));
-    }
+    if (resumption) req.once('socket', (socket) => resumption.remember(socket as TLSSocket));
     const timer = options.timeoutMs ? setTimeout(() => fail(new WebSocketTimeoutError(`no WebSocket handshake from ${url.host} within ${options.timeoutMs} ms`)), options.timeoutMs) : undefined;
     const onAbort = () => fail(options.signal?.reason instanceof Error ? options.signal.reason : new Error('aborted'));
     if (options.signal) {

@@ -5,14 +5,13 @@ export interface TlsTrust {
   ca?: string | Buffer | Array<string | Buffer>;
 }
 
-/** Most sessions remembered; one per relay host and port in practice. */
+/** Most sessions remembered per context; one per relay host and port in practice. */
 const MAX_SESSIONS = 64;
 
 const contexts = new WeakMap<object, SecureContext>();
 let defaultContext: SecureContext | undefined;
-const contextIds = new WeakMap<SecureContext, number>();
-let nextContextId = 1;
-const sessions = new Map<string, Buffer>();
+/** Sessions by the context that verified the server, so one is only offered where the same trust was checked. */
+const sessionsByContext = new WeakMap<SecureContext, Map<string, Buffer>>();
 
 /**
  * The client context for these trust settings, built once. Node otherwise builds an OpenSSL context
@@ -21,38 +20,38 @@ const sessions = new Map<string, Buffer>();
  * with the default roots (and NODE_EXTRA_CA_CERTS) serves everyone.
  */
 export function clientSecureContext(trust: TlsTrust | undefined): SecureContext {
-  if (trust?.ca === undefined) return (defaultContext ??= identified(createSecureContext({})));
+  if (trust?.ca === undefined) return (defaultContext ??= createSecureContext({}));
   let context = contexts.get(trust);
   if (!context) {
-    context = identified(createSecureContext({ ca: trust.ca }));
+    context = createSecureContext({ ca: trust.ca });
     contexts.set(trust, context);
   }
   return context;
 }
 
-function identified(context: SecureContext): SecureContext {
-  contextIds.set(context, nextContextId++);
-  return context;
+export interface TlsResumption {
+  /** The last session ticket this server gave us (resuming skips the certificate work). */
+  session: Buffer | undefined;
+  /** Remembers every ticket the socket receives; the newest one is offered next time. */
+  remember(socket: TLSSocket): void;
 }
 
-/**
- * Key of the session a connection may resume: the server (host, port, name it was verified as)
- * and the context that verified it, so a session is only offered where the same trust was checked.
- */
-export function sessionKey(host: string, port: number, servername: string | undefined, context: SecureContext): string {
-  return `${contextIds.get(context) ?? 0}|${host}|${port}|${servername ?? ''}`;
-}
-
-/** The last session ticket the server at `key` gave us (TLS resumption skips certificate work). */
-export function savedSession(key: string): Buffer | undefined {
-  return sessions.get(key);
-}
-
-/** Remembers every session ticket this socket receives; the newest one is offered next time. */
-export function rememberSessions(socket: TLSSocket, key: string): void {
-  socket.on('session', (session: Buffer) => {
-    sessions.delete(key);
-    sessions.set(key, session);
-    if (sessions.size > MAX_SESSIONS) sessions.delete(sessions.keys().next().value as string);
-  });
+/** Resumption for a connection to one server (host, port, the name it is verified as) through `context`. */
+export function tlsResumption(context: SecureContext, host: string, port: number, servername: string | undefined): TlsResumption {
+  let sessions = sessionsByContext.get(context);
+  if (!sessions) {
+    sessions = new Map();
+    sessionsByContext.set(context, sessions);
+  }
+  const known = sessions;
+  const key = `${host}|${port}|${servername ?? ''}`;
+  return {
+    session: known.get(key),
+    remember: (socket) =>
+      socket.on('session', (session: Buffer) => {
+        known.delete(key);
+        known.set(key, session);
+        if (known.size > MAX_SESSIONS) known.delete(known.keys().next().value as string);
+      }),
+  };
 }
