@@ -5,6 +5,7 @@ import { resolveConnection, type HybridConnectionOptions, type ResolvedConnectio
 import { RelayError, RelayTimeoutError } from './errors.js';
 import { toRelayError } from './handshake-errors.js';
 import { HybridConnectionStream, type StreamOptions } from './hybrid-connection-stream.js';
+import { sleep } from '../util/sleep.js';
 
 export interface CreateConnectionOptions extends StreamOptions {
   /** Extra headers; the listener sees them in connectHeaders. */
@@ -59,6 +60,7 @@ export class HybridConnectionClient {
         // The last wait is cut to what is left of the budget, so the final attempt comes at its
         // end rather than the budget being given up early (a listener arriving late still counts).
         await sleep(Math.min(wait, remaining), options.signal);
+        if (options.signal?.aborted) throw new RelayTimeoutError('connect aborted');
       }
     }
   }
@@ -93,18 +95,4 @@ function validateHeaders(headers: Record<string, string>): void {
     if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) throw new RelayError(`invalid header name "${name}"`);
     if (/[\r\n\0]/.test(value)) throw new RelayError(`header "${name}" has a line break in its value`);
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        reject(new RelayTimeoutError('connect aborted'));
-      },
-      { once: true },
-    );
-  });
 }

@@ -3,6 +3,7 @@ import https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { createSasToken, normalizeAudience } from '../protocol/sas-token.js';
 import { hostPort, type RelayEndpoint } from '../protocol/relay-endpoint.js';
+import { sleep } from '../util/sleep.js';
 
 /** The management API's path prefix on a hybridge relay (see src/relay/management-api.ts). */
 const API_PREFIX = '/$hybridge/v1';
@@ -135,7 +136,7 @@ export class ManagementClient {
         return await this.callOnce(method, path, body);
       } catch (err) {
         if (!(err instanceof ManagementNetworkError) || err.kind !== 'refused' || Date.now() >= deadline) throw err;
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        await sleep(200);
       }
     }
   }

@@ -23,6 +23,7 @@ import { handleManagementRequest, MANAGEMENT_PREFIX, type ManagementContext } fr
 import { emptyNamespace, ROOT_RULE_NAME } from './namespace-model.js';
 import { NamespaceStore, type NamespaceChange, type StoreBackend } from './namespace-store.js';
 import { gestureToken, isHcPath, listenerIdFromTracking, parseHcGesture, parseRelayedTarget, rawSuffixAfter, type HcGesture } from './request-url.js';
+import { sleep } from '../util/sleep.js';
 
 export interface RelayServerOptions {
   host: string;
@@ -395,10 +396,6 @@ export class RelayServer {
       'connection closed',
     );
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function headerValue(req: IncomingMessage, name: string): string | undefined {

@@ -1,6 +1,7 @@
 import { AuthorizationFailedError, type HybridConnectionClient, type HybridConnectionStream } from '../../client/index.js';
 import { SenderPool } from '../../forwarding/sender-pool.js';
 import type { Logger } from '../../util/logger.js';
+import { sleep } from '../../util/sleep.js';
 
 export interface SenderConnectorOptions {
   /** ConnectionAttempts: tries, one second apart (1..10). */
@@ -51,14 +52,4 @@ export class SenderConnector {
   close(): void {
     this.pool?.close();
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
-  });
 }

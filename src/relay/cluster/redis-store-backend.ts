@@ -1,6 +1,7 @@
 import type { NamespaceDocument } from '../namespace-model.js';
 import { StoreError, type StoreBackend } from '../namespace-store.js';
 import { redisReady, type RedisPair } from './redis-connection.js';
+import { sleep } from '../../util/sleep.js';
 
 const MAX_ATTEMPTS = 100;
 /** Longest pause before trying a lost compare-and-set again (randomised, growing per attempt). */
@@ -53,7 +54,7 @@ export class RedisStoreBackend implements StoreBackend {
       if (written === 1) return next;
       // Another node wrote in between: read again and reapply, after a random pause, so a node
       // with a long queue of changes cannot win every round against another one.
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(MAX_BACKOFF_MS, 2 ** attempt)));
+      await sleep(Math.random() * Math.min(MAX_BACKOFF_MS, 2 ** attempt));
     }
     throw new StoreError('the namespace document kept changing under this update; try again', 503);
   }
