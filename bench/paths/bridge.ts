@@ -42,11 +42,16 @@ export async function startTcpBridgePair(ctx: BenchContext, pair: TcpBridgePair,
   await waitForListening(local, port, 15_000);
   return {
     endpoint: { host: HOST, port },
-    watched: [
-      { slot: 'sender', role: 'bridge -L', pid: local.pid },
-      { slot: 'listener', role: 'bridge -T', pid: remote.pid },
-    ],
+    watched: bridgeEnds(local, remote),
   };
+}
+
+/** The two bridge processes whose CPU and memory a scenario reports. */
+function bridgeEnds(local: Proc, remote: Proc): PathParts['watched'] {
+  return [
+    { slot: 'sender', role: 'bridge -L', pid: local.pid },
+    { slot: 'listener', role: 'bridge -T', pid: remote.pid },
+  ];
 }
 
 export function bridgeUdpPath(transport: Transport): PathDef {
@@ -65,10 +70,7 @@ export function bridgeUdpPath(transport: Transport): PathDef {
         procs.push(local);
         return {
           endpoint: { host: HOST, port },
-          watched: [
-            { slot: 'sender', role: 'bridge -L', pid: local.pid },
-            { slot: 'listener', role: 'bridge -T', pid: remote.pid },
-          ],
+          watched: bridgeEnds(local, remote),
         };
       }),
   };

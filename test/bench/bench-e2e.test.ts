@@ -11,21 +11,9 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { BenchResult } from '../../bench/report/model.js';
+import { processesMentioning } from '../helpers/processes.js';
 
 const MAIN = fileURLToPath(new URL('../../bench/main.js', import.meta.url));
-
-function processesMentioning(text: string): string[] {
-  const found: string[] = [];
-  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      if (cmdline.includes(text)) found.push(`${pid}: ${cmdline}`);
-    } catch {
-      // gone
-    }
-  }
-  return found;
-}
 
 describe('bench harness (tiny run)', () => {
   const root = mkdtempSync(join(tmpdir(), 'hybridge-bench-test-'));

@@ -4,23 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { processesMentioning } from '../helpers/processes.js';
 
 const SCRIPT = fileURLToPath(new URL('../../bench/floors/connection-memory.js', import.meta.url));
-
-function scriptProcesses(): string[] {
-  return readdirSync('/proc')
-    .filter((n) => /^\d+$/.test(n))
-    .flatMap((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('connection-memory.js') ? [pid] : [];
-      } catch {
-        return [];
-      }
-    });
-}
 
 describe('bench floor: memory per connection of a bare Node server', () => {
   test('prints a figure for plain TCP and for TLS, TLS costing more, and stops every process', () => {
@@ -33,7 +21,7 @@ describe('bench floor: memory per connection of a bare Node server', () => {
     };
     assert.ok(figure('tls') > figure('tcp'), r.stdout);
     assert.match(r.stdout, /^TLS adds [\d.]+ KiB per connection/m);
-    assert.deepEqual(scriptProcesses(), []);
+    assert.deepEqual(processesMentioning('connection-memory.js'), []);
   });
 
   test('refuses a connection count that is not a whole number in range', () => {

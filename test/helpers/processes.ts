@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** Path of the built CLI. */
@@ -88,6 +89,20 @@ export async function waitExit(proc: RunningProcess, timeoutMs = 15_000): Promis
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Processes whose command line contains `text` ("pid: command line"), for checks that nothing was left running. */
+export function processesMentioning(text: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmdline.includes(text)) found.push(`${pid}: ${cmdline}`);
+    } catch {
+      // gone
+    }
+  }
+  return found;
 }
 
 export { once };
