@@ -36,6 +36,7 @@ function runNotes(ctx: BenchContext, profile: Profile): string[] {
     `socat runs as \`socat -b ${SOCAT_BUFFER} TCP4-LISTEN:port,bind=127.0.0.1,reuseaddr,fork,backlog=4096 TCP4:target\`; ssh as \`ssh -N -L\` with its default cipher to a throw-away sshd (ed25519 keys, UsePAM no).`,
     'Hybridge ends run with -q / --log-level warn (no per-connection log lines); the relay with --log-level warn.',
     `The driver and the target are the same programs for every path (bench/tools). Bulk receivers check every byte ${profile.bulkCheck === 'sha256' ? 'by SHA-256 of the whole stream' : 'against the expected pattern stream (exact comparison; --sha256 hashes instead, at ~1 s of CPU per GiB)'}; echo scenarios compare every echoed byte with what was sent.`,
+    'The Node floor is three bare Node TCP forwarders in series (bench/tools/node-forwarder.ts: pipe() both ways, nothing else), the same three-process shape as a relayed connection (sender end, relay, listener end) without any protocol. It shows how much of a gap to socat or ssh -L the shape itself costs on this machine.',
     'hyco-ws is the unmodified hyco-ws@1.0.5 library (permessage-deflate off) in a small TCP forwarder pair (bench/tools/hyco-ws-forwarder.ts) through the hybridge relay.',
   ];
   const missing = Object.entries(ctx.tools).filter(([, v]) => !v).map(([k]) => k);

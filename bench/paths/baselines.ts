@@ -1,6 +1,8 @@
-/** Baseline paths: the target reached directly, and socat as a one-hop forwarder (TCP and UDP). */
+/** Baseline paths: the target reached directly, socat as a one-hop forwarder (TCP and UDP), and the bare Node chain floor. */
 import { freePort, freeUdpPort, HOST, waitForPort } from '../lib/net.js';
-import { startProcess } from '../lib/procs.js';
+import { join } from 'node:path';
+import { startProcess, type Proc } from '../lib/procs.js';
+import type { Slot, WatchedProcess } from '../lib/sampler.js';
 import { stopProcs, type PathDef } from './types.js';
 
 /** socat's read/write buffer (-b): large enough that socat is not slowed by small reads. */
@@ -42,5 +44,42 @@ export const socatUdpPath: PathDef = {
     const port = await freeUdpPort();
     const proc = startProcess('socat (UDP)', ctx.tools.socat!, ['-T', '60', '-b', '65536', `UDP4-LISTEN:${port},bind=${HOST},reuseaddr,fork`, `UDP4:${target.host}:${target.port}`]);
     return { endpoint: { host: HOST, port }, watched: [], procs: [proc], stop: () => stopProcs([proc]) };
+  },
+};
+
+/** The floor chain's hops, nearest the target first: where a relayed connection has its listener end, relay and sender end. */
+const CHAIN_HOPS: { slot: Slot; role: string }[] = [
+  { slot: 'listener', role: 'node hop 3' },
+  { slot: 'relay', role: 'node hop 2' },
+  { slot: 'sender', role: 'node hop 1' },
+];
+
+/**
+ * The floor: three bare Node TCP forwarders in series (bench/tools/node-forwarder.ts), each only
+ * piping bytes. A hybridge path runs the same three-process shape plus the protocol, so this shows
+ * how much of a gap to socat or ssh comes from the shape itself on this machine.
+ */
+export const nodeChainPath: PathDef = {
+  id: 'node-chain',
+  label: '3 bare Node forwarders in series (floor)',
+  kind: 'baseline',
+  start: async (ctx, target) => {
+    const procs: Proc[] = [];
+    const watched: WatchedProcess[] = [];
+    try {
+      let next = target;
+      for (const hop of CHAIN_HOPS) {
+        const port = await freePort();
+        const proc = startProcess(hop.role, process.execPath, [join(ctx.toolsDir, 'node-forwarder.js'), String(port), next.host, String(next.port)]);
+        procs.push(proc);
+        await proc.waitFor(/"ready":true/, 15_000);
+        watched.push({ ...hop, pid: proc.pid });
+        next = { host: HOST, port };
+      }
+      return { endpoint: next, watched, procs, stop: () => stopProcs(procs) };
+    } catch (err) {
+      await stopProcs(procs);
+      throw err;
+    }
   },
 };

@@ -1,5 +1,5 @@
 /** The paths each kind of scenario measures, baselines first. */
-import { directPath, socatTcpPath, socatUdpPath } from './baselines.js';
+import { directPath, nodeChainPath, socatTcpPath, socatUdpPath } from './baselines.js';
 import { bridgeHttpPath, bridgeTcpPath, bridgeUdpPath } from './bridge.js';
 import { bridgeClusterPath } from './cluster.js';
 import { hycoWsPath } from './hyco-ws.js';
@@ -11,6 +11,8 @@ export interface TcpPathChoice {
   tls: boolean;
   socat?: boolean;
   ssh?: boolean;
+  /** The bare three-process Node chain (the floor); on by default when socat runs. */
+  nodeChain?: boolean;
   hycoWs?: boolean | 'ws';
   /** Also the hybridge paths with --prewarm N. */
   prewarm?: number;
@@ -25,6 +27,7 @@ export function tcpPaths(choice: TcpPathChoice): PathDef[] {
   const paths: PathDef[] = [directPath];
   if (choice.socat !== false) paths.push(socatTcpPath);
   if (choice.ssh !== false) paths.push(sshPath);
+  if (choice.nodeChain ?? choice.socat !== false) paths.push(nodeChainPath);
   for (const t of transports) {
     paths.push(bridgeTcpPath(t));
     if (choice.prewarm) paths.push(bridgeTcpPath(t, choice.prewarm));

@@ -24,6 +24,7 @@ export function baselineColumns(scenario: ScenarioResult): BaselineColumn[] {
   if (ran.has('direct')) cols.push({ title: '× direct', pathFor: () => 'direct' });
   if (ran.has('socat')) cols.push({ title: '× socat', pathFor: () => 'socat' });
   if (ran.has('ssh')) cols.push({ title: '× ssh -L', pathFor: () => 'ssh' });
+  if (ran.has('node-chain')) cols.push({ title: '× Node floor', pathFor: () => 'node-chain' });
   if (ran.has('hyco-ws-ws') || ran.has('hyco-ws-tls')) {
     cols.push({
       title: '× hyco-ws',

@@ -35,6 +35,19 @@ function below(get: Lookup, s: string, path: string, metric: string, limit: numb
   return { status: ok ? 'PASS' : 'MISS', measured: `${f.label} ${fmt(f.value)} ${f.unit}` };
 }
 
+/**
+ * The same check on the bare three-process Node chain, appended to a hybridge path's figure: how
+ * far the process shape alone gets on this machine. Empty when the floor did not run.
+ */
+function withFloor(get: Lookup, check: Check, s: string, metric: string, baseline?: string): Check {
+  const floor = get(s, 'node-chain', metric);
+  if (!floor || floor.value === null) return check;
+  const b = baseline ? get(s, baseline, metric) : undefined;
+  if (baseline && (!b || b.value === null)) return check;
+  const shown = b ? `${(floor.value / b.value!).toFixed(2)}×` : `${fmt(floor.value)} ${floor.unit}`;
+  return { ...check, measured: `${check.measured} [Node floor ${shown}]` };
+}
+
 function ranPaths(scenarios: ScenarioResult[], s: string): string[] {
   return scenarios.find((r) => r.id === s)?.paths.map((p) => p.id) ?? [];
 }
@@ -53,10 +66,10 @@ export function evaluateTargets(scenarios: ScenarioResult[]): TargetResult[] {
   const prewarm = (p: string) => hybridge.test(p) && p.endsWith('-prewarm');
   const both = (f: (metric: string) => Check) => worst([f('upload'), f('download')]);
 
-  add('T1', 'single stream over plain WS ≥ 1.5× ssh -L', 's1', plainWs, (p) => both((m) => ratioAtLeast(get, 's1', p, m, 'ssh', 1.5)));
-  add('T2', 'single stream over plain WS ≥ 0.6× socat', 's1', plainWs, (p) => both((m) => ratioAtLeast(get, 's1', p, m, 'socat', 0.6)));
-  add('T3', 'single stream over TLS ≥ 1.0× ssh -L', 's1', tls, (p) => both((m) => ratioAtLeast(get, 's1', p, m, 'ssh', 1.0)));
-  add('T4', 'set-up p99 < 10 ms without prewarm', 's3', noPrewarm, (p) => below(get, 's3', p, 'p99', 10));
+  add('T1', 'single stream over plain WS ≥ 1.5× ssh -L', 's1', plainWs, (p) => both((m) => withFloor(get, ratioAtLeast(get, 's1', p, m, 'ssh', 1.5), 's1', m, 'ssh')));
+  add('T2', 'single stream over plain WS ≥ 0.6× socat', 's1', plainWs, (p) => both((m) => withFloor(get, ratioAtLeast(get, 's1', p, m, 'socat', 0.6), 's1', m, 'socat')));
+  add('T3', 'single stream over TLS ≥ 1.0× ssh -L', 's1', tls, (p) => both((m) => withFloor(get, ratioAtLeast(get, 's1', p, m, 'ssh', 1.0), 's1', m, 'ssh')));
+  add('T4', 'set-up p99 < 10 ms without prewarm', 's3', noPrewarm, (p) => withFloor(get, below(get, 's3', p, 'p99', 10), 's3', 'p99'));
   add('T5', "set-up p99 with --prewarm ≤ 1.5× ssh -L's", 's3', prewarm, (p) => {
     const f = get('s3', p, 'p99');
     const ssh = get('s3', 'ssh', 'p99');

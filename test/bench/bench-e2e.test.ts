@@ -34,8 +34,8 @@ describe('bench harness (tiny run)', () => {
     return stderr;
   }
 
-  test('direct, socat and bridge -L/-T: figures, ratios, targets, Markdown and SVG', { timeout: 90_000 }, async () => {
-    const stderr = await runBench(['--only', 's1,s3', '--paths', 'direct,socat,bridge-ws', '--out', out]);
+  test('direct, socat, the Node floor and bridge -L/-T: figures, ratios, targets, Markdown and SVG', { timeout: 90_000 }, async () => {
+    const stderr = await runBench(['--only', 's1,s3', '--paths', 'direct,socat,node-chain,bridge-ws', '--out', out]);
     assert.match(stderr, /== s1: Single-stream bulk throughput/);
     assert.match(stderr, /bridge-ws: download: [\d.]+ MB\/s/, 'a progress line per finished figure');
 
@@ -44,7 +44,7 @@ describe('bench harness (tiny run)', () => {
     assert.ok(result.machine.cpu && result.machine.cores > 0 && result.machine.node.startsWith('v'));
     assert.deepEqual(result.scenarios.map((s) => s.id), ['s1', 's3']);
     const socatSkipped = result.scenarios[0]!.notes.some((n) => n.includes('socat') && n.includes('skipped'));
-    const expectedPaths = socatSkipped ? ['direct', 'bridge-ws'] : ['direct', 'socat', 'bridge-ws'];
+    const expectedPaths = socatSkipped ? ['direct', 'node-chain', 'bridge-ws'] : ['direct', 'socat', 'node-chain', 'bridge-ws'];
     for (const s of result.scenarios) {
       assert.deepEqual(s.paths.map((p) => p.id), expectedPaths, `${s.id} ran the chosen paths`);
       for (const f of s.figures) {
@@ -53,13 +53,17 @@ describe('bench harness (tiny run)', () => {
       }
     }
     assert.equal(result.scenarios[0]!.figures.length, expectedPaths.length * 2, 'upload and download per path');
-    assert.ok(result.targets.some((t) => t.id === 'T4' && t.path === 'bridge-ws' && (t.status === 'PASS' || t.status === 'MISS')));
+    const t4 = result.targets.find((t) => t.id === 'T4' && t.path === 'bridge-ws');
+    assert.ok(t4 && (t4.status === 'PASS' || t4.status === 'MISS'));
+    assert.match(t4.measured, /set-up p99 [\d.]+ ms \[Node floor [\d.]+ ms\]/, 'the floor chain ran the same check');
 
     const md = readFileSync(join(out, 'latest.md'), 'utf8');
     assert.match(md, /^# hybridge benchmark/);
     assert.match(md, /Machine: .+, \d+ cores/);
     assert.match(md, /\| target \| path \| measured \| status \|/);
     assert.match(md, /\| bridge -L\/-T \(WS\) \| download \| [\d.,]+( †)? \| MB\/s \| [\d.]+× \|/);
+    assert.match(md, /\| 3 bare Node forwarders in series \(floor\) \| upload \| [\d.,]+( †)? \| MB\/s \|/);
+    assert.match(md, /\| path \| figure \| value \| unit \| × direct \|( × socat \|)? × Node floor \|/);
     const svg = readFileSync(join(out, 'latest.svg'), 'utf8');
     assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
     assert.match(svg, /<rect x="\d+" y="[\d.]+" width="[\d.]+" height="\d+" fill="#4285f4"\/>/);
@@ -67,6 +71,7 @@ describe('bench harness (tiny run)', () => {
 
     assert.deepEqual(readdirSync(tmp), [], 'the temp dir was removed');
     assert.deepEqual(processesMentioning(tmp), [], 'no process the bench started is still running');
+    assert.deepEqual(processesMentioning('node-forwarder.js'), [], 'the floor chain was stopped');
     assert.ok(!existsSync(join(out, 'profiles')));
   });
   test('the cross-node cluster path (redis-server and two relay nodes) sets connections up next to the single-node path', { timeout: 90_000 }, async () => {
