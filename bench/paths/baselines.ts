@@ -1,9 +1,9 @@
 /** Baseline paths: the target reached directly, socat as a one-hop forwarder (TCP and UDP), and the bare Node chain floor. */
-import { freePort, freeUdpPort, HOST, waitForPort } from '../lib/net.js';
 import { join } from 'node:path';
-import { startProcess, type Proc } from '../lib/procs.js';
+import { freePort, freeUdpPort, HOST, waitForPort } from '../lib/net.js';
+import { startProcess } from '../lib/procs.js';
 import type { Slot, WatchedProcess } from '../lib/sampler.js';
-import { stopProcs, type PathDef } from './types.js';
+import { startPathProcesses, stopProcs, type PathDef } from './types.js';
 
 /** socat's read/write buffer (-b): large enough that socat is not slowed by small reads. */
 export const SOCAT_BUFFER = 262144;
@@ -63,10 +63,9 @@ export const nodeChainPath: PathDef = {
   id: 'node-chain',
   label: '3 bare Node forwarders in series (floor)',
   kind: 'baseline',
-  start: async (ctx, target) => {
-    const procs: Proc[] = [];
-    const watched: WatchedProcess[] = [];
-    try {
+  start: (ctx, target) =>
+    startPathProcesses(async (procs) => {
+      const watched: WatchedProcess[] = [];
       let next = target;
       for (const hop of CHAIN_HOPS) {
         const port = await freePort();
@@ -76,10 +75,6 @@ export const nodeChainPath: PathDef = {
         watched.push({ ...hop, pid: proc.pid });
         next = { host: HOST, port };
       }
-      return { endpoint: next, watched, procs, stop: () => stopProcs(procs) };
-    } catch (err) {
-      await stopProcs(procs);
-      throw err;
-    }
-  },
+      return { endpoint: next, watched };
+    }),
 };

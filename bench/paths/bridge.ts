@@ -1,8 +1,8 @@
 /** `hybridge bridge` paths: -L/-T for TCP and UDP, -H for HTTP, through a fresh relay each time. */
 import { freePort, freeUdpPort, HOST } from '../lib/net.js';
 import { startProcess, waitForListening, type Proc } from '../lib/procs.js';
-import { assemble, hybridgeEnv, nodeArgs, type PathParts, type RelayProcess } from './relay.js';
-import { missingCommands, type BenchContext, type Endpoint, type PathDef, type Transport } from './types.js';
+import { assemble, hybridgeEnv, nodeArgs, type RelayProcess } from './relay.js';
+import { missingCommands, type BenchContext, type Endpoint, type PathDef, type PathParts, type Transport } from './types.js';
 
 function startBridge(ctx: BenchContext, relay: RelayProcess, name: string, args: string[]): Proc {
   return startProcess(name, process.execPath, nodeArgs(ctx, name.replace(/[^A-Za-z]+/g, '-').replace(/-$/, ''), ['bridge', '-x', relay.connectionString, '-q', '--drain-timeout', '1s', ...args]), {

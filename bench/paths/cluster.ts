@@ -6,7 +6,7 @@ import { freePort, HOST } from '../lib/net.js';
 import { startProcess, waitForListening, type Proc } from '../lib/procs.js';
 import { startTcpBridgePair } from './bridge.js';
 import { startRelay } from './relay.js';
-import { missingCommands, stopProcs, type BenchContext, type Endpoint, type PathDef, type RunningPath, type Transport } from './types.js';
+import { missingCommands, startPathProcesses, type BenchContext, type Endpoint, type PathDef, type RunningPath, type Transport } from './types.js';
 
 async function startRedis(ctx: BenchContext): Promise<{ proc: Proc; url: string }> {
   const port = await freePort();
@@ -22,9 +22,8 @@ export function bridgeClusterPath(transport: Transport): PathDef {
     kind: 'hybridge',
     transport,
     unavailable: (ctx) => missingCommands(ctx, 'server', 'bridge') ?? (ctx.tools.redisServer ? undefined : 'redis-server not installed (apt-get install redis-server)'),
-    start: async (ctx, target: Endpoint): Promise<RunningPath> => {
-      const procs: Proc[] = [];
-      try {
+    start: (ctx, target: Endpoint): Promise<RunningPath> =>
+      startPathProcesses(async (procs) => {
         const redis = await startRedis(ctx);
         procs.push(redis.proc);
         const nodeA = await startRelay(ctx, transport, { redisUrl: redis.url, nodeId: 'a' });
@@ -40,13 +39,7 @@ export function bridgeClusterPath(transport: Transport): PathDef {
             { slot: 'relay', role: 'redis-server', pid: redis.proc.pid },
             ...ends.watched,
           ],
-          procs,
-          stop: () => stopProcs(procs),
         };
-      } catch (err) {
-        await stopProcs(procs);
-        throw err;
-      }
-    },
+      }),
   };
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createSasToken } from '../../src/protocol/sas-token.js';
 import { freePort, HOST } from '../lib/net.js';
 import { startProcess, waitForListening, type Proc } from '../lib/procs.js';
-import { stopProcs, type BenchContext, type RunningPath, type Transport } from './types.js';
+import { startPathProcesses, type BenchContext, type PathParts, type RunningPath, type Transport } from './types.js';
 
 export interface RelayProcess {
   proc: Proc;
@@ -71,21 +71,12 @@ export async function startRelay(ctx: BenchContext, transport: Transport, cluste
   }
 }
 
-/** The parts of a running path a hybridge path builds; assemble() adds the relay and stop(). */
-export type PathParts = Omit<RunningPath, 'procs' | 'stop'>;
-
-/**
- * Starts a fresh relay, then the path's ends through `build` (which pushes every process it starts
- * onto `procs`); stops whatever started when a step fails.
- */
-export async function assemble(ctx: BenchContext, transport: Transport, build: (relay: RelayProcess, procs: Proc[]) => Promise<PathParts>): Promise<RunningPath> {
-  const relay = await startRelay(ctx, transport);
-  const procs: Proc[] = [relay.proc];
-  try {
+/** Starts a fresh relay, then the path's ends through `build` (see startPathProcesses). */
+export function assemble(ctx: BenchContext, transport: Transport, build: (relay: RelayProcess, procs: Proc[]) => Promise<PathParts>): Promise<RunningPath> {
+  return startPathProcesses(async (procs) => {
+    const relay = await startRelay(ctx, transport);
+    procs.push(relay.proc);
     const built = await build(relay, procs);
-    return { ...built, watched: [{ slot: 'relay', role: 'hybridge server', pid: relay.proc.pid }, ...built.watched], procs, stop: () => stopProcs(procs) };
-  } catch (err) {
-    await stopProcs(procs);
-    throw err;
-  }
+    return { ...built, watched: [{ slot: 'relay', role: 'hybridge server', pid: relay.proc.pid }, ...built.watched] };
+  });
 }

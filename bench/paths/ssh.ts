@@ -8,8 +8,8 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freePort, HOST, waitForPort } from '../lib/net.js';
-import { startProcess, waitForListening, type Proc } from '../lib/procs.js';
-import { stopProcs, type BenchContext, type PathDef } from './types.js';
+import { startProcess, waitForListening } from '../lib/procs.js';
+import { startPathProcesses, type BenchContext, type PathDef } from './types.js';
 
 interface SshKeys {
   dir: string;
@@ -64,10 +64,9 @@ export const sshPath: PathDef = {
   kind: 'baseline',
   unavailable: (ctx) =>
     ctx.tools.ssh && ctx.tools.sshd && ctx.tools.sshKeygen ? undefined : 'ssh/sshd/ssh-keygen not installed (apt-get install socat openssh-server iperf3)',
-  start: async (ctx, target) => {
+  start: (ctx, target) => {
     const k = prepareKeys(ctx);
-    const procs: Proc[] = [];
-    try {
+    return startPathProcesses(async (procs) => {
       const sshPort = await freePort();
       const sshd = startProcess('sshd', ctx.tools.sshd!, ['-D', '-e', '-f', sshdConfig(k, sshPort)]);
       procs.push(sshd);
@@ -94,12 +93,7 @@ export const sshPath: PathDef = {
           { slot: 'sender', role: 'ssh client', pid: ssh.pid },
           { slot: 'listener', role: 'sshd (all processes)', pid: sshd.pid, tree: true },
         ],
-        procs,
-        stop: () => stopProcs(procs),
       };
-    } catch (err) {
-      await stopProcs(procs);
-      throw err;
-    }
+    });
   },
 };

@@ -63,6 +63,24 @@ export function exitedProcess(path: RunningPath): string | undefined {
   return dead ? `${dead.name} exited unexpectedly; its last output:\n${dead.output().trimEnd().split('\n').slice(-8).join('\n')}` : undefined;
 }
 
+/** The parts of a running path its start-up builds; startPathProcesses() adds the processes and stop(). */
+export type PathParts = Omit<RunningPath, 'procs' | 'stop'>;
+
+/**
+ * Runs a path's start-up, which pushes every process it starts onto `procs` (the relay, or what
+ * plays its part, first); stops whatever started when a step fails.
+ */
+export async function startPathProcesses(build: (procs: Proc[]) => Promise<PathParts>): Promise<RunningPath> {
+  const procs: Proc[] = [];
+  try {
+    const parts = await build(procs);
+    return { ...parts, procs, stop: () => stopProcs(procs) };
+  } catch (err) {
+    await stopProcs(procs);
+    throw err;
+  }
+}
+
 /** Stops the ends (in parallel), then the relay (the first process), so ends do not see it go first. */
 export async function stopProcs(procs: readonly Proc[]): Promise<void> {
   const [first, ...rest] = procs;
