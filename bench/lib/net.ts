@@ -1,17 +1,13 @@
 /** Loopback helpers: free ports (bind port 0, release), waiting for a port, an echo probe. */
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
+import { freeTcpPort } from '../../src/util/free-port.js';
 
 export const HOST = '127.0.0.1';
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, HOST);
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+export function freePort(): Promise<number> {
+  return freeTcpPort(HOST);
 }
 
 /** A port free for both UDP and TCP (bench UDP forwarders bind it for UDP). */

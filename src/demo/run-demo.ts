@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSasToken } from '../protocol/sas-token.js';
+import { freeTcpPort } from '../util/free-port.js';
 import { echoThrough, httpEchoThrough, type TransferResult } from './demo-checks.js';
 import { DemoProcess } from './demo-processes.js';
 import { startDemoTargets, type DemoTargets } from './demo-targets.js';
@@ -44,7 +44,7 @@ export async function runDemo(options: DemoOptions): Promise<boolean> {
     out(`  targets  TCP echo 127.0.0.1:${targets.echoPort}, HTTP echo 127.0.0.1:${targets.httpPort}\n\n`);
 
     const remote = start('hybridge bridge -T/-H', ['bridge', '-x', cs, '-T', `demo:127.0.0.1:${targets.echoPort}`, '-H', `demo-http:http/127.0.0.1:${targets.httpPort}`]);
-    const bridgePort = await freePort();
+    const bridgePort = await freeTcpPort();
     const local = start('hybridge bridge -L', ['bridge', '-x', cs, '-L', `127.0.0.1:${bridgePort}:demo`]);
     const tunnelListener = start('hybridge relay-listener', ['relay-listener', '--connection-string', cs, '--hyco', 'demo-tunnel', '--allow', `127.0.0.1:${targets.echoPort}`]);
     const tunnelSender = start('hybridge relay-sender', ['relay-sender', 'port-forward', `127.0.0.1:${targets.echoPort}`, '--connection-string', cs, '--hyco', 'demo-tunnel', '-b', '127.0.0.1:0']);
@@ -85,15 +85,4 @@ export async function runDemo(options: DemoOptions): Promise<boolean> {
     await targets?.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }

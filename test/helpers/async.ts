@@ -33,14 +33,7 @@ export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs: number,
 }
 
 /** A free TCP port on 127.0.0.1 (bound and released; good enough for tests that bind right after). */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  const server = createServer();
-  server.listen(0, host);
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { freeTcpPort as freePort } from '../../src/util/free-port.js';
 
 /** Starts a TCP server on loopback and returns it with its port; sockets are tracked for cleanup. */
 export async function listenTcp(onConnection: (socket: Socket) => void, host = '127.0.0.1'): Promise<{ server: Server; port: number; close(): Promise<void> }> {
