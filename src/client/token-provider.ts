@@ -1,4 +1,5 @@
 import { createSasToken, parseSasToken } from '../protocol/sas-token.js';
+import { setNewest } from '../util/bounded-map.js';
 
 export interface SecurityToken {
   /** The value for the ServiceBusAuthorization header (a SAS token or a raw JWT). */
@@ -37,9 +38,7 @@ export class SasKeyTokenProvider implements TokenProvider {
     if (cached && cached.expiresAt - Date.now() > (this.ttlSeconds * 1000) / 2) return cached;
     const expiresAt = Math.floor(Date.now() / 1000) + this.ttlSeconds;
     const fresh = { token: createSasToken(audience, this.keyName, this.key, expiresAt), expiresAt: expiresAt * 1000 };
-    this.cache.delete(audience);
-    this.cache.set(audience, fresh);
-    if (this.cache.size > MAX_CACHED_AUDIENCES) this.cache.delete(this.cache.keys().next().value as string);
+    setNewest(this.cache, audience, fresh, MAX_CACHED_AUDIENCES);
     return fresh;
   }
 }

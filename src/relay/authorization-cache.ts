@@ -1,5 +1,6 @@
 import { authorize, type AuthorizeRequest, type AuthResult } from './authorizer.js';
 import type { NamespaceStore } from './namespace-store.js';
+import { setNewest } from '../util/bounded-map.js';
 
 const MAX_ENTRIES = 4096;
 
@@ -27,10 +28,7 @@ export class AuthorizationCache {
     if (hit && hit.revision === this.store.revision && hit.result.grant.expiresAt >= now) return hit.result;
     if (hit) this.entries.delete(key);
     const result = authorize(this.store, request);
-    if (result.ok) {
-      if (this.entries.size >= MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
-      this.entries.set(key, { result, revision: this.store.revision });
-    }
+    if (result.ok) setNewest(this.entries, key, { result, revision: this.store.revision }, MAX_ENTRIES);
     return result;
   }
 }

@@ -1,4 +1,5 @@
 import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
+import { setNewest } from '../util/bounded-map.js';
 
 /** Trust settings that shape a TLS client context (the rest of TlsClientOptions is per connection). */
 export interface TlsTrust {
@@ -48,10 +49,6 @@ export function tlsResumption(context: SecureContext, host: string, port: number
   return {
     session: known.get(key),
     remember: (socket) =>
-      socket.on('session', (session: Buffer) => {
-        known.delete(key);
-        known.set(key, session);
-        if (known.size > MAX_SESSIONS) known.delete(known.keys().next().value as string);
-      }),
+      socket.on('session', (session: Buffer) => setNewest(known, key, session, MAX_SESSIONS)),
   };
 }
