@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isSafeHeaderName, isSafeHeaderValue } from '../protocol/http-headers.js';
 import { buildHybridConnectionUrl } from '../protocol/relay-endpoint.js';
 import { clientConnection, openWebSocket } from '../websocket/client-handshake.js';
 import { resolveConnection, type HybridConnectionOptions, type ResolvedConnection } from './connection-options.js';
@@ -92,7 +93,7 @@ export class HybridConnectionClient {
 /** Header names and values with CR, LF or ':' (in names) are refused, as the .NET SDK does. */
 function validateHeaders(headers: Record<string, string>): void {
   for (const [name, value] of Object.entries(headers)) {
-    if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) throw new RelayError(`invalid header name "${name}"`);
-    if (/[\r\n\0]/.test(value)) throw new RelayError(`header "${name}" has a line break in its value`);
+    if (!isSafeHeaderName(name)) throw new RelayError(`invalid header name "${name}"`);
+    if (!isSafeHeaderValue(value)) throw new RelayError(`header "${name}" has a line break in its value`);
   }
 }

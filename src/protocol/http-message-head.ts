@@ -49,11 +49,9 @@ const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 /** The response head at the start of `buffer`; undefined while the blank line has not arrived. */
 export function parseResponseHead(buffer: Buffer): ResponseHead | undefined {
   const end = buffer.indexOf(HEAD_END);
-  if (end < 0) {
-    if (buffer.length > MAX_RESPONSE_HEAD_BYTES) throw new HttpMessageError(`response head larger than ${MAX_RESPONSE_HEAD_BYTES} bytes`);
-    return undefined;
-  }
-  if (end + HEAD_END.length > MAX_RESPONSE_HEAD_BYTES) throw new HttpMessageError(`response head larger than ${MAX_RESPONSE_HEAD_BYTES} bytes`);
+  const headLength = end < 0 ? buffer.length : end + HEAD_END.length;
+  if (headLength > MAX_RESPONSE_HEAD_BYTES) throw new HttpMessageError(`response head larger than ${MAX_RESPONSE_HEAD_BYTES} bytes`);
+  if (end < 0) return undefined;
   const lines = buffer.toString('latin1', 0, end).split('\r\n');
   const status = STATUS_LINE.exec(lines[0]!);
   if (!status) throw new HttpMessageError(`not an HTTP/1.1 response: ${JSON.stringify(lines[0]!.slice(0, 80))}`);
@@ -69,7 +67,7 @@ export function parseResponseHead(buffer: Buffer): ResponseHead | undefined {
       headers[name] = known === undefined ? value : `${known as string}, ${value}`;
     }
   }
-  return { statusCode: Number(status[1]), statusMessage: status[2] ?? '', headers, length: end + HEAD_END.length };
+  return { statusCode: Number(status[1]), statusMessage: status[2] ?? '', headers, length: headLength };
 }
 
 /**

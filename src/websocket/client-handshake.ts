@@ -158,7 +158,7 @@ export function openWebSocket(address: string, options: OpenWebSocketOptions = {
       // Back to "no reader yet" (what node:http does), so the owner's 'data' listener starts the flow.
       (socket as unknown as { readableFlowing: boolean | null }).readableFlowing = null;
       socket.setTimeout(0);
-      resolve({ socket, head: Buffer.from(head), protocol, headers: answer, maskingOptional: maskingOptional(socket, secure) });
+      resolve({ socket, head, protocol, headers: answer, maskingOptional: maskingOptional(socket, secure) });
     }
 
     socket.setNoDelay(true);
