@@ -16,7 +16,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --quick            smaller sizes and shorter runs (< 3 min); TLS only for s1
   --tiny             a seconds-long smoke run (used by test/bench)
   --only s1,s3       run only these scenarios (s1..s7)
-  --paths a,b        run only these paths (direct, socat, ssh, node-chain, bridge-ws, bridge-tls, bridge-ws-prewarm,
+  --paths a,b        run only these paths (direct, socat, ssh, node-chain, node-chain-tls, bridge-ws, bridge-tls, bridge-ws-prewarm,
                      tunnel-ws, tunnel-tls, tunnel-ws-prewarm, hyco-ws-ws, hyco-ws-tls, bridge-ws-cluster, ...)
   --skip-tls         no TLS paths
   --out DIR          write latest.{json,md,svg} there (default bench/results)

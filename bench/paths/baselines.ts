@@ -1,9 +1,9 @@
-/** Baseline paths: the target reached directly, socat as a one-hop forwarder (TCP and UDP), and the bare Node chain floor. */
+/** Baseline paths: the target reached directly, socat as a one-hop forwarder (TCP and UDP), and the bare Node chain floors (plain and TLS). */
 import { join } from 'node:path';
 import { freePort, freeUdpPort, HOST, waitForPort } from '../lib/net.js';
 import { startProcess } from '../lib/procs.js';
 import type { Slot, WatchedProcess } from '../lib/sampler.js';
-import { startPathProcesses, stopProcs, type PathDef } from './types.js';
+import { startPathProcesses, stopProcs, type PathDef, type Transport } from './types.js';
 
 /** socat's read/write buffer (-b): large enough that socat is not slowed by small reads. */
 export const SOCAT_BUFFER = 262144;
@@ -54,27 +54,41 @@ const CHAIN_HOPS: { slot: Slot; role: string }[] = [
   { slot: 'sender', role: 'node hop 1' },
 ];
 
+/** The floor path's id for a transport: node-chain (plain TCP between the hops) or node-chain-tls. */
+export function nodeChainId(transport: Transport): string {
+  return transport === 'tls' ? 'node-chain-tls' : 'node-chain';
+}
+
 /**
- * The floor: three bare Node TCP forwarders in series (bench/tools/node-forwarder.ts), each only
- * piping bytes. A hybridge path runs the same three-process shape plus the protocol, so this shows
- * how much of a gap to socat or ssh comes from the shape itself on this machine.
+ * The floor: three bare Node forwarders in series (bench/tools/node-forwarder.ts), each only piping
+ * bytes; with `tls`, TLS between the hops where a relayed connection has its two TLS legs. A
+ * hybridge path runs the same three-process shape plus the protocol, so this shows how much of a
+ * gap to socat or ssh comes from the shape (and from Node's TLS) on this machine.
  */
-export const nodeChainPath: PathDef = {
-  id: 'node-chain',
-  label: '3 bare Node forwarders in series (floor)',
-  kind: 'baseline',
-  start: (ctx, target) =>
-    startPathProcesses(async (procs) => {
-      const watched: WatchedProcess[] = [];
-      let next = target;
-      for (const hop of CHAIN_HOPS) {
-        const port = await freePort();
-        const proc = startProcess(hop.role, process.execPath, [join(ctx.toolsDir, 'node-forwarder.js'), String(port), next.host, String(next.port)]);
-        procs.push(proc);
-        await proc.waitFor(/"ready":true/, 15_000);
-        watched.push({ ...hop, pid: proc.pid });
-        next = { host: HOST, port };
-      }
-      return { endpoint: next, watched };
-    }),
-};
+export function nodeChainPath(transport: Transport): PathDef {
+  const tls = transport === 'tls';
+  return {
+    id: nodeChainId(transport),
+    label: tls ? '3 bare Node forwarders in series, TLS between them (floor)' : '3 bare Node forwarders in series (floor)',
+    kind: 'baseline',
+    transport,
+    start: (ctx, target) =>
+      startPathProcesses(async (procs) => {
+        const watched: WatchedProcess[] = [];
+        let next = target;
+        for (const [i, hop] of CHAIN_HOPS.entries()) {
+          const port = await freePort();
+          const args = [join(ctx.toolsDir, 'node-forwarder.js'), String(port), next.host, String(next.port)];
+          // Hop 3 (nearest the target) dials in the clear; hop 1 (nearest the client) accepts in the clear.
+          if (tls && i > 0) args.push('--connect-tls', ctx.tlsCertFile);
+          if (tls && i < CHAIN_HOPS.length - 1) args.push('--accept-tls', ctx.tlsCertFile, ctx.tlsKeyFile);
+          const proc = startProcess(hop.role, process.execPath, args);
+          procs.push(proc);
+          await proc.waitFor(/"ready":true/, 15_000);
+          watched.push({ ...hop, pid: proc.pid });
+          next = { host: HOST, port };
+        }
+        return { endpoint: next, watched };
+      }),
+  };
+}

@@ -11,8 +11,11 @@ export interface TcpPathChoice {
   tls: boolean;
   socat?: boolean;
   ssh?: boolean;
-  /** The bare three-process Node chain (the floor); on by default when socat runs. */
-  nodeChain?: boolean;
+  /**
+   * The bare three-process Node chains (the floors): plain, and with `tls` also the TLS one; on by
+   * default when socat runs. 'tls': only the TLS chain (when `tls`).
+   */
+  nodeChain?: boolean | 'tls';
   hycoWs?: boolean | 'ws';
   /** Also the hybridge paths with --prewarm N. */
   prewarm?: number;
@@ -27,7 +30,9 @@ export function tcpPaths(choice: TcpPathChoice): PathDef[] {
   const paths: PathDef[] = [directPath];
   if (choice.socat !== false) paths.push(socatTcpPath);
   if (choice.ssh !== false) paths.push(sshPath);
-  if (choice.nodeChain ?? choice.socat !== false) paths.push(nodeChainPath);
+  const floors = choice.nodeChain ?? choice.socat !== false;
+  if (floors === true) paths.push(nodeChainPath('ws'));
+  if (floors !== false && choice.tls) paths.push(nodeChainPath('tls'));
   for (const t of transports) {
     paths.push(bridgeTcpPath(t));
     if (choice.prewarm) paths.push(bridgeTcpPath(t, choice.prewarm));

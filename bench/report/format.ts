@@ -24,7 +24,10 @@ export function baselineColumns(scenario: ScenarioResult): BaselineColumn[] {
   if (ran.has('direct')) cols.push({ title: '× direct', pathFor: () => 'direct' });
   if (ran.has('socat')) cols.push({ title: '× socat', pathFor: () => 'socat' });
   if (ran.has('ssh')) cols.push({ title: '× ssh -L', pathFor: () => 'ssh' });
-  if (ran.has('node-chain')) cols.push({ title: '× Node floor', pathFor: () => 'node-chain' });
+  if (ran.has('node-chain') || ran.has('node-chain-tls')) {
+    // A TLS path is held against the TLS floor, everything else against the plain one.
+    cols.push({ title: '× Node floor', pathFor: (path) => floorFor(path, (id) => ran.has(id)) });
+  }
   if (ran.has('hyco-ws-ws') || ran.has('hyco-ws-tls')) {
     cols.push({
       title: '× hyco-ws',
@@ -35,6 +38,12 @@ export function baselineColumns(scenario: ScenarioResult): BaselineColumn[] {
     });
   }
   return cols;
+}
+
+/** The floor chain a path is compared with: node-chain-tls for TLS paths when it ran, else node-chain when it ran. */
+export function floorFor(path: string, ran: (id: string) => boolean): string | undefined {
+  const floor = /-tls(-|$)/.test(path) ? 'node-chain-tls' : 'node-chain';
+  return ran(floor) ? floor : undefined;
 }
 
 /** value / baseline value for the same metric, formatted; '' when there is nothing to compare. */

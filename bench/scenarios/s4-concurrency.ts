@@ -21,7 +21,8 @@ export const concurrency: Scenario = {
     'socat is left out: it forks one process per connection, so thousands of connections measure fork(), not forwarding.',
     'ssh -L is left out to keep the full run under 15 minutes (opening its channels takes ~4 s per 1,000); direct is the latency baseline.',
   ],
-  paths: (_p, tls) => tcpPaths({ tls, socat: false, ssh: false }),
+  // The TLS floor chain shows what TLS alone costs a Node process per connection (T6 over TLS).
+  paths: (_p, tls) => tcpPaths({ tls, socat: false, ssh: false, nodeChain: 'tls' }),
   run: async ({ ctx, profile, def, path, sampled }) => {
     const c = profile.concurrency;
     const { result: r, sample } = await sampled(() =>

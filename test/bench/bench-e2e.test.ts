@@ -22,9 +22,9 @@ describe('bench harness (tiny run)', () => {
   mkdirSync(tmp);
   after(() => rmSync(root, { recursive: true, force: true }));
 
-  /** Runs a tiny, TLS-free bench with `args`; asserts exit code 0 and returns its progress output. */
-  async function runBench(args: string[]): Promise<string> {
-    const child = spawn(process.execPath, [MAIN, '--tiny', '--skip-tls', ...args], { env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** Runs a tiny bench (TLS-free unless `withTls`) with `args`; asserts exit code 0 and returns its progress output. */
+  async function runBench(args: string[], withTls = false): Promise<string> {
+    const child = spawn(process.execPath, [MAIN, '--tiny', ...(withTls ? [] : ['--skip-tls']), ...args], { env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), 80_000);
@@ -73,6 +73,23 @@ describe('bench harness (tiny run)', () => {
     assert.deepEqual(processesMentioning(tmp), [], 'no process the bench started is still running');
     assert.deepEqual(processesMentioning('node-forwarder.js'), [], 'the floor chain was stopped');
     assert.ok(!existsSync(join(out, 'profiles')));
+  });
+  test('the TLS floor: TLS paths are held against three Node forwarders with TLS between them', { timeout: 90_000 }, async () => {
+    const tlsOut = join(root, 'tls-results');
+    await runBench(['--only', 's1', '--paths', 'node-chain,node-chain-tls,bridge-tls', '--out', tlsOut], true);
+    const result = JSON.parse(readFileSync(join(tlsOut, 'latest.json'), 'utf8')) as BenchResult;
+    const s1 = result.scenarios[0]!;
+    assert.deepEqual(s1.paths.map((p) => p.id), ['node-chain', 'node-chain-tls', 'bridge-tls']);
+    for (const f of s1.figures) assert.ok(f.errors === 0 && typeof f.value === 'number' && f.value > 0, `${f.path} ${f.metric}: ${f.value} (${f.error})`);
+    const figure = (path: string, metric: string) => s1.figures.find((f) => f.path === path && f.metric === metric)!.value!;
+    const md = readFileSync(join(tlsOut, 'latest.md'), 'utf8');
+    // The TLS path's floor ratio is against the TLS chain, not the plain one.
+    const expected = (figure('bridge-tls', 'upload') / figure('node-chain-tls', 'upload')).toFixed(2);
+    const row = md.split('\n').find((line) => line.startsWith('| bridge -L/-T (TLS) | upload |'));
+    assert.ok(row?.trimEnd().endsWith(`| ${expected}× |`), `bridge-tls upload row ends with its TLS floor ratio ${expected}×: ${row}`);
+    assert.match(md, /\| 3 bare Node forwarders in series, TLS between them \(floor\) \| download \| [\d.,]+( †)? \| MB\/s \|/);
+    assert.deepEqual(readdirSync(tmp), [], 'the temp dir was removed');
+    assert.deepEqual(processesMentioning('node-forwarder.js'), [], 'the TLS floor chain was stopped');
   });
   test('the cross-node cluster path (redis-server and two relay nodes) sets connections up next to the single-node path', { timeout: 90_000 }, async () => {
     const clusterOut = join(root, 'cluster-results');
