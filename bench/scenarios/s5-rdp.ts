@@ -20,7 +20,7 @@ export const rdpLike: Scenario = {
   target: 'echo',
   metrics: [USABLE, LOST, P50, P99],
   notes: () => ['Baselines: direct only (the targets compare with direct); socat and ssh -L are left out to keep the full run under 15 minutes.'],
-  paths: (_p, tls) => tcpPaths({ tls, socat: false, ssh: false, nodeChain: 'tls' }),
+  paths: (_p, tls) => tcpPaths({ tls, socat: false, ssh: false }),
   run: async ({ ctx, profile, def, path, sampled }) => {
     const c = profile.rdp;
     const { result: r, sample } = await sampled(() =>
