@@ -58,6 +58,8 @@ export class ControlSession {
   static async open(url: string, headers: Record<string, string>, tls: TlsClientOptions | undefined, timeoutMs: number, handlers: ControlSessionHandlers): Promise<ControlSession> {
     const opened = await openWebSocket(url, { headers, tls, timeoutMs });
     const conn = clientConnection(opened, { autoCloseReply: true, maxFrameLength: MAX_SERVICE_MESSAGE });
+    // Responses to many requests share this channel.
+    conn.coalesceWrites();
     return new ControlSession(conn, handlers, opened.head);
   }
 

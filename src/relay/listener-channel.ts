@@ -56,6 +56,8 @@ export class ListenerChannel {
     options: ListenerChannelOptions,
     head?: Buffer,
   ) {
+    // Accept and request commands for many connections share this channel.
+    conn.coalesceWrites();
     conn.attach({
       onMessageStart: (binary) => this.messageStart(binary),
       onMessageData: (chunk) => this.messageData(chunk),

@@ -55,6 +55,8 @@ export class WsConnection implements FrameHandler {
   private closeSent = false;
   private closeReceived = false;
   private finished = false;
+  private coalescing = false;
+  private turnHeld = false;
   private peerCode: number = CloseCode.Abnormal;
   private peerReason = '';
   private lingerTimer: NodeJS.Timeout | undefined;
@@ -116,9 +118,31 @@ export class WsConnection implements FrameHandler {
     return this.socket.writableNeedDrain;
   }
 
+  /**
+   * From now on, frames sent during one turn of the event loop leave the process in one write: the
+   * socket stays corked until setImmediate, i.e. until the I/O callbacks of the current turn have
+   * run. For a channel that many requests share (a listener's control channel) this turns several
+   * small writes here, and as many reads at the other end, into one each under load; a lone frame
+   * waits only for the rest of the current turn.
+   */
+  coalesceWrites(): void {
+    this.coalescing = true;
+  }
+
+  private holdForTurn(): void {
+    if (!this.coalescing || this.turnHeld) return;
+    this.turnHeld = true;
+    this.socket.cork();
+    setImmediate(() => {
+      this.turnHeld = false;
+      this.socket.uncork();
+    });
+  }
+
   /** Sends one frame. Returns false when the caller should wait for 'drain' on the socket. */
   sendFrame(opcode: number, payload: Buffer, fin = true): boolean {
     if (this.closeSent || this.finished) return false;
+    this.holdForTurn();
     this.bytesOut += payload.length;
     const parts = encodeFrame(fin, opcode, payload, this.masking);
     if (parts.length === 1) return this.socket.write(parts[0]);
@@ -132,6 +156,7 @@ export class WsConnection implements FrameHandler {
   /** Sends several buffers as the payload of one frame (randomly masked client frames are masked into one copy). */
   sendFrameParts(opcode: number, parts: readonly Buffer[], fin = true): boolean {
     if (this.closeSent || this.finished) return false;
+    this.holdForTurn();
     let total = 0;
     for (const part of parts) total += part.length;
     this.bytesOut += total;
@@ -278,6 +303,7 @@ export class WsConnection implements FrameHandler {
   }
 
   private writeControl(opcode: number, payload: Buffer): void {
+    this.holdForTurn();
     this.socket.write(encodeSmallFrame(opcode, payload, this.masking));
   }
 
