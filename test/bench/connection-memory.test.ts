@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { assertRefusesBadConnectionCount } from '../helpers/floor-script.js';
 import { processesMentioning } from '../helpers/processes.js';
 
 const SCRIPT = fileURLToPath(new URL('../../bench/floors/connection-memory.js', import.meta.url));
@@ -24,11 +25,5 @@ describe('bench floor: memory per connection of a bare Node server', () => {
     assert.deepEqual(processesMentioning('connection-memory.js'), []);
   });
 
-  test('refuses a connection count that is not a whole number in range', () => {
-    for (const bad of ['abc', '0', '20001', '1.5']) {
-      const r = spawnSync(process.execPath, [SCRIPT, bad], { encoding: 'utf8', timeout: 10_000 });
-      assert.equal(r.status, 1);
-      assert.equal(r.stderr.trim(), 'connection-memory: the connection count must be a whole number from 1 to 20000');
-    }
-  });
+  test('refuses a connection count that is not a whole number in range', () => assertRefusesBadConnectionCount(SCRIPT, 'connection-memory'));
 });
