@@ -13,6 +13,7 @@ import { createServer as createTcpServer, connect as tcpConnect, type AddressInf
 import { fileURLToPath } from 'node:url';
 import { connect as tlsConnect, createSecureContext, createServer as createTlsServer } from 'node:tls';
 import { generateSelfSignedCertificate } from '../../src/relay/self-signed.js';
+import { connectionCount, failWith } from './script-entry.js';
 
 type Transport = 'tcp' | 'tls';
 const SELF = fileURLToPath(import.meta.url);
@@ -85,14 +86,10 @@ async function main(count: number): Promise<void> {
 }
 
 const [role, ...args] = process.argv.slice(2);
-const fail = (err: unknown) => {
-  console.error(`connection-memory: ${(err as Error).message}`);
-  process.exit(1);
-};
+const fail = failWith('connection-memory');
 if (role === 'clients') runClients(args[0] as Transport, Number(args[1]), Number(args[2]), args[3] ?? '').catch(fail);
 else if (role === 'server') runServer(args[0] as Transport, Number(args[1])).then(() => process.exit(0), fail);
-else {
-  const count = role === undefined ? 2000 : Number(role);
-  if (!Number.isInteger(count) || count < 1 || count > 20_000) fail(new Error('the connection count must be a whole number from 1 to 20000'));
-  else main(count).catch(fail);
-}
+else
+  Promise.resolve()
+    .then(() => main(connectionCount(role, 2000)))
+    .catch(fail);

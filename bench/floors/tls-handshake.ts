@@ -14,6 +14,7 @@ import { connect as tcpConnect, createServer as createTcpServer, type AddressInf
 import { connect as tlsConnect, createSecureContext, createServer as createTlsServer } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { generateSelfSignedCertificate } from '../../src/relay/self-signed.js';
+import { connectionCount, failWith } from './script-entry.js';
 
 type Variant = 'tcp' | 'tls-full' | 'tls-resumed';
 const VARIANTS: Variant[] = ['tcp', 'tls-full', 'tls-resumed'];
@@ -87,13 +88,9 @@ async function main(count: number): Promise<void> {
 }
 
 const [role, ...args] = process.argv.slice(2);
-const fail = (err: unknown) => {
-  console.error(`tls-handshake: ${(err as Error).message}`);
-  process.exit(1);
-};
+const fail = failWith('tls-handshake');
 if (role === 'client') runClient(args[0] as Variant, Number(args[1]), Number(args[2]), args[3] ?? '').catch(fail);
-else {
-  const count = role === undefined ? 1000 : Number(role);
-  if (!Number.isInteger(count) || count < 1 || count > 20_000) fail(new Error('the connection count must be a whole number from 1 to 20000'));
-  else main(count).then(() => process.exit(0), fail);
-}
+else
+  Promise.resolve()
+    .then(() => main(connectionCount(role, 1000)))
+    .then(() => process.exit(0), fail);

@@ -54,11 +54,6 @@ const CHAIN_HOPS: { slot: Slot; role: string }[] = [
   { slot: 'sender', role: 'node hop 1' },
 ];
 
-/** The floor path's id for a transport: node-chain (plain TCP between the hops) or node-chain-tls. */
-export function nodeChainId(transport: Transport): string {
-  return transport === 'tls' ? 'node-chain-tls' : 'node-chain';
-}
-
 /**
  * The floor: three bare Node forwarders in series (bench/tools/node-forwarder.ts), each only piping
  * bytes; with `tls`, TLS between the hops where a relayed connection has its two TLS legs. A
@@ -68,7 +63,7 @@ export function nodeChainId(transport: Transport): string {
 export function nodeChainPath(transport: Transport): PathDef {
   const tls = transport === 'tls';
   return {
-    id: nodeChainId(transport),
+    id: tls ? 'node-chain-tls' : 'node-chain',
     label: tls ? '3 bare Node forwarders in series, TLS between them (floor)' : '3 bare Node forwarders in series (floor)',
     kind: 'baseline',
     transport,

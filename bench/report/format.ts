@@ -26,24 +26,20 @@ export function baselineColumns(scenario: ScenarioResult): BaselineColumn[] {
   if (ran.has('ssh')) cols.push({ title: '× ssh -L', pathFor: () => 'ssh' });
   if (ran.has('node-chain') || ran.has('node-chain-tls')) {
     // A TLS path is held against the TLS floor, everything else against the plain one.
-    cols.push({ title: '× Node floor', pathFor: (path) => floorFor(path, (id) => ran.has(id)) });
+    cols.push({ title: '× Node floor', pathFor: floorFor });
   }
-  if (ran.has('hyco-ws-ws') || ran.has('hyco-ws-tls')) {
-    cols.push({
-      title: '× hyco-ws',
-      pathFor: (path) => {
-        const transport = /-tls(-|$)/.test(path) ? 'tls' : 'ws';
-        return ran.has(`hyco-ws-${transport}`) ? `hyco-ws-${transport}` : undefined;
-      },
-    });
-  }
+  if (ran.has('hyco-ws-ws') || ran.has('hyco-ws-tls')) cols.push({ title: '× hyco-ws', pathFor: (path) => `hyco-ws-${pathTransport(path)}` });
   return cols;
 }
 
-/** The floor chain a path is compared with: node-chain-tls for TLS paths when it ran, else node-chain when it ran. */
-export function floorFor(path: string, ran: (id: string) => boolean): string | undefined {
-  const floor = /-tls(-|$)/.test(path) ? 'node-chain-tls' : 'node-chain';
-  return ran(floor) ? floor : undefined;
+/** A path's transport from its id: TLS paths carry `-tls` (bridge-tls, tunnel-tls-prewarm, node-chain-tls). */
+function pathTransport(path: string): 'tls' | 'ws' {
+  return /-tls(-|$)/.test(path) ? 'tls' : 'ws';
+}
+
+/** The floor chain a path is compared with: node-chain-tls for TLS paths, node-chain for the rest. */
+export function floorFor(path: string): string {
+  return pathTransport(path) === 'tls' ? 'node-chain-tls' : 'node-chain';
 }
 
 /** value / baseline value for the same metric, formatted; '' when there is nothing to compare. */

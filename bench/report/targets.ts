@@ -41,8 +41,8 @@ function below(get: Lookup, s: string, path: string, metric: string, limit: numb
  * floor did not run.
  */
 function withFloor(get: Lookup, check: Check, s: string, path: string, metric: string, baseline?: string): Check {
-  const floorPath = floorFor(path, (id) => get(s, id, metric) !== undefined);
-  const floor = floorPath ? get(s, floorPath, metric) : undefined;
+  const floorPath = floorFor(path);
+  const floor = get(s, floorPath, metric);
   if (!floor || floor.value === null) return check;
   const b = baseline ? get(s, baseline, metric) : undefined;
   if (baseline && (!b || b.value === null)) return check;

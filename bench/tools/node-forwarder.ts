@@ -56,7 +56,7 @@ function join(client: Socket): void {
   next.on('error', () => client.destroy());
 }
 
-const server = acceptTls ? createTlsServer({ ...acceptTls }, join) : createServer(join);
+const server = acceptTls ? createTlsServer(acceptTls, join) : createServer(join);
 server.on('tlsClientError', () => undefined);
 server.listen({ host: nextHost, port: Number(listenPort), backlog: 4096 }, () => console.log(JSON.stringify({ ready: true })));
 process.on('SIGTERM', () => process.exit(0));

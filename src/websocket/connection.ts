@@ -139,6 +139,13 @@ export class WsConnection implements FrameHandler {
     });
   }
 
+  /** Keeps a frame's header and payload writes together (one writev); already so while the turn is held. */
+  private holdForFrame(): void {
+    if (this.turnHeld) return;
+    this.socket.cork();
+    process.nextTick(uncork, this.socket);
+  }
+
   /** Sends one frame. Returns false when the caller should wait for 'drain' on the socket. */
   sendFrame(opcode: number, payload: Buffer, fin = true): boolean {
     if (this.closeSent || this.finished) return false;
@@ -146,11 +153,9 @@ export class WsConnection implements FrameHandler {
     this.bytesOut += payload.length;
     const parts = encodeFrame(fin, opcode, payload, this.masking);
     if (parts.length === 1) return this.socket.write(parts[0]);
-    this.socket.cork();
+    this.holdForFrame();
     this.socket.write(parts[0]);
-    const ok = this.socket.write(parts[1]);
-    process.nextTick(uncork, this.socket);
-    return ok;
+    return this.socket.write(parts[1]);
   }
 
   /** Sends several buffers as the payload of one frame (randomly masked client frames are masked into one copy). */
@@ -161,11 +166,10 @@ export class WsConnection implements FrameHandler {
     for (const part of parts) total += part.length;
     this.bytesOut += total;
     if (this.masking !== 'random') {
-      this.socket.cork();
+      this.holdForFrame();
       this.socket.write(encodeUncopiedFrameHeader(fin, opcode, total, this.masking));
       let ok = true;
       for (const part of parts) ok = this.socket.write(part);
-      process.nextTick(uncork, this.socket);
       return ok;
     }
     const mask = randomMask();

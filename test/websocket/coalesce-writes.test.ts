@@ -8,13 +8,8 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import { after, before, describe, it } from 'node:test';
 import { Opcode } from '../../src/protocol/websocket-frame.js';
 import { WsConnection } from '../../src/websocket/connection.js';
-import { withTimeout } from '../helpers/async.js';
 import { patternBytes, sha256 } from '../helpers/data.js';
-
-interface Received {
-  binary: boolean;
-  data: Buffer;
-}
+import { messages } from '../helpers/ws-messages.js';
 
 /** A server-role sender and a client-role receiver over one loopback TCP connection, no handshake. */
 async function pair(server: Server, port: number) {
@@ -34,36 +29,9 @@ async function pair(server: Server, port: number) {
     plainWritev(chunks, callback);
   };
   const sender = new WsConnection(serverSocket, { role: 'server' });
-  const receiver = new WsConnection(clientSocket, { role: 'client' });
-  const received: Received[] = [];
-  const closed = { peer: false, code: 0, reason: '' };
-  let parts: Buffer[] = [];
-  let binary = false;
-  let wake: (() => void) | undefined;
-  receiver.attach({
-    onMessageStart: (b) => (binary = b),
-    onMessageData: (chunk) => parts.push(Buffer.from(chunk)),
-    onMessageEnd: () => {
-      received.push({ binary, data: Buffer.concat(parts) });
-      parts = [];
-      wake?.();
-    },
-    onPeerClose: (code, reason) => {
-      Object.assign(closed, { peer: true, code, reason });
-      wake?.();
-    },
-  });
   sender.attach({ onMessageData: () => undefined });
-  const until = (what: string, done: () => boolean) =>
-    withTimeout(
-      new Promise<void>((resolve) => {
-        wake = () => done() && resolve();
-        wake();
-      }),
-      10_000,
-      what,
-    );
-  return { sender, receiver, received, closed, until, writes: () => writes, destroy: () => (clientSocket.destroy(), serverSocket.destroy()) };
+  const { received, closed, until } = messages(new WsConnection(clientSocket, { role: 'client' }));
+  return { sender, received, closed, until, writes: () => writes, destroy: () => (clientSocket.destroy(), serverSocket.destroy()) };
 }
 
 /** Runs each send in its own setImmediate callback; all of them run in the same check phase. */
@@ -94,7 +62,7 @@ describe('WsConnection.coalesceWrites', () => {
     () => sender.sendText('last'),
   ];
 
-  function checkMessages(received: Received[]): void {
+  function checkMessages(received: { binary: boolean; data: Buffer }[]): void {
     assert.deepEqual(
       received.map((m) => (m.binary ? `binary ${m.data.length} ${sha256(m.data)}` : `text ${m.data.toString()}`)),
       ['text first', `binary ${big.length} ${sha256(big)}`, `binary 4 ${sha256(Buffer.from('abcd'))}`, 'text last'],
@@ -107,7 +75,7 @@ describe('WsConnection.coalesceWrites', () => {
       p.sender.coalesceWrites();
       const before = p.writes();
       await sendInSeparateCallbacks(sends(p.sender));
-      await p.until('all messages', () => p.received.length === 4);
+      await p.until(() => p.received.length === 4);
       checkMessages(p.received);
       assert.equal(p.writes() - before, 1, 'one socket write for five frames sent from five callbacks');
     } finally {
@@ -120,7 +88,7 @@ describe('WsConnection.coalesceWrites', () => {
     try {
       const before = p.writes();
       await sendInSeparateCallbacks(sends(p.sender));
-      await p.until('all messages', () => p.received.length === 4);
+      await p.until(() => p.received.length === 4);
       checkMessages(p.received);
       assert.equal(p.writes() - before, 5);
     } finally {
@@ -133,10 +101,10 @@ describe('WsConnection.coalesceWrites', () => {
     try {
       p.sender.coalesceWrites();
       p.sender.sendText('alone');
-      await p.until('the lone frame', () => p.received.length === 1);
+      await p.until(() => p.received.length === 1);
       p.sender.sendText('before close');
       p.sender.close(1000, 'bye');
-      await p.until('the close', () => p.closed.peer);
+      await p.until(() => p.closed.peerClosed);
       assert.deepEqual(p.received.map((m) => m.data.toString()), ['alone', 'before close']);
       assert.deepEqual([p.closed.code, p.closed.reason], [1000, 'bye']);
     } finally {
