@@ -45,7 +45,9 @@ describe('relay cluster: the listener limit holds cluster-wide', () => {
     assert.ok(onC instanceof Error, 'the third listener is refused');
     assert.match(onC.message, /403/);
     assert.match(onC.message, /QuotaExceeded/);
-    assert.ok(c.logged('listener refused').some((r) => r.status === 403), 'node C logged the refusal');
+    // The log line comes through node C's stdout, which can arrive after the 403 reached the client.
+    const refusals = await c.waitForLog('listener refused', 5000, (r) => r.status === 403);
+    assert.ok(refusals.some((r) => r.status === 403), 'node C logged the refusal');
 
     // Both admitted listeners take connections from a sender on node C.
     const seen = new Set<string>();
