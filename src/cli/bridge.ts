@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { Option, type Command } from 'commander';
 import type { LevelWithSilent } from 'pino';
@@ -6,7 +5,7 @@ import { BridgeHost, ForwarderStartError } from '../bridge/bridge-host.js';
 import { BridgeConfigError, loadBridgeConfig, validateRunnable, type BridgeConfig, type LogLevel } from '../bridge/config/index.js';
 import { Allowlist, AllowlistError } from '../tunnel/allowlist.js';
 import { createLogger, type LogFormat } from '../util/logger.js';
-import { collect, onShutdownSignal, parseDurationOption } from './common-options.js';
+import { collect, onShutdownSignal, parseDurationOption, readPemFile } from './common-options.js';
 import { CliError, ExitCode, fail } from './errors.js';
 
 interface BridgeFlags {
@@ -92,7 +91,7 @@ async function runBridge(flags: BridgeFlags): Promise<void> {
   const problems = validateRunnable(config);
   if (problems.length > 0) throw new CliError(problems.join('\nhybridge: '), ExitCode.Usage);
   checkAllowRules(flags.allow ?? []);
-  const tls = flags.ca?.length ? { ca: [...rootCertificates, ...flags.ca.map(readPem)] } : undefined;
+  const tls = flags.ca?.length ? { ca: [...rootCertificates, ...flags.ca.map((file) => readPemFile(file, '--ca'))] } : undefined;
 
   const log = createLogger({ level: pinoLevel(config.logLevel), format: format as LogFormat, file: config.logFileName });
   const host = new BridgeHost(config, { log, tls, allow: flags.allow ?? [] });
@@ -163,15 +162,4 @@ export function pinoLevel(level: LogLevel): LevelWithSilent {
     default:
       return 'trace';
   }
-}
-
-function readPem(file: string): string {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    fail(`--ca: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
-  if (!text.includes('-----BEGIN CERTIFICATE-----')) fail(`--ca: ${file} holds no PEM certificate`);
-  return text;
 }

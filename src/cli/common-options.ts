@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { parseDuration } from '../util/duration.js';
@@ -38,6 +39,18 @@ export function parseDurationOption(text: string, what: string): number {
   } catch (err) {
     fail(`${what}: ${(err as Error).message}`);
   }
+}
+
+/** A PEM file of certificates to trust (`--ca`): read now, so a wrong path is one line before any connection. */
+export function readPemFile(file: string, flag: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    fail(`${flag}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) fail(`${flag}: ${file} holds no PEM certificate`);
+  return text;
 }
 
 export function collect(value: string, previous: string[] = []): string[] {

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { registerArcCommands } from './arc.js';
 import { registerBridgeCommand } from './bridge.js';
 import { registerDemoCommand } from './demo.js';
 import { CliError, ExitCode } from './errors.js';
@@ -23,6 +24,7 @@ async function main(argv: string[]): Promise<void> {
   registerNamespaceCommands(program);
   registerRelayListenerCommand(program);
   registerRelaySenderCommands(program);
+  registerArcCommands(program);
   registerDemoCommand(program);
   oneLineErrors(program);
   await program.parseAsync(argv);

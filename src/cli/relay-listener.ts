@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { ArcPortsError, createArcListenerEnd, parseArcPorts, type ArcListenerEnd, type ArcPortList } from '../arc/serve-arc.js';
 import { BridgeConfigError, checkBalanceMode, parseHealthCheckSpec, parseRemoteForwardOption, type PoolSettings, type RemoteBinding } from '../bridge/config/index.js';
 import { createAzbridgeHandler, rejectAzbridgeConnection } from '../bridge/remote/serve-azbridge.js';
 import type { ProtocolHandler } from '../forwarding/listener-end.js';
@@ -23,6 +24,8 @@ interface ListenerFlags extends RelayFlags {
   bridgeTarget: string[];
   balance?: string;
   healthCheck?: string;
+  arcCompatible?: boolean;
+  arcPorts?: string;
 }
 
 /** A sender's first message may wait this long (prewarmed senders keep connections idle up to 25 s). */
@@ -40,7 +43,9 @@ export function registerRelayListenerCommand(program: Command): void {
     .option('--drain-timeout <duration>', 'on SIGTERM/SIGINT, how long open tunnels may run before they are closed', '30s')
     .option('--bridge-target <[port_name/]target>', 'also serve azbridge-style senders (bridge -L) on this hybrid connection, as "bridge -T <hyco>:<value>" would (repeatable)', collect, [])
     .option('--balance <mode>', '--bridge-target ports with several targets: round-robin (default) or least-connections')
-    .option('--health-check <spec>', '--bridge-target pools: off, on, or interval=10s,timeout=3s,fail=3,pass=2 (default: on for ports with 2+ TCP/Unix targets)');
+    .option('--health-check <spec>', '--bridge-target pools: off, on, or interval=10s,timeout=3s,fail=3,pass=2 (default: on for ports with 2+ TCP/Unix targets)')
+    .option('--arc-compatible', 'also act as an Azure Arc agent: senders that name Microsoft-Guestgateway-Target localhost:PORT (hybridge arc, aztunnel arc) reach that local port, no envelope')
+    .option('--arc-ports <ports>', 'with --arc-compatible: the local ports Arc senders may reach, e.g. 22,6516 or 8000-8100 (default 22)');
   addRelayOptions(command).action(async (hyco: string | undefined, flags: ListenerFlags) => runRelayListener(hyco, flags));
 }
 
@@ -61,16 +66,19 @@ async function runRelayListener(hyco: string | undefined, flags: ListenerFlags):
   }
   // Every flag is checked before the first log line, so that a bad one ends in a single line.
   const azbridge = azbridgeHandler(flags.bridgeTarget, connection.entityPath ?? '', { connectTimeoutMs, pools: poolSettingsFrom(flags) }, log);
+  const arcPorts = arcPortsFrom(flags);
   if (allowlist.isEmpty) log.warn('no allowlist configured, all targets will be permitted');
 
   const listenerId = newTunnelId();
   const slots = new ConnectionSlots(maxConnections);
+  const arc: ArcListenerEnd | undefined = arcPorts && createArcListenerEnd({ ports: arcPorts, connectTimeoutMs, tcpKeepAliveMs, slots, log });
   const aztunnel = createAztunnelHandler({ allowlist, connectTimeoutMs, tcpKeepAliveMs, slots, listenerId, log, resolveNames });
   const listener = new TunnelListener({
     connection,
     listenerId,
     aztunnel,
     azbridge,
+    arc,
     slots,
     firstMessageTimeoutMs: Math.max(connectTimeoutMs, MIN_FIRST_MESSAGE_TIMEOUT_MS),
     log,
@@ -79,13 +87,27 @@ async function runRelayListener(hyco: string | undefined, flags: ListenerFlags):
       process.exit(1);
     },
   });
-  log.info({ auth, allow: allowlist.entries.map((e) => e.text), maxConnections: maxConnections || 'unlimited', connectTimeoutMs }, 'starting relay-listener');
+  log.info({ auth, allow: allowlist.entries.map((e) => e.text), arcPorts: arcPorts?.text, maxConnections: maxConnections || 'unlimited', connectTimeoutMs }, 'starting relay-listener');
   azbridge.start?.();
   listener.start();
   onShutdownSignal(log, async () => {
     azbridge.close?.();
     await listener.drain(drainMs);
   });
+}
+
+/** --arc-compatible and --arc-ports: the local ports Arc-style senders may reach, or undefined when off. */
+function arcPortsFrom(flags: ListenerFlags): ArcPortList | undefined {
+  if (!flags.arcCompatible) {
+    if (flags.arcPorts !== undefined) fail('--arc-ports needs --arc-compatible');
+    return undefined;
+  }
+  try {
+    return parseArcPorts(flags.arcPorts ?? '22');
+  } catch (err) {
+    if (err instanceof ArcPortsError) fail(err.message);
+    throw err;
+  }
 }
 
 /** --balance and --health-check: the target-pool defaults of the --bridge-target ports. */

@@ -1,28 +1,23 @@
 import type { Command } from 'commander';
 import { HybridConnectionClient } from '../client/hybrid-connection-client.js';
-import { ListenError } from '../forwarding/local-listen.js';
 import { parseTarget, TargetError } from '../protocol/aztunnel-envelope.js';
-import { BindAddressError, isLoopbackBind, parseBindAddress, type BindAddress } from '../tunnel/bind-address.js';
-import { LocalTunnelServer, type LocalConnectionHandler } from '../tunnel/local-tunnel-server.js';
+import { isLoopbackBind } from '../tunnel/bind-address.js';
 import { portForwardHandler } from '../tunnel/port-forward.js';
 import { credentialChecker, type CredentialCheck } from '../tunnel/socks5-protocol.js';
 import { socks5ProxyHandler } from '../tunnel/socks5-proxy.js';
 import { connectStdio } from '../tunnel/stdio-connect.js';
 import { TunnelError, TunnelSender } from '../tunnel/tunnel-sender.js';
 import type { Logger } from '../util/logger.js';
-import { loggerFrom, onShutdownSignal, parsePositiveInt } from './common-options.js';
+import { addBindOptions, bindFrom, serveLocally, type BindFlags } from './bind-options.js';
+import { loggerFrom, parsePositiveInt } from './common-options.js';
 import { ExitCode, fail } from './errors.js';
-import { addRelayOptions, durationFlag, relayConnectionFrom, type RelayFlags } from './relay-options.js';
+import { addRelayOptions, relayConnectionFrom, type RelayFlags } from './relay-options.js';
 
-interface BindFlags extends RelayFlags {
-  bind: string;
-  gateway?: boolean;
-  tcpKeepalive: string;
+interface SenderBindFlags extends BindFlags, RelayFlags {
   prewarm: string;
-  drainTimeout: string;
 }
 
-interface SocksFlags extends BindFlags {
+interface SocksFlags extends SenderBindFlags {
   socksUser?: string;
   socksPassword?: string;
 }
@@ -36,15 +31,15 @@ export function registerRelaySenderCommands(program: Command): void {
   const portForward = sender
     .command('port-forward <target>')
     .description('forward every connection to a local port to <host:port> on the listener\'s side');
-  addBindOptions(portForward, '127.0.0.1:0');
-  addRelayOptions(portForward).action(async (target: string, flags: BindFlags) => runPortForward(target, flags));
+  addSenderBindOptions(portForward, '127.0.0.1:0');
+  addRelayOptions(portForward).action(async (target: string, flags: SenderBindFlags) => runPortForward(target, flags));
 
   const socks = sender
     .command('socks5-proxy [hyco]')
     .description('run a local SOCKS5 proxy whose CONNECTs go through the relay (names resolve at the listener, like socks5h)')
     .option('--socks-user <name>', `require RFC 1929 username/password authentication with this user [env ${SOCKS_USER_ENV}]`)
     .option('--socks-password <password>', `password for --socks-user (prefer env ${SOCKS_PASSWORD_ENV}: arguments are visible to other local users)`);
-  addBindOptions(socks, '127.0.0.1:1080');
+  addSenderBindOptions(socks, '127.0.0.1:1080');
   addRelayOptions(socks).action(async (hyco: string | undefined, flags: SocksFlags) => runSocks5Proxy(hyco, flags));
 
   const connect = sender
@@ -53,13 +48,8 @@ export function registerRelaySenderCommands(program: Command): void {
   addRelayOptions(connect).action(async (target: string, flags: RelayFlags, command: Command) => runConnect(target, flags, command));
 }
 
-function addBindOptions(command: Command, defaultBind: string): void {
-  command
-    .option('-b, --bind <address>', 'local address:port to listen on (port 0 picks a free one)', defaultBind)
-    .option('--gateway', 'listen on 0.0.0.0 (every interface) with the --bind port')
-    .option('--tcp-keepalive <duration>', 'TCP keep-alive interval on accepted connections (0 = off)', '30s')
-    .option('--prewarm <n>', 'relayed connections to keep open ahead of demand, for faster connects (0 = off)', '0')
-    .option('--drain-timeout <duration>', 'on SIGTERM/SIGINT, how long open connections may run before they are closed', '30s');
+function addSenderBindOptions(command: Command, defaultBind: string): void {
+  addBindOptions(command, defaultBind).option('--prewarm <n>', 'relayed connections to keep open ahead of demand, for faster connects (0 = off)', '0');
 }
 
 function checkedTarget(target: string, command: string): string {
@@ -77,12 +67,12 @@ function senderFrom(flags: RelayFlags, hyco: string | undefined, log: Logger, pr
   return new TunnelSender(new HybridConnectionClient(options), { log, prewarm });
 }
 
-async function runPortForward(target: string, flags: BindFlags): Promise<void> {
+async function runPortForward(target: string, flags: SenderBindFlags): Promise<void> {
   const log = loggerFrom(flags);
   checkedTarget(target, 'port-forward');
   const prewarm = parsePositiveInt(flags.prewarm, '--prewarm', 0, 100);
   const sender = senderFrom(flags, undefined, log, prewarm);
-  const server = await serveLocally(flags, log, portForwardHandler(sender, target, log), sender);
+  const server = await serveLocally(flags, log, portForwardHandler(sender, target, log), () => sender.close());
   process.stdout.write(`hybridge relay-sender: listening on ${server.address}, forwarding to ${target}\n`);
   log.info({ bind: server.address, target, prewarm }, 'port-forward listening');
 }
@@ -96,7 +86,7 @@ async function runSocks5Proxy(hyco: string | undefined, flags: SocksFlags): Prom
     log.warn({ bind: flags.gateway ? `0.0.0.0:${bind.port}` : flags.bind }, 'the SOCKS5 proxy listens beyond loopback without authentication: anyone who reaches it can use the tunnel; set --socks-user and HYBRIDGE_SOCKS_PASSWORD');
   }
   const sender = senderFrom(flags, hyco, log, prewarm);
-  const server = await serveLocally(flags, log, socks5ProxyHandler({ sender, log, checkCredentials }), sender);
+  const server = await serveLocally(flags, log, socks5ProxyHandler({ sender, log, checkCredentials }), () => sender.close());
   process.stdout.write(`hybridge relay-sender: SOCKS5 proxy listening on ${server.address}\n`);
   log.info({ bind: server.address, auth: checkCredentials ? 'username/password' : 'none', prewarm }, 'socks5-proxy listening');
 }
@@ -117,34 +107,6 @@ async function runConnect(target: string, flags: RelayFlags, command: Command): 
     fail(`relay-sender connect: the tunnel to ${target} broke (${result.error?.message ?? result.outcome})`, ExitCode.Failure);
   }
   process.exit(ExitCode.Ok);
-}
-
-function bindFrom(flags: BindFlags): BindAddress {
-  try {
-    return parseBindAddress(flags.bind, flags.gateway === true);
-  } catch (err) {
-    if (err instanceof BindAddressError) fail(err.message);
-    throw err;
-  }
-}
-
-async function serveLocally(flags: BindFlags, log: Logger, handle: LocalConnectionHandler, sender: TunnelSender): Promise<LocalTunnelServer> {
-  const bind = bindFrom(flags);
-  const tcpKeepAliveMs = durationFlag(flags.tcpKeepalive, '--tcp-keepalive', true);
-  const drainMs = durationFlag(flags.drainTimeout, '--drain-timeout', true);
-  let server: LocalTunnelServer;
-  try {
-    server = await LocalTunnelServer.start({ bind, tcpKeepAliveMs, log, handle });
-  } catch (err) {
-    sender.close();
-    if (err instanceof ListenError) fail(`--bind: ${err.message}`, ExitCode.Failure);
-    throw err;
-  }
-  onShutdownSignal(log, async () => {
-    await server.drain(drainMs);
-    sender.close();
-  });
-  return server;
 }
 
 function socksCredentials(flags: SocksFlags, log: Logger): CredentialCheck | undefined {

@@ -18,6 +18,7 @@ export {
   SasKeyTokenProvider,
   SharedAccessSignatureTokenProvider,
   ENTRA_RELAY_SCOPE,
+  type EntraTokenOptions,
   type SecurityToken,
   type TokenCredentialLike,
   type TokenProvider,

@@ -64,15 +64,30 @@ export interface TokenCredentialLike {
 /** Microsoft Entra ID: the .NET SDK's audience with `/.default` (reference §4.2). */
 export const ENTRA_RELAY_SCOPE = 'https://relay.azure.net//.default';
 
+/** What an EntraTokenProvider asks for, and where DefaultAzureCredential signs in. */
+export interface EntraTokenOptions {
+  /** Default: the relay scope (ENTRA_RELAY_SCOPE). */
+  scope?: string;
+  /** Microsoft Entra ID authority for DefaultAzureCredential (sovereign clouds), e.g. https://login.microsoftonline.us. */
+  authorityHost?: string;
+}
+
 /**
  * Microsoft Entra ID tokens from a TokenCredential (DefaultAzureCredential unless one is given).
- * The raw JWT goes where a SAS token would; tokens are cached until five minutes before expiry.
+ * The raw JWT goes where a SAS token would; tokens are cached until five minutes before expiry, and
+ * concurrent callers share one fetch.
  */
 export class EntraTokenProvider implements TokenProvider {
   private cached: SecurityToken | undefined;
   private inflight: Promise<SecurityToken> | undefined;
+  private readonly scope: string;
 
-  constructor(private credential?: TokenCredentialLike) {}
+  constructor(
+    private credential?: TokenCredentialLike,
+    private readonly options: EntraTokenOptions = {},
+  ) {
+    this.scope = options.scope ?? ENTRA_RELAY_SCOPE;
+  }
 
   async getToken(): Promise<SecurityToken> {
     if (this.cached && this.cached.expiresAt - Date.now() > 5 * 60_000) return this.cached;
@@ -81,10 +96,10 @@ export class EntraTokenProvider implements TokenProvider {
   }
 
   private async fetch(): Promise<SecurityToken> {
-    const credential = this.credential ?? (this.credential = await defaultCredential());
     let result;
     try {
-      result = await credential.getToken(ENTRA_RELAY_SCOPE);
+      const credential = this.credential ?? (this.credential = await defaultCredential(this.options.authorityHost));
+      result = await credential.getToken(this.scope);
     } catch (err) {
       throw new Error(`could not get a Microsoft Entra ID token: ${(err as Error).message.split('\n')[0]}`);
     }
@@ -94,8 +109,8 @@ export class EntraTokenProvider implements TokenProvider {
   }
 }
 
-async function defaultCredential(): Promise<TokenCredentialLike> {
+async function defaultCredential(authorityHost: string | undefined): Promise<TokenCredentialLike> {
   // Loaded on demand: @azure/identity is large and most runs use SAS keys.
   const identity = await import('@azure/identity');
-  return new identity.DefaultAzureCredential();
+  return new identity.DefaultAzureCredential(authorityHost ? { authorityHost } : undefined);
 }

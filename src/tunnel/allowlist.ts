@@ -184,7 +184,7 @@ export function parseAllowEntry(raw: string): AllowEntry {
 }
 
 /** A pattern, or why the text is not one. */
-function parsePortPattern(text: string): PortPattern | string {
+export function parsePortPattern(text: string): PortPattern | string {
   if (text === '*') return { kind: 'any' };
   const m = /^([0-9]{1,5})(?:-([0-9]{1,5}))?$/.exec(text);
   const bad = `port "${text}" is not a number from 1 to 65535, a range like 8000-8100, or *`;
@@ -221,7 +221,7 @@ function parseHostPattern(text: string): HostPattern | string {
 // ---------------------------------------------------------------------------------------------
 // Matching helpers
 
-function portMatches(pattern: PortPattern, port: number): boolean {
+export function portMatches(pattern: PortPattern, port: number): boolean {
   return pattern.kind === 'any' || (port >= pattern.from && port <= pattern.to);
 }
 

@@ -12,9 +12,14 @@ import type { TunnelSender } from './tunnel-sender.js';
 export async function connectStdio(sender: TunnelSender, target: string, io: { input: Readable; output: Writable }, log: Logger): Promise<PumpResult> {
   const tunnel = await sender.open(target);
   log.debug({ target, bridge_id: tunnel.bridgeId, listener_id: tunnel.listenerId }, 'tunnel open');
-  const result = await pump(new StdioDuplex(io.input, io.output), tunnel.stream);
+  const result = await pumpStdio(tunnel.stream, io);
   log.debug({ target, bridge_id: tunnel.bridgeId, bytesSent: result.bytesToRelay, bytesReceived: result.bytesFromRelay, outcome: result.outcome }, 'tunnel closed');
   return result;
+}
+
+/** Carries `io` through an open stream, half-close included, until both directions end. */
+export function pumpStdio(stream: Duplex, io: { input: Readable; output: Writable }): Promise<PumpResult> {
+  return pump(new StdioDuplex(io.input, io.output), stream);
 }
 
 /**

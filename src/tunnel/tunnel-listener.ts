@@ -8,7 +8,8 @@
  * open tunnels a grace period before cutting them.
  */
 import type { HybridConnectionOptions } from '../client/connection-options.js';
-import { HybridConnectionListener, type AcceptDecision } from '../client/hybrid-connection-listener.js';
+import type { ArcListenerEnd } from '../arc/serve-arc.js';
+import { HybridConnectionListener, type AcceptContext, type AcceptDecision } from '../client/hybrid-connection-listener.js';
 import type { HybridConnectionStream } from '../client/hybrid-connection-stream.js';
 import { dispatchConnection, type ProtocolHandler } from '../forwarding/listener-end.js';
 import { formatEndpoint } from '../protocol/relay-endpoint.js';
@@ -20,6 +21,8 @@ export interface TunnelListenerOptions {
   listenerId: string;
   aztunnel: ProtocolHandler;
   azbridge: ProtocolHandler;
+  /** `--arc-compatible`: senders naming a Microsoft-Guestgateway-Target reach that local port, without an envelope. */
+  arc?: ArcListenerEnd;
   /** The `--max-connections` slots the aztunnel handler uses; bounds connections before rendezvous too. */
   slots: ConnectionSlots;
   /** How long a new connection may stay silent before its first message. */
@@ -50,7 +53,7 @@ export class TunnelListener {
     this.listener = new HybridConnectionListener({
       ...options.connection,
       listenerId: options.listenerId,
-      acceptHandler: () => this.admit(),
+      acceptHandler: (context) => this.admit(context),
       keepAliveIntervalMs: options.keepAliveIntervalMs,
       reconnectDelaysMs: options.reconnectDelaysMs,
     });
@@ -101,8 +104,10 @@ export class TunnelListener {
     }
   }
 
-  private admit(): AcceptDecision {
+  private admit(context: AcceptContext): AcceptDecision {
     if (this.draining) return { statusCode: 503, statusDescription: 'listener is shutting down' };
+    const arc = this.options.arc?.admit(context.connectHeaders);
+    if (arc !== undefined && arc !== true) return arc;
     const limit = this.options.slots.limit;
     if (limit > 0 && this.live.size >= limit + Math.max(MIN_REFUSAL_HEADROOM, limit)) {
       return { statusCode: 503, statusDescription: 'listener at capacity' };
@@ -118,8 +123,9 @@ export class TunnelListener {
     }
     this.live.add(stream);
     stream.once('close', () => this.live.delete(stream));
-    const { aztunnel, azbridge, firstMessageTimeoutMs, log } = this.options;
-    dispatchConnection(stream, { aztunnel, azbridge }, { firstMessageTimeoutMs, log }).catch((err: unknown) => {
+    const { aztunnel, azbridge, arc, firstMessageTimeoutMs, log } = this.options;
+    const served = arc?.claims(stream) ? arc.serve(stream) : dispatchConnection(stream, { aztunnel, azbridge }, { firstMessageTimeoutMs, log });
+    served.catch((err: unknown) => {
       log.error({ conn: stream.trackingId, reason: (err as Error).message }, 'connection handler failed');
       stream.destroy();
     });

@@ -13,3 +13,14 @@ export function parseDuration(text: string): number {
   if (matched === 0 || matched !== value.length) throw new Error(`"${text}" is not a duration (examples: 500ms, 30s, 5m, 1h)`);
   return Math.round(total);
 }
+
+/** The inverse of parseDuration for messages: `500ms`, `45s`, `2m`, `1m30s`, `1h5m`. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
+  let seconds = Math.round(ms / 1000);
+  const hours = Math.floor(seconds / 3600);
+  seconds -= hours * 3600;
+  const minutes = Math.floor(seconds / 60);
+  seconds -= minutes * 60;
+  return `${hours ? `${hours}h` : ''}${minutes ? `${minutes}m` : ''}${seconds || (!hours && !minutes) ? `${seconds}s` : ''}`;
+}

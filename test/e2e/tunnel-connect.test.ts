@@ -4,78 +4,20 @@
  * plus command-line validation of the tunnel commands.
  */
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort } from '../helpers/async.js';
 import { patternBytes, sha256 } from '../helpers/data.js';
-import { HYBRIDGE_BIN, spawnHybridge, spawnProcess, stopAll, waitExit, type RunningProcess } from '../helpers/processes.js';
+import { HYBRIDGE_BIN, spawnHybridge, stopAll, waitExit } from '../helpers/processes.js';
+import { runSsh, sshArgs, startSshd } from '../helpers/sshd.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
-import { answerAfterEofServer, blackholePort, echoServer, KiB, MiB, requireTool, runConnect, runConnectWithoutInput, startListener, tunnelEnv, type TestServer } from '../tunnel/tunnel-kit.js';
+import { answerAfterEofServer, blackholePort, echoServer, KiB, MiB, runConnect, runConnectWithoutInput, startListener, tunnelEnv, type TestServer } from '../tunnel/tunnel-kit.js';
 
 const HYCOS = ['cx-ssh', 'cx-stdio', 'cx-errors'];
 
-/** A throw-away sshd on 127.0.0.1 accepting one generated key for the current user. */
-async function startSshd(dir: string): Promise<{ proc: RunningProcess; port: number; key: string }> {
-  requireTool('/usr/sbin/sshd', 'openssh-server');
-  requireTool('ssh', 'openssh-client');
-  requireTool('ssh-keygen', 'openssh-client');
-  if (!existsSync('/run/sshd')) {
-    try {
-      mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-    } catch (err) {
-      throw new Error(`sshd needs the directory /run/sshd; create it (as root: mkdir -p /run/sshd): ${(err as Error).message}`);
-    }
-  }
-  for (const name of ['host_key', 'user_key']) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'hybridge-test', '-f', join(dir, name)]);
-  copyFileSync(join(dir, 'user_key.pub'), join(dir, 'authorized_keys'));
-  chmodSync(join(dir, 'authorized_keys'), 0o600);
-  const port = await freePort();
-  const config = [
-    `Port ${port}`,
-    'ListenAddress 127.0.0.1',
-    `HostKey ${join(dir, 'host_key')}`,
-    `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-    `PidFile ${join(dir, 'sshd.pid')}`,
-    'UsePAM no',
-    'StrictModes no',
-    'PasswordAuthentication no',
-    'KbdInteractiveAuthentication no',
-    'PubkeyAuthentication yes',
-    'LogLevel VERBOSE',
-  ].join('\n');
-  writeFileSync(join(dir, 'sshd_config'), `${config}\n`);
-  const proc = spawnProcess('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')]);
-  await proc.waitForOutput(new RegExp(`Server listening on 127\\.0\\.0\\.1 port ${port}`), 10_000);
-  return { proc, port, key: join(dir, 'user_key') };
-}
-
-function sshArgs(relay: TestRelay, hyco: string, key: string, port: number, command: string): string[] {
-  const proxy = `'${process.execPath}' '${HYBRIDGE_BIN}' relay-sender connect --relay ${relay.wsBase} --hyco ${hyco} %h:%p`;
-  return [
-    '-F', '/dev/null',
-    '-o', 'StrictHostKeyChecking=no',
-    '-o', 'UserKnownHostsFile=/dev/null',
-    '-o', 'BatchMode=yes',
-    '-o', 'IdentitiesOnly=yes',
-    '-o', 'LogLevel=ERROR',
-    '-i', key,
-    '-o', `ProxyCommand=${proxy}`,
-    '-p', String(port),
-    `${userInfo().username}@127.0.0.1`,
-    command,
-  ];
-}
-
-function runSsh(args: string[], input?: Buffer): Promise<{ code: number; stdout: Buffer; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile('ssh', args, { env: tunnelEnv(), encoding: 'buffer', maxBuffer: 16 * MiB, timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr: stderr.toString() });
-    });
-    child.stdin!.end(input ?? Buffer.alloc(0));
-  });
+function proxyCommand(relay: TestRelay, hyco: string): string {
+  return `'${process.execPath}' '${HYBRIDGE_BIN}' relay-sender connect --relay ${relay.wsBase} --hyco ${hyco} %h:%p`;
 }
 
 describe('relay-sender connect (processes)', () => {
@@ -94,12 +36,12 @@ describe('relay-sender connect (processes)', () => {
   it('works as ssh -o ProxyCommand against a real sshd', async () => {
     const sshd = await startSshd(dir);
     await startListener(relay, 'cx-ssh', ['--allow', `127.0.0.1:${sshd.port}`]);
-    const hello = await runSsh(sshArgs(relay, 'cx-ssh', sshd.key, sshd.port, 'echo hello-through-hybridge'));
+    const hello = await runSsh(sshArgs(sshd, proxyCommand(relay, 'cx-ssh'), 'echo hello-through-hybridge'), tunnelEnv());
     assert.equal(hello.code, 0, `ssh failed: ${hello.stderr}\nsshd: ${sshd.proc.output()}`);
     assert.equal(hello.stdout.toString(), 'hello-through-hybridge\n');
 
     const payload = patternBytes(MiB + 7, 101);
-    const hashed = await runSsh(sshArgs(relay, 'cx-ssh', sshd.key, sshd.port, 'sha256sum'), payload);
+    const hashed = await runSsh(sshArgs(sshd, proxyCommand(relay, 'cx-ssh'), 'sha256sum'), tunnelEnv(), payload);
     assert.equal(hashed.code, 0, hashed.stderr);
     assert.equal(hashed.stdout.toString().split(' ')[0], sha256(payload), 'sshd received every byte');
     await sshd.proc.stop('SIGTERM');

@@ -1,0 +1,150 @@
+import type { Socket } from 'node:net';
+import { rootCertificates } from 'node:tls';
+import type { Command } from 'commander';
+import { ArcConnector } from '../arc/arc-connector.js';
+import { ARC_SERVICES, ArcCredentialSource, type ArcService, type ArcTarget } from '../arc/arc-credentials.js';
+import { ArcDialError } from '../arc/arc-dial.js';
+import { ArmClient } from '../arc/arm-client.js';
+import { ArcSetupError } from '../arc/arm-failures.js';
+import { CLOUD_NAMES, cloudSettings, CloudSettingsError } from '../arc/clouds.js';
+import { parseArcResourceId, ResourceIdError } from '../arc/resource-id.js';
+import { EntraTokenProvider } from '../client/token-provider.js';
+import { pump } from '../forwarding/pump.js';
+import { pumpStdio } from '../tunnel/stdio-connect.js';
+import type { Logger } from '../util/logger.js';
+import { addBindOptions, checkBindFlags, serveLocally, type BindFlags } from './bind-options.js';
+import { addLogOptions, loggerFrom, parsePort, readPemFile } from './common-options.js';
+import { ExitCode, fail } from './errors.js';
+import { durationFlag } from './relay-options.js';
+
+/** aztunnel's `ArcCmd` flags, plus the cloud, the wait bound and extra trust. */
+interface ArcFlags {
+  resourceId?: string;
+  port?: string;
+  service: string;
+  cloud?: string;
+  armEndpoint?: string;
+  timeout: string;
+  ca?: string;
+  logLevel?: string;
+  logFormat?: string;
+}
+
+const RESOURCE_ID_ENV = 'AZTUNNEL_ARC_RESOURCE_ID';
+const DEFAULT_PORTS: Record<ArcService, number> = { SSH: 22, WAC: 6516 };
+
+export function registerArcCommands(program: Command): void {
+  const arc = program
+    .command('arc')
+    .description('reach an Azure Arc-enabled machine through the relay Azure provisions for it (aztunnel-compatible): connect, port-forward');
+
+  const connect = arc
+    .command('connect')
+    .description('carry stdin/stdout to a port of an Arc-enabled machine (ssh -o ProxyCommand="hybridge arc connect --resource-id ...")');
+  addArcOptions(connect).action(async (flags: ArcFlags, command: Command) => runConnect(flags, command));
+
+  const portForward = arc
+    .command('port-forward')
+    .description('forward every connection to a local port to a port of an Arc-enabled machine (fresh relay credentials per connection)');
+  addBindOptions(portForward, '127.0.0.1:0');
+  addArcOptions(portForward).action(async (flags: ArcFlags & BindFlags) => runPortForward(flags));
+}
+
+function addArcOptions(command: Command): Command {
+  command
+    .option('--resource-id <id>', `the machine: /subscriptions/{id}/resourceGroups/{group}/providers/Microsoft.HybridCompute/machines/{name} [env ${RESOURCE_ID_ENV}]`)
+    .option('--port <port>', 'port on the machine (default 22 for SSH, 6516 for WAC)')
+    .option('--service <name>', `service configuration: ${ARC_SERVICES.join(' or ')}`, 'SSH')
+    .option('--cloud <name>', `Azure cloud: ${CLOUD_NAMES.join(', ')} (default AzureCloud); sets the ARM endpoint and the Microsoft Entra ID authority`)
+    .option('--arm-endpoint <url>', 'ARM endpoint instead of the cloud\'s, e.g. https://management.azure.com')
+    .option('--timeout <duration>', 'how long to wait in all for the credentials and for the machine\'s Arc agent to accept (per connection)', '2m')
+    .option('--ca <file>', 'PEM file with extra certificates to trust for ARM and the relay (or NODE_EXTRA_CA_CERTS)');
+  return addLogOptions(command);
+}
+
+/** Every flag checked before anything goes on the network; an ARM token is fetched once and cached. */
+function connectorFrom(flags: ArcFlags, progress: (line: string) => void): { connector: ArcConnector; target: ArcTarget } {
+  let machine;
+  let cloud;
+  try {
+    machine = parseArcResourceId(flags.resourceId ?? process.env[RESOURCE_ID_ENV]);
+    cloud = cloudSettings(flags.cloud, flags.armEndpoint);
+  } catch (err) {
+    if (err instanceof ResourceIdError || err instanceof CloudSettingsError) fail(err.message);
+    throw err;
+  }
+  const service = ARC_SERVICES.find((s) => s === flags.service.toUpperCase());
+  if (!service) fail(`--service must be ${ARC_SERVICES.join(' or ')}, not "${flags.service}"`);
+  const port = flags.port === undefined ? DEFAULT_PORTS[service] : parsePort(flags.port, '--port');
+  if (port === 0) fail('--port must be a number from 1 to 65535, not "0"');
+  const waitMs = durationFlag(flags.timeout, '--timeout');
+  // --ca adds to the system's trust: ARM and the relay are public Azure endpoints in real use.
+  const ca = flags.ca === undefined ? undefined : [...rootCertificates, readPemFile(flags.ca, '--ca')];
+  const tokens = new EntraTokenProvider(undefined, { scope: cloud.armScope, authorityHost: flags.cloud === undefined ? undefined : cloud.authorityHost });
+  const arm = new ArmClient({ endpoint: cloud.armEndpoint, tokens, ca });
+  const target: ArcTarget = { machine, service, port };
+  const connector = new ArcConnector({ source: new ArcCredentialSource(arm, target), target, waitMs, tls: ca ? { ca } : undefined, progress });
+  return { connector, target };
+}
+
+async function runConnect(flags: ArcFlags, command: Command): Promise<void> {
+  // stderr reaches the terminal of the ssh session: progress lines, warnings and errors only.
+  const log = loggerFrom({ ...flags, logLevel: command.getOptionValueSource('logLevel') === 'default' ? 'warn' : flags.logLevel });
+  const { connector, target } = connectorFrom(flags, (line) => process.stderr.write(`hybridge: arc connect: ${line}\n`));
+  let stream;
+  try {
+    stream = await connector.open();
+  } catch (err) {
+    arcFailure(err, 'arc connect');
+  }
+  log.debug({ machine: target.machine.name, port: target.port }, 'Arc connection open');
+  const result = await pumpStdio(stream, { input: process.stdin, output: process.stdout });
+  if (result.outcome !== 'closed') {
+    fail(`arc connect: the connection to ${target.machine.name} port ${target.port} broke (${result.error?.message ?? result.outcome})`, ExitCode.Failure);
+  }
+  process.exit(ExitCode.Ok);
+}
+
+async function runPortForward(flags: ArcFlags & BindFlags): Promise<void> {
+  const log = loggerFrom(flags);
+  const { connector, target } = connectorFrom(flags, (line) => log.info(line));
+  checkBindFlags(flags);
+  const to = `${target.machine.name} port ${target.port}`;
+  try {
+    await connector.check();
+  } catch (err) {
+    arcFailure(err, 'arc port-forward');
+  }
+  const handle = async (socket: Socket, signal: AbortSignal): Promise<void> => forwardOne(connector, socket, signal, to, log);
+  const server = await serveLocally(flags, log, handle, () => undefined);
+  process.stdout.write(`hybridge arc: listening on ${server.address}, forwarding to ${to}\n`);
+  log.info({ bind: server.address, machine: target.machine.id, port: target.port, service: target.service }, 'arc port-forward listening');
+}
+
+async function forwardOne(connector: ArcConnector, socket: Socket, signal: AbortSignal, to: string, log: Logger): Promise<void> {
+  const client = `${socket.remoteAddress}:${socket.remotePort}`;
+  let stream;
+  try {
+    stream = await connector.open(signal);
+  } catch (err) {
+    if (!(err instanceof ArcSetupError || err instanceof ArcDialError)) throw err;
+    log.warn({ client, target: to }, err.message);
+    socket.destroy();
+    return;
+  }
+  if (socket.destroyed) {
+    stream.destroy();
+    return;
+  }
+  log.info({ client, target: to }, 'Arc connection open');
+  const result = await pump(socket, stream);
+  const end = { client, target: to, bytesSent: result.bytesToRelay, bytesReceived: result.bytesFromRelay, durationMs: result.durationMs };
+  if (result.outcome === 'closed') log.info(end, 'Arc connection closed');
+  else log.info({ ...end, outcome: result.outcome, reason: result.error?.message }, 'Arc connection ended abruptly');
+}
+
+/** ARM and relay failures are run-time failures (exit 1), each one line. */
+function arcFailure(err: unknown, command: string): never {
+  if (err instanceof ArcSetupError || err instanceof ArcDialError) fail(`${command}: ${err.message}`, ExitCode.Failure);
+  throw err;
+}
