@@ -3,8 +3,11 @@ import { Option, type Command } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { BridgeHost, ForwarderStartError } from '../bridge/bridge-host.js';
 import { BridgeConfigError, loadBridgeConfig, validateRunnable, type BridgeConfig, type LogLevel } from '../bridge/config/index.js';
+import { claimHostNames, parseHostPins, type ClaimedHostNames } from '../bridge/hosts/bridge-host-names.js';
+import { HostsInputError } from '../bridge/hosts/host-entries.js';
+import { DEFAULT_HOSTS_FILE, HostsFileError } from '../bridge/hosts/hosts-store.js';
 import { Allowlist, AllowlistError } from '../tunnel/allowlist.js';
-import { createLogger, type LogFormat } from '../util/logger.js';
+import { createLogger, type LogFormat, type Logger } from '../util/logger.js';
 import { collect, onShutdownSignal, parseDurationOption, readPemFile } from './common-options.js';
 import { CliError, ExitCode, fail } from './errors.js';
 
@@ -33,6 +36,8 @@ interface BridgeFlags {
   drainTimeout: string;
   allow?: string[];
   ca?: string[];
+  addHosts?: string | true;
+  hostsFile?: string;
 }
 
 const EXAMPLES = `
@@ -74,6 +79,8 @@ export function registerBridgeCommand(program: Command): void {
     .option('--health-check <spec>', 'target pools: off, on, or interval=10s,timeout=3s,fail=3,pass=2 (default: on for ports with 2+ TCP/Unix targets); config key HealthCheck')
     .option('--allow <host:port>', 'serve aztunnel-style senders on -T relays for this target (repeatable; default: refuse them)', collect)
     .option('--ca <file>', 'PEM certificate to trust for a TLS relay, besides the system list (repeatable)', collect)
+    .option('--add-hosts [name=address,...]', 'while the bridge runs, map every host name a -L binding listens on to a free 127.1.x.y (or the address given) in the hosts file; removed on exit')
+    .option('--hosts-file <path>', `the hosts file --add-hosts changes (default ${DEFAULT_HOSTS_FILE})`)
     .option('--log-format <format>', 'text or json', 'text')
     .option('--drain-timeout <duration>', 'on SIGINT/SIGTERM, how long live connections may take to finish', '10s')
     .addHelpText('after', EXAMPLES);
@@ -91,9 +98,11 @@ async function runBridge(flags: BridgeFlags): Promise<void> {
   const problems = validateRunnable(config);
   if (problems.length > 0) throw new CliError(problems.join('\nhybridge: '), ExitCode.Usage);
   checkAllowRules(flags.allow ?? []);
+  const hostNames = claimHosts(flags, config);
   const tls = flags.ca?.length ? { ca: [...rootCertificates, ...flags.ca.map((file) => readPemFile(file, '--ca'))] } : undefined;
 
   const log = createLogger({ level: pinoLevel(config.logLevel), format: format as LogFormat, file: config.logFileName });
+  if (hostNames) logHostNames(hostNames, flags.hostsFile ?? DEFAULT_HOSTS_FILE, log);
   const host = new BridgeHost(config, { log, tls, allow: flags.allow ?? [] });
   onShutdownSignal(log, async () => {
     await host.stop(drainMs);
@@ -133,6 +142,40 @@ function loadConfig(flags: BridgeFlags): BridgeConfig {
   } catch (err) {
     if (err instanceof BridgeConfigError) fail(err.message);
     throw err;
+  }
+}
+
+/**
+ * --add-hosts: the hosts entries for the -L host names, removed when the process exits (after a
+ * SIGINT/SIGTERM drain, a start failure or any other exit; a SIGKILL leaves them to the next start).
+ */
+function claimHosts(flags: BridgeFlags, config: BridgeConfig): ClaimedHostNames | undefined {
+  if (flags.addHosts === undefined) {
+    if (flags.hostsFile !== undefined) fail('--hosts-file needs --add-hosts');
+    return undefined;
+  }
+  const file = flags.hostsFile ?? DEFAULT_HOSTS_FILE;
+  let claimed: ClaimedHostNames;
+  try {
+    claimed = claimHostNames(config, file, parseHostPins(flags.addHosts === true ? '' : flags.addHosts));
+  } catch (err) {
+    if (err instanceof HostsInputError || err instanceof HostsFileError) fail(err.message, err.kind === 'usage' ? ExitCode.Usage : ExitCode.Failure);
+    throw err;
+  }
+  process.on('exit', () => {
+    try {
+      claimed.release();
+    } catch (err) {
+      process.stderr.write(`hybridge: could not remove the --add-hosts entries: ${(err as Error).message}; remove them with hybridge hosts remove\n`);
+    }
+  });
+  return claimed;
+}
+
+function logHostNames(claimed: ClaimedHostNames, file: string, log: Logger): void {
+  if (claimed.cleaned > 0) log.info({ hostsFile: file, entries: claimed.cleaned }, 'removed hosts entries left by bridges that are gone');
+  for (const { name, address, added } of claimed.names) {
+    log.info({ hostsFile: file, host: name, address }, added ? 'hosts entry added for the bridge\'s lifetime' : 'hosts entry already there; listening on its address');
   }
 }
 

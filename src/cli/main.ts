@@ -4,6 +4,7 @@ import { registerArcCommands } from './arc.js';
 import { registerBridgeCommand } from './bridge.js';
 import { registerDemoCommand } from './demo.js';
 import { CliError, ExitCode } from './errors.js';
+import { registerHostsCommands } from './hosts.js';
 import { registerHycoCommands } from './management/hyco-commands.js';
 import { registerNamespaceCommands } from './management/namespace-commands.js';
 import { registerRelayListenerCommand } from './relay-listener.js';
@@ -25,6 +26,7 @@ async function main(argv: string[]): Promise<void> {
   registerRelayListenerCommand(program);
   registerRelaySenderCommands(program);
   registerArcCommands(program);
+  registerHostsCommands(program);
   registerDemoCommand(program);
   oneLineErrors(program);
   await program.parseAsync(argv);

@@ -1,0 +1,55 @@
+import type { Command } from 'commander';
+import { addHostEntry, describeOwner, HostsInputError, listHostEntries, removeHostEntries } from '../bridge/hosts/host-entries.js';
+import { DEFAULT_HOSTS_FILE, HostsFileError } from '../bridge/hosts/hosts-store.js';
+import { ExitCode, fail } from './errors.js';
+
+interface HostsFlags {
+  hostsFile: string;
+  allowNonLoopback?: boolean;
+  replace?: boolean;
+}
+
+export function registerHostsCommands(program: Command): void {
+  const hosts = program
+    .command('hosts')
+    .description('map host names to local addresses in the hosts file, for -L listeners that stand behind a real name (azbridge\'s addhost/removehost)');
+
+  const add = hosts
+    .command('add <address> <name>')
+    .description('add "address name" to the hosts file, marked as hybridge\'s (loopback addresses only, unless --allow-non-loopback)')
+    .option('--allow-non-loopback', 'allow an address outside 127.0.0.0/8 and ::1')
+    .option('--replace', 'replace hybridge\'s existing entry for the name (entries hybridge did not add are never changed)');
+  addHostsFileOption(add).action((address: string, name: string, flags: HostsFlags) => {
+    const added = run(() => addHostEntry(flags.hostsFile, address, name, flags));
+    process.stdout.write(added ? `hybridge hosts: added ${address} ${name} to ${flags.hostsFile}\n` : `hybridge hosts: ${flags.hostsFile} already maps ${name} to ${address}\n`);
+  });
+
+  const remove = hosts.command('remove <name>').description('remove hybridge\'s entries for the name from the hosts file (also leftovers of a bridge that died)');
+  addHostsFileOption(remove).action((name: string, flags: HostsFlags) => {
+    for (const entry of run(() => removeHostEntries(flags.hostsFile, name))) {
+      process.stdout.write(`hybridge hosts: removed ${entry.address} ${entry.names.join(' ')} from ${flags.hostsFile}\n`);
+    }
+  });
+
+  const list = hosts.command('list').description('show the entries hybridge added to the hosts file: address, name, and who added them');
+  addHostsFileOption(list).action((flags: HostsFlags) => {
+    for (const entry of run(() => listHostEntries(flags.hostsFile))) {
+      process.stdout.write(`${entry.address}\t${entry.names.join(' ')}\t${describeOwner(entry.owner, entry.running)}\n`);
+    }
+  });
+}
+
+function addHostsFileOption(command: Command): Command {
+  return command.option('--hosts-file <path>', 'the hosts file to change', DEFAULT_HOSTS_FILE);
+}
+
+/** Bad input is exit code 2; a conflict with the file or a missing permission, 1. */
+function run<T>(work: () => T): T {
+  try {
+    return work();
+  } catch (err) {
+    if (err instanceof HostsInputError) fail(err.message, err.kind === 'usage' ? ExitCode.Usage : ExitCode.Failure);
+    if (err instanceof HostsFileError) fail(err.message, err.kind === 'usage' ? ExitCode.Usage : ExitCode.Failure);
+    throw err;
+  }
+}
