@@ -72,7 +72,19 @@ function extension(id: string, critical: boolean, value: Buffer): Buffer {
   return critical ? seq(oid(id), bool(true), octets(value)) : seq(oid(id), octets(value));
 }
 
-export function generateSelfSignedCertificate(hosts: string[], commonName = 'hybridge relay', validDays = 825): SelfSignedCertificate {
+/**
+ * A positive serial number whose DER INTEGER is minimal: a first byte of 0x00 followed by one below
+ * 0x80 is "illegal padding" to OpenSSL, which then refuses the whole certificate (about one random
+ * serial in 256 did that).
+ */
+export function certificateSerial(random: Buffer): Buffer {
+  const serial = Buffer.from(random);
+  serial[0] = (serial[0]! % 0x7f) + 1;
+  return serial;
+}
+
+/** `serialBytes` (16 random bytes by default) becomes the serial number through certificateSerial(). */
+export function generateSelfSignedCertificate(hosts: string[], commonName = 'hybridge relay', validDays = 825, serialBytes = randomBytes(16)): SelfSignedCertificate {
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const spki = publicKey.export({ type: 'spki', format: 'der' });
   const ecdsaWithSha256 = seq(oid('1.2.840.10045.4.3.2'));
@@ -89,8 +101,7 @@ export function generateSelfSignedCertificate(hosts: string[], commonName = 'hyb
       extension('2.5.29.17', false, seq(...altNames)),
     ),
   );
-  const serial = randomBytes(16);
-  serial[0] = serial[0]! & 0x7f;
+  const serial = certificateSerial(serialBytes);
   const tbs = seq(tlv(0xa0, integer(Buffer.from([2]))), integer(serial), ecdsaWithSha256, name, validity, name, spki, extensions);
   const signature = sign('sha256', tbs, privateKey);
   const der = seq(tbs, ecdsaWithSha256, bitString(signature));
