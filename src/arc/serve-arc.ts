@@ -11,7 +11,7 @@
 import type { AcceptDecision } from '../client/hybrid-connection-listener.js';
 import type { HybridConnectionStream } from '../client/hybrid-connection-stream.js';
 import { DialError } from '../forwarding/dial.js';
-import { pump } from '../forwarding/pump.js';
+import { pumpAndLog } from '../forwarding/pump-log.js';
 import { AZTUNNEL_MAX_MESSAGE_BYTES } from '../protocol/aztunnel-envelope.js';
 import { CloseCode } from '../protocol/websocket-frame.js';
 import { parsePortPattern, portMatches, type PortPattern } from '../tunnel/allowlist.js';
@@ -112,10 +112,7 @@ export function createArcListenerEnd(options: ArcListenerOptions): ArcListenerEn
         }
         log.info({ ...fields, remote: `${socket.remoteAddress}:${socket.remotePort}` }, 'Arc connection open');
         stream.setMaxOutgoingMessageBytes(AZTUNNEL_MAX_MESSAGE_BYTES);
-        const result = await pump(socket, stream);
-        const end = { ...fields, bytesToSender: result.bytesToRelay, bytesFromSender: result.bytesFromRelay, durationMs: result.durationMs };
-        if (result.outcome === 'closed') log.info(end, 'Arc connection closed');
-        else log.info({ ...end, outcome: result.outcome, reason: result.error?.message }, 'Arc connection ended abruptly');
+        await pumpAndLog(socket, stream, log, fields, 'Arc connection', 'listener');
       } finally {
         slots.release();
       }

@@ -9,7 +9,7 @@ import { ArcSetupError } from '../arc/arm-failures.js';
 import { CLOUD_NAMES, cloudSettings, CloudSettingsError } from '../arc/clouds.js';
 import { parseArcResourceId, ResourceIdError } from '../arc/resource-id.js';
 import { EntraTokenProvider } from '../client/token-provider.js';
-import { pump } from '../forwarding/pump.js';
+import { pumpAndLog } from '../forwarding/pump-log.js';
 import { pumpStdio } from '../tunnel/stdio-connect.js';
 import type { Logger } from '../util/logger.js';
 import { addBindOptions, checkBindFlags, serveLocally, type BindFlags } from './bind-options.js';
@@ -137,10 +137,7 @@ async function forwardOne(connector: ArcConnector, socket: Socket, signal: Abort
     return;
   }
   log.info({ client, target: to }, 'Arc connection open');
-  const result = await pump(socket, stream);
-  const end = { client, target: to, bytesSent: result.bytesToRelay, bytesReceived: result.bytesFromRelay, durationMs: result.durationMs };
-  if (result.outcome === 'closed') log.info(end, 'Arc connection closed');
-  else log.info({ ...end, outcome: result.outcome, reason: result.error?.message }, 'Arc connection ended abruptly');
+  await pumpAndLog(socket, stream, log, { client, target: to }, 'Arc connection', 'sender');
 }
 
 /** ARM and relay failures are run-time failures (exit 1), each one line. */

@@ -4,8 +4,7 @@ import type { LevelWithSilent } from 'pino';
 import { BridgeHost, ForwarderStartError } from '../bridge/bridge-host.js';
 import { BridgeConfigError, loadBridgeConfig, validateRunnable, type BridgeConfig, type LogLevel } from '../bridge/config/index.js';
 import { claimHostNames, parseHostPins, type ClaimedHostNames } from '../bridge/hosts/bridge-host-names.js';
-import { HostsInputError } from '../bridge/hosts/host-entries.js';
-import { DEFAULT_HOSTS_FILE, HostsFileError } from '../bridge/hosts/hosts-store.js';
+import { DEFAULT_HOSTS_FILE, HostsError } from '../bridge/hosts/hosts-store.js';
 import { Allowlist, AllowlistError } from '../tunnel/allowlist.js';
 import { createLogger, type LogFormat, type Logger } from '../util/logger.js';
 import { collect, onShutdownSignal, parseDurationOption, readPemFile } from './common-options.js';
@@ -159,7 +158,7 @@ function claimHosts(flags: BridgeFlags, config: BridgeConfig): ClaimedHostNames 
   try {
     claimed = claimHostNames(config, file, parseHostPins(flags.addHosts === true ? '' : flags.addHosts));
   } catch (err) {
-    if (err instanceof HostsInputError || err instanceof HostsFileError) fail(err.message, err.kind === 'usage' ? ExitCode.Usage : ExitCode.Failure);
+    if (err instanceof HostsError) fail(err.message, err.kind === 'usage' ? ExitCode.Usage : ExitCode.Failure);
     throw err;
   }
   process.on('exit', () => {

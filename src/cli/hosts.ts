@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { addHostEntry, describeOwner, HostsInputError, listHostEntries, removeHostEntries } from '../bridge/hosts/host-entries.js';
-import { DEFAULT_HOSTS_FILE, HostsFileError } from '../bridge/hosts/hosts-store.js';
+import { addHostEntry, describeOwner, listHostEntries, removeHostEntries } from '../bridge/hosts/host-entries.js';
+import { DEFAULT_HOSTS_FILE, HostsError } from '../bridge/hosts/hosts-store.js';
 import { ExitCode, fail } from './errors.js';
 
 interface HostsFlags {
@@ -48,8 +48,7 @@ function run<T>(work: () => T): T {
   try {
     return work();
   } catch (err) {
-    if (err instanceof HostsInputError) fail(err.message, err.kind === 'usage' ? ExitCode.Usage : ExitCode.Failure);
-    if (err instanceof HostsFileError) fail(err.message, err.kind === 'usage' ? ExitCode.Usage : ExitCode.Failure);
+    if (err instanceof HostsError) fail(err.message, err.kind === 'usage' ? ExitCode.Usage : ExitCode.Failure);
     throw err;
   }
 }

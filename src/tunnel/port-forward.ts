@@ -4,7 +4,7 @@
  * cannot be opened the client's connection is closed and the reason is logged.
  */
 import type { Socket } from 'node:net';
-import { pump } from '../forwarding/pump.js';
+import { pumpAndLog } from '../forwarding/pump-log.js';
 import type { Logger } from '../util/logger.js';
 import type { LocalConnectionHandler } from './local-tunnel-server.js';
 import { TunnelError, type TunnelSender } from './tunnel-sender.js';
@@ -27,9 +27,6 @@ export function portForwardHandler(sender: TunnelSender, target: string, log: Lo
     }
     const fields = { client, target, bridge_id: tunnel.bridgeId, listener_id: tunnel.listenerId };
     log.info(fields, 'tunnel open');
-    const result = await pump(socket, tunnel.stream);
-    const end = { ...fields, bytesSent: result.bytesToRelay, bytesReceived: result.bytesFromRelay, durationMs: result.durationMs };
-    if (result.outcome === 'closed') log.info(end, 'tunnel closed');
-    else log.info({ ...end, outcome: result.outcome, reason: result.error?.message }, 'tunnel ended abruptly');
+    await pumpAndLog(socket, tunnel.stream, log, fields, 'tunnel', 'sender');
   };
 }

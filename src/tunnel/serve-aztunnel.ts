@@ -10,7 +10,7 @@
 import type { HybridConnectionStream, RelayedMessage } from '../client/hybrid-connection-stream.js';
 import { DialError } from '../forwarding/dial.js';
 import type { ProtocolHandler } from '../forwarding/listener-end.js';
-import { pump } from '../forwarding/pump.js';
+import { pumpAndLog } from '../forwarding/pump-log.js';
 import {
   acceptedResponse,
   capacityResponse,
@@ -101,10 +101,7 @@ export function createAztunnelHandler(options: AztunnelHandlerOptions): Protocol
       }
       log.info({ ...fields, rule: access.rule, dialMs: Date.now() - dialStarted, remote: `${socket.remoteAddress}:${socket.remotePort}` }, 'tunnel open');
       stream.setMaxOutgoingMessageBytes(AZTUNNEL_MAX_MESSAGE_BYTES);
-      const result = await pump(socket, stream);
-      const end = { ...fields, bytesToSender: result.bytesToRelay, bytesFromSender: result.bytesFromRelay, durationMs: result.durationMs };
-      if (result.outcome === 'closed') log.info(end, 'tunnel closed');
-      else log.info({ ...end, outcome: result.outcome, reason: result.error?.message }, 'tunnel ended abruptly');
+      await pumpAndLog(socket, stream, log, fields, 'tunnel', 'listener');
     } finally {
       slots.release();
     }

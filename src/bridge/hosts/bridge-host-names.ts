@@ -12,9 +12,9 @@
 import { isIP } from 'node:net';
 import { isLocalAddress } from '../config/addresses.js';
 import type { BridgeConfig, LocalBinding } from '../config/model.js';
-import { checkHostAddress, checkHostName, HostsInputError } from './host-entries.js';
+import { checkHostAddress, checkHostName } from './host-entries.js';
 import type { HostsDocument } from './hosts-file.js';
-import { editHostsFile, isRunning } from './hosts-store.js';
+import { editHostsFile, HostsError, isRunning } from './hosts-store.js';
 
 export interface ClaimedHostName {
   name: string;
@@ -36,15 +36,15 @@ export function parseHostPins(text: string): Map<string, string> {
   const pins = new Map<string, string>();
   for (const item of text.split(',').map((s) => s.trim()).filter(Boolean)) {
     const eq = item.indexOf('=');
-    if (eq < 0) throw new HostsInputError(`--add-hosts "${item}": write name=address, e.g. sql.corp.example.com=127.1.2.3`);
+    if (eq < 0) throw new HostsError(`--add-hosts "${item}": write name=address, e.g. sql.corp.example.com=127.1.2.3`, 'usage');
     const name = checkHostName(item.slice(0, eq).trim());
     const address = item.slice(eq + 1).trim();
     try {
       checkHostAddress(address, false);
     } catch (err) {
-      throw new HostsInputError(`--add-hosts ${name}=${address}: ${(err as Error).message.replace(/; pass --allow-non-loopback.*$/, '')}`);
+      throw new HostsError(`--add-hosts ${name}=${address}: ${(err as Error).message.replace(/; pass --allow-non-loopback.*$/, '')}`, 'usage');
     }
-    if (pins.has(name.toLowerCase())) throw new HostsInputError(`--add-hosts names ${name} twice`);
+    if (pins.has(name.toLowerCase())) throw new HostsError(`--add-hosts names ${name} twice`, 'usage');
     pins.set(name.toLowerCase(), address);
   }
   return pins;
@@ -54,9 +54,9 @@ const FIRST_CANDIDATE = [127, 1, 0, 1];
 
 export function claimHostNames(config: BridgeConfig, hostsFile: string, pins: Map<string, string>, pid = process.pid): ClaimedHostNames {
   const byName = namedBindings(config);
-  if (byName.size === 0) throw new HostsInputError('--add-hosts: no -L binding listens on a host name; write e.g. -L sql.corp.example.com:1433:relay');
+  if (byName.size === 0) throw new HostsError('--add-hosts: no -L binding listens on a host name; write e.g. -L sql.corp.example.com:1433:relay', 'usage');
   for (const name of pins.keys()) {
-    if (!byName.has(name)) throw new HostsInputError(`--add-hosts ${name}=${pins.get(name)}: no -L binding listens on ${name}`);
+    if (!byName.has(name)) throw new HostsError(`--add-hosts ${name}=${pins.get(name)}: no -L binding listens on ${name}`, 'usage');
   }
   const { names, cleaned } = editHostsFile(hostsFile, (doc) => {
     const stale = doc.entries().filter((e) => e.owner?.kind === 'bridge' && (e.owner.pid === pid || !isRunning(e.owner.pid)));
@@ -87,14 +87,14 @@ function claimOne(doc: HostsDocument, name: string, pin: string | undefined, hos
   const existing = doc.entriesFor(name);
   const live = existing.find((e) => e.owner?.kind === 'bridge');
   if (live && live.owner?.kind === 'bridge') {
-    throw new HostsInputError(`${name} is already mapped in ${hostsFile} by another running bridge (pid ${live.owner.pid}); stop it, or listen on another name`, 'conflict');
+    throw new HostsError(`${name} is already mapped in ${hostsFile} by another running bridge (pid ${live.owner.pid}); stop it, or listen on another name`, 'failure');
   }
   if (existing.length > 0) {
     const addresses = new Set(existing.map((e) => e.address));
     const [address] = addresses;
-    if (addresses.size > 1) throw new HostsInputError(`${name} has several addresses in ${hostsFile} (${[...addresses].join(', ')}); leave one, or drop --add-hosts`, 'conflict');
-    if (pin !== undefined && pin !== address) throw new HostsInputError(`--add-hosts ${name}=${pin}: ${hostsFile} already maps ${name} to ${address} (line ${existing[0]!.line + 1})`, 'conflict');
-    if (!isIP(address!) || !isLocalAddress(address!)) throw new HostsInputError(`${hostsFile} maps ${name} to ${address}, which is not an address of this machine; fix that line, or drop --add-hosts`, 'conflict');
+    if (addresses.size > 1) throw new HostsError(`${name} has several addresses in ${hostsFile} (${[...addresses].join(', ')}); leave one, or drop --add-hosts`, 'failure');
+    if (pin !== undefined && pin !== address) throw new HostsError(`--add-hosts ${name}=${pin}: ${hostsFile} already maps ${name} to ${address} (line ${existing[0]!.line + 1})`, 'failure');
+    if (!isIP(address!) || !isLocalAddress(address!)) throw new HostsError(`${hostsFile} maps ${name} to ${address}, which is not an address of this machine; fix that line, or drop --add-hosts`, 'failure');
     return { name, address: address!, added: false };
   }
   const address = pin ?? freeLoopbackAddress(doc);
@@ -112,7 +112,7 @@ function freeLoopbackAddress(doc: HostsDocument): string {
       if (!used.has(candidate)) return candidate;
     }
   }
-  throw new HostsInputError('no free address left in 127.1.0.0/16; pin one with --add-hosts name=127.x.y.z', 'conflict');
+  throw new HostsError('no free address left in 127.1.0.0/16; pin one with --add-hosts name=127.x.y.z', 'failure');
 }
 
 /** TCP and UDP -L bindings whose bind address is a host name, by lower-case name. */

@@ -6,22 +6,11 @@
 import { isIP } from 'node:net';
 import { isDnsName } from '../config/addresses.js';
 import type { EntryOwner, HostsEntry } from './hosts-file.js';
-import { editHostsFile, isRunning, readHostsFile } from './hosts-store.js';
-
-/** Bad input (exit code 2) or a conflict with what the file holds (exit code 1). */
-export class HostsInputError extends Error {
-  constructor(
-    message: string,
-    readonly kind: 'usage' | 'conflict' = 'usage',
-  ) {
-    super(message);
-    this.name = 'HostsInputError';
-  }
-}
+import { editHostsFile, HostsError, isRunning, readHostsFile } from './hosts-store.js';
 
 export function checkHostName(name: string): string {
-  if (!isDnsName(name) || isIP(name) !== 0) throw new HostsInputError(`"${name}" is not a valid host name (letters, digits, '-', '_' and '.'-separated labels)`);
-  if (name.toLowerCase().replace(/\.$/, '') === 'localhost') throw new HostsInputError('"localhost" is the system\'s own name; map another name');
+  if (!isDnsName(name) || isIP(name) !== 0) throw new HostsError(`"${name}" is not a valid host name (letters, digits, '-', '_' and '.'-separated labels)`, 'usage');
+  if (name.toLowerCase().replace(/\.$/, '') === 'localhost') throw new HostsError('"localhost" is the system\'s own name; map another name', 'usage');
   return name;
 }
 
@@ -32,10 +21,10 @@ export function isLoopbackAddress(address: string): boolean {
 /** An IP literal a name may point to: loopback, or any unicast address when `allowNonLoopback`. */
 export function checkHostAddress(address: string, allowNonLoopback: boolean): string {
   const family = isIP(address);
-  if (family === 0) throw new HostsInputError(`"${address}" is not an IP address`);
-  if (address === '0.0.0.0' || address === '::') throw new HostsInputError(`${address} is the unspecified address; give a loopback address such as 127.1.2.3`);
+  if (family === 0) throw new HostsError(`"${address}" is not an IP address`, 'usage');
+  if (address === '0.0.0.0' || address === '::') throw new HostsError(`${address} is the unspecified address; give a loopback address such as 127.1.2.3`, 'usage');
   if (!isLoopbackAddress(address) && !allowNonLoopback) {
-    throw new HostsInputError(`${address} is not a loopback address (127.x.y.z or ::1); pass --allow-non-loopback to map a name to it`);
+    throw new HostsError(`${address} is not a loopback address (127.x.y.z or ::1); pass --allow-non-loopback to map a name to it`, 'usage');
   }
   return address;
 }
@@ -54,9 +43,9 @@ export function addHostEntry(path: string, addressText: string, nameText: string
     const existing = doc.entriesFor(name);
     if (existing.length === 1 && existing[0]!.owner?.kind === 'hosts' && existing[0]!.address === address && existing[0]!.names.length === 1) return false;
     const foreign = existing.find((e) => e.owner === undefined);
-    if (foreign) throw new HostsInputError(`${name} is already in ${path} (line ${foreign.line + 1}: ${foreign.address}), not added by hybridge; edit that line by hand`, 'conflict');
+    if (foreign) throw new HostsError(`${name} is already in ${path} (line ${foreign.line + 1}: ${foreign.address}), not added by hybridge; edit that line by hand`, 'failure');
     if (existing.length > 0 && !options.replace) {
-      throw new HostsInputError(`${name} is already in ${path} as ${existing[0]!.address} (${describeOwner(existing[0]!.owner!)}); pass --replace to change it`, 'conflict');
+      throw new HostsError(`${name} is already in ${path} as ${existing[0]!.address} (${describeOwner(existing[0]!.owner!)}); pass --replace to change it`, 'failure');
     }
     doc.removeLines(existing.map((e) => e.line));
     doc.append(address, name, { kind: 'hosts' });
@@ -72,8 +61,8 @@ export function removeHostEntries(path: string, nameText: string): HostsEntry[] 
     const ours = existing.filter((e) => e.owner !== undefined);
     if (ours.length === 0) {
       const foreign = existing[0];
-      if (foreign) throw new HostsInputError(`${name} in ${path} (line ${foreign.line + 1}) was not added by hybridge; edit that line by hand`, 'conflict');
-      throw new HostsInputError(`${path} has no entry for ${name}`, 'conflict');
+      if (foreign) throw new HostsError(`${name} in ${path} (line ${foreign.line + 1}) was not added by hybridge; edit that line by hand`, 'failure');
+      throw new HostsError(`${path} has no entry for ${name}`, 'failure');
     }
     doc.removeLines(ours.map((e) => e.line));
     return ours;

@@ -13,14 +13,18 @@ import { HostsDocument } from './hosts-file.js';
 
 export const DEFAULT_HOSTS_FILE = '/etc/hosts';
 
-/** A hosts file problem, one line. `usage` problems (a wrong path) are the command line's fault. */
-export class HostsFileError extends Error {
+/**
+ * A hosts-file problem, one line: `usage` is the command line's fault (a wrong path, a malformed name
+ * or address: exit code 2); `failure` is a conflict with the file or the system (a duplicate, a
+ * missing permission: exit code 1).
+ */
+export class HostsError extends Error {
   constructor(
     message: string,
-    readonly kind: 'usage' | 'runtime' = 'runtime',
+    readonly kind: 'usage' | 'failure' = 'failure',
   ) {
     super(message);
-    this.name = 'HostsFileError';
+    this.name = 'HostsError';
   }
 }
 
@@ -55,10 +59,10 @@ export function editHostsFile<T>(path: string, edit: (doc: HostsDocument) => T):
 function resolve(path: string): string {
   try {
     const real = realpathSync(path);
-    if (!statSync(real).isFile()) throw new HostsFileError(`${path} is not a file`, 'usage');
+    if (!statSync(real).isFile()) throw new HostsError(`${path} is not a file`, 'usage');
     return real;
   } catch (err) {
-    if (err instanceof HostsFileError) throw err;
+    if (err instanceof HostsError) throw err;
     throw describe(err, path, 'read');
   }
 }
@@ -132,7 +136,7 @@ function lock(real: string, shown: string): () => void {
       removeQuietly(path);
       continue;
     }
-    if (Date.now() > deadline) throw new HostsFileError(`${shown} is being changed by another hybridge process (lock file ${path}); try again, or remove the lock file if no hybridge is running`);
+    if (Date.now() > deadline) throw new HostsError(`${shown} is being changed by another hybridge process (lock file ${path}); try again, or remove the lock file if no hybridge is running`);
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
   }
 }
@@ -165,11 +169,11 @@ function removeQuietly(path: string): void {
   }
 }
 
-function describe(err: unknown, shown: string, action: 'read' | 'change'): HostsFileError {
+function describe(err: unknown, shown: string, action: 'read' | 'change'): HostsError {
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return new HostsFileError(`${shown} does not exist; give the hosts file with --hosts-file`, 'usage');
-  if (code === 'EACCES' || code === 'EPERM') return new HostsFileError(`cannot ${action} ${shown}: permission denied; run as root (sudo) or give a file you may write with --hosts-file`);
-  if (code === 'EROFS') return new HostsFileError(`cannot ${action} ${shown}: the file system is read-only`);
-  if (code === 'EISDIR') return new HostsFileError(`${shown} is a directory, not a hosts file`, 'usage');
-  return new HostsFileError(`cannot ${action} ${shown}: ${code ?? (err as Error).message}`);
+  if (code === 'ENOENT') return new HostsError(`${shown} does not exist; give the hosts file with --hosts-file`, 'usage');
+  if (code === 'EACCES' || code === 'EPERM') return new HostsError(`cannot ${action} ${shown}: permission denied; run as root (sudo) or give a file you may write with --hosts-file`);
+  if (code === 'EROFS') return new HostsError(`cannot ${action} ${shown}: the file system is read-only`);
+  if (code === 'EISDIR') return new HostsError(`${shown} is a directory, not a hosts file`, 'usage');
+  return new HostsError(`cannot ${action} ${shown}: ${code ?? (err as Error).message}`);
 }

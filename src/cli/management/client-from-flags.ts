@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { ManagementClient, type ManagementCredential } from '../../client/management-client.js';
 import { parseConnectionString, type ConnectionString } from '../../protocol/connection-string.js';
+import { readPemFile } from '../common-options.js';
 import { fail } from '../errors.js';
 import { CONNECTION_STRING_ENV, type ManagementFlags } from './options.js';
 
@@ -39,19 +39,9 @@ function credential(cs: ConnectionString): ManagementCredential {
  */
 function trustedCertificates(files: string[] | undefined, env: NodeJS.ProcessEnv): string[] | undefined {
   if (!files || files.length === 0) return undefined;
-  const pems = files.map((file) => readPem(file, '--ca'));
+  const pems = files.map((file) => readPemFile(file, '--ca'));
   const extra = env.NODE_EXTRA_CA_CERTS;
-  if (extra) pems.push(readPem(extra, 'NODE_EXTRA_CA_CERTS'));
+  if (extra) pems.push(readPemFile(extra, 'NODE_EXTRA_CA_CERTS'));
   return pems;
 }
 
-function readPem(file: string, what: string): string {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    fail(`${what}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
-  if (!text.includes('-----BEGIN CERTIFICATE-----')) fail(`${what}: ${file} holds no PEM certificate`);
-  return text;
-}

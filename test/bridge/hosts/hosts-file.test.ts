@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { loadBridgeConfig, type TcpLocalBinding } from '../../../src/bridge/config/index.js';
 import { claimHostNames, parseHostPins } from '../../../src/bridge/hosts/bridge-host-names.js';
-import { HostsInputError } from '../../../src/bridge/hosts/host-entries.js';
+import { HostsError } from '../../../src/bridge/hosts/hosts-store.js';
 import { HostsDocument } from '../../../src/bridge/hosts/hosts-file.js';
 
 const ORIGINAL = '127.0.0.1\tlocalhost\r\n# a comment,  spaced\r\n\r\n10.0.0.5 db.internal DB-alias   # trailing\r\n::1 ip6-localhost';
@@ -96,7 +96,7 @@ describe('bridge --add-hosts claims', () => {
     // The test runner itself stands for another running bridge.
     assert.throws(
       () => claimHostNames(config('sql.corp.example.com:1433:db'), hostsFile(`127.1.0.1 sql.corp.example.com # hybridge bridge pid=${process.pid}\n`), new Map(), 556),
-      (err: Error) => err instanceof HostsInputError && err.kind === 'conflict' && /already mapped in .* by another running bridge \(pid \d+\)/.test(err.message),
+      (err: Error) => err instanceof HostsError && err.kind === 'failure' && /already mapped in .* by another running bridge \(pid \d+\)/.test(err.message),
     );
   });
 
@@ -110,6 +110,6 @@ describe('bridge --add-hosts claims', () => {
       [() => parseHostPins('a.example.com=10.0.0.1'), /^--add-hosts a\.example\.com=10\.0\.0\.1: 10\.0\.0\.1 is not a loopback address \(127\.x\.y\.z or ::1\)$/],
       [() => parseHostPins('a.example.com=127.1.1.1,A.example.com=127.1.1.2'), /names A\.example\.com twice/],
     ];
-    for (const [run, message] of cases) assert.throws(run, (err: Error) => err instanceof HostsInputError && message.test(err.message), String(message));
+    for (const [run, message] of cases) assert.throws(run, (err: Error) => err instanceof HostsError && message.test(err.message), String(message));
   });
 });
