@@ -1,17 +1,15 @@
-import type { Socket } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import type { Command } from 'commander';
 import { ArcConnector } from '../arc/arc-connector.js';
-import { ARC_SERVICES, ArcCredentialSource, type ArcService, type ArcTarget } from '../arc/arc-credentials.js';
+import { arcPortForwardHandler } from '../arc/arc-port-forward.js';
+import { ARC_SERVICES, ArcCredentialSource, type ArcTarget } from '../arc/arc-credentials.js';
 import { ArcDialError } from '../arc/arc-dial.js';
 import { ArmClient } from '../arc/arm-client.js';
 import { ArcSetupError } from '../arc/arm-failures.js';
 import { CLOUD_NAMES, cloudSettings, CloudSettingsError } from '../arc/clouds.js';
 import { parseArcResourceId, ResourceIdError } from '../arc/resource-id.js';
 import { EntraTokenProvider } from '../client/token-provider.js';
-import { pumpAndLog } from '../forwarding/pump-log.js';
 import { pumpStdio } from '../tunnel/stdio-connect.js';
-import type { Logger } from '../util/logger.js';
 import { addBindOptions, checkBindFlags, serveLocally, type BindFlags } from './bind-options.js';
 import { addLogOptions, loggerFrom, parsePort, readPemFile } from './common-options.js';
 import { ExitCode, fail } from './errors.js';
@@ -20,7 +18,7 @@ import { durationFlag } from './relay-options.js';
 /** aztunnel's `ArcCmd` flags, plus the cloud, the wait bound and extra trust. */
 interface ArcFlags {
   resourceId?: string;
-  port?: string;
+  port: string;
   service: string;
   cloud?: string;
   armEndpoint?: string;
@@ -31,7 +29,8 @@ interface ArcFlags {
 }
 
 const RESOURCE_ID_ENV = 'AZTUNNEL_ARC_RESOURCE_ID';
-const DEFAULT_PORTS: Record<ArcService, number> = { SSH: 22, WAC: 6516 };
+/** aztunnel's default for both services (Windows Admin Center listens on 6516: pass --port 6516). */
+const DEFAULT_PORT = 22;
 
 export function registerArcCommands(program: Command): void {
   const arc = program
@@ -53,7 +52,7 @@ export function registerArcCommands(program: Command): void {
 function addArcOptions(command: Command): Command {
   command
     .option('--resource-id <id>', `the machine: /subscriptions/{id}/resourceGroups/{group}/providers/Microsoft.HybridCompute/machines/{name} [env ${RESOURCE_ID_ENV}]`)
-    .option('--port <port>', 'port on the machine (default 22 for SSH, 6516 for WAC)')
+    .option('--port <port>', 'port on the machine (WAC listens on 6516)', String(DEFAULT_PORT))
     .option('--service <name>', `service configuration: ${ARC_SERVICES.join(' or ')}`, 'SSH')
     .option('--cloud <name>', `Azure cloud: ${CLOUD_NAMES.join(', ')} (default AzureCloud); sets the ARM endpoint and the Microsoft Entra ID authority`)
     .option('--arm-endpoint <url>', 'ARM endpoint instead of the cloud\'s, e.g. https://management.azure.com')
@@ -75,7 +74,7 @@ function connectorFrom(flags: ArcFlags, progress: (line: string) => void): { con
   }
   const service = ARC_SERVICES.find((s) => s === flags.service.toUpperCase());
   if (!service) fail(`--service must be ${ARC_SERVICES.join(' or ')}, not "${flags.service}"`);
-  const port = flags.port === undefined ? DEFAULT_PORTS[service] : parsePort(flags.port, '--port');
+  const port = parsePort(flags.port, '--port');
   if (port === 0) fail('--port must be a number from 1 to 65535, not "0"');
   const waitMs = durationFlag(flags.timeout, '--timeout');
   // --ca adds to the system's trust: ARM and the relay are public Azure endpoints in real use.
@@ -115,29 +114,9 @@ async function runPortForward(flags: ArcFlags & BindFlags): Promise<void> {
   } catch (err) {
     arcFailure(err, 'arc port-forward');
   }
-  const handle = async (socket: Socket, signal: AbortSignal): Promise<void> => forwardOne(connector, socket, signal, to, log);
-  const server = await serveLocally(flags, log, handle, () => undefined);
+  const server = await serveLocally(flags, log, arcPortForwardHandler(connector, to, log), () => undefined);
   process.stdout.write(`hybridge arc: listening on ${server.address}, forwarding to ${to}\n`);
   log.info({ bind: server.address, machine: target.machine.id, port: target.port, service: target.service }, 'arc port-forward listening');
-}
-
-async function forwardOne(connector: ArcConnector, socket: Socket, signal: AbortSignal, to: string, log: Logger): Promise<void> {
-  const client = `${socket.remoteAddress}:${socket.remotePort}`;
-  let stream;
-  try {
-    stream = await connector.open(signal);
-  } catch (err) {
-    if (!(err instanceof ArcSetupError || err instanceof ArcDialError)) throw err;
-    log.warn({ client, target: to }, err.message);
-    socket.destroy();
-    return;
-  }
-  if (socket.destroyed) {
-    stream.destroy();
-    return;
-  }
-  log.info({ client, target: to }, 'Arc connection open');
-  await pumpAndLog(socket, stream, log, { client, target: to }, 'Arc connection', 'sender');
 }
 
 /** ARM and relay failures are run-time failures (exit 1), each one line. */
