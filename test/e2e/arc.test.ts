@@ -171,7 +171,7 @@ describe('arc connect / arc port-forward (processes, ARM stood in for)', () => {
     assert.equal(run.stderr, "hybridge: arc connect: the relay of web2 refused the connection (403 port 1 is not allowed by the listener's --arc-ports)\n");
   });
 
-  describe('ARM failures: one line and exit code 1', () => {
+  describe('ARM failures: one line and exit code 1', { concurrency: true }, () => {
     const cases: [string, string, { status: number; code: string; message: string } | undefined, RegExp][] = [
       [
         'no permission (403)',
