@@ -1,6 +1,7 @@
 import type { Node } from 'yaml';
 import { checkDnsHostName, checkListenAddress, checkTargetHost } from './addresses.js';
 import { BridgeConfigError, ValueError } from './config-error.js';
+import { httpBasePath } from './http-base-path.js';
 import type { LocalForwardEntry } from './layer.js';
 import type { LocalBinding, RemoteBinding, RemoteForward } from './model.js';
 import { checkPort, checkPortName, checkRelayName, defaultSocketPortName, parsePortText } from './names.js';
@@ -112,7 +113,7 @@ function readRemoteBinding(m: Mapping, node: Node, defaults: { http: boolean; in
       throw new BridgeConfigError(`${ctx.where(m.get('PortName')?.value ?? node)}: an Http binding needs PortName http or https`);
     }
     const port = portEntry ? checked(portEntry, ctx, () => checkPort(readInteger(portEntry, ctx), 'HostPort')) : scheme === 'http' ? 80 : 443;
-    const path = pathEntry ? normalizePath(readString(pathEntry, ctx)) : '/';
+    const path = pathEntry ? checked(pathEntry, ctx, () => httpBasePath(readString(pathEntry, ctx).split('/'))) : '/';
     return { kind: 'http', portName: scheme, scheme, host, port, path, insecure };
   }
   if (pathEntry) throw new BridgeConfigError(`${ctx.where(pathEntry.keyNode)}: Path applies only to bindings with Http: true`);
@@ -150,12 +151,6 @@ function checkSocketPath(path: string): string {
   if (!path) throw new ValueError('the socket path is empty');
   if (path.includes('\0')) throw new ValueError('the socket path contains a NUL character');
   return path;
-}
-
-/** `/api` → `/api/`, `` → `/`: the same shape -H gives. */
-function normalizePath(text: string): string {
-  const segments = text.split('/').filter((s) => s.length > 0);
-  return segments.length === 0 ? '/' : `/${segments.join('/')}/`;
 }
 
 function exactlyOne(a: MappingValue | undefined, b: MappingValue | undefined, node: Node, aKey: string, bKey: string, ctx: YamlContext): void {
