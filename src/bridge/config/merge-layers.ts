@@ -1,4 +1,6 @@
+import { BridgeConfigError } from './config-error.js';
 import { resolveConnection } from './credentials.js';
+import { tooManyBindings } from './limits.js';
 import type { ConfigLayer, LayerSettings, LocalForwardEntry } from './layer.js';
 import {
   DEFAULT_CONNECTION_ATTEMPTS,
@@ -15,7 +17,8 @@ import { mergeHealthCheck } from './pool-settings.js';
  * later layer replaces the earlier value; LocalForward and RemoteForward lists concatenate in order;
  * a layer with ClearAllForwardings: true drops the lists of the layers before it, then adds its own.
  * HealthCheck settings merge field by field (a later Interval keeps an earlier Timeout).
- * Unlike azbridge, KeepAliveInterval from a later layer wins even when it is 30.
+ * Unlike azbridge, KeepAliveInterval from a later layer wins even when it is 30. More than
+ * MAX_FORWARD_BINDINGS bindings in all is a BridgeConfigError.
  */
 export function mergeLayers(layers: readonly ConfigLayer[]): BridgeConfig {
   const settings: LayerSettings = {};
@@ -35,6 +38,10 @@ export function mergeLayers(layers: readonly ConfigLayer[]): BridgeConfig {
     localForward = localForward.concat(layer.localForward);
     remoteForward = remoteForward.concat(layer.remoteForward);
   }
+  let bindings = 0;
+  for (const forward of [...localForward, ...remoteForward]) bindings += forward.bindings.length;
+  const problem = tooManyBindings(bindings, 'the configuration');
+  if (problem) throw new BridgeConfigError(problem);
   const prewarm = settings.prewarm ?? 0;
   const connection = resolveConnection(layers);
   return {

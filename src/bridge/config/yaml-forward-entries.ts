@@ -2,6 +2,7 @@ import type { Node } from 'yaml';
 import { checkDnsHostName, checkListenAddress, checkTargetHost } from './addresses.js';
 import { BridgeConfigError, ValueError } from './config-error.js';
 import { httpBasePath } from './http-base-path.js';
+import { tooManyBindings } from './limits.js';
 import type { LocalForwardEntry } from './layer.js';
 import type { LocalBinding, RemoteBinding, RemoteForward } from './model.js';
 import { checkPort, checkPortName, checkRelayName, defaultSocketPortName, parsePortText } from './names.js';
@@ -30,11 +31,19 @@ const ENTRY_DEFAULTS = new Set<string>(['NoAuthentication', 'Http', 'Insecure', 
 type Mapping = Map<string, MappingValue>;
 
 export function readLocalForwardList(entry: MappingValue, ctx: YamlContext): LocalForwardEntry[] {
-  return readList(entry, ctx).map((node) => readLocalEntry(node, ctx));
+  return boundedList(entry, ctx).map((node) => readLocalEntry(node, ctx));
 }
 
 export function readRemoteForwardList(entry: MappingValue, ctx: YamlContext): RemoteForward[] {
-  return readList(entry, ctx).map((node) => readRemoteEntry(node, ctx));
+  return boundedList(entry, ctx).map((node) => readRemoteEntry(node, ctx));
+}
+
+/** The items of a forwarder list, refused before any is read when there are more than a configuration may hold. */
+function boundedList(entry: MappingValue, ctx: YamlContext): Node[] {
+  const items = readList(entry, ctx);
+  const problem = tooManyBindings(items.length, entry.key);
+  if (problem) throw new BridgeConfigError(`${ctx.where(entry.value ?? entry.keyNode)}: ${problem}`);
+  return items;
 }
 
 function readLocalEntry(node: Node, ctx: YamlContext): LocalForwardEntry {
@@ -72,7 +81,7 @@ function bindingMappings(m: Mapping, node: Node, keys: readonly string[], what: 
   if (!list) return [[m, node]];
   const inline = [...m.values()].find((e) => keys.includes(e.key) && !ENTRY_DEFAULTS.has(e.key));
   if (inline) throw new BridgeConfigError(`${ctx.where(inline.keyNode)}: ${inline.key} is a binding key; with Bindings, put it in the list items`);
-  const items = readList(list, ctx);
+  const items = boundedList(list, ctx);
   if (items.length === 0) throw new BridgeConfigError(`${ctx.where(list.value ?? list.keyNode)}: Bindings is empty`);
   return items.map((item) => [readMapping(item, keys, what, ctx), item]);
 }
