@@ -26,6 +26,7 @@ export {
   AuthorizationFailedError,
   ConnectionLostError,
   EndpointNotFoundError,
+  MessageTooLargeError,
   RelayError,
   RelayHandshakeError,
   RelayTimeoutError,

@@ -61,7 +61,7 @@ export function createAztunnelHandler(options: AztunnelHandlerOptions): Protocol
     }
     const { envelope, address } = parsed;
     const fields = { conn, bridge_id: envelope.bridgeId, target: envelope.target };
-    if (!slots.tryAcquire()) {
+    if (!slots.tryAcquire(stream)) {
       log.warn({ ...fields, limit: slots.limit }, 'tunnel refused: listener at capacity (--max-connections)');
       await answerAndClose(stream, capacityResponse(listenerId));
       return;
@@ -106,7 +106,7 @@ export function createAztunnelHandler(options: AztunnelHandlerOptions): Protocol
       if (result.outcome === 'closed') log.info(end, 'tunnel closed');
       else log.info({ ...end, outcome: result.outcome, reason: result.error?.message }, 'tunnel ended abruptly');
     } finally {
-      slots.release();
+      slots.release(stream);
     }
   };
 }
