@@ -102,6 +102,7 @@ export class BridgeHost {
         tracker: this.tracker,
         tls: this.options.tls,
         udpIdleMs: this.options.udpIdleMs,
+        maxUdpFlows: config.maxUdpFlows,
       });
       try {
         await forwarder.start();

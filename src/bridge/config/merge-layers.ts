@@ -7,6 +7,7 @@ import {
   DEFAULT_EXIT_ON_FORWARD_FAILURE,
   DEFAULT_KEEP_ALIVE_SECONDS,
   DEFAULT_LOG_LEVEL,
+  DEFAULT_MAX_UDP_FLOWS,
   type BridgeConfig,
   type RemoteForward,
 } from './model.js';
@@ -56,6 +57,7 @@ export function mergeLayers(layers: readonly ConfigLayer[]): BridgeConfig {
     logLevel: settings.logLevel ?? DEFAULT_LOG_LEVEL,
     ...(settings.logFileName !== undefined && { logFileName: settings.logFileName }),
     prewarm,
+    maxUdpFlows: settings.maxUdpFlows ?? DEFAULT_MAX_UDP_FLOWS,
     ...(settings.loadBalancing !== undefined && { loadBalancing: settings.loadBalancing }),
     ...(settings.healthCheck !== undefined && { healthCheck: settings.healthCheck }),
     localForward: localForward.map((entry) => ({ ...entry, prewarm: entry.prewarm ?? prewarm })),

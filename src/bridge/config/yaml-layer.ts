@@ -9,7 +9,7 @@ import { readHealthCheck, readLoadBalancing } from './yaml-pool-keys.js';
 import { checked, readBoolean, readInteger, readMapping, readString, type MappingValue, type YamlContext } from './yaml-values.js';
 
 /**
- * azbridge's top-level keys (reference/azbridge.md §2.2) plus hybridge's Prewarm and the target-pool
+ * azbridge's top-level keys (reference/azbridge.md §2.2) plus hybridge's Prewarm, MaxUdpFlows and the target-pool
  * defaults LoadBalancing and HealthCheck (yaml-pool-keys.ts). Keys match
  * case-insensitively; anything else is an error naming the key and its line and column.
  */
@@ -32,6 +32,7 @@ export const GLOBAL_KEYS = [
   'LogFileName',
   'RemoteForward',
   'Prewarm',
+  'MaxUdpFlows',
   'LoadBalancing',
   'HealthCheck',
 ] as const;
@@ -129,6 +130,9 @@ export function applyGlobalEntry(layer: ConfigLayer, entry: MappingValue, ctx: Y
       break;
     case 'Prewarm':
       s.prewarm = check(() => checkRange(readInteger(entry, ctx), 'Prewarm'));
+      break;
+    case 'MaxUdpFlows':
+      s.maxUdpFlows = check(() => checkRange(readInteger(entry, ctx), 'MaxUdpFlows'));
       break;
     case 'LoadBalancing':
       s.loadBalancing = readLoadBalancing(entry, ctx);
