@@ -5,7 +5,7 @@ import { parseTarget, TargetError } from '../protocol/aztunnel-envelope.js';
 import { BindAddressError, isLoopbackBind, parseBindAddress, type BindAddress } from '../tunnel/bind-address.js';
 import { LocalTunnelServer, type LocalConnectionHandler } from '../tunnel/local-tunnel-server.js';
 import { portForwardHandler } from '../tunnel/port-forward.js';
-import { credentialChecker, type CredentialCheck } from '../tunnel/socks5-protocol.js';
+import { credentialChecker, Socks5Error, type CredentialCheck } from '../tunnel/socks5-protocol.js';
 import { socks5ProxyHandler } from '../tunnel/socks5-proxy.js';
 import { connectStdio } from '../tunnel/stdio-connect.js';
 import { TunnelError, TunnelSender } from '../tunnel/tunnel-sender.js';
@@ -156,6 +156,7 @@ function socksCredentials(flags: SocksFlags, log: Logger): CredentialCheck | und
   try {
     return credentialChecker(user, password);
   } catch (err) {
-    fail((err as Error).message);
+    if (err instanceof Socks5Error) fail(err.message);
+    throw err;
   }
 }
