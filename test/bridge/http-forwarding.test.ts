@@ -67,11 +67,11 @@ describe('-H header rules (reference/azbridge.md §3.5)', () => {
 });
 
 describe('-H base paths', () => {
-  test('dot segments, encoded slashes and characters a URL path cannot carry are refused', async () => {
+  test('dot segments, encoded slashes, characters a URL path cannot carry and escapes that are not UTF-8 (fuzz: %AA) are refused', async () => {
     const { parseHttpForwardOption } = await import('../../src/bridge/config/index.js');
     assert.equal((parseHttpForwardOption('r:http/127.0.0.1/a/b%20c:80').bindings[0] as { path: string }).path, '/a/b%20c/');
-    for (const expression of ['r:http/127.0.0.1/..:80', 'r:http/127.0.0.1/a/%2e%2e:80', 'r:http/127.0.0.1/a%2fb:80', 'r:http/127.0.0.1/a%5cb:80', 'r:http/127.0.0.1/a b:80', 'r:http/127.0.0.1/a?b:80']) {
-      assert.throws(() => parseHttpForwardOption(expression), /BridgeConfigError|path segment/, expression);
+    for (const expression of ['r:http/127.0.0.1/..:80', 'r:http/127.0.0.1/a/%2e%2e:80', 'r:http/127.0.0.1/a%2fb:80', 'r:http/127.0.0.1/a%5cb:80', 'r:http/127.0.0.1/a b:80', 'r:http/127.0.0.1/a?b:80', 'r:http/127.0.0.1/%AA:80']) {
+      assert.throws(() => parseHttpForwardOption(expression), (err: Error) => err.name === 'BridgeConfigError' && /path segment/.test(err.message), expression);
     }
   });
 });

@@ -13,9 +13,17 @@ export function httpBasePath(segments: readonly string[]): string {
   const kept = segments.filter((s) => s.length > 0);
   for (const segment of kept) {
     if (!SEGMENT.test(segment)) throw new ValueError(`path segment "${segment}" holds characters a URL path cannot carry; percent-encode them`);
-    const decoded = decodeURIComponent(segment);
+    const decoded = decodeSegment(segment);
     if (decoded === '.' || decoded === '..') throw new ValueError(`path segment "${segment}" is a dot segment; write the base path without "." and ".."`);
     if (/[/\\\0]/.test(decoded)) throw new ValueError(`path segment "${segment}" encodes a slash, backslash or NUL`);
   }
   return kept.length === 0 ? '/' : `/${kept.join('/')}/`;
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new ValueError(`path segment "${segment}" is not percent-encoded UTF-8`);
+  }
 }
