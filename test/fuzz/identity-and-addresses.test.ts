@@ -8,9 +8,10 @@ import { describe, it } from 'node:test';
 import { ConnectionStringError, formatConnectionString, parseConnectionString, parseTimeSpan } from '../../src/protocol/connection-string.js';
 import { buildHttpUrl, buildHybridConnectionUrl, EndpointError, formatEndpoint, isValidEntityPath, parseRelayEndpoint, type RelayEndpoint } from '../../src/protocol/relay-endpoint.js';
 import { audienceCovers, audiencePath, createSasToken, parseSasToken, SasTokenError, verifySasSignature } from '../../src/protocol/sas-token.js';
-import { decodePath, listenerIdFromTracking, parseHcGesture, parseRelayedTarget, rawSuffixAfter, splitQuery } from '../../src/relay/request-url.js';
+import type { IncomingMessage } from 'node:http';
+import { decodePath, listenerIdFromTracking, parseHcGesture, parseRelayedTarget, rawHeaderMap, rawSuffixAfter, splitQuery } from '../../src/relay/request-url.js';
 import { Allowlist, AllowlistError, parseAllowEntry } from '../../src/tunnel/allowlist.js';
-import { fc, fuzz, onlyThrows, text } from './fuzz-kit.js';
+import { fc, fuzz, onlyThrows, text, trickyKeys } from './fuzz-kit.js';
 
 const segment = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,11}$/).filter((s) => s !== '.' && s !== '..');
 const entityPath = fc.array(segment, { minLength: 1, maxLength: 3 }).map((s) => s.join('/'));
@@ -93,6 +94,22 @@ describe('fuzz: relay request URLs', () => {
       onlyThrows(() => decodePath(url));
       onlyThrows(() => rawSuffixAfter(url, 1));
       onlyThrows(() => listenerIdFromTracking(url));
+    });
+  });
+
+  it('raw request headers become a map that keeps every header by its first spelling, duplicates joined', () => {
+    const name = fc.oneof(fc.stringMatching(/^[A-Za-z0-9-]{1,8}$/), trickyKeys, trickyKeys.map((k) => k.toUpperCase()));
+    fuzz(fc.array(fc.tuple(name, fc.string({ maxLength: 10 })), { maxLength: 8 }), (pairs) => {
+      const map = rawHeaderMap({ rawHeaders: pairs.flat() } as unknown as IncomingMessage);
+      const expected = new Map<string, [string, string[]]>();
+      for (const [n, v] of pairs) {
+        const known = expected.get(n.toLowerCase());
+        if (known) known[1].push(v);
+        else expected.set(n.toLowerCase(), [n, [v]]);
+      }
+      // Sorted: objects list integer-like keys ("0") first, whatever the order they were added in.
+      const sorted = (entries: [string, string][]) => entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      assert.deepEqual(sorted(Object.entries(map)), sorted([...expected.values()].map(([n, values]) => [n, values.join(', ')])));
     });
   });
 
