@@ -4,26 +4,13 @@
  * spoofed) source addresses cannot open relayed connections without end.
  */
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { pino } from 'pino';
 import { BridgeHost } from '../../src/bridge/bridge-host.js';
 import { loadBridgeConfig } from '../../src/bridge/config/index.js';
-import type { Logger } from '../../src/util/logger.js';
 import { delay, freePort, waitFor } from '../helpers/async.js';
+import { capturingLogger } from '../helpers/capturing-logger.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
 import { closeAll, startUdpEcho, udpClient } from './bridge-kit.js';
-
-function capturingLogger(): { lines: string[]; log: Logger } {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(...chunk.toString().split('\n').filter(Boolean));
-      done();
-    },
-  });
-  return { lines, log: pino({ level: 'info', base: null }, sink) };
-}
 
 describe('UDP flows per local forwarder are limited (in process)', () => {
   let relay: TestRelay;
