@@ -97,7 +97,7 @@ export function createArcListenerEnd(options: ArcListenerOptions): ArcListenerEn
       const fields = { conn: stream.trackingId, arc_port: port };
       // admit() checked the target; a stream without a valid one never gets here, but stays refused.
       if (typeof port === 'string' || !options.ports.allows(port)) return refuse(stream, 'target not allowed');
-      if (!slots.tryAcquire()) {
+      if (!slots.tryAcquire(stream)) {
         log.warn({ ...fields, limit: slots.limit }, 'Arc connection refused: listener at capacity (--max-connections)');
         return refuse(stream, 'listener at capacity');
       }
@@ -114,7 +114,7 @@ export function createArcListenerEnd(options: ArcListenerOptions): ArcListenerEn
         stream.setMaxOutgoingMessageBytes(AZTUNNEL_MAX_MESSAGE_BYTES);
         await pumpAndLog(socket, stream, log, fields, 'Arc connection', 'listener');
       } finally {
-        slots.release();
+        slots.release(stream);
       }
     },
   };

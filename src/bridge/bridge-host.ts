@@ -102,6 +102,7 @@ export class BridgeHost {
         tracker: this.tracker,
         tls: this.options.tls,
         udpIdleMs: this.options.udpIdleMs,
+        maxUdpFlows: config.maxUdpFlows,
       });
       try {
         await forwarder.start();
@@ -154,7 +155,7 @@ function groupByRelay(forwards: readonly RemoteForward[]): RelayGroup[] {
   const groups = new Map<string, RelayGroup>();
   for (const forward of forwards) {
     const group = groups.get(forward.relayName);
-    if (group) group.bindings.push(...forward.bindings);
+    if (group) for (const binding of forward.bindings) group.bindings.push(binding);
     else groups.set(forward.relayName, { first: forward, bindings: [...forward.bindings] });
   }
   return [...groups.values()];

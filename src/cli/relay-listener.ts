@@ -37,7 +37,7 @@ export function registerRelayListenerCommand(program: Command): void {
     .description('listen on a hybrid connection and connect each tunnel to the host:port its sender names (aztunnel-compatible)')
     .option('--allow <entry>', 'allowed target (repeatable): *, host:port, host:*, *:port, CIDR:port, CIDR:*, [IPv6]:port, ports as 8000-8100', collect, [])
     .option('--allow-resolve', 'also match host names by the addresses they resolve to (target names against IP/CIDR entries, name entries against IP targets)')
-    .option('--max-connections <n>', 'tunnels carried at once; more are refused at once with "listener at capacity" (0 = unlimited)', '0')
+    .option('--max-connections <n>', 'relayed connections carried at once, counted from accept (tunnels, --bridge-target connections and connections that have not sent their first message yet); more are refused at once with "listener at capacity" (0 = unlimited)', '0')
     .option('--connect-timeout <duration>', 'time to connect to a target (and to wait for the envelope)', '30s')
     .option('--tcp-keepalive <duration>', 'TCP keep-alive interval on target connections (0 = off)', '30s')
     .option('--drain-timeout <duration>', 'on SIGTERM/SIGINT, how long open tunnels may run before they are closed', '30s')

@@ -3,7 +3,7 @@ import { HybridConnectionClient } from '../client/hybrid-connection-client.js';
 import { parseTarget, TargetError } from '../protocol/aztunnel-envelope.js';
 import { isLoopbackBind } from '../tunnel/bind-address.js';
 import { portForwardHandler } from '../tunnel/port-forward.js';
-import { credentialChecker, type CredentialCheck } from '../tunnel/socks5-protocol.js';
+import { credentialChecker, Socks5Error, type CredentialCheck } from '../tunnel/socks5-protocol.js';
 import { socks5ProxyHandler } from '../tunnel/socks5-proxy.js';
 import { connectStdio } from '../tunnel/stdio-connect.js';
 import { TunnelError, TunnelSender } from '../tunnel/tunnel-sender.js';
@@ -118,6 +118,7 @@ function socksCredentials(flags: SocksFlags, log: Logger): CredentialCheck | und
   try {
     return credentialChecker(user, password);
   } catch (err) {
-    fail((err as Error).message);
+    if (err instanceof Socks5Error) fail(err.message);
+    throw err;
   }
 }

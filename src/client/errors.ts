@@ -57,6 +57,14 @@ export class ConnectionLostError extends RelayError {
   }
 }
 
+/** A message that readMessage() was to return is larger than the limit it was given; the connection is closed with 1009. */
+export class MessageTooLargeError extends RelayError {
+  constructor(readonly limit: number) {
+    super(`message larger than ${limit} bytes`, false);
+    this.name = 'MessageTooLargeError';
+  }
+}
+
 /** Removes sb-hc-token values from URLs so errors and logs never show a token. */
 export function redactUrl(url: string): string {
   return url.replace(/(sb-hc-token=)[^&]*/gi, '$1REDACTED');

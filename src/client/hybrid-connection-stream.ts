@@ -2,7 +2,7 @@ import { Duplex } from 'node:stream';
 import type { RemoteEndpointInfo } from '../protocol/control-messages.js';
 import { CloseCode, Opcode } from '../protocol/websocket-frame.js';
 import type { WsConnection } from '../websocket/connection.js';
-import { ConnectionLostError, RelayTimeoutError } from './errors.js';
+import { ConnectionLostError, MessageTooLargeError, RelayTimeoutError } from './errors.js';
 
 export interface StreamInfo {
   /** The connection's tracking id (the sender's sb-hc-id or one the relay made). */
@@ -74,6 +74,9 @@ export class HybridConnectionStream extends Duplex {
   private peerReason = '';
   private readonly waiters = new Set<() => void>();
   private readonly maxMessageBytes: number;
+  /** The limit of the readMessage() call waiting now, if any; larger messages end the connection. */
+  private readLimit: number | undefined;
+  private tooLarge: MessageTooLargeError | undefined;
   private outputEnded = false;
   private maxOutgoing: number;
 
@@ -142,23 +145,34 @@ export class HybridConnectionStream extends Duplex {
 
   /**
    * Reads the next whole message. Only before the stream is read as bytes; resolves undefined when
-   * the peer closed its direction first.
+   * the peer closed its direction first. A message larger than `maxBytes` (default: the stream's
+   * maxMessageBytes) closes the connection with 1009 as soon as that many bytes have arrived, and
+   * the call rejects with MessageTooLargeError.
    */
-  async readMessage(timeoutMs?: number): Promise<RelayedMessage | undefined> {
+  async readMessage(timeoutMs?: number, maxBytes = this.maxMessageBytes): Promise<RelayedMessage | undefined> {
     if (this.streaming) throw new Error('readMessage() after the stream started reading bytes');
     const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
-    for (;;) {
-      const first = this.queue[0];
-      if (first?.complete) {
-        this.queue.shift();
-        this.queuedBytes -= first.size;
-        if (this.queuedBytes < QUEUE_LIMIT) this.conn.resumeReading();
-        return { binary: first.binary, data: Buffer.concat(first.chunks, first.size) };
+    this.readLimit = maxBytes;
+    try {
+      for (;;) {
+        const first = this.queue[0];
+        if (first && first.size > maxBytes) {
+          this.refuseTooLarge(maxBytes);
+          throw this.tooLarge!;
+        }
+        if (first?.complete) {
+          this.queue.shift();
+          this.queuedBytes -= first.size;
+          if (this.queuedBytes < QUEUE_LIMIT) this.conn.resumeReading();
+          return { binary: first.binary, data: Buffer.concat(first.chunks, first.size) };
+        }
+        if (this.destroyed) throw this.tooLarge ?? new ConnectionLostError(this.peerCode, this.peerReason);
+        if (this.peerClosed) return undefined;
+        if (first) this.conn.resumeReading();
+        await this.waitForChange(deadline);
       }
-      if (this.destroyed) throw new ConnectionLostError(this.peerCode, this.peerReason);
-      if (this.peerClosed) return undefined;
-      if (first) this.conn.resumeReading();
-      await this.waitForChange(deadline);
+    } finally {
+      this.readLimit = undefined;
     }
   }
 
@@ -248,11 +262,23 @@ export class HybridConnectionStream extends Duplex {
     last.chunks.push(chunk);
     last.size += chunk.length;
     this.queuedBytes += chunk.length;
-    if (last.size > this.maxMessageBytes && !this.streaming) {
-      this.destroy(new Error(`first message exceeds ${this.maxMessageBytes} bytes`));
+    const limit = this.readLimit ?? this.maxMessageBytes;
+    if (last.size > limit) {
+      this.refuseTooLarge(limit);
       return;
     }
-    if (this.queuedBytes >= QUEUE_LIMIT) this.conn.pauseReading();
+    // While readMessage() waits for an unfinished message, reading goes on (up to the limit above):
+    // only a whole message can be handed out, and pausing under it would leave it waiting for nothing.
+    const awaited = this.readLimit !== undefined && !this.queue[0]!.complete;
+    if (this.queuedBytes >= QUEUE_LIMIT && !awaited) this.conn.pauseReading();
+  }
+
+  /** Ends the connection with 1009 because a message is larger than `limit`; a waiting readMessage() rejects with the reason. */
+  private refuseTooLarge(limit: number): void {
+    this.tooLarge ??= new MessageTooLargeError(limit);
+    this.conn.terminate(CloseCode.MessageTooBig, 'message too big');
+    if (!this.destroyed) this.destroy(this.tooLarge);
+    this.wake();
   }
 
   private finishReadable(): void {

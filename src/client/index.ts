@@ -27,6 +27,7 @@ export {
   AuthorizationFailedError,
   ConnectionLostError,
   EndpointNotFoundError,
+  MessageTooLargeError,
   RelayError,
   RelayHandshakeError,
   RelayTimeoutError,

@@ -1,3 +1,4 @@
+import { MessageTooLargeError } from '../client/errors.js';
 import type { HybridConnectionStream, RelayedMessage } from '../client/hybrid-connection-stream.js';
 import type { Logger } from '../util/logger.js';
 
@@ -14,6 +15,12 @@ export interface ListenerEndHandlers {
   aztunnel: ProtocolHandler;
 }
 
+/**
+ * The largest first message a listener end reads: an aztunnel envelope is at most 4 KiB, an azbridge
+ * preamble 259 bytes. Anything larger is refused (close 1009) as soon as this much has arrived.
+ */
+export const MAX_FIRST_MESSAGE_BYTES = 64 * 1024;
+
 export interface DispatchOptions {
   /** How long a connection may stay silent before its first message (prewarmed senders wait too). */
   firstMessageTimeoutMs: number;
@@ -27,9 +34,10 @@ export interface DispatchOptions {
 export async function dispatchConnection(stream: HybridConnectionStream, handlers: ListenerEndHandlers, options: DispatchOptions): Promise<void> {
   let first: RelayedMessage | undefined;
   try {
-    first = await stream.readMessage(options.firstMessageTimeoutMs);
+    first = await stream.readMessage(options.firstMessageTimeoutMs, MAX_FIRST_MESSAGE_BYTES);
   } catch (err) {
-    options.log.info({ conn: stream.trackingId, reason: (err as Error).message }, 'connection closed before its first message');
+    if (err instanceof MessageTooLargeError) options.log.warn({ conn: stream.trackingId, limit: MAX_FIRST_MESSAGE_BYTES }, 'connection refused: first message too large');
+    else options.log.info({ conn: stream.trackingId, reason: (err as Error).message }, 'connection closed before its first message');
     stream.destroy();
     return;
   }

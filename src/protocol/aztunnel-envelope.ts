@@ -172,7 +172,8 @@ export function parseConnectEnvelope(data: string | Uint8Array): EnvelopeParseRe
   try {
     value = parseBoundedJson(data, MAX_ENVELOPE_BYTES);
   } catch (err) {
-    return invalid((err as Error).message);
+    if (!(err instanceof EnvelopeError)) throw err;
+    return invalid(err.message);
   }
   if (!isPlainObject(value)) return invalid('the envelope is not a JSON object');
 
@@ -189,7 +190,8 @@ export function parseConnectEnvelope(data: string | Uint8Array): EnvelopeParseRe
   try {
     address = parseTarget(target);
   } catch (err) {
-    return { ok: false, rejection: Rejection.InvalidTarget, detail: (err as Error).message };
+    if (!(err instanceof TargetError)) throw err;
+    return { ok: false, rejection: Rejection.InvalidTarget, detail: err.message };
   }
 
   const envelope: ConnectEnvelope = { target };
@@ -241,7 +243,8 @@ export function parseConnectResponse(data: string | Uint8Array): ConnectResponse
   try {
     value = parseBoundedJson(data, MAX_RESPONSE_BYTES);
   } catch (err) {
-    throw new EnvelopeError(`listener response: ${(err as Error).message}`);
+    if (!(err instanceof EnvelopeError)) throw err;
+    throw new EnvelopeError(`listener response: ${err.message}`);
   }
   if (!isPlainObject(value)) throw new EnvelopeError('listener response is not a JSON object');
   if (value.version !== ENVELOPE_VERSION) throw new EnvelopeError(`listener response has unsupported protocol version ${JSON.stringify(value.version)}`);
@@ -288,17 +291,17 @@ export function base32NoPadding(bytes: Uint8Array): string {
 
 function parseBoundedJson(data: string | Uint8Array, limit: number): unknown {
   const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
-  if (size > limit) throw new Error(`${size} bytes exceeds the ${limit}-byte limit`);
+  if (size > limit) throw new EnvelopeError(`${size} bytes exceeds the ${limit}-byte limit`);
   let text: string;
   try {
     text = typeof data === 'string' ? data : new TextDecoder('utf-8', { fatal: true }).decode(data);
   } catch {
-    throw new Error('not valid UTF-8');
+    throw new EnvelopeError('not valid UTF-8');
   }
   try {
     return JSON.parse(text);
   } catch {
-    throw new Error('not valid JSON');
+    throw new EnvelopeError('not valid JSON');
   }
 }
 

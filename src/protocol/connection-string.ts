@@ -96,18 +96,26 @@ export function parseConnectionString(text: string): ConnectionString {
   return result;
 }
 
-/** .NET TimeSpan text: `[d.]hh:mm[:ss[.fffffff]]`, or a whole number of days. */
+/** The longest OperationTimeout: what one Node timer can wait (2^31 - 1 ms, about 24.8 days). */
+export const MAX_OPERATION_TIMEOUT_MS = 2 ** 31 - 1;
+
+/**
+ * .NET TimeSpan text: `[d.]hh:mm[:ss[.fffffff]]`, or a whole number of days; at most
+ * MAX_OPERATION_TIMEOUT_MS (a longer timer would fire at once).
+ */
 export function parseTimeSpan(text: string): number {
   const m = /^(?:(\d+)\.)?(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,7}))?)?$/.exec(text.trim());
+  let ms: number;
   if (m) {
     const [, d, h, min, s, frac] = m;
     const hours = Number(h), minutes = Number(min), seconds = Number(s ?? 0);
     if (hours > 23 || minutes > 59 || seconds > 59) throw new ConnectionStringError(`OperationTimeout "${text}" is out of range`);
     const fraction = frac ? Number(`0.${frac}`) : 0;
-    return Math.round(((Number(d ?? 0) * 24 + hours) * 3600 + minutes * 60 + seconds + fraction) * 1000);
-  }
-  if (/^\d+$/.test(text.trim())) return Number(text.trim()) * 86_400_000;
-  throw new ConnectionStringError(`OperationTimeout "${text}" is not a TimeSpan such as 00:01:00`);
+    ms = Math.round(((Number(d ?? 0) * 24 + hours) * 3600 + minutes * 60 + seconds + fraction) * 1000);
+  } else if (/^\d+$/.test(text.trim())) ms = Number(text.trim()) * 86_400_000;
+  else throw new ConnectionStringError(`OperationTimeout "${text}" is not a TimeSpan such as 00:01:00`);
+  if (!(ms <= MAX_OPERATION_TIMEOUT_MS)) throw new ConnectionStringError(`OperationTimeout "${text}" is longer than 24.20:31:23 (the longest timer)`);
+  return ms;
 }
 
 export function formatTimeSpan(ms: number): string {

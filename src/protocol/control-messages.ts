@@ -2,6 +2,8 @@
  * JSON commands on the control channel and rendezvous sockets (protocol reference §2). Every
  * command is one WebSocket text message; a body, when announced, is the next binary message.
  */
+import { setOwn } from './own-property.js';
+
 export interface RemoteEndpointInfo {
   address: string;
   port: number;
@@ -99,9 +101,9 @@ export function parseHeaderMap(v: unknown, where: string): HeaderMap | undefined
   if (!isRecord(v)) throw new ControlMessageError(`${where} must be an object`);
   const out: HeaderMap = {};
   for (const [name, value] of Object.entries(v)) {
-    if (typeof value === 'string') out[name] = value;
-    else if (typeof value === 'number' || typeof value === 'boolean') out[name] = String(value);
-    else if (Array.isArray(value) && value.every((x) => typeof x === 'string')) out[name] = value as string[];
+    if (typeof value === 'string') setOwn(out, name, value);
+    else if (typeof value === 'number' || typeof value === 'boolean') setOwn(out, name, String(value));
+    else if (Array.isArray(value) && value.every((x) => typeof x === 'string')) setOwn(out, name, value as string[]);
     else throw new ControlMessageError(`${where}["${name}"] must be a string`);
   }
   return out;
@@ -109,7 +111,7 @@ export function parseHeaderMap(v: unknown, where: string): HeaderMap | undefined
 
 function flattenHeaders(map: HeaderMap | undefined): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(map ?? {})) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  for (const [k, v] of Object.entries(map ?? {})) setOwn(out, k, Array.isArray(v) ? v.join(', ') : v);
   return out;
 }
 

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { isSafeHeaderName } from './http-headers.js';
+import { getOwn, setOwn } from './own-property.js';
 
 /**
  * The two ends of an HTTP/1.1 exchange a WebSocket client needs without Node's http module: writing
@@ -63,8 +64,8 @@ export function parseResponseHead(buffer: Buffer): ResponseHead | undefined {
     const value = line.slice(colon + 1).trim();
     if (name === 'set-cookie') (headers['set-cookie'] ??= []).push(value);
     else {
-      const known = headers[name];
-      headers[name] = known === undefined ? value : `${known as string}, ${value}`;
+      const known = getOwn(headers, name);
+      setOwn(headers, name, known === undefined ? value : `${known as string}, ${value}`);
     }
   }
   return { statusCode: Number(status[1]), statusMessage: status[2] ?? '', headers, length: headLength };

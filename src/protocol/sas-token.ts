@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { formatHost } from './relay-endpoint.js';
 import { dotnetUrlEncode, formUrlDecode } from './url-encoding.js';
 
 /** Limits from the .NET SDK (MaxKeyNameLength, MaxKeyLength). */
@@ -32,7 +33,7 @@ export interface SasToken {
  */
 export function normalizeAudience(host: string, entityPath: string): string {
   const path = entityPath.replace(/^\/+/, '').replace(/\/+$/, '');
-  return `http://${host.toLowerCase()}/${path ? path + '/' : ''}`;
+  return `http://${formatHost(host.toLowerCase())}/${path ? path + '/' : ''}`;
 }
 
 /** Builds `SharedAccessSignature sr=..&sig=..&se=..&skn=..` as .NET's SharedAccessSignatureBuilder does. */
@@ -88,28 +89,63 @@ export function verifySasSignature(token: SasToken, key: string): boolean {
   return timingSafeEqual(given, expected);
 }
 
-/** The path of a token's resource URI, lower-cased, without leading or trailing slashes. */
+/** The schemes a token audience may have: what the .NET, Java and Node SDKs sign (protocol reference §4.1). */
+const AUDIENCE_SCHEME = /^(?:https?|sb):\/\//i;
+
+/**
+ * The entity path a token's resource URI (`sr`, decoded once from the token) names, lower-cased,
+ * without leading or trailing slashes and without a leading `$hc/`; undefined when the audience is
+ * refused. Only absolute `http://`, `https://` and `sb://` URIs with a host count. The path is
+ * decided here, segment by segment, and never by a URL parser's resolution: dot segments (also
+ * `%2e%2e`), encoded slashes (`%2f`), backslashes (also `%5c`) and malformed escapes refuse the
+ * audience instead of being resolved, so `http://ns/a/../secret` is valid for nothing.
+ */
 export function audiencePath(resource: string): string | undefined {
-  let url: URL;
+  const scheme = AUDIENCE_SCHEME.exec(resource);
+  if (!scheme || resource.includes('\\')) return undefined;
+  const rest = resource.slice(scheme[0].length);
+  const queryAt = rest.search(/[?#]/);
+  const hierarchy = queryAt < 0 ? rest : rest.slice(0, queryAt);
+  const slash = hierarchy.indexOf('/');
+  const authority = slash < 0 ? hierarchy : hierarchy.slice(0, slash);
+  if (!isPlainAuthority(authority)) return undefined;
+  const segments: string[] = [];
+  for (const raw of slash < 0 ? [] : hierarchy.slice(slash + 1).split('/')) {
+    const segment = decodeSegment(raw);
+    if (segment === undefined || segment === '.' || segment === '..' || /[/\\]/.test(segment)) return undefined;
+    segments.push(segment);
+  }
+  return segments
+    .join('/')
+    .replace(/^\/+/, '')
+    .replace(/\/+$/, '')
+    .replace(/^\$hc(?:\/|$)/i, '')
+    .toLowerCase();
+}
+
+/** A host with an optional port, without user information. */
+function isPlainAuthority(authority: string): boolean {
+  if (authority === '' || authority.includes('@')) return false;
   try {
-    url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(resource) ? resource : `http://${resource}`);
+    return new URL(`http://${authority}/`).hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+function decodeSegment(raw: string): string | undefined {
+  try {
+    return decodeURIComponent(raw);
   } catch {
     return undefined;
   }
-  let path: string;
-  try {
-    path = decodeURIComponent(url.pathname);
-  } catch {
-    return undefined;
-  }
-  return path.replace(/^\/+/, '').replace(/\/+$/, '').replace(/^\$hc\//i, '').toLowerCase();
 }
 
 /**
  * Whether a token for `resource` is valid for `entityPath`: the audience path must equal the
  * entity path or be a whole-segment prefix of it (an empty path covers the namespace). Scheme,
  * host and port are not compared: every client spells them differently, and a hybridge server is
- * one namespace, so the key, not the host name, decides.
+ * one namespace, so the key, not the host name, decides. A refused audience covers nothing.
  */
 export function audienceCovers(resource: string, entityPath: string): boolean {
   const tokenPath = audiencePath(resource);

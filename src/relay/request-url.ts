@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { setOwn } from '../protocol/own-property.js';
 import { formUrlDecode } from '../protocol/url-encoding.js';
 
 /** A WebSocket gesture on `/$hc/{path}?sb-hc-action=...` (protocol reference §1). */
@@ -131,10 +132,10 @@ export function rawHeaderMap(req: IncomingMessage): Record<string, string> {
     const value = raw[i + 1]!;
     const key = name.toLowerCase();
     const existing = lower.get(key);
-    if (existing !== undefined) out[existing] = `${out[existing]}, ${value}`;
+    if (existing !== undefined) setOwn(out, existing, `${out[existing]}, ${value}`);
     else {
       lower.set(key, name);
-      out[name] = value;
+      setOwn(out, name, value);
     }
   }
   return out;

@@ -1,10 +1,12 @@
 /**
- * `--max-connections`: how many tunnels a listener carries at once. A slot is taken when a tunnel
- * request arrives and given back when the tunnel is over; when none is free the request is refused
- * at once (aztunnel instead drops the accept and lets the sender hang until the relay times out).
+ * `--max-connections`: how many relayed connections a listener carries at once. A connection holds a
+ * slot from the moment it is accepted (before its first message, so senders that never say anything
+ * count too) until it is over; when none is free it is refused at once (aztunnel instead drops the
+ * accept and lets the sender hang until the relay times out). Slots are held per connection, so the
+ * listener and the protocol handler can both ask for one without counting it twice.
  */
 export class ConnectionSlots {
-  private used = 0;
+  private readonly holders = new Set<object>();
 
   /** `limit` 0 means unlimited. */
   constructor(readonly limit: number) {
@@ -12,21 +14,23 @@ export class ConnectionSlots {
   }
 
   get active(): number {
-    return this.used;
+    return this.holders.size;
   }
 
   get isFull(): boolean {
-    return this.limit > 0 && this.used >= this.limit;
+    return this.limit > 0 && this.holders.size >= this.limit;
   }
 
-  /** Takes a slot; false when all are in use. */
-  tryAcquire(): boolean {
+  /** Takes a slot for `holder` (true at once when it already has one); false when all are in use. */
+  tryAcquire(holder: object): boolean {
+    if (this.holders.has(holder)) return true;
     if (this.isFull) return false;
-    this.used++;
+    this.holders.add(holder);
     return true;
   }
 
-  release(): void {
-    if (this.used > 0) this.used--;
+  /** Gives `holder`'s slot back (nothing when it has none). */
+  release(holder: object): void {
+    this.holders.delete(holder);
   }
 }

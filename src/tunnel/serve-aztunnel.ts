@@ -61,7 +61,7 @@ export function createAztunnelHandler(options: AztunnelHandlerOptions): Protocol
     }
     const { envelope, address } = parsed;
     const fields = { conn, bridge_id: envelope.bridgeId, target: envelope.target };
-    if (!slots.tryAcquire()) {
+    if (!slots.tryAcquire(stream)) {
       log.warn({ ...fields, limit: slots.limit }, 'tunnel refused: listener at capacity (--max-connections)');
       await answerAndClose(stream, capacityResponse(listenerId));
       return;
@@ -103,7 +103,7 @@ export function createAztunnelHandler(options: AztunnelHandlerOptions): Protocol
       stream.setMaxOutgoingMessageBytes(AZTUNNEL_MAX_MESSAGE_BYTES);
       await pumpAndLog(socket, stream, log, fields, 'tunnel', 'listener');
     } finally {
-      slots.release();
+      slots.release(stream);
     }
   };
 }

@@ -36,6 +36,14 @@ const ATYP_IPV4 = 0x01;
 const ATYP_DOMAIN = 0x03;
 const ATYP_IPV6 = 0x04;
 
+/** A SOCKS5 setting that cannot work, or the handshake used after it finished. */
+export class Socks5Error extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'Socks5Error';
+  }
+}
+
 export interface Socks5ConnectRequest {
   /** `host:port`, IPv6 bracketed: the envelope's target. */
   target: string;
@@ -75,7 +83,7 @@ export class Socks5ServerHandshake {
   }
 
   feed(chunk: Uint8Array): Socks5Action[] {
-    if (this.finished) throw new Error('SOCKS5 handshake is already finished');
+    if (this.finished) throw new Socks5Error('SOCKS5 handshake is already finished');
     this.pending = this.pending.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.pending, chunk]);
     this.actions = [];
     while (!this.finished && this.step()) {
@@ -292,7 +300,7 @@ export function parseIPv6(text: string): Buffer {
 export function credentialChecker(username: string, password: string): CredentialCheck {
   for (const [what, value] of [['username', username], ['password', password]] as const) {
     const length = Buffer.byteLength(value);
-    if (length < 1 || length > 255) throw new RangeError(`SOCKS5 ${what} must be 1 to 255 bytes long (RFC 1929)`);
+    if (length < 1 || length > 255) throw new Socks5Error(`SOCKS5 ${what} must be 1 to 255 bytes long (RFC 1929)`);
   }
   const userMatches = secretMatcher(username);
   const passwordMatches = secretMatcher(password);

@@ -12,9 +12,11 @@ import type { ArcListenerEnd } from '../arc/serve-arc.js';
 import { HybridConnectionListener, type AcceptContext, type AcceptDecision } from '../client/hybrid-connection-listener.js';
 import type { HybridConnectionStream } from '../client/hybrid-connection-stream.js';
 import { dispatchConnection, type ProtocolHandler } from '../forwarding/listener-end.js';
+import { encodePreambleReply } from '../protocol/azbridge-preamble.js';
 import { formatEndpoint } from '../protocol/relay-endpoint.js';
 import type { Logger } from '../util/logger.js';
 import type { ConnectionSlots } from './connection-slots.js';
+import { closeQuietly, sendRelayMessage } from './stream-messages.js';
 
 export interface TunnelListenerOptions {
   connection: HybridConnectionOptions;
@@ -23,7 +25,11 @@ export interface TunnelListenerOptions {
   azbridge: ProtocolHandler;
   /** `--arc-compatible`: senders naming a Microsoft-Guestgateway-Target reach that local port, without an envelope. */
   arc?: ArcListenerEnd;
-  /** The `--max-connections` slots the aztunnel handler uses; bounds connections before rendezvous too. */
+  /**
+   * The `--max-connections` slots: taken for every connection at accept, shared with the aztunnel
+   * handler (which refuses a tunnel in-band when its connection holds none); bounds connections before
+   * the rendezvous too.
+   */
   slots: ConnectionSlots;
   /** How long a new connection may stay silent before its first message. */
   firstMessageTimeoutMs: number;
@@ -121,14 +127,34 @@ export class TunnelListener {
       stream.destroy();
       return;
     }
+    const { aztunnel, slots, firstMessageTimeoutMs, log } = this.options;
     this.live.add(stream);
-    stream.once('close', () => this.live.delete(stream));
-    const { aztunnel, azbridge, arc, firstMessageTimeoutMs, log } = this.options;
+    // The slot is taken at accept, so connections that have not said what they want count too. One
+    // that finds none is still served far enough to be refused in its own protocol.
+    slots.tryAcquire(stream);
+    stream.once('close', () => {
+      this.live.delete(stream);
+      slots.release(stream);
+    });
+    const azbridge: ProtocolHandler = (s, first) => (slots.tryAcquire(s) ? this.options.azbridge(s, first) : this.refuseAzbridgeAtCapacity(s));
+    const { arc } = this.options;
     const served = arc?.claims(stream) ? arc.serve(stream) : dispatchConnection(stream, { aztunnel, azbridge }, { firstMessageTimeoutMs, log });
     served.catch((err: unknown) => {
       log.error({ conn: stream.trackingId, reason: (err as Error).message }, 'connection handler failed');
       stream.destroy();
     });
+  }
+
+  /** An azbridge-style sender beyond --max-connections: `00 00 FD` with the reason, then close. */
+  private async refuseAzbridgeAtCapacity(stream: HybridConnectionStream): Promise<void> {
+    const limit = this.options.slots.limit;
+    this.options.log.warn({ conn: stream.trackingId, limit }, 'azbridge-style sender refused: listener at capacity (--max-connections)');
+    try {
+      await sendRelayMessage(stream, encodePreambleReply({ kind: 'target-unreachable', reason: `listener at capacity (--max-connections ${limit})` }));
+    } catch {
+      // The sender is gone; nothing left to tell it.
+    }
+    closeQuietly(stream);
   }
 
   private waitForIdle(timeoutMs: number): Promise<void> {

@@ -18,6 +18,20 @@ describe('-H target paths', () => {
     assert.equal(targetPath('/r//evil.example/x', 'r', '/'), '/evil.example/x', 'a leading // never becomes a host');
   });
 
+  test('the decision is made on the decoded path: encoded slashes and backslashes that would leave it are refused', () => {
+    for (const target of ['/r/..%2fsecret', '/r/..%2Fsecret', '/r/%2e%2e%2fsecret', '/r/x/..%2f..%2fsecret', '/r/..%5csecret', '/r/..\\secret', '/r/a%2fb', '/r/a%00b', '/r/..;/secret', '/r/.;x/a', '/r/%zz']) {
+      assert.equal(targetPath(target, 'r', '/sub/'), undefined, target);
+    }
+  });
+
+  test('kept segments go out as written; what a request line cannot carry is percent-encoded', () => {
+    assert.equal(targetPath('/r/a%20b/c%3Fd?q=%2F', 'r', '/sub/'), '/sub/a%20b/c%3Fd?q=%2F');
+    assert.equal(targetPath('/r/x/%2e%2e/y', 'r', '/sub/'), '/sub/y', 'an encoded dot segment is resolved like a plain one');
+    assert.equal(targetPath('/r/x/..', 'r', '/sub/'), '/sub/', 'a final dot segment leaves a directory');
+    assert.equal(targetPath('/r/caf\u00e9#x', 'r', '/'), '/caf%C3%A9%23x');
+    assert.equal(targetPath('/%72/x', 'r', '/'), '/x', 'the relay name is matched decoded');
+  });
+
   test('sb-hc-* query parameters (the relay token) are not passed on', () => {
     assert.equal(targetPath('/r/x?sb-hc-token=SECRET&a=1', 'r', '/'), '/x?a=1');
     assert.equal(targetPath('/r/x?sb-hc-action=request', 'r', '/'), '/x');
@@ -49,5 +63,15 @@ describe('-H header rules (reference/azbridge.md §3.5)', () => {
       'content-type': 'text/plain',
       'set-cookie': ['a=1', 'b=2'],
     });
+  });
+});
+
+describe('-H base paths', () => {
+  test('dot segments, encoded slashes, characters a URL path cannot carry and escapes that are not UTF-8 (fuzz: %AA) are refused', async () => {
+    const { parseHttpForwardOption } = await import('../../src/bridge/config/index.js');
+    assert.equal((parseHttpForwardOption('r:http/127.0.0.1/a/b%20c:80').bindings[0] as { path: string }).path, '/a/b%20c/');
+    for (const expression of ['r:http/127.0.0.1/..:80', 'r:http/127.0.0.1/a/%2e%2e:80', 'r:http/127.0.0.1/a%2fb:80', 'r:http/127.0.0.1/a%5cb:80', 'r:http/127.0.0.1/a b:80', 'r:http/127.0.0.1/a?b:80', 'r:http/127.0.0.1/%AA:80']) {
+      assert.throws(() => parseHttpForwardOption(expression), (err: Error) => err.name === 'BridgeConfigError' && /path segment/.test(err.message), expression);
+    }
   });
 });

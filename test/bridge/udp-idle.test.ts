@@ -1,25 +1,11 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { BridgeHost } from '../../src/bridge/bridge-host.js';
 import { loadBridgeConfig } from '../../src/bridge/config/index.js';
-import { pino } from 'pino';
-import type { Logger } from '../../src/util/logger.js';
 import { freePort, waitFor } from '../helpers/async.js';
+import { capturingLogger } from '../helpers/capturing-logger.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
 import { closeAll, startUdpEcho, udpClient } from './bridge-kit.js';
-
-/** A JSON logger whose lines are collected in `lines`. */
-function capturingLogger(): { lines: string[]; log: Logger } {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(...chunk.toString().split('\n').filter(Boolean));
-      done();
-    },
-  });
-  return { lines, log: pino({ level: 'info', base: null }, sink) };
-}
 
 describe('UDP flows expire when idle (in process, short idle time)', () => {
   let relay: TestRelay;

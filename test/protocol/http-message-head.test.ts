@@ -51,6 +51,14 @@ describe('HTTP response head', () => {
   });
 });
 
+describe('HTTP response head (fuzz regressions)', () => {
+  it('headers named __proto__ or constructor are kept as headers (fuzz: "__proto__: !"; "constructor" read Object)', () => {
+    const parsed = parseResponseHead(head('HTTP/1.1 100 \r\n__proto__: !\r\nConstructor: x\r\ntoString: y\r\n\r\n'));
+    assert.ok(parsed);
+    assert.deepEqual(Object.entries(parsed.headers), [['__proto__', '!'], ['constructor', 'x'], ['tostring', 'y']]);
+  });
+});
+
 describe('response body collector', () => {
   const collect = (text: string, chunks: string[], limit = 4096) => {
     const parsed = parseResponseHead(head(text))!;

@@ -33,7 +33,7 @@ export function handlerWith(options: Partial<AztunnelHandlerOptions>): ProtocolH
   });
 }
 
-export async function startInProcessListener(relay: TestRelay, hyco: string, options: Partial<AztunnelHandlerOptions> = {}): Promise<InProcessListener> {
+export async function startInProcessListener(relay: TestRelay, hyco: string, options: Partial<AztunnelHandlerOptions> & { firstMessageTimeoutMs?: number } = {}): Promise<InProcessListener> {
   const slots = options.slots ?? new ConnectionSlots(options.maxConnections ?? 0);
   let current = handlerWith({ ...options, slots });
   const listener = new TunnelListener({
@@ -42,7 +42,7 @@ export async function startInProcessListener(relay: TestRelay, hyco: string, opt
     aztunnel: (stream, first) => current(stream, first),
     azbridge: (stream, first) => rejectAzbridgeConnection(stream, first, 'tunnels only here'),
     slots,
-    firstMessageTimeoutMs: 5000,
+    firstMessageTimeoutMs: options.firstMessageTimeoutMs ?? 5000,
     log: silentLogger(),
     reconnectDelaysMs: [0, 100, 250],
   });

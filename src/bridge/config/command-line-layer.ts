@@ -46,6 +46,8 @@ export interface BridgeCommandLine {
   httpForward?: readonly string[];
   /** --prewarm */
   prewarm?: number | string;
+  /** --max-udp-flows: MaxUdpFlows. */
+  maxUdpFlows?: number | string;
   /** --balance: default LoadBalancing of target pools. */
   balance?: string;
   /** --health-check: default HealthCheck of target pools (off, on, interval=5s,timeout=1s,fail=2,pass=1). */
@@ -71,6 +73,7 @@ export function commandLineLayer(cli: BridgeCommandLine, isLocal: LocalAddressCh
   if (cli.gatewayPorts !== undefined) s.gatewayPorts = cli.gatewayPorts;
   if (cli.keepAlive !== undefined) s.keepAliveInterval = at(`-a "${cli.keepAlive}"`, () => integerFlag(cli.keepAlive, 'KeepAliveInterval'));
   if (cli.prewarm !== undefined) s.prewarm = at(`--prewarm "${cli.prewarm}"`, () => integerFlag(cli.prewarm, 'Prewarm'));
+  if (cli.maxUdpFlows !== undefined) s.maxUdpFlows = at(`--max-udp-flows "${cli.maxUdpFlows}"`, () => integerFlag(cli.maxUdpFlows, 'MaxUdpFlows'));
   const balance = value(cli.balance);
   if (balance !== undefined) s.loadBalancing = at(`--balance "${balance}"`, () => checkBalanceMode(balance));
   const healthCheck = value(cli.healthCheck);

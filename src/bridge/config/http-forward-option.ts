@@ -1,6 +1,7 @@
 import { checkTargetHost } from './addresses.js';
 import { firstIndexOutsideBrackets, splitOutsideBrackets } from './bracket-split.js';
 import { at, ValueError } from './config-error.js';
+import { httpBasePath } from './http-base-path.js';
 import type { HttpRemoteBinding, RemoteForward } from './model.js';
 import { checkPort, checkRelayName, unquote } from './names.js';
 
@@ -41,8 +42,7 @@ function parseBinding(text: string): HttpRemoteBinding {
   }
   if (segments.length < 2 || !segments[1]) throw new ValueError(`"${text}" has no host after "${segments[0]}/"`);
   const host = checkTargetHost(segments[1]);
-  const rest = segments.slice(2).filter((s) => s.length > 0);
-  const path = rest.length === 0 ? '/' : `/${rest.join('/')}/`;
+  const path = httpBasePath(segments.slice(2));
   const port = parts.length === 2 ? httpPort(parts[1]) : scheme === 'http' ? 80 : 443;
   return { kind: 'http', portName: scheme, scheme, host, port, path, insecure: false };
 }

@@ -1,10 +1,13 @@
+import { BridgeConfigError } from './config-error.js';
 import { resolveConnection } from './credentials.js';
+import { tooManyBindings } from './limits.js';
 import type { ConfigLayer, LayerSettings, LocalForwardEntry } from './layer.js';
 import {
   DEFAULT_CONNECTION_ATTEMPTS,
   DEFAULT_EXIT_ON_FORWARD_FAILURE,
   DEFAULT_KEEP_ALIVE_SECONDS,
   DEFAULT_LOG_LEVEL,
+  DEFAULT_MAX_UDP_FLOWS,
   type BridgeConfig,
   type RemoteForward,
 } from './model.js';
@@ -15,7 +18,8 @@ import { mergeHealthCheck } from './pool-settings.js';
  * later layer replaces the earlier value; LocalForward and RemoteForward lists concatenate in order;
  * a layer with ClearAllForwardings: true drops the lists of the layers before it, then adds its own.
  * HealthCheck settings merge field by field (a later Interval keeps an earlier Timeout).
- * Unlike azbridge, KeepAliveInterval from a later layer wins even when it is 30.
+ * Unlike azbridge, KeepAliveInterval from a later layer wins even when it is 30. More than
+ * MAX_FORWARD_BINDINGS bindings in all is a BridgeConfigError.
  */
 export function mergeLayers(layers: readonly ConfigLayer[]): BridgeConfig {
   const settings: LayerSettings = {};
@@ -35,6 +39,10 @@ export function mergeLayers(layers: readonly ConfigLayer[]): BridgeConfig {
     localForward = localForward.concat(layer.localForward);
     remoteForward = remoteForward.concat(layer.remoteForward);
   }
+  let bindings = 0;
+  for (const forward of [...localForward, ...remoteForward]) bindings += forward.bindings.length;
+  const problem = tooManyBindings(bindings, 'the configuration');
+  if (problem) throw new BridgeConfigError(problem);
   const prewarm = settings.prewarm ?? 0;
   const connection = resolveConnection(layers);
   return {
@@ -49,6 +57,7 @@ export function mergeLayers(layers: readonly ConfigLayer[]): BridgeConfig {
     logLevel: settings.logLevel ?? DEFAULT_LOG_LEVEL,
     ...(settings.logFileName !== undefined && { logFileName: settings.logFileName }),
     prewarm,
+    maxUdpFlows: settings.maxUdpFlows ?? DEFAULT_MAX_UDP_FLOWS,
     ...(settings.loadBalancing !== undefined && { loadBalancing: settings.loadBalancing }),
     ...(settings.healthCheck !== undefined && { healthCheck: settings.healthCheck }),
     localForward: localForward.map((entry) => ({ ...entry, prewarm: entry.prewarm ?? prewarm })),

@@ -37,6 +37,11 @@ export interface BridgeConfig {
   loadBalancing?: BalanceMode;
   /** Default health checks of target pools (--health-check, HealthCheck); unset fields take the defaults. */
   healthCheck?: HealthCheckSettings;
+  /**
+   * UDP flows (client endpoints, each with its own relayed connection) one local UDP forwarder
+   * carries at once; datagrams from new clients beyond it are dropped (--max-udp-flows, MaxUdpFlows).
+   */
+  maxUdpFlows: number;
   localForward: LocalForward[];
   remoteForward: RemoteForward[];
 }
@@ -145,6 +150,7 @@ export type RemoteBinding = TcpRemoteBinding | UdpRemoteBinding | UnixRemoteBind
 
 export const DEFAULT_KEEP_ALIVE_SECONDS = 30;
 export const DEFAULT_CONNECTION_ATTEMPTS = 1;
+export const DEFAULT_MAX_UDP_FLOWS = 1000;
 /** azbridge's code default (CONFIG.md says false, the code runs with true). */
 export const DEFAULT_EXIT_ON_FORWARD_FAILURE = true;
 /** CONFIG.md's documented default; the bridge logs one line per connection at this level. */

@@ -18,9 +18,7 @@ export function validateRunnable(config: BridgeConfig): string[] {
       );
     }
   }
-  problems.push(...duplicateListeners(config));
-  problems.push(...poolProblems(config));
-  return problems;
+  return problems.concat(duplicateListeners(config), poolProblems(config));
 }
 
 /** Two local bindings on the same address and port (or socket path) cannot both listen. */

@@ -1,6 +1,8 @@
 import type { Node } from 'yaml';
 import { checkDnsHostName, checkListenAddress, checkTargetHost } from './addresses.js';
 import { BridgeConfigError, ValueError } from './config-error.js';
+import { httpBasePath } from './http-base-path.js';
+import { tooManyBindings } from './limits.js';
 import type { LocalForwardEntry } from './layer.js';
 import type { LocalBinding, RemoteBinding, RemoteForward } from './model.js';
 import { checkPort, checkPortName, checkRelayName, defaultSocketPortName, parsePortText } from './names.js';
@@ -29,11 +31,19 @@ const ENTRY_DEFAULTS = new Set<string>(['NoAuthentication', 'Http', 'Insecure', 
 type Mapping = Map<string, MappingValue>;
 
 export function readLocalForwardList(entry: MappingValue, ctx: YamlContext): LocalForwardEntry[] {
-  return readList(entry, ctx).map((node) => readLocalEntry(node, ctx));
+  return boundedList(entry, ctx).map((node) => readLocalEntry(node, ctx));
 }
 
 export function readRemoteForwardList(entry: MappingValue, ctx: YamlContext): RemoteForward[] {
-  return readList(entry, ctx).map((node) => readRemoteEntry(node, ctx));
+  return boundedList(entry, ctx).map((node) => readRemoteEntry(node, ctx));
+}
+
+/** The items of a forwarder list, refused before any is read when there are more than a configuration may hold. */
+function boundedList(entry: MappingValue, ctx: YamlContext): Node[] {
+  const items = readList(entry, ctx);
+  const problem = tooManyBindings(items.length, entry.key);
+  if (problem) throw new BridgeConfigError(`${ctx.where(entry.value ?? entry.keyNode)}: ${problem}`);
+  return items;
 }
 
 function readLocalEntry(node: Node, ctx: YamlContext): LocalForwardEntry {
@@ -71,7 +81,7 @@ function bindingMappings(m: Mapping, node: Node, keys: readonly string[], what: 
   if (!list) return [[m, node]];
   const inline = [...m.values()].find((e) => keys.includes(e.key) && !ENTRY_DEFAULTS.has(e.key));
   if (inline) throw new BridgeConfigError(`${ctx.where(inline.keyNode)}: ${inline.key} is a binding key; with Bindings, put it in the list items`);
-  const items = readList(list, ctx);
+  const items = boundedList(list, ctx);
   if (items.length === 0) throw new BridgeConfigError(`${ctx.where(list.value ?? list.keyNode)}: Bindings is empty`);
   return items.map((item) => [readMapping(item, keys, what, ctx), item]);
 }
@@ -112,7 +122,7 @@ function readRemoteBinding(m: Mapping, node: Node, defaults: { http: boolean; in
       throw new BridgeConfigError(`${ctx.where(m.get('PortName')?.value ?? node)}: an Http binding needs PortName http or https`);
     }
     const port = portEntry ? checked(portEntry, ctx, () => checkPort(readInteger(portEntry, ctx), 'HostPort')) : scheme === 'http' ? 80 : 443;
-    const path = pathEntry ? normalizePath(readString(pathEntry, ctx)) : '/';
+    const path = pathEntry ? checked(pathEntry, ctx, () => httpBasePath(readString(pathEntry, ctx).split('/'))) : '/';
     return { kind: 'http', portName: scheme, scheme, host, port, path, insecure };
   }
   if (pathEntry) throw new BridgeConfigError(`${ctx.where(pathEntry.keyNode)}: Path applies only to bindings with Http: true`);
@@ -150,12 +160,6 @@ function checkSocketPath(path: string): string {
   if (!path) throw new ValueError('the socket path is empty');
   if (path.includes('\0')) throw new ValueError('the socket path contains a NUL character');
   return path;
-}
-
-/** `/api` → `/api/`, `` → `/`: the same shape -H gives. */
-function normalizePath(text: string): string {
-  const segments = text.split('/').filter((s) => s.length > 0);
-  return segments.length === 0 ? '/' : `/${segments.join('/')}/`;
 }
 
 function exactlyOne(a: MappingValue | undefined, b: MappingValue | undefined, node: Node, aKey: string, bKey: string, ctx: YamlContext): void {

@@ -2,13 +2,14 @@ import { LineCounter, parseDocument, type Node } from 'yaml';
 import { checkSourceAddress, isLocalAddress, type LocalAddressCheck } from './addresses.js';
 import { BridgeConfigError } from './config-error.js';
 import { emptyLayer, type ConfigLayer } from './layer.js';
+import { MAX_CONFIG_FILE_BYTES, MAX_FORWARD_BINDINGS } from './limits.js';
 import { checkAddressFamily, checkConnectionString, checkEndpoint, checkKey, checkKeyName, checkLogLevel, checkRange, checkSignature } from './values.js';
 import { readLocalForwardList, readRemoteForwardList } from './yaml-forward-entries.js';
 import { readHealthCheck, readLoadBalancing } from './yaml-pool-keys.js';
 import { checked, readBoolean, readInteger, readMapping, readString, type MappingValue, type YamlContext } from './yaml-values.js';
 
 /**
- * azbridge's top-level keys (reference/azbridge.md §2.2) plus hybridge's Prewarm and the target-pool
+ * azbridge's top-level keys (reference/azbridge.md §2.2) plus hybridge's Prewarm, MaxUdpFlows and the target-pool
  * defaults LoadBalancing and HealthCheck (yaml-pool-keys.ts). Keys match
  * case-insensitively; anything else is an error naming the key and its line and column.
  */
@@ -31,15 +32,20 @@ export const GLOBAL_KEYS = [
   'LogFileName',
   'RemoteForward',
   'Prewarm',
+  'MaxUdpFlows',
   'LoadBalancing',
   'HealthCheck',
 ] as const;
 
 /**
  * Reads one configuration file's text (YAML, or JSON, which is YAML). `fileName` prefixes every
- * message as `fileName:line:column`.
+ * message as `fileName:line:column`. A text over MAX_CONFIG_FILE_BYTES is refused unparsed.
  */
 export function readConfigText(text: string, fileName: string, isLocal: LocalAddressCheck = isLocalAddress): ConfigLayer {
+  const size = Buffer.byteLength(text);
+  if (size > MAX_CONFIG_FILE_BYTES) {
+    throw new BridgeConfigError(`${fileName}: the configuration file is ${size} bytes; at most ${MAX_CONFIG_FILE_BYTES} are read (a bridge holds at most ${MAX_FORWARD_BINDINGS} forwarder bindings)`);
+  }
   const source = text.replace(/^\uFEFF/, '');
   const lineCounter = new LineCounter();
   const doc = parseDocument(source, { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -111,7 +117,7 @@ export function applyGlobalEntry(layer: ConfigLayer, entry: MappingValue, ctx: Y
       s.keepAliveInterval = check(() => checkRange(readInteger(entry, ctx), 'KeepAliveInterval'));
       break;
     case 'LocalForward':
-      layer.localForward.push(...readLocalForwardList(entry, ctx));
+      for (const forward of readLocalForwardList(entry, ctx)) layer.localForward.push(forward);
       break;
     case 'LogLevel':
       s.logLevel = check(() => checkLogLevel(text()));
@@ -120,10 +126,13 @@ export function applyGlobalEntry(layer: ConfigLayer, entry: MappingValue, ctx: Y
       s.logFileName = text();
       break;
     case 'RemoteForward':
-      layer.remoteForward.push(...readRemoteForwardList(entry, ctx));
+      for (const forward of readRemoteForwardList(entry, ctx)) layer.remoteForward.push(forward);
       break;
     case 'Prewarm':
       s.prewarm = check(() => checkRange(readInteger(entry, ctx), 'Prewarm'));
+      break;
+    case 'MaxUdpFlows':
+      s.maxUdpFlows = check(() => checkRange(readInteger(entry, ctx), 'MaxUdpFlows'));
       break;
     case 'LoadBalancing':
       s.loadBalancing = readLoadBalancing(entry, ctx);

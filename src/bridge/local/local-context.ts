@@ -16,6 +16,8 @@ export interface LocalContext {
   tracker: ConnectionTracker;
   /** UDP flows end after this long without a datagram (default 4 minutes). */
   udpIdleMs?: number;
+  /** UDP flows one UDP forwarder carries at once (MaxUdpFlows). */
+  maxUdpFlows: number;
 }
 
 /** A running local listener (TCP, Unix socket or UDP). */

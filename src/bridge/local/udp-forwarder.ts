@@ -5,16 +5,18 @@ import { ListenError } from '../../forwarding/local-listen.js';
 import type { UdpLocalBinding } from '../config/index.js';
 import { isMissingAddress, listenAddresses } from './listen-addresses.js';
 import type { LocalContext, LocalListener } from './local-context.js';
+import { LogThrottle } from '../../util/log-throttle.js';
 import { UdpFlow } from './udp-flow.js';
 
 /**
- * -L for UDP ports (`NU`): one flow per client endpoint, each with its own relayed connection. The
- * socket keeps running whatever happens to the flows; on stop, every flow ends at once (datagrams
- * have no end to wait for).
+ * -L for UDP ports (`NU`): one flow per client endpoint, each with its own relayed connection, and
+ * at most MaxUdpFlows of them at once. The socket keeps running whatever happens to the flows; on
+ * stop, every flow ends at once (datagrams have no end to wait for).
  */
 export class UdpForwarder implements LocalListener {
   private readonly sockets: UdpSocket[] = [];
   private readonly flows = new Map<string, UdpFlow>();
+  private readonly overLimit = new LogThrottle(OVER_LIMIT_LOG_INTERVAL_MS);
   private stopped = false;
   readonly addresses: string[] = [];
 
@@ -56,6 +58,7 @@ export class UdpForwarder implements LocalListener {
     const key = `${index} ${from.address} ${from.port}`;
     let flow = this.flows.get(key);
     if (!flow) {
+      if (this.flows.size >= this.ctx.maxUdpFlows) return this.dropFromNewClient();
       const client = formatTarget(from.address, from.port);
       const created: UdpFlow = new UdpFlow(
         this.binding,
@@ -77,7 +80,22 @@ export class UdpForwarder implements LocalListener {
     }
     flow.deliver(payload);
   }
+
+  /**
+   * A datagram from a client without a flow while the forwarder carries its limit: dropped, so that
+   * spoofed or countless source addresses (with -g, from anywhere) cannot open relayed connections
+   * without end. The log line is throttled for the same reason.
+   */
+  private dropFromNewClient(): void {
+    const dropped = this.overLimit.hit();
+    if (dropped === 0) return;
+    const { relayName, log } = this.ctx;
+    log.warn({ relay: relayName, port: this.binding.portName, limit: this.ctx.maxUdpFlows, dropped }, 'UDP flow limit reached (--max-udp-flows, MaxUdpFlows): datagrams from new clients dropped');
+  }
 }
+
+/** At most one "flow limit reached" line per this many milliseconds per forwarder. */
+const OVER_LIMIT_LOG_INTERVAL_MS = 10_000;
 
 /** A UDP socket bound to `host:port` (every interface, IPv6 and IPv4, when host is undefined). */
 function bindUdp(host: string | undefined, port: number): Promise<UdpSocket> {

@@ -40,8 +40,8 @@ const DEFAULT_PREAMBLE_TIMEOUT_MS = 30_000;
  * The azbridge remote side (-T/-R targets) for connections whose first message is binary: reads the
  * preamble `01 00 mode len name`, finds the target by port name (reference/azbridge.md §1.6),
  * connects to it and only then answers `01 00 mode`; or refuses with `00 00 00` (version), `00 00 01`
- * / `00 00 FF` (stream/datagram mismatch), hybridge's `00 00 FE` (unknown port name, listing the names
- * served here) or `00 00 FD` (target unreachable, with the failure code, or every target of the port
+ * / `00 00 FF` (stream/datagram mismatch), hybridge's `00 00 FE` (unknown port name; the names served here
+ * go to the log only, never to the sender) or `00 00 FD` (target unreachable, with the failure code, or every target of the port
  * is down). Throws a config ValueError when the bindings of one target pool contradict each other.
  */
 export function createAzbridgeHandler(bindings: readonly RemoteBinding[], options: AzbridgeHandlerOptions): AzbridgeHandler {
@@ -57,9 +57,10 @@ export function createAzbridgeHandler(bindings: readonly RemoteBinding[], option
       label.port = preamble.portName;
       const found = table.lookup(preamble.portName);
       if (!found) {
+        // The sender learns only that the name is unknown; which names exist is for the operator's log.
+        const reason = `no port named "${preamble.portName}" on relay ${options.relayName}`;
         const served = table.isEmpty ? 'none' : table.names.map((n) => `"${n}"`).join(', ');
-        const reason = `no port named "${preamble.portName}" on relay ${options.relayName}; ports served: ${served}`;
-        logSetupFailure(options.log, label, 'unknown-port', reason, startedAt);
+        logSetupFailure(options.log, label, 'unknown-port', `${reason}; ports served: ${served}`, startedAt);
         return await refuseStream(stream, encodePreambleReply({ kind: 'unknown-port-name', reason }));
       }
       const wantDatagram = preamble.mode === PreambleMode.Datagram;
