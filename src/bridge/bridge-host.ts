@@ -1,4 +1,5 @@
 import type { ProtocolHandler } from '../forwarding/listener-end.js';
+import { ListenError } from '../forwarding/local-listen.js';
 import type { Logger } from '../util/logger.js';
 import type { TlsClientOptions } from '../websocket/client-handshake.js';
 import { aztunnelOnBridge } from './aztunnel-on-bridge.js';
@@ -21,7 +22,11 @@ export interface BridgeHostOptions {
 
 /** A forwarder could not start and ExitOnForwardFailure is on. */
 export class ForwarderStartError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** The configuration is at fault (an address or directory that does not exist), not the moment. */
+    readonly configProblem = false,
+  ) {
     super(message);
     this.name = 'ForwarderStartError';
   }
@@ -112,7 +117,7 @@ export class BridgeHost {
         const message = `${forward.source}: ${(err as Error).message}`;
         if (mustStart) {
           await this.stopForwarders();
-          throw new ForwarderStartError(message);
+          throw new ForwarderStartError(message, err instanceof ListenError && err.configProblem);
         }
         this.log.error({ relay: forward.relayName, reason: message }, 'local forwarder did not start');
       }

@@ -137,7 +137,7 @@ async function serveLocally(flags: BindFlags, log: Logger, handle: LocalConnecti
     server = await LocalTunnelServer.start({ bind, tcpKeepAliveMs, log, handle });
   } catch (err) {
     sender.close();
-    if (err instanceof ListenError) fail(`--bind: ${err.message}`, ExitCode.Failure);
+    if (err instanceof ListenError) fail(`--bind: ${err.message}`, err.configProblem ? ExitCode.Usage : ExitCode.Failure);
     throw err;
   }
   onShutdownSignal(log, async () => {

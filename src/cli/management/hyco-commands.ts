@@ -4,7 +4,7 @@ import { fail } from '../errors.js';
 import { addManagementOptions, AZ_NOTE, subcommand, type ManagementFlags } from './options.js';
 import { registerRuleCommands } from './rule-commands.js';
 import { runManagement } from './run.js';
-import { parseBoolean, requireName } from './values.js';
+import { parseBoolean, requireHycoName } from './values.js';
 
 interface HycoFlags extends ManagementFlags {
   name: string;
@@ -20,7 +20,7 @@ export function registerHycoCommands(program: Command): void {
 
   const create = subcommand(hyco, 'create', 'create a hybrid connection').requiredOption('-n, --name <name>', NAME_HELP);
   addManagementOptions(withProps(create)).action(async (flags: HycoFlags) => {
-    const name = requireName(flags.name, '--name');
+    const name = requireHycoName(flags.name, '--name');
     const props = hycoProps(flags);
     await runManagement(flags, (client) => client.createHybridConnection(name, props));
   });
@@ -31,13 +31,13 @@ export function registerHycoCommands(program: Command): void {
 
   const show = subcommand(hyco, 'show', 'show one hybrid connection').requiredOption('-n, --name <name>', NAME_HELP);
   addManagementOptions(show).action(async (flags: HycoFlags) => {
-    const name = requireName(flags.name, '--name');
+    const name = requireHycoName(flags.name, '--name');
     await runManagement(flags, (client) => client.getHybridConnection(name));
   });
 
   const update = subcommand(hyco, 'update', 'change a hybrid connection').requiredOption('-n, --name <name>', NAME_HELP);
   addManagementOptions(withProps(update)).action(async (flags: HycoFlags) => {
-    const name = requireName(flags.name, '--name');
+    const name = requireHycoName(flags.name, '--name');
     const props = hycoProps(flags);
     if (Object.keys(props).length === 0) fail('nothing to update: pass --requires-client-authorization and/or --user-metadata');
     await runManagement(flags, (client) => client.updateHybridConnection(name, props));
@@ -45,7 +45,7 @@ export function registerHycoCommands(program: Command): void {
 
   const remove = subcommand(hyco, 'delete', 'delete a hybrid connection, closing its listeners and connections').requiredOption('-n, --name <name>', NAME_HELP);
   addManagementOptions(remove).action(async (flags: HycoFlags) => {
-    const name = requireName(flags.name, '--name');
+    const name = requireHycoName(flags.name, '--name');
     await runManagement(flags, (client) => client.deleteHybridConnection(name));
   });
 

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Scope } from '../../client/management-client.js';
 import { addManagementOptions, AZ_NOTE, subcommand, type ManagementFlags } from './options.js';
 import { runManagement } from './run.js';
-import { parseKeyType, parseRights, requireName } from './values.js';
+import { parseKeyType, parseRights, requireHycoName, requireRuleName } from './values.js';
 
 interface RuleFlags extends ManagementFlags {
   hybridConnectionName?: string;
@@ -29,12 +29,12 @@ export function registerRuleCommands(parent: Command, level: RuleLevel): void {
     if (needsRule) command.requiredOption('-n, --name <rule>', 'rule name');
     return addManagementOptions(extra(command));
   };
-  const scopeOf = (flags: RuleFlags): Scope => (level === 'hyco' ? requireName(flags.hybridConnectionName ?? '', '--hybrid-connection-name') : undefined);
+  const scopeOf = (flags: RuleFlags): Scope => (level === 'hyco' ? requireHycoName(flags.hybridConnectionName ?? '', '--hybrid-connection-name') : undefined);
   const withRights = (c: Command) => c.requiredOption('--rights <rights...>', RIGHTS_HELP);
 
   const put = async (flags: RuleFlags) => {
     const scope = scopeOf(flags);
-    const rule = requireName(flags.name, '--name');
+    const rule = requireRuleName(flags.name, '--name');
     const rights = parseRights(flags.rights);
     await runManagement(flags, (client) => client.putRule(scope, rule, rights));
   };
@@ -48,13 +48,13 @@ export function registerRuleCommands(parent: Command, level: RuleLevel): void {
 
   define(rules, 'show', 'show a rule and its rights').action(async (flags: RuleFlags) => {
     const scope = scopeOf(flags);
-    const rule = requireName(flags.name, '--name');
+    const rule = requireRuleName(flags.name, '--name');
     await runManagement(flags, (client) => client.getRule(scope, rule));
   });
 
   define(rules, 'delete', 'delete a rule; connections admitted with its keys are closed').action(async (flags: RuleFlags) => {
     const scope = scopeOf(flags);
-    const rule = requireName(flags.name, '--name');
+    const rule = requireRuleName(flags.name, '--name');
     await runManagement(flags, (client) => client.deleteRule(scope, rule));
   });
 
@@ -62,7 +62,7 @@ export function registerRuleCommands(parent: Command, level: RuleLevel): void {
 
   define(keys, 'list', 'print the keys and connection strings of a rule').action(async (flags: RuleFlags) => {
     const scope = scopeOf(flags);
-    const rule = requireName(flags.name, '--name');
+    const rule = requireRuleName(flags.name, '--name');
     await runManagement(flags, (client) => client.listKeys(scope, rule));
   });
 
@@ -71,7 +71,7 @@ export function registerRuleCommands(parent: Command, level: RuleLevel): void {
   define(keys, 'renew', 'replace one key; the old key stops working at once and connections using it are closed', renewOptions).action(
     async (flags: RuleFlags) => {
       const scope = scopeOf(flags);
-      const rule = requireName(flags.name, '--name');
+      const rule = requireRuleName(flags.name, '--name');
       const keyType = parseKeyType(flags.key ?? '');
       await runManagement(flags, (client) => client.renewKey(scope, rule, keyType, flags.keyValue));
     },
