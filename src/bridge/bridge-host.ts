@@ -13,11 +13,18 @@ export interface BridgeHostOptions {
   log: Logger;
   /** Extra trust for a TLS relay (--ca). */
   tls?: TlsClientOptions;
+  /** --token-in-query: tokens travel as sb-hc-token instead of a header. */
+  tokenInQuery?: boolean;
   /** --allow rules for aztunnel envelopes on -T relays (default: none, envelopes are refused). */
   allow?: readonly string[];
   /** Overrides the aztunnel handler (tests). */
   aztunnel?: ProtocolHandler;
   udpIdleMs?: number;
+  /**
+   * A relay listener stopped for good after the start (its hybrid connection was deleted, or its
+   * credentials are refused) and ExitOnForwardFailure is on: the bridge cannot do its job any more.
+   */
+  onFatal?: (message: string) => void;
 }
 
 /** A forwarder could not start and ExitOnForwardFailure is on. */
@@ -77,8 +84,14 @@ export class BridgeHost {
         log: this.log,
         tracker: this.tracker,
         tls: this.options.tls,
+        tokenInQuery: this.options.tokenInQuery,
         udpIdleMs: this.options.udpIdleMs,
         poolDefaults: poolDefaults(config),
+        onStopped: (error) => {
+          const message = `relay ${group.first.relayName} (${group.first.source}): ${error.message}`;
+          if (mustStart) this.options.onFatal?.(message);
+          else this.log.warn({ relay: group.first.relayName }, 'ExitOnForwardFailure is off: the bridge goes on without this relay listener');
+        },
       });
       try {
         await forwarder.start(mustStart);
@@ -106,6 +119,7 @@ export class BridgeHost {
         log: this.log,
         tracker: this.tracker,
         tls: this.options.tls,
+        tokenInQuery: this.options.tokenInQuery,
         udpIdleMs: this.options.udpIdleMs,
       });
       try {

@@ -39,6 +39,7 @@ interface BridgeFlags {
   drainTimeout: string;
   allow?: string[];
   ca?: string[];
+  tokenInQuery?: boolean;
 }
 
 const EXAMPLES = `
@@ -89,6 +90,7 @@ export function registerBridgeCommand(program: Command): void {
     .option('--health-check <spec>', 'target pools: off, on, or interval=10s,timeout=3s,fail=3,pass=2 (default: on for ports with 2+ TCP/Unix targets); config key HealthCheck')
     .option('--allow <host:port>', 'serve aztunnel-style senders on -T relays for this target (repeatable; default: refuse them)', collect)
     .option('--ca <file>', 'PEM certificate to trust for a TLS relay, besides the system list (repeatable)', collect)
+    .option('--token-in-query', 'send the token as the sb-hc-token query parameter instead of a header (relays that only read that, e.g. aztunnel\'s development relay)')
     .option('--log-format <format>', 'text or json', 'text')
     .option('--drain-timeout <duration>', 'on SIGINT/SIGTERM, how long live connections may take to finish', '10s')
     .addHelpText('after', EXAMPLES);
@@ -109,7 +111,18 @@ async function runBridge(flags: BridgeFlags): Promise<void> {
   const tls = flags.ca?.length ? { ca: [...rootCertificates, ...flags.ca.map(readPem)] } : undefined;
 
   const log = createLogger({ level: logLevelFrom(flags, config), format: format as LogFormat, file: config.logFileName });
-  const host = new BridgeHost(config, { log, tls, allow: flags.allow ?? [] });
+  const host: BridgeHost = new BridgeHost(config, {
+    log,
+    tls,
+    allow: flags.allow ?? [],
+    tokenInQuery: flags.tokenInQuery === true,
+    onFatal: (message) => {
+      void host.stop(0).finally(() => {
+        process.stderr.write(`hybridge: ${message}\n`);
+        process.exit(ExitCode.Failure);
+      });
+    },
+  });
   onShutdownSignal(log, async () => {
     await host.stop(drainMs);
   });

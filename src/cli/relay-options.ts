@@ -16,6 +16,7 @@ export interface RelayFlags {
   connectionString?: string;
   connectionStringFile?: string;
   ca?: string;
+  tokenInQuery?: boolean;
   logLevel?: string;
   logFormat?: string;
 }
@@ -29,7 +30,8 @@ export function addRelayOptions(command: Command): Command {
     .option('--relay-insecure-tls', 'do not check the relay\'s TLS certificate (test relays only) [env AZTUNNEL_RELAY_INSECURE_TLS=1]')
     .option('-x, --connection-string <cs>', `relay connection string (Endpoint, EntityPath, SharedAccessKeyName/SharedAccessKey; ${VISIBLE_IN_PS}) [env HYBRIDGE_CONNECTION_STRING]`)
     .option('--connection-string-file <file>', 'read --connection-string from this file (its first line)')
-    .option('--ca <file>', 'PEM file with extra certificates to trust for the relay (or NODE_EXTRA_CA_CERTS)');
+    .option('--ca <file>', 'PEM file with extra certificates to trust for the relay (or NODE_EXTRA_CA_CERTS)')
+    .option('--token-in-query', 'send the token as the sb-hc-token query parameter instead of a header (aztunnel\'s development relay reads only that)');
   addLogOptions(command);
   return command;
 }
@@ -72,6 +74,7 @@ export function relayConnectionFrom(flags: RelayFlags, positionalHyco: string | 
     throw err;
   }
   for (const warning of resolved.warnings) log.warn(warning);
+  if (flags.tokenInQuery) resolved.options.tokenInQuery = true;
   return resolved;
 }
 

@@ -10,7 +10,7 @@
 import type { HybridConnectionOptions } from '../client/connection-options.js';
 import { HybridConnectionListener, type AcceptDecision } from '../client/hybrid-connection-listener.js';
 import type { HybridConnectionStream } from '../client/hybrid-connection-stream.js';
-import { dispatchConnection, type ProtocolHandler } from '../forwarding/listener-end.js';
+import { dispatchConnection, LISTENER_MAX_AUTHORIZATION_FAILURES, type ProtocolHandler } from '../forwarding/listener-end.js';
 import { formatEndpoint } from '../protocol/relay-endpoint.js';
 import type { Logger } from '../util/logger.js';
 import type { ConnectionSlots } from './connection-slots.js';
@@ -25,7 +25,7 @@ export interface TunnelListenerOptions {
   /** How long a new connection may stay silent before its first message. */
   firstMessageTimeoutMs: number;
   log: Logger;
-  /** Called when the listener cannot go on (the hybrid connection does not exist). */
+  /** Called when the listener cannot go on (the hybrid connection does not exist, the credentials are refused). */
   onFatal?: (error: Error) => void;
   keepAliveIntervalMs?: number;
   reconnectDelaysMs?: number[];
@@ -53,6 +53,7 @@ export class TunnelListener {
       acceptHandler: () => this.admit(),
       keepAliveIntervalMs: options.keepAliveIntervalMs,
       reconnectDelaysMs: options.reconnectDelaysMs,
+      maxAuthorizationFailures: LISTENER_MAX_AUTHORIZATION_FAILURES,
     });
     const c = this.listener.connection;
     const where = { hyco: c.entityPath, relay: formatEndpoint(c.endpoint), listener_id: options.listenerId };
