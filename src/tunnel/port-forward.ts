@@ -27,7 +27,7 @@ export function portForwardHandler(sender: TunnelSender, target: string, log: Lo
     }
     const fields = { client, target, bridge_id: tunnel.bridgeId, listener_id: tunnel.listenerId };
     log.info(fields, 'tunnel open');
-    const result = await pump(socket, tunnel.stream);
+    const result = await pump(socket, tunnel.stream, { peerHalfClose: tunnel.peerHalfClose });
     const end = { ...fields, bytesSent: result.bytesToRelay, bytesReceived: result.bytesFromRelay, durationMs: result.durationMs };
     if (result.outcome === 'closed') log.info(end, 'tunnel closed');
     else log.info({ ...end, outcome: result.outcome, reason: result.error?.message }, 'tunnel ended abruptly');

@@ -1,7 +1,8 @@
 /**
  * `relay-sender connect <host:port>`: one tunnel on stdin/stdout, for `ssh -o ProxyCommand`.
  * Half-close is carried: end of stdin ends our direction, and output keeps flowing until the
- * listener closes its direction.
+ * listener closes its direction. Towards an aztunnel listener (no half-close) the end of stdin is
+ * kept back and the tunnel runs until the listener ends it.
  */
 import { Duplex, type Readable, type Writable } from 'node:stream';
 import { pump, type PumpResult } from '../forwarding/pump.js';
@@ -12,7 +13,7 @@ import type { TunnelSender } from './tunnel-sender.js';
 export async function connectStdio(sender: TunnelSender, target: string, io: { input: Readable; output: Writable }, log: Logger): Promise<PumpResult> {
   const tunnel = await sender.open(target);
   log.debug({ target, bridge_id: tunnel.bridgeId, listener_id: tunnel.listenerId }, 'tunnel open');
-  const result = await pump(new StdioDuplex(io.input, io.output), tunnel.stream);
+  const result = await pump(new StdioDuplex(io.input, io.output), tunnel.stream, { peerHalfClose: tunnel.peerHalfClose });
   log.debug({ target, bridge_id: tunnel.bridgeId, bytesSent: result.bytesToRelay, bytesReceived: result.bytesFromRelay, outcome: result.outcome }, 'tunnel closed');
   return result;
 }

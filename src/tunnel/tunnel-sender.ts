@@ -42,6 +42,8 @@ export interface OpenedTunnel {
   stream: Duplex;
   bridgeId: string;
   listenerId: string | undefined;
+  /** The listener carries half-close (a hybridge one); an aztunnel listener does not (see pump). */
+  peerHalfClose: boolean;
 }
 
 export interface TunnelSenderOptions {
@@ -91,7 +93,7 @@ export class TunnelSender {
 
   private async openOnce(target: string, signal: AbortSignal | undefined): Promise<OpenedTunnel | { lost: string }> {
     const bridgeId = newTunnelId();
-    const envelope = encodeConnectEnvelope({ target, bridgeId });
+    const envelope = encodeConnectEnvelope({ target, bridgeId, halfClose: true });
     let stream: HybridConnectionStream;
     try {
       stream = this.pool
@@ -132,7 +134,7 @@ export class TunnelSender {
     }
     if (!response.ok) return fail(failureFromResponse(response), response.error, response);
     stream.setMaxOutgoingMessageBytes(AZTUNNEL_MAX_MESSAGE_BYTES);
-    return { stream, bridgeId, listenerId: response.listenerId };
+    return { stream, bridgeId, listenerId: response.listenerId, peerHalfClose: response.halfClose === true };
   }
 
   close(): void {
