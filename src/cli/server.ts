@@ -47,7 +47,8 @@ the namespace in Redis and use it only for a --tls-self-signed certificate). The
 created the namespace with a generated key.
 
 Exit codes: 0 stopped by SIGINT/SIGTERM, 1 the server could not run (port in use, data directory
-locked, Redis unreachable), 2 invalid command line, key, certificate or URL. See README.md.`;
+locked, Redis unreachable), 2 invalid command line, key, certificate or URL. See README.md and
+docs/cluster.md.`;
 
 export function defaultDataDirectory(): string {
   return join(process.env[DATA_DIR_ENV] ?? join(homedir(), '.hybridge'), 'relay');
