@@ -3,6 +3,12 @@ import { CommanderError } from 'commander';
 import { CliError, ExitCode } from './errors.js';
 import { createProgram } from './program.js';
 
+// `hybridge completion bash | head` closes the pipe early: that is the reader's choice, not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(ExitCode.Ok);
+  throw err;
+});
+
 createProgram()
   .parseAsync(process.argv)
   .catch((err: unknown) => {
