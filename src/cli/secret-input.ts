@@ -45,11 +45,18 @@ export function readSecretFile(path: string, flagName: string): string {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (code ?? (err as Error).message);
-    fail(`${flagName}: cannot read ${path} (${why})`);
+    fail(`${flagName}: cannot read ${path} (${fileErrorReason(err)})`);
   }
   const value = text.split(/\r?\n/, 1)[0]!.trim();
   if (!value) fail(`${flagName}: ${path} is empty`);
   return value;
+}
+
+/** Why a file could not be read, in words: "no such file", "permission denied", ... */
+export function fileErrorReason(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES') return 'permission denied';
+  if (code === 'EISDIR') return 'it is a directory';
+  return code ?? (err as Error).message;
 }

@@ -5,6 +5,7 @@ import { createSecureContext } from 'node:tls';
 import { parseRelayEndpoint } from '../protocol/relay-endpoint.js';
 import { generateSelfSignedCertificate } from '../relay/self-signed.js';
 import { fail } from './errors.js';
+import { fileErrorReason } from './secret-input.js';
 
 export interface TlsFlags {
   host: string;
@@ -67,8 +68,7 @@ function readPem(file: string, flag: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    fail(`${flag}: cannot read ${file} (${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (code ?? (err as Error).message)})`);
+    fail(`${flag}: cannot read ${file} (${fileErrorReason(err)})`);
   }
 }
 
