@@ -37,21 +37,21 @@ export interface ClusterNodeOptions {
   nodeId: string;
 }
 
-/** A relay process; with `cluster`, a cluster node (only the first node prints the root connection string). */
+/** A relay process; with `cluster`, a cluster node. The root key comes from HYBRIDGE_ROOT_KEY, so none prints a connection string. */
 export async function startRelay(ctx: BenchContext, transport: Transport, cluster?: ClusterNodeOptions): Promise<RelayProcess> {
   const tls = transport === 'tls';
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
-    const args = ['server', '--host', HOST, '--port', String(port), '--root-key', ctx.relayKey, '--hyco', ctx.hyco, '--log-level', 'warn', '--drain-timeout', '1s'];
+    const args = ['server', '--host', HOST, '--port', String(port), '--hyco', ctx.hyco, '--log-level', 'warn', '--drain-timeout', '1s'];
     if (cluster) args.push('--redis', cluster.redisUrl, '--node-id', cluster.nodeId, '--public-url', `${tls ? 'wss' : 'ws'}://${HOST}:${port}`);
     else args.push('--data', mkdtempSync(join(ctx.dir, 'relay-')));
     if (tls) args.push('--tls-cert', ctx.tlsCertFile, '--tls-key', ctx.tlsKeyFile);
     const role = cluster ? `relay-${cluster.nodeId}` : 'relay';
-    const proc = startProcess(`${role} (${transport})`, process.execPath, nodeArgs(ctx, role, args), { env: hybridgeEnv(ctx) });
+    const proc = startProcess(`${role} (${transport})`, process.execPath, nodeArgs(ctx, role, args), { env: hybridgeEnv(ctx, { HYBRIDGE_ROOT_KEY: ctx.relayKey }) });
     try {
-      // A cluster node that finds the namespace in Redis prints no connection string.
+      // A fresh namespace is announced once the relay serves; a cluster node that finds it in Redis says nothing.
       if (cluster) await waitForListening(proc, port, 15_000);
-      else await proc.waitFor(/Endpoint=/, 15_000);
+      else await proc.waitFor(/Created a new namespace/, 15_000);
     } catch (err) {
       await proc.stop();
       if (attempt < 3 && /already in use/.test(proc.output())) continue;

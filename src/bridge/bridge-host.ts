@@ -1,4 +1,5 @@
 import type { ProtocolHandler } from '../forwarding/listener-end.js';
+import { ListenError } from '../forwarding/local-listen.js';
 import type { Logger } from '../util/logger.js';
 import type { TlsClientOptions } from '../websocket/client-handshake.js';
 import { aztunnelOnBridge } from './aztunnel-on-bridge.js';
@@ -12,16 +13,27 @@ export interface BridgeHostOptions {
   log: Logger;
   /** Extra trust for a TLS relay (--ca). */
   tls?: TlsClientOptions;
+  /** --token-in-query: tokens travel as sb-hc-token instead of a header. */
+  tokenInQuery?: boolean;
   /** --allow rules for aztunnel envelopes on -T relays (default: none, envelopes are refused). */
   allow?: readonly string[];
   /** Overrides the aztunnel handler (tests). */
   aztunnel?: ProtocolHandler;
   udpIdleMs?: number;
+  /**
+   * A relay listener stopped for good after the start (its hybrid connection was deleted, or its
+   * credentials are refused) and ExitOnForwardFailure is on: the bridge cannot do its job any more.
+   */
+  onFatal?: (message: string) => void;
 }
 
 /** A forwarder could not start and ExitOnForwardFailure is on. */
 export class ForwarderStartError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** The configuration is at fault (an address or directory that does not exist), not the moment. */
+    readonly configProblem = false,
+  ) {
     super(message);
     this.name = 'ForwarderStartError';
   }
@@ -72,8 +84,14 @@ export class BridgeHost {
         log: this.log,
         tracker: this.tracker,
         tls: this.options.tls,
+        tokenInQuery: this.options.tokenInQuery,
         udpIdleMs: this.options.udpIdleMs,
         poolDefaults: poolDefaults(config),
+        onStopped: (error) => {
+          const message = `relay ${group.first.relayName} (${group.first.source}): ${error.message}`;
+          if (mustStart) this.options.onFatal?.(message);
+          else this.log.warn({ relay: group.first.relayName }, 'ExitOnForwardFailure is off: the bridge goes on without this relay listener');
+        },
       });
       try {
         await forwarder.start(mustStart);
@@ -101,6 +119,7 @@ export class BridgeHost {
         log: this.log,
         tracker: this.tracker,
         tls: this.options.tls,
+        tokenInQuery: this.options.tokenInQuery,
         udpIdleMs: this.options.udpIdleMs,
         maxUdpFlows: config.maxUdpFlows,
       });
@@ -113,7 +132,7 @@ export class BridgeHost {
         const message = `${forward.source}: ${(err as Error).message}`;
         if (mustStart) {
           await this.stopForwarders();
-          throw new ForwarderStartError(message);
+          throw new ForwarderStartError(message, err instanceof ListenError && err.configProblem);
         }
         this.log.error({ relay: forward.relayName, reason: message }, 'local forwarder did not start');
       }

@@ -12,6 +12,7 @@ import { EntraTokenProvider } from '../client/token-provider.js';
 import { pumpStdio } from '../tunnel/stdio-connect.js';
 import { addBindOptions, checkBindFlags, serveLocally, type BindFlags } from './bind-options.js';
 import { addLogOptions, loggerFrom, parsePort, readPemFile } from './common-options.js';
+import { EXIT_CODES, withExamples } from './help-text.js';
 import { ExitCode, fail } from './errors.js';
 import { durationFlag } from './relay-options.js';
 
@@ -31,21 +32,26 @@ interface ArcFlags {
 const RESOURCE_ID_ENV = 'AZTUNNEL_ARC_RESOURCE_ID';
 /** aztunnel's default for both services (Windows Admin Center listens on 6516: pass --port 6516). */
 const DEFAULT_PORT = 22;
+const ARC_CONNECT_EXAMPLE = 'ssh -o ProxyCommand="hybridge arc connect --resource-id /subscriptions/SUB/resourceGroups/RG/providers/Microsoft.HybridCompute/machines/VM" user@VM';
+const ARC_FORWARD_EXAMPLE = 'hybridge arc port-forward --resource-id "$ID" -b 127.0.0.1:2222   # then: ssh -p 2222 user@127.0.0.1';
 
 export function registerArcCommands(program: Command): void {
   const arc = program
     .command('arc')
     .description('reach an Azure Arc-enabled machine through the relay Azure provisions for it (aztunnel-compatible): connect, port-forward');
+  withExamples(arc, [ARC_CONNECT_EXAMPLE, ARC_FORWARD_EXAMPLE], EXIT_CODES.oneShot);
 
   const connect = arc
     .command('connect')
     .description('carry stdin/stdout to a port of an Arc-enabled machine (ssh -o ProxyCommand="hybridge arc connect --resource-id ...")');
+  withExamples(connect, [ARC_CONNECT_EXAMPLE, 'hybridge arc connect --resource-id "$ID" --cloud AzureUSGovernment --timeout 5m'], `${EXIT_CODES.oneShot} ARM and relay failures are 1; a malformed resource id is 2.`);
   addArcOptions(connect).action(async (flags: ArcFlags, command: Command) => runConnect(flags, command));
 
   const portForward = arc
     .command('port-forward')
     .description('forward every connection to a local port to a port of an Arc-enabled machine (fresh relay credentials per connection)');
   addBindOptions(portForward, '127.0.0.1:0');
+  withExamples(portForward, [ARC_FORWARD_EXAMPLE, 'AZTUNNEL_ARC_RESOURCE_ID="$ID" hybridge arc port-forward --service WAC --port 6516 -b 127.0.0.1:6516'], EXIT_CODES.service);
   addArcOptions(portForward).action(async (flags: ArcFlags & BindFlags) => runPortForward(flags));
 }
 

@@ -52,7 +52,7 @@ export async function serveLocally(flags: BindFlags, log: Logger, handle: LocalC
     server = await LocalTunnelServer.start({ bind, tcpKeepAliveMs, log, handle });
   } catch (err) {
     close();
-    if (err instanceof ListenError) fail(`--bind: ${err.message}`, ExitCode.Failure);
+    if (err instanceof ListenError) fail(`--bind: ${err.message}`, err.configProblem ? ExitCode.Usage : ExitCode.Failure);
     throw err;
   }
   onShutdownSignal(log, async () => {

@@ -12,6 +12,7 @@ import { TunnelListener } from '../tunnel/tunnel-listener.js';
 import type { Logger } from '../util/logger.js';
 import { collect, loggerFrom, onShutdownSignal, parsePositiveInt } from './common-options.js';
 import { fail } from './errors.js';
+import { EXIT_CODES, withExamples } from './help-text.js';
 import { addRelayOptions, durationFlag, relayConnectionFrom, type RelayFlags } from './relay-options.js';
 
 interface ListenerFlags extends RelayFlags {
@@ -46,7 +47,16 @@ export function registerRelayListenerCommand(program: Command): void {
     .option('--health-check <spec>', '--bridge-target pools: off, on, or interval=10s,timeout=3s,fail=3,pass=2 (default: on for ports with 2+ TCP/Unix targets)')
     .option('--arc-compatible', 'also act as an Azure Arc agent: senders that name Microsoft-Guestgateway-Target localhost:PORT (hybridge arc, aztunnel arc) reach that local port, no envelope')
     .option('--arc-ports <ports>', 'with --arc-compatible: the local ports Arc senders may reach, e.g. 22,6516 or 8000-8100 (default 22)');
-  addRelayOptions(command).action(async (hyco: string | undefined, flags: ListenerFlags) => runRelayListener(hyco, flags));
+  withExamples(
+    addRelayOptions(command),
+    [
+      'hybridge relay-listener --relay my-ns --hyco tunnel --allow 10.0.0.0/8:22     # AZTUNNEL_KEY_NAME/AZTUNNEL_KEY or Entra ID',
+      'hybridge relay-listener tunnel --connection-string-file /etc/hybridge/listen.cs --allow db.corp:5432',
+      'hybridge relay-listener tunnel -x "$CS" --allow "*:443" --bridge-target ssh/127.0.0.1:22',
+    ],
+    `${EXIT_CODES.service} A hybrid connection that does not exist or is deleted,
+and credentials the relay refuses 3 times in a row, end it with 1. See docs/tunnel.md.`,
+  ).action(async (hyco: string | undefined, flags: ListenerFlags) => runRelayListener(hyco, flags));
 }
 
 async function runRelayListener(hyco: string | undefined, flags: ListenerFlags): Promise<void> {

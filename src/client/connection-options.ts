@@ -33,6 +33,11 @@ export interface HybridConnectionOptions {
   operationTimeoutMs?: number;
   /** Extra TLS trust (e.g. a self-signed relay's certificate) or `rejectUnauthorized: false`. */
   tls?: TlsClientOptions;
+  /**
+   * Send the token as the `sb-hc-token` query parameter instead of the ServiceBusAuthorization
+   * header (Azure takes both; aztunnel's development relay only the parameter). Never logged.
+   */
+  tokenInQuery?: boolean;
 }
 
 export interface ResolvedConnection {
@@ -43,6 +48,7 @@ export interface ResolvedConnection {
   tls: TlsClientOptions | undefined;
   /** The audience tokens are signed for. */
   audience: string;
+  tokenInQuery: boolean;
 }
 
 export const DEFAULT_OPERATION_TIMEOUT_MS = 60_000;
@@ -75,5 +81,6 @@ export function resolveConnection(options: HybridConnectionOptions): ResolvedCon
     operationTimeoutMs: options.operationTimeoutMs ?? cs?.operationTimeoutMs ?? DEFAULT_OPERATION_TIMEOUT_MS,
     tls: options.tls,
     audience: normalizeAudience(endpoint.host, entityPath),
+    tokenInQuery: options.tokenInQuery === true,
   };
 }

@@ -29,8 +29,9 @@ export class FileStoreBackend implements StoreBackend {
     this.lockFile = join(dir, LOCK_NAME);
   }
 
-  /** Creates the directory (0700) and takes the lock. */
+  /** Creates the directory (0700) and takes the lock (once; a second call keeps the lock it has). */
   lock(): void {
+    if (this.locked) return;
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
@@ -50,6 +51,10 @@ export class FileStoreBackend implements StoreBackend {
       }
     }
     throw new DataDirectoryError(`cannot lock the data directory ${this.dir}`);
+  }
+
+  async open(): Promise<void> {
+    this.lock();
   }
 
   async load(): Promise<NamespaceDocument | undefined> {

@@ -14,6 +14,8 @@ import {
 
 /** Where the namespace document lives: a file, or Redis in a cluster. */
 export interface StoreBackend {
+  /** Claims the storage (the file backend's lock); called once, when the server can already serve. */
+  open?(): Promise<void>;
   /** Reads the current document, or undefined when none was ever written. */
   load(): Promise<NamespaceDocument | undefined>;
   /**
@@ -69,6 +71,7 @@ export class NamespaceStore extends EventEmitter {
 
   /** Loads the document, creating it with a root rule on first start. Returns whether it was created. */
   async open(create: () => NamespaceDocument): Promise<boolean> {
+    await this.backend.open?.();
     // Listen before the first read, so that a change another node makes right after it is not missed.
     // A failed reload (cluster store briefly unreachable) keeps the copy we have; the next change retries.
     await this.backend.watch?.(() => void this.reload().catch(() => undefined));

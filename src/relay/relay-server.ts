@@ -75,6 +75,8 @@ export class RelayServer {
   private readonly log: Logger;
   private endpoint!: RelayEndpoint;
   private draining = false;
+  /** Set once the namespace is open; until then every request and upgrade gets 503. */
+  private serving = false;
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly sockets = new Set<Socket>();
 
@@ -118,16 +120,26 @@ export class RelayServer {
     this.store.on('restored', () => this.log.warn('the namespace document was missing from the cluster store (Redis restarted empty?); wrote back this node\'s copy'));
   }
 
+  /**
+   * Binds first, then opens the namespace: a port that is taken (or any other bind failure) leaves
+   * no lock and no new namespace behind. Requests arriving in between get 503.
+   */
   async start(): Promise<RelayServerStarted> {
-    const created = await this.store.open(() => emptyNamespace(this.options.rootKey));
+    this.server.listen(this.options.port, this.options.host);
+    await once(this.server, 'listening');
+    let created: boolean;
+    try {
+      created = await this.store.open(() => emptyNamespace(this.options.rootKey));
+      for (const name of this.options.hybridConnections ?? []) {
+        if (await this.store.ensureHybridConnection(name)) this.log.info({ hyco: name }, 'hybrid connection created');
+      }
+    } catch (err) {
+      this.server.close();
+      throw err;
+    }
     if (!created && this.options.rootKey !== undefined && !this.rootKeyMatches(this.options.rootKey)) {
       this.log.warn(`--root-key was ignored: the namespace already exists and its ${ROOT_RULE_NAME} rule has other keys (another node created it first, or its keys were renewed)`);
     }
-    for (const name of this.options.hybridConnections ?? []) {
-      if (await this.store.ensureHybridConnection(name)) this.log.info({ hyco: name }, 'hybrid connection created');
-    }
-    this.server.listen(this.options.port, this.options.host);
-    await once(this.server, 'listening');
     const address = this.server.address() as AddressInfo;
     const secure = this.options.tls !== undefined;
     const advertisedHost = isWildcard(this.options.host) ? hostname() : this.options.host;
@@ -136,6 +148,7 @@ export class RelayServer {
     this.sweepTimer = setInterval(() => this.sweepRelayed(), this.options.pingIntervalMs ?? 30_000);
     this.sweepTimer.unref();
     const result: RelayServerStarted = { url: url.replace(/\/+$/, ''), endpoint: this.endpoint };
+    this.serving = true;
     if (created) {
       const root = this.store.namespaceRules().find((r) => r.keyName === ROOT_RULE_NAME);
       if (root) result.rootConnectionString = formatConnectionString({ endpoint: this.endpoint, sharedAccessKeyName: root.keyName, sharedAccessKey: root.primaryKey });
@@ -198,6 +211,7 @@ export class RelayServer {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    if (!this.serving) return sendRelayError(res, 503, 'ServiceUnavailable', 'The relay is starting');
     const url = req.url ?? '/';
     if (url === '/$hybridge/health' || url.startsWith('/$hybridge/health?')) {
       const body = JSON.stringify({ status: this.draining ? 'draining' : 'ok', node: this.directory.nodeId, listeners: this.directory.localChannels().length, connections: this.broker.relayed.size });
@@ -243,6 +257,7 @@ export class RelayServer {
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     this.sockets.add(socket);
     socket.on('error', () => socket.destroy());
+    if (!this.serving) return rejectUpgrade(socket, 503, 'The relay is starting');
     const url = req.url ?? '/';
     if (!isHcPath(url)) return rejectUpgrade(socket, 404, 'WebSocket endpoints live under /$hc/{hybrid connection}');
     const gesture = parseHcGesture(url);

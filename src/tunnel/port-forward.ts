@@ -27,6 +27,6 @@ export function portForwardHandler(sender: TunnelSender, target: string, log: Lo
     }
     const fields = { client, target, bridge_id: tunnel.bridgeId, listener_id: tunnel.listenerId };
     log.info(fields, 'tunnel open');
-    await pumpAndLog(socket, tunnel.stream, log, fields, 'tunnel', 'sender');
+    await pumpAndLog(socket, tunnel.stream, log, fields, 'tunnel', 'sender', { peerHalfClose: tunnel.peerHalfClose });
   };
 }

@@ -5,7 +5,8 @@
  *
  * Beyond aztunnel: the connection limit is answered at once with an explicit refusal ("listener at
  * capacity", code max_connections) instead of a rendezvous that hangs; names can be matched by their
- * addresses; half-close is carried end to end.
+ * addresses; half-close is carried end to end with senders that say they carry it (`half_close`),
+ * and an aztunnel sender's end without a Close frame is a clean end, not an abrupt one.
  */
 import type { HybridConnectionStream, RelayedMessage } from '../client/hybrid-connection-stream.js';
 import { DialError } from '../forwarding/dial.js';
@@ -20,6 +21,7 @@ import {
   rejectedResponse,
   type ConnectResponse,
 } from '../protocol/aztunnel-envelope.js';
+import { CloseCode } from '../protocol/websocket-frame.js';
 import type { Logger } from '../util/logger.js';
 import type { Allowlist } from './allowlist.js';
 import { AZTUNNEL_MAX_MESSAGE_BYTES } from '../protocol/aztunnel-envelope.js';
@@ -93,7 +95,7 @@ export function createAztunnelHandler(options: AztunnelHandlerOptions): Protocol
         return;
       }
       try {
-        await sendRelayMessage(stream, encodeConnectResponse(acceptedResponse(listenerId)));
+        await sendRelayMessage(stream, encodeConnectResponse({ ...acceptedResponse(listenerId), halfClose: true }));
       } catch (err) {
         socket.destroy();
         log.info({ ...fields, reason: (err as Error).message }, 'sender left before the tunnel opened');
@@ -101,7 +103,11 @@ export function createAztunnelHandler(options: AztunnelHandlerOptions): Protocol
       }
       log.info({ ...fields, rule: access.rule, dialMs: Date.now() - dialStarted, remote: `${socket.remoteAddress}:${socket.remotePort}` }, 'tunnel open');
       stream.setMaxOutgoingMessageBytes(AZTUNNEL_MAX_MESSAGE_BYTES);
-      await pumpAndLog(socket, stream, log, fields, 'tunnel', 'listener');
+      const peerHalfClose = envelope.halfClose === true;
+      // An aztunnel sender ends a tunnel by dropping its connection without a Close; the relay
+      // reports that as 1001. From such a sender that is the end of its data, not a lost tunnel.
+      if (!peerHalfClose) stream.treatCloseAsEnd(CloseCode.GoingAway);
+      await pumpAndLog(socket, stream, log, { ...fields, halfClose: peerHalfClose }, 'tunnel', 'listener', { peerHalfClose });
     } finally {
       slots.release(stream);
     }

@@ -50,7 +50,7 @@ export function socks5ProxyHandler(options: Socks5ProxyOptions): LocalConnection
     socket.write(encodeSocks5Reply(Socks5Reply.Succeeded, { host: socket.localAddress ?? '0.0.0.0', port: socket.localPort ?? 0 }));
     const fields = { client, user: username, target: request.target, bridge_id: tunnel.bridgeId, listener_id: tunnel.listenerId };
     log.info(fields, 'tunnel open');
-    const result = await pump(socket, tunnel.stream);
+    const result = await pump(socket, tunnel.stream, { peerHalfClose: tunnel.peerHalfClose });
     const end = { ...fields, bytesSent: result.bytesToRelay, bytesReceived: result.bytesFromRelay, durationMs: result.durationMs };
     if (result.outcome === 'closed') log.info(end, 'tunnel closed');
     else log.info({ ...end, outcome: result.outcome, reason: result.error?.message }, 'tunnel ended abruptly');

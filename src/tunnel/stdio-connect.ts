@@ -1,10 +1,11 @@
 /**
  * `relay-sender connect <host:port>`: one tunnel on stdin/stdout, for `ssh -o ProxyCommand`.
  * Half-close is carried: end of stdin ends our direction, and output keeps flowing until the
- * listener closes its direction.
+ * listener closes its direction. Towards an aztunnel listener (no half-close) the end of stdin is
+ * kept back and the tunnel runs until the listener ends it.
  */
 import { Duplex, type Readable, type Writable } from 'node:stream';
-import { pump, type PumpResult } from '../forwarding/pump.js';
+import { pump, type PumpOptions, type PumpResult } from '../forwarding/pump.js';
 import type { Logger } from '../util/logger.js';
 import type { TunnelSender } from './tunnel-sender.js';
 
@@ -12,14 +13,14 @@ import type { TunnelSender } from './tunnel-sender.js';
 export async function connectStdio(sender: TunnelSender, target: string, io: { input: Readable; output: Writable }, log: Logger): Promise<PumpResult> {
   const tunnel = await sender.open(target);
   log.debug({ target, bridge_id: tunnel.bridgeId, listener_id: tunnel.listenerId }, 'tunnel open');
-  const result = await pumpStdio(tunnel.stream, io);
+  const result = await pumpStdio(tunnel.stream, io, { peerHalfClose: tunnel.peerHalfClose });
   log.debug({ target, bridge_id: tunnel.bridgeId, bytesSent: result.bytesToRelay, bytesReceived: result.bytesFromRelay, outcome: result.outcome }, 'tunnel closed');
   return result;
 }
 
 /** Carries `io` through an open stream, half-close included, until both directions end. */
-export function pumpStdio(stream: Duplex, io: { input: Readable; output: Writable }): Promise<PumpResult> {
-  return pump(new StdioDuplex(io.input, io.output), stream);
+export function pumpStdio(stream: Duplex, io: { input: Readable; output: Writable }, options: PumpOptions = {}): Promise<PumpResult> {
+  return pump(new StdioDuplex(io.input, io.output), stream, options);
 }
 
 /**

@@ -11,7 +11,7 @@ import type { HybridConnectionOptions } from '../client/connection-options.js';
 import type { ArcListenerEnd } from '../arc/serve-arc.js';
 import { HybridConnectionListener, type AcceptContext, type AcceptDecision } from '../client/hybrid-connection-listener.js';
 import type { HybridConnectionStream } from '../client/hybrid-connection-stream.js';
-import { dispatchConnection, type ProtocolHandler } from '../forwarding/listener-end.js';
+import { dispatchConnection, LISTENER_MAX_AUTHORIZATION_FAILURES, type ProtocolHandler } from '../forwarding/listener-end.js';
 import { encodePreambleReply } from '../protocol/azbridge-preamble.js';
 import { formatEndpoint } from '../protocol/relay-endpoint.js';
 import type { Logger } from '../util/logger.js';
@@ -34,7 +34,7 @@ export interface TunnelListenerOptions {
   /** How long a new connection may stay silent before its first message. */
   firstMessageTimeoutMs: number;
   log: Logger;
-  /** Called when the listener cannot go on (the hybrid connection does not exist). */
+  /** Called when the listener cannot go on (the hybrid connection does not exist, the credentials are refused). */
   onFatal?: (error: Error) => void;
   keepAliveIntervalMs?: number;
   reconnectDelaysMs?: number[];
@@ -62,6 +62,7 @@ export class TunnelListener {
       acceptHandler: (context) => this.admit(context),
       keepAliveIntervalMs: options.keepAliveIntervalMs,
       reconnectDelaysMs: options.reconnectDelaysMs,
+      maxAuthorizationFailures: LISTENER_MAX_AUTHORIZATION_FAILURES,
     });
     const c = this.listener.connection;
     const where = { hyco: c.entityPath, relay: formatEndpoint(c.endpoint), listener_id: options.listenerId };

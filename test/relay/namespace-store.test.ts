@@ -66,7 +66,7 @@ describe('FileStoreBackend', () => {
     // A change the store refuses leaves the file byte for byte as it was.
     await rejectsWithStatus(store.createHybridConnection('hc-0', {}), 409);
     assert.equal(readFileSync(join(dir, 'namespace.json'), 'utf8'), before);
-    assert.deepEqual(readdirSync(dir), ['namespace.json']);
+    assert.deepEqual(readdirSync(dir).sort(), ['namespace.json', 'server.lock'], 'the open store holds the lock');
     assert.equal(statSync(join(dir, 'namespace.json')).mode & 0o777, 0o600, 'mode survives the rename of each write');
   });
 

@@ -10,9 +10,10 @@ import { UdpForwarder } from './udp-forwarder.js';
 
 export interface LocalForwarderOptions extends Omit<LocalContext, 'relayName' | 'connectorFor'> {
   connection: ConnectionString;
-  attempts: number;
+  attempts: number | undefined;
   attemptTimeoutMs?: number;
   tls?: TlsClientOptions;
+  tokenInQuery?: boolean;
 }
 
 /**
@@ -65,8 +66,9 @@ export class LocalForwarder {
   private connectorFor(anonymous: boolean): SenderConnector {
     let connector = this.connectors.get(anonymous);
     if (!connector) {
-      const client = new HybridConnectionClient(relayClientOptions(this.options.connection, { anonymous, tls: this.options.tls }));
+      const client = new HybridConnectionClient(relayClientOptions(this.options.connection, { anonymous, tls: this.options.tls, tokenInQuery: this.options.tokenInQuery }));
       connector = new SenderConnector(client, {
+        relayName: this.forward.relayName,
         attempts: this.options.attempts,
         attemptTimeoutMs: this.options.attemptTimeoutMs,
         prewarm: this.forward.prewarm,

@@ -1,5 +1,5 @@
 import { HybridConnectionListener, type HybridConnectionStream } from '../../client/index.js';
-import { dispatchConnection, type ProtocolHandler } from '../../forwarding/listener-end.js';
+import { dispatchConnection, LISTENER_MAX_AUTHORIZATION_FAILURES, type ProtocolHandler } from '../../forwarding/listener-end.js';
 import type { ConnectionString } from '../../protocol/connection-string.js';
 import type { Logger } from '../../util/logger.js';
 import type { TlsClientOptions } from '../../websocket/client-handshake.js';
@@ -22,9 +22,12 @@ export interface RemoteForwarderOptions {
   log: Logger;
   tracker: ConnectionTracker;
   tls?: TlsClientOptions;
+  tokenInQuery?: boolean;
   udpIdleMs?: number;
   /** LoadBalancing / HealthCheck defaults for this relay's target pools. */
   poolDefaults?: PoolSettings;
+  /** The relay listener stopped for good (no such hybrid connection, credentials refused). */
+  onStopped?: (error: Error) => void;
 }
 
 /**
@@ -34,6 +37,7 @@ export interface RemoteForwarderOptions {
  */
 export class RemoteForwarder {
   private listener: HybridConnectionListener | undefined;
+  private started = false;
   private readonly azbridge: AzbridgeHandler;
   private readonly log: Logger;
 
@@ -68,6 +72,7 @@ export class RemoteForwarder {
     this.azbridge.start();
     try {
       await first.open();
+      this.started = true;
       return;
     } catch (err) {
       await first.close().catch(() => undefined);
@@ -79,11 +84,13 @@ export class RemoteForwarder {
     }
     const retrying = this.createListener();
     this.listener = retrying;
+    this.started = true;
     retrying.start();
   }
 
   /** Closes the control channel: no new connections or requests; accepted ones carry on. */
   async stop(): Promise<void> {
+    this.started = false;
     this.azbridge.close();
     await this.listener?.close().catch(() => undefined);
   }
@@ -92,14 +99,18 @@ export class RemoteForwarder {
     const o = this.options;
     const httpBindings = o.bindings.filter((b): b is HttpRemoteBinding => b.kind === 'http');
     const listener = new HybridConnectionListener({
-      ...relayClientOptions(o.connection, { tls: o.tls }),
+      ...relayClientOptions(o.connection, { tls: o.tls, tokenInQuery: o.tokenInQuery }),
       keepAliveIntervalMs: o.keepAliveIntervalMs,
+      maxAuthorizationFailures: LISTENER_MAX_AUTHORIZATION_FAILURES,
       requestHandler: createHttpRequestHandler(httpBindings, { ...o.outbound, relayName: o.relayName, log: o.log, tracker: o.tracker }),
     });
     listener.on('online', () => this.log.info({ relay: o.relayName, forwards: this.summary }, 'relay listener online'));
     listener.on('connecting', () => this.log.debug({ relay: o.relayName }, 'relay listener connecting'));
     listener.on('offline', (error) => {
-      if (error) this.log.error({ relay: o.relayName, reason: error.message }, 'relay listener offline');
+      if (!error) return;
+      this.log.error({ relay: o.relayName, reason: error.message }, 'relay listener stopped');
+      // A first open() that fails is reported by start(); only a listener that was running stops here.
+      if (this.listener === listener && this.started) o.onStopped?.(error);
     });
     listener.on('error', (error) => this.log.warn({ relay: o.relayName, reason: error.message }, 'relay listener problem'));
     listener.on('connection', (stream: HybridConnectionStream) => {
