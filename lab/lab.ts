@@ -10,13 +10,18 @@ import { cleanStaleLabs, newLabId, removeNamespaces } from './namespaces.js';
 import { LabNode } from './node.js';
 import { interfaceName, linkAddress, MAX_LINKS, MAX_NODES, nodeAddress, routeCommands } from './routes.js';
 import { labUnavailable } from './support.js';
-import { run } from './system.js';
+import { IP, run } from './system.js';
 
 export interface LabOptions {
   /** Packets one direction of a link holds at most (default 10,000); past it the kernel drops new packets. */
   queueLimit?: number;
   /** Seed of the links' loss decisions (each link adds its number), for reproducible runs. */
   seed?: number;
+  /**
+   * Run each link's nfq-impair as a SCHED_FIFO process (default true), so that a busy machine does
+   * not stretch the delays; false keeps it a normal process (to compare).
+   */
+  realtime?: boolean;
 }
 
 export interface LinkDef extends LinkImpairment {
@@ -93,9 +98,9 @@ export class Lab {
     if (this.nodeList.length >= MAX_NODES) throw new Error(`a lab holds at most ${MAX_NODES} nodes`);
     const node = new LabNode(name, this.nodeList.length + 1, `${this.id}-${name}`, (n) => this.linkList.filter((l) => l.has(n)));
     this.nodeList.push(node);
-    await run('ip', ['netns', 'add', node.netns]);
-    await run('ip', ['-n', node.netns, 'link', 'set', 'lo', 'up']);
-    await run('ip', ['-n', node.netns, 'addr', 'add', `${nodeAddress(node.index)}/32`, 'dev', 'lo']);
+    await run(IP, ['netns', 'add', node.netns]);
+    await run(IP, ['-n', node.netns, 'link', 'set', 'lo', 'up']);
+    await run(IP, ['-n', node.netns, 'addr', 'add', `${nodeAddress(node.index)}/32`, 'dev', 'lo']);
     await node.exec('sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
     return node;
   }
@@ -109,14 +114,18 @@ export class Lab {
     if (this.linkList.some((l) => l.has(a) && l.has(b))) throw new Error(`lab ${this.id} already links ${aName} and ${bName}`);
     if (this.linkList.length >= MAX_LINKS) throw new Error(`a lab holds at most ${MAX_LINKS} links`);
     const index = this.linkList.length + 1;
-    const link = new LabLink(index, a, b, { queueLimit: this.options.queueLimit, ...(this.options.seed !== undefined ? { seed: this.options.seed + index } : {}) });
+    const link = new LabLink(index, a, b, {
+      queueLimit: this.options.queueLimit,
+      ...(this.options.seed !== undefined ? { seed: this.options.seed + index } : {}),
+      ...(this.options.realtime !== undefined ? { realtime: this.options.realtime } : {}),
+    });
     // Both ends are created directly in their namespaces: nothing of the lab ever exists in the host's.
-    await run('ip', ['link', 'add', 'name', interfaceName(b.name), 'netns', a.netns, 'type', 'veth', 'peer', 'name', interfaceName(a.name), 'netns', b.netns]);
+    await run(IP, ['link', 'add', 'name', interfaceName(b.name), 'netns', a.netns, 'type', 'veth', 'peer', 'name', interfaceName(a.name), 'netns', b.netns]);
     this.linkList.push(link);
     for (const [node, side] of [[a, 'a'], [b, 'b']] as const) {
       const iface = link.interfaceOf(node);
-      await run('ip', ['-n', node.netns, 'addr', 'add', `${linkAddress(index, side)}/24`, 'dev', iface]);
-      await run('ip', ['-n', node.netns, 'link', 'set', iface, 'up']);
+      await run(IP, ['-n', node.netns, 'addr', 'add', `${linkAddress(index, side)}/24`, 'dev', iface]);
+      await run(IP, ['-n', node.netns, 'link', 'set', iface, 'up']);
     }
     await this.updateRoutes();
     await link.set(impairment);
@@ -129,7 +138,7 @@ export class Lab {
     await Promise.all(
       this.nodeList.map(async (node) => {
         const lines = routeCommands(node, nodes, links);
-        if (lines.length) await run('ip', ['-n', node.netns, '-batch', '-'], { input: `${lines.join('\n')}\n` });
+        if (lines.length) await run(IP, ['-n', node.netns, '-batch', '-'], { input: `${lines.join('\n')}\n` });
       }),
     );
   }

@@ -1,6 +1,6 @@
 /**
- * A link: a veth pair between two lab nodes, with per-direction delay and loss (nfq-impair, started
- * at the first impairment) and cuts (iptables DROP at both ends' ingress, so senders see no error,
+ * A link: a veth pair between two lab nodes, with per-direction delay and loss (one nfq-impair per
+ * direction, started at the first impairment) and cuts (iptables DROP at both ends' ingress, so senders see no error,
  * only silence, as on a pulled cable).
  */
 import { checkImpairment, ImpairDaemon, type DirectionStats, type Impairment } from './impair/daemon.js';
@@ -9,6 +9,10 @@ import { interfaceName, linkAddress, linkSubnet } from './routes.js';
 import { runIn } from './system.js';
 
 export type Direction = 'aToB' | 'bToA';
+
+const DIRECTIONS: readonly Direction[] = ['aToB', 'bToA'];
+
+type Impairers = Record<Direction, ImpairDaemon>;
 
 /**
  * A change of a link's impairments: `delayMs` / `lossPercent` set both directions, `aToB` / `bToA`
@@ -28,6 +32,7 @@ export interface LinkOptions {
   /** Packets each direction holds at most; past it the kernel drops new packets (tail drop). */
   queueLimit: number;
   seed?: number;
+  realtime?: boolean;
 }
 
 const NO_STATS: DirectionStats = { received: 0, passed: 0, lost: 0, held: 0, overflow: 0, userDropped: 0 };
@@ -39,8 +44,8 @@ function dropRule(action: '-I' | '-D', iface: string, tag: string): string[] {
 
 export class LabLink {
   private readonly current: Record<Direction, Impairment> = { aToB: { delayMs: 0, lossPercent: 0 }, bToA: { delayMs: 0, lossPercent: 0 } };
-  private daemon: ImpairDaemon | undefined;
-  private starting: Promise<ImpairDaemon> | undefined;
+  private impairers: Impairers | undefined;
+  private starting: Promise<Impairers> | undefined;
   private cutState = false;
 
   constructor(
@@ -103,53 +108,69 @@ export class LabLink {
     checkImpairment(next.aToB);
     checkImpairment(next.bToA);
     const idle = (i: Impairment) => i.delayMs === 0 && i.lossPercent === 0;
-    if (!this.daemon && !this.starting && idle(next.aToB) && idle(next.bToA)) return;
-    if (!this.daemon && !this.starting) {
-      this.starting = this.startDaemon(next);
+    if (!this.impairers && !this.starting && idle(next.aToB) && idle(next.bToA)) return;
+    if (!this.impairers && !this.starting) {
+      this.starting = this.startImpairers(next);
       try {
-        this.daemon = await this.starting;
+        this.impairers = await this.starting;
       } finally {
         this.starting = undefined;
       }
     } else {
       // A set() racing the start-up waits for it, then applies its own values.
-      const daemon = this.daemon ?? (await this.starting!);
-      await daemon.set(this.queueOf('aToB'), next.aToB);
-      await daemon.set(this.queueOf('bToA'), next.bToA);
+      const impairers = this.impairers ?? (await this.starting!);
+      await Promise.all(DIRECTIONS.map((d) => impairers[d].set(this.queueOf(d), next[d])));
     }
     this.current.aToB = next.aToB;
     this.current.bToA = next.bToA;
   }
 
-  /** NFQUEUE numbers in node a's namespace: 2L for a->b (leaving a), 2L+1 for b->a (arriving at a). */
+  /** The node a direction's packets arrive at, where they are held. */
+  private receiver(direction: Direction): LabNode {
+    return direction === 'aToB' ? this.b : this.a;
+  }
+
+  /** The NFQUEUE number of a direction, in its receiver's namespace: 2L for a->b, 2L+1 for b->a. */
   private queueOf(direction: Direction): number {
     return 2 * this.index + (direction === 'aToB' ? 0 : 1);
   }
 
-  private async startDaemon(initial: Record<Direction, Impairment>): Promise<ImpairDaemon> {
-    const queues = new Map([
-      [this.queueOf('aToB'), initial.aToB],
-      [this.queueOf('bToA'), initial.bToA],
-    ]);
-    const daemon = await ImpairDaemon.start(this.a.netns, queues, this.options);
-    const iface = this.interfaceOf(this.a);
-    // Both directions are held in node a: leaving it (POSTROUTING) and arriving in it (PREROUTING).
-    // Without a running nfq-impair the kernel drops queued packets, so a dead impairer shows as a dead link.
-    await runIn(this.a.netns, 'iptables', ['-w', '-t', 'mangle', '-A', 'POSTROUTING', '-o', iface, '-j', 'NFQUEUE', '--queue-num', String(this.queueOf('aToB'))]);
-    await runIn(this.a.netns, 'iptables', ['-w', '-t', 'mangle', '-A', 'PREROUTING', '-i', iface, '-j', 'NFQUEUE', '--queue-num', String(this.queueOf('bToA'))]);
-    return daemon;
+  /**
+   * One nfq-impair per direction, in the receiving node, holding packets as they arrive (mangle
+   * PREROUTING). Held at the receiver they no longer belong to the sending socket (the stack
+   * orphans them on input); held at the sender's egress they would count against TCP's small-queue
+   * limit and cap a stream at a few packets per delay. Without a running nfq-impair the kernel drops
+   * queued packets, so a dead impairer shows as a dead link, never as a silently unimpaired one.
+   */
+  private async startImpairers(initial: Record<Direction, Impairment>): Promise<Impairers> {
+    const started = await Promise.allSettled(DIRECTIONS.map((d) => ImpairDaemon.start(this.receiver(d).netns, new Map([[this.queueOf(d), initial[d]]]), this.options)));
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    const daemons = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    if (failed) {
+      await Promise.all(daemons.map((d) => d.stop()));
+      throw failed.reason;
+    }
+    const impairers: Impairers = { aToB: daemons[0]!, bToA: daemons[1]! };
+    await Promise.all(
+      DIRECTIONS.map((d) => {
+        const node = this.receiver(d);
+        return runIn(node.netns, 'iptables', ['-w', '-t', 'mangle', '-A', 'PREROUTING', '-i', this.interfaceOf(node), '-j', 'NFQUEUE', '--queue-num', String(this.queueOf(d))]);
+      }),
+    );
+    return impairers;
   }
 
   /** Counters per direction (all 0 while the link was never impaired). */
   async stats(): Promise<LinkStats> {
-    if (!this.daemon) return { aToB: { ...NO_STATS }, bToA: { ...NO_STATS } };
-    const byQueue = await this.daemon.stats();
-    return { aToB: byQueue.get(this.queueOf('aToB')) ?? { ...NO_STATS }, bToA: byQueue.get(this.queueOf('bToA')) ?? { ...NO_STATS } };
+    const impairers = this.impairers;
+    if (!impairers) return { aToB: { ...NO_STATS }, bToA: { ...NO_STATS } };
+    const [aToB, bToA] = await Promise.all(DIRECTIONS.map(async (d) => (await impairers[d].stats()).get(this.queueOf(d)) ?? { ...NO_STATS }));
+    return { aToB: aToB!, bToA: bToA! };
   }
 
-  /** The pid of this link's nfq-impair (undefined while never impaired). */
-  get impairerPid(): number | undefined {
-    return this.daemon?.pid;
+  /** The pids of this link's nfq-impair processes, per direction (undefined while never impaired). */
+  get impairerPids(): Record<Direction, number> | undefined {
+    return this.impairers ? { aToB: this.impairers.aToB.pid, bToA: this.impairers.bToA.pid } : undefined;
   }
 
   get isCut(): boolean {
@@ -189,7 +210,8 @@ export class LabLink {
 
   /** Stops the impairer (the lab does this when it is destroyed). */
   async close(): Promise<void> {
-    await this.daemon?.stop();
+    const impairers = this.impairers;
+    if (impairers) await Promise.all(DIRECTIONS.map((d) => impairers[d].stop()));
   }
 }
 

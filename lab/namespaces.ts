@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { run, runSync } from './system.js';
+import { IP, run, runSync } from './system.js';
 
 export const LAB_PREFIX = 'hyblab';
 
@@ -24,17 +24,17 @@ function parseList(text: string): string[] {
 
 /** Every namespace `ip netns` knows whose name starts with `prefix`. */
 export async function namespacesWithPrefix(prefix: string): Promise<string[]> {
-  return parseList(await run('ip', ['netns', 'list'])).filter((n) => n.startsWith(prefix));
+  return parseList(await run(IP, ['netns', 'list'])).filter((n) => n.startsWith(prefix));
 }
 
 function namespacesWithPrefixSync(prefix: string): string[] {
-  return parseList(runSync('ip', ['netns', 'list']) ?? '').filter((n) => n.startsWith(prefix));
+  return parseList(runSync(IP, ['netns', 'list']) ?? '').filter((n) => n.startsWith(prefix));
 }
 
 /** Processes inside a namespace (`ip netns pids`); [] when it is gone. */
 export async function pidsIn(netns: string): Promise<number[]> {
   try {
-    return parsePids(await run('ip', ['netns', 'pids', netns]));
+    return parsePids(await run(IP, ['netns', 'pids', netns]));
   } catch {
     return [];
   }
@@ -74,13 +74,13 @@ export async function removeNamespaces(names: readonly string[], graceMs = 1000)
   for (const pid of pids.filter(alive)) signal(pid, 'SIGKILL');
   const killed = Date.now() + 2000;
   while (pids.some(alive) && Date.now() < killed) await new Promise((r) => setTimeout(r, 20));
-  await Promise.all(names.map((n) => run('ip', ['netns', 'delete', n]).catch(() => undefined)));
+  await Promise.all(names.map((n) => run(IP, ['netns', 'delete', n]).catch(() => undefined)));
 }
 
 /** removeNamespaces() for the process 'exit' hook: SIGKILL at once, then delete. */
 export function removeNamespacesSync(names: readonly string[]): void {
-  for (const name of names) for (const pid of parsePids(runSync('ip', ['netns', 'pids', name]) ?? '')) signal(pid, 'SIGKILL');
-  for (const name of names) runSync('ip', ['netns', 'delete', name]);
+  for (const name of names) for (const pid of parsePids(runSync(IP, ['netns', 'pids', name]) ?? '')) signal(pid, 'SIGKILL');
+  for (const name of names) runSync(IP, ['netns', 'delete', name]);
 }
 
 /** Removes every namespace of the lab `labId`, synchronously. */

@@ -4,6 +4,22 @@
  * for the process 'exit' hook (where nothing asynchronous runs any more).
  */
 import { execFile, execFileSync, type ExecFileOptions } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+/** `ip` by absolute path, so a process started with a trimmed PATH (a bench path's env) still finds it. */
+export const IP = ((): string => {
+  for (const dir of [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin', '/usr/bin', '/bin']) {
+    if (!dir) continue;
+    try {
+      accessSync(join(dir, 'ip'), constants.X_OK);
+      return join(dir, 'ip');
+    } catch {
+      // not here
+    }
+  }
+  return 'ip';
+})();
 
 export interface RunOptions {
   /** Written to the command's stdin. */
@@ -50,7 +66,7 @@ export function runSync(file: string, args: readonly string[], input?: string): 
 
 /** `ip netns exec NETNS file args`: the command and arguments that run `file` inside a namespace. */
 export function inNetns(netns: string, file: string, args: readonly string[]): [string, string[]] {
-  return ['ip', ['netns', 'exec', netns, file, ...args]];
+  return [IP, ['netns', 'exec', netns, file, ...args]];
 }
 
 export function runIn(netns: string, file: string, args: readonly string[], options: RunOptions = {}): Promise<string> {

@@ -50,6 +50,8 @@ export interface DaemonOptions {
   queueLimit: number;
   /** Seed of the loss decisions (reproducible runs). */
   seed?: number;
+  /** Run nfq-impair as SCHED_FIFO (default true): timely releases on a busy machine. */
+  realtime?: boolean;
 }
 
 export class ImpairDaemon {
@@ -59,7 +61,7 @@ export class ImpairDaemon {
 
   static async start(netns: string, queues: ReadonlyMap<number, Impairment>, options: DaemonOptions): Promise<ImpairDaemon> {
     const binary = await impairBinary();
-    const args = ['--maxlen', String(options.queueLimit), ...(options.seed !== undefined ? ['--seed', String(options.seed)] : [])];
+    const args = ['--maxlen', String(options.queueLimit), ...(options.seed !== undefined ? ['--seed', String(options.seed)] : []), ...(options.realtime === false ? ['--no-realtime'] : [])];
     for (const [queue, impairment] of queues) args.push([String(queue), ...queueArgs(impairment)].join(':'));
     const [file, fileArgs] = inNetns(netns, binary, args);
     const proc = new LineProcess(`nfq-impair in ${netns}`, spawn(file, fileArgs, { stdio: ['pipe', 'pipe', 'pipe'] }));

@@ -14,6 +14,9 @@
  *             of that queue wait for their verdict is dropped by the kernel (tail drop, counted in
  *             the "overflow" statistic), as a router's full queue would drop it.
  *   --seed    seed of the loss decisions (default: from the clock), for reproducible runs.
+ *   --no-realtime  stay a normal process. By default it asks for SCHED_FIFO (priority 1): its work
+ *             per packet is tiny, but on a busy machine a normal process is woken late and every
+ *             delay stretches by the scheduler's latency (tens of ms at a load of 6 per core).
  *
  * Commands on stdin, one per line; each gets one reply line on stdout:
  *   set QUEUE DELAY_US LOSS_PPM   -> ok
@@ -25,6 +28,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -270,6 +274,7 @@ static void add_queue_arg(const char *arg, uint32_t maxlen)
 int main(int argc, char **argv)
 {
 	uint64_t maxlen = 10000, seed = now_ns();
+	int realtime = 1;
 	const char *queue_args[MAX_QUEUES + 1];
 	int nq = 0;
 	for (int i = 1; i < argc; i++) {
@@ -283,6 +288,8 @@ int main(int argc, char **argv)
 				fprintf(stderr, "nfq-impair: --seed must be a number\n");
 				return 2;
 			}
+		} else if (!strcmp(argv[i], "--no-realtime")) {
+			realtime = 0;
 		} else if (nq <= MAX_QUEUES) {
 			queue_args[nq++] = argv[i];
 		}
@@ -297,6 +304,9 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	/* Wake-ups as close to the due time as the scheduler allows. */
 	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+	struct sched_param sp = { .sched_priority = 1 };
+	if (realtime && sched_setscheduler(0, SCHED_FIFO, &sp) < 0)
+		fprintf(stderr, "nfq-impair: no SCHED_FIFO (%s): delays stretch when the machine is busy\n", strerror(errno));
 
 	struct nfq_handle *h = nfq_open();
 	if (!h)
@@ -346,7 +356,7 @@ int main(int argc, char **argv)
 				continue;
 			die("ppoll");
 		}
-		if (fds[0].revents & POLLIN) {
+		if (fds[0].revents & (POLLIN | POLLERR)) {
 			/* Drain what the kernel queued so far, without blocking. */
 			for (int k = 0; k < 256; k++) {
 				ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
@@ -357,6 +367,8 @@ int main(int argc, char **argv)
 						continue;
 					die("recv");
 				}
+				if (n == 0)
+					break;
 				nfq_handle_packet(h, buf, (int)n);
 			}
 		}

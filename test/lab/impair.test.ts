@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { Lab, PingSession, tcpPingPong, threeSites, udpCount, type LinkStats } from '../../lab/index.js';
+import { delay, withTimeout } from '../helpers/async.js';
+import { spawnProcess, stopAll } from '../helpers/processes.js';
 import { skipLab } from './helpers.js';
 
 function delta(after: LinkStats, before: LinkStats, direction: keyof LinkStats, field: keyof LinkStats['aToB']): number {
@@ -13,7 +15,10 @@ function delta(after: LinkStats, before: LinkStats, direction: keyof LinkStats, 
 
 describe('network-fault lab: delay and loss', { skip: skipLab }, () => {
   const labs: Lab[] = [];
-  after(() => Promise.all(labs.map((l) => l.destroy())));
+  after(async () => {
+    await stopAll();
+    await Promise.all(labs.map((l) => l.destroy()));
+  });
 
   test('a TCP ping-pong across 2 x 10 ms one way takes 40-60 ms and never less than 40; a delay changed under a live connection applies to it', async (t) => {
     const lab = await Lab.create(threeSites({ clientRelay: { delayMs: 10 }, relayService: { delayMs: 10 } }));
@@ -70,5 +75,23 @@ describe('network-fault lab: delay and loss', { skip: skipLab }, () => {
     assert.ok(stats.aToB.overflow >= 250, `overflow counted: ${stats.aToB.overflow}`);
     assert.equal(stats.aToB.passed + stats.aToB.overflow, sent, 'every datagram either passed or overflowed');
     assert.equal(received, stats.aToB.passed);
+  });
+
+  test('a TCP stream keeps a whole window in flight on a delayed link (packets are held at the receiver, not charged to the sending socket)', async (t) => {
+    const lab = await Lab.create(threeSites({ clientRelay: { delayMs: 20 }, relayService: { delayMs: 20 } }));
+    labs.push(lab);
+    const [client, service] = [lab.node('client'), lab.node('service')];
+    const server = spawnProcess(...service.wrap('iperf3', ['-s', '-1', '-B', service.address]));
+    await service.waitForPort(5201, 5000);
+    const stream = spawnProcess(...client.wrap('iperf3', ['-c', service.address, '-t', '3']));
+    let held = 0;
+    for (let i = 0; i < 25; i++) {
+      await delay(100);
+      held = Math.max(held, (await lab.link('client', 'relay').stats()).aToB.held);
+    }
+    await withTimeout(Promise.all([stream.exited, server.exited]), 15_000, 'iperf3');
+    t.diagnostic(`at most ${held} packets of one TCP stream held on the 20 ms client -> relay direction at once`);
+    // Charged to the sender's socket (held at its egress), TCP's small-queue limit kept this to a handful.
+    assert.ok(held >= 200, `a full window in flight: ${held} packets held`);
   });
 });
