@@ -4,17 +4,16 @@
  * measured path RTT, and that no namespace, process or temp dir is left behind.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { BenchResult } from '../../bench/report/model.js';
+import { runBench } from '../helpers/bench-run.js';
 import { processesMentioning } from '../helpers/processes.js';
 import { namespacesOf, skipLab } from '../lab/helpers.js';
 
-const MAIN = fileURLToPath(new URL('../../bench/main.js', import.meta.url));
 const BENCH_DIST = fileURLToPath(new URL('../../bench/', import.meta.url));
 
 describe('bench: WAN scenarios in a network-fault lab (tiny run)', { skip: skipLab }, () => {
@@ -26,13 +25,7 @@ describe('bench: WAN scenarios in a network-fault lab (tiny run)', { skip: skipL
 
   test('w1-w3: every row in path RTTs or MB/s, the lab row, and nothing left behind', { timeout: 150_000 }, async () => {
     const paths = 'direct,socat,bridge-ws,bridge-ws-prewarm,bridge-tls';
-    const child = spawn(process.execPath, [MAIN, '--tiny', '--only', 'wan', '--paths', paths, '--out', out], { env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 140_000);
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    clearTimeout(timer);
-    assert.equal(code, 0, `bench exited with ${code}:\n${stderr}`);
+    const { stderr, pid } = await runBench(['--tiny', '--only', 'wan', '--paths', paths, '--out', out], tmp, 140_000);
     assert.match(stderr, /lab hyblab-\d+-[0-9a-f]{4}: 10 ms one way per link; path RTT by TCP ping-pong p50 [\d.]+ ms/);
 
     const result = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as BenchResult;
@@ -66,8 +59,8 @@ describe('bench: WAN scenarios in a network-fault lab (tiny run)', { skip: skipL
     assert.match(md, /\| bridge -L\/-T \(TLS\) \| set-up p50 \| [\d.]+( †)? \| RTT \| [\d.]+× \| [\d.]+× \|/);
     assert.match(md, /\| bridge -L\/-T \(WS\) \| download, lossy links \| [\d.]+( †)? \| MB\/s \|/);
 
-    assert.deepEqual(namespacesOf(`hyblab-${child.pid}-`), [], 'every lab namespace was removed');
-    assert.deepEqual(processesMentioning(`hyblab-${child.pid}-`), [], 'the labs\' reapers exited');
+    assert.deepEqual(namespacesOf(`hyblab-${pid}-`), [], 'every lab namespace was removed');
+    assert.deepEqual(processesMentioning(`hyblab-${pid}-`), [], 'the labs\' reapers exited');
     assert.deepEqual(processesMentioning(tmp), [], 'no relay or end is still running');
     assert.deepEqual(processesMentioning(BENCH_DIST), [], 'no driver, target or probe is still running');
     assert.deepEqual(readdirSync(tmp), [], 'the temp dir was removed');
