@@ -83,9 +83,9 @@ describe('network-fault lab: delay and loss', { skip: skipLab }, () => {
     const [client, service] = [lab.node('client'), lab.node('service')];
     const server = spawnProcess(...service.wrap('iperf3', ['-s', '-1', '-B', service.address]));
     await service.waitForPort(5201, 5000);
-    const stream = spawnProcess(...client.wrap('iperf3', ['-c', service.address, '-t', '3']));
+    const stream = spawnProcess(...client.wrap('iperf3', ['-c', service.address, '-t', '2']));
     let held = 0;
-    for (let i = 0; i < 25; i++) {
+    for (let i = 0; i < 15; i++) {
       await delay(100);
       held = Math.max(held, (await lab.link('client', 'relay').stats()).aToB.held);
     }
