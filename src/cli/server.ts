@@ -11,6 +11,7 @@ import { RelayServer } from '../relay/relay-server.js';
 import { generateSelfSignedCertificate } from '../relay/self-signed.js';
 import { addLogOptions, collect, loggerFrom, onShutdownSignal, parseDurationOption, parsePort, parsePositiveInt } from './common-options.js';
 import { fail } from './errors.js';
+import { addLimitOptions, limitsFromFlags } from './server-limits.js';
 
 interface ServerFlags {
   host: string;
@@ -55,7 +56,7 @@ export function registerServerCommand(program: Command): void {
     .option('--node-id <id>', 'this node\'s name in the cluster (default: the host name)')
     .option('--redis-prefix <prefix>', 'key prefix, to keep several clusters in one Redis apart', 'hybridge:')
     .option('--cluster-heartbeat <duration>', 'how often a node announces itself in Redis; a node silent for 5 heartbeats is forgotten with its listeners', '1s');
-  addLogOptions(command).action(async (flags: ServerFlags) => runServer(flags));
+  addLogOptions(addLimitOptions(command)).action(async (flags: ServerFlags) => runServer(flags));
 }
 
 async function runServer(flags: ServerFlags): Promise<void> {
@@ -64,6 +65,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
   const maxListeners = parsePositiveInt(flags.maxListeners, '--max-listeners', 1, 1000);
   const drainMs = parseDurationOption(flags.drainTimeout, '--drain-timeout');
   const heartbeatMs = parseDurationOption(flags.clusterHeartbeat, '--cluster-heartbeat');
+  const limits = limitsFromFlags(flags);
   if (heartbeatMs < 100 || heartbeatMs > 60_000) fail('--cluster-heartbeat must be from 100ms to 60s');
   if (flags.publicUrl) {
     try {
@@ -128,6 +130,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
     tls,
     publicUrl: flags.publicUrl,
     maxListenersPerEntity: maxListeners,
+    limits,
     nodeId,
     directory: redis && clusterModules ? (local) => (cluster = new clusterModules[2].ClusterDirectory(local, redis, { maxPerEntity: maxListeners, log, heartbeatMs })) : undefined,
   });

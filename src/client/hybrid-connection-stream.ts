@@ -23,7 +23,7 @@ export interface RelayedMessage {
 }
 
 export interface StreamOptions {
-  /** Largest single message readMessage() accepts. */
+  /** Largest single message readMessage() accepts (the connection closes with 1009 above it); no limit once read as bytes. */
   maxMessageBytes?: number;
   highWaterMark?: number;
   /**
@@ -73,7 +73,6 @@ export class HybridConnectionStream extends Duplex {
   private peerCode: number = CloseCode.Abnormal;
   private peerReason = '';
   private readonly waiters = new Set<() => void>();
-  private readonly maxMessageBytes: number;
   private outputEnded = false;
   private maxOutgoing: number;
 
@@ -84,8 +83,9 @@ export class HybridConnectionStream extends Duplex {
     options: StreamOptions = {},
   ) {
     super({ allowHalfOpen: true, highWaterMark: options.highWaterMark ?? 64 * 1024 });
-    this.maxMessageBytes = options.maxMessageBytes ?? 1024 * 1024;
     this.maxOutgoing = options.maxOutgoingMessageBytes ?? DEFAULT_MAX_OUTGOING_MESSAGE;
+    // Whole messages are held only until the stream is read as bytes; the connection bounds them.
+    conn.limitMessages(options.maxMessageBytes ?? 1024 * 1024);
     conn.attach(
       {
         onMessageStart: (binary) => {
@@ -109,6 +109,7 @@ export class HybridConnectionStream extends Duplex {
           else if (this.streaming) this.finishReadable();
           this.wake();
         },
+        onFailed: (error) => this.destroy(error),
         onClosed: (code, reason, error) => this.onSocketClosed(code, reason, error),
       },
       head,
@@ -184,6 +185,7 @@ export class HybridConnectionStream extends Duplex {
   override _read(): void {
     if (!this.streaming) {
       this.streaming = true;
+      this.conn.limitMessages(undefined);
       for (const message of this.queue) for (const chunk of message.chunks) this.push(chunk);
       this.queue = [];
       this.queuedBytes = 0;
@@ -248,10 +250,6 @@ export class HybridConnectionStream extends Duplex {
     last.chunks.push(chunk);
     last.size += chunk.length;
     this.queuedBytes += chunk.length;
-    if (last.size > this.maxMessageBytes && !this.streaming) {
-      this.destroy(new Error(`first message exceeds ${this.maxMessageBytes} bytes`));
-      return;
-    }
     if (this.queuedBytes >= QUEUE_LIMIT) this.conn.pauseReading();
   }
 

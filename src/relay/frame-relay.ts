@@ -14,7 +14,11 @@ import {
 export interface PairedConnectionEvents {
   /** Both sockets are gone. */
   onFinished(pair: PairedConnection): void;
+  /** A leg let more than the budget pile up; the connection is being closed 1008. */
+  onOverBudget?(leg: 'sender' | 'listener', bufferedBytes: number): void;
 }
+
+const PING_FRAME = encodeSmallFrame(Opcode.Ping, Buffer.alloc(0));
 
 /** How long a leg may stay open after the other leg has gone away without a Close handshake. */
 const ORPHAN_LINGER_MS = 10_000;
@@ -23,7 +27,9 @@ const ORPHAN_LINGER_MS = 10_000;
  * One direction of a relayed WebSocket: decodes the (masked) client frames arriving on `from` and
  * writes them to `to` as (unmasked) server frames, one for one, streaming each payload as it
  * arrives. This direction is the only writer of data frames to `to`; control frames the relay
- * itself sends to `to` (pongs, pings, its own Close) wait in a queue until a frame boundary.
+ * itself sends to `to` (its pings, pongs to `to`'s pings, its own Close) wait for a frame boundary.
+ * At most one ping and one pong wait at a time, the pong carrying the latest ping's payload, and
+ * neither is written while `to` is write-blocked: a peer that pings and never reads costs nothing.
  */
 class RelayDirection implements FrameHandler {
   bytes = 0;
@@ -31,7 +37,9 @@ class RelayDirection implements FrameHandler {
   closed = false;
   closeCode: number | undefined;
   private midFrame = false;
-  private queuedControl: Buffer[] = [];
+  private pingWaiting = false;
+  private pongWaiting: Buffer | undefined;
+  private drainWait = false;
   private closeAfterFrame: Buffer | undefined;
   private readonly decoder: FrameDecoder;
 
@@ -59,6 +67,7 @@ class RelayDirection implements FrameHandler {
       this.from.pause();
       to.once('drain', () => this.from.resume());
     }
+    this.pair.checkBudget(this);
   }
 
   onDataFrameStart(header: FrameHeader): void {
@@ -83,7 +92,7 @@ class RelayDirection implements FrameHandler {
   onControlFrame(opcode: number, payload: Buffer): void {
     if (opcode === Opcode.Ping) {
       // The pong goes back on `from`, whose output belongs to the other direction.
-      this.pair.other(this).sendControl(encodeSmallFrame(Opcode.Pong, payload));
+      this.pair.other(this).sendPong(payload);
       return;
     }
     if (opcode === Opcode.Pong) {
@@ -102,11 +111,46 @@ class RelayDirection implements FrameHandler {
     return this.closed && !this.closeAfterFrame;
   }
 
-  /** Queues a relay-made control frame for `to`, written at once unless a data frame is in flight. */
-  sendControl(frame: Buffer): void {
-    if (this.to.destroyed || (this.closed && !this.closeAfterFrame)) return;
-    if (this.midFrame) this.queuedControl.push(frame);
-    else this.to.write(frame);
+  /** A relay-made ping for `to`: written at once unless a data frame is in flight or `to` is write-blocked. */
+  sendPing(): void {
+    if (!this.canSendControl()) return;
+    this.pingWaiting = true;
+    this.flushWhenPossible();
+  }
+
+  /** Answers a ping from `to`; a pong still waiting is replaced (only the latest ping needs one). */
+  sendPong(payload: Buffer): void {
+    if (!this.canSendControl()) return;
+    this.pongWaiting = payload;
+    this.flushWhenPossible();
+  }
+
+  private canSendControl(): boolean {
+    return !this.to.destroyed && (!this.closed || this.closeAfterFrame !== undefined);
+  }
+
+  private flushWhenPossible(): void {
+    if (this.midFrame) return;
+    if (!this.to.writableNeedDrain) return this.writeWaitingControl();
+    if (this.drainWait) return;
+    this.drainWait = true;
+    this.to.once('drain', () => {
+      this.drainWait = false;
+      if (!this.midFrame && this.canSendControl()) this.writeWaitingControl();
+    });
+  }
+
+  private writeWaitingControl(): void {
+    if (this.pingWaiting) {
+      this.pingWaiting = false;
+      this.to.write(PING_FRAME);
+    }
+    const pong = this.pongWaiting;
+    if (pong) {
+      this.pongWaiting = undefined;
+      this.to.write(encodeSmallFrame(Opcode.Pong, pong));
+    }
+    this.pair.checkBudget(this);
   }
 
   /**
@@ -132,12 +176,13 @@ class RelayDirection implements FrameHandler {
   abandon(): void {
     this.closed = true;
     this.closeAfterFrame = undefined;
-    this.queuedControl = [];
+    this.pingWaiting = false;
+    this.pongWaiting = undefined;
     if (this.from.isPaused()) this.from.resume();
   }
 
   private flushControl(): void {
-    for (const frame of this.queuedControl.splice(0)) this.to.write(frame);
+    if (this.pingWaiting || this.pongWaiting) this.writeWaitingControl();
     if (this.closeAfterFrame) {
       this.to.write(this.closeAfterFrame);
       this.closeAfterFrame = undefined;
@@ -165,6 +210,8 @@ export class PairedConnection {
   constructor(
     readonly sender: Duplex,
     readonly listener: Duplex,
+    /** Bytes a leg may have waiting for it beyond what backpressure lets through (see RelayLimits.maxLegBufferedBytes). */
+    private readonly maxLegBufferedBytes: number,
     private readonly events: PairedConnectionEvents,
   ) {
     this.senderToListener = new RelayDirection(sender, listener, this);
@@ -215,9 +262,23 @@ export class PairedConnection {
 
   /** Pings both legs (each answers with a pong, which counts as activity). */
   ping(): void {
-    const frame = encodeSmallFrame(Opcode.Ping, Buffer.alloc(0));
-    this.senderToListener.sendControl(frame);
-    this.listenerToSender.sendControl(frame);
+    this.senderToListener.sendPing();
+    this.listenerToSender.sendPing();
+  }
+
+  /**
+   * Backpressure keeps what waits for a leg near the socket's high-water mark; a leg over the
+   * budget is one the relay cannot make read. It is cut off (1008 to the other side), at once,
+   * since what waits for it would never drain.
+   */
+  checkBudget(direction: RelayDirection): void {
+    const buffered = direction.to.writableLength;
+    if (buffered <= this.maxLegBufferedBytes || direction.to.destroyed) return;
+    const leg = direction.to === this.sender ? 'sender' : 'listener';
+    this.events.onOverBudget?.(leg, buffered);
+    this.other(direction).closeWith(CloseCode.PolicyViolation, `the ${leg} does not read`, false);
+    direction.abandon();
+    direction.to.destroy();
   }
 
   /** Closes both directions from the relay's side (hybrid connection deleted, key revoked, drain). */
