@@ -10,6 +10,7 @@ import {
   Opcode,
   WebSocketProtocolError,
 } from '../protocol/websocket-frame.js';
+import { ControlFrameRate, DEFAULT_MAX_CONTROL_FRAMES_PER_SECOND } from '../websocket/control-frame-rate.js';
 
 export interface PairedConnectionEvents {
   /** Both sockets are gone. */
@@ -22,6 +23,8 @@ const PING_FRAME = encodeSmallFrame(Opcode.Ping, Buffer.alloc(0));
 
 /** How long a leg may stay open after the other leg has gone away without a Close handshake. */
 const ORPHAN_LINGER_MS = 10_000;
+/** How long a leg that broke the protocol has to take the relay's Close. */
+const FAILED_LEG_LINGER_MS = 1000;
 
 /**
  * One direction of a relayed WebSocket: decodes the (masked) client frames arriving on `from` and
@@ -42,6 +45,9 @@ class RelayDirection implements FrameHandler {
   private drainWait = false;
   private closeAfterFrame: Buffer | undefined;
   private readonly decoder: FrameDecoder;
+  private readonly controlRate = new ControlFrameRate(DEFAULT_MAX_CONTROL_FRAMES_PER_SECOND);
+  /** The source broke the protocol: it is not read any more (the pair lingers, then goes). */
+  private failed = false;
 
   constructor(
     private readonly from: Duplex,
@@ -52,20 +58,25 @@ class RelayDirection implements FrameHandler {
   }
 
   push(chunk: Buffer): void {
-    if (this.closed && !this.closeAfterFrame) return;
+    if (this.failed || (this.closed && !this.closeAfterFrame)) return;
     const to = this.to;
     to.cork();
     try {
       this.decoder.push(chunk);
     } catch (err) {
       const code = err instanceof WebSocketProtocolError ? err.closeCode : CloseCode.ProtocolError;
+      // Whatever else it sends is of no use, and a flood of it would cost the relay the reading.
+      this.failed = true;
+      this.from.pause();
       this.pair.protocolError(this, code, (err as Error).message);
     } finally {
       to.uncork();
     }
     if (to.writableNeedDrain && !this.from.isPaused()) {
       this.from.pause();
-      to.once('drain', () => this.from.resume());
+      to.once('drain', () => {
+        if (!this.failed) this.from.resume();
+      });
     }
     this.pair.checkBudget(this);
   }
@@ -90,6 +101,8 @@ class RelayDirection implements FrameHandler {
   }
 
   onControlFrame(opcode: number, payload: Buffer): void {
+    // The relay answers pings and takes pongs itself: a flood of them is the relay's CPU, not the peer's traffic.
+    if (opcode !== Opcode.Close && this.controlRate.exceeded()) throw new WebSocketProtocolError('too many pings', CloseCode.PolicyViolation);
     if (opcode === Opcode.Ping) {
       // The pong goes back on `from`, whose output belongs to the other direction.
       this.pair.other(this).sendPong(payload);
@@ -178,7 +191,7 @@ class RelayDirection implements FrameHandler {
     this.closeAfterFrame = undefined;
     this.pingWaiting = false;
     this.pongWaiting = undefined;
-    if (this.from.isPaused()) this.from.resume();
+    if (this.from.isPaused() && !this.failed) this.from.resume();
   }
 
   private flushControl(): void {
@@ -309,6 +322,9 @@ export class PairedConnection {
     direction.closeWith(CloseCode.GoingAway, 'peer protocol error', true);
     this.directionClosed();
     this.lingerThenDestroy();
+    // It is no longer read, so its goodbye would go unseen: it gets a moment to take the Close.
+    const offender = direction === this.senderToListener ? this.sender : this.listener;
+    setTimeout(() => offender.destroy(), FAILED_LEG_LINGER_MS).unref();
   }
 
   private wire(socket: Duplex, inbound: RelayDirection, outbound: RelayDirection, role: 'sender' | 'listener'): void {

@@ -16,6 +16,7 @@ import {
   randomMask,
   WebSocketProtocolError,
 } from '../protocol/websocket-frame.js';
+import { ControlFrameRate, DEFAULT_MAX_CONTROL_FRAMES_PER_SECOND } from './control-frame-rate.js';
 import { InboundMessages, type MessageLimits } from './inbound-messages.js';
 import { KeepAlive } from './keep-alive.js';
 import { OutboundGuard, type WriteBudget } from './outbound-guard.js';
@@ -54,6 +55,8 @@ export interface ConnectionOptions extends MessageLimits {
    * this many buffered bytes reading from it pauses, and after `stallMs` it is closed with 1008.
    */
   writeBudget?: WriteBudget;
+  /** Pings and Pongs the peer may send per second (close 1008 above); default 100. */
+  maxControlFramesPerSecond?: number;
   /** Answer a peer's Close at once (control channels). Data streams leave this off for half-close. */
   autoCloseReply?: boolean;
   /** How long to wait for the socket to go away after both Close frames, before destroying it. */
@@ -82,8 +85,10 @@ export class WsConnection implements FrameHandler {
   private readonly keepAlive = new KeepAlive(() => this.ping());
   private readonly inbound: InboundMessages;
   private readonly guard: OutboundGuard;
+  private readonly controlRate: ControlFrameRate;
   private pausedByUser = false;
   private pausedForBudget = false;
+  private inputFailed = false;
   private bytesIn = 0;
   private bytesOut = 0;
   private failure: Error | undefined;
@@ -95,6 +100,7 @@ export class WsConnection implements FrameHandler {
     this.masking = options.role === 'server' ? 'none' : options.zeroMask ? 'zero' : 'random';
     this.decoder = new FrameDecoder(this, { expectMasked: options.role === 'server', maxFrameLength: options.maxFrameLength ?? frameLimitOf(options) });
     this.inbound = new InboundMessages(options, options.validateUtf8 === true);
+    this.controlRate = new ControlFrameRate(options.maxControlFramesPerSecond ?? DEFAULT_MAX_CONTROL_FRAMES_PER_SECOND);
     this.guard = new OutboundGuard(socket, options.writeBudget, {
       writePong: (payload) => this.writeControl(Opcode.Pong, payload),
       canWrite: () => !this.closeSent && !this.finished,
@@ -270,7 +276,7 @@ export class WsConnection implements FrameHandler {
   }
 
   private applyPause(): void {
-    if (this.pausedByUser || this.pausedForBudget) this.socket.pause();
+    if (this.pausedByUser || this.pausedForBudget || this.inputFailed) this.socket.pause();
     else if (!this.finished) this.socket.resume();
   }
 
@@ -307,6 +313,10 @@ export class WsConnection implements FrameHandler {
       if (err instanceof WebSocketProtocolError) {
         const first = this.failure === undefined && !this.finished;
         if (!this.closeSent) this.close(err.closeCode, err.message);
+        // Nothing more the peer sends counts; reading a flood of it would only cost CPU. The socket
+        // goes when the (short) linger time is up.
+        this.inputFailed = true;
+        this.socket.pause();
         this.fail(err, true);
         if (first) this.handler?.onFailed?.(err);
       } else {
@@ -336,6 +346,7 @@ export class WsConnection implements FrameHandler {
   }
 
   onControlFrame(opcode: number, payload: Buffer): void {
+    if (opcode !== Opcode.Close && this.controlRate.exceeded()) throw new WebSocketProtocolError('too many pings', CloseCode.PolicyViolation);
     if (opcode === Opcode.Ping) {
       if (!this.closeSent) this.guard.queuePong(payload);
       return;
@@ -373,7 +384,9 @@ export class WsConnection implements FrameHandler {
   private endSocket(): void {
     if (this.lingerTimer) return;
     this.socket.end();
-    this.lingerTimer = setTimeout(() => this.socket.destroy(), this.options.closeLingerMs ?? 5000);
+    // A peer that broke the protocol is no longer read: its answer to our Close would go unseen.
+    const linger = this.inputFailed ? FAILED_LINGER_MS : (this.options.closeLingerMs ?? 5000);
+    this.lingerTimer = setTimeout(() => this.socket.destroy(), linger);
     this.lingerTimer.unref();
   }
 
@@ -395,6 +408,9 @@ export class WsConnection implements FrameHandler {
     this.handler?.onClosed?.(code, this.peerReason, error ?? this.failure);
   }
 }
+
+/** How long a peer that broke the protocol has to take our Close before its socket is destroyed. */
+const FAILED_LINGER_MS = 1000;
 
 /** A frame can never be longer than the largest message, when every message has a limit. */
 function frameLimitOf(limits: MessageLimits): number | undefined {
