@@ -6,6 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 
+export { clientFrame, OP } from '../../helpers/raw-frames.js';
+
 export interface RawTarget {
   host: string;
   port: number;
@@ -79,25 +81,6 @@ export async function rawUpgrade(target: RawTarget, path: string, headers: Recor
   });
 }
 
-/** One client frame: FIN set unless `fin` is false; masked unless `masked` is false. */
-export function clientFrame(opcode: number, payload: Buffer = Buffer.alloc(0), options: { fin?: boolean; masked?: boolean; declaredLength?: number } = {}): Buffer {
-  const length = options.declaredLength ?? payload.length;
-  const masked = options.masked !== false;
-  const extra = length < 126 ? 0 : length < 65536 ? 2 : 8;
-  const header = Buffer.alloc(2 + extra + (masked ? 4 : 0));
-  header[0] = (options.fin === false ? 0 : 0x80) | opcode;
-  header[1] = (masked ? 0x80 : 0) | (extra === 0 ? length : extra === 2 ? 126 : 127);
-  if (extra === 2) header.writeUInt16BE(length, 2);
-  if (extra === 8) header.writeBigUInt64BE(BigInt(length), 2);
-  if (!masked) return Buffer.concat([header, payload]);
-  const mask = randomBytes(4);
-  mask.copy(header, 2 + extra);
-  const body = Buffer.from(payload);
-  for (let i = 0; i < body.length; i++) body[i]! ^= mask[i & 3]!;
-  return Buffer.concat([header, body]);
-}
-
-export const OP = { text: 0x1, binary: 0x2, close: 0x8, ping: 0x9, pong: 0xa } as const;
 
 /**
  * Writes `batch` (frames built once) over and over until `stop()`: the attacker waits for 'drain'
