@@ -165,7 +165,7 @@ export class WsConnection implements FrameHandler {
     return this.guard.overBudget;
   }
 
-  /** Replaces the message size limit from now on (undefined lifts it; frames are then limited only by maxFrameLength). */
+  /** Replaces the message size limit from now on (undefined lifts it). A frame limit derived from limits given at construction stays. */
   limitMessages(maxMessageBytes: number | undefined): void {
     this.inbound.setLimit(maxMessageBytes);
   }

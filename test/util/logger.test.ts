@@ -8,6 +8,7 @@ describe('text log lines', () => {
   it('never let control characters from client-chosen text through raw (ESC, BS, NUL, CR, DEL, C1, bidi overrides)', () => {
     const hostile = 'a\u001b[2J\u0008\u0000\r\u007f\u009b\u202e\u2028z';
     const text = line({ msg: `refused ${hostile}`, reason: hostile, nested: { path: hostile } });
+    // eslint-disable-next-line no-control-regex -- looking for control characters is the point
     assert.equal(text.replace(/\n$/, '').match(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e]/), null, JSON.stringify(text));
     assert.match(text, /refused a\\u001b\[2J\\u0008\\u0000\\u000d\\u007f\\u009b\\u202e\\u2028z/);
     assert.match(text, /reason="a\\u001b\[2J\\b\\u0000\\r\\u007f\\u009b\\u202e\\u2028z"/);
