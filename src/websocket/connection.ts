@@ -1,21 +1,15 @@
 import type { Duplex } from 'node:stream';
-import { maskInto, rotateMask } from '../protocol/masking.js';
 import {
   CloseCode,
   decodeClosePayload,
   encodeClosePayload,
-  encodeFrame,
-  encodeFrameHeader,
-  encodeSmallFrame,
-  encodeUncopiedFrameHeader,
   FrameDecoder,
   type FrameHandler,
   type FrameHeader,
-  type Masking,
   Opcode,
-  randomMask,
   WebSocketProtocolError,
 } from '../protocol/websocket-frame.js';
+import { FrameWriter } from './frame-writer.js';
 import { ControlFrameRate, DEFAULT_MAX_CONTROL_FRAMES_PER_SECOND } from './control-frame-rate.js';
 import { InboundMessages, type MessageLimits } from './inbound-messages.js';
 import { KeepAlive } from './keep-alive.js';
@@ -72,13 +66,11 @@ export interface ConnectionOptions extends MessageLimits {
  */
 export class WsConnection implements FrameHandler {
   private readonly decoder: FrameDecoder;
-  private readonly masking: Masking;
+  private readonly writer: FrameWriter;
   private handler: ConnectionHandler | undefined;
   private closeSent = false;
   private closeReceived = false;
   private finished = false;
-  private coalescing = false;
-  private turnHeld = false;
   private peerCode: number = CloseCode.Abnormal;
   private peerReason = '';
   private lingerTimer: NodeJS.Timeout | undefined;
@@ -97,7 +89,7 @@ export class WsConnection implements FrameHandler {
     readonly socket: Duplex,
     private readonly options: ConnectionOptions,
   ) {
-    this.masking = options.role === 'server' ? 'none' : options.zeroMask ? 'zero' : 'random';
+    this.writer = new FrameWriter(socket, options.role === 'server' ? 'none' : options.zeroMask ? 'zero' : 'random');
     this.decoder = new FrameDecoder(this, { expectMasked: options.role === 'server', maxFrameLength: options.maxFrameLength ?? frameLimitOf(options) });
     this.inbound = new InboundMessages(options, options.validateUtf8 === true);
     this.controlRate = new ControlFrameRate(options.maxControlFramesPerSecond ?? DEFAULT_MAX_CONTROL_FRAMES_PER_SECOND);
@@ -170,76 +162,27 @@ export class WsConnection implements FrameHandler {
     this.inbound.setLimit(maxMessageBytes);
   }
 
-  /**
-   * From now on, frames sent during one turn of the event loop leave the process in one write: the
-   * socket stays corked until setImmediate, i.e. until the I/O callbacks of the current turn have
-   * run. For a channel that many requests share (a listener's control channel) this turns several
-   * small writes here, and as many reads at the other end, into one each under load; a lone frame
-   * waits only for the rest of the current turn.
-   */
+  /** Frames sent during one turn of the event loop leave in one write from now on (see FrameWriter.coalesce). */
   coalesceWrites(): void {
-    this.coalescing = true;
-  }
-
-  private holdForTurn(): void {
-    if (!this.coalescing || this.turnHeld) return;
-    this.turnHeld = true;
-    this.socket.cork();
-    setImmediate(() => {
-      this.turnHeld = false;
-      this.socket.uncork();
-    });
-  }
-
-  /** Keeps a frame's header and payload writes together (one writev); already so while the turn is held. */
-  private holdForFrame(): void {
-    if (this.turnHeld) return;
-    this.socket.cork();
-    process.nextTick(uncork, this.socket);
+    this.writer.coalesce();
   }
 
   /** Sends one frame. Returns false when the caller should wait for 'drain' on the socket. */
   sendFrame(opcode: number, payload: Buffer, fin = true): boolean {
     if (this.closeSent || this.finished) return false;
-    this.holdForTurn();
     this.bytesOut += payload.length;
-    const parts = encodeFrame(fin, opcode, payload, this.masking);
-    let ok: boolean;
-    if (parts.length === 1) ok = this.socket.write(parts[0]);
-    else {
-      this.holdForFrame();
-      this.socket.write(parts[0]);
-      ok = this.socket.write(parts[1]);
-    }
+    const ok = this.writer.frame(opcode, payload, fin);
     this.guard.afterWrite();
     return ok;
   }
 
-  /** Sends several buffers as the payload of one frame (randomly masked client frames are masked into one copy). */
+  /** Sends several buffers as the payload of one frame. */
   sendFrameParts(opcode: number, parts: readonly Buffer[], fin = true): boolean {
     if (this.closeSent || this.finished) return false;
-    this.holdForTurn();
     let total = 0;
     for (const part of parts) total += part.length;
     this.bytesOut += total;
-    if (this.masking !== 'random') {
-      this.holdForFrame();
-      this.socket.write(encodeUncopiedFrameHeader(fin, opcode, total, this.masking));
-      let ok = true;
-      for (const part of parts) ok = this.socket.write(part);
-      this.guard.afterWrite();
-      return ok;
-    }
-    const mask = randomMask();
-    const header = encodeFrameHeader(fin, opcode, total, mask);
-    const out = Buffer.allocUnsafe(header.length + total);
-    header.copy(out, 0);
-    let offset = header.length;
-    for (const part of parts) {
-      maskInto(part, rotateMask(mask, offset - header.length), out, offset);
-      offset += part.length;
-    }
-    const ok = this.socket.write(out);
+    const ok = this.writer.frameParts(opcode, parts, total, fin);
     this.guard.afterWrite();
     return ok;
   }
@@ -368,8 +311,7 @@ export class WsConnection implements FrameHandler {
   }
 
   private writeControl(opcode: number, payload: Buffer): void {
-    this.holdForTurn();
-    this.socket.write(encodeSmallFrame(opcode, payload, this.masking));
+    this.writer.control(opcode, payload);
     this.guard.afterWrite();
   }
 
@@ -417,8 +359,4 @@ function frameLimitOf(limits: MessageLimits): number | undefined {
   const text = limits.maxTextMessageBytes ?? limits.maxMessageBytes;
   if (limits.maxMessageBytes === undefined || text === undefined) return undefined;
   return Math.max(limits.maxMessageBytes, text);
-}
-
-function uncork(socket: Duplex): void {
-  socket.uncork();
 }
