@@ -42,7 +42,8 @@ export async function startRelay(ctx: BenchContext, transport: Transport, cluste
   const tls = transport === 'tls';
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
-    const args = ['server', '--host', HOST, '--port', String(port), '--root-key', ctx.relayKey, '--hyco', ctx.hyco, '--log-level', 'warn', '--drain-timeout', '1s'];
+    // s4 holds 5,000 relayed connections and their listener: one more than the namespace quota's default (Azure's).
+    const args = ['server', '--host', HOST, '--port', String(port), '--root-key', ctx.relayKey, '--hyco', ctx.hyco, '--log-level', 'warn', '--drain-timeout', '1s', '--max-connections', '10000'];
     if (cluster) args.push('--redis', cluster.redisUrl, '--node-id', cluster.nodeId, '--public-url', `${tls ? 'wss' : 'ws'}://${HOST}:${port}`);
     else args.push('--data', mkdtempSync(join(ctx.dir, 'relay-')));
     if (tls) args.push('--tls-cert', ctx.tlsCertFile, '--tls-key', ctx.tlsKeyFile);

@@ -45,7 +45,8 @@ export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimits> = Object.freeze({
   handshakeTimeoutMs: 30_000,
   idleTimeoutMs: 120_000,
   maxUnauthenticatedPerAddress: 512,
-  maxSockets: 10_000,
+  // Two sockets per relayed connection at the namespace quota, and room for listeners and handshakes.
+  maxSockets: 12_000,
   maxConnectionsPerNamespace: 5_000,
   maxListenersPerHyco: 25,
   maxPendingSendersPerHyco: 1_000,
