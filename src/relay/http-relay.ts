@@ -88,17 +88,17 @@ export class HttpRelay {
     // here over a request rendezvous, so no request or response byte crosses between relay nodes.
     if (!channel) return this.sendAddressOnly(pending);
     if (!pending.hasBody) {
-      pending.deliveredInline = true;
-      channel.send(encodeCommand('request', { ...pending.command, body: false }));
+      // A channel that cannot take it (over its budget) is one the request never reached: it goes elsewhere.
+      if (channel.send(encodeCommand('request', { ...pending.command, body: false }))) pending.deliveredInline = true;
+      else this.listenerLeft(pending);
       return;
     }
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared <= this.options.inlineBodyLimit) {
       pending.collectSmallBody((inline) => {
         if (pending.finished) return;
-        if (inline && pending.target.channel?.isOpen) {
+        if (inline && pending.target.channel?.send(encodeCommand('request', { ...pending.command, body: true }), pending.inlineBody())) {
           pending.deliveredInline = true;
-          pending.target.channel.send(encodeCommand('request', { ...pending.command, body: true }), pending.inlineBody());
         } else {
           void this.sendAddressOnly(pending);
         }

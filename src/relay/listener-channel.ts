@@ -95,9 +95,13 @@ export class ListenerChannel {
     this.silentUntil = 0;
   }
 
-  /** Sends a command, and its body as the very next binary message so nothing can come between. */
+  /**
+   * Sends a command, and its body as the very next binary message so nothing can come between.
+   * False when the channel cannot take it: closed, or over its buffer budget (a listener that does
+   * not read gets no more work, also from other nodes of a cluster).
+   */
   send(json: string, body?: Buffer): boolean {
-    if (!this.isOpen) return false;
+    if (!this.isOpen || this.conn.overBudget) return false;
     this.conn.sendText(json);
     if (body) this.conn.sendBinary(body);
     return true;
