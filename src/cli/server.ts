@@ -9,6 +9,7 @@ import { RelayServer } from '../relay/relay-server.js';
 import { addLogOptions, collect, loggerFrom, onShutdownSignal, parseDurationOption, parsePort, parsePositiveInt } from './common-options.js';
 import { CliError, ExitCode, fail } from './errors.js';
 import { readSecret, VISIBLE_IN_PS } from './secret-input.js';
+import { addLimitOptions, limitsFromFlags } from './server-limits.js';
 import { checkTlsFlags, loadTls, writeGeneratedTls } from './server-tls.js';
 
 interface ServerFlags {
@@ -74,7 +75,7 @@ export function registerServerCommand(program: Command): void {
     .option('--node-id <id>', 'this node\'s name in the cluster (default: the host name)')
     .option('--redis-prefix <prefix>', 'key prefix, to keep several clusters in one Redis apart', 'hybridge:')
     .option('--cluster-heartbeat <duration>', 'how often a node announces itself in Redis; a node silent for 5 heartbeats is forgotten with its listeners', '1s');
-  addLogOptions(command).addHelpText('after', EXAMPLES).action(async (flags: ServerFlags) => runServer(flags));
+  addLogOptions(addLimitOptions(command)).addHelpText('after', EXAMPLES).action(async (flags: ServerFlags) => runServer(flags));
 }
 
 async function runServer(flags: ServerFlags): Promise<void> {
@@ -83,6 +84,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
   const maxListeners = parsePositiveInt(flags.maxListeners, '--max-listeners', 1, 1000);
   const drainMs = parseDurationOption(flags.drainTimeout, '--drain-timeout');
   const heartbeatMs = parseDurationOption(flags.clusterHeartbeat, '--cluster-heartbeat');
+  const limits = limitsFromFlags(flags);
   if (heartbeatMs < 100 || heartbeatMs > 60_000) fail('--cluster-heartbeat must be from 100ms to 60s');
   if (flags.publicUrl !== undefined) checkPublicUrl(flags.publicUrl);
   const rootKey = rootKeyFrom(flags);
@@ -130,6 +132,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
     tls,
     publicUrl: flags.publicUrl,
     maxListenersPerEntity: maxListeners,
+    limits,
     nodeId,
     directory: redis && clusterModules ? (local) => (cluster = new clusterModules[2].ClusterDirectory(local, redis, { maxPerEntity: maxListeners, log, heartbeatMs })) : undefined,
   });

@@ -23,7 +23,7 @@ export interface RelayedMessage {
 }
 
 export interface StreamOptions {
-  /** Largest single message readMessage() accepts. */
+  /** Largest single message readMessage() accepts (the connection closes with 1009 above it); no limit once read as bytes. */
   maxMessageBytes?: number;
   highWaterMark?: number;
   /**
@@ -117,6 +117,7 @@ export class HybridConnectionStream extends Duplex {
           else if (this.streaming) this.finishReadable();
           this.wake();
         },
+        onFailed: (error) => this.destroy(error),
         onClosed: (code, reason, error) => this.onSocketClosed(code, reason, error),
       },
       head,

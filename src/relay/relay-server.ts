@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { formatConnectionString } from '../protocol/connection-string.js';
@@ -8,22 +9,25 @@ import { formatHost, parseRelayEndpoint, type RelayEndpoint } from '../protocol/
 import { CloseCode } from '../protocol/websocket-frame.js';
 import type { Logger } from '../util/logger.js';
 import { secretMatcher } from '../util/same-secret.js';
+import { sleep } from '../util/sleep.js';
 import { WsConnection } from '../websocket/connection.js';
-import { acceptUpgrade, checkUpgradeRequest, rejectUpgrade } from '../websocket/server-handshake.js';
+import { acceptUpgrade, checkUpgradeRequest } from '../websocket/server-handshake.js';
 import { AuthorizationCache } from './authorization-cache.js';
-import { grantRevoked, type Grant } from './authorizer.js';
 import { ConnectBroker, type RelayedConnection } from './connect-broker.js';
-import { FailureThrottle } from './failure-throttle.js';
-import { sendRelayError } from './http-errors.js';
+import { ConnectionGate } from './connection-gate.js';
+import { createFrontDoor } from './front-door.js';
+import { answerHealth, isHealthRequest } from './health.js';
 import { HttpRelay } from './http-relay.js';
-import { ListenerChannel } from './listener-channel.js';
+import { limitWarnings, resolveRelayLimits, type RelayLimits } from './limits.js';
+import { controlConnectionOptions, openListenerChannel, type ChannelWiring } from './listener-admission.js';
 import { LocalDirectory, type ListenerDirectory } from './listener-directory.js';
 import type { ListenerRegistry } from './listener-registry.js';
 import { handleManagementRequest, MANAGEMENT_PREFIX, type ManagementContext } from './management-api.js';
 import { emptyNamespace, ROOT_RULE_NAME } from './namespace-model.js';
+import { enforceNamespaceChange } from './namespace-enforcement.js';
 import { NamespaceStore, type NamespaceChange, type StoreBackend } from './namespace-store.js';
-import { gestureToken, isHcPath, listenerIdFromTracking, parseHcGesture, parseRelayedTarget, rawSuffixAfter, type HcGesture } from './request-url.js';
-import { sleep } from '../util/sleep.js';
+import { Refusals, type RefusalContext } from './refusals.js';
+import { gestureToken, headerValue, isHcPath, listenerIdFromTracking, parseHcGesture, parseRelayedTarget, rawSuffixAfter, type HcGesture } from './request-url.js';
 
 export interface RelayServerOptions {
   host: string;
@@ -36,7 +40,10 @@ export interface RelayServerOptions {
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** How clients reach this server (connection strings, rendezvous addresses). */
   publicUrl?: string;
+  /** Same as limits.maxListenersPerHyco (kept for existing callers). */
   maxListenersPerEntity?: number;
+  /** The relay's limits (src/relay/limits.ts); unset ones take their defaults. */
+  limits?: Partial<RelayLimits>;
   /** This node's id (cluster mode; 'local' otherwise). */
   nodeId?: string;
   /** Wraps this node's listener directory into a cluster-wide one (cluster mode). */
@@ -59,10 +66,11 @@ export interface RelayServerStarted {
 
 /**
  * A self-hosted Azure Relay Hybrid Connections namespace: listeners, senders, rendezvous, relayed
- * HTTP, and the management API, on one HTTP(S) port.
+ * HTTP, and the management API, on one HTTP(S) port, within the limits of `options.limits`.
  */
 export class RelayServer {
   readonly store: NamespaceStore;
+  readonly limits: RelayLimits;
   private readonly authorizer: AuthorizationCache;
   /** This node's control channels. */
   readonly local: LocalDirectory;
@@ -71,7 +79,8 @@ export class RelayServer {
   readonly broker: ConnectBroker;
   readonly http: HttpRelay;
   private readonly server: http.Server;
-  private readonly throttle = new FailureThrottle();
+  private readonly gate: ConnectionGate;
+  private readonly refusals: Refusals;
   private readonly log: Logger;
   private endpoint!: RelayEndpoint;
   private draining = false;
@@ -79,21 +88,32 @@ export class RelayServer {
   private serving = false;
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly sockets = new Set<Socket>();
+  private readonly channelWiring: ChannelWiring;
 
   constructor(private readonly options: RelayServerOptions) {
     this.log = options.log;
+    this.limits = resolveRelayLimits({ maxListenersPerHyco: options.maxListenersPerEntity, ...options.limits });
+    const limits = this.limits;
+    this.refusals = new Refusals(this.log);
+    this.gate = new ConnectionGate(limits, this.refusals.lines);
     this.store = new NamespaceStore(options.backend);
     this.authorizer = new AuthorizationCache(this.store);
-    this.local = new LocalDirectory(options.nodeId ?? 'local', options.maxListenersPerEntity ?? 25);
+    this.local = new LocalDirectory(options.nodeId ?? 'local', limits.maxListenersPerHyco);
     this.directory = options.directory?.(this.local) ?? this.local;
     const publicBaseUrl = options.publicUrl ? toWebSocketBase(options.publicUrl) : undefined;
+    const refuse = (req: IncomingMessage, socket: Socket, status: number, reason: string, context: RefusalContext) => this.refusals.upgrade(req, socket, status, reason, context);
+    const onAuthenticated = (socket: Socket) => this.gate.authenticated(socket);
     this.broker = new ConnectBroker({
       directory: this.directory,
       log: this.log,
+      lines: this.refusals.lines,
+      refuse,
+      onAuthenticated,
+      maxPendingPerHyco: limits.maxPendingSendersPerHyco,
+      maxLegBufferedBytes: limits.maxLegBufferedBytes,
       acceptTimeoutMs: options.acceptTimeoutMs ?? 30_000,
       handoffMs: options.handoffMs,
       publicBaseUrl,
-      onFinished: (c) => this.logRelayed(c),
     });
     this.http = new HttpRelay({
       directory: this.directory,
@@ -101,22 +121,35 @@ export class RelayServer {
       responseTimeoutMs: options.responseTimeoutMs ?? 60_000,
       inlineBodyLimit: 64 * 1024,
       inlineWaitMs: 1000,
+      silenceMs: options.handoffMs ?? 5000,
       publicBaseUrl,
+      rendezvousConnection: controlConnectionOptions(this.limits),
+      refuse,
+      refuseRequest: (req, res, status, code, message) => this.refusals.http(req, res, status, code, message, { what: 'http request' }),
+      onAuthenticated,
     });
-    this.server = options.tls ? https.createServer({ cert: options.tls.cert, key: options.tls.key }) : http.createServer();
-    this.server.keepAliveTimeout = 30_000;
-    this.server.headersTimeout = 30_000;
-    this.server.requestTimeout = 0;
+    this.channelWiring = {
+      directory: this.directory,
+      broker: this.broker,
+      http: this.http,
+      authorizer: this.authorizer,
+      log: this.log,
+      lines: this.refusals.lines,
+      pingIntervalMs: options.pingIntervalMs ?? 30_000,
+      pingTimeoutMs: options.pingTimeoutMs ?? 60_000,
+    };
+    this.server = createFrontDoor({
+      tls: options.tls,
+      limits,
+      gate: this.gate,
+      onRequest: (req, res) => this.onRequest(req, res),
+      onUpgrade: (req, socket, head) => this.onUpgrade(req, socket, head),
+    });
     this.server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });
-    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.onUpgrade(req, socket, head));
-    this.server.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res));
-    this.server.on('clientError', (_err, socket: Socket) => {
-      if (!socket.destroyed) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-    });
-    this.store.on('change', (change: NamespaceChange) => this.onNamespaceChange(change));
+    this.store.on('change', (change: NamespaceChange) => enforceNamespaceChange({ store: this.store, directory: this.directory, relayed: this.broker.relayed, log: this.log }, change));
     this.store.on('restored', () => this.log.warn('the namespace document was missing from the cluster store (Redis restarted empty?); wrote back this node\'s copy'));
   }
 
@@ -140,12 +173,14 @@ export class RelayServer {
     if (!created && this.options.rootKey !== undefined && !this.rootKeyMatches(this.options.rootKey)) {
       this.log.warn(`--root-key was ignored: the namespace already exists and its ${ROOT_RULE_NAME} rule has other keys (another node created it first, or its keys were renewed)`);
     }
+    for (const warning of limitWarnings(this.limits)) this.log.warn(warning);
     const address = this.server.address() as AddressInfo;
     const secure = this.options.tls !== undefined;
     const advertisedHost = isWildcard(this.options.host) ? hostname() : this.options.host;
     const url = this.options.publicUrl ?? `${secure ? 'wss' : 'ws'}://${formatHost(advertisedHost)}:${address.port}`;
     this.endpoint = parseRelayEndpoint(url);
-    this.sweepTimer = setInterval(() => this.sweepRelayed(), this.options.pingIntervalMs ?? 30_000);
+    const pingIntervalMs = this.options.pingIntervalMs ?? 30_000;
+    this.sweepTimer = setInterval(() => this.broker.sweepIdle(pingIntervalMs), pingIntervalMs);
     this.sweepTimer.unref();
     const result: RelayServerStarted = { url: url.replace(/\/+$/, ''), endpoint: this.endpoint };
     this.serving = true;
@@ -177,6 +212,11 @@ export class RelayServer {
     return this.broker.relayed;
   }
 
+  /** Connections of the namespace on this node, as counted against limits.maxConnectionsPerNamespace. */
+  get namespaceConnections(): number {
+    return this.local.registry.size + this.broker.pendingCount + this.broker.relayed.size + this.http.pendingCount;
+  }
+
   /**
    * Drains: refuses new listeners, senders and requests (503), leaves the cluster so other nodes
    * stop routing here, sends its listeners away to reconnect elsewhere (close 1001) once in-flight
@@ -197,38 +237,55 @@ export class RelayServer {
     await sleep(100);
     for (const socket of this.sockets) socket.destroy();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
-    this.throttle.close();
+    this.gate.close();
+    this.refusals.close();
     await this.store.close();
   }
 
-  private managementContext(): ManagementContext {
+  private managementContext(req: IncomingMessage): ManagementContext {
     return {
       store: this.store,
       listenerCount: (entity) => this.directory.count(entity),
       endpoint: this.endpoint,
-      authorizeManage: (token, entity) => this.authorizer.authorize({ token, entity, right: 'Manage' }),
+      authorizeManage: (token, entity) => {
+        const result = this.authorizer.authorize({ token, entity, right: 'Manage' });
+        if (result.ok) this.gate.authenticated(req.socket);
+        return result;
+      },
+      onAuthFailure: (answer) => this.refusals.quietly(req, answer),
     };
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    if (!this.serving) return sendRelayError(res, 503, 'ServiceUnavailable', 'The relay is starting');
+    if (!this.serving) return this.refusals.http(req, res, 503, 'ServiceUnavailable', 'The relay is starting', { what: 'http request' });
     const url = req.url ?? '/';
-    if (url === '/$hybridge/health' || url.startsWith('/$hybridge/health?')) {
-      const body = JSON.stringify({ status: this.draining ? 'draining' : 'ok', node: this.directory.nodeId, listeners: this.directory.localChannels().length, connections: this.broker.relayed.size });
-      res.writeHead(this.draining ? 503 : 200, { 'Content-Type': 'application/json' }).end(body);
-      return;
+    if (url.length > this.limits.maxRequestTargetBytes) {
+      return this.refusals.http(req, res, 414, 'UriTooLong', `the request target is longer than ${this.limits.maxRequestTargetBytes} bytes`, { what: 'http request' });
+    }
+    if (isHealthRequest(url)) {
+      return answerHealth(
+        {
+          draining: this.draining,
+          authorizeManage: (token) => this.authorizer.authorize({ token, entity: undefined, right: 'Manage' }),
+          details: () => ({ node: this.directory.nodeId, listeners: this.local.registry.size, connections: this.broker.relayed.size }),
+          onBadToken: (answer) => this.refusals.quietly(req, answer),
+        },
+        req,
+        res,
+      );
     }
     if (url.startsWith(MANAGEMENT_PREFIX + '/')) {
-      void handleManagementRequest(this.managementContext(), req, res, url.slice(MANAGEMENT_PREFIX.length).replace(/\?.*$/, ''));
+      void handleManagementRequest(this.managementContext(req), req, res, url.slice(MANAGEMENT_PREFIX.length).replace(/\?.*$/, ''));
       return;
     }
-    if (isHcPath(url)) return sendRelayError(res, 400, 'BadRequest', 'WebSocket endpoints under /$hc/ need a WebSocket upgrade');
-    if (req.method === 'CONNECT') return sendRelayError(res, 405, 'MethodNotAllowed', 'CONNECT is not relayed');
-    if (this.draining) return sendRelayError(res, 503, 'ServiceUnavailable', 'The relay is shutting down');
+    const refuse = (status: number, code: string, message: string, hyco?: string) => this.refusals.http(req, res, status, code, message, { what: 'http request', fields: { hyco } });
+    if (isHcPath(url)) return refuse(400, 'BadRequest', 'WebSocket endpoints under /$hc/ need a WebSocket upgrade');
+    if (req.method === 'CONNECT') return refuse(405, 'MethodNotAllowed', 'CONNECT is not relayed');
+    if (this.draining) return refuse(503, 'ServiceUnavailable', 'The relay is shutting down');
     const target = parseRelayedTarget(url);
-    if (!target) return sendRelayError(res, 400, 'BadRequest', 'malformed URL encoding in the request path');
+    if (!target) return refuse(400, 'BadRequest', 'malformed URL encoding in the request path');
     const match = this.store.matchPath(target.path);
-    if (!match) return sendRelayError(res, 404, 'EndpointNotFound', `Endpoint does not exist: no hybrid connection matches "/${target.path.split('/')[0] ?? ''}"`);
+    if (!match) return refuse(404, 'EndpointNotFound', `Endpoint does not exist: no hybrid connection matches "/${firstSegment(target.path)}"`);
     const entity = match.entity;
     const sbHeader = headerValue(req, 'servicebusauthorization');
     const authHeader = headerValue(req, 'authorization');
@@ -237,13 +294,10 @@ export class RelayServer {
       const token = target.token ?? sbHeader ?? authHeader;
       authorizationConsumed = !target.token && !sbHeader && authHeader !== undefined;
       const result = this.authorizer.authorize({ token, entity: entity.name, right: 'Send' });
-      if (!result.ok) {
-        const verdict = this.throttle.note(req.socket.remoteAddress ?? '');
-        if (verdict.log) this.log.info({ hyco: entity.name, status: result.status, reason: result.reason, remote: req.socket.remoteAddress }, 'http request refused');
-        this.throttle.hold(verdict.delayMs, () => sendRelayError(res, result.status, result.status === 401 ? 'TokenMissingOrInvalid' : 'Forbidden', result.reason));
-        return;
-      }
+      if (!result.ok) return refuse(result.status, result.status === 401 ? 'TokenMissingOrInvalid' : 'Forbidden', result.reason, entity.name);
     }
+    this.gate.authenticated(req.socket);
+    if (this.namespaceConnections >= this.limits.maxConnectionsPerNamespace) return refuse(503, 'QuotaExceeded', this.namespaceFullReason(), entity.name);
     this.http.handle({
       req,
       res,
@@ -257,12 +311,13 @@ export class RelayServer {
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     this.sockets.add(socket);
     socket.on('error', () => socket.destroy());
-    if (!this.serving) return rejectUpgrade(socket, 503, 'The relay is starting');
+    if (!this.serving) return this.refuse(req, socket, 503, 'The relay is starting', 'handshake', '');
     const url = req.url ?? '/';
-    if (!isHcPath(url)) return rejectUpgrade(socket, 404, 'WebSocket endpoints live under /$hc/{hybrid connection}');
+    if (url.length > this.limits.maxRequestTargetBytes) return this.refuse(req, socket, 414, `the request target is longer than ${this.limits.maxRequestTargetBytes} bytes`, 'handshake', '');
+    if (!isHcPath(url)) return this.refuse(req, socket, 404, 'WebSocket endpoints live under /$hc/{hybrid connection}', 'handshake', '');
     const gesture = parseHcGesture(url);
-    if (!gesture) return rejectUpgrade(socket, 400, 'malformed URL encoding in the request path');
-    if (this.draining && gesture.action !== 'accept' && gesture.action !== 'request') return rejectUpgrade(socket, 503, 'The relay is shutting down');
+    if (!gesture) return this.refuse(req, socket, 400, 'malformed URL encoding in the request path', 'handshake', '');
+    if (this.draining && gesture.action !== 'accept' && gesture.action !== 'request') return this.refuse(req, socket, 503, 'The relay is shutting down', 'handshake', gesture.path);
     switch (gesture.action) {
       case 'listen':
         return void this.onListen(req, socket, head, gesture).catch((err: Error) => this.refuse(req, socket, 503, `The relay cannot register listeners now: ${err.message}`, 'listener', gesture.path));
@@ -273,56 +328,37 @@ export class RelayServer {
       case 'request':
         return this.http.rendezvous(req, socket, head, gesture);
       default:
-        return rejectUpgrade(socket, 400, 'sb-hc-action must be listen, connect, accept or request');
+        return this.refuse(req, socket, 400, 'sb-hc-action must be listen, connect, accept or request', 'handshake', gesture.path);
     }
   }
 
-  private refuse(req: IncomingMessage, socket: Socket, status: number, reason: string, what: string, hyco: string): void {
-    const verdict = this.throttle.note(req.socket.remoteAddress ?? '');
-    if (verdict.log) this.log.info({ hyco, status, reason, remote: req.socket.remoteAddress, ...(verdict.suppressed ? { suppressedBefore: verdict.suppressed } : {}) }, `${what} refused`);
-    this.throttle.hold(verdict.delayMs, () => rejectUpgrade(socket, status, reason));
+  private refuse(req: IncomingMessage, socket: Socket, status: number, reason: string, what: string, hyco: string, headers?: Record<string, string>): void {
+    this.refusals.upgrade(req, socket, status, reason, { what, fields: { hyco: hyco || undefined } }, headers);
+  }
+
+  private namespaceFullReason(): string {
+    return `QuotaExceeded: the namespace has its maximum of ${this.limits.maxConnectionsPerNamespace} connections on this relay node`;
   }
 
   private async onListen(req: IncomingMessage, socket: Socket, head: Buffer, gesture: HcGesture): Promise<void> {
     const entity = this.store.getHybridConnection(gesture.path);
-    if (!entity) return this.refuse(req, socket, 404, `Endpoint does not exist: no hybrid connection "${gesture.path}"`, 'listener', gesture.path);
+    if (!entity) return this.refuse(req, socket, 404, `Endpoint does not exist: no hybrid connection "${gesture.path.slice(0, 300)}"`, 'listener', '');
     const result = this.authorizer.authorize({ token: gestureToken(req, gesture), entity: entity.name, right: 'Listen' });
     if (!result.ok) return this.refuse(req, socket, result.status, result.reason, 'listener', entity.name);
+    this.gate.authenticated(socket);
     const problem = checkUpgradeRequest(req);
-    if (problem) return this.refuse(req, socket, 400, problem, 'listener', entity.name);
-    const max = this.options.maxListenersPerEntity ?? 25;
+    if (problem) return this.refuse(req, socket, 400, problem.reason, 'listener', entity.name, problem.headers);
+    if (this.namespaceConnections >= this.limits.maxConnectionsPerNamespace) return this.refuse(req, socket, 503, this.namespaceFullReason(), 'listener', entity.name);
+    const max = this.limits.maxListenersPerHyco;
     const quota = `QuotaExceeded: "${entity.name}" already has ${max} listeners`;
     if ((await this.directory.count(entity.name)) >= max) return this.refuse(req, socket, 403, quota, 'listener', entity.name);
     if (socket.destroyed) return;
     acceptUpgrade(req, socket);
     socket.setNoDelay(true);
-    const conn = new WsConnection(socket, { role: 'server', autoCloseReply: true, maxFrameLength: 16 * 1024 * 1024 });
-    const listenerId = listenerIdFromTracking(gesture.id) ?? cryptoRandomId();
-    const channel = new ListenerChannel(
-      conn,
-      entity.name,
-      listenerId,
-      result.grant,
-      `${this.options.tls ? 'wss' : 'ws'}://${safeHost(req.headers.host) ?? `${formatHost(this.endpoint.host)}:${this.endpoint.port}`}`,
-      {
-        findResponseSink: (ch, requestId) => this.http.responseSink(ch, requestId),
-        reauthorize: (token) => {
-          const renewed = this.authorizer.authorize({ token, entity: entity.name, right: 'Listen' });
-          // The cluster registry keeps the grant too; other nodes revoke by it.
-          if (renewed.ok) this.directory.refresh(channel, renewed.grant);
-          return renewed;
-        },
-        onClosed: (ch, code, reason) => {
-          this.directory.unregister(ch);
-          this.broker.channelClosed(ch);
-          this.http.channelClosed(ch);
-          this.log.info({ hyco: ch.entity, listener: ch.listenerId, code, reason: reason || undefined, listeners: this.local.registry.count(ch.entity) }, 'listener offline');
-        },
-      },
-      this.log,
-      { pingIntervalMs: this.options.pingIntervalMs ?? 30_000, pingTimeoutMs: this.options.pingTimeoutMs ?? 60_000 },
-      head,
-    );
+    const listenerId = listenerIdFromTracking(gesture.id) ?? randomUUID();
+    const baseUrl = `${this.options.tls ? 'wss' : 'ws'}://${safeHost(req.headers.host) ?? `${formatHost(this.endpoint.host)}:${this.endpoint.port}`}`;
+    const conn = new WsConnection(socket, { ...controlConnectionOptions(this.limits), maxMessageBytes: this.limits.maxControlBodyBytes, role: 'server', autoCloseReply: true });
+    const channel = openListenerChannel(this.channelWiring, { conn, head, entity: entity.name, listenerId, grant: result.grant, baseUrl });
     if (!(await this.directory.register(channel))) {
       // Another listener took the last slot while this one was being admitted.
       channel.close(CloseCode.PolicyViolation, quota);
@@ -333,13 +369,15 @@ export class RelayServer {
 
   private onConnect(req: IncomingMessage, socket: Socket, head: Buffer, gesture: HcGesture, url: string): void {
     const match = this.store.matchPath(gesture.path);
-    if (!match) return this.refuse(req, socket, 404, `Endpoint does not exist: no hybrid connection matches "${gesture.path}"`, 'sender', gesture.path);
+    if (!match) return this.refuse(req, socket, 404, `Endpoint does not exist: no hybrid connection matches "${gesture.path.slice(0, 300)}"`, 'sender', '');
     const entity = match.entity;
     const token = gestureToken(req, gesture);
     const result = this.authorizer.authorize({ token, entity: entity.name, right: 'Send', anonymousAllowed: !entity.requiresClientAuthorization });
     if (!result.ok) return this.refuse(req, socket, result.status, result.reason, 'sender', entity.name);
+    this.gate.authenticated(socket);
     const problem = checkUpgradeRequest(req);
-    if (problem) return this.refuse(req, socket, 400, problem, 'sender', entity.name);
+    if (problem) return this.refuse(req, socket, 400, problem.reason, 'sender', entity.name, problem.headers);
+    if (this.namespaceConnections >= this.limits.maxConnectionsPerNamespace) return this.refuse(req, socket, 503, this.namespaceFullReason(), 'sender', entity.name);
     const rawPathAfterHc = url.replace(/^\/(\$|%24)hc\//i, '');
     this.broker.connect({
       req,
@@ -351,72 +389,13 @@ export class RelayServer {
       grant: result.grant,
     });
   }
-
-  private onNamespaceChange(change: NamespaceChange): void {
-    if (change.kind === 'hycoDeleted') {
-      for (const channel of this.directory.localChannels(change.name)) channel.close(CloseCode.GoingAway, 'hybrid connection deleted');
-      for (const c of this.broker.relayed) if (c.entity.toLowerCase() === change.name.toLowerCase()) c.pair.shutdown(CloseCode.GoingAway, 'hybrid connection deleted');
-      this.log.info({ hyco: change.name }, 'hybrid connection deleted; its listeners and connections were closed');
-      return;
-    }
-    if (change.kind === 'hycoUpdated') {
-      // Turning client authorization on cuts off the anonymous senders it let in before.
-      if (!this.store.getHybridConnection(change.name)?.requiresClientAuthorization) return;
-      for (const c of this.broker.relayed) {
-        if (c.entity.toLowerCase() === change.name.toLowerCase() && c.senderGrant.anonymous) c.pair.shutdown(CloseCode.PolicyViolation, 'client authorization is now required');
-      }
-      return;
-    }
-    if (change.kind === 'ruleKeysChanged' || change.kind === 'ruleRemoved') {
-      const revoked = (grant: Grant) => grantRevoked(grant, change.scope, change.keyName, change.revokedKeys);
-      let closed = 0;
-      for (const channel of this.directory.localChannels()) {
-        if (revoked(channel.grant)) {
-          channel.close(CloseCode.PolicyViolation, 'authorization revoked');
-          closed++;
-        }
-      }
-      for (const c of this.broker.relayed) {
-        if (revoked(c.senderGrant) || revoked(c.listenerGrant)) {
-          c.pair.shutdown(CloseCode.PolicyViolation, 'authorization revoked');
-          closed++;
-        }
-      }
-      this.log.info({ rule: change.keyName, scope: change.scope ?? '(namespace)', closed }, 'authorization rule keys changed; connections using the old key were closed');
-    }
-  }
-
-  /** Pings idle relayed connections and drops those whose peers stopped answering. */
-  private sweepRelayed(): void {
-    const interval = this.options.pingIntervalMs ?? 30_000;
-    const now = Date.now();
-    for (const c of this.broker.relayed) {
-      const idle = now - c.pair.lastActivityAt;
-      if (idle > interval * 3) c.pair.destroy();
-      else if (idle >= interval) c.pair.ping();
-    }
-  }
-
-  private logRelayed(c: RelayedConnection): void {
-    this.log.info(
-      {
-        hyco: c.entity,
-        trackingId: c.trackingId,
-        bytesToListener: c.pair.bytesSenderToListener,
-        bytesToSender: c.pair.bytesListenerToSender,
-        durationMs: Date.now() - c.pair.startedAt,
-        senderClose: c.pair.senderToListener.closeCode,
-        listenerClose: c.pair.listenerToSender.closeCode,
-      },
-      'connection closed',
-    );
-  }
 }
 
-function headerValue(req: IncomingMessage, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
+/** The first segment of an unmatched path, for the 404's text (bounded: the path is the client's). */
+function firstSegment(path: string): string {
+  return (path.split('/', 1)[0] ?? '').slice(0, 64);
 }
+
 
 function isWildcard(host: string): boolean {
   return host === '0.0.0.0' || host === '::' || host === '';
@@ -430,9 +409,4 @@ function safeHost(host: string | undefined): string | undefined {
 function toWebSocketBase(url: string): string {
   const endpoint = parseRelayEndpoint(url);
   return `${endpoint.secure ? 'wss' : 'ws'}://${formatHost(endpoint.host)}:${endpoint.port}`;
-}
-
-
-function cryptoRandomId(): string {
-  return globalThis.crypto.randomUUID();
 }

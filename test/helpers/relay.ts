@@ -5,7 +5,9 @@ import { createSasToken } from '../../src/protocol/sas-token.js';
 import { FileStoreBackend } from '../../src/relay/file-store-backend.js';
 import { RelayServer, type RelayServerOptions } from '../../src/relay/relay-server.js';
 import { generateSelfSignedCertificate } from '../../src/relay/self-signed.js';
-import { silentLogger } from '../../src/util/logger.js';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { silentLogger, type Logger } from '../../src/util/logger.js';
 
 export const ROOT_KEY = 'test-root-key-0123456789abcdef';
 export const ROOT_RULE = 'RootManageSharedAccessKey';
@@ -27,7 +29,21 @@ export interface TestRelay {
   stop(): Promise<void>;
 }
 
+/** A logger that keeps every record (JSON-parsed), for tests that check what the relay logged. */
+export function capturingLogger(): { log: Logger; records: Record<string, unknown>[] } {
+  const records: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) records.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { log: pino({ level: 'debug' }, sink), records };
+}
+
 export interface StartRelayOptions extends Partial<Omit<RelayServerOptions, 'backend' | 'log' | 'tls'>> {
+  /** Where the relay logs (silent by default). */
+  log?: Logger;
   tls?: boolean;
   dataDir?: string;
   /** Keep the data directory on stop (restart tests). */
@@ -46,7 +62,7 @@ export async function startRelay(options: StartRelayOptions = {}): Promise<TestR
     rootKey: ROOT_KEY,
     ...options,
     backend,
-    log: silentLogger(),
+    log: options.log ?? silentLogger(),
     tls: cert,
   });
   await server.start();
