@@ -1,4 +1,5 @@
 import type { ProtocolHandler } from '../forwarding/listener-end.js';
+import type { ProxyPolicy } from '../proxy/proxy-policy.js';
 import type { Logger } from '../util/logger.js';
 import type { TlsClientOptions } from '../websocket/client-handshake.js';
 import { aztunnelOnBridge } from './aztunnel-on-bridge.js';
@@ -12,6 +13,8 @@ export interface BridgeHostOptions {
   log: Logger;
   /** Extra trust for a TLS relay (--ca). */
   tls?: TlsClientOptions;
+  /** --proxy, or the proxy environment variables (default: none). */
+  proxy?: ProxyPolicy;
   /** --allow rules for aztunnel envelopes on -T relays (default: none, envelopes are refused). */
   allow?: readonly string[];
   /** Overrides the aztunnel handler (tests). */
@@ -72,6 +75,7 @@ export class BridgeHost {
         log: this.log,
         tracker: this.tracker,
         tls: this.options.tls,
+        proxy: this.options.proxy,
         udpIdleMs: this.options.udpIdleMs,
         poolDefaults: poolDefaults(config),
       });
@@ -101,6 +105,7 @@ export class BridgeHost {
         log: this.log,
         tracker: this.tracker,
         tls: this.options.tls,
+        proxy: this.options.proxy,
         udpIdleMs: this.options.udpIdleMs,
       });
       try {

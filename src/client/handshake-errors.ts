@@ -1,3 +1,4 @@
+import { ProxyError, ProxySettingsError } from '../proxy/proxy-error.js';
 import { WebSocketHandshakeError, WebSocketTimeoutError } from '../websocket/client-handshake.js';
 import { AuthorizationFailedError, EndpointNotFoundError, RelayError, RelayHandshakeError, RelayTimeoutError, redactUrl } from './errors.js';
 
@@ -23,6 +24,8 @@ export function toRelayError(err: unknown, role: 'listener' | 'sender', what: st
     return new RelayHandshakeError(err.statusCode, description, `${what}: ${err.statusCode} ${description}`.trim(), TRANSIENT_STATUS.has(err.statusCode));
   }
   if (err instanceof WebSocketTimeoutError) return new RelayTimeoutError(`${what}: ${err.message}`);
+  // Proxy messages name the proxy (never its credentials) and say what it did.
+  if (err instanceof ProxyError || err instanceof ProxySettingsError) return new RelayError(`${what}: ${err.message}`, err instanceof ProxyError && err.transient);
   const e = err as NodeJS.ErrnoException;
   const transient = e?.code !== undefined && NETWORK_CODES.has(e.code);
   const message = redactUrl(e?.message ?? String(err));

@@ -1,5 +1,6 @@
 import { HybridConnectionClient } from '../../client/index.js';
 import type { ConnectionString } from '../../protocol/connection-string.js';
+import type { ProxyPolicy } from '../../proxy/proxy-policy.js';
 import type { TlsClientOptions } from '../../websocket/client-handshake.js';
 import type { LocalForward } from '../config/index.js';
 import { relayClientOptions } from '../relay-options.js';
@@ -13,6 +14,7 @@ export interface LocalForwarderOptions extends Omit<LocalContext, 'relayName' | 
   attempts: number;
   attemptTimeoutMs?: number;
   tls?: TlsClientOptions;
+  proxy?: ProxyPolicy;
 }
 
 /**
@@ -65,7 +67,7 @@ export class LocalForwarder {
   private connectorFor(anonymous: boolean): SenderConnector {
     let connector = this.connectors.get(anonymous);
     if (!connector) {
-      const client = new HybridConnectionClient(relayClientOptions(this.options.connection, { anonymous, tls: this.options.tls }));
+      const client = new HybridConnectionClient(relayClientOptions(this.options.connection, { anonymous, tls: this.options.tls, proxy: this.options.proxy }));
       connector = new SenderConnector(client, {
         attempts: this.options.attempts,
         attemptTimeoutMs: this.options.attemptTimeoutMs,
