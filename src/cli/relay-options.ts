@@ -4,9 +4,10 @@ import { RelaySettingsError, resolveTunnelConnection, type TunnelConnection } fr
 import type { Logger } from '../util/logger.js';
 import { addLogOptions, parseDurationOption } from './common-options.js';
 import { fail } from './errors.js';
+import { addProxyOptions, logProxyPolicy, proxyFrom, type ProxyFlags } from './proxy-options.js';
 
 /** aztunnel's relay flags (`AuthFlags`), shared by relay-listener and every relay-sender command. */
-export interface RelayFlags {
+export interface RelayFlags extends ProxyFlags {
   relay?: string;
   namespace?: string;
   hyco?: string;
@@ -27,6 +28,7 @@ export function addRelayOptions(command: Command): Command {
     .option('--relay-insecure-tls', 'do not check the relay\'s TLS certificate (test relays only) [env AZTUNNEL_RELAY_INSECURE_TLS=1]')
     .option('-x, --connection-string <cs>', 'relay connection string (Endpoint, EntityPath, SharedAccessKeyName/SharedAccessKey) [env HYBRIDGE_CONNECTION_STRING]')
     .option('--ca <file>', 'PEM file with extra certificates to trust for the relay (or NODE_EXTRA_CA_CERTS)');
+  addProxyOptions(command);
   addLogOptions(command);
   return command;
 }
@@ -63,6 +65,9 @@ export function relayConnectionFrom(flags: RelayFlags, positionalHyco: string | 
     if (err instanceof RelaySettingsError) fail(err.message);
     throw err;
   }
+  const proxy = proxyFrom(flags, (line) => log.warn(line));
+  resolved.options.proxy = proxy;
+  logProxyPolicy(proxy, log);
   for (const warning of resolved.warnings) log.warn(warning);
   return resolved;
 }

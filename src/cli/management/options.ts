@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { collect } from '../common-options.js';
+import { addProxyOptions, type ProxyFlags } from '../proxy-options.js';
 
 /** Options every management command takes. */
-export interface ManagementFlags {
+export interface ManagementFlags extends ProxyFlags {
   connectionString?: string;
   ca?: string[];
   output: string;
@@ -30,9 +31,10 @@ export function subcommand(parent: Command, name: string, description: string): 
 
 /** The credential, TLS, output and az-compatibility options of a command that calls the relay (added last, after its own). */
 export function addManagementOptions(command: Command): Command {
-  return command
+  command
     .option('-x, --connection-string <cs>', `connection string of a rule with Manage rights (default: $${CONNECTION_STRING_ENV})`)
-    .option('--ca <file>', 'PEM certificate to trust for an https relay, e.g. <data>/tls-cert.pem (repeatable; NODE_EXTRA_CA_CERTS works too)', collect)
+    .option('--ca <file>', 'PEM certificate to trust for an https relay, e.g. <data>/tls-cert.pem (repeatable; NODE_EXTRA_CA_CERTS works too)', collect);
+  return addProxyOptions(command)
     .option('-o, --output <format>', 'json, tsv or none', 'json')
     .option('--query <path>', 'print only this field, e.g. primaryConnectionString, name or [].name')
     .option('-g, --resource-group <name>', 'ignored (az compatibility)')
