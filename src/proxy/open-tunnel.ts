@@ -48,7 +48,9 @@ export function openTunnel(proxy: ProxyServer, host: string, port: number, optio
     const onError = (err: Error) => finish(describe(err, proxy, target, connected));
     const onAbort = () => finish(abortReason(options.signal!));
     const timer = setTimeout(() => {
-      const what = connected ? `proxy ${proxy.label} did not open the tunnel to ${target} within ${seconds(timeoutMs)}` : `cannot reach proxy ${proxy.label} (no connection within ${seconds(timeoutMs)})`;
+      // An HTTP proxy waits for a request line that a SOCKS5 greeting never ends.
+      const hint = proxy.kind === 'socks5' ? ' (an HTTP proxy stays silent like this; if it is one, write http://)' : '';
+      const what = connected ? `proxy ${proxy.label} did not open the tunnel to ${target} within ${seconds(timeoutMs)}${hint}` : `cannot reach proxy ${proxy.label} (no connection within ${seconds(timeoutMs)})`;
       finish(new ProxyError(proxy.label, 'timeout', what));
     }, timeoutMs);
     options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -66,7 +68,9 @@ function describe(err: Error, proxy: ProxyServer, target: string, connected: boo
   if (err instanceof ProxyError || err.name === 'ProxySettingsError') return err;
   const code = (err as NodeJS.ErrnoException).code ?? '';
   if (err instanceof ConnectionEndedError || (connected && (code === 'ECONNRESET' || code === 'EPIPE'))) {
-    return new ProxyError(proxy.label, 'closed', `proxy ${proxy.label} closed the connection before the tunnel to ${target} was open`);
+    // A SOCKS5 proxy hangs up on the bytes of an HTTP request.
+    const hint = proxy.kind === 'http' ? ' (a SOCKS5 proxy does this; if it is one, write socks5://)' : '';
+    return new ProxyError(proxy.label, 'closed', `proxy ${proxy.label} closed the connection before the tunnel to ${target} was open${hint}`);
   }
   if (connected) return new ProxyError(proxy.label, 'protocol', `proxy ${proxy.label} failed while opening the tunnel to ${target} (${err.message})`);
   return new ProxyError(proxy.label, 'unreachable', `cannot reach proxy ${proxy.label} (${UNREACHABLE[code] ?? (code || err.message)})`);

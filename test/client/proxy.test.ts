@@ -16,6 +16,7 @@ import { openWebSocket } from '../../src/websocket/client-handshake.js';
 import { freePort, waitFor, withTimeout } from '../helpers/async.js';
 import { patternBytes, sha256 } from '../helpers/data.js';
 import { createThrowawayUser, startDante, type TestDante, type ThrowawayUser } from '../helpers/dante.js';
+import { blackholePort } from '../tunnel/tunnel-kit.js';
 import { nodeRequest } from './http-senders.js';
 import { startRelay, ROOT_KEY, ROOT_RULE, type TestRelay } from '../helpers/relay.js';
 import { RELAY_TEST_HOST, startSquid, type TestSquid } from '../helpers/squid.js';
@@ -140,6 +141,41 @@ for (const tls of [false, true]) {
       assert.equal(error.message, `connecting to "${HYCO}": cannot reach proxy ${down.replace('someone:secret@', '')} (connection refused)`);
     });
 
+    // The proxy's own answers do not depend on ws or wss: checked once.
+    if (!tls) it('a destination the proxy\'s rules refuse: 403, not retried', async () => {
+      const strict = await startSquid({ connectPorts: '443' });
+      try {
+        const error = await new HybridConnectionClient(options(relay, strict.url())).createConnection({ retryBudgetMs: 20_000 }).catch((err: Error) => err);
+        assert.ok(error instanceof RelayError && !error.transient, String(error));
+        assert.equal(
+          error.message,
+          `connecting to "${HYCO}": proxy http://127.0.0.1:${strict.port} refused the tunnel to ${relayAt()}: 403 Forbidden; the proxy's rules do not allow a tunnel to this host and port (many allow CONNECT to port 443 only)`,
+        );
+      } finally {
+        await strict.stop();
+      }
+    });
+
+    if (!tls) it('a proxy that does not answer, or cannot be reached in time: the timeout says which', async () => {
+      const client = (proxy: string) => new HybridConnectionClient(options(relay, proxy)).createConnection({ retryBudgetMs: 0, attemptTimeoutMs: 1000 });
+      squid.freeze();
+      try {
+        const silent = await client(squid.url()).catch((err: Error) => err);
+        assert.ok(silent instanceof RelayError && silent.transient, String(silent));
+        assert.equal(silent.message, `connecting to "${HYCO}": proxy http://127.0.0.1:${squid.port} did not open the tunnel to ${relayAt()} within 1 s`);
+      } finally {
+        squid.resume();
+      }
+      const hole = await blackholePort();
+      try {
+        const unreachable = await client(`http://127.0.0.1:${hole.port}`).catch((err: Error) => err);
+        assert.ok(unreachable instanceof RelayError && unreachable.transient, String(unreachable));
+        assert.equal(unreachable.message, `connecting to "${HYCO}": cannot reach proxy http://127.0.0.1:${hole.port} (no connection within 1 s)`);
+      } finally {
+        hole.close();
+      }
+    });
+
     it('NO_PROXY and proxy: false reach the relay directly', async () => {
       const before = squid.accesses().length;
       await exchangeThrough(cleanup, relay, ProxyPolicy.from(squid.url(), { env: { NO_PROXY: `localhost,127.0.0.1:${relay.port}` } }));
@@ -209,6 +245,26 @@ describe('the client library through a SOCKS5 proxy (Dante)', () => {
     assert.ok(none instanceof RelayError && !none.transient, String(none));
     assert.match(none.message, /proxy socks5:\/\/127\.0\.0\.1:\d+ accepts none of the offered authentication methods; it wants a user name and password/);
     assert.ok(authDante.authenticationFailures() >= 1);
+  });
+
+  it('the wrong kind of proxy: a SOCKS5 URL for squid, an HTTP URL for Dante', async () => {
+    const squid = await startSquid();
+    try {
+      const asSocks = await new HybridConnectionClient(options(relay, `socks5://127.0.0.1:${squid.port}`)).createConnection({ retryBudgetMs: 0, attemptTimeoutMs: 1000 }).catch((err: Error) => err);
+      assert.ok(asSocks instanceof RelayError, String(asSocks));
+      assert.equal(
+        asSocks.message,
+        `connecting to "${HYCO}": proxy socks5://127.0.0.1:${squid.port} did not open the tunnel to 127.0.0.1:${relay.port} within 1 s (an HTTP proxy stays silent like this; if it is one, write http://)`,
+      );
+    } finally {
+      await squid.stop();
+    }
+    const asHttp = await new HybridConnectionClient(options(relay, `http://127.0.0.1:${dante.port}`)).createConnection({ retryBudgetMs: 0 }).catch((err: Error) => err);
+    assert.ok(asHttp instanceof RelayError, String(asHttp));
+    assert.equal(
+      asHttp.message,
+      `connecting to "${HYCO}": proxy http://127.0.0.1:${dante.port} closed the connection before the tunnel to 127.0.0.1:${relay.port} was open (a SOCKS5 proxy does this; if it is one, write socks5://)`,
+    );
   });
 
   it('a relay the proxy cannot reach: the SOCKS5 reply, transient', async () => {

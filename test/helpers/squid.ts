@@ -49,13 +49,16 @@ export interface TestSquid {
   tunnelsTo(target: string): SquidAccess[];
   /** squid's own log (stderr), for failure messages. */
   output(): string;
+  /** SIGSTOP: the kernel still completes connections, but squid answers nothing until resume(). */
+  freeze(): void;
+  resume(): void;
   stop(): Promise<void>;
 }
 
 const SQUID = '/usr/sbin/squid';
 const NCSA_AUTH = '/usr/lib/squid/basic_ncsa_auth';
 
-export async function startSquid(options: { users?: Record<string, string> } = {}): Promise<TestSquid> {
+export async function startSquid(options: { users?: Record<string, string>; connectPorts?: string } = {}): Promise<TestSquid> {
   requireTool(SQUID, 'squid');
   const dir = mkdtempSync(join(tmpdir(), 'hybridge-squid-'));
   const auth: string[] = [];
@@ -96,7 +99,7 @@ export async function startSquid(options: { users?: Record<string, string> } = {
       'pinger_enable off',
       'shutdown_lifetime 0 seconds',
       'acl CONNECT method CONNECT',
-      'acl relay_ports port 1-65535',
+      `acl relay_ports port ${options.connectPorts ?? '1-65535'}`,
       'http_access deny CONNECT !relay_ports',
       ...auth,
       'http_access allow localhost',
@@ -153,6 +156,8 @@ function running(proc: RunningProcess, port: number, dir: string): TestSquid {
       credentials ? `http://${encodeURIComponent(credentials.user)}:${encodeURIComponent(credentials.password)}@127.0.0.1:${port}` : `http://127.0.0.1:${port}`,
     accesses,
     output: () => proc.output(),
+    freeze: () => proc.child.kill('SIGSTOP'),
+    resume: () => proc.child.kill('SIGCONT'),
     tunnelsTo: (target) => accesses().filter((a) => a.method === 'CONNECT' && a.status === 200 && a.target === target),
     stop: async () => {
       // SIGTERM costs two seconds even with shutdown_lifetime 0; nothing is lost by SIGKILL (the
