@@ -22,14 +22,7 @@ export class ProxyHttpAgent extends http.Agent {
   }
 
   override createConnection(options: http.ClientRequestArgs, callback?: ConnectionCallback): Duplex | null | undefined {
-    const { host, port } = destination(options, 80);
-    const proxy = this.policy.route(host, port, false);
-    if (!proxy) return super.createConnection(options, callback);
-    openTunnel(proxy, host, port, { timeoutMs: options.timeout }).then(
-      (socket) => callback?.(null, socket),
-      (err: Error) => callback?.(err, undefined as unknown as Duplex),
-    );
-    return undefined;
+    return throughProxy(this.policy, options, false, callback) ? undefined : super.createConnection(options, callback);
   }
 }
 
@@ -42,25 +35,26 @@ export class ProxyHttpsAgent extends https.Agent {
   }
 
   override createConnection(options: https.RequestOptions, callback?: ConnectionCallback): Duplex | null | undefined {
-    const { host, port } = destination(options, 443);
-    const proxy = this.policy.route(host, port, true);
-    if (!proxy) return super.createConnection(options, callback);
-    openTunnel(proxy, host, port, { timeoutMs: options.timeout }).then(
-      (socket) => callback?.(null, tlsInside(socket, host, options)),
-      (err: Error) => callback?.(err, undefined as unknown as Duplex),
-    );
-    return undefined;
+    return throughProxy(this.policy, options, true, callback) ? undefined : super.createConnection(options, callback);
   }
+}
+
+/** Starts the connection through the proxy `policy` names for it and answers true, or answers false to connect directly. */
+function throughProxy(policy: ProxyPolicy, options: https.RequestOptions, secure: boolean, callback: ConnectionCallback | undefined): boolean {
+  const host = (options.host ?? options.hostname ?? 'localhost').replace(/^\[|\]$/g, '');
+  const port = options.port ? Number(options.port) : secure ? 443 : 80;
+  const proxy = policy.route(host, port, secure);
+  if (!proxy) return false;
+  openTunnel(proxy, host, port, { timeoutMs: options.timeout }).then(
+    (socket) => callback?.(null, secure ? tlsInside(socket, host, options) : socket),
+    (err: Error) => callback?.(err, undefined as unknown as Duplex),
+  );
+  return true;
 }
 
 /** An agent for `secure` (https) or plain (http) requests that follows `policy`. */
 export function proxyAgent(policy: ProxyPolicy, secure: boolean, options: http.AgentOptions = {}): http.Agent {
   return secure ? new ProxyHttpsAgent(policy, options) : new ProxyHttpAgent(policy, options);
-}
-
-function destination(options: http.ClientRequestArgs, defaultPort: number): { host: string; port: number } {
-  const host = (options.host ?? options.hostname ?? 'localhost').replace(/^\[|\]$/g, '');
-  return { host, port: options.port ? Number(options.port) : defaultPort };
 }
 
 /** The request's TLS settings (trust, server name) applied end to end, over the tunnel. */

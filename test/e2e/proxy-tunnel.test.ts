@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { delay, freePort, waitFor } from '../helpers/async.js';
 import { patternBytes, sha256 } from '../helpers/data.js';
 import { createThrowawayUser, startDante, type TestDante, type ThrowawayUser } from '../helpers/dante.js';
-import { spawnHybridge, stopAll, waitExit, type RunningProcess } from '../helpers/processes.js';
+import { runHybridgeWithInput, spawnHybridge, stopAll, waitExit, type RunningProcess } from '../helpers/processes.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
 import { proxyVariables, RELAY_TEST_HOST, startSquid, type TestSquid } from '../helpers/squid.js';
 import { echoServer, KiB, roundTrip, socks5Connect, exchange, tunnelEnv, type TestServer } from '../tunnel/tunnel-kit.js';
@@ -63,16 +63,9 @@ function withoutHost(extra: string[]): string[] {
 }
 
 /** `relay-sender connect` with `input`: exit code, stdout, stderr. */
-async function connectOnce(setup: Setup, hyco: string, extra: string[], input: Buffer, env: Record<string, string | undefined> = proxyVariables()): Promise<{ code: number | string; stdout: Buffer; stderr: string }> {
-  const proc = spawnHybridge(['relay-sender', 'connect', `127.0.0.1:${setup.echo.port}`, ...setup.args(hyco, hostOf(extra)), ...withoutHost(extra)], { env: tunnelEnv(env) });
-  const stdout: Buffer[] = [];
-  let stderr = '';
-  proc.child.stdout!.removeAllListeners('data');
-  proc.child.stdout!.on('data', (c: Buffer) => stdout.push(c));
-  proc.child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  proc.child.stdin!.end(input);
-  const code = await waitExit(proc, 40_000);
-  return { code, stdout: Buffer.concat(stdout), stderr };
+function connectOnce(setup: Setup, hyco: string, extra: string[], input: Buffer, env: Record<string, string | undefined> = proxyVariables()): Promise<{ code: number | string; stdout: Buffer; stderr: string }> {
+  const args = ['relay-sender', 'connect', `127.0.0.1:${setup.echo.port}`, ...setup.args(hyco, hostOf(extra)), ...withoutHost(extra)];
+  return runHybridgeWithInput(args, tunnelEnv(env), input, 40_000);
 }
 
 async function assertCarried(port: number, seed: number, size = 700 * KiB): Promise<void> {
