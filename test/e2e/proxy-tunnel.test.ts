@@ -148,7 +148,7 @@ for (const tls of [false, true]) {
       assert.doesNotMatch(rl.output(), /hidden-pw/);
     });
 
-    it('NO_PROXY and --no-proxy reach the relay directly: squid sees nothing', async () => {
+    it('NO_PROXY keeps even --proxy away from the relay, and --no-proxy connects directly: squid sees nothing', async () => {
       const before = squid.accesses().length;
       const env = proxyVariables({ HTTPS_PROXY: squid.url(), HTTP_PROXY: squid.url(), NO_PROXY: `other.example,127.0.0.1:${setup.relay.port}` });
       const rl = await listener(setup, 'px-direct', ['--proxy', squid.url()], env);

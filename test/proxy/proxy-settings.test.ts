@@ -1,10 +1,12 @@
 /**
  * Proxy settings without sockets: proxy URLs (schemes, defaults, percent-decoded credentials,
  * errors that never echo a password), NO_PROXY entries (names, suffixes, *, IPs, CIDRs, ports),
- * and which variable wins for which destination.
+ * which variable wins for which destination, and the command-line flags.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { Command } from 'commander';
+import { addProxyOptions, proxyFrom, type ProxyFlags } from '../../src/cli/proxy-options.js';
 import { NoProxyList } from '../../src/proxy/no-proxy.js';
 import { ProxySettingsError } from '../../src/proxy/proxy-error.js';
 import { ProxyPolicy } from '../../src/proxy/proxy-policy.js';
@@ -141,5 +143,33 @@ describe('proxy policy', () => {
     const policy = ProxyPolicy.from(undefined, { env: { HTTPS_PROXY: 'http://u:secret@proxy:3128', NO_PROXY: 'x.example' } });
     assert.equal(policy.describe(), 'http://proxy:3128 for TLS relays, none for plain ones, except loopback and NO_PROXY destinations');
     assert.equal(ProxyPolicy.from('socks5://u:secret@gw:1080', { env: {} }).describe(), 'socks5://gw:1080');
+  });
+});
+
+describe('--proxy and --no-proxy', () => {
+  const parse = (args: string[]): ProxyFlags => {
+    const command = addProxyOptions(new Command('x').exitOverride());
+    command.parse(args, { from: 'user' });
+    return command.opts<ProxyFlags>();
+  };
+  const env = { ALL_PROXY: 'http://env-proxy:3128' };
+
+  it('--no-proxy ignores the environment; neither flag takes it; --proxy overrides it', () => {
+    const warnings: string[] = [];
+    const warn = (line: string) => warnings.push(line);
+    assert.equal(parse(['--no-proxy']).proxy, false);
+    assert.equal(proxyFrom(parse(['--no-proxy']), warn, env), ProxyPolicy.DIRECT);
+    assert.equal(proxyFrom(parse(['--proxy', 'none']), warn, env), ProxyPolicy.DIRECT);
+    assert.equal(proxyFrom(parse([]), warn, env).route('relay.example', 443, true)?.label, 'http://env-proxy:3128');
+    assert.equal(proxyFrom(parse(['--proxy', 'socks5://gw:1080']), warn, env).route('relay.example', 443, true)?.label, 'socks5://gw:1080');
+    assert.deepEqual(warnings, []);
+  });
+
+  it('warns about a password on the command line, without showing it', () => {
+    const warnings: string[] = [];
+    proxyFrom(parse(['--proxy', 'http://user:hunter2@proxy:3128']), (line) => warnings.push(line), {});
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /--proxy holds a password/);
+    assert.doesNotMatch(warnings[0]!, /hunter2/);
   });
 });
