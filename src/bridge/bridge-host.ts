@@ -1,5 +1,6 @@
 import type { ProtocolHandler } from '../forwarding/listener-end.js';
 import { ListenError } from '../forwarding/local-listen.js';
+import type { ProxyPolicy } from '../proxy/proxy-policy.js';
 import type { Logger } from '../util/logger.js';
 import type { TlsClientOptions } from '../websocket/client-handshake.js';
 import { aztunnelOnBridge } from './aztunnel-on-bridge.js';
@@ -15,6 +16,8 @@ export interface BridgeHostOptions {
   tls?: TlsClientOptions;
   /** --token-in-query: tokens travel as sb-hc-token instead of a header. */
   tokenInQuery?: boolean;
+  /** --proxy, or the proxy environment variables (default: none). */
+  proxy?: ProxyPolicy;
   /** --allow rules for aztunnel envelopes on -T relays (default: none, envelopes are refused). */
   allow?: readonly string[];
   /** Overrides the aztunnel handler (tests). */
@@ -85,6 +88,7 @@ export class BridgeHost {
         tracker: this.tracker,
         tls: this.options.tls,
         tokenInQuery: this.options.tokenInQuery,
+        proxy: this.options.proxy,
         udpIdleMs: this.options.udpIdleMs,
         poolDefaults: poolDefaults(config),
         onStopped: (error) => {
@@ -120,6 +124,7 @@ export class BridgeHost {
         tracker: this.tracker,
         tls: this.options.tls,
         tokenInQuery: this.options.tokenInQuery,
+        proxy: this.options.proxy,
         udpIdleMs: this.options.udpIdleMs,
         maxUdpFlows: config.maxUdpFlows,
       });

@@ -14,10 +14,11 @@ import { addBindOptions, checkBindFlags, serveLocally, type BindFlags } from './
 import { addLogOptions, loggerFrom, parsePort, readPemFile } from './common-options.js';
 import { EXIT_CODES, withExamples } from './help-text.js';
 import { ExitCode, fail } from './errors.js';
+import { addProxyOptions, proxyFrom, type ProxyFlags } from './proxy-options.js';
 import { durationFlag } from './relay-options.js';
 
 /** aztunnel's `ArcCmd` flags, plus the cloud, the wait bound and extra trust. */
-interface ArcFlags {
+interface ArcFlags extends ProxyFlags {
   resourceId?: string;
   port: string;
   service: string;
@@ -64,11 +65,12 @@ function addArcOptions(command: Command): Command {
     .option('--arm-endpoint <url>', 'ARM endpoint instead of the cloud\'s, e.g. https://management.azure.com')
     .option('--timeout <duration>', 'how long to wait in all for the credentials and for the machine\'s Arc agent to accept (per connection)', '2m')
     .option('--ca <file>', 'PEM file with extra certificates to trust for ARM and the relay (or NODE_EXTRA_CA_CERTS)');
+  addProxyOptions(command);
   return addLogOptions(command);
 }
 
 /** Every flag checked before anything goes on the network; an ARM token is fetched once and cached. */
-function connectorFrom(flags: ArcFlags, progress: (line: string) => void): { connector: ArcConnector; target: ArcTarget } {
+function connectorFrom(flags: ArcFlags, progress: (line: string) => void, warn: (line: string) => void): { connector: ArcConnector; target: ArcTarget } {
   let machine;
   let cloud;
   try {
@@ -85,17 +87,19 @@ function connectorFrom(flags: ArcFlags, progress: (line: string) => void): { con
   const waitMs = durationFlag(flags.timeout, '--timeout');
   // --ca adds to the system's trust: ARM and the relay are public Azure endpoints in real use.
   const ca = flags.ca === undefined ? undefined : [...rootCertificates, readPemFile(flags.ca, '--ca')];
-  const tokens = new EntraTokenProvider(undefined, { scope: cloud.armScope, authorityHost: flags.cloud === undefined ? undefined : cloud.authorityHost });
-  const arm = new ArmClient({ endpoint: cloud.armEndpoint, tokens, ca });
+  // One proxy for the Entra ID sign-in, ARM and the relay: all three are outside the network.
+  const proxy = proxyFrom(flags, warn);
+  const tokens = new EntraTokenProvider(undefined, { scope: cloud.armScope, authorityHost: flags.cloud === undefined ? undefined : cloud.authorityHost, proxy });
+  const arm = new ArmClient({ endpoint: cloud.armEndpoint, tokens, ca, proxy });
   const target: ArcTarget = { machine, service, port };
-  const connector = new ArcConnector({ source: new ArcCredentialSource(arm, target), target, waitMs, tls: ca ? { ca } : undefined, progress });
+  const connector = new ArcConnector({ source: new ArcCredentialSource(arm, target), target, waitMs, tls: ca ? { ca } : undefined, proxy, progress });
   return { connector, target };
 }
 
 async function runConnect(flags: ArcFlags, command: Command): Promise<void> {
   // stderr reaches the terminal of the ssh session: progress lines, warnings and errors only.
   const log = loggerFrom({ ...flags, logLevel: command.getOptionValueSource('logLevel') === 'default' ? 'warn' : flags.logLevel });
-  const { connector, target } = connectorFrom(flags, (line) => process.stderr.write(`hybridge: arc connect: ${line}\n`));
+  const { connector, target } = connectorFrom(flags, (line) => process.stderr.write(`hybridge: arc connect: ${line}\n`), (line) => log.warn(line));
   let stream;
   try {
     stream = await connector.open();
@@ -112,7 +116,7 @@ async function runConnect(flags: ArcFlags, command: Command): Promise<void> {
 
 async function runPortForward(flags: ArcFlags & BindFlags): Promise<void> {
   const log = loggerFrom(flags);
-  const { connector, target } = connectorFrom(flags, (line) => log.info(line));
+  const { connector, target } = connectorFrom(flags, (line) => log.info(line), (line) => log.warn(line));
   checkBindFlags(flags);
   const to = `${target.machine.name} port ${target.port}`;
   try {

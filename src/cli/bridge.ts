@@ -10,8 +10,9 @@ import { createLogger, type LogFormat, type Logger } from '../util/logger.js';
 import { collect, onShutdownSignal, parseDurationOption, readPemFile } from './common-options.js';
 import { CliError, ExitCode, fail } from './errors.js';
 import { readSecret, VISIBLE_IN_PS } from './secret-input.js';
+import { addProxyOptions, logProxyPolicy, proxyFrom, type ProxyFlags } from './proxy-options.js';
 
-interface BridgeFlags {
+interface BridgeFlags extends ProxyFlags {
   configFile?: string;
   endpointUri?: string;
   connectionString?: string;
@@ -97,7 +98,8 @@ export function registerBridgeCommand(program: Command): void {
     .option('--ca <file>', 'PEM certificate to trust for a TLS relay, besides the system list (repeatable)', collect)
     .option('--add-hosts [name=address,...]', 'while the bridge runs, map every host name a -L binding listens on to a free 127.1.x.y (or the address given) in the hosts file; removed on exit')
     .option('--hosts-file <path>', `the hosts file --add-hosts changes (default ${DEFAULT_HOSTS_FILE})`)
-    .option('--token-in-query', 'send the token as the sb-hc-token query parameter instead of a header (relays that only read that, e.g. aztunnel\'s development relay)')
+    .option('--token-in-query', 'send the token as the sb-hc-token query parameter instead of a header (relays that only read that, e.g. aztunnel\'s development relay)');
+  addProxyOptions(command)
     .option('--log-format <format>', 'text or json', 'text')
     .option('--drain-timeout <duration>', 'on SIGINT/SIGTERM, how long live connections may take to finish', '10s')
     .addHelpText('after', EXAMPLES);
@@ -115,14 +117,19 @@ async function runBridge(flags: BridgeFlags): Promise<void> {
   const problems = validateRunnable(config);
   if (problems.length > 0) throw new CliError(problems.join('\nhybridge: '), ExitCode.Usage);
   checkAllowRules(flags.allow ?? []);
+  const warnings: string[] = [];
+  const proxy = proxyFrom(flags, (line) => warnings.push(line));
   const hostNames = claimHosts(flags, config);
   const tls = flags.ca?.length ? { ca: [...rootCertificates, ...flags.ca.map((file) => readPemFile(file, '--ca'))] } : undefined;
 
   const log = createLogger({ level: logLevelFrom(flags, config), format: format as LogFormat, file: config.logFileName });
+  for (const warning of warnings) log.warn(warning);
+  logProxyPolicy(proxy, log);
   if (hostNames) logHostNames(hostNames, flags.hostsFile ?? DEFAULT_HOSTS_FILE, log);
   const host: BridgeHost = new BridgeHost(config, {
     log,
     tls,
+    proxy,
     allow: flags.allow ?? [],
     tokenInQuery: flags.tokenInQuery === true,
     onFatal: (message) => {

@@ -5,9 +5,10 @@ import type { Logger } from '../util/logger.js';
 import { addLogOptions, parseDurationOption } from './common-options.js';
 import { fail } from './errors.js';
 import { readSecret, VISIBLE_IN_PS } from './secret-input.js';
+import { addProxyOptions, logProxyPolicy, proxyFrom, type ProxyFlags } from './proxy-options.js';
 
 /** aztunnel's relay flags (`AuthFlags`), shared by relay-listener and every relay-sender command. */
-export interface RelayFlags {
+export interface RelayFlags extends ProxyFlags {
   relay?: string;
   namespace?: string;
   hyco?: string;
@@ -32,6 +33,7 @@ export function addRelayOptions(command: Command): Command {
     .option('--connection-string-file <file>', 'read --connection-string from this file (its first line)')
     .option('--ca <file>', 'PEM file with extra certificates to trust for the relay (or NODE_EXTRA_CA_CERTS)')
     .option('--token-in-query', 'send the token as the sb-hc-token query parameter instead of a header (aztunnel\'s development relay reads only that)');
+  addProxyOptions(command);
   addLogOptions(command);
   return command;
 }
@@ -73,6 +75,9 @@ export function relayConnectionFrom(flags: RelayFlags, positionalHyco: string | 
     if (err instanceof RelaySettingsError) fail(err.message);
     throw err;
   }
+  const proxy = proxyFrom(flags, (line) => log.warn(line));
+  resolved.options.proxy = proxy;
+  logProxyPolicy(proxy, log);
   for (const warning of resolved.warnings) log.warn(warning);
   if (flags.tokenInQuery) resolved.options.tokenInQuery = true;
   return resolved;

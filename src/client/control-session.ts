@@ -1,6 +1,6 @@
 import { encodeCommand, parseServiceCommand, type AcceptCommand, type RequestCommand } from '../protocol/control-messages.js';
 import { CloseCode } from '../protocol/websocket-frame.js';
-import { clientConnection, openWebSocket, type TlsClientOptions } from '../websocket/client-handshake.js';
+import { clientConnection, openWebSocket, type RelayTransport } from '../websocket/client-handshake.js';
 import type { WsConnection } from '../websocket/connection.js';
 
 export interface ControlSessionHandlers {
@@ -56,8 +56,8 @@ export class ControlSession {
     );
   }
 
-  static async open(url: string, headers: Record<string, string>, tls: TlsClientOptions | undefined, timeoutMs: number, handlers: ControlSessionHandlers): Promise<ControlSession> {
-    const opened = await openWebSocket(url, { headers, tls, timeoutMs });
+  static async open(url: string, headers: Record<string, string>, transport: RelayTransport, timeoutMs: number, handlers: ControlSessionHandlers): Promise<ControlSession> {
+    const opened = await openWebSocket(url, { headers, tls: transport.tls, proxy: transport.proxy, timeoutMs });
     const conn = clientConnection(opened, { autoCloseReply: true, maxMessageBytes: MAX_SERVICE_MESSAGE, validateUtf8: true });
     // Responses to many requests share this channel.
     conn.coalesceWrites();

@@ -1,4 +1,5 @@
 import { hostPort, type RelayEndpoint } from '../protocol/relay-endpoint.js';
+import { ProxyError, ProxySettingsError } from '../proxy/proxy-error.js';
 import { WebSocketHandshakeError, WebSocketTimeoutError } from '../websocket/client-handshake.js';
 import { AuthorizationFailedError, EndpointNotFoundError, RelayError, RelayHandshakeError, RelayTimeoutError, redactUrl } from './errors.js';
 
@@ -24,6 +25,8 @@ export function toRelayError(err: unknown, role: 'listener' | 'sender', what: st
     return new RelayHandshakeError(err.statusCode, description, `${what}: ${err.statusCode} ${description}`.trim(), TRANSIENT_STATUS.has(err.statusCode));
   }
   if (err instanceof WebSocketTimeoutError) return new RelayTimeoutError(`${what}: ${err.message}`);
+  // Proxy messages name the proxy (never its credentials) and say what it did.
+  if (err instanceof ProxyError || err instanceof ProxySettingsError) return new RelayError(`${what}: ${err.message}`, err instanceof ProxyError && err.transient);
   const e = err as NodeJS.ErrnoException;
   const message = redactUrl(e?.message ?? String(err));
   const at = endpoint ? ` at ${hostPort(endpoint)}` : '';

@@ -1,5 +1,6 @@
 import { MAX_CONTROL_MESSAGE_BYTES, parseServiceCommand, type RequestCommand } from '../protocol/control-messages.js';
 import { CloseCode } from '../protocol/websocket-frame.js';
+import type { ProxyPolicy } from '../proxy/proxy-policy.js';
 import { clientConnection, openWebSocket, type TlsClientOptions } from '../websocket/client-handshake.js';
 import type { WsConnection } from '../websocket/connection.js';
 import { RelayedHttpRequest } from './relayed-http-request.js';
@@ -10,6 +11,7 @@ export type RequestHandler = (request: RelayedHttpRequest, response: RelayedHttp
 export interface HttpDispatchContext {
   handler: RequestHandler | undefined;
   tls: TlsClientOptions | undefined;
+  proxy: ProxyPolicy;
   rendezvousTimeoutMs: number;
   /** Sends a response and its body on the control channel as one uninterrupted pair of messages. */
   sendInline(json: string, body: Buffer | undefined): void;
@@ -17,7 +19,7 @@ export interface HttpDispatchContext {
 }
 
 async function openRendezvous(address: string, ctx: HttpDispatchContext): Promise<{ conn: WsConnection; head: Buffer }> {
-  const opened = await openWebSocket(address, { timeoutMs: ctx.rendezvousTimeoutMs, tls: ctx.tls });
+  const opened = await openWebSocket(address, { timeoutMs: ctx.rendezvousTimeoutMs, tls: ctx.tls, proxy: ctx.proxy });
   // The request command is a JSON text message; request bodies are binary and streamed.
   return { conn: clientConnection(opened, { maxTextMessageBytes: MAX_CONTROL_MESSAGE_BYTES, validateUtf8: true }), head: opened.head };
 }

@@ -96,7 +96,7 @@ export class HybridConnectionClient {
     const timeoutMs = first ? perAttempt : Math.max(1000, Math.min(perAttempt, deadline - Date.now()));
     let opened;
     try {
-      opened = await openWebSocket(url, { headers, protocols: options.protocols, timeoutMs, signal: options.signal, tls: c.tls });
+      opened = await openWebSocket(url, { headers, protocols: options.protocols, timeoutMs, signal: options.signal, tls: c.tls, proxy: c.proxy });
     } catch (err) {
       if (options.signal?.aborted) throw new RelayError('connect aborted');
       throw err;

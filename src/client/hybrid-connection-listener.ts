@@ -151,7 +151,7 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
     const url = buildHybridConnectionUrl(c.endpoint, c.entityPath, 'listen', { trackingId: this.listenerId, token: queryToken });
     let session: ControlSession;
     try {
-      session = await ControlSession.open(url, headers, c.tls, c.operationTimeoutMs, {
+      session = await ControlSession.open(url, headers, c, c.operationTimeoutMs, {
         onAccept: (command) => void this.accept(command),
         onRequest: (command) => this.request(command),
         onProtocolError: (error) => this.emitError(error),
@@ -271,7 +271,7 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
     }
     try {
       const protocols = parseProtocolList(headerValue(command.connectHeaders, 'sec-websocket-protocol')).slice(0, 1);
-      const opened = await openWebSocket(command.address, { protocols, timeoutMs: Math.min(this.connection.operationTimeoutMs, 20_000), tls: this.connection.tls });
+      const opened = await openWebSocket(command.address, { protocols, timeoutMs: Math.min(this.connection.operationTimeoutMs, 20_000), tls: this.connection.tls, proxy: this.connection.proxy });
       const stream = new HybridConnectionStream(
         clientConnection(opened),
         { trackingId: context.trackingId, protocol: opened.protocol, connectHeaders: context.connectHeaders, remoteEndpoint: context.remoteEndpoint, pathSuffix: context.pathSuffix, query: context.query },
@@ -286,7 +286,7 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
   private async reject(address: string, statusCode: number, description: string): Promise<void> {
     const url = `${address}&sb-hc-statusCode=${statusCode}&sb-hc-statusDescription=${encodeURIComponent(description)}`;
     try {
-      const opened = await openWebSocket(url, { timeoutMs: 20_000, tls: this.connection.tls });
+      const opened = await openWebSocket(url, { timeoutMs: 20_000, tls: this.connection.tls, proxy: this.connection.proxy });
       opened.socket.destroy();
     } catch (err) {
       // The relay confirms a rejection with 410 Gone.
@@ -313,6 +313,7 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
     const ctx = {
       handler: this.options.requestHandler,
       tls: this.connection.tls,
+      proxy: this.connection.proxy,
       rendezvousTimeoutMs: 20_000,
       sendInline: (json: string, body: Buffer | undefined) => this.session?.sendResponse(json, body),
       onError: (error: Error) => this.emitError(error),

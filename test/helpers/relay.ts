@@ -45,6 +45,8 @@ export interface StartRelayOptions extends Partial<Omit<RelayServerOptions, 'bac
   /** Where the relay logs (silent by default). */
   log?: Logger;
   tls?: boolean;
+  /** More names for the self-signed certificate (besides localhost, 127.0.0.1 and ::1). */
+  tlsNames?: string[];
   dataDir?: string;
   /** Keep the data directory on stop (restart tests). */
   keepData?: boolean;
@@ -53,14 +55,15 @@ export interface StartRelayOptions extends Partial<Omit<RelayServerOptions, 'bac
 /** Starts a relay in this process on 127.0.0.1 with a fresh data directory. */
 export async function startRelay(options: StartRelayOptions = {}): Promise<TestRelay> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'hybridge-relay-'));
-  const cert = options.tls ? generateSelfSignedCertificate(['localhost', '127.0.0.1', '::1']) : undefined;
+  const cert = options.tls ? generateSelfSignedCertificate(['localhost', '127.0.0.1', '::1', ...(options.tlsNames ?? [])]) : undefined;
   const backend = new FileStoreBackend(dataDir);
   backend.lock();
+  const { tlsNames: _names, ...serverOptions } = options;
   const server = new RelayServer({
     host: '127.0.0.1',
     port: 0,
     rootKey: ROOT_KEY,
-    ...options,
+    ...serverOptions,
     backend,
     log: options.log ?? silentLogger(),
     tls: cert,

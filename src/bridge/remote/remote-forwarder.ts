@@ -1,6 +1,7 @@
 import { HybridConnectionListener, type HybridConnectionStream } from '../../client/index.js';
 import { dispatchConnection, LISTENER_MAX_AUTHORIZATION_FAILURES, type ProtocolHandler } from '../../forwarding/listener-end.js';
 import type { ConnectionString } from '../../protocol/connection-string.js';
+import type { ProxyPolicy } from '../../proxy/proxy-policy.js';
 import type { Logger } from '../../util/logger.js';
 import type { TlsClientOptions } from '../../websocket/client-handshake.js';
 import type { HttpRemoteBinding, PoolSettings, RemoteBinding } from '../config/index.js';
@@ -23,6 +24,7 @@ export interface RemoteForwarderOptions {
   tracker: ConnectionTracker;
   tls?: TlsClientOptions;
   tokenInQuery?: boolean;
+  proxy?: ProxyPolicy;
   udpIdleMs?: number;
   /** LoadBalancing / HealthCheck defaults for this relay's target pools. */
   poolDefaults?: PoolSettings;
@@ -99,7 +101,7 @@ export class RemoteForwarder {
     const o = this.options;
     const httpBindings = o.bindings.filter((b): b is HttpRemoteBinding => b.kind === 'http');
     const listener = new HybridConnectionListener({
-      ...relayClientOptions(o.connection, { tls: o.tls, tokenInQuery: o.tokenInQuery }),
+      ...relayClientOptions(o.connection, { tls: o.tls, tokenInQuery: o.tokenInQuery, proxy: o.proxy }),
       keepAliveIntervalMs: o.keepAliveIntervalMs,
       maxAuthorizationFailures: LISTENER_MAX_AUTHORIZATION_FAILURES,
       requestHandler: createHttpRequestHandler(httpBindings, { ...o.outbound, relayName: o.relayName, log: o.log, tracker: o.tracker }),

@@ -3,12 +3,14 @@ import { parseConnectionString, type ConnectionString } from '../../protocol/con
 import { readPemFile } from '../common-options.js';
 import { fail } from '../errors.js';
 import { readSecret } from '../secret-input.js';
+import { proxyFrom } from '../proxy-options.js';
 import { CONNECTION_STRING_ENV, type ManagementFlags } from './options.js';
 
-/** Builds a management client from -x (or $HYBRIDGE_CONNECTION_STRING) and --ca. */
+/** Builds a management client from -x (or $HYBRIDGE_CONNECTION_STRING), --ca and --proxy. */
 export function clientFromFlags(flags: ManagementFlags, env: NodeJS.ProcessEnv = process.env): ManagementClient {
   const cs = connectionString(flags, env);
-  return new ManagementClient({ endpoint: cs.endpoint, credential: credential(cs), ca: trustedCertificates(flags.ca, env) });
+  const proxy = proxyFrom(flags, (line) => process.stderr.write(`hybridge: warning: ${line}\n`), env);
+  return new ManagementClient({ endpoint: cs.endpoint, credential: credential(cs), ca: trustedCertificates(flags.ca, env), proxy });
 }
 
 function connectionString(flags: ManagementFlags, env: NodeJS.ProcessEnv): ConnectionString {
