@@ -1,0 +1,36 @@
+/** Builds PROXY protocol headers the way a load balancer writes them, for the relay's tests. */
+import { isIPv4 } from 'node:net';
+import { PROXY_V2_SIGNATURE, type ProxiedAddress } from '../../src/relay/proxy-protocol.js';
+import { parseIPv6 } from '../../src/tunnel/socks5-protocol.js';
+
+export interface ProxiedConnection {
+  source: ProxiedAddress;
+  destination: ProxiedAddress;
+}
+
+/** v1 text (`PROXY TCP4 ...`, or `PROXY UNKNOWN` without addresses). */
+export function proxyV1(connection?: ProxiedConnection): Buffer {
+  if (!connection) return Buffer.from('PROXY UNKNOWN\r\n', 'latin1');
+  const { source: s, destination: d } = connection;
+  return Buffer.from(`PROXY TCP${isIPv4(s.address) ? 4 : 6} ${s.address} ${d.address} ${s.port} ${d.port}\r\n`, 'latin1');
+}
+
+/** v2 binary: PROXY over TCP with the addresses, or LOCAL without; `tlvs` are appended as given. */
+export function proxyV2(connection?: ProxiedConnection, tlvs: Buffer = Buffer.alloc(0)): Buffer {
+  if (!connection) return Buffer.concat([PROXY_V2_SIGNATURE, Buffer.from([0x20, 0x00, tlvs.length >> 8, tlvs.length & 0xff]), tlvs]);
+  const v4 = isIPv4(connection.source.address);
+  const size = v4 ? 4 : 16;
+  const bytesOf = (address: string) => (v4 ? Buffer.from(address.split('.').map(Number)) : parseIPv6(address));
+  const body = Buffer.alloc(size * 2 + 4);
+  bytesOf(connection.source.address).copy(body, 0);
+  bytesOf(connection.destination.address).copy(body, size);
+  body.writeUInt16BE(connection.source.port, size * 2);
+  body.writeUInt16BE(connection.destination.port, size * 2 + 2);
+  const length = body.length + tlvs.length;
+  return Buffer.concat([PROXY_V2_SIGNATURE, Buffer.from([0x21, v4 ? 0x11 : 0x21, length >> 8, length & 0xff]), body, tlvs]);
+}
+
+/** One TLV: type, 16-bit length, value. */
+export function tlv(type: number, value: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([type, value.length >> 8, value.length & 0xff]), value]);
+}
