@@ -56,6 +56,10 @@ export function createProxyProtocolListener(options: ProxyProtocolListenerOption
       const rest = received.subarray(result.length);
       if (rest.length > 0) socket.unshift(rest);
       options.onConnection(socket, result.header);
+      // pause() stopped the flow, and a new 'data' listener does not restart a stream paused on
+      // purpose: the HTTP server reads through 'data', so resume for it. A TLS server takes the
+      // socket's handle and reads the put-back bytes itself; its socket has no 'data' listener.
+      if (!socket.destroyed && socket.listenerCount('data') > 0) socket.resume();
     };
     const onClose = () => {
       if (!settled) {

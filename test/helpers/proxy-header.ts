@@ -1,5 +1,6 @@
 /** Builds PROXY protocol headers the way a load balancer writes them, for the relay's tests. */
-import { isIPv4 } from 'node:net';
+import { once } from 'node:events';
+import { connect, createServer, isIPv4, type AddressInfo, type Socket } from 'node:net';
 import { PROXY_V2_SIGNATURE, type ProxiedAddress } from '../../src/relay/proxy-protocol.js';
 import { parseIPv6 } from '../../src/tunnel/socks5-protocol.js';
 
@@ -33,4 +34,46 @@ export function proxyV2(connection?: ProxiedConnection, tlvs: Buffer = Buffer.al
 /** One TLV: type, 16-bit length, value. */
 export function tlv(type: number, value: Buffer): Buffer {
   return Buffer.concat([Buffer.from([type, value.length >> 8, value.length & 0xff]), value]);
+}
+
+/**
+ * A minimal TCP balancer for in-process tests: each connection to it is forwarded to `targetPort`
+ * on 127.0.0.1, preceded by a PROXY header naming the connection's own client (v1 or v2). The real
+ * balancer test (test/e2e/load-balancer.test.ts) uses haproxy.
+ */
+export interface ProxyForwarder {
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startProxyForwarder(targetPort: number, version: 1 | 2): Promise<ProxyForwarder> {
+  const sockets = new Set<Socket>();
+  const track = (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => s.destroy());
+  };
+  const server = createServer((client) => {
+    track(client);
+    const upstream = connect({ host: '127.0.0.1', port: targetPort });
+    track(upstream);
+    const connection = {
+      source: { address: client.remoteAddress!, port: client.remotePort! },
+      destination: { address: client.localAddress!, port: client.localPort! },
+    };
+    upstream.write(version === 1 ? proxyV1(connection) : proxyV2(connection));
+    client.pipe(upstream).on('error', () => undefined);
+    upstream.pipe(client).on('error', () => undefined);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }
