@@ -37,16 +37,23 @@ export function tlv(type: number, value: Buffer): Buffer {
 }
 
 /**
- * A minimal TCP balancer for in-process tests: each connection to it is forwarded to `targetPort`
- * on 127.0.0.1, preceded by a PROXY header naming the connection's own client (v1 or v2). The real
- * balancer test (test/e2e/load-balancer.test.ts) uses haproxy.
+ * A TCP forwarder for the tests: each connection to it (on 127.0.0.1) is forwarded to `targetPort`
+ * on 127.0.0.1, optionally from `localAddress` (so that the target sees another loopback client
+ * address) and optionally preceded by a PROXY header naming the connection's own client (a
+ * minimal balancer; the real balancer tests use haproxy and nginx).
  */
-export interface ProxyForwarder {
+export interface TcpForwarder {
   port: number;
   close(): Promise<void>;
 }
 
-export async function startProxyForwarder(targetPort: number, version: 1 | 2): Promise<ProxyForwarder> {
+export interface TcpForwarderOptions {
+  targetPort: number;
+  proxyHeader?: 1 | 2;
+  localAddress?: string;
+}
+
+export async function startTcpForwarder(options: TcpForwarderOptions): Promise<TcpForwarder> {
   const sockets = new Set<Socket>();
   const track = (s: Socket) => {
     sockets.add(s);
@@ -55,13 +62,15 @@ export async function startProxyForwarder(targetPort: number, version: 1 | 2): P
   };
   const server = createServer((client) => {
     track(client);
-    const upstream = connect({ host: '127.0.0.1', port: targetPort });
+    const upstream = connect({ host: '127.0.0.1', port: options.targetPort, localAddress: options.localAddress });
     track(upstream);
-    const connection = {
-      source: { address: client.remoteAddress!, port: client.remotePort! },
-      destination: { address: client.localAddress!, port: client.localPort! },
-    };
-    upstream.write(version === 1 ? proxyV1(connection) : proxyV2(connection));
+    if (options.proxyHeader) {
+      const connection = {
+        source: { address: client.remoteAddress!, port: client.remotePort! },
+        destination: { address: client.localAddress!, port: client.localPort! },
+      };
+      upstream.write(options.proxyHeader === 1 ? proxyV1(connection) : proxyV2(connection));
+    }
     client.pipe(upstream).on('error', () => undefined);
     upstream.pipe(client).on('error', () => undefined);
     client.on('close', () => upstream.destroy());

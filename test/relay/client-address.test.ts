@@ -1,7 +1,7 @@
 /**
  * The client's address behind a load balancer (issue 15): ClientAddresses on its own (which hop of
  * Forwarded / X-Forwarded-For is the client, and only from trusted peers), then a relay in this
- * process behind a small PROXY-protocol forwarder and behind a trusted "proxy" on 127.0.0.1. The
+ * process behind a small PROXY-protocol forwarder (test/helpers/proxy-header.ts) and behind a trusted "proxy" on 127.0.0.1. The
  * address a client connects from (127.0.0.x, set with localAddress) must be the one in the
  * listener's remoteEndpoint, in the relay's log lines and in its per-address limit; the
  * forwarder's own address (127.0.0.1) must not. The real balancer test is test/e2e/load-balancer.
@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { ClientAddresses, parseTrustedProxy } from '../../src/relay/client-address.js';
 import { delay, waitFor } from '../helpers/async.js';
-import { proxyV1, proxyV2, startProxyForwarder, type ProxyForwarder } from '../helpers/proxy-header.js';
+import { proxyV1, proxyV2, startTcpForwarder, type TcpForwarder } from '../helpers/proxy-header.js';
 import { capturingLogger, startRelay, type TestRelay } from '../helpers/relay.js';
 import { acceptAndEcho, assertBinaryEcho, RawListener, type RelayAddress } from './protocol-peers.js';
 
@@ -100,7 +100,7 @@ function via(relay: TestRelay, port: number): RelayAddress {
 
 describe('relay with --proxy-protocol behind a PROXY v2 forwarder', () => {
   let relay: TestRelay;
-  let forwarder: ProxyForwarder;
+  let forwarder: TcpForwarder;
   let web: RawListener;
   let pipe: RawListener;
   const { log, records } = capturingLogger();
@@ -108,7 +108,7 @@ describe('relay with --proxy-protocol behind a PROXY v2 forwarder', () => {
 
   before(async () => {
     relay = await startRelay({ proxyProtocol: true, hybridConnections: ['web', 'pipe'], log, limits: { headerTimeoutMs: 500, maxUnauthenticatedPerAddress: 2 } });
-    forwarder = await startProxyForwarder(relay.port, 2);
+    forwarder = await startTcpForwarder({ targetPort: relay.port, proxyHeader: 2 });
     web = await RawListener.open(via(relay, forwarder.port), 'web', { onRequest: (request, _body, l) => l.sendJson({ response: { requestId: request.id, statusCode: 200, body: false } }) });
     pipe = await RawListener.open(via(relay, forwarder.port), 'pipe', { onAccept: (accept, l) => acceptAndEcho(accept, l) });
   });
@@ -192,12 +192,12 @@ describe('relay with --proxy-protocol behind a PROXY v2 forwarder', () => {
 
 describe('relay with --proxy-protocol and TLS: the header comes before the TLS handshake', () => {
   let relay: TestRelay;
-  let forwarder: ProxyForwarder;
+  let forwarder: TcpForwarder;
   const { log, records } = capturingLogger();
 
   before(async () => {
     relay = await startRelay({ proxyProtocol: true, tls: true, hybridConnections: ['web'], log });
-    forwarder = await startProxyForwarder(relay.port, 2);
+    forwarder = await startTcpForwarder({ targetPort: relay.port, proxyHeader: 2 });
   });
   after(async () => {
     await forwarder?.close();
