@@ -1,4 +1,8 @@
+import type { Server } from 'node:http';
 import net, { type Socket } from 'node:net';
+import type { ClientAddresses } from './client-address.js';
+import type { RelayLimits } from './limits.js';
+import type { LogLimiter } from './log-limiter.js';
 import { parseProxyHeader, PROXY_V2_MAX_BYTES, type ProxyHeader } from './proxy-protocol.js';
 
 export interface ProxyProtocolListenerOptions {
@@ -17,20 +21,26 @@ export interface ProxyProtocolListenerOptions {
  * read before anything else, TLS included, with bounded size (that of the largest header accepted)
  * and time; then the socket is handed on with the bytes after the header put back.
  */
-export function createProxyProtocolListener(options: ProxyProtocolListenerOptions): net.Server {
-  let pending = 0;
-  return net.createServer((socket) => {
-    if (pending >= options.maxPending) {
+export interface ProxyProtocolListener {
+  server: net.Server;
+  /** Destroys the connections still waiting for their header (at shutdown; the others belong to the HTTP server). */
+  destroyWaiting(): void;
+}
+
+export function createProxyProtocolListener(options: ProxyProtocolListenerOptions): ProxyProtocolListener {
+  const waiting = new Set<Socket>();
+  const server = net.createServer((socket) => {
+    if (waiting.size >= options.maxPending) {
       options.onRefused(socket, 'too many connections waiting for their PROXY protocol header');
       socket.destroy();
       return;
     }
-    pending++;
+    waiting.add(socket);
     let received: Buffer = Buffer.alloc(0);
     let settled = false;
     const settle = () => {
       settled = true;
-      pending--;
+      waiting.delete(socket);
       clearTimeout(timer);
       socket.off('data', onData);
       socket.off('close', onClose);
@@ -62,9 +72,7 @@ export function createProxyProtocolListener(options: ProxyProtocolListenerOption
       if (!socket.destroyed && socket.listenerCount('data') > 0) socket.resume();
     };
     const onClose = () => {
-      if (!settled) {
-        settle();
-      }
+      if (!settled) settle();
     };
     const onError = () => socket.destroy();
     const timer = setTimeout(() => refuse(`no complete PROXY protocol header within ${options.headerTimeoutMs} ms`), options.headerTimeoutMs);
@@ -72,5 +80,31 @@ export function createProxyProtocolListener(options: ProxyProtocolListenerOption
     socket.on('data', onData);
     socket.on('close', onClose);
     socket.on('error', onError);
+  });
+  return {
+    server,
+    destroyWaiting: () => {
+      for (const socket of waiting) socket.destroy();
+    },
+  };
+}
+
+/** The longest a connection may take to send its PROXY protocol header (or --header-timeout if shorter). */
+const PROXY_HEADER_TIMEOUT_MS = 3000;
+
+/**
+ * The relay's listening socket with `--proxy-protocol`: reads each connection's header, records
+ * its client in `clients`, then hands the connection to the HTTP(S) server `http` (which starts
+ * TLS after the header when it is an HTTPS server).
+ */
+export function proxyProtocolFront(http: Server, clients: ClientAddresses, limits: Pick<RelayLimits, 'headerTimeoutMs' | 'maxSockets'>, lines: LogLimiter): ProxyProtocolListener {
+  return createProxyProtocolListener({
+    headerTimeoutMs: Math.min(PROXY_HEADER_TIMEOUT_MS, limits.headerTimeoutMs),
+    maxPending: limits.maxSockets,
+    onConnection: (socket, header) => {
+      clients.setProxied(socket, header);
+      http.emit('connection', socket);
+    },
+    onRefused: (socket, reason) => lines.warn({ remote: socket.remoteAddress, reason }, 'connection refused: no valid PROXY protocol header (--proxy-protocol)'),
   });
 }

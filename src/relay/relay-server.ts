@@ -4,15 +4,15 @@ import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
-import { hostname } from 'node:os';
 import { formatConnectionString } from '../protocol/connection-string.js';
-import { formatHost, parseRelayEndpoint, type RelayEndpoint } from '../protocol/relay-endpoint.js';
+import { parseRelayEndpoint, type RelayEndpoint } from '../protocol/relay-endpoint.js';
 import { CloseCode } from '../protocol/websocket-frame.js';
 import type { Logger } from '../util/logger.js';
 import { secretMatcher } from '../util/same-secret.js';
 import { sleep } from '../util/sleep.js';
 import { WsConnection } from '../websocket/connection.js';
 import { acceptUpgrade, checkUpgradeRequest } from '../websocket/server-handshake.js';
+import { boundUrl, listenerBaseUrl, toWebSocketBase } from './advertised-url.js';
 import { AuthorizationCache } from './authorization-cache.js';
 import { ClientAddresses } from './client-address.js';
 import { ConnectBroker, type RelayedConnection } from './connect-broker.js';
@@ -28,7 +28,7 @@ import { handleManagementRequest, MANAGEMENT_PREFIX, type ManagementContext } fr
 import { emptyNamespace, ROOT_RULE_NAME } from './namespace-model.js';
 import { enforceNamespaceChange } from './namespace-enforcement.js';
 import { NamespaceStore, type NamespaceChange, type StoreBackend } from './namespace-store.js';
-import { createProxyProtocolListener } from './proxy-protocol-listener.js';
+import { proxyProtocolFront, type ProxyProtocolListener } from './proxy-protocol-listener.js';
 import { Refusals, type RefusalContext } from './refusals.js';
 import { gestureToken, headerValue, isHcPath, listenerIdFromTracking, parseHcGesture, parseRelayedTarget, rawSuffixAfter, type HcGesture } from './request-url.js';
 
@@ -63,9 +63,6 @@ export interface RelayServerOptions {
   trustedProxies?: string[];
 }
 
-/** The longest a connection may take to send its PROXY protocol header (or --header-timeout if shorter). */
-const PROXY_HEADER_TIMEOUT_MS = 3000;
-
 export interface RelayServerStarted {
   /** Base URL clients use, e.g. ws://127.0.0.1:9350 */
   url: string;
@@ -91,6 +88,7 @@ export class RelayServer {
   private readonly server: http.Server;
   /** The listening socket: the HTTP(S) server itself, or the PROXY protocol reader in front of it. */
   private readonly listener: net.Server;
+  private readonly proxyProtocol: ProxyProtocolListener | undefined;
   /** Whom each connection and request is from (PROXY protocol, trusted proxies). */
   readonly clients: ClientAddresses;
   private readonly gate: ConnectionGate;
@@ -167,7 +165,8 @@ export class RelayServer {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });
-    this.listener = options.proxyProtocol ? this.proxyProtocolListener() : this.server;
+    this.proxyProtocol = options.proxyProtocol ? proxyProtocolFront(this.server, this.clients, limits, this.refusals.lines) : undefined;
+    this.listener = this.proxyProtocol?.server ?? this.server;
     this.store.on('change', (change: NamespaceChange) => enforceNamespaceChange({ store: this.store, directory: this.directory, relayed: this.broker.relayed, log: this.log }, change));
     this.store.on('restored', () => this.log.warn('the namespace document was missing from the cluster store (Redis restarted empty?); wrote back this node\'s copy'));
   }
@@ -186,7 +185,7 @@ export class RelayServer {
         if (await this.store.ensureHybridConnection(name)) this.log.info({ hyco: name }, 'hybrid connection created');
       }
     } catch (err) {
-      this.listener.close();
+      this.proxyProtocol?.server.close();
       this.server.close();
       throw err;
     }
@@ -196,8 +195,7 @@ export class RelayServer {
     for (const warning of limitWarnings(this.limits)) this.log.warn(warning);
     const address = this.listener.address() as AddressInfo;
     const secure = this.options.tls !== undefined;
-    const advertisedHost = isWildcard(this.options.host) ? hostname() : this.options.host;
-    const url = this.options.publicUrl ?? `${secure ? 'wss' : 'ws'}://${formatHost(advertisedHost)}:${address.port}`;
+    const url = this.options.publicUrl ?? boundUrl(this.options.host, address.port, secure);
     this.endpoint = parseRelayEndpoint(url);
     const pingIntervalMs = this.options.pingIntervalMs ?? 30_000;
     this.sweepTimer = setInterval(() => this.broker.sweepIdle(pingIntervalMs), pingIntervalMs);
@@ -222,19 +220,6 @@ export class RelayServer {
 
   get port(): number {
     return (this.listener.address() as AddressInfo).port;
-  }
-
-  /** Reads each connection's PROXY protocol header, then hands it to the HTTP(S) server (TLS starts after the header). */
-  private proxyProtocolListener(): net.Server {
-    return createProxyProtocolListener({
-      headerTimeoutMs: Math.min(PROXY_HEADER_TIMEOUT_MS, this.limits.headerTimeoutMs),
-      maxPending: this.limits.maxSockets,
-      onConnection: (socket, header) => {
-        this.clients.setProxied(socket, header);
-        this.server.emit('connection', socket);
-      },
-      onRefused: (socket, reason) => this.refusals.lines.warn({ remote: socket.remoteAddress, reason }, 'connection refused: no valid PROXY protocol header (--proxy-protocol)'),
-    });
   }
 
   get registry(): ListenerRegistry {
@@ -264,7 +249,8 @@ export class RelayServer {
     while (this.http.pendingCount > 0 && Date.now() < httpDeadline) await sleep(50);
     for (const channel of this.directory.localChannels()) channel.close(CloseCode.GoingAway, 'this relay node is shutting down; reconnect');
     while (this.broker.relayed.size > 0 && Date.now() < deadline) await sleep(50);
-    if (this.listener !== this.server) this.listener.close();
+    this.proxyProtocol?.server.close();
+    this.proxyProtocol?.destroyWaiting();
     this.server.close();
     this.http.abortAll('the relay is shutting down');
     for (const c of this.broker.relayed) c.pair.shutdown(CloseCode.GoingAway, 'the relay is shutting down');
@@ -392,8 +378,7 @@ export class RelayServer {
     acceptUpgrade(req, socket);
     socket.setNoDelay(true);
     const listenerId = listenerIdFromTracking(gesture.id) ?? randomUUID();
-    const secure = this.options.tls !== undefined || this.clients.tlsAtBalancer(req);
-    const baseUrl = `${secure ? 'wss' : 'ws'}://${safeHost(req.headers.host) ?? `${formatHost(this.endpoint.host)}:${this.endpoint.port}`}`;
+    const baseUrl = listenerBaseUrl(req, this.options.tls !== undefined || this.clients.tlsAtBalancer(req), this.endpoint);
     const conn = new WsConnection(socket, { ...controlConnectionOptions(this.limits), maxMessageBytes: this.limits.maxControlBodyBytes, role: 'server', autoCloseReply: true });
     const channel = openListenerChannel(this.channelWiring, { conn, head, entity: entity.name, listenerId, grant: result.grant, baseUrl });
     if (!(await this.directory.register(channel))) {
@@ -431,19 +416,4 @@ export class RelayServer {
 /** The first segment of an unmatched path, for the 404's text (bounded: the path is the client's). */
 function firstSegment(path: string): string {
   return (path.split('/', 1)[0] ?? '').slice(0, 64);
-}
-
-
-function isWildcard(host: string): boolean {
-  return host === '0.0.0.0' || host === '::' || host === '';
-}
-
-/** A Host header we are willing to put into rendezvous addresses (host[:port], nothing else). */
-function safeHost(host: string | undefined): string | undefined {
-  return host && /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(host) ? host : undefined;
-}
-
-function toWebSocketBase(url: string): string {
-  const endpoint = parseRelayEndpoint(url);
-  return `${endpoint.secure ? 'wss' : 'ws'}://${formatHost(endpoint.host)}:${endpoint.port}`;
 }
