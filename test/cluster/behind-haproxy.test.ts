@@ -58,7 +58,7 @@ ${ports.nodes.map((port, i) => server(`n${i}`, port)).join('\n')}
 ${perNode.join('')}`;
 }
 
-/** haproxy's own view of its servers (`show stat`): "backend/server" -> status (UP, DOWN, ...). */
+/** haproxy's own view of its servers (`show stat`): "backend/server" -> "status check_status" (e.g. "UP L7OK"). */
 async function serverStates(socketPath: string): Promise<Map<string, string>> {
   const text = await new Promise<string>((resolve, reject) => {
     let out = '';
@@ -67,10 +67,14 @@ async function serverStates(socketPath: string): Promise<Map<string, string>> {
     s.on('end', () => resolve(out));
     s.on('error', reject);
   });
+  const [head = '', ...rows] = text.split('\n');
+  const names = head.replace(/^# /, '').split(',');
+  const status = names.indexOf('status');
+  const check = names.indexOf('check_status');
   const states = new Map<string, string>();
-  for (const line of text.split('\n').slice(1)) {
-    const f = line.split(',');
-    if (f.length > 17 && f[1] !== 'FRONTEND' && f[1] !== 'BACKEND') states.set(`${f[0]}/${f[1]}`, f[17]!);
+  for (const row of rows) {
+    const f = row.split(',');
+    if (f.length > check && f[1] !== 'FRONTEND' && f[1] !== 'BACKEND') states.set(`${f[0]}/${f[1]}`, `${f[status]} ${f[check]}`);
   }
   return states;
 }
@@ -110,11 +114,12 @@ describe('relay cluster behind haproxy (TLS terminated, PROXY protocol v2)', () 
     await haproxy?.stop();
   });
 
-  test("haproxy's health checks (PROXY v2 LOCAL) find both nodes up", async () => {
+  test("haproxy's health checks (PROXY v2 LOCAL, GET /$hybridge/health) pass on both nodes", async () => {
+    // Servers start UP before their first check: wait for a passed HTTP check (L7OK) on each.
     const states = await waitFor(
       async () => {
         const s = await serverStates(`${haproxy.dir}/admin.sock`);
-        return [...s.values()].length === 4 && [...s.values()].every((v) => v === 'UP') ? s : undefined;
+        return [...s.values()].length === 4 && [...s.values()].every((v) => v === 'UP L7OK') ? s : undefined;
       },
       10_000,
       'all haproxy servers UP',
