@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { ClusterDirectory } from '../relay/cluster/cluster-directory.js';
 import type { RedisPair } from '../relay/cluster/redis-connection.js';
+import { parseTrustedProxy } from '../relay/client-address.js';
 import { DataDirectoryError, FileStoreBackend } from '../relay/file-store-backend.js';
 import type { StoreBackend } from '../relay/namespace-store.js';
 import { RelayServer } from '../relay/relay-server.js';
@@ -29,6 +30,8 @@ interface ServerFlags {
   nodeId?: string;
   redisPrefix: string;
   clusterHeartbeat: string;
+  proxyProtocol?: boolean;
+  trustedProxy: string[];
   logLevel?: string;
   logFormat?: string;
 }
@@ -42,6 +45,8 @@ Examples:
   HYBRIDGE_ROOT_KEY=$(cat root.key) hybridge server --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem --public-url wss://relay.example.com
   hybridge server --tls-self-signed --data /var/lib/hybridge
   hybridge server --redis redis://10.0.0.5:6379 --node-id a --public-url wss://a.relay.example.com --root-key-file /run/secrets/root-key
+  hybridge server --host 0.0.0.0 --proxy-protocol --public-url wss://relay.example.com   # behind haproxy "send-proxy-v2"
+  hybridge server --host 0.0.0.0 --trusted-proxy 10.0.0.0/8 --public-url wss://relay.example.com   # behind nginx (X-Forwarded-For)
 
 The data directory is --data, else $${DATA_DIR_ENV}/relay, else ~/.hybridge/relay (cluster nodes keep
 the namespace in Redis and use it only for a --tls-self-signed certificate). The root connection string is printed only when this start
@@ -49,7 +54,7 @@ created the namespace with a generated key.
 
 Exit codes: 0 stopped by SIGINT/SIGTERM, 1 the server could not run (port in use, data directory
 locked, Redis unreachable), 2 invalid command line, key, certificate or URL. See README.md and
-docs/cluster.md.`;
+docs/cluster.md, docs/deployment.md (load balancers).`;
 
 export function defaultDataDirectory(): string {
   return join(process.env[DATA_DIR_ENV] ?? join(homedir(), '.hybridge'), 'relay');
@@ -74,7 +79,9 @@ export function registerServerCommand(program: Command): void {
     .option('--redis <url>', 'run as a node of a relay cluster sharing this Redis (redis://host:port[/db]); needs --public-url')
     .option('--node-id <id>', 'this node\'s name in the cluster (default: the host name)')
     .option('--redis-prefix <prefix>', 'key prefix, to keep several clusters in one Redis apart', 'hybridge:')
-    .option('--cluster-heartbeat <duration>', 'how often a node announces itself in Redis; a node silent for 5 heartbeats is forgotten with its listeners', '1s');
+    .option('--cluster-heartbeat <duration>', 'how often a node announces itself in Redis; a node silent for 5 heartbeats is forgotten with its listeners', '1s')
+    .option('--proxy-protocol', 'every connection starts with a PROXY protocol v1/v2 header from a load balancer naming the client (read before TLS); connections without one are closed')
+    .option('--trusted-proxy <cidr>', 'a load balancer or proxy (address or CIDR, repeatable) whose Forwarded / X-Forwarded-For headers name the client; from other peers these headers are ignored', collect, []);
   addLogOptions(addLimitOptions(command)).addHelpText('after', EXAMPLES).action(async (flags: ServerFlags) => runServer(flags));
 }
 
@@ -87,6 +94,10 @@ async function runServer(flags: ServerFlags): Promise<void> {
   const limits = limitsFromFlags(flags);
   if (heartbeatMs < 100 || heartbeatMs > 60_000) fail('--cluster-heartbeat must be from 100ms to 60s');
   if (flags.publicUrl !== undefined) checkPublicUrl(flags.publicUrl);
+  for (const text of flags.trustedProxy) {
+    const parsed = parseTrustedProxy(text);
+    if (typeof parsed === 'string') fail(parsed);
+  }
   const rootKey = rootKeyFrom(flags);
   const dataDir = resolve(flags.data ?? defaultDataDirectory());
   checkTlsFlags(flags);
@@ -134,6 +145,8 @@ async function runServer(flags: ServerFlags): Promise<void> {
     maxListenersPerEntity: maxListeners,
     limits,
     nodeId,
+    proxyProtocol: flags.proxyProtocol === true,
+    trustedProxies: flags.trustedProxy,
     directory: redis && clusterModules ? (local) => (cluster = new clusterModules[2].ClusterDirectory(local, redis, { maxPerEntity: maxListeners, log, heartbeatMs })) : undefined,
   });
   let started;

@@ -7,6 +7,7 @@ import { parseProtocolList } from '../protocol/websocket-handshake.js';
 import type { Logger } from '../util/logger.js';
 import { acceptUpgrade, checkUpgradeRequest, rejectUpgrade } from '../websocket/server-handshake.js';
 import { ANONYMOUS_GRANT, type Grant } from './authorizer.js';
+import type { ClientAddress } from './client-address.js';
 import type { ListenerChannel } from './listener-channel.js';
 import type { ListenerDirectory, ListenerRef, PickCriteria } from './listener-directory.js';
 import { parseListenerIdList } from './listener-registry.js';
@@ -57,6 +58,8 @@ export interface RelayedConnection {
   senderGrant: Grant;
   listenerGrant: Grant;
   trackingId: string;
+  /** The sender's client address (behind a load balancer, the real client's). */
+  remote: ClientAddress;
 }
 
 /** Answers a handshake with an HTTP error (through the relay's failure throttle) and logs it. */
@@ -70,6 +73,8 @@ export interface ConnectBrokerOptions {
   refuse: RefuseUpgrade;
   /** A listener's rendezvous socket proved its address: it counts as authenticated. */
   onAuthenticated(socket: Socket): void;
+  /** The client a request is from (ClientAddresses.clientAddressOf): the accept's remoteEndpoint. */
+  clientAddressOf(req: IncomingMessage): ClientAddress;
   /** Senders waiting for an accept, per hybrid connection; more are refused with 503. */
   maxPendingPerHyco: number;
   /** Bytes the relay may queue towards one leg beyond backpressure before the connection is closed 1008. */
@@ -136,7 +141,7 @@ export class ConnectBroker {
         address: '',
         id: trackingId,
         connectHeaders,
-        remoteEndpoint: { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
+        remoteEndpoint: this.options.clientAddressOf(req),
       },
       target: undefined,
       tried: new Set(),
@@ -215,6 +220,7 @@ export class ConnectBroker {
       senderGrant: pending.grant,
       listenerGrant: pending.target?.grant ?? ANONYMOUS_GRANT,
       trackingId: pending.trackingId,
+      remote: pending.command.remoteEndpoint!,
       pair: undefined as unknown as PairedConnection,
     };
     connection.pair = new PairedConnection(pending.socket, socket, this.options.maxLegBufferedBytes, {
@@ -291,6 +297,7 @@ export class ConnectBroker {
       {
         hyco: c.entity,
         trackingId: c.trackingId,
+        remote: c.remote.address,
         bytesToListener: c.pair.bytesSenderToListener,
         bytesToSender: c.pair.bytesListenerToSender,
         durationMs: Date.now() - c.pair.startedAt,

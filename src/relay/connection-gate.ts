@@ -1,10 +1,12 @@
 import type { Socket } from 'node:net';
+import type { ClientAddresses } from './client-address.js';
 import type { RelayLimits } from './limits.js';
 import type { LogLimiter } from './log-limiter.js';
 
 interface Entry {
   socket: Socket;
-  address: string;
+  /** The client address it counts against; undefined while the client behind a trusted proxy is not known yet. */
+  address: string | undefined;
   /** When the connection must have authenticated by; 0 once it has. */
   deadline: number;
 }
@@ -12,7 +14,9 @@ interface Entry {
 /**
  * Admission at the socket level, before a byte is read: a cap on all sockets, a cap per client
  * address on those that have not authenticated yet, and a deadline for authenticating. Sockets are
- * known by remote address and port, so a TLS socket finds the TCP connection under it.
+ * known by remote address and port, so a TLS socket finds the TCP connection under it. The address
+ * is the client's (ClientAddresses): the PROXY protocol source, or, for a connection from a trusted
+ * proxy, the client its request names (`attribute`), counted from the request head on.
  */
 export class ConnectionGate {
   private readonly entries = new Map<string, Entry>();
@@ -24,6 +28,7 @@ export class ConnectionGate {
   constructor(
     private readonly limits: Pick<RelayLimits, 'maxSockets' | 'maxUnauthenticatedPerAddress' | 'handshakeTimeoutMs'>,
     private readonly lines: LogLimiter,
+    private readonly clients: ClientAddresses,
   ) {
     this.sweepTimer = setInterval(() => this.sweep(), Math.min(1000, Math.max(50, Math.floor(limits.handshakeTimeoutMs / 4))));
     this.sweepTimer.unref();
@@ -40,22 +45,38 @@ export class ConnectionGate {
 
   /** A new TCP connection. Returns false (after destroying it) when a cap is reached. */
   admit(socket: Socket): boolean {
-    const address = socket.remoteAddress;
     const id = idOf(socket);
-    if (address === undefined || id === undefined) {
+    if (socket.remoteAddress === undefined || id === undefined) {
       socket.destroy();
       return false;
     }
-    if (this.entries.size >= this.limits.maxSockets) return this.refuse(socket, { remote: address, sockets: this.entries.size }, 'connection refused: the relay holds its maximum number of sockets (--max-sockets)');
-    const pending = this.unauthenticatedOf(address);
-    if (pending >= this.limits.maxUnauthenticatedPerAddress) {
-      return this.refuse(socket, { remote: address, unauthenticated: pending }, 'connection refused: too many unauthenticated connections from this address (--max-unauthenticated-per-address)');
-    }
+    const peer = this.clients.peerOf(socket).address;
+    if (this.entries.size >= this.limits.maxSockets) return this.refuse(socket, { remote: peer, sockets: this.entries.size }, 'connection refused: the relay holds its maximum number of sockets (--max-sockets)');
+    // A trusted proxy carries many clients: its connections count against the client each request names.
+    const address = this.clients.isTrusted(peer) ? undefined : peer;
+    if (address !== undefined && !this.roomFor(socket, address)) return false;
     const entry: Entry = { socket, address, deadline: Date.now() + this.limits.handshakeTimeoutMs };
     this.entries.set(id, entry);
     this.waiting.set(id, entry);
-    this.unauthenticated.set(address, pending + 1);
+    if (address !== undefined) this.count(address);
     socket.once('close', () => this.forget(id, entry));
+    return true;
+  }
+
+  /**
+   * A request head arrived on `socket` from `address` (its client, as ClientAddresses resolved it).
+   * A connection from a trusted proxy that has not authenticated now counts against that client;
+   * returns false (after destroying the socket) when that client already holds its maximum.
+   */
+  attribute(socket: Socket, address: string): boolean {
+    const id = idOf(socket);
+    const entry = id === undefined ? undefined : this.waiting.get(id);
+    if (!entry || entry.deadline === 0 || entry.address === address) return true;
+    if (entry.address !== undefined) this.release(entry.address);
+    entry.address = undefined;
+    if (!this.roomFor(socket, address)) return false;
+    entry.address = address;
+    this.count(address);
     return true;
   }
 
@@ -66,11 +87,21 @@ export class ConnectionGate {
     if (!entry || entry.deadline === 0) return;
     entry.deadline = 0;
     this.waiting.delete(id!);
-    this.release(entry.address);
+    if (entry.address !== undefined) this.release(entry.address);
   }
 
   close(): void {
     clearInterval(this.sweepTimer);
+  }
+
+  private roomFor(socket: Socket, address: string): boolean {
+    const pending = this.unauthenticatedOf(address);
+    if (pending < this.limits.maxUnauthenticatedPerAddress) return true;
+    return this.refuse(socket, { remote: address, unauthenticated: pending }, 'connection refused: too many unauthenticated connections from this address (--max-unauthenticated-per-address)');
+  }
+
+  private count(address: string): void {
+    this.unauthenticated.set(address, this.unauthenticatedOf(address) + 1);
   }
 
   private refuse(socket: Socket, fields: Record<string, unknown>, message: string): false {
@@ -84,7 +115,7 @@ export class ConnectionGate {
     if (entry.deadline !== 0) {
       entry.deadline = 0;
       this.waiting.delete(id);
-      this.release(entry.address);
+      if (entry.address !== undefined) this.release(entry.address);
     }
   }
 

@@ -255,7 +255,7 @@ export class PendingHttpRequest implements ResponseSink {
     this.relay.forget(this);
     const { req, entity } = this.request;
     this.options.log.info(
-      { hyco: entity, method: req.method, target: this.request.requestTarget, status: this.request.res.statusCode, responseBytes: this.responseBytes, outcome: reason ?? 'ok' },
+      { hyco: entity, remote: this.command?.remoteEndpoint?.address, method: req.method, target: this.request.requestTarget, status: this.request.res.statusCode, responseBytes: this.responseBytes, outcome: reason ?? 'ok' },
       'http request relayed',
     );
   }

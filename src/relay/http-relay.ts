@@ -6,6 +6,7 @@ import { encodeEntityPath } from '../protocol/relay-endpoint.js';
 import type { Logger } from '../util/logger.js';
 import { WsConnection, type ConnectionOptions } from '../websocket/connection.js';
 import { acceptUpgrade, checkUpgradeRequest, rejectUpgrade } from '../websocket/server-handshake.js';
+import type { ClientAddress } from './client-address.js';
 import type { RefuseUpgrade } from './connect-broker.js';
 import { PendingHttpRequest, type RelayedHttpRequest } from './http-exchange.js';
 import type { ListenerChannel, ResponseSink } from './listener-channel.js';
@@ -32,6 +33,8 @@ export interface HttpRelayOptions {
   refuseRequest(req: IncomingMessage, res: ServerResponse, status: number, code: string, message: string): void;
   /** A listener's rendezvous socket proved its address: it counts as authenticated. */
   onAuthenticated(socket: Socket): void;
+  /** The client a request is from (ClientAddresses.clientAddressOf): the request's remoteEndpoint. */
+  clientAddressOf(req: IncomingMessage): ClientAddress;
 }
 
 export type { RelayedHttpRequest } from './http-exchange.js';
@@ -80,7 +83,7 @@ export class HttpRelay {
       id: pending.requestId,
       requestTarget: request.requestTarget,
       method: req.method ?? 'GET',
-      remoteEndpoint: { address: req.socket.remoteAddress ?? '', port: req.socket.remotePort ?? 0 },
+      remoteEndpoint: this.options.clientAddressOf(req),
       requestHeaders: forwardedRequestHeaders(req, request.authorizationConsumed),
     };
     const channel = target.channel;

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../util/logger.js';
 import { rejectUpgrade } from '../websocket/server-handshake.js';
+import type { ClientAddresses } from './client-address.js';
 import { FailureThrottle } from './failure-throttle.js';
 import { sendRelayError } from './http-errors.js';
 import { LogLimiter } from './log-limiter.js';
@@ -16,30 +17,34 @@ export interface RefusalContext {
 /**
  * Every refusal of the relay goes through here: the answer goes out now or, for an address that
  * keeps failing, after the failure throttle's delay; the log line is rate-limited across all
- * addresses. Reasons are safe to show and to log: they never hold a token or a key.
+ * addresses. Reasons are safe to show and to log: they never hold a token or a key. The address
+ * throttled and logged is the client's (ClientAddresses), not a load balancer's.
  */
 export class Refusals {
   readonly lines: LogLimiter;
   private readonly throttle: FailureThrottle;
 
-  constructor(log: Logger) {
+  constructor(
+    log: Logger,
+    private readonly clients: ClientAddresses,
+  ) {
     this.lines = new LogLimiter(log);
     this.throttle = new FailureThrottle(this.lines);
   }
 
   /** Answers a WebSocket handshake with an HTTP error. */
   upgrade(req: IncomingMessage, socket: Duplex, status: number, reason: string, context: RefusalContext, headers?: Record<string, string>): void {
-    this.throttle.fail(req.socket.remoteAddress ?? '', () => rejectUpgrade(socket, status, reason, { headers }), this.line(req, status, reason, context));
+    this.throttle.fail(this.clients.clientAddressOf(req).address, () => rejectUpgrade(socket, status, reason, { headers }), this.line(req, status, reason, context));
   }
 
   /** Answers an HTTP request with a relay error (`{"error":{"code","message"}}`). */
   http(req: IncomingMessage, res: ServerResponse, status: number, code: string, message: string, context: RefusalContext): void {
-    this.throttle.fail(req.socket.remoteAddress ?? '', () => sendRelayError(res, status, code, message), this.line(req, status, message, context));
+    this.throttle.fail(this.clients.clientAddressOf(req).address, () => sendRelayError(res, status, code, message), this.line(req, status, message, context));
   }
 
   /** Answers with `answer` after the throttle's verdict for this address; logs nothing. */
   quietly(req: IncomingMessage, answer: () => void): void {
-    this.throttle.fail(req.socket.remoteAddress ?? '', answer);
+    this.throttle.fail(this.clients.clientAddressOf(req).address, answer);
   }
 
   close(): void {
@@ -48,6 +53,6 @@ export class Refusals {
   }
 
   private line(req: IncomingMessage, status: number, reason: string, context: RefusalContext) {
-    return { message: `${context.what} refused`, fields: { ...context.fields, status, reason, remote: req.socket.remoteAddress } };
+    return { message: `${context.what} refused`, fields: { ...context.fields, status, reason, remote: this.clients.clientAddressOf(req).address } };
   }
 }

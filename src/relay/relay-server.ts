@@ -2,17 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
-import { hostname } from 'node:os';
 import { formatConnectionString } from '../protocol/connection-string.js';
-import { formatHost, parseRelayEndpoint, type RelayEndpoint } from '../protocol/relay-endpoint.js';
+import { parseRelayEndpoint, type RelayEndpoint } from '../protocol/relay-endpoint.js';
 import { CloseCode } from '../protocol/websocket-frame.js';
 import type { Logger } from '../util/logger.js';
 import { secretMatcher } from '../util/same-secret.js';
 import { sleep } from '../util/sleep.js';
 import { WsConnection } from '../websocket/connection.js';
 import { acceptUpgrade, checkUpgradeRequest } from '../websocket/server-handshake.js';
+import { boundUrl, listenerBaseUrl, toWebSocketBase } from './advertised-url.js';
 import { AuthorizationCache } from './authorization-cache.js';
+import { ClientAddresses } from './client-address.js';
 import { ConnectBroker, type RelayedConnection } from './connect-broker.js';
 import { ConnectionGate } from './connection-gate.js';
 import { createFrontDoor } from './front-door.js';
@@ -26,6 +28,7 @@ import { handleManagementRequest, MANAGEMENT_PREFIX, type ManagementContext } fr
 import { emptyNamespace, ROOT_RULE_NAME } from './namespace-model.js';
 import { enforceNamespaceChange } from './namespace-enforcement.js';
 import { NamespaceStore, type NamespaceChange, type StoreBackend } from './namespace-store.js';
+import { proxyProtocolFront, type ProxyProtocolListener } from './proxy-protocol-listener.js';
 import { Refusals, type RefusalContext } from './refusals.js';
 import { gestureToken, headerValue, isHcPath, listenerIdFromTracking, parseHcGesture, parseRelayedTarget, rawSuffixAfter, type HcGesture } from './request-url.js';
 
@@ -54,6 +57,10 @@ export interface RelayServerOptions {
   responseTimeoutMs?: number;
   pingIntervalMs?: number;
   pingTimeoutMs?: number;
+  /** Every connection must start with a PROXY protocol (v1 or v2) header naming the client (`--proxy-protocol`). */
+  proxyProtocol?: boolean;
+  /** Peers (CIDRs) whose Forwarded / X-Forwarded-For headers name the client (`--trusted-proxy`). */
+  trustedProxies?: string[];
 }
 
 export interface RelayServerStarted {
@@ -79,6 +86,11 @@ export class RelayServer {
   readonly broker: ConnectBroker;
   readonly http: HttpRelay;
   private readonly server: http.Server;
+  /** The listening socket: the HTTP(S) server itself, or the PROXY protocol reader in front of it. */
+  private readonly listener: net.Server;
+  private readonly proxyProtocol: ProxyProtocolListener | undefined;
+  /** Whom each connection and request is from (PROXY protocol, trusted proxies). */
+  readonly clients: ClientAddresses;
   private readonly gate: ConnectionGate;
   private readonly refusals: Refusals;
   private readonly log: Logger;
@@ -94,8 +106,10 @@ export class RelayServer {
     this.log = options.log;
     this.limits = resolveRelayLimits({ maxListenersPerHyco: options.maxListenersPerEntity, ...options.limits });
     const limits = this.limits;
-    this.refusals = new Refusals(this.log);
-    this.gate = new ConnectionGate(limits, this.refusals.lines);
+    this.clients = new ClientAddresses(options.trustedProxies);
+    const clientAddressOf = (req: IncomingMessage) => this.clients.clientAddressOf(req);
+    this.refusals = new Refusals(this.log, this.clients);
+    this.gate = new ConnectionGate(limits, this.refusals.lines, this.clients);
     this.store = new NamespaceStore(options.backend);
     this.authorizer = new AuthorizationCache(this.store);
     this.local = new LocalDirectory(options.nodeId ?? 'local', limits.maxListenersPerHyco);
@@ -109,6 +123,7 @@ export class RelayServer {
       lines: this.refusals.lines,
       refuse,
       onAuthenticated,
+      clientAddressOf,
       maxPendingPerHyco: limits.maxPendingSendersPerHyco,
       maxLegBufferedBytes: limits.maxLegBufferedBytes,
       acceptTimeoutMs: options.acceptTimeoutMs ?? 30_000,
@@ -127,6 +142,7 @@ export class RelayServer {
       refuse,
       refuseRequest: (req, res, status, code, message) => this.refusals.http(req, res, status, code, message, { what: 'http request' }),
       onAuthenticated,
+      clientAddressOf,
     });
     this.channelWiring = {
       directory: this.directory,
@@ -149,6 +165,8 @@ export class RelayServer {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });
+    this.proxyProtocol = options.proxyProtocol ? proxyProtocolFront(this.server, this.clients, limits, this.refusals.lines) : undefined;
+    this.listener = this.proxyProtocol?.server ?? this.server;
     this.store.on('change', (change: NamespaceChange) => enforceNamespaceChange({ store: this.store, directory: this.directory, relayed: this.broker.relayed, log: this.log }, change));
     this.store.on('restored', () => this.log.warn('the namespace document was missing from the cluster store (Redis restarted empty?); wrote back this node\'s copy'));
   }
@@ -158,8 +176,8 @@ export class RelayServer {
    * no lock and no new namespace behind. Requests arriving in between get 503.
    */
   async start(): Promise<RelayServerStarted> {
-    this.server.listen(this.options.port, this.options.host);
-    await once(this.server, 'listening');
+    this.listener.listen(this.options.port, this.options.host);
+    await once(this.listener, 'listening');
     let created: boolean;
     try {
       created = await this.store.open(() => emptyNamespace(this.options.rootKey));
@@ -167,6 +185,7 @@ export class RelayServer {
         if (await this.store.ensureHybridConnection(name)) this.log.info({ hyco: name }, 'hybrid connection created');
       }
     } catch (err) {
+      this.proxyProtocol?.server.close();
       this.server.close();
       throw err;
     }
@@ -174,10 +193,9 @@ export class RelayServer {
       this.log.warn(`--root-key was ignored: the namespace already exists and its ${ROOT_RULE_NAME} rule has other keys (another node created it first, or its keys were renewed)`);
     }
     for (const warning of limitWarnings(this.limits)) this.log.warn(warning);
-    const address = this.server.address() as AddressInfo;
+    const address = this.listener.address() as AddressInfo;
     const secure = this.options.tls !== undefined;
-    const advertisedHost = isWildcard(this.options.host) ? hostname() : this.options.host;
-    const url = this.options.publicUrl ?? `${secure ? 'wss' : 'ws'}://${formatHost(advertisedHost)}:${address.port}`;
+    const url = this.options.publicUrl ?? boundUrl(this.options.host, address.port, secure);
     this.endpoint = parseRelayEndpoint(url);
     const pingIntervalMs = this.options.pingIntervalMs ?? 30_000;
     this.sweepTimer = setInterval(() => this.broker.sweepIdle(pingIntervalMs), pingIntervalMs);
@@ -201,7 +219,7 @@ export class RelayServer {
   }
 
   get port(): number {
-    return (this.server.address() as AddressInfo).port;
+    return (this.listener.address() as AddressInfo).port;
   }
 
   get registry(): ListenerRegistry {
@@ -231,6 +249,8 @@ export class RelayServer {
     while (this.http.pendingCount > 0 && Date.now() < httpDeadline) await sleep(50);
     for (const channel of this.directory.localChannels()) channel.close(CloseCode.GoingAway, 'this relay node is shutting down; reconnect');
     while (this.broker.relayed.size > 0 && Date.now() < deadline) await sleep(50);
+    this.proxyProtocol?.server.close();
+    this.proxyProtocol?.destroyWaiting();
     this.server.close();
     this.http.abortAll('the relay is shutting down');
     for (const c of this.broker.relayed) c.pair.shutdown(CloseCode.GoingAway, 'the relay is shutting down');
@@ -257,6 +277,7 @@ export class RelayServer {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    if (!this.gate.attribute(req.socket, this.clients.clientAddressOf(req).address)) return;
     if (!this.serving) return this.refusals.http(req, res, 503, 'ServiceUnavailable', 'The relay is starting', { what: 'http request' });
     const url = req.url ?? '/';
     if (url.length > this.limits.maxRequestTargetBytes) {
@@ -311,6 +332,7 @@ export class RelayServer {
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     this.sockets.add(socket);
     socket.on('error', () => socket.destroy());
+    if (!this.gate.attribute(socket, this.clients.clientAddressOf(req).address)) return;
     if (!this.serving) return this.refuse(req, socket, 503, 'The relay is starting', 'handshake', '');
     const url = req.url ?? '/';
     if (url.length > this.limits.maxRequestTargetBytes) return this.refuse(req, socket, 414, `the request target is longer than ${this.limits.maxRequestTargetBytes} bytes`, 'handshake', '');
@@ -356,7 +378,7 @@ export class RelayServer {
     acceptUpgrade(req, socket);
     socket.setNoDelay(true);
     const listenerId = listenerIdFromTracking(gesture.id) ?? randomUUID();
-    const baseUrl = `${this.options.tls ? 'wss' : 'ws'}://${safeHost(req.headers.host) ?? `${formatHost(this.endpoint.host)}:${this.endpoint.port}`}`;
+    const baseUrl = listenerBaseUrl(req, this.options.tls !== undefined || this.clients.tlsAtBalancer(req), this.endpoint);
     const conn = new WsConnection(socket, { ...controlConnectionOptions(this.limits), maxMessageBytes: this.limits.maxControlBodyBytes, role: 'server', autoCloseReply: true });
     const channel = openListenerChannel(this.channelWiring, { conn, head, entity: entity.name, listenerId, grant: result.grant, baseUrl });
     if (!(await this.directory.register(channel))) {
@@ -364,7 +386,7 @@ export class RelayServer {
       channel.close(CloseCode.PolicyViolation, quota);
       return;
     }
-    this.log.info({ hyco: entity.name, listener: listenerId, remote: socket.remoteAddress, listeners: this.local.registry.count(entity.name) }, 'listener online');
+    this.log.info({ hyco: entity.name, listener: listenerId, remote: this.clients.clientAddressOf(req).address, listeners: this.local.registry.count(entity.name) }, 'listener online');
   }
 
   private onConnect(req: IncomingMessage, socket: Socket, head: Buffer, gesture: HcGesture, url: string): void {
@@ -394,19 +416,4 @@ export class RelayServer {
 /** The first segment of an unmatched path, for the 404's text (bounded: the path is the client's). */
 function firstSegment(path: string): string {
   return (path.split('/', 1)[0] ?? '').slice(0, 64);
-}
-
-
-function isWildcard(host: string): boolean {
-  return host === '0.0.0.0' || host === '::' || host === '';
-}
-
-/** A Host header we are willing to put into rendezvous addresses (host[:port], nothing else). */
-function safeHost(host: string | undefined): string | undefined {
-  return host && /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(host) ? host : undefined;
-}
-
-function toWebSocketBase(url: string): string {
-  const endpoint = parseRelayEndpoint(url);
-  return `${endpoint.secure ? 'wss' : 'ws'}://${formatHost(endpoint.host)}:${endpoint.port}`;
 }

@@ -22,7 +22,7 @@ export type LogRecord = Record<string, unknown> & { msg: string };
 export interface ClusterNode {
   id: string;
   port: number;
-  /** ws://127.0.0.1:PORT (its --public-url) */
+  /** ws://127.0.0.1:PORT, the node itself (also its --public-url unless ClusterOptions.publicUrl says otherwise) */
   url: string;
   /** http://127.0.0.1:PORT */
   httpUrl: string;
@@ -42,6 +42,10 @@ export interface ClusterOptions {
   drainTimeout?: string;
   /** More `hybridge server` arguments for every node. */
   args?: string[];
+  /** The nodes' ports (default: free ones). */
+  ports?: number[];
+  /** Node i's --public-url (default ws://127.0.0.1:PORT, the node itself). */
+  publicUrl?(index: number, port: number): string;
 }
 
 export interface Cluster {
@@ -77,9 +81,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   };
   try {
     const count = options.nodes ?? 3;
-    const ports = await distinctFreePorts(count);
+    const ports = options.ports ?? (await distinctFreePorts(count));
     // All nodes start at once: the one that finds Redis empty creates the namespace.
-    nodes.push(...ports.map((port, i) => startNode(`node-${String.fromCharCode(97 + i)}`, port, redis, options, dataRoot)));
+    nodes.push(...ports.map((port, i) => startNode(`node-${String.fromCharCode(97 + i)}`, port, options.publicUrl?.(i, port), redis, options, dataRoot)));
     await Promise.all(nodes.map((n) => n.proc.waitForOutput(/"msg":"relay listening"/, 20_000)));
     balancer = await TcpBalancer.start(ports);
   } catch (err) {
@@ -107,9 +111,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   return cluster;
 }
 
-function startNode(id: string, port: number, redis: RedisServer, options: ClusterOptions, dataRoot: string): ClusterNode {
+function startNode(id: string, port: number, publicUrl: string | undefined, redis: RedisServer, options: ClusterOptions, dataRoot: string): ClusterNode {
   const url = `ws://127.0.0.1:${port}`;
-  const args = ['server', '--host', '127.0.0.1', '--port', String(port), '--redis', redis.url, '--node-id', id, '--public-url', url, '--root-key', ROOT_KEY, '--log-format', 'json'];
+  const args = ['server', '--host', '127.0.0.1', '--port', String(port), '--redis', redis.url, '--node-id', id, '--public-url', publicUrl ?? url, '--root-key', ROOT_KEY, '--log-format', 'json'];
   for (const hyco of options.hycos) args.push('--hyco', hyco);
   if (options.maxListeners) args.push('--max-listeners', String(options.maxListeners));
   if (options.drainTimeout) args.push('--drain-timeout', options.drainTimeout);
@@ -149,7 +153,7 @@ function startNode(id: string, port: number, redis: RedisServer, options: Cluste
 }
 
 /** `count` free ports, all different (freePort alone may hand out the same port twice). */
-async function distinctFreePorts(count: number): Promise<number[]> {
+export async function distinctFreePorts(count: number): Promise<number[]> {
   const ports = new Set<number>();
   while (ports.size < count) ports.add(await freePort());
   return [...ports];

@@ -15,6 +15,8 @@ import {
   type RelayedHttpRequest,
   type RelayedHttpResponse,
 } from '../../src/client/index.js';
+import type { RemoteEndpointInfo } from '../../src/protocol/control-messages.js';
+import type { TlsClientOptions } from '../../src/websocket/client-handshake.js';
 import { waitFor, withTimeout } from '../helpers/async.js';
 import { Digest, patternBytes, sha256 } from '../helpers/data.js';
 import { nodeWithListener, type Cluster, type ClusterNode } from './cluster-kit.js';
@@ -27,6 +29,8 @@ export const FAST_RECONNECT_MS = [0, 200, 500, 1000];
 
 export interface Received extends StreamDigest {
   listener: string;
+  /** The sender's address as the relay gave it in the accept. */
+  remoteEndpoint?: RemoteEndpointInfo;
 }
 
 export class ExchangeListener {
@@ -43,9 +47,11 @@ export class ExchangeListener {
   constructor(
     readonly id: string,
     connectionString: string,
+    tls?: TlsClientOptions,
   ) {
     this.listener = new HybridConnectionListener({
       connectionString,
+      tls,
       listenerId: id,
       reconnectDelaysMs: FAST_RECONNECT_MS,
       requestHandler: (req, res) => this.serveHttp(req, res),
@@ -55,8 +61,8 @@ export class ExchangeListener {
     this.listener.on('connection', (stream) => void this.serve(stream));
   }
 
-  static async open(id: string, connectionString: string): Promise<ExchangeListener> {
-    const peer = new ExchangeListener(id, connectionString);
+  static async open(id: string, connectionString: string, tls?: TlsClientOptions): Promise<ExchangeListener> {
+    const peer = new ExchangeListener(id, connectionString, tls);
     await withTimeout(peer.listener.open(), 15_000, `listener ${id} open`);
     return peer;
   }
@@ -87,7 +93,7 @@ export class ExchangeListener {
       const reading = digestOf(stream, 60_000, `listener ${this.id} read`);
       const writing = writePayload(stream, patternBytes(replyBytes, replySeed), { durationMs: replyMs, timeoutMs: 60_000 });
       const [digest] = await Promise.all([reading, writing]);
-      const received = { ...digest, listener: this.id };
+      const received = { ...digest, listener: this.id, remoteEndpoint: stream.info.remoteEndpoint };
       this.received.set(trackingId, received);
     } catch (err) {
       this.failures.push(err as Error);
@@ -118,6 +124,8 @@ export interface ExchangeOptions {
   retryBudgetMs?: number;
   allowedListeners?: string[];
   timeoutMs?: number;
+  /** Extra TLS trust for the sender (a balancer's self-signed certificate). */
+  tls?: TlsClientOptions;
 }
 
 export interface Exchange {
@@ -130,7 +138,7 @@ export interface Exchange {
 /** Opens a connection as a sender and starts an exchange; `done` gives the reply's digest. */
 export async function startExchange(connectionString: string, options: ExchangeOptions): Promise<Exchange> {
   const trackingId = randomUUID();
-  const client = new HybridConnectionClient(connectionString);
+  const client = new HybridConnectionClient({ connectionString, tls: options.tls });
   const stream = await client.createConnection({
     trackingId,
     retryBudgetMs: options.retryBudgetMs ?? 0,

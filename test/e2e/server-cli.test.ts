@@ -136,6 +136,8 @@ describe('hybridge server (process)', () => {
       [['--tls-cert', certOnly], /^hybridge: --tls-cert and --tls-key go together$/],
       [['--root-key', 'short'], /^hybridge: --root-key: the root key must be 16 to 256 printable characters without spaces or ";"$/],
       [['--root-key', 'sixteen-chars;0123'], /^hybridge: --root-key: the root key must be 16 to 256 printable characters without spaces or ";"$/],
+      [['--trusted-proxy', '10.0.0.0/8', '--trusted-proxy', 'lb.example.com'], /^hybridge: --trusted-proxy "lb\.example\.com" is not an IPv4 or IPv6 address or CIDR \(e\.g\. 10\.0\.0\.0\/8, fd00::\/8\)$/],
+      [['--trusted-proxy', 'fd00::/129'], /^hybridge: --trusted-proxy "fd00::\/129": the prefix length must be from 0 to 128$/],
     ];
     await Promise.all(
       cases.map(async ([flags, expected]) => {
