@@ -82,6 +82,16 @@ export class RelayedHttpResponse extends Writable {
     return this;
   }
 
+  /**
+   * Sends the head now, over a request rendezvous, instead of holding it with the first 64 KiB or
+   * 2 s of body for the control channel: for streams (server-sent events) whose reader waits for
+   * the head and each event as it comes, and for relays whose response deadline counts to the head.
+   */
+  flushHeaders(): void {
+    if (this.sentHeaders || this.switching || this.writableEnded || this.destroyed) return;
+    this.switchToRendezvous().catch((err: Error) => this.destroy(err));
+  }
+
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     if (this.isHead || chunk.length === 0) return callback();
     this.wroteBody = true;

@@ -4,7 +4,10 @@ import { encodeCommand, parseListenerCommand, type RequestCommand, type Response
 import { isConnectionLevelHeader, isSafeHeaderName, isSafeHeaderValue, sanitizeReasonPhrase } from '../protocol/http-headers.js';
 import { CloseCode, Opcode } from '../protocol/websocket-frame.js';
 import type { WsConnection } from '../websocket/connection.js';
+import { formatDuration } from '../util/duration.js';
+import type { HttpDeadlines } from './http-deadlines.js';
 import { sendRelayError } from './http-errors.js';
+import { ExchangeDeadline, type DeadlineKind } from './http-exchange-deadline.js';
 import type { HttpRelay, HttpRelayOptions } from './http-relay.js';
 import type { ResponseSink } from './listener-channel.js';
 import type { ListenerRef, PickCriteria } from './listener-directory.js';
@@ -18,6 +21,8 @@ export interface RelayedHttpRequest {
   authorizationConsumed: boolean;
   /** Host name for the Via header. */
   viaHost: string;
+  /** The hybrid connection's response deadline and idle time (or the relay's). */
+  deadlines: HttpDeadlines;
 }
 
 /**
@@ -40,7 +45,7 @@ export class PendingHttpRequest implements ResponseSink {
   private responseBytes = 0;
   private viaRendezvous = false;
   private done = false;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly deadline: ExchangeDeadline;
   private silenceTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -51,7 +56,9 @@ export class PendingHttpRequest implements ResponseSink {
     private readonly relay: HttpRelay,
     private readonly options: HttpRelayOptions,
   ) {
-    this.armTimer('the listener did not respond in time');
+    this.deadline = new ExchangeDeadline(request.deadlines, (kind, ms) => this.timeout(kind, ms));
+    // The exchange's own deadlines bound it; the front door's idle timeout would cut long polls and pauses.
+    request.req.socket.setTimeout(0);
     request.res.on('close', () => {
       if (!this.done) this.finish('client went away');
     });
@@ -172,17 +179,21 @@ export class PendingHttpRequest implements ResponseSink {
     }
     const via = res.getHeader('via');
     res.setHeader('Via', `${via ? `${String(via)}, ` : ''}1.1 ${this.request.viaHost}`);
-    this.armTimer('the listener stopped sending the response body');
+    this.deadline.headArrived();
   }
 
   onBodyData(chunk: Buffer): void {
     if (this.done || !this.responseStarted) return;
     this.responseBytes += chunk.length;
-    this.armTimer('the listener stopped sending the response body');
+    this.deadline.bytesFlowed();
     const conn = this.rendezvous;
     if (!this.request.res.write(chunk) && conn && this.viaRendezvous) {
       conn.pauseReading();
-      this.request.res.once('drain', () => conn.resumeReading());
+      this.deadline.pause();
+      this.request.res.once('drain', () => {
+        this.deadline.bytesFlowed();
+        conn.resumeReading();
+      });
     }
   }
 
@@ -232,24 +243,26 @@ export class PendingHttpRequest implements ResponseSink {
     req.resume();
   }
 
-  private armTimer(reason: string): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.timeout(reason), this.options.responseTimeoutMs);
-    this.timer.unref();
-  }
-
-  private timeout(reason: string): void {
+  private timeout(kind: DeadlineKind, ms: number): void {
     if (this.done) return;
     const res = this.request.res;
-    if (!this.responseStarted && !res.headersSent) sendRelayError(res, 504, 'GatewayTimeout', `The request was routed to the listener but ${reason}.`);
-    else res.destroy();
+    const { entity, req, requestTarget } = this.request;
+    const limit = formatDuration(ms);
+    const reason = kind === 'response' ? `the listener did not send the response head within ${limit}` : `the response body paused for longer than ${limit}`;
+    this.options.log.warn(
+      { hyco: entity, method: req.method, target: requestTarget, deadline: kind, deadlineMs: ms, responseBytes: this.responseBytes },
+      kind === 'response' ? 'http response deadline passed: 504' : 'http response idle time passed: response cut',
+    );
+    if (!this.responseStarted && !res.headersSent) {
+      sendRelayError(res, 504, 'GatewayTimeout', `The request was routed to the listener but ${reason} (the response deadline of hybrid connection "${entity}").`);
+    } else res.destroy();
     this.finish(reason);
   }
 
   finish(reason: string | undefined): void {
     if (this.done) return;
     this.done = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.deadline.stop();
     if (this.silenceTimer) clearTimeout(this.silenceTimer);
     if (this.rendezvous && !this.rendezvous.isFinished) this.rendezvous.close(CloseCode.Normal, 'done');
     this.relay.forget(this);

@@ -16,8 +16,6 @@ import { rawHeaderMap, type HcGesture } from './request-url.js';
 export interface HttpRelayOptions {
   directory: ListenerDirectory;
   log: Logger;
-  /** 60 s in the protocol: until the response starts, and the longest pause inside a response body. */
-  responseTimeoutMs: number;
   /** Bodies up to this size go inline on the control channel (64 KiB in the protocol). */
   inlineBodyLimit: number;
   /** How long to wait for a small body to arrive before switching to the rendezvous path. */

@@ -17,6 +17,7 @@ import { ConnectBroker, type RelayedConnection } from './connect-broker.js';
 import { ConnectionGate } from './connection-gate.js';
 import { createFrontDoor } from './front-door.js';
 import { answerHealth, isHealthRequest } from './health.js';
+import { httpDeadlinesFor } from './http-deadlines.js';
 import { HttpRelay } from './http-relay.js';
 import { limitWarnings, resolveRelayLimits, type RelayLimits } from './limits.js';
 import { controlConnectionOptions, openListenerChannel, type ChannelWiring } from './listener-admission.js';
@@ -51,7 +52,6 @@ export interface RelayServerOptions {
   acceptTimeoutMs?: number;
   /** How long a chosen listener may stay silent before the sender is offered to another one too. */
   handoffMs?: number;
-  responseTimeoutMs?: number;
   pingIntervalMs?: number;
   pingTimeoutMs?: number;
 }
@@ -118,7 +118,6 @@ export class RelayServer {
     this.http = new HttpRelay({
       directory: this.directory,
       log: this.log,
-      responseTimeoutMs: options.responseTimeoutMs ?? 60_000,
       inlineBodyLimit: 64 * 1024,
       inlineWaitMs: 1000,
       silenceMs: options.handoffMs ?? 5000,
@@ -305,6 +304,7 @@ export class RelayServer {
       requestTarget: target.requestTarget,
       authorizationConsumed,
       viaHost: this.endpoint.host,
+      deadlines: httpDeadlinesFor(entity, this.limits),
     });
   }
 

@@ -82,6 +82,8 @@ function forward(req: RelayedHttpRequest, res: RelayedHttpResponse, target: Http
   upstream.once('response', (response: IncomingMessage) => {
     answered = true;
     res.writeHead(response.statusCode ?? 502, response.statusMessage ?? '', relayResponseHeaders(response.headers) as Record<string, string | string[]>);
+    // Events go out as they come, not held for the control channel's 2 s / 64 KiB batch.
+    if (isEventStream(response.headers['content-type'])) res.flushHeaders();
     response.pipe(res);
     response.once('end', () => finish(response.statusCode ?? 502));
     response.on('error', (err) => {
@@ -106,6 +108,10 @@ function forward(req: RelayedHttpRequest, res: RelayedHttpResponse, target: Http
     finish('aborted', 'the relayed request ended before the response was complete');
   });
   req.pipe(upstream);
+}
+
+function isEventStream(contentType: string | undefined): boolean {
+  return contentType?.split(';')[0]?.trim().toLowerCase() === 'text/event-stream';
 }
 
 function sendText(res: RelayedHttpResponse, status: number, statusMessage: string, text: string): void {
