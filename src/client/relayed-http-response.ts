@@ -37,6 +37,8 @@ export class RelayedHttpResponse extends Writable {
   private flushTimer: NodeJS.Timeout | undefined;
   private wroteBody = false;
   private framesSent = false;
+  /** The relay gave up on the request (its sender left): nothing is to be told to it any more. */
+  private abandoned = false;
 
   constructor(
     readonly requestId: string,
@@ -92,6 +94,12 @@ export class RelayedHttpResponse extends Writable {
     this.switchToRendezvous().catch((err: Error) => this.destroy(err));
   }
 
+  /** The relay dropped the request (the sender went away): closes the response, as a ServerResponse whose client left. */
+  abandon(): void {
+    this.abandoned = true;
+    this.destroy();
+  }
+
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     if (this.isHead || chunk.length === 0) return callback();
     this.wroteBody = true;
@@ -145,7 +153,11 @@ export class RelayedHttpResponse extends Writable {
         if (!conn.isFinished) conn.terminate(CloseCode.InternalError, 'response aborted');
       };
       if (this.conn) abort(this.conn);
-      else this.switching?.then(abort, () => undefined);
+      else if (this.switching) this.switching.then(abort, () => undefined);
+      // Nothing went out yet (the head was held for the control channel): the relay must still
+      // learn that this response failed, or its sender waits for the deadline. A rendezvous
+      // closed before any response is a failed request to the relay (502 to the sender).
+      else if (!this.abandoned) this.route.rendezvous().then(abort, () => undefined);
     }
     callback(error);
   }

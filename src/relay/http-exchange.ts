@@ -9,7 +9,9 @@ import type { HttpDeadlines } from './http-deadlines.js';
 import { sendRelayError } from './http-errors.js';
 import { ExchangeDeadline, type DeadlineKind } from './http-exchange-deadline.js';
 import type { HttpRelay, HttpRelayOptions } from './http-relay.js';
-import type { ResponseSink } from './listener-channel.js';
+import { encodeAbort, type HybridgeFeature } from '../protocol/hybridge-extensions.js';
+import type { ClientConnections } from './http-client-connections.js';
+import type { ListenerChannel, ResponseSink } from './listener-channel.js';
 import type { ListenerRef, PickCriteria } from './listener-directory.js';
 
 export interface RelayedHttpRequest {
@@ -55,12 +57,17 @@ export class PendingHttpRequest implements ResponseSink {
     readonly criteria: PickCriteria,
     private readonly relay: HttpRelay,
     private readonly options: HttpRelayOptions,
+    private readonly connections: ClientConnections,
   ) {
     this.deadline = new ExchangeDeadline(request.deadlines, (kind, ms) => this.timeout(kind, ms));
     // The exchange's own deadlines bound it; the front door's idle timeout would cut long polls and pauses.
     request.req.socket.setTimeout(0);
     request.res.on('close', () => {
-      if (!this.done) this.finish('client went away');
+      if (this.done) return;
+      // A request the listener took on its control channel has no rendezvous to close: tell it.
+      const channel = this.target.channel;
+      if (this.deliveredInline && !this.rendezvous && channel?.features.has('abort')) channel.send(encodeAbort(this.requestId));
+      this.finish('client went away');
     });
   }
 
@@ -111,8 +118,21 @@ export class PendingHttpRequest implements ResponseSink {
     this.silenceTimer.unref();
   }
 
-  /** The listener opened the request rendezvous. */
-  attachRendezvous(conn: WsConnection, head: Buffer): void {
+  /** The request command for `channel`: with the client connection's id when its listener asked for it. */
+  inlineCommand(channel: ListenerChannel, body: boolean): RequestCommand {
+    return this.withConnection({ ...this.command, body }, channel.features);
+  }
+
+  private withConnection(command: RequestCommand, features: ReadonlySet<HybridgeFeature>): RequestCommand {
+    if (!features.has('connection')) return command;
+    const socket = this.request.req.socket;
+    const channel = this.target.channel;
+    if (channel?.features.has('connection')) this.connections.delivered(socket, channel);
+    return { ...command, hybridgeConnection: this.connections.idFor(socket) };
+  }
+
+  /** The listener opened the request rendezvous (announcing `features` on it). */
+  attachRendezvous(conn: WsConnection, head: Buffer, features: ReadonlySet<HybridgeFeature> = new Set()): void {
     this.rendezvous = conn;
     this.viaRendezvous = true;
     if (this.silenceTimer) clearTimeout(this.silenceTimer);
@@ -152,7 +172,7 @@ export class PendingHttpRequest implements ResponseSink {
       },
       head,
     );
-    if (!this.deliveredInline) this.sendOverRendezvous(conn);
+    if (!this.deliveredInline) this.sendOverRendezvous(conn, features);
   }
 
   onResponse(response: ResponseCommand): void {
@@ -216,10 +236,10 @@ export class PendingHttpRequest implements ResponseSink {
   }
 
   /** Address-only form: the full request and its streamed body go over the rendezvous. */
-  private sendOverRendezvous(conn: WsConnection): void {
+  private sendOverRendezvous(conn: WsConnection, features: ReadonlySet<HybridgeFeature>): void {
     const req = this.request.req;
     const hasBody = this.hasBody;
-    conn.sendText(encodeCommand('request', { ...this.command, body: hasBody }));
+    conn.sendText(encodeCommand('request', this.withConnection({ ...this.command, body: hasBody }, features)));
     if (!hasBody) return;
     let first = true;
     const sendChunk = (chunk: Buffer, fin: boolean): boolean => {
@@ -264,7 +284,8 @@ export class PendingHttpRequest implements ResponseSink {
     this.done = true;
     this.deadline.stop();
     if (this.silenceTimer) clearTimeout(this.silenceTimer);
-    if (this.rendezvous && !this.rendezvous.isFinished) this.rendezvous.close(CloseCode.Normal, 'done');
+    // Closing the rendezvous is how the listener learns that the sender went away or the relay gave up.
+    if (this.rendezvous && !this.rendezvous.isFinished) this.rendezvous.close(reason ? CloseCode.GoingAway : CloseCode.Normal, reason ? truncateReason(reason) : 'done');
     this.relay.forget(this);
     const { req, entity } = this.request;
     this.options.log.info(
@@ -272,4 +293,9 @@ export class PendingHttpRequest implements ResponseSink {
       'http request relayed',
     );
   }
+}
+
+/** A WebSocket close reason is at most 123 bytes. */
+function truncateReason(reason: string): string {
+  return Buffer.from(reason).subarray(0, 120).toString('utf8').replace(/\uFFFD$/, '');
 }

@@ -17,6 +17,7 @@ import { ConnectBroker, type RelayedConnection } from './connect-broker.js';
 import { ConnectionGate } from './connection-gate.js';
 import { createFrontDoor } from './front-door.js';
 import { answerHealth, isHealthRequest } from './health.js';
+import { FEATURES_HEADER, parseFeatures } from '../protocol/hybridge-extensions.js';
 import { httpDeadlinesFor } from './http-deadlines.js';
 import { HttpRelay } from './http-relay.js';
 import { limitWarnings, resolveRelayLimits, type RelayLimits } from './limits.js';
@@ -359,6 +360,7 @@ export class RelayServer {
     const baseUrl = `${this.options.tls ? 'wss' : 'ws'}://${safeHost(req.headers.host) ?? `${formatHost(this.endpoint.host)}:${this.endpoint.port}`}`;
     const conn = new WsConnection(socket, { ...controlConnectionOptions(this.limits), maxMessageBytes: this.limits.maxControlBodyBytes, role: 'server', autoCloseReply: true });
     const channel = openListenerChannel(this.channelWiring, { conn, head, entity: entity.name, listenerId, grant: result.grant, baseUrl });
+    channel.features = parseFeatures(req.headers[FEATURES_HEADER.toLowerCase()]);
     if (!(await this.directory.register(channel))) {
       // Another listener took the last slot while this one was being admitted.
       channel.close(CloseCode.PolicyViolation, quota);

@@ -52,7 +52,7 @@ export function dripBody(chunks: number): Buffer {
  * - /slow-head [ms]: answers after `ms`
  * - /pause [ms]: head and a chunk, then a pause of `ms`, then a last chunk
  * - /stall: head and a chunk, then nothing
- * - /die-chunked, /die-length: head and 100 000 bytes (chunked, or of a 1 MB Content-Length), then the socket is destroyed
+ * - /die-chunked, /die-length [bytes]: head and `bytes` (100 000) of the body (chunked, or of a 1 MB Content-Length), then the socket is destroyed
  * - /hold: reads the whole body, then never answers (a long poll)
  */
 export async function startScriptedTarget(): Promise<ScriptedTarget> {
@@ -125,7 +125,7 @@ async function route(req: IncomingMessage, res: ServerResponse, records: Map<str
       const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream' };
       if (url.pathname === '/die-length') headers['Content-Length'] = String(1_000_000);
       res.writeHead(200, headers);
-      res.write(patternBytes(100_000, 5));
+      res.write(patternBytes(number('bytes', 100_000), 5));
       await delay(300);
       req.socket.destroy();
       return;

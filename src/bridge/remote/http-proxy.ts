@@ -90,6 +90,12 @@ function forward(req: RelayedHttpRequest, res: RelayedHttpResponse, target: Http
       res.destroy(err);
       finish('aborted', err.message);
     });
+    // A target that dies mid-response must end the client's response as cut off, never as complete.
+    response.once('close', () => {
+      if (response.complete) return;
+      res.destroy(new Error('the target closed the connection before the response was complete'));
+      finish('aborted', 'the target closed the connection before the response was complete');
+    });
   });
   upstream.on('error', (err: NodeJS.ErrnoException) => {
     if (answered) return;
