@@ -274,7 +274,8 @@ export class PendingHttpRequest implements ResponseSink {
       kind === 'response' ? 'http response deadline passed: 504' : 'http response idle time passed: response cut',
     );
     if (!this.responseStarted && !res.headersSent) {
-      sendRelayError(res, 504, 'GatewayTimeout', `The request was routed to the listener but ${reason} (the response deadline of hybrid connection "${entity}").`);
+      // Azure's wording first (clients match on it), then which deadline it was.
+      sendRelayError(res, 504, 'GatewayTimeout', `The request was routed to the listener but the listener did not respond in the required time: no response head within ${limit}, the response deadline of hybrid connection "${entity}".`);
     } else res.destroy();
     this.finish(reason);
   }

@@ -6,10 +6,14 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { delay, withTimeout } from '../helpers/async.js';
 import { Digest, patternBytes } from '../helpers/data.js';
+import type { TestRelay } from '../helpers/relay.js';
 import { track } from './bridge-kit.js';
 
 /** What the target saw of one request, by its X-Test-Id. */
@@ -57,19 +61,34 @@ export function dripBody(chunks: number): Buffer {
  */
 export async function startScriptedTarget(): Promise<ScriptedTarget> {
   const records = new Map<string, TargetRecord>();
-  const server = createServer((req, res) => void route(req, res, records));
+  return { ...(await startHttpServer((req, res) => void route(req, res, records))), records };
+}
+
+/** A node:http server on 127.0.0.1, closed (connections and all) by the bridge suite's cleanup. */
+export async function startHttpServer(handler: RequestListener): Promise<{ port: number; server: Server; close(): Promise<void> }> {
+  const server = createServer(handler);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return track({
     port: (server.address() as AddressInfo).port,
     server,
-    records,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
   });
+}
+
+/**
+ * What a bridge (and the CLI) needs to trust a TLS test relay: NODE_EXTRA_CA_CERTS pointing at its
+ * certificate, written to a file, which curl takes as --cacert. Nothing for a plain relay.
+ */
+export function trustRelay(relay: TestRelay): { env: Record<string, string>; caFile: string } {
+  if (!relay.ca) return { env: {}, caFile: '' };
+  const caFile = join(mkdtempSync(join(tmpdir(), 'hybridge-relay-ca-')), 'ca.pem');
+  writeFileSync(caFile, relay.ca);
+  return { env: { NODE_EXTRA_CA_CERTS: caFile }, caFile };
 }
 
 async function route(req: IncomingMessage, res: ServerResponse, records: Map<string, TargetRecord>): Promise<void> {

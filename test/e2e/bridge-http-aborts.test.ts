@@ -7,13 +7,10 @@
  * short body.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { endBridgeSuite, startBridge } from '../bridge/bridge-kit.js';
-import { curlThrough, fetchThrough, startScriptedTarget, type ClientOutcome, type ScriptedTarget, type TargetRecord } from '../bridge/http-scripted-target.js';
+import { curlThrough, fetchThrough, startScriptedTarget, trustRelay, type ClientOutcome, type ScriptedTarget, type TargetRecord } from '../bridge/http-scripted-target.js';
 import { delay, waitFor } from '../helpers/async.js';
 import { capturingLogger } from '../helpers/capturing-logger.js';
 import { patternBytes } from '../helpers/data.js';
@@ -38,12 +35,9 @@ for (const tls of [false, true]) {
     before(async () => {
       relay = await startRelay({ tls, log: logs.log, hybridConnections: ['ab'] });
       target = await startScriptedTarget();
-      const env: Record<string, string> = {};
-      if (tls) {
-        caFile = join(mkdtempSync(join(tmpdir(), 'hybridge-aborts-')), 'ca.pem');
-        writeFileSync(caFile, relay.ca!);
-        env.NODE_EXTRA_CA_CERTS = caFile;
-      }
+      const trust = trustRelay(relay);
+      const env = trust.env;
+      caFile = trust.caFile;
       bridge = await startBridge(['-x', relay.connectionString(), '-H', `ab:http/127.0.0.1:${target.port}`], { env });
     });
 

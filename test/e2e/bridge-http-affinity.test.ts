@@ -8,15 +8,15 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { Agent as HttpAgent, createServer, request as httpRequest, type Server } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest, type RequestListener } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { endBridgeSuite, expectUsageErrors, startBridge, track } from '../bridge/bridge-kit.js';
+import { endBridgeSuite, expectUsageErrors, startBridge } from '../bridge/bridge-kit.js';
+import { startHttpServer, trustRelay } from '../bridge/http-scripted-target.js';
 import { waitFor, withTimeout } from '../helpers/async.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
 
@@ -34,7 +34,7 @@ async function startHandshakeTarget(): Promise<HandshakeTarget> {
   const state = new WeakMap<Socket, { challenge?: string; user?: string }>();
   const sockets: Socket[] = [];
   const byChallenge = new Map<string, Socket>();
-  const server: Server = createServer((req, res) => {
+  const handler: RequestListener = (req, res) => {
     const s = state.get(req.socket) ?? {};
     state.set(req.socket, s);
     const auth = req.headers.authorization ?? '';
@@ -57,20 +57,10 @@ async function startHandshakeTarget(): Promise<HandshakeTarget> {
     }
     if (s.user) return answer(200, `still ${s.user}`);
     answer(401, 'not authenticated', { 'WWW-Authenticate': 'Negotiate' });
-  });
-  server.on('connection', (socket: Socket) => sockets.push(socket));
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return track({
-    port: (server.address() as AddressInfo).port,
-    sockets,
-    byChallenge,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  });
+  };
+  const started = await startHttpServer(handler);
+  started.server.on('connection', (socket: Socket) => sockets.push(socket));
+  return { ...started, sockets, byChallenge };
 }
 
 interface Reply {
@@ -128,11 +118,7 @@ for (const tls of [false, true]) {
       relay = await startRelay({ tls, hybridConnections: ['af-yaml', 'af-off', 'af-cli'] });
       target = await startHandshakeTarget();
       const dir = mkdtempSync(join(tmpdir(), 'hybridge-affinity-'));
-      const env: Record<string, string> = {};
-      if (tls) {
-        env.NODE_EXTRA_CA_CERTS = join(dir, 'ca.pem');
-        writeFileSync(env.NODE_EXTRA_CA_CERTS, relay.ca!);
-      }
+      const { env } = trustRelay(relay);
       const config = join(dir, 'affinity.yml');
       writeFileSync(config, ['RemoteForward:', '  - RelayName: af-yaml', '    ConnectionAffinity: true', '    Bindings:', `      - { Http: true, PortName: http, Host: 127.0.0.1, HostPort: ${target.port} }`, ''].join('\n'));
       await startBridge(['-x', relay.connectionString(), '-f', config, '-H', `af-off:http/127.0.0.1:${target.port}`], { env });

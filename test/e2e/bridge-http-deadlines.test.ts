@@ -6,12 +6,9 @@
  * downloads) stream far past both as long as bytes flow.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { endBridgeSuite, startBridge } from '../bridge/bridge-kit.js';
-import { curlThrough, dripBody, type ClientOutcome, fetchThrough, sseBody, startScriptedTarget, type ScriptedTarget } from '../bridge/http-scripted-target.js';
+import { curlThrough, dripBody, type ClientOutcome, fetchThrough, sseBody, startScriptedTarget, trustRelay, type ScriptedTarget } from '../bridge/http-scripted-target.js';
 import { waitFor } from '../helpers/async.js';
 import { capturingLogger } from '../helpers/capturing-logger.js';
 import { sha256 } from '../helpers/data.js';
@@ -37,12 +34,9 @@ for (const tls of [false, true]) {
     before(async () => {
       relay = await startRelay({ tls, log: logs.log, hybridConnections: ['dl', 'dl-own'], limits: { httpResponseTimeoutMs: RESPONSE_MS, httpResponseIdleTimeoutMs: IDLE_MS } });
       target = await startScriptedTarget();
-      const env: Record<string, string> = {};
-      if (tls) {
-        caFile = join(mkdtempSync(join(tmpdir(), 'hybridge-deadlines-')), 'ca.pem');
-        writeFileSync(caFile, relay.ca!);
-        env.NODE_EXTRA_CA_CERTS = caFile;
-      }
+      const trust = trustRelay(relay);
+      const env = trust.env;
+      caFile = trust.caFile;
       // The hybrid connection's own deadlines, set the way a user would.
       const cli = await runCli(['hyco', 'update', '-n', 'dl-own', '--response-timeout', '3s', '--response-idle-timeout', '2500ms', '-x', relay.connectionString()], cleanEnv(env));
       assert.equal(cli.code, 0, cli.stderr);
@@ -75,7 +69,7 @@ for (const tls of [false, true]) {
       assert.equal(out.status, 504);
       const json = JSON.parse(out.text) as { error: { code: string; message: string } };
       assert.equal(json.error.code, 'GatewayTimeout');
-      assert.match(json.error.message, /did not send the response head within 1s/);
+      assert.match(json.error.message, /did not respond in the required time: no response head within 1s/);
       assert.match(json.error.message, /hybrid connection "dl"/);
       await waitFor(() => logs.lines.some((l) => l.includes('http response deadline passed: 504') && l.includes('"hyco":"dl"')), 3000, 'the 504 log line');
     });
