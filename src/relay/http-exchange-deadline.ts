@@ -5,12 +5,14 @@ export type DeadlineKind = 'response' | 'idle';
 /**
  * The clock of one relayed HTTP exchange: until the response head arrives the response deadline
  * runs; from then on the idle timer, which every body byte resets (a stream may last as long as
- * bytes flow). While the sender does not read (backpressure) the idle timer stops: a slow reader
- * is not the listener's pause.
+ * bytes flow). The idle timer also runs while the sender does not read (backpressure): the
+ * exchange holds a rendezvous and buffers, and a sender that stops reading for the idle time is
+ * cut off like a listener that stops writing (the front door's idle timeout is off meanwhile).
  */
 export class ExchangeDeadline {
   private timer: NodeJS.Timeout | undefined;
   private kind: DeadlineKind = 'response';
+  private stopped = false;
 
   constructor(
     readonly deadlines: HttpDeadlines,
@@ -21,23 +23,20 @@ export class ExchangeDeadline {
 
   /** The response head arrived: from now on only pauses count. */
   headArrived(): void {
+    if (this.stopped) return;
     this.kind = 'idle';
     this.arm(this.deadlines.idleMs);
   }
 
   /** Body bytes went to the sender. */
   bytesFlowed(): void {
-    if (this.kind !== 'idle') return;
+    if (this.kind !== 'idle' || this.stopped) return;
     if (this.timer) this.timer.refresh();
     else this.arm(this.deadlines.idleMs);
   }
 
-  /** The sender stopped reading: the pause is not the listener's. */
-  pause(): void {
-    this.clear();
-  }
-
   stop(): void {
+    this.stopped = true;
     this.clear();
   }
 

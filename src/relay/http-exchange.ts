@@ -209,7 +209,6 @@ export class PendingHttpRequest implements ResponseSink {
     const conn = this.rendezvous;
     if (!this.request.res.write(chunk) && conn && this.viaRendezvous) {
       conn.pauseReading();
-      this.deadline.pause();
       this.request.res.once('drain', () => {
         this.deadline.bytesFlowed();
         conn.resumeReading();

@@ -6,6 +6,8 @@
  * downloads) stream far past both as long as bytes flow.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { endBridgeSuite, startBridge } from '../bridge/bridge-kit.js';
 import { curlThrough, dripBody, type ClientOutcome, fetchThrough, sseBody, startScriptedTarget, trustRelay, type ScriptedTarget } from '../bridge/http-scripted-target.js';
@@ -82,6 +84,17 @@ for (const tls of [false, true]) {
       else assert.match(out.error ?? '', /terminated|other side closed|aborted|socket/i);
       assert.ok(out.ms >= IDLE_MS - 100, `cut after ${out.ms} ms`);
       await waitFor(() => logs.lines.slice(before).some((l) => l.includes('http response idle time passed: response cut')), 3000, 'the idle log line');
+    });
+
+    if (!tls) test('a client that stops reading a large response is cut after the idle time, not held forever', async () => {
+      const before = logs.lines.length;
+      const socket = connect(relay.port, '127.0.0.1');
+      await once(socket, 'connect');
+      socket.pause(); // never reads: the relay's writes back up
+      socket.on('error', () => undefined);
+      socket.write(`GET /dl/drip?chunks=400&every=0 HTTP/1.1\r\nHost: 127.0.0.1\r\nServiceBusAuthorization: ${relay.token('dl')}\r\n\r\n`);
+      await waitFor(() => logs.lines.slice(before).some((l) => l.includes('http response idle time passed: response cut')), 10_000, 'the relay cuts the stalled reader');
+      socket.destroy();
     });
 
     if (!tls) test("the hybrid connection's own deadlines apply: a head after 1.8 s and a 1.5 s pause pass on dl-own, not on dl", async () => {
