@@ -34,6 +34,7 @@ interface BridgeFlags extends ProxyFlags {
   remoteForward?: string[];
   legacyRemoteForward?: string[];
   remoteHttpForward?: string[];
+  httpAffinity?: boolean;
   prewarm?: string;
   maxUdpFlows?: string;
   balance?: string;
@@ -90,6 +91,7 @@ export function registerBridgeCommand(program: Command): void {
     .option('-T, --remote-forward <expr>', 'relay_name:[port_name/][host:]port{;...} or relay_name:[port_name/]socket (repeatable)', collect)
     .addOption(new Option('-R, --legacy-remote-forward <expr>', 'relay_name:host:[port_name/]port (azbridge legacy form)').argParser(collect).hideHelp())
     .option('-H, --remote-http-forward <expr>', 'relay_name:{http|https}/host[/path][:port]{;...}: HTTP reverse proxy (repeatable)', collect)
+    .option('--http-affinity', "the -H forwarders keep one target connection per client connection, for NTLM/Negotiate (needs a hybridge relay); config key ConnectionAffinity")
     .option('--prewarm <n>', 'relayed connections each -L forwarder keeps open ahead of demand (0-1000, default 0)')
     .option('--max-udp-flows <n>', 'UDP client endpoints (flows, one relayed connection each) a UDP -L forwarder carries at once; datagrams from new clients beyond it are dropped (1-100000, default 1000); config key MaxUdpFlows')
     .option('--balance <mode>', 'target pools (-T bindings sharing a port name): round-robin (default) or least-connections; config key LoadBalancing')
@@ -174,6 +176,7 @@ function loadConfig(flags: BridgeFlags): BridgeConfig {
       remoteForward: flags.remoteForward,
       legacyRemoteForward: flags.legacyRemoteForward,
       httpForward: flags.remoteHttpForward,
+      httpAffinity: flags.httpAffinity,
       prewarm: flags.prewarm,
       maxUdpFlows: flags.maxUdpFlows,
       balance: flags.balance,

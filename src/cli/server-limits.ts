@@ -27,6 +27,8 @@ const LIMIT_FLAGS: readonly LimitFlag[] = [
   { key: 'maxLegBufferedBytes', flag: '--max-leg-buffer', min: 128 * 1024, help: 'bytes the relay itself may queue towards a relayed leg beyond backpressure (closed 1008 above)' },
   { key: 'writeStallMs', flag: '--write-stall-timeout', min: 100, help: 'how long a control channel or request rendezvous may stay over its buffer budget before it is closed 1008' },
   { key: 'maxControlMessageBytes', flag: '--max-control-message', min: 4096, help: 'largest JSON command a listener may send on a control channel or request rendezvous (1009 above)' },
+  { key: 'httpResponseTimeoutMs', flag: '--http-response-timeout', min: 100, help: "relayed HTTP: time a listener may take to send the response head, then 504 (a hybrid connection's own --response-timeout wins)" },
+  { key: 'httpResponseIdleTimeoutMs', flag: '--http-idle-timeout', min: 100, help: "relayed HTTP: longest pause inside a streamed response body, then it is cut (a hybrid connection's own --response-idle-timeout wins)" },
   { key: 'maxControlBodyBytes', flag: '--max-control-body', min: 64 * 1024, help: 'largest response body a listener may send inline on its control channel (1009 above)' },
 ];
 

@@ -8,6 +8,9 @@ export interface ControlSessionHandlers {
   /** Returns a sink for the body when the request carries one inline. */
   onRequest(command: RequestCommand): { pushBody(chunk: Buffer): boolean; endBody(): void } | undefined;
   onProtocolError(error: Error): void;
+  /** hybridge extensions: the sender of an inline request went away; a client connection closed. */
+  onAbort?(requestId: string): void;
+  onConnectionClosed?(connection: string): void;
 }
 
 export interface ControlSessionEnd {
@@ -97,6 +100,8 @@ export class ControlSession {
       return;
     }
     if (command.kind === 'accept') this.handlers.onAccept(command.accept);
+    else if (command.kind === 'abort') this.handlers.onAbort?.(command.requestId);
+    else if (command.kind === 'connectionClosed') this.handlers.onConnectionClosed?.(command.connection);
     else if (command.kind === 'request') {
       const sink = this.handlers.onRequest(command.request);
       if (command.request.body && command.request.method !== undefined) this.body = sink;

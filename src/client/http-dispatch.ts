@@ -1,4 +1,5 @@
 import { MAX_CONTROL_MESSAGE_BYTES, parseServiceCommand, type RequestCommand } from '../protocol/control-messages.js';
+import { FEATURES_HEADER, LISTENER_FEATURES } from '../protocol/hybridge-extensions.js';
 import { CloseCode } from '../protocol/websocket-frame.js';
 import type { ProxyPolicy } from '../proxy/proxy-policy.js';
 import { clientConnection, openWebSocket, type TlsClientOptions } from '../websocket/client-handshake.js';
@@ -16,10 +17,12 @@ export interface HttpDispatchContext {
   /** Sends a response and its body on the control channel as one uninterrupted pair of messages. */
   sendInline(json: string, body: Buffer | undefined): void;
   onError(error: Error): void;
+  /** Inline requests in flight by id, with how to abort each (the relay's `hybridgeAbort`). */
+  inlineRequests?: Map<string, () => void>;
 }
 
 async function openRendezvous(address: string, ctx: HttpDispatchContext): Promise<{ conn: WsConnection; head: Buffer }> {
-  const opened = await openWebSocket(address, { timeoutMs: ctx.rendezvousTimeoutMs, tls: ctx.tls, proxy: ctx.proxy });
+  const opened = await openWebSocket(address, { timeoutMs: ctx.rendezvousTimeoutMs, tls: ctx.tls, proxy: ctx.proxy, headers: { [FEATURES_HEADER]: LISTENER_FEATURES } });
   // The request command is a JSON text message; request bodies are binary and streamed.
   return { conn: clientConnection(opened, { maxTextMessageBytes: MAX_CONTROL_MESSAGE_BYTES, validateUtf8: true }), head: opened.head };
 }
@@ -42,6 +45,14 @@ export function dispatchInlineRequest(ctx: HttpDispatchContext, command: Request
   };
   if (!command.body) request.endBody();
   const response = new RelayedHttpResponse(command.id, route, request.method === 'HEAD');
+  const requests = ctx.inlineRequests;
+  if (requests) {
+    requests.set(command.id, () => {
+      if (!request.readableEnded) request.destroy(new Error('the sender went away'));
+      abandon(response);
+    });
+    response.once('close', () => requests.delete(command.id));
+  }
   invoke(ctx, request, response);
   return request;
 }
@@ -52,7 +63,7 @@ export function dispatchInlineRequest(ctx: HttpDispatchContext, command: Request
  * so the handler stops writing instead of writing into the void or waiting for 'drain' forever.
  */
 function abandon(response: RelayedHttpResponse | undefined): void {
-  if (response && !response.writableFinished && !response.destroyed) response.destroy();
+  if (response && !response.writableFinished && !response.destroyed) response.abandon();
 }
 
 /** The address-only form: open the rendezvous, read the full request there, answer there. */

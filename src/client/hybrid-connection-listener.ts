@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { AcceptCommand, RemoteEndpointInfo } from '../protocol/control-messages.js';
+import { FEATURES_HEADER, LISTENER_FEATURES } from '../protocol/hybridge-extensions.js';
 import { buildHybridConnectionUrl } from '../protocol/relay-endpoint.js';
 import { parseProtocolList } from '../protocol/websocket-handshake.js';
 import { clientConnection, openWebSocket, WebSocketHandshakeError } from '../websocket/client-handshake.js';
@@ -51,6 +52,8 @@ export interface ListenerEvents {
   offline: [error?: Error];
   error: [error: Error];
   connection: [stream: HybridConnectionStream];
+  /** A hybridge relay says the client connection with this id (RelayedHttpRequest.connectionId) closed. */
+  clientConnectionClosed: [connectionId: string];
 }
 
 /** The .NET SDK's reconnect schedule (ConnectDelayIntervals): 0, 1, 2, 5, 10, 30 s, then 30 s on. */
@@ -73,6 +76,8 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
   private readonly pending: HybridConnectionStream[] = [];
   private readonly takers: ((stream: HybridConnectionStream | undefined) => void)[] = [];
   private loop: Promise<void> | undefined;
+  /** Requests taken on the control channel, until their response closes: how to abort each. */
+  private readonly inlineRequests = new Map<string, () => void>();
 
   private readonly options: ListenerOptions;
 
@@ -139,7 +144,8 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
 
   private async connectOnce(): Promise<void> {
     const c = this.connection;
-    const headers: Record<string, string> = {};
+    // Azure ignores the header; a hybridge relay then sends its extension commands (hybridge-extensions.ts).
+    const headers: Record<string, string> = { [FEATURES_HEADER]: LISTENER_FEATURES };
     let expiresAt: number | undefined;
     let queryToken: string | undefined;
     if (c.tokenProvider) {
@@ -155,6 +161,8 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
         onAccept: (command) => void this.accept(command),
         onRequest: (command) => this.request(command),
         onProtocolError: (error) => this.emitError(error),
+        onAbort: (requestId) => this.inlineRequests.get(requestId)?.(),
+        onConnectionClosed: (connection) => this.emit('clientConnectionClosed', connection),
       });
     } catch (err) {
       throw toRelayError(err, 'listener', `listening on "${c.entityPath}"`, c.endpoint);
@@ -317,6 +325,7 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
       rendezvousTimeoutMs: 20_000,
       sendInline: (json: string, body: Buffer | undefined) => this.session?.sendResponse(json, body),
       onError: (error: Error) => this.emitError(error),
+      inlineRequests: this.inlineRequests,
     };
     if (command.method === undefined) {
       dispatchRendezvousRequest(ctx, command).catch((err: unknown) => this.emitError(toRelayError(err, 'listener', 'opening a request rendezvous')));

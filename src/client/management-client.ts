@@ -34,6 +34,9 @@ export interface ManagementClientOptions {
 export interface HybridConnectionProps {
   requiresClientAuthorization?: boolean;
   userMetadata?: string;
+  /** hybridge relays only: relayed-HTTP response deadline and longest pause in a streamed body, in ms; null goes back to the relay's default. */
+  responseTimeoutMs?: number | null;
+  responseIdleTimeoutMs?: number | null;
 }
 
 export type KeyType = 'PrimaryKey' | 'SecondaryKey';

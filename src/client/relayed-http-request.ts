@@ -14,6 +14,12 @@ export class RelayedHttpRequest extends Readable {
   readonly rawHeaders: string[];
   readonly remoteEndpoint: RemoteEndpointInfo | undefined;
   readonly requestId: string;
+  /**
+   * The client connection the request came on, when the relay is a hybridge relay (the same id
+   * for every request of one connection; the listener's `clientConnectionClosed` event names it
+   * when it closes). Undefined through Azure Relay.
+   */
+  readonly connectionId: string | undefined;
   private onResume: (() => void) | undefined;
 
   constructor(command: RequestCommand) {
@@ -22,6 +28,7 @@ export class RelayedHttpRequest extends Readable {
     this.url = command.requestTarget ?? '/';
     this.requestId = command.id;
     this.remoteEndpoint = command.remoteEndpoint;
+    this.connectionId = command.hybridgeConnection;
     const { headers, raw } = normalizeHeaders(command.requestHeaders);
     this.headers = headers;
     this.rawHeaders = raw;

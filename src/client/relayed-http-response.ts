@@ -37,6 +37,8 @@ export class RelayedHttpResponse extends Writable {
   private flushTimer: NodeJS.Timeout | undefined;
   private wroteBody = false;
   private framesSent = false;
+  /** The relay gave up on the request (its sender left): nothing is to be told to it any more. */
+  private abandoned = false;
 
   constructor(
     readonly requestId: string,
@@ -80,6 +82,22 @@ export class RelayedHttpResponse extends Writable {
     else headers = statusMessage;
     for (const [name, value] of Object.entries(headers ?? {})) this.setHeader(name, value);
     return this;
+  }
+
+  /**
+   * Sends the head now, over a request rendezvous, instead of holding it with the first 64 KiB or
+   * 2 s of body for the control channel: for streams (server-sent events) whose reader waits for
+   * the head and each event as it comes, and for relays whose response deadline counts to the head.
+   */
+  flushHeaders(): void {
+    if (this.sentHeaders || this.switching || this.writableEnded || this.destroyed) return;
+    this.switchToRendezvous().catch((err: Error) => this.destroy(err));
+  }
+
+  /** The relay dropped the request (the sender went away): closes the response, as a ServerResponse whose client left. */
+  abandon(): void {
+    this.abandoned = true;
+    this.destroy();
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -135,7 +153,11 @@ export class RelayedHttpResponse extends Writable {
         if (!conn.isFinished) conn.terminate(CloseCode.InternalError, 'response aborted');
       };
       if (this.conn) abort(this.conn);
-      else this.switching?.then(abort, () => undefined);
+      else if (this.switching) this.switching.then(abort, () => undefined);
+      // Nothing went out yet (the head was held for the control channel): the relay must still
+      // learn that this response failed, or its sender waits for the deadline. A rendezvous
+      // closed before any response is a failed request to the relay (502 to the sender).
+      else if (!this.abandoned) this.route.rendezvous().then(abort, () => undefined);
     }
     callback(error);
   }

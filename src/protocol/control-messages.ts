@@ -2,6 +2,7 @@
  * JSON commands on the control channel and rendezvous sockets (protocol reference §2). Every
  * command is one WebSocket text message; a body, when announced, is the next binary message.
  */
+import { connectionIdFrom } from './hybridge-extensions.js';
 import { setOwn } from './own-property.js';
 
 export interface RemoteEndpointInfo {
@@ -27,6 +28,8 @@ export interface RequestCommand {
   remoteEndpoint?: RemoteEndpointInfo;
   requestHeaders?: HeaderMap;
   body?: boolean;
+  /** hybridge extension (hybridge-extensions.ts): the client connection the request came on. */
+  hybridgeConnection?: string;
 }
 
 export interface ResponseCommand {
@@ -41,7 +44,12 @@ export interface RenewTokenCommand {
   token: string;
 }
 
-export type ServiceCommand = { kind: 'accept'; accept: AcceptCommand } | { kind: 'request'; request: RequestCommand } | { kind: 'unknown'; name: string };
+export type ServiceCommand =
+  | { kind: 'accept'; accept: AcceptCommand }
+  | { kind: 'request'; request: RequestCommand }
+  | { kind: 'abort'; requestId: string }
+  | { kind: 'connectionClosed'; connection: string }
+  | { kind: 'unknown'; name: string };
 export type ListenerCommand = { kind: 'response'; response: ResponseCommand } | { kind: 'renewToken'; renewToken: RenewTokenCommand } | { kind: 'unknown'; name: string };
 
 export class ControlMessageError extends Error {
@@ -142,7 +150,15 @@ export function parseServiceCommand(text: string): ServiceCommand {
     if (headers !== undefined) request.requestHeaders = headers;
     if (body !== undefined) request.body = body;
     if (remote) request.remoteEndpoint = remote;
+    const connection = connectionIdFrom(r.hybridgeConnection);
+    if (connection) request.hybridgeConnection = connection;
     return { kind: 'request', request };
+  }
+  if (isRecord(obj.hybridgeAbort)) return { kind: 'abort', requestId: requireString(obj.hybridgeAbort, 'id', 'hybridgeAbort') };
+  if (isRecord(obj.hybridgeConnectionClosed)) {
+    const connection = connectionIdFrom(obj.hybridgeConnectionClosed.connection);
+    if (!connection) throw new ControlMessageError('hybridgeConnectionClosed.connection must be a string of 1 to 128 characters');
+    return { kind: 'connectionClosed', connection };
   }
   return { kind: 'unknown', name: Object.keys(obj)[0] ?? '' };
 }

@@ -4,9 +4,14 @@ import { encodeCommand, parseListenerCommand, type RequestCommand, type Response
 import { isConnectionLevelHeader, isSafeHeaderName, isSafeHeaderValue, sanitizeReasonPhrase } from '../protocol/http-headers.js';
 import { CloseCode, Opcode } from '../protocol/websocket-frame.js';
 import type { WsConnection } from '../websocket/connection.js';
+import { formatDuration } from '../util/duration.js';
+import type { HttpDeadlines } from './http-deadlines.js';
 import { sendRelayError } from './http-errors.js';
+import { ExchangeDeadline, type DeadlineKind } from './http-exchange-deadline.js';
 import type { HttpRelay, HttpRelayOptions } from './http-relay.js';
-import type { ResponseSink } from './listener-channel.js';
+import { encodeAbort, type HybridgeFeature } from '../protocol/hybridge-extensions.js';
+import type { ClientConnections } from './http-client-connections.js';
+import type { ListenerChannel, ResponseSink } from './listener-channel.js';
 import type { ListenerRef, PickCriteria } from './listener-directory.js';
 
 export interface RelayedHttpRequest {
@@ -18,6 +23,8 @@ export interface RelayedHttpRequest {
   authorizationConsumed: boolean;
   /** Host name for the Via header. */
   viaHost: string;
+  /** The hybrid connection's response deadline and idle time (or the relay's). */
+  deadlines: HttpDeadlines;
 }
 
 /**
@@ -40,7 +47,7 @@ export class PendingHttpRequest implements ResponseSink {
   private responseBytes = 0;
   private viaRendezvous = false;
   private done = false;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly deadline: ExchangeDeadline;
   private silenceTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -50,10 +57,17 @@ export class PendingHttpRequest implements ResponseSink {
     readonly criteria: PickCriteria,
     private readonly relay: HttpRelay,
     private readonly options: HttpRelayOptions,
+    private readonly connections: ClientConnections,
   ) {
-    this.armTimer('the listener did not respond in time');
+    this.deadline = new ExchangeDeadline(request.deadlines, (kind, ms) => this.timeout(kind, ms));
+    // The exchange's own deadlines bound it; the front door's idle timeout would cut long polls and pauses.
+    request.req.socket.setTimeout(0);
     request.res.on('close', () => {
-      if (!this.done) this.finish('client went away');
+      if (this.done) return;
+      // A request the listener took on its control channel has no rendezvous to close: tell it.
+      const channel = this.target.channel;
+      if (this.deliveredInline && !this.rendezvous && channel?.features.has('abort')) channel.send(encodeAbort(this.requestId));
+      this.finish('client went away');
     });
   }
 
@@ -104,8 +118,21 @@ export class PendingHttpRequest implements ResponseSink {
     this.silenceTimer.unref();
   }
 
-  /** The listener opened the request rendezvous. */
-  attachRendezvous(conn: WsConnection, head: Buffer): void {
+  /** The request command for `channel`: with the client connection's id when its listener asked for it. */
+  inlineCommand(channel: ListenerChannel, body: boolean): RequestCommand {
+    return this.withConnection({ ...this.command, body }, channel.features);
+  }
+
+  private withConnection(command: RequestCommand, features: ReadonlySet<HybridgeFeature>): RequestCommand {
+    if (!features.has('connection')) return command;
+    const socket = this.request.req.socket;
+    const channel = this.target.channel;
+    if (channel?.features.has('connection')) this.connections.delivered(socket, channel);
+    return { ...command, hybridgeConnection: this.connections.idFor(socket) };
+  }
+
+  /** The listener opened the request rendezvous (announcing `features` on it). */
+  attachRendezvous(conn: WsConnection, head: Buffer, features: ReadonlySet<HybridgeFeature> = new Set()): void {
     this.rendezvous = conn;
     this.viaRendezvous = true;
     if (this.silenceTimer) clearTimeout(this.silenceTimer);
@@ -145,7 +172,7 @@ export class PendingHttpRequest implements ResponseSink {
       },
       head,
     );
-    if (!this.deliveredInline) this.sendOverRendezvous(conn);
+    if (!this.deliveredInline) this.sendOverRendezvous(conn, features);
   }
 
   onResponse(response: ResponseCommand): void {
@@ -172,17 +199,20 @@ export class PendingHttpRequest implements ResponseSink {
     }
     const via = res.getHeader('via');
     res.setHeader('Via', `${via ? `${String(via)}, ` : ''}1.1 ${this.request.viaHost}`);
-    this.armTimer('the listener stopped sending the response body');
+    this.deadline.headArrived();
   }
 
   onBodyData(chunk: Buffer): void {
     if (this.done || !this.responseStarted) return;
     this.responseBytes += chunk.length;
-    this.armTimer('the listener stopped sending the response body');
+    this.deadline.bytesFlowed();
     const conn = this.rendezvous;
     if (!this.request.res.write(chunk) && conn && this.viaRendezvous) {
       conn.pauseReading();
-      this.request.res.once('drain', () => conn.resumeReading());
+      this.request.res.once('drain', () => {
+        this.deadline.bytesFlowed();
+        conn.resumeReading();
+      });
     }
   }
 
@@ -205,10 +235,10 @@ export class PendingHttpRequest implements ResponseSink {
   }
 
   /** Address-only form: the full request and its streamed body go over the rendezvous. */
-  private sendOverRendezvous(conn: WsConnection): void {
+  private sendOverRendezvous(conn: WsConnection, features: ReadonlySet<HybridgeFeature>): void {
     const req = this.request.req;
     const hasBody = this.hasBody;
-    conn.sendText(encodeCommand('request', { ...this.command, body: hasBody }));
+    conn.sendText(encodeCommand('request', this.withConnection({ ...this.command, body: hasBody }, features)));
     if (!hasBody) return;
     let first = true;
     const sendChunk = (chunk: Buffer, fin: boolean): boolean => {
@@ -232,26 +262,30 @@ export class PendingHttpRequest implements ResponseSink {
     req.resume();
   }
 
-  private armTimer(reason: string): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.timeout(reason), this.options.responseTimeoutMs);
-    this.timer.unref();
-  }
-
-  private timeout(reason: string): void {
+  private timeout(kind: DeadlineKind, ms: number): void {
     if (this.done) return;
     const res = this.request.res;
-    if (!this.responseStarted && !res.headersSent) sendRelayError(res, 504, 'GatewayTimeout', `The request was routed to the listener but ${reason}.`);
-    else res.destroy();
+    const { entity, req, requestTarget } = this.request;
+    const limit = formatDuration(ms);
+    const reason = kind === 'response' ? `the listener did not send the response head within ${limit}` : `the response body paused for longer than ${limit}`;
+    this.options.log.warn(
+      { hyco: entity, method: req.method, target: requestTarget, deadline: kind, deadlineMs: ms, responseBytes: this.responseBytes },
+      kind === 'response' ? 'http response deadline passed: 504' : 'http response idle time passed: response cut',
+    );
+    if (!this.responseStarted && !res.headersSent) {
+      // Azure's wording first (clients match on it), then which deadline it was.
+      sendRelayError(res, 504, 'GatewayTimeout', `The request was routed to the listener but the listener did not respond in the required time: no response head within ${limit}, the response deadline of hybrid connection "${entity}".`);
+    } else res.destroy();
     this.finish(reason);
   }
 
   finish(reason: string | undefined): void {
     if (this.done) return;
     this.done = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.deadline.stop();
     if (this.silenceTimer) clearTimeout(this.silenceTimer);
-    if (this.rendezvous && !this.rendezvous.isFinished) this.rendezvous.close(CloseCode.Normal, 'done');
+    // Closing the rendezvous is how the listener learns that the sender went away or the relay gave up.
+    if (this.rendezvous && !this.rendezvous.isFinished) this.rendezvous.close(reason ? CloseCode.GoingAway : CloseCode.Normal, reason ? truncateReason(reason) : 'done');
     this.relay.forget(this);
     const { req, entity } = this.request;
     this.options.log.info(
@@ -259,4 +293,9 @@ export class PendingHttpRequest implements ResponseSink {
       'http request relayed',
     );
   }
+}
+
+/** A WebSocket close reason is at most 123 bytes. */
+function truncateReason(reason: string): string {
+  return Buffer.from(reason).subarray(0, 120).toString('utf8').replace(/\uFFFD$/, '');
 }

@@ -8,6 +8,8 @@ import { WsConnection, type ConnectionOptions } from '../websocket/connection.js
 import { acceptUpgrade, checkUpgradeRequest, rejectUpgrade } from '../websocket/server-handshake.js';
 import type { ClientAddress } from './client-address.js';
 import type { RefuseUpgrade } from './connect-broker.js';
+import { FEATURES_HEADER, parseFeatures } from '../protocol/hybridge-extensions.js';
+import { ClientConnections } from './http-client-connections.js';
 import { PendingHttpRequest, type RelayedHttpRequest } from './http-exchange.js';
 import type { ListenerChannel, ResponseSink } from './listener-channel.js';
 import type { ListenerDirectory, PickCriteria } from './listener-directory.js';
@@ -17,8 +19,6 @@ import { rawHeaderMap, type HcGesture } from './request-url.js';
 export interface HttpRelayOptions {
   directory: ListenerDirectory;
   log: Logger;
-  /** 60 s in the protocol: until the response starts, and the longest pause inside a response body. */
-  responseTimeoutMs: number;
   /** Bodies up to this size go inline on the control channel (64 KiB in the protocol). */
   inlineBodyLimit: number;
   /** How long to wait for a small body to arrive before switching to the rendezvous path. */
@@ -42,6 +42,7 @@ export type { RelayedHttpRequest } from './http-exchange.js';
 export class HttpRelay {
   private readonly bySecret = new Map<string, PendingHttpRequest>();
   private readonly byRequestId = new Map<string, PendingHttpRequest>();
+  private readonly connections = new ClientConnections();
 
   constructor(private readonly options: HttpRelayOptions) {}
 
@@ -73,7 +74,7 @@ export class HttpRelay {
       );
       return;
     }
-    const pending = new PendingHttpRequest(request, target, criteria, this, this.options);
+    const pending = new PendingHttpRequest(request, target, criteria, this, this.options, this.connections);
     pending.tried.add(target.key);
     this.bySecret.set(pending.secret, pending);
     this.byRequestId.set(pending.requestId, pending);
@@ -92,7 +93,7 @@ export class HttpRelay {
     if (!channel) return this.sendAddressOnly(pending);
     if (!pending.hasBody) {
       // A channel that cannot take it (over its budget) is one the request never reached: it goes elsewhere.
-      if (channel.send(encodeCommand('request', { ...pending.command, body: false }))) pending.deliveredInline = true;
+      if (channel.send(encodeCommand('request', pending.inlineCommand(channel, false)))) pending.deliveredInline = true;
       else this.listenerLeft(pending);
       return;
     }
@@ -100,7 +101,8 @@ export class HttpRelay {
     if (Number.isFinite(declared) && declared <= this.options.inlineBodyLimit) {
       pending.collectSmallBody((inline) => {
         if (pending.finished) return;
-        if (inline && pending.target.channel?.send(encodeCommand('request', { ...pending.command, body: true }), pending.inlineBody())) {
+        const current = pending.target.channel;
+        if (inline && current?.send(encodeCommand('request', pending.inlineCommand(current, true)), pending.inlineBody())) {
           pending.deliveredInline = true;
         } else {
           void this.sendAddressOnly(pending);
@@ -127,7 +129,7 @@ export class HttpRelay {
     }
     acceptUpgrade(req, socket);
     socket.setNoDelay(true);
-    pending.attachRendezvous(new WsConnection(socket, { ...this.options.rendezvousConnection, role: 'server' }), head);
+    pending.attachRendezvous(new WsConnection(socket, { ...this.options.rendezvousConnection, role: 'server' }), head, parseFeatures(req.headers[FEATURES_HEADER.toLowerCase()]));
   }
 
   /** Routes a `response` that arrived on a control channel. */

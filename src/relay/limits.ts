@@ -36,6 +36,10 @@ export interface RelayLimits {
   maxControlMessageBytes: number;
   /** Largest response body a listener may send inline on its control channel: 502 for that request above it. */
   maxControlBodyBytes: number;
+  /** Relayed HTTP: how long a listener may take to send the response head (Azure: 60 s), then 504. A hybrid connection may set its own. */
+  httpResponseTimeoutMs: number;
+  /** Relayed HTTP: the longest pause inside a streamed response body (Azure: 60 s), then the response is cut. A hybrid connection may set its own. */
+  httpResponseIdleTimeoutMs: number;
 }
 
 export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimits> = Object.freeze({
@@ -55,6 +59,8 @@ export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimits> = Object.freeze({
   writeStallMs: 10_000,
   maxControlMessageBytes: 64 * 1024,
   maxControlBodyBytes: 1024 * 1024,
+  httpResponseTimeoutMs: 60_000,
+  httpResponseIdleTimeoutMs: 60_000,
 });
 
 export type LimitUnit = 'count' | 'bytes' | 'ms';
@@ -75,6 +81,8 @@ export const LIMIT_UNITS: Readonly<Record<keyof RelayLimits, LimitUnit>> = Objec
   writeStallMs: 'ms',
   maxControlMessageBytes: 'bytes',
   maxControlBodyBytes: 'bytes',
+  httpResponseTimeoutMs: 'ms',
+  httpResponseIdleTimeoutMs: 'ms',
 });
 
 /** Descriptors kept free for files, Redis and the like when the socket cap follows the open-file limit. */

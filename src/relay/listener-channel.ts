@@ -1,5 +1,6 @@
 import type { Logger } from '../util/logger.js';
 import { parseListenerCommand, ControlMessageError, type ResponseCommand } from '../protocol/control-messages.js';
+import type { HybridgeFeature } from '../protocol/hybridge-extensions.js';
 import { CloseCode } from '../protocol/websocket-frame.js';
 import type { WsConnection } from '../websocket/connection.js';
 import type { AuthResult, Grant } from './authorizer.js';
@@ -44,6 +45,8 @@ export class ListenerChannel {
   private expiryTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private closing = false;
+  /** hybridge extensions the listener announced (protocol/hybridge-extensions.ts). */
+  features: ReadonlySet<HybridgeFeature> = new Set();
 
   constructor(
     readonly conn: WsConnection,

@@ -4,7 +4,8 @@ import type { RelayEndpoint } from '../protocol/relay-endpoint.js';
 import { audiencePath, parseSasToken } from '../protocol/sas-token.js';
 import { verifyRuleKeys, type AuthResult } from './authorizer.js';
 import { sendRelayError } from './http-errors.js';
-import { normalizeRights, type AuthorizationRule, type HybridConnection } from './namespace-model.js';
+import { HTTP_DEADLINE_FIELDS, httpDeadlineProblem } from './http-deadlines.js';
+import { normalizeRights, type AuthorizationRule, type HybridConnection, type HybridConnectionSettings } from './namespace-model.js';
 import { StoreError, type NamespaceStore, type RuleScope } from './namespace-store.js';
 import { headerValue } from './request-url.js';
 
@@ -34,6 +35,9 @@ export function hycoView(entity: HybridConnection, listenerCount: number) {
     listenerCount,
     createdAt: entity.createdAt,
     updatedAt: entity.updatedAt,
+    // hybridge extensions; null: the relay's default applies.
+    responseTimeoutMs: entity.responseTimeoutMs ?? null,
+    responseIdleTimeoutMs: entity.responseIdleTimeoutMs ?? null,
   };
 }
 
@@ -233,8 +237,8 @@ function entityRuleSigning(store: NamespaceStore, token: string): { entity: stri
   return { entity: candidate.entity.name, rule: candidate.rule };
 }
 
-function entityProps(body: Record<string, unknown>): { requiresClientAuthorization?: boolean; userMetadata?: string } {
-  const props: { requiresClientAuthorization?: boolean; userMetadata?: string } = {};
+function entityProps(body: Record<string, unknown>): HybridConnectionSettings {
+  const props: HybridConnectionSettings = {};
   if (body.requiresClientAuthorization !== undefined) {
     if (typeof body.requiresClientAuthorization !== 'boolean') throw new HttpError(400, 'BadRequest', 'requiresClientAuthorization must be true or false');
     props.requiresClientAuthorization = body.requiresClientAuthorization;
@@ -242,6 +246,13 @@ function entityProps(body: Record<string, unknown>): { requiresClientAuthorizati
   if (body.userMetadata !== undefined) {
     if (typeof body.userMetadata !== 'string' || body.userMetadata.length > 1024) throw new HttpError(400, 'BadRequest', 'userMetadata must be a string of at most 1024 characters');
     props.userMetadata = body.userMetadata;
+  }
+  for (const field of HTTP_DEADLINE_FIELDS) {
+    const value = body[field];
+    if (value === undefined) continue;
+    const problem = httpDeadlineProblem(field, value);
+    if (problem) throw new HttpError(400, 'BadRequest', problem);
+    props[field] = value as number | null;
   }
   return props;
 }

@@ -20,6 +20,17 @@ export interface HybridConnection {
   createdAt: string;
   updatedAt: string;
   authorizationRules: AuthorizationRule[];
+  /** Relayed HTTP deadlines of this hybrid connection (hybridge extensions); absent: the relay's defaults. */
+  responseTimeoutMs?: number;
+  responseIdleTimeoutMs?: number;
+}
+
+/** What creating or updating a hybrid connection may set; a deadline set to null goes back to the relay's default. */
+export interface HybridConnectionSettings {
+  requiresClientAuthorization?: boolean;
+  userMetadata?: string;
+  responseTimeoutMs?: number | null;
+  responseIdleTimeoutMs?: number | null;
 }
 
 /** Everything a namespace holds; this is the document the file store writes. */

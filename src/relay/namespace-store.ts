@@ -5,12 +5,14 @@ import {
   type AuthorizationRule,
   generateKey,
   type HybridConnection,
+  type HybridConnectionSettings,
   MAX_RULES_PER_SCOPE,
   type NamespaceDocument,
   newRule,
   ROOT_RULE_NAME,
   RULE_NAME_PATTERN,
 } from './namespace-model.js';
+import { HTTP_DEADLINE_FIELDS, httpDeadlineProblem } from './http-deadlines.js';
 
 /** Where the namespace document lives: a file, or Redis in a cluster. */
 export interface StoreBackend {
@@ -165,7 +167,7 @@ export class NamespaceStore extends EventEmitter {
   }
 
   // async so that validation failures reject the promise instead of throwing synchronously.
-  async createHybridConnection(name: string, props: { requiresClientAuthorization?: boolean; userMetadata?: string }): Promise<HybridConnection> {
+  async createHybridConnection(name: string, props: HybridConnectionSettings): Promise<HybridConnection> {
     // '.' and '..' segments pass the character check, but URL parsers on the client side fold them away.
     if (!isValidEntityPath(name) || name.split('/').some((s) => s === '.' || s === '..')) {
       throw new StoreError(`"${name}" is not a valid hybrid connection name (letters, digits, '.', '_', '-', '/' between segments, at most 260 characters)`, 400);
@@ -181,6 +183,7 @@ export class NamespaceStore extends EventEmitter {
         updatedAt: now,
         authorizationRules: [],
       };
+      applyHttpDeadlines(entity, props);
       doc.hybridConnections.push(entity);
       return entity;
     });
@@ -202,11 +205,12 @@ export class NamespaceStore extends EventEmitter {
     }
   }
 
-  updateHybridConnection(name: string, props: { requiresClientAuthorization?: boolean; userMetadata?: string }): Promise<HybridConnection> {
+  updateHybridConnection(name: string, props: HybridConnectionSettings): Promise<HybridConnection> {
     return this.mutate((doc) => {
       const entity = requireEntity(doc, name);
       if (props.requiresClientAuthorization !== undefined) entity.requiresClientAuthorization = props.requiresClientAuthorization;
       if (props.userMetadata !== undefined) entity.userMetadata = props.userMetadata;
+      applyHttpDeadlines(entity, props);
       entity.updatedAt = new Date().toISOString();
       return entity;
     });
@@ -330,6 +334,19 @@ function segmentsAfter(path: string, from: number): string {
     .split('/')
     .filter((s) => s.length > 0)
     .join('/');
+}
+
+/** Sets or clears (null) the entity's relayed-HTTP deadlines; a bad value is refused before anything changes. */
+function applyHttpDeadlines(entity: HybridConnection, props: HybridConnectionSettings): void {
+  for (const field of HTTP_DEADLINE_FIELDS) {
+    const problem = httpDeadlineProblem(field, props[field]);
+    if (props[field] !== undefined && problem) throw new StoreError(problem, 400);
+  }
+  for (const field of HTTP_DEADLINE_FIELDS) {
+    const value = props[field];
+    if (value === null) delete entity[field];
+    else if (value !== undefined) entity[field] = value;
+  }
 }
 
 function findEntity(doc: NamespaceDocument, name: string): HybridConnection | undefined {

@@ -19,6 +19,8 @@ import { ConnectBroker, type RelayedConnection } from './connect-broker.js';
 import { ConnectionGate } from './connection-gate.js';
 import { createFrontDoor } from './front-door.js';
 import { answerHealth, isHealthRequest } from './health.js';
+import { FEATURES_HEADER, parseFeatures } from '../protocol/hybridge-extensions.js';
+import { httpDeadlinesFor } from './http-deadlines.js';
 import { HttpRelay } from './http-relay.js';
 import { limitWarnings, resolveRelayLimits, type RelayLimits } from './limits.js';
 import { controlConnectionOptions, openListenerChannel, type ChannelWiring } from './listener-admission.js';
@@ -54,7 +56,6 @@ export interface RelayServerOptions {
   acceptTimeoutMs?: number;
   /** How long a chosen listener may stay silent before the sender is offered to another one too. */
   handoffMs?: number;
-  responseTimeoutMs?: number;
   pingIntervalMs?: number;
   pingTimeoutMs?: number;
   /** Every connection must start with a PROXY protocol (v1 or v2) header naming the client (`--proxy-protocol`). */
@@ -133,7 +134,6 @@ export class RelayServer {
     this.http = new HttpRelay({
       directory: this.directory,
       log: this.log,
-      responseTimeoutMs: options.responseTimeoutMs ?? 60_000,
       inlineBodyLimit: 64 * 1024,
       inlineWaitMs: 1000,
       silenceMs: options.handoffMs ?? 5000,
@@ -326,6 +326,7 @@ export class RelayServer {
       requestTarget: target.requestTarget,
       authorizationConsumed,
       viaHost: this.endpoint.host,
+      deadlines: httpDeadlinesFor(entity, this.limits),
     });
   }
 
@@ -381,6 +382,7 @@ export class RelayServer {
     const baseUrl = listenerBaseUrl(req, this.options.tls !== undefined || this.clients.tlsAtBalancer(req), this.endpoint);
     const conn = new WsConnection(socket, { ...controlConnectionOptions(this.limits), maxMessageBytes: this.limits.maxControlBodyBytes, role: 'server', autoCloseReply: true });
     const channel = openListenerChannel(this.channelWiring, { conn, head, entity: entity.name, listenerId, grant: result.grant, baseUrl });
+    channel.features = parseFeatures(req.headers[FEATURES_HEADER.toLowerCase()]);
     if (!(await this.directory.register(channel))) {
       // Another listener took the last slot while this one was being admitted.
       channel.close(CloseCode.PolicyViolation, quota);

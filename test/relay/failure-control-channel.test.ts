@@ -16,7 +16,7 @@ describe('control-channel protocol violations', () => {
   let bystander: RawListener;
 
   before(async () => {
-    ({ relay, healthy } = await startRelayWithHealthyLink({ hybridConnections: ['ctl', 'healthy'], responseTimeoutMs: 10_000 }));
+    ({ relay, healthy } = await startRelayWithHealthyLink({ hybridConnections: ['ctl', 'healthy'], limits: { httpResponseTimeoutMs: 10_000, httpResponseIdleTimeoutMs: 10_000 } }));
     bystander = await RawListener.open(relay, 'ctl', { id: 'bystander' });
   });
   after(async () => {

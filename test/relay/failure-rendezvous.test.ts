@@ -14,7 +14,7 @@ describe('listeners that do not complete the rendezvous', () => {
   let relay: TestRelay;
   let healthy: HealthyLink;
 
-  before(async () => ({ relay, healthy } = await startRelayWithHealthyLink({ hybridConnections: ['silent', 'picky', 'web', 'healthy'], acceptTimeoutMs: 1000, responseTimeoutMs: 1000 })));
+  before(async () => ({ relay, healthy } = await startRelayWithHealthyLink({ hybridConnections: ['silent', 'picky', 'web', 'healthy'], acceptTimeoutMs: 1000, limits: { httpResponseTimeoutMs: 1000, httpResponseIdleTimeoutMs: 1000 } })));
   after(() => stopRelayWithHealthyLink(relay, healthy));
 
   /** Runs `body` with the listener `opening` resolves to, closes the listener, then checks the healthy link. */

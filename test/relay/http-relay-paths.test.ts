@@ -86,7 +86,7 @@ describe('relayed HTTP paths', () => {
   }
 
   before(async () => {
-    ({ relay, healthy } = await startRelayWithHealthyLink({ hybridConnections: ['api', 'healthy'], responseTimeoutMs: 5000 }));
+    ({ relay, healthy } = await startRelayWithHealthyLink({ hybridConnections: ['api', 'healthy'], limits: { httpResponseTimeoutMs: 5000, httpResponseIdleTimeoutMs: 5000 } }));
     listener = await RawListener.open(relay, 'api', {
       onRequest: (request, body, l) => {
         if (request.method === undefined) return rendezvous(request.address);

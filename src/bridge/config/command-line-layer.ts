@@ -1,5 +1,5 @@
 import { checkSourceAddress, isLocalAddress, type LocalAddressCheck } from './addresses.js';
-import { at, ValueError } from './config-error.js';
+import { at, BridgeConfigError, ValueError } from './config-error.js';
 import { parseHttpForwardOption } from './http-forward-option.js';
 import { emptyLayer, type ConfigLayer } from './layer.js';
 import { parseLocalForwardOption } from './local-forward-option.js';
@@ -44,6 +44,8 @@ export interface BridgeCommandLine {
   legacyRemoteForward?: readonly string[];
   /** -H */
   httpForward?: readonly string[];
+  /** --http-affinity: ConnectionAffinity for every -H binding. */
+  httpAffinity?: boolean;
   /** --prewarm */
   prewarm?: number | string;
   /** --max-udp-flows: MaxUdpFlows. */
@@ -96,7 +98,12 @@ export function commandLineLayer(cli: BridgeCommandLine, isLocal: LocalAddressCh
   for (const text of cli.localForward ?? []) layer.localForward.push(parseLocalForwardOption(text, isLocal));
   for (const text of cli.legacyRemoteForward ?? []) layer.remoteForward.push(parseLegacyRemoteForwardOption(text));
   for (const text of cli.remoteForward ?? []) layer.remoteForward.push(parseRemoteForwardOption(text));
-  for (const text of cli.httpForward ?? []) layer.remoteForward.push(parseHttpForwardOption(text));
+  if (cli.httpAffinity && !cli.httpForward?.length) throw new BridgeConfigError('--http-affinity applies to -H forwarders, and there is none on the command line (in a configuration file, write ConnectionAffinity: true on the Http binding)');
+  for (const text of cli.httpForward ?? []) {
+    const forward = parseHttpForwardOption(text);
+    if (cli.httpAffinity) for (const binding of forward.bindings) if (binding.kind === 'http') binding.connectionAffinity = true;
+    layer.remoteForward.push(forward);
+  }
   return layer;
 }
 

@@ -147,6 +147,8 @@ export interface HttpRemoteBinding {
   path: string;
   /** Skip TLS certificate validation towards an https target. */
   insecure: boolean;
+  /** One target connection per client connection (ConnectionAffinity, --http-affinity), for NTLM/Negotiate. */
+  connectionAffinity?: boolean;
 }
 
 export type RemoteBinding = TcpRemoteBinding | UdpRemoteBinding | UnixRemoteBinding | HttpRemoteBinding;

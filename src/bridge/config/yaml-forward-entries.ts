@@ -23,10 +23,10 @@ import { checked, readBoolean, readInteger, readList, readMapping, readString, t
 
 const LOCAL_BINDING_KEYS = ['BindAddress', 'BindPort', 'BindLocalSocket', 'PortName', 'HostName', 'RemoteHostName', 'NoAuthentication'];
 const LOCAL_ENTRY_KEYS = ['RelayName', 'ConnectionString', 'Bindings', 'Prewarm', ...LOCAL_BINDING_KEYS];
-const REMOTE_BINDING_KEYS = ['Host', 'HostPort', 'PortName', 'LocalSocket', 'Http', 'Insecure', 'Path', ...POOL_KEYS];
+const REMOTE_BINDING_KEYS = ['Host', 'HostPort', 'PortName', 'LocalSocket', 'Http', 'Insecure', 'Path', 'ConnectionAffinity', ...POOL_KEYS];
 const REMOTE_ENTRY_KEYS = ['RelayName', 'ConnectionString', 'Bindings', ...REMOTE_BINDING_KEYS];
 /** Entry keys that are defaults for all bindings rather than a binding of their own. */
-const ENTRY_DEFAULTS = new Set<string>(['NoAuthentication', 'Http', 'Insecure', ...POOL_KEYS]);
+const ENTRY_DEFAULTS = new Set<string>(['NoAuthentication', 'Http', 'Insecure', 'ConnectionAffinity', ...POOL_KEYS]);
 
 type Mapping = Map<string, MappingValue>;
 
@@ -61,6 +61,7 @@ function readRemoteEntry(node: Node, ctx: YamlContext): RemoteForward {
   const defaults = {
     http: optional(m, 'Http', (e) => readBoolean(e, ctx)) ?? false,
     insecure: optional(m, 'Insecure', (e) => readBoolean(e, ctx)) ?? false,
+    affinity: optional(m, 'ConnectionAffinity', (e) => readBoolean(e, ctx)),
     pool: readPoolKeys(m, ctx),
   };
   const bindings = bindingMappings(m, node, REMOTE_BINDING_KEYS, 'a RemoteForward binding', ctx).map(([b, at]) => readRemoteBinding(b, at, defaults, ctx));
@@ -104,7 +105,7 @@ function readLocalBinding(m: Mapping, node: Node, defaultNoAuth: boolean, ctx: Y
   return { kind: port.protocol, port: port.port, portName: explicitName ?? port.name, ...(bindAddress !== undefined && { bindAddress }), ...common };
 }
 
-function readRemoteBinding(m: Mapping, node: Node, defaults: { http: boolean; insecure: boolean; pool?: LocatedPoolSettings }, ctx: YamlContext): RemoteBinding {
+function readRemoteBinding(m: Mapping, node: Node, defaults: { http: boolean; insecure: boolean; affinity?: boolean; pool?: LocatedPoolSettings }, ctx: YamlContext): RemoteBinding {
   const http = optional(m, 'Http', (e) => readBoolean(e, ctx)) ?? defaults.http;
   const pool = readPoolKeys(m, ctx, defaults.pool);
   const poolFields = pool ? { pool } : {};
@@ -114,6 +115,8 @@ function readRemoteBinding(m: Mapping, node: Node, defaults: { http: boolean; in
   const portEntry = m.get('HostPort');
   const socketEntry = m.get('LocalSocket');
   const pathEntry = m.get('Path');
+  const affinityEntry = m.get('ConnectionAffinity');
+  const affinity = affinityEntry ? readBoolean(affinityEntry, ctx) : defaults.affinity;
   if (http) {
     if (socketEntry) throw new BridgeConfigError(`${ctx.where(socketEntry.keyNode)}: an Http binding forwards to Host and HostPort, not LocalSocket`);
     if (pool) throw new BridgeConfigError(`${pool.where}: LoadBalancing and HealthCheck apply to TCP, UDP and Unix-socket bindings; Http bindings of a relay always take turns`);
@@ -123,8 +126,9 @@ function readRemoteBinding(m: Mapping, node: Node, defaults: { http: boolean; in
     }
     const port = portEntry ? checked(portEntry, ctx, () => checkPort(readInteger(portEntry, ctx), 'HostPort')) : scheme === 'http' ? 80 : 443;
     const path = pathEntry ? checked(pathEntry, ctx, () => httpBasePath(readString(pathEntry, ctx).split('/'))) : '/';
-    return { kind: 'http', portName: scheme, scheme, host, port, path, insecure };
+    return { kind: 'http', portName: scheme, scheme, host, port, path, insecure, ...(affinity !== undefined && { connectionAffinity: affinity }) };
   }
+  if (affinity !== undefined) throw new BridgeConfigError(`${ctx.where((affinityEntry ?? m.get('Http'))?.keyNode ?? node)}: ConnectionAffinity applies only to bindings with Http: true`);
   if (pathEntry) throw new BridgeConfigError(`${ctx.where(pathEntry.keyNode)}: Path applies only to bindings with Http: true`);
   exactlyOne(portEntry, socketEntry, node, 'HostPort', 'LocalSocket', ctx);
   if (socketEntry) {

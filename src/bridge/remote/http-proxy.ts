@@ -1,4 +1,4 @@
-import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { request as httpRequest, type Agent, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { RelayedHttpRequest, RelayedHttpResponse, RequestHandler } from '../../client/index.js';
 import { classifyDialError, ConnectTimeoutError } from '../../forwarding/dial-errors.js';
@@ -6,6 +6,7 @@ import type { Logger } from '../../util/logger.js';
 import type { HttpRemoteBinding } from '../config/index.js';
 import type { ConnectionTracker } from '../connection-tracker.js';
 import { outboundBinding, type OutboundOptions } from '../outbound-address.js';
+import type { AffinityAgents } from './http-affinity.js';
 import { relayResponseHeaders, targetRequestHeaders } from './http-headers.js';
 import { targetPath } from './http-target-path.js';
 
@@ -13,6 +14,8 @@ export interface HttpProxyOptions extends OutboundOptions {
   relayName: string;
   log: Logger;
   tracker?: ConnectionTracker;
+  /** Set when the relay's Http bindings keep one target connection per client connection (ConnectionAffinity). */
+  affinity?: AffinityAgents;
 }
 
 /**
@@ -31,14 +34,26 @@ export function createHttpRequestHandler(bindings: readonly HttpRemoteBinding[],
     };
   }
   let turn = 0;
-  return (req, res) => {
+  const nextBinding = () => {
     const binding = bindings[turn]!;
     turn = (turn + 1) % bindings.length;
-    forward(req, res, binding, options);
+    return binding;
+  };
+  let warned = false;
+  return (req, res) => {
+    const affinity = options.affinity;
+    if (!affinity) return forward(req, res, nextBinding(), options);
+    if (req.connectionId === undefined) {
+      if (!warned) options.log.warn({ relay: options.relayName }, 'connection affinity needs a hybridge relay (it says which client connection a request came on); requests go over shared target connections');
+      warned = true;
+      return forward(req, res, nextBinding(), options);
+    }
+    const pinned = affinity.agentFor(req.connectionId, nextBinding);
+    forward(req, res, pinned.binding, options, pinned.agent);
   };
 }
 
-function forward(req: RelayedHttpRequest, res: RelayedHttpResponse, target: HttpRemoteBinding, options: HttpProxyOptions): void {
+function forward(req: RelayedHttpRequest, res: RelayedHttpResponse, target: HttpRemoteBinding, options: HttpProxyOptions, agent?: Agent): void {
   const started = Date.now();
   const path = targetPath(req.url, options.relayName, target.path);
   const origin = `${target.scheme}://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
@@ -60,6 +75,7 @@ function forward(req: RelayedHttpRequest, res: RelayedHttpResponse, target: Http
     headers: targetRequestHeaders(req.rawHeaders),
     localAddress,
     family: family === 0 ? undefined : family,
+    ...(agent && { agent }),
   };
   if (target.scheme === 'https') requestOptions.rejectUnauthorized = !target.insecure;
   const upstream: ClientRequest = (target.scheme === 'https' ? httpsRequest : httpRequest)(requestOptions);
@@ -82,11 +98,19 @@ function forward(req: RelayedHttpRequest, res: RelayedHttpResponse, target: Http
   upstream.once('response', (response: IncomingMessage) => {
     answered = true;
     res.writeHead(response.statusCode ?? 502, response.statusMessage ?? '', relayResponseHeaders(response.headers) as Record<string, string | string[]>);
+    // Events go out as they come, not held for the control channel's 2 s / 64 KiB batch.
+    if (isEventStream(response.headers['content-type'])) res.flushHeaders();
     response.pipe(res);
     response.once('end', () => finish(response.statusCode ?? 502));
     response.on('error', (err) => {
       res.destroy(err);
       finish('aborted', err.message);
+    });
+    // A target that dies mid-response must end the client's response as cut off, never as complete.
+    response.once('close', () => {
+      if (response.complete) return;
+      res.destroy(new Error('the target closed the connection before the response was complete'));
+      finish('aborted', 'the target closed the connection before the response was complete');
     });
   });
   upstream.on('error', (err: NodeJS.ErrnoException) => {
@@ -106,6 +130,10 @@ function forward(req: RelayedHttpRequest, res: RelayedHttpResponse, target: Http
     finish('aborted', 'the relayed request ended before the response was complete');
   });
   req.pipe(upstream);
+}
+
+function isEventStream(contentType: string | undefined): boolean {
+  return contentType?.split(';')[0]?.trim().toLowerCase() === 'text/event-stream';
 }
 
 function sendText(res: RelayedHttpResponse, status: number, statusMessage: string, text: string): void {

@@ -8,6 +8,7 @@ import type { HttpRemoteBinding, PoolSettings, RemoteBinding } from '../config/i
 import type { ConnectionTracker } from '../connection-tracker.js';
 import type { OutboundOptions } from '../outbound-address.js';
 import { relayClientOptions } from '../relay-options.js';
+import { AffinityAgents } from './http-affinity.js';
 import { createHttpRequestHandler } from './http-proxy.js';
 import { createAzbridgeHandler, type AzbridgeHandler } from './serve-azbridge.js';
 
@@ -40,6 +41,7 @@ export interface RemoteForwarderOptions {
 export class RemoteForwarder {
   private listener: HybridConnectionListener | undefined;
   private started = false;
+  private affinity: AffinityAgents | undefined;
   private readonly azbridge: AzbridgeHandler;
   private readonly log: Logger;
 
@@ -93,6 +95,7 @@ export class RemoteForwarder {
   /** Closes the control channel: no new connections or requests; accepted ones carry on. */
   async stop(): Promise<void> {
     this.started = false;
+    this.affinity?.closeAll();
     this.azbridge.close();
     await this.listener?.close().catch(() => undefined);
   }
@@ -100,12 +103,16 @@ export class RemoteForwarder {
   private createListener(): HybridConnectionListener {
     const o = this.options;
     const httpBindings = o.bindings.filter((b): b is HttpRemoteBinding => b.kind === 'http');
+    this.affinity?.closeAll();
+    const affinity = httpBindings.some((b) => b.connectionAffinity) ? new AffinityAgents() : undefined;
+    this.affinity = affinity;
     const listener = new HybridConnectionListener({
       ...relayClientOptions(o.connection, { tls: o.tls, tokenInQuery: o.tokenInQuery, proxy: o.proxy }),
       keepAliveIntervalMs: o.keepAliveIntervalMs,
       maxAuthorizationFailures: LISTENER_MAX_AUTHORIZATION_FAILURES,
-      requestHandler: createHttpRequestHandler(httpBindings, { ...o.outbound, relayName: o.relayName, log: o.log, tracker: o.tracker }),
+      requestHandler: createHttpRequestHandler(httpBindings, { ...o.outbound, relayName: o.relayName, log: o.log, tracker: o.tracker, affinity }),
     });
+    if (affinity) listener.on('clientConnectionClosed', (id) => affinity.close(id));
     listener.on('online', () => this.log.info({ relay: o.relayName, forwards: this.summary }, 'relay listener online'));
     listener.on('connecting', () => this.log.debug({ relay: o.relayName }, 'relay listener connecting'));
     listener.on('offline', (error) => {

@@ -5,12 +5,14 @@ import { EXIT_CODES, withExamples } from '../help-text.js';
 import { addManagementOptions, AZ_NOTE, subcommand, type ManagementFlags } from './options.js';
 import { registerRuleCommands } from './rule-commands.js';
 import { runManagement } from './run.js';
-import { parseBoolean, requireHycoName } from './values.js';
+import { parseBoolean, parseHttpDeadline, requireHycoName } from './values.js';
 
 interface HycoFlags extends ManagementFlags {
   name: string;
   requiresClientAuthorization?: string;
   userMetadata?: string;
+  responseTimeout?: string;
+  responseIdleTimeout?: string;
 }
 
 const NAME_HELP = "hybrid connection name (letters, digits, '.', '_', '-'; '/' between segments)";
@@ -37,10 +39,10 @@ export function registerHycoCommands(program: Command): void {
   });
 
   const update = subcommand(hyco, 'update', 'change a hybrid connection').requiredOption('-n, --name <name>', NAME_HELP);
-  addManagementOptions(withProps(update), ['hybridge hyco update -n web --requires-client-authorization true']).action(async (flags: HycoFlags) => {
+  addManagementOptions(withProps(update), ['hybridge hyco update -n web --requires-client-authorization true', 'hybridge hyco update -n events --response-timeout 5m --response-idle-timeout 2m']).action(async (flags: HycoFlags) => {
     const name = requireHycoName(flags.name, '--name');
     const props = hycoProps(flags);
-    if (Object.keys(props).length === 0) fail('nothing to update: pass --requires-client-authorization and/or --user-metadata');
+    if (Object.keys(props).length === 0) fail('nothing to update: pass --requires-client-authorization, --user-metadata, --response-timeout or --response-idle-timeout');
     await runManagement(flags, (client) => client.updateHybridConnection(name, props));
   });
 
@@ -56,7 +58,9 @@ export function registerHycoCommands(program: Command): void {
 function withProps(command: Command): Command {
   return command
     .option('--requires-client-authorization <bool>', 'whether senders need a token: true (default) or false')
-    .option('--user-metadata <text>', 'free text kept with the hybrid connection (at most 1024 characters)');
+    .option('--user-metadata <text>', 'free text kept with the hybrid connection (at most 1024 characters)')
+    .option('--response-timeout <duration>', 'hybridge extension: relayed HTTP requests get 504 when the response head takes longer (100ms to 24h, or "default" for the relay\'s --http-response-timeout)')
+    .option('--response-idle-timeout <duration>', 'hybridge extension: a streamed HTTP response that pauses longer is cut (100ms to 24h, or "default" for the relay\'s --http-idle-timeout)');
 }
 
 function hycoProps(flags: HycoFlags): HybridConnectionProps {
@@ -68,5 +72,7 @@ function hycoProps(flags: HycoFlags): HybridConnectionProps {
     if (flags.userMetadata.length > 1024) fail('--user-metadata must be at most 1024 characters');
     props.userMetadata = flags.userMetadata;
   }
+  if (flags.responseTimeout !== undefined) props.responseTimeoutMs = parseHttpDeadline(flags.responseTimeout, '--response-timeout');
+  if (flags.responseIdleTimeout !== undefined) props.responseIdleTimeoutMs = parseHttpDeadline(flags.responseIdleTimeout, '--response-idle-timeout');
   return props;
 }

@@ -1,6 +1,8 @@
 import type { KeyType } from '../../client/management-client.js';
 import { isValidEntityPath } from '../../protocol/relay-endpoint.js';
+import { HTTP_DEADLINE_MAX_MS, HTTP_DEADLINE_MIN_MS } from '../../relay/http-deadlines.js';
 import { RULE_NAME_PATTERN } from '../../relay/namespace-model.js';
+import { parseDuration } from '../../util/duration.js';
 import { fail } from '../errors.js';
 
 const RIGHTS = ['Listen', 'Send', 'Manage'] as const;
@@ -11,6 +13,19 @@ export function parseBoolean(text: string, flag: string): boolean {
   if (value === 'true' || value === 'yes') return true;
   if (value === 'false' || value === 'no') return false;
   fail(`${flag} must be true or false, not "${text}"`);
+}
+
+/** A hybrid connection's relayed-HTTP deadline: a duration (`90s`, `5m`), or `default` (null) for the relay's own. */
+export function parseHttpDeadline(text: string, flag: string): number | null {
+  if (text.trim().toLowerCase() === 'default') return null;
+  let ms: number;
+  try {
+    ms = parseDuration(text);
+  } catch (err) {
+    fail(`${flag}: ${(err as Error).message}, or "default"`);
+  }
+  if (ms < HTTP_DEADLINE_MIN_MS || ms > HTTP_DEADLINE_MAX_MS) fail(`${flag} must be from ${HTTP_DEADLINE_MIN_MS}ms to 24h, not "${text}"`);
+  return ms;
 }
 
 /** `--rights Listen Send` (az's form) or `--rights Listen,Send`; names are case-insensitive. */
