@@ -11,12 +11,14 @@ import type { Logger } from '../util/logger.js';
 import { secretMatcher } from '../util/same-secret.js';
 import { sleep } from '../util/sleep.js';
 import { WsConnection } from '../websocket/connection.js';
-import { acceptUpgrade, checkUpgradeRequest } from '../websocket/server-handshake.js';
+import { acceptUpgrade, checkUpgradeRequest, rejectUpgrade } from '../websocket/server-handshake.js';
 import { AuthorizationCache } from './authorization-cache.js';
+import { ADDRESS_REFUSED, addressOf } from './client-address.js';
 import { ConnectBroker, type RelayedConnection } from './connect-broker.js';
 import { ConnectionGate } from './connection-gate.js';
 import { createFrontDoor } from './front-door.js';
 import { answerHealth, isHealthRequest } from './health.js';
+import { sendRelayError } from './http-errors.js';
 import { HttpRelay } from './http-relay.js';
 import { limitWarnings, resolveRelayLimits, type RelayLimits } from './limits.js';
 import { controlConnectionOptions, openListenerChannel, type ChannelWiring } from './listener-admission.js';
@@ -253,6 +255,7 @@ export class RelayServer {
         return result;
       },
       onAuthFailure: (answer) => this.refusals.quietly(req, answer),
+      clientAddress: addressOf(req),
     };
   }
 
@@ -274,6 +277,9 @@ export class RelayServer {
         res,
       );
     }
+    // The IP rules come before any authentication work, and cover management calls too; health checks (load balancers) are exempt.
+    const byAddress = this.store.decideAddress(addressOf(req));
+    if (!byAddress.allowed) return this.refusals.byAddress(req, byAddress, 'http request', () => sendRelayError(res, 403, 'Forbidden', ADDRESS_REFUSED, { Connection: 'close' }));
     if (url.startsWith(MANAGEMENT_PREFIX + '/')) {
       void handleManagementRequest(this.managementContext(req), req, res, url.slice(MANAGEMENT_PREFIX.length).replace(/\?.*$/, ''));
       return;
@@ -312,6 +318,8 @@ export class RelayServer {
     this.sockets.add(socket);
     socket.on('error', () => socket.destroy());
     if (!this.serving) return this.refuse(req, socket, 503, 'The relay is starting', 'handshake', '');
+    const byAddress = this.store.decideAddress(addressOf(req));
+    if (!byAddress.allowed) return this.refusals.byAddress(req, byAddress, 'handshake', () => rejectUpgrade(socket, 403, ADDRESS_REFUSED));
     const url = req.url ?? '/';
     if (url.length > this.limits.maxRequestTargetBytes) return this.refuse(req, socket, 414, `the request target is longer than ${this.limits.maxRequestTargetBytes} bytes`, 'handshake', '');
     if (!isHcPath(url)) return this.refuse(req, socket, 404, 'WebSocket endpoints live under /$hc/{hybrid connection}', 'handshake', '');
