@@ -53,7 +53,8 @@ export function registerNetworkRuleCommands(namespace: Command): void {
   const add = subcommand(ipRule, 'add', 'add an IP rule (last, or at --position)')
     .requiredOption('--ip-address <cidr>', IP_HELP)
     .option('--action <action>', 'Allow or Deny', 'Allow')
-    .option('--position <n>', 'where the rule goes in the order, 1 = first (default: last)');
+    .option('--position <n>', 'where the rule goes in the order, 1 = first (default: last)')
+    .addHelpText('after', RULES_NOTE);
   addManagementOptions(add, [`${PREFIX} ip-rule add --ip-address 10.0.0.0/8`, `${PREFIX} ip-rule add --ip-address 10.6.6.0/24 --action Deny --position 1`]).action(
     async (flags: RuleSetFlags) => {
       const ipMask = mask(flags.ipAddress);
