@@ -265,10 +265,13 @@ export class RelayServer {
     if (url.length > this.limits.maxRequestTargetBytes) {
       return this.refusals.http(req, res, 414, 'UriTooLong', `the request target is longer than ${this.limits.maxRequestTargetBytes} bytes`, { what: 'http request' });
     }
+    // The IP rules come before any authentication work, and cover management calls too; health checks (load balancers) are exempt.
+    const byAddress = this.store.decideAddress(addressOf(req));
     if (isHealthRequest(url)) {
       return answerHealth(
         {
           draining: this.draining,
+          mayShowDetails: byAddress.allowed,
           authorizeManage: (token) => this.authorizer.authorize({ token, entity: undefined, right: 'Manage' }),
           details: () => ({ node: this.directory.nodeId, listeners: this.local.registry.size, connections: this.broker.relayed.size }),
           onBadToken: (answer) => this.refusals.quietly(req, answer),
@@ -277,8 +280,6 @@ export class RelayServer {
         res,
       );
     }
-    // The IP rules come before any authentication work, and cover management calls too; health checks (load balancers) are exempt.
-    const byAddress = this.store.decideAddress(addressOf(req));
     if (!byAddress.allowed) return this.refusals.byAddress(req, byAddress, 'http request', () => sendRelayError(res, 403, 'Forbidden', ADDRESS_REFUSED, { Connection: 'close' }));
     if (url.startsWith(MANAGEMENT_PREFIX + '/')) {
       void handleManagementRequest(this.managementContext(req), req, res, url.slice(MANAGEMENT_PREFIX.length).replace(/\?.*$/, ''));

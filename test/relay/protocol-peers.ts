@@ -69,7 +69,7 @@ export async function httpRequest(url: string, init: { method?: string; headers?
     new Promise<HttpAnswer>((resolve, reject) => {
       const target = new URL(url);
       req = request(
-        { host: target.hostname, port: target.port, path: `${target.pathname}${target.search}`, method: init.method ?? 'GET', headers: init.headers, agent: false, localAddress: init.localAddress },
+        { host: target.hostname.replace(/^\[(.*)\]$/, '$1'), port: target.port, path: `${target.pathname}${target.search}`, method: init.method ?? 'GET', headers: init.headers, agent: false, localAddress: init.localAddress },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
