@@ -146,25 +146,31 @@ export function normalizeRuleSet(input: { defaultAction: unknown; ipRules: unkno
   return { defaultAction, ipRules };
 }
 
+interface CompiledRule {
+  allow: boolean;
+  network: bigint;
+  mask: bigint;
+  /** A rule within the IPv4-mapped range, as 32-bit numbers: IPv4 clients are matched without BigInt work. */
+  v4: { network: number; mask: number } | undefined;
+}
+
 /**
- * A rule set made ready for the hot path: masks parsed once, then one AND and compare per rule.
+ * A rule set made ready for the hot path: masks parsed once, then one AND and compare per rule
+ * (32-bit for IPv4 clients against IPv4 rules, 128-bit otherwise).
  * A set that does not parse (a hand-edited document) refuses every client instead of failing open.
  */
 export class CompiledRuleSet {
-  private readonly rules: { network: bigint; mask: bigint; allow: boolean }[];
+  private readonly rules: CompiledRule[];
   private readonly defaultAllow: boolean;
   /** No rules and Allow: nothing to look at. */
   readonly allowsAll: boolean;
 
   constructor(set: NetworkRuleSet) {
-    let rules: CompiledRuleSet['rules'];
+    let rules: CompiledRule[];
     let defaultAllow: boolean;
     try {
       const valid = normalizeRuleSet(set);
-      rules = valid.ipRules.map((r) => {
-        const { network, prefix } = parseIpMask(r.ipMask);
-        return { network, mask: maskOf(prefix), allow: r.action === 'Allow' };
-      });
+      rules = valid.ipRules.map((r) => compileRule(parseIpMask(r.ipMask), r.action === 'Allow'));
       defaultAllow = valid.defaultAction === 'Allow';
     } catch {
       rules = [];
@@ -178,15 +184,35 @@ export class CompiledRuleSet {
   /** The decision for a client address as a socket reports it; an address that does not parse matches no rule. */
   decide(address: string | undefined): AddressDecision {
     if (this.allowsAll) return { allowed: true, rule: 'default' };
-    const value = address === undefined ? undefined : addressValue(address);
-    if (value !== undefined) {
-      for (let i = 0; i < this.rules.length; i++) {
-        const rule = this.rules[i]!;
-        if ((value & rule.mask) === rule.network) return { allowed: rule.allow, rule: i + 1 };
-      }
+    if (address === undefined) return { allowed: false, rule: 'default' };
+    const v4 = plainIpv4(address);
+    let value: bigint | undefined;
+    if (v4 === undefined) {
+      value = addressValue(address);
+      if (value === undefined) return { allowed: false, rule: 'default' };
     }
-    return { allowed: value !== undefined && this.defaultAllow, rule: 'default' };
+    for (let i = 0; i < this.rules.length; i++) {
+      const rule = this.rules[i]!;
+      const matches =
+        v4 !== undefined && rule.v4 !== undefined ? ((v4 & rule.v4.mask) >>> 0) === rule.v4.network : ((value ??= addressValue(address)!) & rule.mask) === rule.network;
+      if (matches) return { allowed: rule.allow, rule: i + 1 };
+    }
+    return { allowed: this.defaultAllow, rule: 'default' };
   }
+}
+
+function compileRule({ network, prefix }: IpNetwork, allow: boolean): CompiledRule {
+  const mapped = prefix >= 96 && network >> 32n === 0xffffn;
+  const v4Prefix = prefix - 96;
+  const v4 = mapped ? { network: Number(network & 0xffffffffn), mask: v4Prefix === 0 ? 0 : (0xffffffff << (32 - v4Prefix)) >>> 0 } : undefined;
+  return { allow, network, mask: maskOf(prefix), v4 };
+}
+
+/** a.b.c.d or ::ffff:a.b.c.d (how sockets report IPv4 clients) as a 32-bit number; undefined for anything else. */
+function plainIpv4(address: string): number | undefined {
+  if (isIPv4(address)) return ipv4Number(address);
+  if (address.length > 7 && address.slice(0, 7).toLowerCase() === '::ffff:' && isIPv4(address.slice(7))) return ipv4Number(address.slice(7));
+  return undefined;
 }
 
 function maskOf(prefix: number): bigint {
