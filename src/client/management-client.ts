@@ -41,6 +41,10 @@ export interface HybridConnectionProps {
 
 export type KeyType = 'PrimaryKey' | 'SecondaryKey';
 
+export type IpAction = 'Allow' | 'Deny';
+
+const NETWORK_RULE_SET_PATH = '/networkrulesets/default';
+
 /** A rule scope: the namespace (undefined) or one hybrid connection. */
 export type Scope = string | undefined;
 
@@ -133,6 +137,33 @@ export class ManagementClient {
 
   renewKey(scope: Scope, rule: string, keyType: KeyType, key?: string): Promise<unknown> {
     return this.call('POST', `${rulePath(scope, rule)}/regeneratekeys`, key === undefined ? { keyType } : { keyType, key });
+  }
+
+  /** The namespace's client IP rules (`az relay namespace network-rule-set show`). */
+  getNetworkRuleSet(): Promise<unknown> {
+    return this.call('GET', NETWORK_RULE_SET_PATH);
+  }
+
+  listNetworkRuleSets(): Promise<unknown> {
+    return this.call('GET', '/networkrulesets');
+  }
+
+  /** Changes the default action and/or replaces the rules; what is left out stays. */
+  updateNetworkRuleSet(changes: { defaultAction?: IpAction; ipRules?: { ipMask: string; action: IpAction }[] }): Promise<unknown> {
+    return this.call('PATCH', NETWORK_RULE_SET_PATH, changes);
+  }
+
+  listIpRules(): Promise<unknown> {
+    return this.call('GET', `${NETWORK_RULE_SET_PATH}/iprules`);
+  }
+
+  /** Adds a rule at `position` (1-based; default: last); answers the whole rule set. */
+  addIpRule(ipMask: string, action: IpAction, position?: number): Promise<unknown> {
+    return this.call('POST', `${NETWORK_RULE_SET_PATH}/iprules`, position === undefined ? { ipMask, action } : { ipMask, action, position });
+  }
+
+  removeIpRule(ipMask: string): Promise<unknown> {
+    return this.call('DELETE', `${NETWORK_RULE_SET_PATH}/iprules/${encodeURIComponent(ipMask)}`);
   }
 
   private token(): string {

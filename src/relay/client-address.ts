@@ -157,3 +157,6 @@ function withPort(address: string, port: string | undefined): ClientAddress | un
   const n = port === undefined ? 0 : Number(port);
   return n <= 65535 ? { address, port: n } : undefined;
 }
+
+/** What a client the IP rules refuse is told: nothing about the rules, nor which one refused it. */
+export const ADDRESS_REFUSED = 'Forbidden: this client is not allowed to connect to the namespace';

@@ -1,6 +1,7 @@
 import { closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { normalizeRuleSet } from './ip-rules.js';
 import type { NamespaceDocument } from './namespace-model.js';
 import type { StoreBackend } from './namespace-store.js';
 
@@ -89,6 +90,13 @@ export class FileStoreBackend implements StoreBackend {
       throw new DataDirectoryError(`${this.file} is not valid JSON; restore it from a backup or move it away to start a new namespace`);
     }
     if (!isNamespaceDocument(doc)) throw new DataDirectoryError(`${this.file} is not a hybridge namespace document`);
+    if (doc.networkRuleSet !== undefined) {
+      try {
+        normalizeRuleSet(doc.networkRuleSet);
+      } catch (err) {
+        throw new DataDirectoryError(`${this.file}: networkRuleSet is not valid (${(err as Error).message}); fix or remove it`);
+      }
+    }
     return doc;
   }
 

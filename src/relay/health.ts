@@ -10,6 +10,8 @@ export function isHealthRequest(url: string): boolean {
 
 export interface HealthContext {
   draining: boolean;
+  /** False for a client the namespace's IP rules refuse: it gets the status only, whatever token it shows. */
+  mayShowDetails: boolean;
   /** Checks a Manage token for the namespace. */
   authorizeManage(token: string): AuthResult;
   /** What a namespace manager may see: node id, listeners, connections. */
@@ -20,8 +22,9 @@ export interface HealthContext {
 
 /**
  * `GET /$hybridge/health`: 200 `{"status":"ok"}` or 503 `{"status":"draining"}` for anyone (a
- * load balancer's liveness check); the node's id, listener and connection counts only for a
- * namespace-level Manage token (ServiceBusAuthorization or Authorization header).
+ * load balancer's liveness check, so the IP rules do not apply); the node's id, listener and
+ * connection counts only for a namespace-level Manage token (ServiceBusAuthorization or
+ * Authorization header) from an address the IP rules allow.
  */
 export function answerHealth(ctx: HealthContext, req: IncomingMessage, res: ServerResponse): void {
   const status = ctx.draining ? 'draining' : 'ok';
@@ -30,7 +33,7 @@ export function answerHealth(ctx: HealthContext, req: IncomingMessage, res: Serv
     res.writeHead(ctx.draining ? 503 : 200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' }).end(text);
   };
   const token = headerValue(req, 'servicebusauthorization') ?? headerValue(req, 'authorization');
-  if (!token) return answer({ status });
+  if (!token || !ctx.mayShowDetails) return answer({ status });
   const auth = ctx.authorizeManage(token);
   if (auth.ok && auth.grant.scope === undefined) return answer({ status, ...ctx.details() });
   if (!auth.ok) return ctx.onBadToken(() => answer({ status }));

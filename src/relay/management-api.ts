@@ -7,6 +7,8 @@ import { sendRelayError } from './http-errors.js';
 import { HTTP_DEADLINE_FIELDS, httpDeadlineProblem } from './http-deadlines.js';
 import { normalizeRights, type AuthorizationRule, type HybridConnection, type HybridConnectionSettings } from './namespace-model.js';
 import { StoreError, type NamespaceStore, type RuleScope } from './namespace-store.js';
+import { HttpError, readJson, send } from './management-http.js';
+import { networkRuleSetRoute } from './network-rules-api.js';
 import { headerValue } from './request-url.js';
 
 /** Management API prefix; `$` cannot appear in a hybrid connection name, so it never shadows one. */
@@ -22,9 +24,9 @@ export interface ManagementContext {
   authorizeManage(token: string | undefined, entity: string | undefined): AuthResult;
   /** Sends the answer to a failed authentication (through the relay's failure throttle). */
   onAuthFailure(answer: () => void): void;
+  /** The caller's address, so that no change of the IP rules locks the caller out. */
+  clientAddress: string | undefined;
 }
-
-const MAX_BODY = 16 * 1024;
 
 export function hycoView(entity: HybridConnection, listenerCount: number) {
   return {
@@ -60,22 +62,11 @@ export function keysView(rule: AuthorizationRule, scope: RuleScope, endpoint: Re
   };
 }
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    /** The caller did not prove the right to do this: answered through the failure throttle. */
-    readonly authFailure = false,
-  ) {
-    super(message);
-  }
-}
-
 /**
  * The REST API behind `hybridge hyco ...` and `hybridge namespace ...`:
  *   /hybridconnections[/{name}[/authorizationrules[/{rule}[/keys|/regeneratekeys]]]]
  *   /authorizationrules[/{rule}[/keys|/regeneratekeys]]
+ *   /networkrulesets[/default[/iprules[/{ipMask}]]]
  * Names are one URL segment each (a '/' in a hybrid connection name is sent as %2F).
  */
 export async function handleManagementRequest(ctx: ManagementContext, req: IncomingMessage, res: ServerResponse, rawPath: string): Promise<void> {
@@ -112,6 +103,12 @@ export async function handleManagementRequest(ctx: ManagementContext, req: Incom
       const auth = ctx.authorizeManage(token, undefined);
       if (!auth.ok) throw authFailure(ctx.store, auth, token, undefined);
       return await ruleRoute(ctx, req, res, method, undefined, name, sub);
+    }
+    if (root === 'networkrulesets') {
+      const auth = ctx.authorizeManage(token, undefined);
+      if (!auth.ok) throw authFailure(ctx.store, auth, token, undefined);
+      if (auth.grant.scope !== undefined) throw new HttpError(403, 'Forbidden', 'the network rule set needs a namespace-level Manage rule');
+      return await networkRuleSetRoute(ctx, req, res, method, segments.slice(1));
     }
     throw new HttpError(404, 'NotFound', 'unknown management resource');
   } catch (err) {
@@ -255,56 +252,6 @@ function entityProps(body: Record<string, unknown>): HybridConnectionSettings {
     props[field] = value as number | null;
   }
   return props;
-}
-
-/**
- * Reads a JSON object body of at most MAX_BODY bytes. A larger body is answered with 413 at once;
- * the rest of it is read and dropped (bounded by the relay's linger for unread bodies), so the
- * client gets its answer instead of a reset.
- */
-function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const tooLarge = () => new HttpError(413, 'PayloadTooLarge', `request body is larger than ${MAX_BODY} bytes`);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let refused = false;
-    const refuse = () => {
-      refused = true;
-      chunks.length = 0;
-      reject(tooLarge());
-    };
-    if (Number(req.headers['content-length'] ?? 0) > MAX_BODY) refuse();
-    req.on('data', (chunk: Buffer) => {
-      if (refused) return;
-      size += chunk.length;
-      if (size > MAX_BODY) return refuse();
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (refused) return;
-      const text = Buffer.concat(chunks).toString('utf8').trim();
-      if (!text) return resolve({});
-      try {
-        const value: unknown = JSON.parse(text);
-        if (typeof value !== 'object' || value === null || Array.isArray(value)) return reject(new HttpError(400, 'BadRequest', 'request body must be a JSON object'));
-        resolve(value as Record<string, unknown>);
-      } catch {
-        reject(new HttpError(400, 'BadRequest', 'request body is not valid JSON'));
-      }
-    });
-    req.on('error', reject);
-  });
-}
-
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  if (body === undefined) {
-    res.writeHead(status).end();
-    return;
-  }
-  const text = JSON.stringify(body, null, 2);
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
 }
 
 function storeErrorCode(status: number): string {

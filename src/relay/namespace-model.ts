@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { NetworkRuleSet } from './ip-rules.js';
 
 /** Rights of a shared access authorization rule, as Azure names them. */
 export type AccessRight = 'Listen' | 'Send' | 'Manage';
@@ -39,6 +40,8 @@ export interface NamespaceDocument {
   createdAt: string;
   authorizationRules: AuthorizationRule[];
   hybridConnections: HybridConnection[];
+  /** Client IP rules (src/relay/ip-rules.ts); absent means every address may connect. */
+  networkRuleSet?: NetworkRuleSet;
 }
 
 export const ROOT_RULE_NAME = 'RootManageSharedAccessKey';

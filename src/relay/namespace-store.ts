@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { isValidEntityPath, MAX_ENTITY_PATH_LENGTH } from '../protocol/relay-endpoint.js';
+import { ALLOW_ALL, CompiledRuleSet, IpRuleError, type AddressDecision, type NetworkRuleSet } from './ip-rules.js';
 import {
   type AccessRight,
   type AuthorizationRule,
@@ -72,6 +73,7 @@ export class NamespaceStore extends EventEmitter {
   private byName = new Map<string, HybridConnection>();
   private entityRulesByName = new Map<string, EntityRule[]>();
   private revisionCount = 0;
+  private addressRules = new CompiledRuleSet(ALLOW_ALL);
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly backend: StoreBackend) {
@@ -223,6 +225,29 @@ export class NamespaceStore extends EventEmitter {
     });
   }
 
+  /** The client IP rules (every address allowed when none were ever set). */
+  networkRuleSet(): NetworkRuleSet {
+    return this.doc.networkRuleSet ?? ALLOW_ALL;
+  }
+
+  /** Whether the IP rules let `address` in, and which rule said so; the same on every cluster node. */
+  decideAddress(address: string | undefined): AddressDecision {
+    return this.addressRules.decide(address);
+  }
+
+  /** Replaces the IP rules with what `change` makes of the current ones; an IpRuleError becomes a StoreError with its status. */
+  changeNetworkRuleSet(change: (current: NetworkRuleSet) => NetworkRuleSet): Promise<NetworkRuleSet> {
+    return this.mutate((doc) => {
+      try {
+        doc.networkRuleSet = change(doc.networkRuleSet ?? ALLOW_ALL);
+      } catch (err) {
+        if (err instanceof IpRuleError) throw new StoreError(err.message, err.status);
+        throw err;
+      }
+      return doc.networkRuleSet;
+    });
+  }
+
   rules(scope: RuleScope): readonly AuthorizationRule[] {
     if (scope === undefined) return this.doc.authorizationRules;
     const entity = this.getHybridConnection(scope);
@@ -313,6 +338,7 @@ export class NamespaceStore extends EventEmitter {
     const previous = this.doc;
     this.doc = doc;
     this.revisionCount++;
+    this.addressRules = new CompiledRuleSet(doc.networkRuleSet ?? ALLOW_ALL);
     this.byName = new Map(doc.hybridConnections.map((e) => [e.name.toLowerCase(), e]));
     this.entityRulesByName = new Map();
     for (const entity of doc.hybridConnections) {

@@ -4,6 +4,7 @@ import type { Logger } from '../util/logger.js';
 import { rejectUpgrade } from '../websocket/server-handshake.js';
 import type { ClientAddresses } from './client-address.js';
 import { FailureThrottle } from './failure-throttle.js';
+import type { AddressDecision } from './ip-rules.js';
 import { sendRelayError } from './http-errors.js';
 import { LogLimiter } from './log-limiter.js';
 
@@ -40,6 +41,16 @@ export class Refusals {
   /** Answers an HTTP request with a relay error (`{"error":{"code","message"}}`). */
   http(req: IncomingMessage, res: ServerResponse, status: number, code: string, message: string, context: RefusalContext): void {
     this.throttle.fail(this.clients.clientAddressOf(req).address, () => sendRelayError(res, status, code, message), this.line(req, status, message, context));
+  }
+
+  /**
+   * A client the namespace's IP rules refuse, before any authentication work: logged with the rule
+   * that decided (1-based position, or 'default') and answered at once, outside the failure
+   * throttle: it did not fail to authenticate, and a client allowed later starts with a clean record.
+   */
+  byAddress(req: IncomingMessage, decision: AddressDecision, what: string, answer: () => void): void {
+    this.lines.info({ what, remote: this.clients.clientAddressOf(req).address, ipRule: decision.rule }, 'client refused by the IP rules');
+    answer();
   }
 
   /** Answers with `answer` after the throttle's verdict for this address; logs nothing. */

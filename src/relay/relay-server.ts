@@ -11,16 +11,17 @@ import type { Logger } from '../util/logger.js';
 import { secretMatcher } from '../util/same-secret.js';
 import { sleep } from '../util/sleep.js';
 import { WsConnection } from '../websocket/connection.js';
-import { acceptUpgrade, checkUpgradeRequest } from '../websocket/server-handshake.js';
+import { acceptUpgrade, checkUpgradeRequest, rejectUpgrade } from '../websocket/server-handshake.js';
 import { boundUrl, listenerBaseUrl, toWebSocketBase } from './advertised-url.js';
 import { AuthorizationCache } from './authorization-cache.js';
-import { ClientAddresses } from './client-address.js';
+import { ADDRESS_REFUSED, ClientAddresses } from './client-address.js';
 import { ConnectBroker, type RelayedConnection } from './connect-broker.js';
 import { ConnectionGate } from './connection-gate.js';
 import { createFrontDoor } from './front-door.js';
 import { answerHealth, isHealthRequest } from './health.js';
 import { FEATURES_HEADER, parseFeatures } from '../protocol/hybridge-extensions.js';
 import { httpDeadlinesFor } from './http-deadlines.js';
+import { sendRelayError } from './http-errors.js';
 import { HttpRelay } from './http-relay.js';
 import { limitWarnings, resolveRelayLimits, type RelayLimits } from './limits.js';
 import { controlConnectionOptions, openListenerChannel, type ChannelWiring } from './listener-admission.js';
@@ -273,6 +274,7 @@ export class RelayServer {
         return result;
       },
       onAuthFailure: (answer) => this.refusals.quietly(req, answer),
+      clientAddress: this.clients.clientAddressOf(req).address,
     };
   }
 
@@ -283,10 +285,13 @@ export class RelayServer {
     if (url.length > this.limits.maxRequestTargetBytes) {
       return this.refusals.http(req, res, 414, 'UriTooLong', `the request target is longer than ${this.limits.maxRequestTargetBytes} bytes`, { what: 'http request' });
     }
+    // The IP rules come before any authentication work, and cover management calls too; health checks (load balancers) are exempt.
+    const byAddress = this.store.decideAddress(this.clients.clientAddressOf(req).address);
     if (isHealthRequest(url)) {
       return answerHealth(
         {
           draining: this.draining,
+          mayShowDetails: byAddress.allowed,
           authorizeManage: (token) => this.authorizer.authorize({ token, entity: undefined, right: 'Manage' }),
           details: () => ({ node: this.directory.nodeId, listeners: this.local.registry.size, connections: this.broker.relayed.size }),
           onBadToken: (answer) => this.refusals.quietly(req, answer),
@@ -295,6 +300,7 @@ export class RelayServer {
         res,
       );
     }
+    if (!byAddress.allowed) return this.refusals.byAddress(req, byAddress, 'http request', () => sendRelayError(res, 403, 'Forbidden', ADDRESS_REFUSED, { Connection: 'close' }));
     if (url.startsWith(MANAGEMENT_PREFIX + '/')) {
       void handleManagementRequest(this.managementContext(req), req, res, url.slice(MANAGEMENT_PREFIX.length).replace(/\?.*$/, ''));
       return;
@@ -335,6 +341,8 @@ export class RelayServer {
     socket.on('error', () => socket.destroy());
     if (!this.gate.attribute(socket, this.clients.clientAddressOf(req).address)) return;
     if (!this.serving) return this.refuse(req, socket, 503, 'The relay is starting', 'handshake', '');
+    const byAddress = this.store.decideAddress(this.clients.clientAddressOf(req).address);
+    if (!byAddress.allowed) return this.refusals.byAddress(req, byAddress, 'handshake', () => rejectUpgrade(socket, 403, ADDRESS_REFUSED));
     const url = req.url ?? '/';
     if (url.length > this.limits.maxRequestTargetBytes) return this.refuse(req, socket, 414, `the request target is longer than ${this.limits.maxRequestTargetBytes} bytes`, 'handshake', '');
     if (!isHcPath(url)) return this.refuse(req, socket, 404, 'WebSocket endpoints live under /$hc/{hybrid connection}', 'handshake', '');

@@ -62,14 +62,14 @@ export interface HttpAnswer {
   elapsedMs: number;
 }
 
-export async function httpRequest(url: string, init: { method?: string; headers?: Record<string, string>; body?: Buffer } = {}, timeoutMs = WAIT_MS): Promise<HttpAnswer> {
+export async function httpRequest(url: string, init: { method?: string; headers?: Record<string, string>; body?: Buffer; localAddress?: string } = {}, timeoutMs = WAIT_MS): Promise<HttpAnswer> {
   const started = Date.now();
   let req: ReturnType<typeof request> | undefined;
   return withTimeout(
     new Promise<HttpAnswer>((resolve, reject) => {
       const target = new URL(url);
       req = request(
-        { host: target.hostname, port: target.port, path: `${target.pathname}${target.search}`, method: init.method ?? 'GET', headers: init.headers, agent: false },
+        { host: target.hostname.replace(/^\[(.*)\]$/, '$1'), port: target.port, path: `${target.pathname}${target.search}`, method: init.method ?? 'GET', headers: init.headers, agent: false, localAddress: init.localAddress },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -116,6 +116,8 @@ export interface RawListenerOptions {
   id?: string;
   /** Defaults to a root token for the entity. */
   token?: string;
+  /** The local address to connect from (e.g. 127.0.0.2, for the relay's IP rules). */
+  localAddress?: string;
   onAccept?(accept: AcceptCommand, listener: RawListener): void;
   /** `body` is the binary message that followed a request with `body: true`. */
   onRequest?(request: RequestCommand, body: Buffer | undefined, listener: RawListener): void;
@@ -153,7 +155,7 @@ export class RawListener {
   static async open(relay: RelayAddress, entity: string, options: RawListenerOptions = {}): Promise<RawListener> {
     const query = options.id ? `sb-hc-id=${encodeURIComponent(options.id)}` : '';
     const url = `${relay.wsBase}/$hc/${entity}?sb-hc-action=listen${query ? `&${query}` : ''}`;
-    const ws = new WebSocket(url, { headers: { ServiceBusAuthorization: options.token ?? relay.token(entity) }, perMessageDeflate: false });
+    const ws = new WebSocket(url, { headers: { ServiceBusAuthorization: options.token ?? relay.token(entity) }, perMessageDeflate: false, localAddress: options.localAddress });
     const listener = new RawListener(ws, options);
     await opened(ws, 'listen', `listener on ${entity}`);
     return listener;
@@ -247,6 +249,8 @@ export interface SenderOptions {
   protocols?: string[];
   /** Token for the ServiceBusAuthorization header; defaults to a root token; null sends none. */
   token?: string | null;
+  /** The local address to connect from (e.g. 127.0.0.2, for the relay's IP rules). */
+  localAddress?: string;
 }
 
 /** Opens a sender WebSocket (`ws` client); rejects with the status when the relay refuses. */
@@ -255,7 +259,7 @@ export async function openSender(relay: RelayAddress, entity: string, options: S
   const token = options.token === undefined ? relay.token(entity) : options.token;
   if (token !== null) headers.ServiceBusAuthorization = token;
   const url = hcUrl(relay, options.pathAndSuffix ?? entity, 'connect', options.query);
-  const ws = new WebSocket(url, options.protocols ?? [], { headers, perMessageDeflate: false, maxPayload: 256 * 1024 * 1024 });
+  const ws = new WebSocket(url, options.protocols ?? [], { headers, perMessageDeflate: false, maxPayload: 256 * 1024 * 1024, localAddress: options.localAddress });
   ws.on('error', () => undefined);
   await opened(ws, 'sender', `sender on ${entity}`);
   return ws;

@@ -1,14 +1,16 @@
 import type { Command } from 'commander';
 import { EXIT_CODES, withExamples } from '../help-text.js';
 import { AZ_NOTE, subcommand } from './options.js';
+import { registerNetworkRuleCommands } from './network-rule-commands.js';
 import { registerRuleCommands } from './rule-commands.js';
 
-/** `hybridge namespace authorization-rule ...`, mirroring `az relay namespace authorization-rule ...`. */
+/** `hybridge namespace authorization-rule | network-rule-set ...`, mirroring `az relay namespace ...`. */
 export function registerNamespaceCommands(program: Command): void {
   const namespace = withExamples(
-    subcommand(program, 'namespace', 'manage the namespace-level rules of a hybridge relay (mirrors `az relay namespace`)'),
-    ['hybridge namespace authorization-rule create -n ops --rights Manage', 'hybridge namespace authorization-rule keys list -n RootManageSharedAccessKey'],
+    subcommand(program, 'namespace', 'manage the namespace-level rules and client IP rules of a hybridge relay (mirrors `az relay namespace`)'),
+    ['hybridge namespace authorization-rule create -n ops --rights Manage', 'hybridge namespace authorization-rule keys list -n RootManageSharedAccessKey', 'hybridge namespace network-rule-set ip-rule add --ip-address 10.0.0.0/8'],
     EXIT_CODES.management,
   ).addHelpText('after', AZ_NOTE);
   registerRuleCommands(namespace, 'namespace');
+  registerNetworkRuleCommands(namespace);
 }
