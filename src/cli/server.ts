@@ -9,10 +9,11 @@ import { RelayServer } from '../relay/relay-server.js';
 import { addLogOptions, collect, loggerFrom, onShutdownSignal, parseDurationOption, parsePort, parsePositiveInt } from './common-options.js';
 import { CliError, ExitCode, fail } from './errors.js';
 import { readSecret, VISIBLE_IN_PS } from './secret-input.js';
+import { addJwtOptions, jwtOptionsFromFlags, type JwtFlags } from './server-jwt.js';
 import { addLimitOptions, limitsFromFlags } from './server-limits.js';
 import { checkTlsFlags, loadTls, writeGeneratedTls } from './server-tls.js';
 
-interface ServerFlags {
+interface ServerFlags extends JwtFlags {
   host: string;
   port: string;
   data?: string;
@@ -42,6 +43,7 @@ Examples:
   HYBRIDGE_ROOT_KEY=$(cat root.key) hybridge server --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem --public-url wss://relay.example.com
   hybridge server --tls-self-signed --data /var/lib/hybridge
   hybridge server --redis redis://10.0.0.5:6379 --node-id a --public-url wss://a.relay.example.com --root-key-file /run/secrets/root-key
+  hybridge server --jwt-issuer https://login.microsoftonline.com/<tenant>/v2.0 --jwt-roles roles.yaml   # Entra ID tokens beside SAS
 
 The data directory is --data, else $${DATA_DIR_ENV}/relay, else ~/.hybridge/relay (cluster nodes keep
 the namespace in Redis and use it only for a --tls-self-signed certificate). The root connection string is printed only when this start
@@ -49,7 +51,7 @@ created the namespace with a generated key.
 
 Exit codes: 0 stopped by SIGINT/SIGTERM, 1 the server could not run (port in use, data directory
 locked, Redis unreachable), 2 invalid command line, key, certificate or URL. See README.md and
-docs/cluster.md.`;
+docs/cluster.md and docs/identity-tokens.md.`;
 
 export function defaultDataDirectory(): string {
   return join(process.env[DATA_DIR_ENV] ?? join(homedir(), '.hybridge'), 'relay');
@@ -75,7 +77,7 @@ export function registerServerCommand(program: Command): void {
     .option('--node-id <id>', 'this node\'s name in the cluster (default: the host name)')
     .option('--redis-prefix <prefix>', 'key prefix, to keep several clusters in one Redis apart', 'hybridge:')
     .option('--cluster-heartbeat <duration>', 'how often a node announces itself in Redis; a node silent for 5 heartbeats is forgotten with its listeners', '1s');
-  addLogOptions(addLimitOptions(command)).addHelpText('after', EXAMPLES).action(async (flags: ServerFlags) => runServer(flags));
+  addLogOptions(addLimitOptions(addJwtOptions(command))).addHelpText('after', EXAMPLES).action(async (flags: ServerFlags) => runServer(flags));
 }
 
 async function runServer(flags: ServerFlags): Promise<void> {
@@ -85,6 +87,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
   const drainMs = parseDurationOption(flags.drainTimeout, '--drain-timeout');
   const heartbeatMs = parseDurationOption(flags.clusterHeartbeat, '--cluster-heartbeat');
   const limits = limitsFromFlags(flags);
+  const jwt = jwtOptionsFromFlags(flags);
   if (heartbeatMs < 100 || heartbeatMs > 60_000) fail('--cluster-heartbeat must be from 100ms to 60s');
   if (flags.publicUrl !== undefined) checkPublicUrl(flags.publicUrl);
   const rootKey = rootKeyFrom(flags);
@@ -133,6 +136,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
     publicUrl: flags.publicUrl,
     maxListenersPerEntity: maxListeners,
     limits,
+    jwt,
     nodeId,
     directory: redis && clusterModules ? (local) => (cluster = new clusterModules[2].ClusterDirectory(local, redis, { maxPerEntity: maxListeners, log, heartbeatMs })) : undefined,
   });

@@ -17,7 +17,7 @@ export interface ListenerChannelHooks {
   /** The sink for a response to a request this channel was given, if still waiting. */
   findResponseSink(channel: ListenerChannel, requestId: string): ResponseSink | undefined;
   /** Checks a renewToken's token for this channel's entity. */
-  reauthorize(token: string): AuthResult;
+  reauthorize(token: string): Promise<AuthResult>;
   /** `error` says why the relay gave up on the channel (a limit, a protocol error), when it did. */
   onClosed(channel: ListenerChannel, code: number, reason: string, error?: Error): void;
 }
@@ -44,6 +44,8 @@ export class ListenerChannel {
   private expiryTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private closing = false;
+  /** Counts renewToken commands: only the newest one's verdict counts when checks overlap. */
+  private renewals = 0;
 
   constructor(
     readonly conn: WsConnection,
@@ -141,7 +143,7 @@ export class ListenerChannel {
         this.onResponse(command.response);
         break;
       case 'renewToken':
-        this.onRenew(command.renewToken.token);
+        void this.onRenew(command.renewToken.token);
         break;
       default:
         this.log.debug({ hyco: this.entity, listener: this.listenerId, command: command.name.slice(0, 64) }, 'ignoring unknown control command');
@@ -161,8 +163,10 @@ export class ListenerChannel {
     else target.onBodyEnd();
   }
 
-  private onRenew(token: string): void {
-    const result = this.hooks.reauthorize(token);
+  private async onRenew(token: string): Promise<void> {
+    const renewal = ++this.renewals;
+    const result = await this.hooks.reauthorize(token);
+    if (renewal !== this.renewals || this.closed || this.closing) return;
     if (!result.ok) {
       this.log.warn({ hyco: this.entity, listener: this.listenerId, reason: result.reason }, 'renewToken rejected; closing control channel');
       this.close(CloseCode.PolicyViolation, `renewToken rejected: ${result.reason}`);
