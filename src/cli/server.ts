@@ -157,7 +157,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
     await redis?.close();
   });
   log.info(
-    { url: started.url, ...(redis ? { node: nodeId, cluster: 'redis' } : { data: dataDir }), tls: tls ? 'on' : 'off', hybridConnections: server.store.hybridConnections().length },
+    { url: started.url, ...(redis ? { node: nodeId, cluster: 'redis' } : { data: dataDir }), tls: tls ? 'on' : 'off', hybridConnections: server.store.hybridConnections().length, jwtIssuers: jwt?.issuers.length },
     'relay listening',
   );
   if (started.rootConnectionString) {

@@ -43,7 +43,7 @@ describe('JWT bearer tokens on the relay', () => {
     const roles = parseRoleMapping('roles:\n  tunnel-operator:\n    rights: [Listen, Send]\n    hybridConnections: [tunnel]\n');
     relay = cleanup.add(
       await startRelay({
-        hybridConnections: ['web', 'tunnel', 'other', 'short'],
+        hybridConnections: ['web', 'tunnel', 'other', 'short', 'api'],
         log,
         jwt: { issuers: [{ issuer: issuer.issuer, keys: { kind: 'discovery', url: issuer.discoveryUrl, issuer: issuer.issuer } }], roles, clockSkewSeconds: 0 },
       }),
@@ -112,7 +112,7 @@ describe('JWT bearer tokens on the relay', () => {
     const list = await fetch(`${relay.httpBase}/$hybridge/v1/hybridconnections`, { headers: { Authorization: `Bearer ${owner}` } });
     assert.equal(list.status, 200);
     const names = ((await list.json()) as { name: string }[]).map((h) => h.name).sort();
-    assert.deepEqual(names, ['other', 'short', 'tunnel', 'web']);
+    assert.deepEqual(names, ['api', 'other', 'short', 'tunnel', 'web']);
     const raw = await fetch(`${relay.httpBase}/$hybridge/v1/hybridconnections/web`, { headers: { ServiceBusAuthorization: owner } });
     assert.equal(raw.status, 200, 'the bare JWT in ServiceBusAuthorization, as the .NET SDK sends it');
     const created = await fetch(`${relay.httpBase}/$hybridge/v1/hybridconnections/made-by-jwt`, { method: 'PUT', headers: { Authorization: `Bearer ${owner}`, 'content-type': 'application/json' }, body: '{}' });
@@ -146,6 +146,30 @@ describe('JWT bearer tokens on the relay', () => {
     const at = await withTimeout(closed, 8000, 'closed at expiry');
     assert.ok(at >= exp * 1000 - 100, `closed at expiry, not before (${at - exp * 1000} ms)`);
     await waitFor(() => records.some((r) => r.msg === 'listener offline' && r.hyco === 'short' && r.code === 1008), 5000, 'the relay says why');
+  });
+
+  it('a relayed HTTP request with Authorization: Bearer reaches the listener without that header; a Listener token gets 403', async () => {
+    const seen: Record<string, string>[] = [];
+    const listener = cleanup.listener(
+      listenerFor(relay, 'api', {
+        ...jwtOptions('api', ['Azure.Relay.Listener:api']),
+        requestHandler: (request, response) => {
+          seen.push(request.headers);
+          response.writeHead(200, { 'content-type': 'text/plain' });
+          response.end('hello from the listener');
+        },
+      }),
+    );
+    await listener.open();
+    const ok = await fetch(`${relay.httpBase}/api/x`, { headers: { Authorization: `Bearer ${token({ roles: ['Azure.Relay.Sender:api'] })}`, 'X-App': 'kept' } });
+    assert.equal(ok.status, 200);
+    assert.equal(await ok.text(), 'hello from the listener');
+    assert.equal(seen.at(-1)?.['x-app'], 'kept');
+    assert.equal(seen.at(-1)?.authorization, undefined, 'the relay consumed the token');
+    const denied = await fetch(`${relay.httpBase}/api/x`, { headers: { Authorization: `Bearer ${token({ roles: ['Azure.Relay.Listener'] })}` } });
+    assert.equal(denied.status, 403);
+    assert.match(((await denied.json()) as { error: { message: string } }).error.message, /do not grant Send on "api"/);
+    assert.equal(seen.length, 1);
   });
 
   it('SAS keeps working beside JWTs', async () => {
