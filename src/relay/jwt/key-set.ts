@@ -24,6 +24,8 @@ export interface KeySetTiming {
 
 export const DEFAULT_KEY_SET_TIMING: KeySetTiming = { refreshMs: 60 * 60_000, minRefetchMs: 60_000, fetchTimeoutMs: 5000 };
 const MAX_DOCUMENT_BYTES = 512 * 1024;
+/** Keys one token is checked against (sets that reuse a kid, or keys without one). */
+const MAX_CANDIDATES = 3;
 
 /** A description of a source for messages (no secrets in it: file paths and URLs only). */
 export function describeSource(source: KeySource): string {
@@ -67,10 +69,13 @@ export class KeySet {
     return this.keys.length;
   }
 
-  /** The keys a token with key id `kid` may be verified with (no kid: the set's only key). */
+  /**
+   * The keys a token with key id `kid` may be verified with (no kid: the set's only key, or its keys
+   * without an id). At most MAX_CANDIDATES: a forged token never costs more signature checks than that.
+   */
   candidates(kid: string | undefined): SigningKey[] {
-    if (kid === undefined) return this.keys.length === 1 ? this.keys : this.keys.filter((k) => k.kid === undefined);
-    return this.keys.filter((k) => k.kid === kid);
+    const matching = kid === undefined ? (this.keys.length === 1 ? this.keys : this.keys.filter((k) => k.kid === undefined)) : this.keys.filter((k) => k.kid === kid);
+    return matching.slice(0, MAX_CANDIDATES);
   }
 
   /** candidates(), fetching the set again first when it has none and the last fetch is old enough. */

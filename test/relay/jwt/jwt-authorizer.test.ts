@@ -144,6 +144,19 @@ describe('JWT bearer tokens', () => {
     }
   });
 
+  it('principals can be mapped by object id (claims: [oid]), as Entra ID tokens for Azure Relay itself carry no roles', async () => {
+    const oid = '3f2504e0-4f89-11d3-9a0c-0305e82c3301';
+    const mapping = parseRoleMapping(JSON.stringify({ claims: ['oid'], builtInRoles: false, roles: { [oid]: { rights: ['Listen'], hybridConnections: ['web'] } } }));
+    const byOid = await authorizer(issuer, { roles: mapping });
+    try {
+      assert.ok((await byOid.authorize({ token: issuer.token({ oid }), entity: 'web', right: 'Listen' })).ok);
+      refused(await byOid.authorize({ token: issuer.token({ oid: 'another-principal' }), entity: 'web', right: 'Listen' }), 403, /no role this relay maps/);
+      refused(await byOid.authorize({ token: issuer.token({ oid, roles: ['Azure Relay Owner'] }), entity: 'web', right: 'Send' }), 403, /do not grant Send/, undefined);
+    } finally {
+      byOid.close();
+    }
+  });
+
   it('picks up rotated keys by fetching again on an unknown kid, at most once per interval however many arrive', async () => {
     const rotating = await startLocalIssuer([makeKey('ES256', 'old')]);
     const interval = 1000;
