@@ -6,3 +6,6 @@ export { createRelayServer, type CreateRelayServerOptions, type EmbeddedRelay } 
 export type { RelayServer } from './relay/relay-server.js';
 export { ProxyPolicy, type ProxySetting } from './proxy/proxy-policy.js';
 export { ProxyError, ProxySettingsError, type ProxyFailure } from './proxy/proxy-error.js';
+export type { JwtAuthOptions, JwtIssuer } from './relay/jwt/jwt-authorizer.js';
+export type { KeySource } from './relay/jwt/key-set.js';
+export { parseRoleMapping, type RoleMapping } from './relay/jwt/role-mapping.js';

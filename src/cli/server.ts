@@ -10,10 +10,11 @@ import { RelayServer } from '../relay/relay-server.js';
 import { addLogOptions, collect, loggerFrom, onShutdownSignal, parseDurationOption, parsePort, parsePositiveInt } from './common-options.js';
 import { CliError, ExitCode, fail } from './errors.js';
 import { readSecret, VISIBLE_IN_PS } from './secret-input.js';
+import { addJwtOptions, jwtOptionsFromFlags, type JwtFlags } from './server-jwt.js';
 import { addLimitOptions, limitsFromFlags } from './server-limits.js';
 import { checkTlsFlags, loadTls, writeGeneratedTls } from './server-tls.js';
 
-interface ServerFlags {
+interface ServerFlags extends JwtFlags {
   host: string;
   port: string;
   data?: string;
@@ -47,6 +48,7 @@ Examples:
   hybridge server --redis redis://10.0.0.5:6379 --node-id a --public-url wss://a.relay.example.com --root-key-file /run/secrets/root-key
   hybridge server --host 0.0.0.0 --proxy-protocol --public-url wss://relay.example.com   # behind haproxy "send-proxy-v2"
   hybridge server --host 0.0.0.0 --trusted-proxy 10.0.0.0/8 --public-url wss://relay.example.com   # behind nginx (X-Forwarded-For)
+  hybridge server --jwt-issuer https://login.microsoftonline.com/<tenant>/v2.0 --jwt-roles roles.yaml   # Entra ID tokens beside SAS
 
 The data directory is --data, else $${DATA_DIR_ENV}/relay, else ~/.hybridge/relay (cluster nodes keep
 the namespace in Redis and use it only for a --tls-self-signed certificate). The root connection string is printed only when this start
@@ -54,7 +56,7 @@ created the namespace with a generated key.
 
 Exit codes: 0 stopped by SIGINT/SIGTERM, 1 the server could not run (port in use, data directory
 locked, Redis unreachable), 2 invalid command line, key, certificate or URL. See README.md and
-docs/cluster.md, docs/deployment.md (load balancers).`;
+docs/cluster.md, docs/deployment.md (load balancers) and docs/identity-tokens.md.`;
 
 export function defaultDataDirectory(): string {
   return join(process.env[DATA_DIR_ENV] ?? join(homedir(), '.hybridge'), 'relay');
@@ -82,7 +84,7 @@ export function registerServerCommand(program: Command): void {
     .option('--cluster-heartbeat <duration>', 'how often a node announces itself in Redis; a node silent for 5 heartbeats is forgotten with its listeners', '1s')
     .option('--proxy-protocol', 'every connection starts with a PROXY protocol v1/v2 header from a load balancer naming the client (read before TLS); connections without one are closed')
     .option('--trusted-proxy <cidr>', 'a load balancer or proxy (address or CIDR, repeatable) whose Forwarded / X-Forwarded-For headers name the client; from other peers these headers are ignored', collect, []);
-  addLogOptions(addLimitOptions(command)).addHelpText('after', EXAMPLES).action(async (flags: ServerFlags) => runServer(flags));
+  addLogOptions(addLimitOptions(addJwtOptions(command))).addHelpText('after', EXAMPLES).action(async (flags: ServerFlags) => runServer(flags));
 }
 
 async function runServer(flags: ServerFlags): Promise<void> {
@@ -92,6 +94,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
   const drainMs = parseDurationOption(flags.drainTimeout, '--drain-timeout');
   const heartbeatMs = parseDurationOption(flags.clusterHeartbeat, '--cluster-heartbeat');
   const limits = limitsFromFlags(flags);
+  const jwt = jwtOptionsFromFlags(flags);
   if (heartbeatMs < 100 || heartbeatMs > 60_000) fail('--cluster-heartbeat must be from 100ms to 60s');
   if (flags.publicUrl !== undefined) checkPublicUrl(flags.publicUrl);
   for (const text of flags.trustedProxy) {
@@ -144,6 +147,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
     publicUrl: flags.publicUrl,
     maxListenersPerEntity: maxListeners,
     limits,
+    jwt,
     nodeId,
     proxyProtocol: flags.proxyProtocol === true,
     trustedProxies: flags.trustedProxy,
@@ -166,7 +170,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
     await redis?.close();
   });
   log.info(
-    { url: started.url, ...(redis ? { node: nodeId, cluster: 'redis' } : { data: dataDir }), tls: tls ? 'on' : 'off', hybridConnections: server.store.hybridConnections().length },
+    { url: started.url, ...(redis ? { node: nodeId, cluster: 'redis' } : { data: dataDir }), tls: tls ? 'on' : 'off', hybridConnections: server.store.hybridConnections().length, jwtIssuers: jwt?.issuers.length },
     'relay listening',
   );
   if (started.rootConnectionString) {

@@ -42,7 +42,7 @@ export function authorize(store: NamespaceStore, request: AuthorizeRequest): Aut
     return { ok: false, status: 401, reason: 'MissingToken: no ServiceBusAuthorization header or sb-hc-token parameter' };
   }
   if (/^(Bearer\s+)?[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token.trim())) {
-    return { ok: false, status: 401, reason: 'UnsupportedToken: the hybridge relay accepts SAS tokens; Microsoft Entra ID tokens work with Azure Relay only' };
+    return { ok: false, status: 401, reason: 'UnsupportedToken: this relay accepts SAS tokens only; start it with --jwt-issuer to accept tokens from an identity provider' };
   }
   let sas;
   try {

@@ -49,6 +49,8 @@ export interface SenderRequest {
   /** The raw path segments after the entity name (sender's path suffix). */
   rawSuffix: string;
   grant: Grant;
+  /** The sender's Authorization header carried its relay token: the listener does not get it. */
+  authorizationConsumed?: boolean;
 }
 
 /** A relayed WebSocket connection and who was admitted to it. */
@@ -127,7 +129,10 @@ export class ConnectBroker {
     };
     const trackingId = gesture.id ?? randomUUID();
     const connectHeaders: Record<string, string> = {};
-    for (const [name, value] of Object.entries(rawHeaderMap(req))) if (!PRIVATE_HEADERS.has(name.toLowerCase())) connectHeaders[name] = value;
+    for (const [name, value] of Object.entries(rawHeaderMap(req))) {
+      const lower = name.toLowerCase();
+      if (!PRIVATE_HEADERS.has(lower) && !(lower === 'authorization' && request.authorizationConsumed)) connectHeaders[name] = value;
+    }
     const secret = randomBytes(16).toString('hex');
     const pending: PendingAccept = {
       secret,

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { formatConnectionString } from '../protocol/connection-string.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { FileStoreBackend } from './file-store-backend.js';
+import type { JwtAuthOptions } from './jwt/jwt-authorizer.js';
 import { ROOT_RULE_NAME } from './namespace-model.js';
 import { RelayServer } from './relay-server.js';
 
@@ -33,6 +34,8 @@ export interface CreateRelayServerOptions {
   maxListenersPerEntity?: number;
   /** A pino logger; default silent. */
   log?: Logger;
+  /** Also accept JWT bearer tokens from these identity providers (docs/identity-tokens.md). */
+  jwt?: JwtAuthOptions;
 }
 
 export interface EmbeddedRelay {
@@ -67,6 +70,7 @@ export async function createRelayServer(options: CreateRelayServerOptions = {}):
     tls: options.tls,
     publicUrl: options.publicUrl,
     maxListenersPerEntity: options.maxListenersPerEntity,
+    jwt: options.jwt,
   });
   let started;
   try {

@@ -13,7 +13,7 @@ export interface HealthContext {
   /** False for a client the namespace's IP rules refuse: it gets the status only, whatever token it shows. */
   mayShowDetails: boolean;
   /** Checks a Manage token for the namespace. */
-  authorizeManage(token: string): AuthResult;
+  authorizeManage(token: string): Promise<AuthResult>;
   /** What a namespace manager may see: node id, listeners, connections. */
   details(): Record<string, unknown>;
   /** A token that did not verify: answered through the failure throttle. */
@@ -26,7 +26,7 @@ export interface HealthContext {
  * connection counts only for a namespace-level Manage token (ServiceBusAuthorization or
  * Authorization header) from an address the IP rules allow.
  */
-export function answerHealth(ctx: HealthContext, req: IncomingMessage, res: ServerResponse): void {
+export async function answerHealth(ctx: HealthContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const status = ctx.draining ? 'draining' : 'ok';
   const answer = (body: Record<string, unknown>) => {
     const text = JSON.stringify(body);
@@ -34,7 +34,7 @@ export function answerHealth(ctx: HealthContext, req: IncomingMessage, res: Serv
   };
   const token = headerValue(req, 'servicebusauthorization') ?? headerValue(req, 'authorization');
   if (!token || !ctx.mayShowDetails) return answer({ status });
-  const auth = ctx.authorizeManage(token);
+  const auth = await ctx.authorizeManage(token);
   if (auth.ok && auth.grant.scope === undefined) return answer({ status, ...ctx.details() });
   if (!auth.ok) return ctx.onBadToken(() => answer({ status }));
   answer({ status });

@@ -59,8 +59,8 @@ export function openListenerChannel(wiring: ChannelWiring, c: NewChannel): Liste
     c.baseUrl,
     {
       findResponseSink: (ch, requestId) => http.responseSink(ch, requestId),
-      reauthorize: (token) => {
-        const renewed = authorizer.authorize({ token, entity: c.entity, right: 'Listen' });
+      reauthorize: async (token) => {
+        const renewed = await authorizer.authorize({ token, entity: c.entity, right: 'Listen' });
         // The cluster registry keeps the grant too; other nodes revoke by it.
         if (renewed.ok) directory.refresh(channel, renewed.grant);
         return renewed;

@@ -18,7 +18,7 @@ export interface ListenerChannelHooks {
   /** The sink for a response to a request this channel was given, if still waiting. */
   findResponseSink(channel: ListenerChannel, requestId: string): ResponseSink | undefined;
   /** Checks a renewToken's token for this channel's entity. */
-  reauthorize(token: string): AuthResult;
+  reauthorize(token: string): Promise<AuthResult>;
   /** `error` says why the relay gave up on the channel (a limit, a protocol error), when it did. */
   onClosed(channel: ListenerChannel, code: number, reason: string, error?: Error): void;
 }
@@ -47,6 +47,8 @@ export class ListenerChannel {
   private closing = false;
   /** hybridge extensions the listener announced (protocol/hybridge-extensions.ts). */
   features: ReadonlySet<HybridgeFeature> = new Set();
+  /** Counts renewToken commands: only the newest one's verdict counts when checks overlap. */
+  private renewals = 0;
 
   constructor(
     readonly conn: WsConnection,
@@ -144,7 +146,7 @@ export class ListenerChannel {
         this.onResponse(command.response);
         break;
       case 'renewToken':
-        this.onRenew(command.renewToken.token);
+        void this.onRenew(command.renewToken.token);
         break;
       default:
         this.log.debug({ hyco: this.entity, listener: this.listenerId, command: command.name.slice(0, 64) }, 'ignoring unknown control command');
@@ -164,8 +166,10 @@ export class ListenerChannel {
     else target.onBodyEnd();
   }
 
-  private onRenew(token: string): void {
-    const result = this.hooks.reauthorize(token);
+  private async onRenew(token: string): Promise<void> {
+    const renewal = ++this.renewals;
+    const result = await this.hooks.reauthorize(token);
+    if (renewal !== this.renewals || this.closed || this.closing) return;
     if (!result.ok) {
       this.log.warn({ hyco: this.entity, listener: this.listenerId, reason: result.reason }, 'renewToken rejected; closing control channel');
       this.close(CloseCode.PolicyViolation, `renewToken rejected: ${result.reason}`);

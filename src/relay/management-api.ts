@@ -21,7 +21,7 @@ export interface ManagementContext {
   /** The endpoint written into connection strings. */
   endpoint: RelayEndpoint;
   /** Checks a Manage token for the namespace (entity undefined) or one hybrid connection. */
-  authorizeManage(token: string | undefined, entity: string | undefined): AuthResult;
+  authorizeManage(token: string | undefined, entity: string | undefined): Promise<AuthResult>;
   /** Sends the answer to a failed authentication (through the relay's failure throttle). */
   onAuthFailure(answer: () => void): void;
   /** The caller's address, so that no change of the IP rules locks the caller out. */
@@ -87,7 +87,7 @@ export async function handleManagementRequest(ctx: ManagementContext, req: Incom
 
     if (root === 'hybridconnections') {
       const entity = name;
-      const auth = ctx.authorizeManage(token, entity);
+      const auth = await ctx.authorizeManage(token, entity);
       if (!auth.ok) throw authFailure(ctx.store, auth, token, entity);
       if (entity === undefined) {
         if (auth.grant.scope !== undefined) throw new HttpError(403, 'Forbidden', 'listing hybrid connections needs a namespace-level Manage rule');
@@ -100,12 +100,12 @@ export async function handleManagementRequest(ctx: ManagementContext, req: Incom
       throw new HttpError(404, 'NotFound', `unknown resource "${sub}"`);
     }
     if (root === 'authorizationrules') {
-      const auth = ctx.authorizeManage(token, undefined);
+      const auth = await ctx.authorizeManage(token, undefined);
       if (!auth.ok) throw authFailure(ctx.store, auth, token, undefined);
       return await ruleRoute(ctx, req, res, method, undefined, name, sub);
     }
     if (root === 'networkrulesets') {
-      const auth = ctx.authorizeManage(token, undefined);
+      const auth = await ctx.authorizeManage(token, undefined);
       if (!auth.ok) throw authFailure(ctx.store, auth, token, undefined);
       if (auth.grant.scope !== undefined) throw new HttpError(403, 'Forbidden', 'the network rule set needs a namespace-level Manage rule');
       return await networkRuleSetRoute(ctx, req, res, method, segments.slice(1));

@@ -23,17 +23,18 @@ import { FEATURES_HEADER, parseFeatures } from '../protocol/hybridge-extensions.
 import { httpDeadlinesFor } from './http-deadlines.js';
 import { sendRelayError } from './http-errors.js';
 import { HttpRelay } from './http-relay.js';
+import { JwtAuthorizer, type JwtAuthOptions } from './jwt/jwt-authorizer.js';
 import { limitWarnings, resolveRelayLimits, type RelayLimits } from './limits.js';
 import { controlConnectionOptions, openListenerChannel, type ChannelWiring } from './listener-admission.js';
 import { LocalDirectory, type ListenerDirectory } from './listener-directory.js';
 import type { ListenerRegistry } from './listener-registry.js';
 import { handleManagementRequest, MANAGEMENT_PREFIX, type ManagementContext } from './management-api.js';
-import { emptyNamespace, ROOT_RULE_NAME } from './namespace-model.js';
+import { emptyNamespace, ROOT_RULE_NAME, type HybridConnection } from './namespace-model.js';
 import { enforceNamespaceChange } from './namespace-enforcement.js';
 import { NamespaceStore, type NamespaceChange, type StoreBackend } from './namespace-store.js';
 import { proxyProtocolFront, type ProxyProtocolListener } from './proxy-protocol-listener.js';
 import { Refusals, type RefusalContext } from './refusals.js';
-import { gestureToken, headerValue, isHcPath, listenerIdFromTracking, parseHcGesture, parseRelayedTarget, rawSuffixAfter, type HcGesture } from './request-url.js';
+import { gestureToken, headerValue, isHcPath, listenerIdFromTracking, parseHcGesture, parseRelayedTarget, rawSuffixAfter, type HcGesture, type RelayedTarget } from './request-url.js';
 
 export interface RelayServerOptions {
   host: string;
@@ -63,6 +64,8 @@ export interface RelayServerOptions {
   proxyProtocol?: boolean;
   /** Peers (CIDRs) whose Forwarded / X-Forwarded-For headers name the client (`--trusted-proxy`). */
   trustedProxies?: string[];
+  /** Also accept JWT bearer tokens from these identity providers (docs/identity-tokens.md). */
+  jwt?: JwtAuthOptions;
 }
 
 export interface RelayServerStarted {
@@ -81,6 +84,8 @@ export class RelayServer {
   readonly store: NamespaceStore;
   readonly limits: RelayLimits;
   private readonly authorizer: AuthorizationCache;
+  /** Verifies tokens from identity providers, when the relay trusts any. */
+  readonly jwt: JwtAuthorizer | undefined;
   /** This node's control channels. */
   readonly local: LocalDirectory;
   /** Where listeners are: this node's, or the whole cluster's. */
@@ -113,7 +118,8 @@ export class RelayServer {
     this.refusals = new Refusals(this.log, this.clients);
     this.gate = new ConnectionGate(limits, this.refusals.lines, this.clients);
     this.store = new NamespaceStore(options.backend);
-    this.authorizer = new AuthorizationCache(this.store);
+    this.jwt = options.jwt ? new JwtAuthorizer(options.jwt, this.log) : undefined;
+    this.authorizer = new AuthorizationCache(this.store, this.jwt);
     this.local = new LocalDirectory(options.nodeId ?? 'local', limits.maxListenersPerHyco);
     this.directory = options.directory?.(this.local) ?? this.local;
     const publicBaseUrl = options.publicUrl ? toWebSocketBase(options.publicUrl) : undefined;
@@ -181,12 +187,14 @@ export class RelayServer {
     await once(this.listener, 'listening');
     let created: boolean;
     try {
+      await this.jwt?.start();
       created = await this.store.open(() => emptyNamespace(this.options.rootKey));
       for (const name of this.options.hybridConnections ?? []) {
         if (await this.store.ensureHybridConnection(name)) this.log.info({ hyco: name }, 'hybrid connection created');
       }
     } catch (err) {
       this.proxyProtocol?.server.close();
+      this.jwt?.close();
       this.server.close();
       throw err;
     }
@@ -260,6 +268,7 @@ export class RelayServer {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.gate.close();
     this.refusals.close();
+    this.jwt?.close();
     await this.store.close();
   }
 
@@ -268,8 +277,8 @@ export class RelayServer {
       store: this.store,
       listenerCount: (entity) => this.directory.count(entity),
       endpoint: this.endpoint,
-      authorizeManage: (token, entity) => {
-        const result = this.authorizer.authorize({ token, entity, right: 'Manage' });
+      authorizeManage: async (token, entity) => {
+        const result = await this.authorizer.authorize({ token, entity, right: 'Manage' });
         if (result.ok) this.gate.authenticated(req.socket);
         return result;
       },
@@ -288,7 +297,7 @@ export class RelayServer {
     // The IP rules come before any authentication work, and cover management calls too; health checks (load balancers) are exempt.
     const byAddress = this.store.decideAddress(this.clients.clientAddressOf(req).address);
     if (isHealthRequest(url)) {
-      return answerHealth(
+      return void answerHealth(
         {
           draining: this.draining,
           mayShowDetails: byAddress.allowed,
@@ -313,16 +322,20 @@ export class RelayServer {
     if (!target) return refuse(400, 'BadRequest', 'malformed URL encoding in the request path');
     const match = this.store.matchPath(target.path);
     if (!match) return refuse(404, 'EndpointNotFound', `Endpoint does not exist: no hybrid connection matches "/${firstSegment(target.path)}"`);
-    const entity = match.entity;
+    void this.relayRequest(req, res, match.entity, target, refuse).catch(() => refuse(503, 'ServiceUnavailable', 'The relay could not check the token now'));
+  }
+
+  private async relayRequest(req: IncomingMessage, res: ServerResponse, entity: HybridConnection, target: RelayedTarget, refuse: (status: number, code: string, message: string, hyco?: string) => void): Promise<void> {
     const sbHeader = headerValue(req, 'servicebusauthorization');
     const authHeader = headerValue(req, 'authorization');
     let authorizationConsumed = false;
     if (entity.requiresClientAuthorization) {
       const token = target.token ?? sbHeader ?? authHeader;
       authorizationConsumed = !target.token && !sbHeader && authHeader !== undefined;
-      const result = this.authorizer.authorize({ token, entity: entity.name, right: 'Send' });
+      const result = await this.authorizer.authorize({ token, entity: entity.name, right: 'Send' });
       if (!result.ok) return refuse(result.status, result.status === 401 ? 'TokenMissingOrInvalid' : 'Forbidden', result.reason, entity.name);
     }
+    if (req.destroyed) return;
     this.gate.authenticated(req.socket);
     if (this.namespaceConnections >= this.limits.maxConnectionsPerNamespace) return refuse(503, 'QuotaExceeded', this.namespaceFullReason(), entity.name);
     this.http.handle({
@@ -353,7 +366,7 @@ export class RelayServer {
       case 'listen':
         return void this.onListen(req, socket, head, gesture).catch((err: Error) => this.refuse(req, socket, 503, `The relay cannot register listeners now: ${err.message}`, 'listener', gesture.path));
       case 'connect':
-        return this.onConnect(req, socket, head, gesture, url);
+        return void this.onConnect(req, socket, head, gesture, url).catch(() => this.refuse(req, socket, 503, 'The relay could not check the token now', 'sender', gesture.path));
       case 'accept':
         return this.broker.accept(req, socket, head, gesture);
       case 'request':
@@ -374,8 +387,9 @@ export class RelayServer {
   private async onListen(req: IncomingMessage, socket: Socket, head: Buffer, gesture: HcGesture): Promise<void> {
     const entity = this.store.getHybridConnection(gesture.path);
     if (!entity) return this.refuse(req, socket, 404, `Endpoint does not exist: no hybrid connection "${gesture.path.slice(0, 300)}"`, 'listener', '');
-    const result = this.authorizer.authorize({ token: gestureToken(req, gesture), entity: entity.name, right: 'Listen' });
+    const result = await this.authorizer.authorize({ token: gestureToken(req, gesture, true).token, entity: entity.name, right: 'Listen' });
     if (!result.ok) return this.refuse(req, socket, result.status, result.reason, 'listener', entity.name);
+    if (socket.destroyed) return;
     this.gate.authenticated(socket);
     const problem = checkUpgradeRequest(req);
     if (problem) return this.refuse(req, socket, 400, problem.reason, 'listener', entity.name, problem.headers);
@@ -399,13 +413,15 @@ export class RelayServer {
     this.log.info({ hyco: entity.name, listener: listenerId, remote: this.clients.clientAddressOf(req).address, listeners: this.local.registry.count(entity.name) }, 'listener online');
   }
 
-  private onConnect(req: IncomingMessage, socket: Socket, head: Buffer, gesture: HcGesture, url: string): void {
+  private async onConnect(req: IncomingMessage, socket: Socket, head: Buffer, gesture: HcGesture, url: string): Promise<void> {
     const match = this.store.matchPath(gesture.path);
     if (!match) return this.refuse(req, socket, 404, `Endpoint does not exist: no hybrid connection matches "${gesture.path.slice(0, 300)}"`, 'sender', '');
     const entity = match.entity;
-    const token = gestureToken(req, gesture);
-    const result = this.authorizer.authorize({ token, entity: entity.name, right: 'Send', anonymousAllowed: !entity.requiresClientAuthorization });
+    // An anonymous sender's Authorization header is its own business, passed on to the listener.
+    const { token, fromAuthorization } = gestureToken(req, gesture, entity.requiresClientAuthorization);
+    const result = await this.authorizer.authorize({ token, entity: entity.name, right: 'Send', anonymousAllowed: !entity.requiresClientAuthorization });
     if (!result.ok) return this.refuse(req, socket, result.status, result.reason, 'sender', entity.name);
+    if (socket.destroyed) return;
     this.gate.authenticated(socket);
     const problem = checkUpgradeRequest(req);
     if (problem) return this.refuse(req, socket, 400, problem.reason, 'sender', entity.name, problem.headers);
@@ -419,6 +435,7 @@ export class RelayServer {
       entity: entity.name,
       rawSuffix: rawSuffixAfter(rawPathAfterHc, entity.name.split('/').length),
       grant: result.grant,
+      authorizationConsumed: fromAuthorization,
     });
   }
 }

@@ -116,9 +116,16 @@ export function headerValue(req: IncomingMessage, name: string): string | undefi
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** The token of a WebSocket gesture: the ServiceBusAuthorization header, else sb-hc-token. */
-export function gestureToken(req: IncomingMessage, gesture: HcGesture): string | undefined {
-  return headerValue(req, 'servicebusauthorization') || gesture.token;
+/**
+ * The token of a WebSocket gesture: the ServiceBusAuthorization header, else sb-hc-token, else
+ * (when `authorizationHeader`) an `Authorization: Bearer` header. `fromAuthorization` says the last:
+ * that header then belongs to the relay, not to the listener.
+ */
+export function gestureToken(req: IncomingMessage, gesture: HcGesture, authorizationHeader = false): { token: string | undefined; fromAuthorization: boolean } {
+  const token = headerValue(req, 'servicebusauthorization') || gesture.token;
+  if (token || !authorizationHeader) return { token, fromAuthorization: false };
+  const authorization = headerValue(req, 'authorization');
+  return /^Bearer[ \t]/i.test(authorization ?? '') ? { token: authorization, fromAuthorization: true } : { token: undefined, fromAuthorization: false };
 }
 
 /** The listener's tracking id without the role suffixes the service appends (`GUID_G12` → `GUID`). */

@@ -9,7 +9,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { createRelayServer, HybridConnectionClient, HybridConnectionListener, parseConnectionString } from '../../src/index.js';
+import { createRelayServer, HybridConnectionClient, HybridConnectionListener, parseConnectionString, parseRoleMapping } from '../../src/index.js';
+import { makeKey, startLocalIssuer } from '../relay/jwt/local-issuer.js';
 import { readAll } from '../helpers/async.js';
 import { patternBytes, sha256 } from '../helpers/data.js';
 
@@ -64,4 +65,22 @@ describe('embedding: createRelayServer() and connection-string constructors', ()
   it('a connection string without EntityPath and no entity path is one clear error', () => {
     assert.throws(() => new HybridConnectionListener('Endpoint=ws://127.0.0.1:1/;SharedAccessKeyName=a;SharedAccessKey=b'), /no hybrid connection name/);
   });
+
+  it('accepts JWTs from an identity provider when given one (jwt), mapped by a role file', async () => {
+    const issuer = await startLocalIssuer([makeKey('ES256')]);
+    const relay = await createRelayServer({
+      hybridConnections: ['app'],
+      jwt: { issuers: [{ issuer: issuer.issuer, keys: { kind: 'jwks', url: issuer.jwksUrl } }], roles: parseRoleMapping('roles:\n  app-listener:\n    rights: [Listen]\n    hybridConnections: [app]\n') },
+    });
+    try {
+      const token = issuer.token({ roles: ['app-listener'] });
+      const listener = new HybridConnectionListener({ endpoint: relay.url, entityPath: 'app', tokenProvider: { getToken: async () => ({ token, expiresAt: Date.now() + 3600e3 }) } });
+      await listener.open();
+      await listener.close();
+    } finally {
+      await relay.stop();
+      await issuer.close();
+    }
+  });
 });
+

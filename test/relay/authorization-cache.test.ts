@@ -25,25 +25,25 @@ async function setup() {
 describe('AuthorizationCache', () => {
   test('admits a repeated token with the same grant, and refuses it at once after its key is renewed', async () => {
     const { store, cache, token } = await setup();
-    const first = cache.authorize({ token, entity: 'web', right: 'Send' });
+    const first = await cache.authorize({ token, entity: 'web', right: 'Send' });
     assert.ok(first.ok);
-    const second = cache.authorize({ token, entity: 'web', right: 'Send' });
+    const second = await cache.authorize({ token, entity: 'web', right: 'Send' });
     assert.equal(second, first, 'the second admission comes from the cache');
     await store.renewKey('web', 'send', 'primary');
-    const after = cache.authorize({ token, entity: 'web', right: 'Send' });
+    const after = await cache.authorize({ token, entity: 'web', right: 'Send' });
     assert.equal(after.ok, false);
     assert.match(!after.ok ? after.reason : '', /InvalidSignature/);
   });
 
   test('a cached admission is not reused for another right or entity, nor after the token expires', async () => {
     const { store, cache, token, expiry } = await setup();
-    assert.ok(cache.authorize({ token, entity: 'web', right: 'Send' }).ok);
-    const listen = cache.authorize({ token, entity: 'web', right: 'Listen' });
+    assert.ok((await cache.authorize({ token, entity: 'web', right: 'Send' })).ok);
+    const listen = await cache.authorize({ token, entity: 'web', right: 'Listen' });
     assert.equal(listen.ok, false);
     assert.equal(!listen.ok && listen.status, 403);
     await store.ensureHybridConnection('other');
-    assert.equal(cache.authorize({ token, entity: 'other', right: 'Send' }).ok, false);
-    const late = cache.authorize({ token, entity: 'web', right: 'Send', now: expiry + 1 });
+    assert.equal((await cache.authorize({ token, entity: 'other', right: 'Send' })).ok, false);
+    const late = await cache.authorize({ token, entity: 'web', right: 'Send', now: expiry + 1 });
     assert.equal(late.ok, false);
     assert.match(!late.ok ? late.reason : '', /ExpiredToken/);
   });
@@ -52,9 +52,9 @@ describe('AuthorizationCache', () => {
     const { store, cache } = await setup();
     const key = 'later-rule-key-0123456789abcdef';
     const token = createSasToken(normalizeAudience('relay.example', 'web'), 'late', key, Math.floor(Date.now() / 1000) + 60);
-    assert.equal(cache.authorize({ token, entity: 'web', right: 'Send' }).ok, false);
+    assert.equal((await cache.authorize({ token, entity: 'web', right: 'Send' })).ok, false);
     await store.putRule('web', 'late', ['Send']);
     await store.renewKey('web', 'late', 'primary', key);
-    assert.ok(cache.authorize({ token, entity: 'web', right: 'Send' }).ok);
+    assert.ok((await cache.authorize({ token, entity: 'web', right: 'Send' })).ok);
   });
 });
