@@ -5,7 +5,7 @@ import { buildHybridConnectionUrl } from '../protocol/relay-endpoint.js';
 import { parseProtocolList } from '../protocol/websocket-handshake.js';
 import { clientConnection, openWebSocket, WebSocketHandshakeError } from '../websocket/client-handshake.js';
 import { resolveConnection, type HybridConnectionOptions, type ResolvedConnection } from './connection-options.js';
-import { ControlSession } from './control-session.js';
+import { ControlSession, type ControlSessionEnd } from './control-session.js';
 import { AuthorizationFailedError, EndpointNotFoundError, type RelayError } from './errors.js';
 import { toRelayError } from './handshake-errors.js';
 import { dispatchInlineRequest, dispatchRendezvousRequest, type RequestHandler } from './http-dispatch.js';
@@ -31,9 +31,26 @@ export interface ListenerOptions extends HybridConnectionOptions {
   listenerId?: string;
   acceptHandler?: AcceptHandler;
   requestHandler?: RequestHandler;
-  /** Control-channel ping interval (default 30 s; 0 = off) and how long to wait for an answer. */
+  /**
+   * Control-channel pings: at least this often (default 30 s; 0 = no pings at all), and a channel
+   * that answers nothing for keepAliveTimeoutMs (default: the interval) is dropped and reconnected.
+   */
   keepAliveIntervalMs?: number;
   keepAliveTimeoutMs?: number;
+  /**
+   * Stall detection (0 = off): the control channel is pinged every stallProbeIntervalMs (default
+   * 2 s), and when a ping goes unanswered for stallTimeoutMs (default 1.5 s) a second control
+   * channel is opened beside it. Once that one is up it takes over and the first is closed, so
+   * accept commands no longer wait behind TCP's retransmission back-off on a channel that lived
+   * through a network cut.
+   */
+  stallProbeIntervalMs?: number;
+  stallTimeoutMs?: number;
+  /**
+   * While a control channel's TCP connection is not up, start a fresh attempt this often (default
+   * 300 ms; 0 = leave it to the kernel, whose SYN retries come after 1, 3, 7, 15 s).
+   */
+  connectRetryMs?: number;
   /** Reconnect delays, the .NET SDK's by default: 0, 1, 2, 5, 10, 30 s (plus up to 20 % jitter). */
   reconnectDelaysMs?: number[];
   /** Connections accepted but not yet taken with acceptConnection() before new ones are refused (503). */
@@ -49,12 +66,18 @@ export interface ListenerEvents {
   connecting: [];
   online: [];
   offline: [error?: Error];
+  /** A ping went unanswered for stallTimeoutMs: a second control channel is being opened. */
+  stalled: [silentMs: number];
   error: [error: Error];
   connection: [stream: HybridConnectionStream];
 }
 
 /** The .NET SDK's reconnect schedule (ConnectDelayIntervals): 0, 1, 2, 5, 10, 30 s, then 30 s on. */
 export const DEFAULT_RECONNECT_DELAYS_MS: readonly number[] = Object.freeze([0, 1000, 2000, 5000, 10_000, 30_000]);
+export const DEFAULT_KEEPALIVE_INTERVAL_MS = 30_000;
+export const DEFAULT_STALL_PROBE_INTERVAL_MS = 2000;
+export const DEFAULT_STALL_TIMEOUT_MS = 1500;
+export const DEFAULT_CONNECT_RETRY_MS = 300;
 
 /**
  * The listening side of a hybrid connection (the .NET SDK's HybridConnectionListener). It keeps a
@@ -65,6 +88,8 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
   readonly connection: ResolvedConnection;
   readonly listenerId: string;
   private session: ControlSession | undefined;
+  /** A second control channel being opened because the current one stalled. */
+  private replacing: Promise<void> | undefined;
   private running = false;
   private closing = false;
   private online = false;
@@ -138,6 +163,15 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
   }
 
   private async connectOnce(): Promise<void> {
+    const opened = await this.openSession();
+    if (!opened) return;
+    this.adopt(opened.session, opened.expiresAt);
+    this.online = true;
+    this.emit('online');
+  }
+
+  /** A new control channel, not yet in use; undefined when close() came first (it is closed then). */
+  private async openSession(): Promise<{ session: ControlSession; expiresAt: number | undefined } | undefined> {
     const c = this.connection;
     const headers: Record<string, string> = {};
     let expiresAt: number | undefined;
@@ -151,23 +185,65 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
     const url = buildHybridConnectionUrl(c.endpoint, c.entityPath, 'listen', { trackingId: this.listenerId, token: queryToken });
     let session: ControlSession;
     try {
-      session = await ControlSession.open(url, headers, c.tls, c.operationTimeoutMs, {
-        onAccept: (command) => void this.accept(command),
-        onRequest: (command) => this.request(command),
-        onProtocolError: (error) => this.emitError(error),
-      });
+      session = await ControlSession.open(
+        url,
+        headers,
+        c.tls,
+        c.operationTimeoutMs,
+        {
+          onAccept: (command) => void this.accept(command),
+          onRequest: (command) => this.request(command),
+          onProtocolError: (error) => this.emitError(error),
+        },
+        this.options.connectRetryMs ?? DEFAULT_CONNECT_RETRY_MS,
+      );
     } catch (err) {
       throw toRelayError(err, 'listener', `listening on "${c.entityPath}"`, c.endpoint);
     }
     if (this.closing) {
       session.close();
-      return;
+      return undefined;
     }
+    return { session, expiresAt };
+  }
+
+  /** Makes `session` the control channel: responses and token renewals go to it from now on. */
+  private adopt(session: ControlSession, expiresAt: number | undefined): void {
     this.session = session;
-    session.keepAlive(this.options.keepAliveIntervalMs ?? 30_000, this.options.keepAliveTimeoutMs ?? this.options.keepAliveIntervalMs ?? 30_000);
+    const o = this.options;
+    const interval = o.keepAliveIntervalMs ?? DEFAULT_KEEPALIVE_INTERVAL_MS;
+    const timeout = o.keepAliveTimeoutMs ?? interval;
+    const probe = o.stallProbeIntervalMs ?? DEFAULT_STALL_PROBE_INTERVAL_MS;
+    const stallAfter = o.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+    const stall = probe > 0 && stallAfter > 0 && stallAfter < timeout ? { afterMs: stallAfter, onStalled: () => this.replace(session) } : undefined;
+    session.keepAlive(stall ? Math.min(interval, probe) : interval, timeout, stall);
     if (expiresAt !== undefined) this.scheduleRenewal(expiresAt);
-    this.online = true;
-    this.emit('online');
+  }
+
+  /**
+   * The current channel stopped answering: open a second one beside it (the first may still
+   * recover and keeps taking commands meanwhile). When the second is up it takes over, and the
+   * first is closed; a relay routes new work to the channel that answers.
+   */
+  private replace(stalled: ControlSession): void {
+    if (this.replacing || this.closing || this.session !== stalled) return;
+    this.emit('stalled', this.options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS);
+    this.replacing = (async () => {
+      try {
+        const opened = await this.openSession();
+        if (!opened) return;
+        const old = this.session;
+        this.adopt(opened.session, opened.expiresAt);
+        this.online = true;
+        this.emit('online');
+        old?.close();
+      } catch (err) {
+        // The reconnect loop takes over if the stalled channel dies.
+        this.emitError(err as Error);
+      } finally {
+        this.replacing = undefined;
+      }
+    })();
   }
 
   private async reconnectLoop(alreadyOnline: boolean): Promise<void> {
@@ -198,7 +274,12 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
       needConnect = true;
       // close() while connecting: connectOnce() shut the channel it had just opened.
       if (!this.session) continue;
-      const ended = await this.session.ended;
+      const ended = await this.currentSessionEnded();
+      if (!ended) {
+        // The stalled channel died, but the channel opened beside it is up: carry on with that one.
+        needConnect = false;
+        continue;
+      }
       this.session = undefined;
       this.online = false;
       if (this.renewTimer) clearTimeout(this.renewTimer);
@@ -214,6 +295,23 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
       await this.delay(delays[Math.min(attempt++, delays.length - 1)]!);
     }
     this.emit('offline');
+  }
+
+  /**
+   * Waits until the control channel in use ends, following replacements; undefined when it ended
+   * but a replacement opened meanwhile took over.
+   */
+  private async currentSessionEnded(): Promise<ControlSessionEnd | undefined> {
+    for (;;) {
+      const session = this.session!;
+      const ended = await session.ended;
+      if (this.session !== session) continue;
+      if (this.replacing && !this.closing) {
+        await this.replacing;
+        if (this.session !== session) return undefined;
+      }
+      return ended;
+    }
   }
 
   private delay(ms: number): Promise<void> {

@@ -365,6 +365,7 @@ export class RelayServer {
       return;
     }
     this.log.info({ hyco: entity.name, listener: listenerId, remote: socket.remoteAddress, listeners: this.local.registry.count(entity.name) }, 'listener online');
+    this.broker.channelOpened(channel);
   }
 
   private onConnect(req: IncomingMessage, socket: Socket, head: Buffer, gesture: HcGesture, url: string): void {

@@ -68,6 +68,7 @@ export class TunnelListener {
     const where = { hyco: c.entityPath, relay: formatEndpoint(c.endpoint), listener_id: options.listenerId };
     const log = options.log;
     this.listener.on('connecting', () => log.debug(where, 'connecting control channel'));
+    this.listener.on('stalled', (silentMs) => log.warn({ ...where, silentMs }, 'control channel not answering; opening another one beside it'));
     this.listener.on('online', () => {
       log.info({ ...where, reconnected: this.wasOnline || undefined }, 'listener online');
       this.wasOnline = true;

@@ -4,6 +4,7 @@ import tls, { type TLSSocket } from 'node:tls';
 import { BodyCollector, encodeRequestHead, parseResponseHead, type ResponseHead } from '../protocol/http-message-head.js';
 import { computeAcceptKey, generateWebSocketKey } from '../protocol/websocket-handshake.js';
 import { WsConnection, type ConnectionOptions } from './connection.js';
+import { raceConnect, type RacingConnect } from './racing-connect.js';
 import { clientSecureContext, tlsResumption } from './tls-reuse.js';
 
 export interface TlsClientOptions {
@@ -19,6 +20,11 @@ export interface OpenWebSocketOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
   tls?: TlsClientOptions;
+  /**
+   * Start a fresh TCP attempt every this many ms while none has connected (racing-connect.ts),
+   * instead of waiting out the kernel's SYN back-off after a network cut. Off by default.
+   */
+  connectRetryMs?: number;
 }
 
 export interface OpenedWebSocket {
@@ -85,7 +91,8 @@ export function openWebSocket(address: string, options: OpenWebSocketOptions = {
     }
     if (options.signal?.aborted) return reject(abortReason(options.signal));
 
-    const socket = secure ? connectTls(host, port, options.tls) : net.connect({ host, port });
+    let socket: Socket | undefined;
+    let race: RacingConnect | undefined;
     let settled = false;
     let received: Buffer = Buffer.alloc(0);
     let response: ResponseHead | undefined;
@@ -98,15 +105,16 @@ export function openWebSocket(address: string, options: OpenWebSocketOptions = {
       settled = true;
       if (timer) clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
-      socket.off('data', onData);
-      socket.off('end', onEnd);
-      socket.off('close', onEnd);
+      socket?.off('data', onData);
+      socket?.off('end', onEnd);
+      socket?.off('close', onEnd);
     }
 
     function fail(error: Error): void {
       if (settled) return;
       cleanup();
-      socket.destroy();
+      race?.cancel();
+      socket?.destroy();
       reject(error);
     }
 
@@ -142,6 +150,7 @@ export function openWebSocket(address: string, options: OpenWebSocketOptions = {
     }
 
     function upgraded(head: Buffer): void {
+      const socket_ = socket!;
       const answer = response!.headers;
       if (String(answer.upgrade ?? '').toLowerCase() !== 'websocket') return fail(new Error(`${url.host} answered 101 without "Upgrade: websocket"`));
       if (answer['sec-websocket-accept'] !== computeAcceptKey(key)) return fail(new Error(`invalid Sec-WebSocket-Accept from ${url.host}`));
@@ -152,38 +161,49 @@ export function openWebSocket(address: string, options: OpenWebSocketOptions = {
       cleanup();
       // Until the new owner attaches its own listeners, an error must not go unhandled (it
       // still sees the socket closed), and nothing is read (as after node:http's upgrade).
-      socket.off('error', fail);
-      socket.on('error', () => undefined);
-      socket.pause();
+      socket_.off('error', fail);
+      socket_.on('error', () => undefined);
+      socket_.pause();
       // Back to "no reader yet" (what node:http does), so the owner's 'data' listener starts the flow.
-      (socket as unknown as { readableFlowing: boolean | null }).readableFlowing = null;
-      socket.setTimeout(0);
-      resolve({ socket, head, protocol, headers: answer, maskingOptional: maskingOptional(socket, secure) });
+      (socket_ as unknown as { readableFlowing: boolean | null }).readableFlowing = null;
+      socket_.setTimeout(0);
+      resolve({ socket: socket_, head, protocol, headers: answer, maskingOptional: maskingOptional(socket_, secure) });
     }
 
-    socket.setNoDelay(true);
-    socket.on('error', fail);
-    socket.on('data', onData);
-    socket.on('end', onEnd);
-    socket.on('close', onEnd);
-    socket.write(request);
+    function begin(s: Socket): void {
+      socket = s;
+      s.setNoDelay(true);
+      s.on('error', fail);
+      s.on('data', onData);
+      s.on('end', onEnd);
+      s.on('close', onEnd);
+      s.write(request);
+    }
+
+    if (options.connectRetryMs && options.connectRetryMs > 0) {
+      race = raceConnect(host, port, options.connectRetryMs);
+      race.connected.then((raw) => {
+        if (settled) raw.destroy();
+        else begin(secure ? connectTls(host, port, options.tls, raw) : raw);
+      }, fail);
+    } else begin(secure ? connectTls(host, port, options.tls) : net.connect({ host, port }));
   });
 }
 
-function connectTls(host: string, port: number, trust: TlsClientOptions | undefined): TLSSocket {
+/** TLS to host:port, over `socket` when one is already connected. */
+function connectTls(host: string, port: number, trust: TlsClientOptions | undefined, socket?: Socket): TLSSocket {
   const servername = trust?.servername ?? (isIpLiteral(host) ? undefined : host);
   const secureContext = clientSecureContext(trust);
   const resumption = tlsResumption(secureContext, host, port, servername);
-  const socket = tls.connect({
-    host,
-    port,
+  const tlsSocket = tls.connect({
+    ...(socket ? { socket } : { host, port }),
     servername,
     secureContext,
     session: resumption.session,
     rejectUnauthorized: trust?.rejectUnauthorized !== false,
   });
-  resumption.remember(socket);
-  return socket;
+  resumption.remember(tlsSocket);
+  return tlsSocket;
 }
 
 function abortReason(signal: AbortSignal): Error {
