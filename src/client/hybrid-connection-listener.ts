@@ -34,6 +34,7 @@ export interface ListenerOptions extends HybridConnectionOptions {
   /**
    * Control-channel pings: at least this often (default 30 s; 0 = no pings at all), and a channel
    * that answers nothing for keepAliveTimeoutMs (default: the interval) is dropped and reconnected.
+   * Accepted connections ping at this interval too (as the .NET SDK's KeepAliveInterval does).
    */
   keepAliveIntervalMs?: number;
   keepAliveTimeoutMs?: number;
@@ -291,7 +292,7 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
         this.emit('offline', error);
         return;
       }
-      this.emitError(new Error(`control channel closed (${ended.code}${ended.reason ? ` ${ended.reason}` : ''}${ended.error ? `: ${ended.error.message}` : ''}); reconnecting`));
+      this.emitError(new Error(`${describeEnd(ended)}; reconnecting`));
       await this.delay(delays[Math.min(attempt++, delays.length - 1)]!);
     }
     this.emit('offline');
@@ -307,6 +308,8 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
       const ended = await session.ended;
       if (this.session !== session) continue;
       if (this.replacing && !this.closing) {
+        this.online = false;
+        this.emitError(new Error(`${describeEnd(ended)}; the control channel being opened beside it takes over`));
         await this.replacing;
         if (this.session !== session) return undefined;
       }
@@ -374,6 +377,7 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
         clientConnection(opened),
         { trackingId: context.trackingId, protocol: opened.protocol, connectHeaders: context.connectHeaders, remoteEndpoint: context.remoteEndpoint, pathSuffix: context.pathSuffix, query: context.query },
         opened.head,
+        { keepAliveIntervalMs: this.options.keepAliveIntervalMs },
       );
       this.deliver(stream);
     } catch (err) {
@@ -425,6 +429,10 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
   private emitError(error: Error): void {
     if (this.listenerCount('error') > 0) this.emit('error', error);
   }
+}
+
+function describeEnd(ended: ControlSessionEnd): string {
+  return `control channel closed (${ended.code}${ended.reason ? ` ${ended.reason}` : ''}${ended.error ? `: ${ended.error.message}` : ''})`;
 }
 
 /** 401/403 that no retry fixes; a full hybrid connection (403 QuotaExceeded) may have room later. */

@@ -36,7 +36,9 @@ export interface TunnelListenerOptions {
   log: Logger;
   /** Called when the listener cannot go on (the hybrid connection does not exist, the credentials are refused). */
   onFatal?: (error: Error) => void;
+  /** Control channel and accepted connections (see ListenerOptions). */
   keepAliveIntervalMs?: number;
+  stallTimeoutMs?: number;
   reconnectDelaysMs?: number[];
 }
 
@@ -61,6 +63,7 @@ export class TunnelListener {
       listenerId: options.listenerId,
       acceptHandler: (context) => this.admit(context),
       keepAliveIntervalMs: options.keepAliveIntervalMs,
+      stallTimeoutMs: options.stallTimeoutMs,
       reconnectDelaysMs: options.reconnectDelaysMs,
       maxAuthorizationFailures: LISTENER_MAX_AUTHORIZATION_FAILURES,
     });

@@ -20,7 +20,6 @@ const MAX_ATTEMPTS = 8;
  */
 export function raceConnect(host: string, port: number, retryMs: number): RacingConnect {
   const attempts: Socket[] = [];
-  let timer: NodeJS.Timeout | undefined;
   let done = false;
   let resolveConnected!: (socket: Socket) => void;
   let rejectConnected!: (error: Error) => void;
@@ -31,7 +30,7 @@ export function raceConnect(host: string, port: number, retryMs: number): Racing
 
   function finish(): void {
     done = true;
-    if (timer) clearInterval(timer);
+    clearInterval(timer);
   }
 
   function attempt(): void {
@@ -54,9 +53,9 @@ export function raceConnect(host: string, port: number, retryMs: number): Racing
     });
   }
 
-  attempt();
-  timer = setInterval(attempt, retryMs);
+  const timer = setInterval(attempt, retryMs);
   timer.unref();
+  attempt();
   return {
     connected,
     cancel: () => {
