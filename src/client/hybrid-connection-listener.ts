@@ -1,84 +1,28 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { AcceptCommand, RemoteEndpointInfo } from '../protocol/control-messages.js';
+import type { AcceptCommand } from '../protocol/control-messages.js';
 import { buildHybridConnectionUrl } from '../protocol/relay-endpoint.js';
 import { parseProtocolList } from '../protocol/websocket-handshake.js';
 import { clientConnection, openWebSocket, WebSocketHandshakeError } from '../websocket/client-handshake.js';
-import { resolveConnection, type HybridConnectionOptions, type ResolvedConnection } from './connection-options.js';
+import { acceptContext, headerValue, type AcceptDecision, type AcceptHandler } from './accept-context.js';
+import { resolveConnection, type ResolvedConnection } from './connection-options.js';
 import { ControlSession, type ControlSessionEnd } from './control-session.js';
 import { AuthorizationFailedError, EndpointNotFoundError, type RelayError } from './errors.js';
 import { toRelayError } from './handshake-errors.js';
 import { dispatchInlineRequest, dispatchRendezvousRequest, type RequestHandler } from './http-dispatch.js';
 import { HybridConnectionStream } from './hybrid-connection-stream.js';
+import {
+  DEFAULT_CONNECT_RETRY_MS,
+  DEFAULT_KEEPALIVE_INTERVAL_MS,
+  DEFAULT_RECONNECT_DELAYS_MS,
+  DEFAULT_STALL_PROBE_INTERVAL_MS,
+  DEFAULT_STALL_TIMEOUT_MS,
+  type ListenerEvents,
+  type ListenerOptions,
+} from './listener-options.js';
 
-/** What an accept handler sees before any byte flows. */
-export interface AcceptContext {
-  trackingId: string;
-  connectHeaders: Record<string, string>;
-  remoteEndpoint?: RemoteEndpointInfo;
-  /** The sender's path after the hybrid connection name (no leading slash). */
-  pathSuffix: string;
-  /** The sender's application query string (no sb-hc-* parameters). */
-  query: string;
-}
-
-/** `true`/undefined accepts; `false` rejects with 400; an object rejects with that status. */
-export type AcceptDecision = boolean | void | { statusCode: number; statusDescription?: string };
-export type AcceptHandler = (context: AcceptContext) => AcceptDecision | Promise<AcceptDecision>;
-
-export interface ListenerOptions extends HybridConnectionOptions {
-  /** Sent as sb-hc-id; senders can route to it with Microsoft-Relay-AllowedListeners. */
-  listenerId?: string;
-  acceptHandler?: AcceptHandler;
-  requestHandler?: RequestHandler;
-  /**
-   * Control-channel pings: at least this often (default 30 s; 0 = no pings at all), and a channel
-   * that answers nothing for keepAliveTimeoutMs (default: the interval) is dropped and reconnected.
-   * Accepted connections ping at this interval too (as the .NET SDK's KeepAliveInterval does).
-   */
-  keepAliveIntervalMs?: number;
-  keepAliveTimeoutMs?: number;
-  /**
-   * Stall detection (0 = off): the control channel is pinged every stallProbeIntervalMs (default
-   * 2 s), and when a ping goes unanswered for stallTimeoutMs (default 1.5 s) a second control
-   * channel is opened beside it. Once that one is up it takes over and the first is closed, so
-   * accept commands no longer wait behind TCP's retransmission back-off on a channel that lived
-   * through a network cut.
-   */
-  stallProbeIntervalMs?: number;
-  stallTimeoutMs?: number;
-  /**
-   * While a control channel's TCP connection is not up, start a fresh attempt this often (default
-   * 300 ms; 0 = leave it to the kernel, whose SYN retries come after 1, 3, 7, 15 s).
-   */
-  connectRetryMs?: number;
-  /** Reconnect delays, the .NET SDK's by default: 0, 1, 2, 5, 10, 30 s (plus up to 20 % jitter). */
-  reconnectDelaysMs?: number[];
-  /** Connections accepted but not yet taken with acceptConnection() before new ones are refused (503). */
-  maxPendingConnections?: number;
-  /**
-   * Stop (go offline with the error) after this many authorization failures (401/403) in a row,
-   * which no retry fixes. Default: keep retrying, as the .NET SDK does.
-   */
-  maxAuthorizationFailures?: number;
-}
-
-export interface ListenerEvents {
-  connecting: [];
-  online: [];
-  offline: [error?: Error];
-  /** A ping went unanswered for stallTimeoutMs: a second control channel is being opened. */
-  stalled: [silentMs: number];
-  error: [error: Error];
-  connection: [stream: HybridConnectionStream];
-}
-
-/** The .NET SDK's reconnect schedule (ConnectDelayIntervals): 0, 1, 2, 5, 10, 30 s, then 30 s on. */
-export const DEFAULT_RECONNECT_DELAYS_MS: readonly number[] = Object.freeze([0, 1000, 2000, 5000, 10_000, 30_000]);
-export const DEFAULT_KEEPALIVE_INTERVAL_MS = 30_000;
-export const DEFAULT_STALL_PROBE_INTERVAL_MS = 2000;
-export const DEFAULT_STALL_TIMEOUT_MS = 1500;
-export const DEFAULT_CONNECT_RETRY_MS = 300;
+export type { AcceptContext, AcceptDecision, AcceptHandler } from './accept-context.js';
+export * from './listener-options.js';
 
 /**
  * The listening side of a hybrid connection (the .NET SDK's HybridConnectionListener). It keeps a
@@ -438,27 +382,4 @@ function describeEnd(ended: ControlSessionEnd): string {
 /** 401/403 that no retry fixes; a full hybrid connection (403 QuotaExceeded) may have room later. */
 function isAuthorizationFailure(error: Error): boolean {
   return error instanceof AuthorizationFailedError && !/QuotaExceeded/i.test(error.statusDescription);
-}
-
-function acceptContext(command: AcceptCommand, entityPath: string): AcceptContext {
-  let pathSuffix = '';
-  let query = '';
-  try {
-    const url = new URL(command.address);
-    const path = decodeURIComponent(url.pathname.replace(/^\/(\$|%24)hc\//i, ''));
-    pathSuffix = path.length > entityPath.length ? path.slice(entityPath.length).replace(/^\/+/, '') : '';
-    query = url.search
-      .replace(/^\?/, '')
-      .split('&')
-      .filter((p) => p && !/^sb-hc-[^=]*=/i.test(p))
-      .join('&');
-  } catch {
-    // A malformed address fails when we open it; the context just stays empty.
-  }
-  return { trackingId: command.id, connectHeaders: command.connectHeaders, remoteEndpoint: command.remoteEndpoint, pathSuffix, query };
-}
-
-function headerValue(headers: Record<string, string>, name: string): string | undefined {
-  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === name) return v;
-  return undefined;
 }
