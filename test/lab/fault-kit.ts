@@ -3,6 +3,7 @@
  * lab's three sites (client, relay, service), an echo target beside the listener, and a driver
  * at the client site that opens tunnels and probes through them (fixtures/fault-driver.ts).
  */
+import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -149,6 +150,36 @@ export function normalAgainAfter(probes: Answer[], fromMs: number, normalMs: num
     if (rest.filter((p) => p.ms! <= normalMs).length >= 0.9 * rest.length && rest[0]!.ms! <= normalMs) return rest[0]!.startedAt! - fromMs;
   }
   return undefined;
+}
+
+export interface ProcessResources {
+  pid: number;
+  name: string;
+  fds: number;
+  rssMiB: number;
+}
+
+/** The relay's, the listener's and the sender's descriptors and memory now. */
+export function snapshot(s: FaultSetup): ProcessResources[] {
+  return [s.relay, s.listener, s.sender].map((p, i) => ({ pid: p.child.pid!, name: ['relay', 'relay-listener', 'relay-sender'][i]!, ...resources(p.child.pid!) }));
+}
+
+/**
+ * Waits (up to 20 s: closed tunnels and old control channels go within seconds) until no process
+ * holds more descriptors than in `before`, then asserts it, and that RSS grew by less than 64 MiB.
+ */
+export async function assertNoLeaks(before: ProcessResources[], report: (line: string) => void): Promise<void> {
+  const measure = () => before.map((b) => ({ ...b, ...resources(b.pid) }));
+  let now = measure();
+  for (let i = 0; i < 40 && now.some((n, j) => n.fds > before[j]!.fds); i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    now = measure();
+  }
+  report(now.map((n, j) => `${n.name}: ${before[j]!.fds} -> ${n.fds} descriptors, RSS ${before[j]!.rssMiB.toFixed(0)} -> ${n.rssMiB.toFixed(0)} MiB`).join('; '));
+  for (const [j, n] of now.entries()) {
+    assert.ok(n.fds <= before[j]!.fds, `${n.name} holds ${n.fds} descriptors, ${before[j]!.fds} before`);
+    assert.ok(n.rssMiB < before[j]!.rssMiB + 64, `${n.name} grew from ${before[j]!.rssMiB.toFixed(0)} to ${n.rssMiB.toFixed(0)} MiB`);
+  }
 }
 
 /** Open descriptors and resident memory of a process (same pid namespace as the lab's processes). */

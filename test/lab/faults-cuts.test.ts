@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { delay } from '../helpers/async.js';
-import { normalAgainAfter, resources, startFaultSetup, type Answer, type FaultSetup } from './fault-kit.js';
+import { assertNoLeaks, normalAgainAfter, snapshot, startFaultSetup, type Answer, type FaultSetup, type ProcessResources } from './fault-kit.js';
 import { skipLab } from './helpers.js';
 
 const CUT_MS = 5000;
@@ -22,7 +22,7 @@ const KiB = 1024;
 describe('network-fault lab: 5 s cuts on a relay-sender/relay-listener tunnel', { skip: skipLab }, () => {
   let s: FaultSetup;
   let normalMs = 0;
-  let baseline: { pid: number; name: string; fds: number; rssMiB: number }[] = [];
+  let baseline: ProcessResources[] = [];
 
   before(async () => {
     s = await startFaultSetup();
@@ -33,7 +33,7 @@ describe('network-fault lab: 5 s cuts on a relay-sender/relay-listener tunnel', 
     // "Normal" allows a loaded 2-core machine's stretch (hundreds of ms), well short of TCP's back-off (seconds).
     normalMs = sorted[Math.floor(sorted.length / 2)]! + 500;
     await delay(500);
-    baseline = [s.relay, s.listener, s.sender].map((p, i) => ({ pid: p.child.pid!, name: ['relay', 'relay-listener', 'relay-sender'][i]!, ...resources(p.child.pid!) }));
+    baseline = snapshot(s);
   });
   after(() => s?.stop());
 
@@ -85,17 +85,7 @@ describe('network-fault lab: 5 s cuts on a relay-sender/relay-listener tunnel', 
   }
 
   test('nothing leaks after the cuts: descriptors back to what they were, memory bounded', async (t) => {
-    // Closed tunnels and the old control channel go within a few seconds; wait up to 15 s.
-    let now = baseline.map((b) => ({ ...b, ...resources(b.pid) }));
-    for (let i = 0; i < 30 && now.some((n, j) => n.fds > baseline[j]!.fds); i++) {
-      await delay(500);
-      now = baseline.map((b) => ({ ...b, ...resources(b.pid) }));
-    }
-    t.diagnostic(now.map((n, j) => `${n.name}: ${baseline[j]!.fds} -> ${n.fds} descriptors, RSS ${baseline[j]!.rssMiB.toFixed(0)} -> ${n.rssMiB.toFixed(0)} MiB`).join('; '));
-    for (const [j, n] of now.entries()) {
-      assert.ok(n.fds <= baseline[j]!.fds, `${n.name} holds ${n.fds} descriptors, ${baseline[j]!.fds} before the cuts`);
-      assert.ok(n.rssMiB < baseline[j]!.rssMiB + 64, `${n.name} grew from ${baseline[j]!.rssMiB.toFixed(0)} to ${n.rssMiB.toFixed(0)} MiB`);
-    }
+    await assertNoLeaks(baseline, (line) => t.diagnostic(line));
     const sockets = await Promise.all([s.client, s.relayNode, s.service].map((n) => n.tcpSockets()));
     const open = sockets.flat().filter((x) => x.state !== 'LISTEN' && x.state !== 'TIME-WAIT');
     t.diagnostic(`TCP sockets left in the lab: ${open.length} (${[...new Set(open.map((x) => x.state))].join(', ')})`);

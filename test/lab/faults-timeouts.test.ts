@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { delay } from '../helpers/async.js';
 import type { RunningProcess } from '../helpers/processes.js';
-import { resources, startFaultSetup, type FaultSetup } from './fault-kit.js';
+import { assertNoLeaks, snapshot, startFaultSetup, type FaultSetup, type ProcessResources } from './fault-kit.js';
 import { skipLab } from './helpers.js';
 
 const KEEP_ALIVE_MS = 2000;
@@ -31,12 +31,12 @@ async function seenAfter(proc: RunningProcess, offset: number, pattern: RegExp, 
 
 describe('network-fault lab: outages longer than the keep-alive timeouts (--keep-alive 2s)', { skip: skipLab }, () => {
   let s: FaultSetup;
-  let baseline: { pid: number; name: string; fds: number; rssMiB: number }[] = [];
+  let baseline: ProcessResources[] = [];
   before(async () => {
     s = await startFaultSetup({ listenerArgs: ['--keep-alive', '2s'], senderArgs: ['--keep-alive', '2s'] });
     const warm = await s.driver.send({ op: 'probe', timeoutMs: 10_000 });
     assert.ok(warm.ok, `a probe before the outages: ${warm.error}`);
-    baseline = [s.relay, s.listener, s.sender].map((p, i) => ({ pid: p.child.pid!, name: ['relay', 'relay-listener', 'relay-sender'][i]!, ...resources(p.child.pid!) }));
+    baseline = snapshot(s);
   });
   after(() => s?.stop());
 
@@ -88,15 +88,6 @@ describe('network-fault lab: outages longer than the keep-alive timeouts (--keep
   });
 
   test('nothing leaks after the outages', async (t) => {
-    let now = baseline.map((b) => ({ ...b, ...resources(b.pid) }));
-    for (let i = 0; i < 40 && now.some((n, j) => n.fds > baseline[j]!.fds); i++) {
-      await delay(500);
-      now = baseline.map((b) => ({ ...b, ...resources(b.pid) }));
-    }
-    t.diagnostic(now.map((n, j) => `${n.name}: ${baseline[j]!.fds} -> ${n.fds} descriptors, RSS ${baseline[j]!.rssMiB.toFixed(0)} -> ${n.rssMiB.toFixed(0)} MiB`).join('; '));
-    for (const [j, n] of now.entries()) {
-      assert.ok(n.fds <= baseline[j]!.fds, `${n.name} holds ${n.fds} descriptors, ${baseline[j]!.fds} before the outages`);
-      assert.ok(n.rssMiB < baseline[j]!.rssMiB + 64, `${n.name} grew from ${baseline[j]!.rssMiB.toFixed(0)} to ${n.rssMiB.toFixed(0)} MiB`);
-    }
+    await assertNoLeaks(baseline, (line) => t.diagnostic(line));
   });
 });
