@@ -86,7 +86,7 @@ export function registerBridgeCommand(program: Command): void {
     .option('-o, --option <key:value>', 'configuration key override, e.g. ConnectTimeout:10 (repeatable)', collect)
     .option('-g, --gateway-ports', 'let other hosts connect to -L listeners that have no bind address (default: loopback only)')
     .option('-b, --bind-address <address>', 'source address for the outbound connections of -T/-R/-H forwarders')
-    .option('-a, --keep-alive-interval <seconds>', 'keep-alive interval of relay listener control channels (default 30)')
+    .option('-a, --keep-alive-interval <seconds>', 'keep-alive interval of relay listener control channels and the connections they accept (default 30)')
     .option('-L, --local-forward <expr>', '[bind_address:]port[/port_name]{;...}:relay_name, port N (TCP) or NU (UDP), or a socket path (repeatable)', collect)
     .option('-T, --remote-forward <expr>', 'relay_name:[port_name/][host:]port{;...} or relay_name:[port_name/]socket (repeatable)', collect)
     .addOption(new Option('-R, --legacy-remote-forward <expr>', 'relay_name:host:[port_name/]port (azbridge legacy form)').argParser(collect).hideHelp())

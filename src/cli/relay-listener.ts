@@ -13,9 +13,10 @@ import type { Logger } from '../util/logger.js';
 import { collect, loggerFrom, onShutdownSignal, parsePositiveInt } from './common-options.js';
 import { fail } from './errors.js';
 import { EXIT_CODES, withExamples } from './help-text.js';
+import { addKeepAliveOption, keepAliveFrom, type KeepAliveFlags } from './keep-alive-options.js';
 import { addRelayOptions, durationFlag, relayConnectionFrom, type RelayFlags } from './relay-options.js';
 
-interface ListenerFlags extends RelayFlags {
+interface ListenerFlags extends RelayFlags, KeepAliveFlags {
   allow: string[];
   allowResolve?: boolean;
   maxConnections: string;
@@ -47,6 +48,7 @@ export function registerRelayListenerCommand(program: Command): void {
     .option('--health-check <spec>', '--bridge-target pools: off, on, or interval=10s,timeout=3s,fail=3,pass=2 (default: on for ports with 2+ TCP/Unix targets)')
     .option('--arc-compatible', 'also act as an Azure Arc agent: senders that name Microsoft-Guestgateway-Target localhost:PORT (hybridge arc, aztunnel arc) reach that local port, no envelope')
     .option('--arc-ports <ports>', 'with --arc-compatible: the local ports Arc senders may reach, e.g. 22,6516 or 8000-8100 (default 22)');
+  addKeepAliveOption(command, true);
   withExamples(
     addRelayOptions(command),
     [
@@ -66,6 +68,7 @@ async function runRelayListener(hyco: string | undefined, flags: ListenerFlags):
   const connectTimeoutMs = durationFlag(flags.connectTimeout, '--connect-timeout');
   const tcpKeepAliveMs = durationFlag(flags.tcpKeepalive, '--tcp-keepalive', true);
   const drainMs = durationFlag(flags.drainTimeout, '--drain-timeout', true);
+  const { keepAliveIntervalMs, stallTimeoutMs } = keepAliveFrom(flags);
   const resolveNames = flags.allowResolve === true;
   let allowlist: Allowlist;
   try {
@@ -91,6 +94,8 @@ async function runRelayListener(hyco: string | undefined, flags: ListenerFlags):
     arc,
     slots,
     firstMessageTimeoutMs: Math.max(connectTimeoutMs, MIN_FIRST_MESSAGE_TIMEOUT_MS),
+    keepAliveIntervalMs,
+    stallTimeoutMs,
     log,
     onFatal: (error) => {
       process.stderr.write(`hybridge: relay-listener: ${error.message}\n`);

@@ -12,9 +12,12 @@ import { addBindOptions, bindFrom, serveLocally, type BindFlags } from './bind-o
 import { loggerFrom, parsePositiveInt } from './common-options.js';
 import { ExitCode, fail } from './errors.js';
 import { EXIT_CODES, withExamples } from './help-text.js';
+import { addKeepAliveOption, keepAliveFrom, type KeepAliveFlags } from './keep-alive-options.js';
 import { addRelayOptions, relayConnectionFrom, type RelayFlags } from './relay-options.js';
 
-interface SenderBindFlags extends BindFlags, RelayFlags {
+interface SenderFlags extends RelayFlags, KeepAliveFlags {}
+
+interface SenderBindFlags extends BindFlags, SenderFlags {
   prewarm: string;
 }
 
@@ -55,11 +58,11 @@ export function registerRelaySenderCommands(program: Command): void {
     ['ssh -o ProxyCommand="hybridge relay-sender connect --hyco tunnel %h:%p" user@10.0.0.5', 'printf \'GET / HTTP/1.0\\r\\n\\r\\n\' | hybridge relay-sender connect --hyco tunnel web.corp:80'],
     'Exit codes: 0 the tunnel ended cleanly, 1 no tunnel (relay, listener or target refused; one line says why) or it broke,\n2 invalid command line.',
   );
-  addRelayOptions(connect).action(async (target: string, flags: RelayFlags, command: Command) => runConnect(target, flags, command));
+  addRelayOptions(addKeepAliveOption(connect)).action(async (target: string, flags: SenderFlags, command: Command) => runConnect(target, flags, command));
 }
 
 function addSenderBindOptions(command: Command, defaultBind: string): void {
-  addBindOptions(command, defaultBind).option('--prewarm <n>', 'relayed connections to keep open ahead of demand, for faster connects (0 = off)', '0');
+  addKeepAliveOption(addBindOptions(command, defaultBind).option('--prewarm <n>', 'relayed connections to keep open ahead of demand, for faster connects (0 = off)', '0'));
 }
 
 function checkedTarget(target: string, command: string): string {
@@ -72,9 +75,10 @@ function checkedTarget(target: string, command: string): string {
   return target;
 }
 
-function senderFrom(flags: RelayFlags, hyco: string | undefined, log: Logger, prewarm = 0): TunnelSender {
+function senderFrom(flags: SenderFlags, hyco: string | undefined, log: Logger, prewarm = 0): TunnelSender {
+  const { keepAliveIntervalMs } = keepAliveFrom(flags);
   const { options } = relayConnectionFrom(flags, hyco, log);
-  return new TunnelSender(new HybridConnectionClient(options), { log, prewarm });
+  return new TunnelSender(new HybridConnectionClient(options), { log, prewarm, keepAliveIntervalMs });
 }
 
 async function runPortForward(target: string, flags: SenderBindFlags): Promise<void> {
@@ -101,7 +105,7 @@ async function runSocks5Proxy(hyco: string | undefined, flags: SocksFlags): Prom
   log.info({ bind: server.address, auth: checkCredentials ? 'username/password' : 'none', prewarm }, 'socks5-proxy listening');
 }
 
-async function runConnect(target: string, flags: RelayFlags, command: Command): Promise<void> {
+async function runConnect(target: string, flags: SenderFlags, command: Command): Promise<void> {
   // stderr reaches the terminal of the ssh session: only warnings and errors by default.
   const log = loggerFrom({ ...flags, logLevel: command.getOptionValueSource('logLevel') === 'default' ? 'warn' : flags.logLevel });
   checkedTarget(target, 'connect');

@@ -2,6 +2,7 @@ import { encodeCommand, parseServiceCommand, type AcceptCommand, type RequestCom
 import { CloseCode } from '../protocol/websocket-frame.js';
 import { clientConnection, openWebSocket, type RelayTransport } from '../websocket/client-handshake.js';
 import type { WsConnection } from '../websocket/connection.js';
+import type { StallWatch } from '../websocket/keep-alive.js';
 
 export interface ControlSessionHandlers {
   onAccept(command: AcceptCommand): void;
@@ -59,8 +60,8 @@ export class ControlSession {
     );
   }
 
-  static async open(url: string, headers: Record<string, string>, transport: RelayTransport, timeoutMs: number, handlers: ControlSessionHandlers): Promise<ControlSession> {
-    const opened = await openWebSocket(url, { headers, tls: transport.tls, proxy: transport.proxy, timeoutMs });
+  static async open(url: string, headers: Record<string, string>, transport: RelayTransport, timeoutMs: number, handlers: ControlSessionHandlers, connectRetryMs?: number): Promise<ControlSession> {
+    const opened = await openWebSocket(url, { headers, tls: transport.tls, proxy: transport.proxy, timeoutMs, connectRetryMs });
     const conn = clientConnection(opened, { autoCloseReply: true, maxMessageBytes: MAX_SERVICE_MESSAGE, validateUtf8: true });
     // Responses to many requests share this channel.
     conn.coalesceWrites();
@@ -77,8 +78,9 @@ export class ControlSession {
     this.conn.sendText(encodeCommand('renewToken', { token }));
   }
 
-  keepAlive(intervalMs: number, timeoutMs: number): void {
-    if (intervalMs > 0) this.conn.startKeepAlive(intervalMs, timeoutMs, () => this.conn.destroy(new Error(`no answer to pings for ${timeoutMs} ms`)));
+  /** Pings every `intervalMs`; dead (destroyed) after `timeoutMs` without an answer; `stall` warns earlier. */
+  keepAlive(intervalMs: number, timeoutMs: number, stall?: StallWatch): void {
+    if (intervalMs > 0) this.conn.startKeepAlive(intervalMs, timeoutMs, () => this.conn.destroy(new Error(`no answer to pings for ${timeoutMs} ms`)), stall);
   }
 
   close(): void {

@@ -1,63 +1,29 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { AcceptCommand, RemoteEndpointInfo } from '../protocol/control-messages.js';
+import type { AcceptCommand } from '../protocol/control-messages.js';
 import { FEATURES_HEADER, LISTENER_FEATURES } from '../protocol/hybridge-extensions.js';
 import { buildHybridConnectionUrl } from '../protocol/relay-endpoint.js';
 import { parseProtocolList } from '../protocol/websocket-handshake.js';
 import { clientConnection, openWebSocket, WebSocketHandshakeError } from '../websocket/client-handshake.js';
-import { resolveConnection, type HybridConnectionOptions, type ResolvedConnection } from './connection-options.js';
-import { ControlSession } from './control-session.js';
+import { acceptContext, headerValue, type AcceptDecision, type AcceptHandler } from './accept-context.js';
+import { resolveConnection, type ResolvedConnection } from './connection-options.js';
+import { ControlSession, type ControlSessionEnd } from './control-session.js';
 import { AuthorizationFailedError, EndpointNotFoundError, type RelayError } from './errors.js';
 import { toRelayError } from './handshake-errors.js';
 import { dispatchInlineRequest, dispatchRendezvousRequest, type RequestHandler } from './http-dispatch.js';
 import { HybridConnectionStream } from './hybrid-connection-stream.js';
+import {
+  DEFAULT_CONNECT_RETRY_MS,
+  DEFAULT_KEEPALIVE_INTERVAL_MS,
+  DEFAULT_RECONNECT_DELAYS_MS,
+  DEFAULT_STALL_PROBE_INTERVAL_MS,
+  DEFAULT_STALL_TIMEOUT_MS,
+  type ListenerEvents,
+  type ListenerOptions,
+} from './listener-options.js';
 
-/** What an accept handler sees before any byte flows. */
-export interface AcceptContext {
-  trackingId: string;
-  connectHeaders: Record<string, string>;
-  remoteEndpoint?: RemoteEndpointInfo;
-  /** The sender's path after the hybrid connection name (no leading slash). */
-  pathSuffix: string;
-  /** The sender's application query string (no sb-hc-* parameters). */
-  query: string;
-}
-
-/** `true`/undefined accepts; `false` rejects with 400; an object rejects with that status. */
-export type AcceptDecision = boolean | void | { statusCode: number; statusDescription?: string };
-export type AcceptHandler = (context: AcceptContext) => AcceptDecision | Promise<AcceptDecision>;
-
-export interface ListenerOptions extends HybridConnectionOptions {
-  /** Sent as sb-hc-id; senders can route to it with Microsoft-Relay-AllowedListeners. */
-  listenerId?: string;
-  acceptHandler?: AcceptHandler;
-  requestHandler?: RequestHandler;
-  /** Control-channel ping interval (default 30 s; 0 = off) and how long to wait for an answer. */
-  keepAliveIntervalMs?: number;
-  keepAliveTimeoutMs?: number;
-  /** Reconnect delays, the .NET SDK's by default: 0, 1, 2, 5, 10, 30 s (plus up to 20 % jitter). */
-  reconnectDelaysMs?: number[];
-  /** Connections accepted but not yet taken with acceptConnection() before new ones are refused (503). */
-  maxPendingConnections?: number;
-  /**
-   * Stop (go offline with the error) after this many authorization failures (401/403) in a row,
-   * which no retry fixes. Default: keep retrying, as the .NET SDK does.
-   */
-  maxAuthorizationFailures?: number;
-}
-
-export interface ListenerEvents {
-  connecting: [];
-  online: [];
-  offline: [error?: Error];
-  error: [error: Error];
-  connection: [stream: HybridConnectionStream];
-  /** A hybridge relay says the client connection with this id (RelayedHttpRequest.connectionId) closed. */
-  clientConnectionClosed: [connectionId: string];
-}
-
-/** The .NET SDK's reconnect schedule (ConnectDelayIntervals): 0, 1, 2, 5, 10, 30 s, then 30 s on. */
-export const DEFAULT_RECONNECT_DELAYS_MS: readonly number[] = Object.freeze([0, 1000, 2000, 5000, 10_000, 30_000]);
+export type { AcceptContext, AcceptDecision, AcceptHandler } from './accept-context.js';
+export * from './listener-options.js';
 
 /**
  * The listening side of a hybrid connection (the .NET SDK's HybridConnectionListener). It keeps a
@@ -68,6 +34,8 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
   readonly connection: ResolvedConnection;
   readonly listenerId: string;
   private session: ControlSession | undefined;
+  /** A second control channel being opened because the current one stalled. */
+  private replacing: Promise<void> | undefined;
   private running = false;
   private closing = false;
   private online = false;
@@ -143,6 +111,15 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
   }
 
   private async connectOnce(): Promise<void> {
+    const opened = await this.openSession();
+    if (!opened) return;
+    this.adopt(opened.session, opened.expiresAt);
+    this.online = true;
+    this.emit('online');
+  }
+
+  /** A new control channel, not yet in use; undefined when close() came first (it is closed then). */
+  private async openSession(): Promise<{ session: ControlSession; expiresAt: number | undefined } | undefined> {
     const c = this.connection;
     // Azure ignores the header; a hybridge relay then sends its extension commands (hybridge-extensions.ts).
     const headers: Record<string, string> = { [FEATURES_HEADER]: LISTENER_FEATURES };
@@ -157,25 +134,67 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
     const url = buildHybridConnectionUrl(c.endpoint, c.entityPath, 'listen', { trackingId: this.listenerId, token: queryToken });
     let session: ControlSession;
     try {
-      session = await ControlSession.open(url, headers, c, c.operationTimeoutMs, {
-        onAccept: (command) => void this.accept(command),
-        onRequest: (command) => this.request(command),
-        onProtocolError: (error) => this.emitError(error),
-        onAbort: (requestId) => this.inlineRequests.get(requestId)?.(),
-        onConnectionClosed: (connection) => this.emit('clientConnectionClosed', connection),
-      });
+      session = await ControlSession.open(
+        url,
+        headers,
+        c,
+        c.operationTimeoutMs,
+        {
+          onAccept: (command) => void this.accept(command),
+          onRequest: (command) => this.request(command),
+          onProtocolError: (error) => this.emitError(error),
+          onAbort: (requestId) => this.inlineRequests.get(requestId)?.(),
+          onConnectionClosed: (connection) => this.emit('clientConnectionClosed', connection),
+        },
+        this.options.connectRetryMs ?? DEFAULT_CONNECT_RETRY_MS,
+      );
     } catch (err) {
       throw toRelayError(err, 'listener', `listening on "${c.entityPath}"`, c.endpoint);
     }
     if (this.closing) {
       session.close();
-      return;
+      return undefined;
     }
+    return { session, expiresAt };
+  }
+
+  /** Makes `session` the control channel: responses and token renewals go to it from now on. */
+  private adopt(session: ControlSession, expiresAt: number | undefined): void {
     this.session = session;
-    session.keepAlive(this.options.keepAliveIntervalMs ?? 30_000, this.options.keepAliveTimeoutMs ?? this.options.keepAliveIntervalMs ?? 30_000);
+    const o = this.options;
+    const interval = o.keepAliveIntervalMs ?? DEFAULT_KEEPALIVE_INTERVAL_MS;
+    const timeout = o.keepAliveTimeoutMs ?? interval;
+    const probe = o.stallProbeIntervalMs ?? DEFAULT_STALL_PROBE_INTERVAL_MS;
+    const stallAfter = o.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+    const stall = probe > 0 && stallAfter > 0 && stallAfter < timeout ? { afterMs: stallAfter, onStalled: () => this.replace(session) } : undefined;
+    session.keepAlive(stall ? Math.min(interval, probe) : interval, timeout, stall);
     if (expiresAt !== undefined) this.scheduleRenewal(expiresAt);
-    this.online = true;
-    this.emit('online');
+  }
+
+  /**
+   * The current channel stopped answering: open a second one beside it (the first may still
+   * recover and keeps taking commands meanwhile). When the second is up it takes over, and the
+   * first is closed; a relay routes new work to the channel that answers.
+   */
+  private replace(stalled: ControlSession): void {
+    if (this.replacing || this.closing || this.session !== stalled) return;
+    this.emit('stalled', this.options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS);
+    this.replacing = (async () => {
+      try {
+        const opened = await this.openSession();
+        if (!opened) return;
+        const old = this.session;
+        this.adopt(opened.session, opened.expiresAt);
+        this.online = true;
+        this.emit('online');
+        old?.close();
+      } catch (err) {
+        // The reconnect loop takes over if the stalled channel dies.
+        this.emitError(err as Error);
+      } finally {
+        this.replacing = undefined;
+      }
+    })();
   }
 
   private async reconnectLoop(alreadyOnline: boolean): Promise<void> {
@@ -206,7 +225,12 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
       needConnect = true;
       // close() while connecting: connectOnce() shut the channel it had just opened.
       if (!this.session) continue;
-      const ended = await this.session.ended;
+      const ended = await this.currentSessionEnded();
+      if (!ended) {
+        // The stalled channel died, but the channel opened beside it is up: carry on with that one.
+        needConnect = false;
+        continue;
+      }
       this.session = undefined;
       this.online = false;
       if (this.renewTimer) clearTimeout(this.renewTimer);
@@ -218,10 +242,29 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
         this.emit('offline', error);
         return;
       }
-      this.emitError(new Error(`control channel closed (${ended.code}${ended.reason ? ` ${ended.reason}` : ''}${ended.error ? `: ${ended.error.message}` : ''}); reconnecting`));
+      this.emitError(new Error(`${describeEnd(ended)}; reconnecting`));
       await this.delay(delays[Math.min(attempt++, delays.length - 1)]!);
     }
     this.emit('offline');
+  }
+
+  /**
+   * Waits until the control channel in use ends, following replacements; undefined when it ended
+   * but a replacement opened meanwhile took over.
+   */
+  private async currentSessionEnded(): Promise<ControlSessionEnd | undefined> {
+    for (;;) {
+      const session = this.session!;
+      const ended = await session.ended;
+      if (this.session !== session) continue;
+      if (this.replacing && !this.closing) {
+        this.online = false;
+        this.emitError(new Error(`${describeEnd(ended)}; the control channel being opened beside it takes over`));
+        await this.replacing;
+        if (this.session !== session) return undefined;
+      }
+      return ended;
+    }
   }
 
   private delay(ms: number): Promise<void> {
@@ -284,6 +327,7 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
         clientConnection(opened),
         { trackingId: context.trackingId, protocol: opened.protocol, connectHeaders: context.connectHeaders, remoteEndpoint: context.remoteEndpoint, pathSuffix: context.pathSuffix, query: context.query },
         opened.head,
+        { keepAliveIntervalMs: this.options.keepAliveIntervalMs },
       );
       this.deliver(stream);
     } catch (err) {
@@ -339,30 +383,11 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
   }
 }
 
+function describeEnd(ended: ControlSessionEnd): string {
+  return `control channel closed (${ended.code}${ended.reason ? ` ${ended.reason}` : ''}${ended.error ? `: ${ended.error.message}` : ''})`;
+}
+
 /** 401/403 that no retry fixes; a full hybrid connection (403 QuotaExceeded) may have room later. */
 function isAuthorizationFailure(error: Error): boolean {
   return error instanceof AuthorizationFailedError && !/QuotaExceeded/i.test(error.statusDescription);
-}
-
-function acceptContext(command: AcceptCommand, entityPath: string): AcceptContext {
-  let pathSuffix = '';
-  let query = '';
-  try {
-    const url = new URL(command.address);
-    const path = decodeURIComponent(url.pathname.replace(/^\/(\$|%24)hc\//i, ''));
-    pathSuffix = path.length > entityPath.length ? path.slice(entityPath.length).replace(/^\/+/, '') : '';
-    query = url.search
-      .replace(/^\?/, '')
-      .split('&')
-      .filter((p) => p && !/^sb-hc-[^=]*=/i.test(p))
-      .join('&');
-  } catch {
-    // A malformed address fails when we open it; the context just stays empty.
-  }
-  return { trackingId: command.id, connectHeaders: command.connectHeaders, remoteEndpoint: command.remoteEndpoint, pathSuffix, query };
-}
-
-function headerValue(headers: Record<string, string>, name: string): string | undefined {
-  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === name) return v;
-  return undefined;
 }

@@ -186,6 +186,27 @@ export class ConnectBroker {
     }
   }
 
+  /**
+   * A control channel opened. When the same listener (same id) has an older channel here that
+   * holds work it has not answered (a sender waiting on it, or a ping), that one is most likely
+   * stuck: after a network cut its commands wait behind TCP's retransmission back-off, and a
+   * hybridge listener opens a second channel to get around it. The older channel is demoted for
+   * new work, and the senders waiting on it are offered to a responsive listener too (whichever
+   * rendezvous comes first pairs).
+   */
+  channelOpened(channel: ListenerChannel): void {
+    const id = channel.listenerId.toLowerCase();
+    const sibling = (other: ListenerChannel | undefined): other is ListenerChannel =>
+      other !== undefined && other !== channel && other.isOpen && other.listenerId.toLowerCase() === id && other.entity.toLowerCase() === channel.entity.toLowerCase();
+    const waiting = [...this.pending.values()].filter((p) => sibling(p.target?.channel));
+    const stuck = new Set(waiting.map((p) => p.target!.channel!));
+    for (const other of this.options.directory.localChannels(channel.entity)) if (sibling(other) && other.conn.pingUnansweredSince > 0) stuck.add(other);
+    if (stuck.size === 0) return;
+    for (const other of stuck) other.markSilent();
+    this.options.lines.info({ hyco: channel.entity, listener: channel.listenerId, stuck: stuck.size, waiting: waiting.length }, 'listener opened another control channel while an older one was not answering; moving work to it');
+    for (const pending of waiting) void this.dispatchOrFail(pending, '', false);
+  }
+
   /** The listener came to the rendezvous address (`sb-hc-action=accept`), to accept or to reject. */
   accept(req: IncomingMessage, socket: Socket, head: Buffer, gesture: HcGesture): void {
     const pending = gesture.id ? this.pending.get(gesture.id) : undefined;

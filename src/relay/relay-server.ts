@@ -411,6 +411,7 @@ export class RelayServer {
       return;
     }
     this.log.info({ hyco: entity.name, listener: listenerId, remote: this.clients.clientAddressOf(req).address, listeners: this.local.registry.count(entity.name) }, 'listener online');
+    this.broker.channelOpened(channel);
   }
 
   private async onConnect(req: IncomingMessage, socket: Socket, head: Buffer, gesture: HcGesture, url: string): Promise<void> {

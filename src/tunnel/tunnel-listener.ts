@@ -36,7 +36,9 @@ export interface TunnelListenerOptions {
   log: Logger;
   /** Called when the listener cannot go on (the hybrid connection does not exist, the credentials are refused). */
   onFatal?: (error: Error) => void;
+  /** Control channel and accepted connections (see ListenerOptions). */
   keepAliveIntervalMs?: number;
+  stallTimeoutMs?: number;
   reconnectDelaysMs?: number[];
 }
 
@@ -61,6 +63,7 @@ export class TunnelListener {
       listenerId: options.listenerId,
       acceptHandler: (context) => this.admit(context),
       keepAliveIntervalMs: options.keepAliveIntervalMs,
+      stallTimeoutMs: options.stallTimeoutMs,
       reconnectDelaysMs: options.reconnectDelaysMs,
       maxAuthorizationFailures: LISTENER_MAX_AUTHORIZATION_FAILURES,
     });
@@ -68,6 +71,7 @@ export class TunnelListener {
     const where = { hyco: c.entityPath, relay: formatEndpoint(c.endpoint), listener_id: options.listenerId };
     const log = options.log;
     this.listener.on('connecting', () => log.debug(where, 'connecting control channel'));
+    this.listener.on('stalled', (silentMs) => log.warn({ ...where, silentMs }, 'control channel not answering; opening another one beside it'));
     this.listener.on('online', () => {
       log.info({ ...where, reconnected: this.wasOnline || undefined }, 'listener online');
       this.wasOnline = true;

@@ -53,6 +53,8 @@ export interface TunnelSenderOptions {
   retryBudgetMs?: number;
   attemptTimeoutMs?: number;
   responseTimeoutMs?: number;
+  /** Keep-alive pings of each relayed connection (StreamOptions.keepAliveIntervalMs; default 30 s). */
+  keepAliveIntervalMs?: number;
 }
 
 export class TunnelSender {
@@ -62,7 +64,7 @@ export class TunnelSender {
     private readonly client: HybridConnectionClient,
     private readonly options: TunnelSenderOptions,
   ) {
-    const connectOptions = { retryBudgetMs: this.retryBudgetMs, attemptTimeoutMs: this.attemptTimeoutMs };
+    const connectOptions = { retryBudgetMs: this.retryBudgetMs, attemptTimeoutMs: this.attemptTimeoutMs, keepAliveIntervalMs: options.keepAliveIntervalMs };
     if ((options.prewarm ?? 0) > 0) this.pool = new SenderPool(client, { size: options.prewarm!, connectOptions, log: options.log });
   }
 
@@ -101,6 +103,7 @@ export class TunnelSender {
         : await this.client.createConnection({
             retryBudgetMs: this.retryBudgetMs,
             attemptTimeoutMs: this.attemptTimeoutMs,
+            keepAliveIntervalMs: this.options.keepAliveIntervalMs,
             signal,
             onRetry: relayWaitProgress(this.options.log, { target }, this.client.connection.entityPath),
           });

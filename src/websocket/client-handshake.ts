@@ -6,6 +6,7 @@ import { computeAcceptKey, generateWebSocketKey } from '../protocol/websocket-ha
 import { openTunnel } from '../proxy/open-tunnel.js';
 import type { ProxyPolicy } from '../proxy/proxy-policy.js';
 import { WsConnection, type ConnectionOptions } from './connection.js';
+import { raceConnect, type RacingConnect } from './racing-connect.js';
 import { clientSecureContext, tlsResumption } from './tls-reuse.js';
 
 export interface TlsClientOptions {
@@ -23,6 +24,12 @@ export interface OpenWebSocketOptions {
   tls?: TlsClientOptions;
   /** Which connections go through a proxy (default: none; the client library resolves it from its options and the environment). */
   proxy?: ProxyPolicy;
+  /**
+   * Start a fresh TCP attempt every this many ms while none has connected (racing-connect.ts),
+   * instead of waiting out the kernel's SYN back-off after a network cut. Off by default; not
+   * used through a proxy (the proxy makes the connection).
+   */
+  connectRetryMs?: number;
 }
 
 /** How a client reaches a relay: TLS trust and proxy. */
@@ -96,6 +103,7 @@ export function openWebSocket(address: string, options: OpenWebSocketOptions = {
     const started = Date.now();
     let socket: Socket | undefined;
     let tunnel: AbortController | undefined;
+    let race: RacingConnect | undefined;
     let settled = false;
     let received: Buffer = Buffer.alloc(0);
     let response: ResponseHead | undefined;
@@ -112,14 +120,24 @@ export function openWebSocket(address: string, options: OpenWebSocketOptions = {
         (raw) => (settled ? raw.destroy() : begin(secure ? connectTls(host, port, options.tls, raw) : raw)),
         (err: Error) => fail(err),
       );
+    } else if (options.connectRetryMs && options.connectRetryMs > 0) {
+      startTimer();
+      race = raceConnect(host, port, options.connectRetryMs);
+      race.connected.then(
+        (raw) => (settled ? raw.destroy() : begin(secure ? connectTls(host, port, options.tls, raw) : raw)),
+        (err: Error) => fail(err),
+      );
     } else begin(secure ? connectTls(host, port, options.tls) : net.connect({ host, port }));
+
+    function startTimer(): void {
+      if (!options.timeoutMs || timer) return;
+      const left = Math.max(1, options.timeoutMs - (Date.now() - started));
+      timer = setTimeout(() => fail(new WebSocketTimeoutError(`no WebSocket handshake from ${url.host} within ${options.timeoutMs} ms`)), left);
+    }
 
     function begin(connection: Socket): void {
       socket = connection;
-      if (options.timeoutMs) {
-        const left = Math.max(1, options.timeoutMs - (Date.now() - started));
-        timer = setTimeout(() => fail(new WebSocketTimeoutError(`no WebSocket handshake from ${url.host} within ${options.timeoutMs} ms`)), left);
-      }
+      startTimer();
       connection.setNoDelay(true);
       connection.on('error', fail);
       connection.on('data', onData);
@@ -140,6 +158,7 @@ export function openWebSocket(address: string, options: OpenWebSocketOptions = {
     function fail(error: Error): void {
       if (settled) return;
       cleanup();
+      race?.cancel();
       socket?.destroy();
       tunnel?.abort();
       reject(error);

@@ -12,7 +12,7 @@ import {
 import { FrameWriter } from './frame-writer.js';
 import { ControlFrameRate, DEFAULT_MAX_CONTROL_FRAMES_PER_SECOND } from './control-frame-rate.js';
 import { InboundMessages, type MessageLimits } from './inbound-messages.js';
-import { KeepAlive } from './keep-alive.js';
+import { KeepAlive, type StallWatch } from './keep-alive.js';
 import { OutboundGuard, type WriteBudget } from './outbound-guard.js';
 
 export type Role = 'client' | 'server';
@@ -238,10 +238,15 @@ export class WsConnection implements FrameHandler {
 
   /**
    * Pings every `intervalMs`; when no pong or other traffic has arrived `timeoutMs` after a ping,
-   * calls `onDead` (which usually destroys the connection).
+   * calls `onDead` (which usually destroys the connection); `stall` reports a slow answer earlier.
    */
-  startKeepAlive(intervalMs: number, timeoutMs: number, onDead: () => void): void {
-    this.keepAlive.start(intervalMs, timeoutMs, onDead);
+  startKeepAlive(intervalMs: number, timeoutMs: number, onDead: () => void, stall?: StallWatch): void {
+    this.keepAlive.start(intervalMs, timeoutMs, onDead, stall);
+  }
+
+  /** When a keep-alive ping still waiting for any answer was sent (ms since the epoch), or 0. */
+  get pingUnansweredSince(): number {
+    return this.keepAlive.unansweredSince;
   }
 
   stopKeepAlive(): void {

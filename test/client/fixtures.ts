@@ -77,7 +77,7 @@ export async function nextConnection(listener: HybridConnectionListener, timeout
 }
 
 export interface ListenerEvent {
-  event: 'connecting' | 'online' | 'offline' | 'error';
+  event: 'connecting' | 'online' | 'offline' | 'error' | 'stalled';
   at: number;
   error?: Error;
 }
@@ -89,6 +89,7 @@ export function recordEvents(listener: HybridConnectionListener): ListenerEvent[
   listener.on('online', () => events.push({ event: 'online', at: Date.now() }));
   listener.on('offline', (error) => events.push({ event: 'offline', at: Date.now(), ...(error ? { error } : {}) }));
   listener.on('error', (error) => events.push({ event: 'error', at: Date.now(), error }));
+  listener.on('stalled', () => events.push({ event: 'stalled', at: Date.now() }));
   return events;
 }
 

@@ -115,6 +115,7 @@ export class RemoteForwarder {
     if (affinity) listener.on('clientConnectionClosed', (id) => affinity.close(id));
     listener.on('online', () => this.log.info({ relay: o.relayName, forwards: this.summary }, 'relay listener online'));
     listener.on('connecting', () => this.log.debug({ relay: o.relayName }, 'relay listener connecting'));
+    listener.on('stalled', (silentMs) => this.log.warn({ relay: o.relayName, silentMs }, 'relay listener control channel not answering; opening another one beside it'));
     listener.on('offline', (error) => {
       if (!error) return;
       this.log.error({ relay: o.relayName, reason: error.message }, 'relay listener stopped');
