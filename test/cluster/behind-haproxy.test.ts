@@ -8,14 +8,16 @@
  * Clients come from other loopback addresses than haproxy's (127.0.0.1): each goes through a small
  * forwarder that connects to haproxy from 127.0.0.x, standing in for a client host with that
  * address. The test proves the client's address, not haproxy's, is in the listener's
- * remoteEndpoint, in the nodes' log lines and in the per-address limit; and the bytes through it
- * all are checked by length and SHA-256.
+ * remoteEndpoint, in the nodes' log lines, in the per-address limit and in the namespace's IP rule
+ * decisions; and the bytes through it all are checked by length and SHA-256.
  */
 import assert from 'node:assert/strict';
 import { connect as netConnect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { HybridConnectionClient } from '../../src/client/index.js';
+import { ManagementClient } from '../../src/client/management-client.js';
+import { parseRelayEndpoint } from '../../src/protocol/relay-endpoint.js';
 import { waitFor } from '../helpers/async.js';
 import { startHaproxy, type BalancerProcess } from '../helpers/load-balancers.js';
 import { startTcpForwarder, type TcpForwarder } from '../helpers/proxy-header.js';
@@ -184,5 +186,30 @@ describe('relay cluster behind haproxy (TLS terminated, PROXY protocol v2)', () 
     await waitFor(() => other.text().startsWith('HTTP/1.1 200') || undefined, 5000, 'another client is served through the same haproxy');
     assert.ok(held.every((h) => !h.closed()), 'the first two stay');
     for (const h of [...held, third, other]) h.socket.destroy();
+  });
+
+  test("the namespace's IP rules decide on the client's address: a denied client gets 403 before authentication, an allowed one relays", async () => {
+    // Managed through haproxy from 127.0.0.1 (the nodes take only PROXY protocol connections).
+    const management = new ManagementClient({ endpoint: parseRelayEndpoint(`sb://127.0.0.1:${ports.lb}`), credential: { keyName: ROOT_RULE, key: ROOT_KEY }, ca: [haproxy.ca] });
+    await management.addIpRule('127.0.0.7', 'Deny');
+    try {
+      const tls = { ca: haproxy.ca };
+      const denied = new HybridConnectionClient({ connectionString: connectionString(await from('127.0.0.7'), 'pipe'), tls });
+      await assert.rejects(denied.createConnection({ retryBudgetMs: 0 }), /403/, 'a valid token from a denied address');
+      const deniedBadKey = new HybridConnectionClient({ connectionString: connectionString(await from('127.0.0.7'), 'pipe', 'd3Jvbmcta2V5LTAxMjM0NTY3ODk='), tls });
+      await assert.rejects(deniedBadKey.createConnection({ retryBudgetMs: 0 }), /403/, 'a bad token from a denied address is refused by address, not by its token (never 401)');
+      const decisions = await waitFor(() => {
+        const lines = logsOf('client refused by the IP rules').filter((r) => r.remote === '127.0.0.7');
+        return lines.length >= 2 ? lines : undefined;
+      }, 5000, 'two IP rule refusals of 127.0.0.7');
+      assert.ok(decisions!.every((r) => r.ipRule === 1), 'the first rule decided');
+      assert.equal(logsOf('sender refused').filter((r) => r.remote === '127.0.0.7').length, 0, 'no token of a denied client was looked at');
+      assert.equal(logsOf('client refused by the IP rules').filter((r) => r.remote === '127.0.0.1').length, 0, "haproxy's own address is never the one decided on");
+
+      const r = await checkedExchange(connectionString(await from('127.0.0.8'), 'pipe'), listeners, { bytes: MiB, uploadSeed: 40, replySeed: 41, what: 'allowed client', tls, timeoutMs: 30_000 });
+      assert.equal(r.atListener.remoteEndpoint?.address, '127.0.0.8');
+    } finally {
+      await management.removeIpRule('127.0.0.7');
+    }
   });
 });
