@@ -29,6 +29,8 @@ interface ServerFlags {
   nodeId?: string;
   redisPrefix: string;
   clusterHeartbeat: string;
+  /** false with --no-port-routing. */
+  portRouting: boolean;
   logLevel?: string;
   logFormat?: string;
 }
@@ -74,7 +76,8 @@ export function registerServerCommand(program: Command): void {
     .option('--redis <url>', 'run as a node of a relay cluster sharing this Redis (redis://host:port[/db]); needs --public-url')
     .option('--node-id <id>', 'this node\'s name in the cluster (default: the host name)')
     .option('--redis-prefix <prefix>', 'key prefix, to keep several clusters in one Redis apart', 'hybridge:')
-    .option('--cluster-heartbeat <duration>', 'how often a node announces itself in Redis; a node silent for 5 heartbeats is forgotten with its listeners', '1s');
+    .option('--cluster-heartbeat <duration>', 'how often a node announces itself in Redis; a node silent for 5 heartbeats is forgotten with its listeners', '1s')
+    .option('--no-port-routing', 'pick listeners as Azure Relay does, without looking at the port names hybridge senders and listeners announce (Hybridge-Port / Hybridge-Ports)');
   addLogOptions(addLimitOptions(command)).addHelpText('after', EXAMPLES).action(async (flags: ServerFlags) => runServer(flags));
 }
 
@@ -133,6 +136,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
     publicUrl: flags.publicUrl,
     maxListenersPerEntity: maxListeners,
     limits,
+    portRouting: flags.portRouting,
     nodeId,
     directory: redis && clusterModules ? (local) => (cluster = new clusterModules[2].ClusterDirectory(local, redis, { maxPerEntity: maxListeners, log, heartbeatMs })) : undefined,
   });

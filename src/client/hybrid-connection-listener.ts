@@ -29,6 +29,8 @@ export type AcceptHandler = (context: AcceptContext) => AcceptDecision | Promise
 export interface ListenerOptions extends HybridConnectionOptions {
   /** Sent as sb-hc-id; senders can route to it with Microsoft-Relay-AllowedListeners. */
   listenerId?: string;
+  /** Extra headers on the control channel's handshake (e.g. Hybridge-Ports, protocol/port-announcement.ts). */
+  headers?: Record<string, string>;
   acceptHandler?: AcceptHandler;
   requestHandler?: RequestHandler;
   /** Control-channel ping interval (default 30 s; 0 = off) and how long to wait for an answer. */
@@ -139,7 +141,7 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
 
   private async connectOnce(): Promise<void> {
     const c = this.connection;
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...this.options.headers };
     let expiresAt: number | undefined;
     let queryToken: string | undefined;
     if (c.tokenProvider) {

@@ -44,6 +44,8 @@ export class ListenerChannel {
   private expiryTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private closing = false;
+  /** The port names the listener announced (Hybridge-Ports); undefined when it announced none. */
+  ports: readonly string[] | undefined;
 
   constructor(
     readonly conn: WsConnection,

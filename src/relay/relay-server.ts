@@ -12,6 +12,8 @@ import { secretMatcher } from '../util/same-secret.js';
 import { sleep } from '../util/sleep.js';
 import { WsConnection } from '../websocket/connection.js';
 import { acceptUpgrade, checkUpgradeRequest } from '../websocket/server-handshake.js';
+import { clientAgent } from './client-agent.js';
+import { announcedPorts } from './port-headers.js';
 import { AuthorizationCache } from './authorization-cache.js';
 import { ConnectBroker, type RelayedConnection } from './connect-broker.js';
 import { ConnectionGate } from './connection-gate.js';
@@ -27,6 +29,7 @@ import { emptyNamespace, ROOT_RULE_NAME } from './namespace-model.js';
 import { enforceNamespaceChange } from './namespace-enforcement.js';
 import { NamespaceStore, type NamespaceChange, type StoreBackend } from './namespace-store.js';
 import { Refusals, type RefusalContext } from './refusals.js';
+import { answerRuntimeInformation, isRuntimeInformationRequest, type RuntimeInformationContext } from './runtime-information.js';
 import { gestureToken, headerValue, isHcPath, listenerIdFromTracking, parseHcGesture, parseRelayedTarget, rawSuffixAfter, type HcGesture } from './request-url.js';
 
 export interface RelayServerOptions {
@@ -52,6 +55,11 @@ export interface RelayServerOptions {
   /** How long a chosen listener may stay silent before the sender is offered to another one too. */
   handoffMs?: number;
   responseTimeoutMs?: number;
+  /**
+   * Route senders that name their port (Hybridge-Port) to listeners that serve it (default true).
+   * Off, the relay picks listeners as Azure Relay does, port names unseen.
+   */
+  portRouting?: boolean;
   pingIntervalMs?: number;
   pingTimeoutMs?: number;
 }
@@ -112,6 +120,7 @@ export class RelayServer {
       maxPendingPerHyco: limits.maxPendingSendersPerHyco,
       maxLegBufferedBytes: limits.maxLegBufferedBytes,
       acceptTimeoutMs: options.acceptTimeoutMs ?? 30_000,
+      portRouting: options.portRouting ?? true,
       handoffMs: options.handoffMs,
       publicBaseUrl,
     });
@@ -256,6 +265,17 @@ export class RelayServer {
     };
   }
 
+  private runtimeInformationContext(req: IncomingMessage): RuntimeInformationContext {
+    return {
+      entityAt: (path) => this.store.getHybridConnection(path),
+      listenerCount: (entity) => this.directory.count(entity),
+      authorize: (token, entity, right) => this.authorizer.authorize({ token, entity, right }),
+      host: this.endpoint.host,
+      refuse: (status, reason, hyco, answer) => this.refusals.custom(req, status, reason, { what: 'runtime information request', fields: { hyco } }, answer),
+      onAuthenticated: () => this.gate.authenticated(req.socket),
+    };
+  }
+
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     if (!this.serving) return this.refusals.http(req, res, 503, 'ServiceUnavailable', 'The relay is starting', { what: 'http request' });
     const url = req.url ?? '/';
@@ -284,6 +304,7 @@ export class RelayServer {
     if (this.draining) return refuse(503, 'ServiceUnavailable', 'The relay is shutting down');
     const target = parseRelayedTarget(url);
     if (!target) return refuse(400, 'BadRequest', 'malformed URL encoding in the request path');
+    if (isRuntimeInformationRequest(req)) return void answerRuntimeInformation(this.runtimeInformationContext(req), req, res, target.path.replace(/\/+$/, '')).catch(() => res.destroy());
     const match = this.store.matchPath(target.path);
     if (!match) return refuse(404, 'EndpointNotFound', `Endpoint does not exist: no hybrid connection matches "/${firstSegment(target.path)}"`);
     const entity = match.entity;
@@ -348,6 +369,8 @@ export class RelayServer {
     this.gate.authenticated(socket);
     const problem = checkUpgradeRequest(req);
     if (problem) return this.refuse(req, socket, 400, problem.reason, 'listener', entity.name, problem.headers);
+    const announced = announcedPorts(req);
+    if (announced instanceof Error) return this.refuse(req, socket, 400, announced.message, 'listener', entity.name);
     if (this.namespaceConnections >= this.limits.maxConnectionsPerNamespace) return this.refuse(req, socket, 503, this.namespaceFullReason(), 'listener', entity.name);
     const max = this.limits.maxListenersPerHyco;
     const quota = `QuotaExceeded: "${entity.name}" already has ${max} listeners`;
@@ -358,13 +381,13 @@ export class RelayServer {
     const listenerId = listenerIdFromTracking(gesture.id) ?? randomUUID();
     const baseUrl = `${this.options.tls ? 'wss' : 'ws'}://${safeHost(req.headers.host) ?? `${formatHost(this.endpoint.host)}:${this.endpoint.port}`}`;
     const conn = new WsConnection(socket, { ...controlConnectionOptions(this.limits), maxMessageBytes: this.limits.maxControlBodyBytes, role: 'server', autoCloseReply: true });
-    const channel = openListenerChannel(this.channelWiring, { conn, head, entity: entity.name, listenerId, grant: result.grant, baseUrl });
+    const channel = openListenerChannel(this.channelWiring, { conn, head, entity: entity.name, listenerId, grant: result.grant, baseUrl, ports: announced });
     if (!(await this.directory.register(channel))) {
       // Another listener took the last slot while this one was being admitted.
       channel.close(CloseCode.PolicyViolation, quota);
       return;
     }
-    this.log.info({ hyco: entity.name, listener: listenerId, remote: socket.remoteAddress, listeners: this.local.registry.count(entity.name) }, 'listener online');
+    this.log.info({ hyco: entity.name, listener: listenerId, remote: socket.remoteAddress, agent: clientAgent(req), ports: announced?.join(',').slice(0, 500), listeners: this.local.registry.count(entity.name) }, 'listener online');
   }
 
   private onConnect(req: IncomingMessage, socket: Socket, head: Buffer, gesture: HcGesture, url: string): void {
