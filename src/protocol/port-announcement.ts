@@ -75,6 +75,11 @@ export function withListenerId(reason: string, listenerId: string | undefined): 
   return listenerId && LISTENER_PREFIX.test(tagged) ? tagged : reason;
 }
 
+/** The reason without the listener tag, for people. */
+export function withoutListenerId(reason: string): string {
+  return reason.replace(LISTENER_PREFIX, '');
+}
+
 /** The listener id at the start of a refusal reason, if a hybridge listener put one there. */
 export function listenerIdInReason(reason: string): string | undefined {
   return LISTENER_PREFIX.exec(reason)?.[1];

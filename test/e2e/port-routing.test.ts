@@ -16,7 +16,7 @@ import { connect } from 'node:net';
 import { HybridConnectionListener, type HybridConnectionStream } from '../../src/client/index.js';
 import { encodePreambleReply, PreambleDecoder, PreambleMode } from '../../src/protocol/azbridge-preamble.js';
 import { readDecoded } from '../../src/bridge/read-messages.js';
-import { endBridgeSuite, startBridge, track } from '../bridge/bridge-kit.js';
+import { endBridgeSuite, expectClosed, startBridge, track } from '../bridge/bridge-kit.js';
 import { startTaggedEcho, trickleExchange, type ClientResult, type TaggedTarget } from '../bridge/pools/pool-kit.js';
 import { freePort, waitFor } from '../helpers/async.js';
 import type { RunningProcess } from '../helpers/processes.js';
@@ -120,16 +120,28 @@ describe('port-name-aware routing: listeners of different port names on one hybr
     await Promise.all([front.exited, hybridgeListener.exited]);
   });
 
-  it('a sender whose port no listener serves is refused 404 with the port in the reason (and the TrackingId)', async () => {
+  it('a port no listener serves: the mismatch is reported by name on both sides at once, then the relay answers 404 naming the port', async () => {
     const alpha = await startTaggedEcho('alpha');
     const listener = await startBridge(['-x', routing.connectionString(), '-T', `pr-none:alpha/127.0.0.1:${alpha.port}`]);
-    const refusal = await expectRefusal(hcUrl(routing, 'pr-none', 'connect'), { ServiceBusAuthorization: routing.token('pr-none'), 'Hybridge-Port': 'gamma' });
+    const port = await freePort();
+    const front = await startBridge(['-x', routing.connectionString(), '-L', `${port}/gamma:pr-none`]);
+    const started = Date.now();
+    const closed = await expectClosed(port);
+    assert.equal(closed.received, 0);
+    assert.ok(Date.now() - started < 10_000, 'no 30 s wait for a listener after the only one refused the port');
+    await front.waitForOutput(/connection failed relay=pr-none port=gamma .*end=unknown-port/, 5000);
+    await listener.waitForOutput(/connection failed relay=pr-none port=gamma .*end=unknown-port/, 5000);
+    assert.equal(refusalsIn(listener), 1, 'offered once, then passed over');
+    // The relay's answer once every listener is passed over (what the front got on its second try).
+    const id = routing.server.local.registry.channels('pr-none')[0]!.listenerId;
+    const refusal = await expectRefusal(hcUrl(routing, 'pr-none', 'connect'), { ServiceBusAuthorization: routing.token('pr-none'), 'Hybridge-Port': 'gamma', 'Microsoft-Relay-DisallowedListeners': id });
     assert.equal(refusal.status, 404);
     assert.match(refusal.message, /^No listener of "pr-none" serves port "gamma"\. TrackingId:/);
     const malformed = await expectRefusal(hcUrl(routing, 'pr-none', 'connect'), { ServiceBusAuthorization: routing.token('pr-none'), 'Hybridge-Port': '%E0%A4%A' });
     assert.equal(malformed.status, 400);
+    front.child.kill('SIGTERM');
     listener.child.kill('SIGTERM');
-    await listener.exited;
+    await Promise.all([front.exited, listener.exited]);
   });
 });
 

@@ -9,7 +9,7 @@ import {
 } from '../../protocol/azbridge-preamble.js';
 import type { SetupFailure } from '../connection-log.js';
 import { readDecoded } from '../read-messages.js';
-import { listenerIdInReason } from '../../protocol/port-announcement.js';
+import { listenerIdInReason, withoutListenerId } from '../../protocol/port-announcement.js';
 import type { ConnectRoute, SenderConnector } from './sender-connector.js';
 
 export class BridgeOpenError extends Error {
@@ -64,13 +64,17 @@ export const MAX_PORT_REFUSALS = 8;
 export async function openBridgeStream(connector: SenderConnector, preamble: Preamble, options: OpenBridgeStreamOptions): Promise<HybridConnectionStream> {
   const deadline = Date.now() + options.replyTimeoutMs;
   const refusedBy: string[] = [];
+  let refusal: BridgeOpenError | undefined;
   let lost = 0;
   for (let retry = 1; ; retry++) {
     try {
       const route = { portName: preamble.portName, disallowedListeners: refusedBy };
       return await openOnce(connector, preamble, { replyTimeoutMs: Math.max(1, deadline - Date.now()), signal: options.signal, route });
     } catch (err) {
+      // No other listener to try after a refusal of the port: the refusal is the answer.
+      if (refusal && err instanceof BridgeOpenError && err.failure === 'relay-unavailable') throw refusal;
       if (!(err instanceof BridgeOpenError) || options.signal?.aborted || Date.now() >= deadline) throw err;
+      if (err.refusingListener !== undefined) refusal = err;
       const refusedHere = err.refusingListener !== undefined && !refusedBy.includes(err.refusingListener) && refusedBy.length < MAX_PORT_REFUSALS;
       if (refusedHere) refusedBy.push(err.refusingListener!);
       else if (!err.lostBeforeReply || ++lost > MAX_RETRIES_BEFORE_REPLY) throw err;
@@ -109,7 +113,8 @@ async function openOnce(connector: SenderConnector, preamble: Preamble, options:
     if (!isAcceptedFor(reply, preamble.mode)) {
       const failure: SetupFailure = reply.kind === 'unknown-port-name' ? 'unknown-port' : reply.kind === 'target-unreachable' ? 'target-unreachable' : 'refused';
       const refusing = reply.kind === 'unknown-port-name' ? listenerIdInReason(reply.reason) : undefined;
-      throw new BridgeOpenError(failure, `port "${preamble.portName}" refused by the remote side: ${describePreambleReply(reply)}`, false, refusing);
+      const shown = reply.kind === 'unknown-port-name' ? { ...reply, reason: withoutListenerId(reply.reason) } : reply;
+      throw new BridgeOpenError(failure, `port "${preamble.portName}" refused by the remote side: ${describePreambleReply(shown)}`, false, refusing);
     }
     return stream;
   } catch (err) {

@@ -57,6 +57,8 @@ export class SenderConnector {
     if (this.pool && this.pool.readyCount > 0 && !avoid) return this.pool.take();
     const { attempts, attemptTimeoutMs, log } = this.options;
     const routing = { headers: route ? { [PORT_HEADER]: encodePortName(route.portName) } : undefined, disallowedListeners: avoid };
+    // Passing over listeners that refused the port: when none is left, the refusal stands at once.
+    if (avoid) return this.client.createConnection({ ...routing, retryBudgetMs: 0, attemptTimeoutMs, signal });
     if (attempts === undefined) {
       const onRetry = relayWaitProgress(log, { relay: this.options.relayName }, this.options.relayName);
       return this.client.createConnection({ ...routing, retryBudgetMs: RELAY_WAIT_BUDGET_MS, attemptTimeoutMs, signal, onRetry });
