@@ -33,6 +33,8 @@ interface ServerFlags extends JwtFlags {
   clusterHeartbeat: string;
   proxyProtocol?: boolean;
   trustedProxy: string[];
+  /** false with --no-port-routing. */
+  portRouting: boolean;
   logLevel?: string;
   logFormat?: string;
 }
@@ -83,7 +85,8 @@ export function registerServerCommand(program: Command): void {
     .option('--redis-prefix <prefix>', 'key prefix, to keep several clusters in one Redis apart', 'hybridge:')
     .option('--cluster-heartbeat <duration>', 'how often a node announces itself in Redis; a node silent for 5 heartbeats is forgotten with its listeners', '1s')
     .option('--proxy-protocol', 'every connection starts with a PROXY protocol v1/v2 header from a load balancer naming the client (read before TLS); connections without one are closed')
-    .option('--trusted-proxy <cidr>', 'a load balancer or proxy (address or CIDR, repeatable) whose Forwarded / X-Forwarded-For headers name the client; from other peers these headers are ignored', collect, []);
+    .option('--trusted-proxy <cidr>', 'a load balancer or proxy (address or CIDR, repeatable) whose Forwarded / X-Forwarded-For headers name the client; from other peers these headers are ignored', collect, [])
+    .option('--no-port-routing', 'pick listeners as Azure Relay does, without looking at the port names hybridge senders and listeners announce (Hybridge-Port / Hybridge-Ports)');
   addLogOptions(addLimitOptions(addJwtOptions(command))).addHelpText('after', EXAMPLES).action(async (flags: ServerFlags) => runServer(flags));
 }
 
@@ -148,6 +151,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
     maxListenersPerEntity: maxListeners,
     limits,
     jwt,
+    portRouting: flags.portRouting,
     nodeId,
     proxyProtocol: flags.proxyProtocol === true,
     trustedProxies: flags.trustedProxy,

@@ -121,8 +121,8 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
   /** A new control channel, not yet in use; undefined when close() came first (it is closed then). */
   private async openSession(): Promise<{ session: ControlSession; expiresAt: number | undefined } | undefined> {
     const c = this.connection;
-    // Azure ignores the header; a hybridge relay then sends its extension commands (hybridge-extensions.ts).
-    const headers: Record<string, string> = { [FEATURES_HEADER]: LISTENER_FEATURES };
+    // Azure ignores the Hybridge-Features header; a hybridge relay then sends its extension commands (hybridge-extensions.ts).
+    const headers: Record<string, string> = { ...this.options.headers, [FEATURES_HEADER]: LISTENER_FEATURES };
     let expiresAt: number | undefined;
     let queryToken: string | undefined;
     if (c.tokenProvider) {

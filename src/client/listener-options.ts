@@ -6,6 +6,8 @@ import type { AcceptHandler } from './accept-context.js';
 export interface ListenerOptions extends HybridConnectionOptions {
   /** Sent as sb-hc-id; senders can route to it with Microsoft-Relay-AllowedListeners. */
   listenerId?: string;
+  /** Extra headers on the control channel's handshake (e.g. Hybridge-Ports, protocol/port-announcement.ts). */
+  headers?: Record<string, string>;
   acceptHandler?: AcceptHandler;
   requestHandler?: RequestHandler;
   /**

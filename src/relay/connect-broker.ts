@@ -6,6 +6,9 @@ import { encodeEntityPath } from '../protocol/relay-endpoint.js';
 import { parseProtocolList } from '../protocol/websocket-handshake.js';
 import type { Logger } from '../util/logger.js';
 import { acceptUpgrade, checkUpgradeRequest, rejectUpgrade } from '../websocket/server-handshake.js';
+import { clientAgent } from './client-agent.js';
+import { wantedPort } from './port-headers.js';
+import { pickForPort } from './port-routing.js';
 import { ANONYMOUS_GRANT, type Grant } from './authorizer.js';
 import type { ClientAddress } from './client-address.js';
 import type { ListenerChannel } from './listener-channel.js';
@@ -29,6 +32,8 @@ interface PendingAccept {
   target: ListenerRef | undefined;
   tried: Set<string>;
   criteria: PickCriteria;
+  /** The port name the sender asked to be routed by (Hybridge-Port), when routing is on. */
+  port: string | undefined;
   pathAndQuery: { path: string; query: string };
   timer: NodeJS.Timeout;
   /** Offers the sender to another listener when the chosen one stays silent. */
@@ -62,6 +67,8 @@ export interface RelayedConnection {
   trackingId: string;
   /** The sender's client address (behind a load balancer, the real client's). */
   remote: ClientAddress;
+  /** The sender's Relay-User-Agent (or User-Agent), for the log. */
+  senderAgent?: string;
 }
 
 /** Answers a handshake with an HTTP error (through the relay's failure throttle) and logs it. */
@@ -83,6 +90,8 @@ export interface ConnectBrokerOptions {
   maxLegBufferedBytes: number;
   /** How long a sender waits for the listener to complete the rendezvous. */
   acceptTimeoutMs: number;
+  /** Route senders that name a port (Hybridge-Port) to listeners serving it (port-routing.ts). */
+  portRouting?: boolean;
   /**
    * A listener that has not come to the rendezvous after this long (frozen host, partition) is
    * passed over: the sender is offered to another listener too, and whichever comes first pairs.
@@ -116,6 +125,11 @@ export class ConnectBroker {
 
   connect(request: SenderRequest): void {
     const { req, socket, gesture, entity } = request;
+    const port = this.options.portRouting ? wantedPort(req) : undefined;
+    if (port instanceof Error) {
+      this.options.refuse(req, socket, 400, port.message, { what: 'sender', fields: { hyco: entity } });
+      return;
+    }
     const hycoKey = entity.toLowerCase();
     const waiting = this.pendingPerHyco.get(hycoKey) ?? 0;
     if (waiting >= this.options.maxPendingPerHyco) {
@@ -151,6 +165,7 @@ export class ConnectBroker {
       target: undefined,
       tried: new Set(),
       criteria,
+      port,
       pathAndQuery: {
         path: `${encodeEntityPath(entity)}${request.rawSuffix ? '/' + request.rawSuffix : ''}`,
         query: gesture.appQuery,
@@ -176,7 +191,8 @@ export class ConnectBroker {
         this.options.lines.info({ hyco: entity, trackingId }, 'sender left before the listener accepted');
       }
     });
-    void this.dispatchOrFail(pending, `No listener is connected to "${entity}" that can take this connection`);
+    const none = port === undefined ? `No listener is connected to "${entity}" that can take this connection` : `No listener of "${entity}" serves port "${port.slice(0, 64)}"`;
+    void this.dispatchOrFail(pending, none);
   }
 
   /** A listener's control channel closed: connections it was offered but never took go elsewhere. */
@@ -247,6 +263,7 @@ export class ConnectBroker {
       listenerGrant: pending.target?.grant ?? ANONYMOUS_GRANT,
       trackingId: pending.trackingId,
       remote: pending.command.remoteEndpoint!,
+      senderAgent: clientAgent(pending.req),
       pair: undefined as unknown as PairedConnection,
     };
     connection.pair = new PairedConnection(pending.socket, socket, this.options.maxLegBufferedBytes, {
@@ -286,7 +303,7 @@ export class ConnectBroker {
     const directory = this.options.directory;
     try {
       for (;;) {
-        const target = await directory.pick(pending.entity, { ...pending.criteria, exclude: pending.tried });
+        const target = await pickForPort(directory, pending.entity, { ...pending.criteria, exclude: pending.tried }, pending.port);
         if (!this.pending.has(pending.secret)) return;
         if (!target) return failIfNone ? this.fail(pending, 404, reason) : undefined;
         pending.tried.add(target.key);
@@ -324,6 +341,7 @@ export class ConnectBroker {
         hyco: c.entity,
         trackingId: c.trackingId,
         remote: c.remote.address,
+        agent: c.senderAgent,
         bytesToListener: c.pair.bytesSenderToListener,
         bytesToSender: c.pair.bytesListenerToSender,
         durationMs: Date.now() - c.pair.startedAt,

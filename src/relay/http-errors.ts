@@ -15,7 +15,7 @@ export function sendRelayError(res: ServerResponse, status: number, code: string
     return;
   }
   const body = JSON.stringify({ error: { code, message } });
-  res.writeHead(status, sanitizeReasonPhrase(message, 200), {
+  res.writeHead(status, sanitizeReasonPhrase(message), {
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(body),
     ...headers,

@@ -176,7 +176,8 @@ export class HttpRelay {
 
   private async sendAddressOnly(pending: PendingHttpRequest): Promise<void> {
     // Address-only form: method and body are both left out, which is how .NET and hyco-https detect it.
-    const json = encodeCommand('request', { address: pending.command.address, id: pending.command.id });
+    // remoteEndpoint too: the Java SDK builds the request's remote address from it (ListenerCommand.RequestCommand).
+    const json = encodeCommand('request', { address: pending.command.address, id: pending.command.id, remoteEndpoint: pending.command.remoteEndpoint });
     const delivered = await this.options.directory.deliver(pending.target, json, pending.secret, () => this.listenerLeft(pending));
     if (!delivered) this.listenerLeft(pending);
     else pending.watchForSilence();

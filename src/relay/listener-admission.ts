@@ -42,6 +42,8 @@ export interface NewChannel {
   grant: Grant;
   /** Base URL (ws[s]://host:port) the listener reached the relay on. */
   baseUrl: string;
+  /** Port names it announced (Hybridge-Ports), undefined when none. */
+  ports?: readonly string[];
 }
 
 /**
@@ -79,5 +81,6 @@ export function openListenerChannel(wiring: ChannelWiring, c: NewChannel): Liste
     { pingIntervalMs: wiring.pingIntervalMs, pingTimeoutMs: wiring.pingTimeoutMs },
     c.head,
   );
+  channel.ports = c.ports;
   return channel;
 }

@@ -49,6 +49,8 @@ export class ListenerChannel {
   features: ReadonlySet<HybridgeFeature> = new Set();
   /** Counts renewToken commands: only the newest one's verdict counts when checks overlap. */
   private renewals = 0;
+  /** The port names the listener announced (Hybridge-Ports); undefined when it announced none. */
+  ports: readonly string[] | undefined;
 
   constructor(
     readonly conn: WsConnection,

@@ -1,6 +1,7 @@
 import type { Grant } from './authorizer.js';
 import type { ListenerChannel } from './listener-channel.js';
 import { ListenerRegistry } from './listener-registry.js';
+import type { PortWanted } from './port-routing.js';
 
 /** A listener somewhere in the relay (this node or, in a cluster, another one). */
 export interface ListenerRef {
@@ -13,6 +14,8 @@ export interface ListenerRef {
   grant: Grant;
   /** The control channel, when the listener is connected to this node. */
   channel: ListenerChannel | undefined;
+  /** The port names it announced (Hybridge-Ports); undefined when it announced none. */
+  ports?: readonly string[];
 }
 
 export interface PickCriteria {
@@ -20,6 +23,8 @@ export interface PickCriteria {
   disallowed?: ReadonlySet<string>;
   /** Listener keys already tried for this connection. */
   exclude?: ReadonlySet<string>;
+  /** Only listeners of this port-routing tier (port-routing.ts). */
+  port?: PortWanted;
 }
 
 /**
@@ -101,7 +106,7 @@ export class LocalDirectory implements ListenerDirectory {
   }
 
   refOf(channel: ListenerChannel): ListenerRef {
-    return { key: this.keys.get(channel) ?? '', nodeId: this.nodeId, listenerId: channel.listenerId, grant: channel.grant, channel };
+    return { key: this.keys.get(channel) ?? '', nodeId: this.nodeId, listenerId: channel.listenerId, grant: channel.grant, channel, ports: channel.ports };
   }
 
   pickLocal(entity: string, criteria: PickCriteria): ListenerRef | undefined {
@@ -110,7 +115,7 @@ export class LocalDirectory implements ListenerDirectory {
       const channel = this.byKey.get(key);
       if (channel) excludeChannels.add(channel);
     }
-    const channel = this.registry.pick(entity, { allowed: criteria.allowed, disallowed: criteria.disallowed, exclude: excludeChannels });
+    const channel = this.registry.pick(entity, { allowed: criteria.allowed, disallowed: criteria.disallowed, exclude: excludeChannels, port: criteria.port });
     return channel ? this.refOf(channel) : undefined;
   }
 

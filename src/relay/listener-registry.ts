@@ -1,5 +1,6 @@
 import type { ListenerChannel } from './listener-channel.js';
 import { Eligibility, eligibilityOf, pickRoundRobin } from './listener-selection.js';
+import { portEligible, type PortWanted } from './port-routing.js';
 
 export interface ListenerCriteria {
   /** Only these listener ids (Microsoft-Relay-AllowedListeners). */
@@ -8,6 +9,8 @@ export interface ListenerCriteria {
   disallowed?: ReadonlySet<string>;
   /** Skip these channels (already tried for this connection). */
   exclude?: ReadonlySet<ListenerChannel>;
+  /** Only listeners of this port-routing tier. */
+  port?: PortWanted;
 }
 
 /**
@@ -69,6 +72,7 @@ export class ListenerRegistry {
       const id = channel.listenerId.toLowerCase();
       if (criteria.allowed && !criteria.allowed.has(id)) return Eligibility.Excluded;
       if (criteria.disallowed?.has(id)) return Eligibility.Excluded;
+      if (!portEligible(channel.ports, criteria.port)) return Eligibility.Excluded;
       return eligibilityOf(channel.selectionState, now);
     });
     if (index < 0) return undefined;

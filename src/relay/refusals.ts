@@ -7,6 +7,7 @@ import { FailureThrottle } from './failure-throttle.js';
 import type { AddressDecision } from './ip-rules.js';
 import { sendRelayError } from './http-errors.js';
 import { LogLimiter } from './log-limiter.js';
+import { systemTracker, trackableReason, trackingIdOf } from './tracking-id.js';
 
 export interface RefusalContext {
   /** What was refused, for the log line ("listener", "sender", "http request", "management request", ...). */
@@ -35,12 +36,14 @@ export class Refusals {
 
   /** Answers a WebSocket handshake with an HTTP error. */
   upgrade(req: IncomingMessage, socket: Duplex, status: number, reason: string, context: RefusalContext, headers?: Record<string, string>): void {
-    this.throttle.fail(this.clients.clientAddressOf(req).address, () => rejectUpgrade(socket, status, reason, { headers }), this.line(req, status, reason, context));
+    const { text, line } = this.tracked(req, status, reason, context);
+    this.throttle.fail(this.clients.clientAddressOf(req).address, () => rejectUpgrade(socket, status, text, { headers }), line);
   }
 
   /** Answers an HTTP request with a relay error (`{"error":{"code","message"}}`). */
   http(req: IncomingMessage, res: ServerResponse, status: number, code: string, message: string, context: RefusalContext): void {
-    this.throttle.fail(this.clients.clientAddressOf(req).address, () => sendRelayError(res, status, code, message), this.line(req, status, message, context));
+    const { text, line } = this.tracked(req, status, message, context);
+    this.throttle.fail(this.clients.clientAddressOf(req).address, () => sendRelayError(res, status, code, text), line);
   }
 
   /**
@@ -53,6 +56,12 @@ export class Refusals {
     answer();
   }
 
+  /** Answers with `answer(description)`, the reason carrying a TrackingId as Azure's do; logs the refusal. */
+  custom(req: IncomingMessage, status: number, reason: string, context: RefusalContext, answer: (description: string) => void): void {
+    const { text, line } = this.tracked(req, status, reason, context);
+    this.throttle.fail(this.clients.clientAddressOf(req).address, () => answer(text), line);
+  }
+
   /** Answers with `answer` after the throttle's verdict for this address; logs nothing. */
   quietly(req: IncomingMessage, answer: () => void): void {
     this.throttle.fail(this.clients.clientAddressOf(req).address, answer);
@@ -63,7 +72,16 @@ export class Refusals {
     this.lines.close();
   }
 
-  private line(req: IncomingMessage, status: number, reason: string, context: RefusalContext) {
-    return { message: `${context.what} refused`, fields: { ...context.fields, status, reason, remote: this.clients.clientAddressOf(req).address } };
+  /**
+   * The description the client gets (with the TrackingId the SDKs look for, see tracking-id.ts)
+   * and the log line, which names the same id.
+   */
+  private tracked(req: IncomingMessage, status: number, reason: string, context: RefusalContext) {
+    const existing = context.fields?.trackingId;
+    const trackingId = typeof existing === 'string' ? existing : trackingIdOf(req);
+    const hyco = context.fields?.hyco;
+    const text = trackableReason(reason, trackingId, systemTracker(req, typeof hyco === 'string' ? hyco : undefined));
+    const line = { message: `${context.what} refused`, fields: { ...context.fields, trackingId, status, reason, remote: this.clients.clientAddressOf(req).address } };
+    return { text, line };
   }
 }

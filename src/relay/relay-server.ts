@@ -13,6 +13,8 @@ import { sleep } from '../util/sleep.js';
 import { WsConnection } from '../websocket/connection.js';
 import { acceptUpgrade, checkUpgradeRequest, rejectUpgrade } from '../websocket/server-handshake.js';
 import { boundUrl, listenerBaseUrl, toWebSocketBase } from './advertised-url.js';
+import { clientAgent } from './client-agent.js';
+import { announcedPorts } from './port-headers.js';
 import { AuthorizationCache } from './authorization-cache.js';
 import { ADDRESS_REFUSED, ClientAddresses } from './client-address.js';
 import { ConnectBroker, type RelayedConnection } from './connect-broker.js';
@@ -34,6 +36,7 @@ import { enforceNamespaceChange } from './namespace-enforcement.js';
 import { NamespaceStore, type NamespaceChange, type StoreBackend } from './namespace-store.js';
 import { proxyProtocolFront, type ProxyProtocolListener } from './proxy-protocol-listener.js';
 import { Refusals, type RefusalContext } from './refusals.js';
+import { answerRuntimeInformation, isRuntimeInformationRequest, type RuntimeInformationContext } from './runtime-information.js';
 import { gestureToken, headerValue, isHcPath, listenerIdFromTracking, parseHcGesture, parseRelayedTarget, rawSuffixAfter, type HcGesture, type RelayedTarget } from './request-url.js';
 
 export interface RelayServerOptions {
@@ -58,6 +61,11 @@ export interface RelayServerOptions {
   acceptTimeoutMs?: number;
   /** How long a chosen listener may stay silent before the sender is offered to another one too. */
   handoffMs?: number;
+  /**
+   * Route senders that name their port (Hybridge-Port) to listeners that serve it (default true).
+   * Off, the relay picks listeners as Azure Relay does, port names unseen.
+   */
+  portRouting?: boolean;
   pingIntervalMs?: number;
   pingTimeoutMs?: number;
   /** Every connection must start with a PROXY protocol (v1 or v2) header naming the client (`--proxy-protocol`). */
@@ -135,6 +143,7 @@ export class RelayServer {
       maxPendingPerHyco: limits.maxPendingSendersPerHyco,
       maxLegBufferedBytes: limits.maxLegBufferedBytes,
       acceptTimeoutMs: options.acceptTimeoutMs ?? 30_000,
+      portRouting: options.portRouting ?? true,
       handoffMs: options.handoffMs,
       publicBaseUrl,
     });
@@ -287,6 +296,17 @@ export class RelayServer {
     };
   }
 
+  private runtimeInformationContext(req: IncomingMessage): RuntimeInformationContext {
+    return {
+      entityAt: (path) => this.store.getHybridConnection(path),
+      listenerCount: (entity) => this.directory.count(entity),
+      authorize: (token, entity, right) => this.authorizer.authorize({ token, entity, right }),
+      host: this.endpoint.host,
+      refuse: (status, reason, hyco, answer) => this.refusals.custom(req, status, reason, { what: 'runtime information request', fields: { hyco } }, answer),
+      onAuthenticated: () => this.gate.authenticated(req.socket),
+    };
+  }
+
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     if (!this.gate.attribute(req.socket, this.clients.clientAddressOf(req).address)) return;
     if (!this.serving) return this.refusals.http(req, res, 503, 'ServiceUnavailable', 'The relay is starting', { what: 'http request' });
@@ -320,6 +340,7 @@ export class RelayServer {
     if (this.draining) return refuse(503, 'ServiceUnavailable', 'The relay is shutting down');
     const target = parseRelayedTarget(url);
     if (!target) return refuse(400, 'BadRequest', 'malformed URL encoding in the request path');
+    if (isRuntimeInformationRequest(req)) return void answerRuntimeInformation(this.runtimeInformationContext(req), req, res, target.path.replace(/\/+$/, '')).catch(() => res.destroy());
     const match = this.store.matchPath(target.path);
     if (!match) return refuse(404, 'EndpointNotFound', `Endpoint does not exist: no hybrid connection matches "/${firstSegment(target.path)}"`);
     void this.relayRequest(req, res, match.entity, target, refuse).catch(() => refuse(503, 'ServiceUnavailable', 'The relay could not check the token now'));
@@ -393,6 +414,8 @@ export class RelayServer {
     this.gate.authenticated(socket);
     const problem = checkUpgradeRequest(req);
     if (problem) return this.refuse(req, socket, 400, problem.reason, 'listener', entity.name, problem.headers);
+    const announced = announcedPorts(req);
+    if (announced instanceof Error) return this.refuse(req, socket, 400, announced.message, 'listener', entity.name);
     if (this.namespaceConnections >= this.limits.maxConnectionsPerNamespace) return this.refuse(req, socket, 503, this.namespaceFullReason(), 'listener', entity.name);
     const max = this.limits.maxListenersPerHyco;
     const quota = `QuotaExceeded: "${entity.name}" already has ${max} listeners`;
@@ -403,14 +426,14 @@ export class RelayServer {
     const listenerId = listenerIdFromTracking(gesture.id) ?? randomUUID();
     const baseUrl = listenerBaseUrl(req, this.options.tls !== undefined || this.clients.tlsAtBalancer(req), this.endpoint);
     const conn = new WsConnection(socket, { ...controlConnectionOptions(this.limits), maxMessageBytes: this.limits.maxControlBodyBytes, role: 'server', autoCloseReply: true });
-    const channel = openListenerChannel(this.channelWiring, { conn, head, entity: entity.name, listenerId, grant: result.grant, baseUrl });
+    const channel = openListenerChannel(this.channelWiring, { conn, head, entity: entity.name, listenerId, grant: result.grant, baseUrl, ports: announced });
     channel.features = parseFeatures(req.headers[FEATURES_HEADER.toLowerCase()]);
     if (!(await this.directory.register(channel))) {
       // Another listener took the last slot while this one was being admitted.
       channel.close(CloseCode.PolicyViolation, quota);
       return;
     }
-    this.log.info({ hyco: entity.name, listener: listenerId, remote: this.clients.clientAddressOf(req).address, listeners: this.local.registry.count(entity.name) }, 'listener online');
+    this.log.info({ hyco: entity.name, listener: listenerId, remote: this.clients.clientAddressOf(req).address, agent: clientAgent(req), ports: announced?.join(',').slice(0, 500), listeners: this.local.registry.count(entity.name) }, 'listener online');
     this.broker.channelOpened(channel);
   }
 

@@ -118,6 +118,8 @@ export interface RawListenerOptions {
   token?: string;
   /** The local address to connect from (e.g. 127.0.0.2, for the relay's IP rules). */
   localAddress?: string;
+  /** Further headers on the listen handshake. */
+  headers?: Record<string, string>;
   onAccept?(accept: AcceptCommand, listener: RawListener): void;
   /** `body` is the binary message that followed a request with `body: true`. */
   onRequest?(request: RequestCommand, body: Buffer | undefined, listener: RawListener): void;
@@ -155,7 +157,7 @@ export class RawListener {
   static async open(relay: RelayAddress, entity: string, options: RawListenerOptions = {}): Promise<RawListener> {
     const query = options.id ? `sb-hc-id=${encodeURIComponent(options.id)}` : '';
     const url = `${relay.wsBase}/$hc/${entity}?sb-hc-action=listen${query ? `&${query}` : ''}`;
-    const ws = new WebSocket(url, { headers: { ServiceBusAuthorization: options.token ?? relay.token(entity) }, perMessageDeflate: false, localAddress: options.localAddress });
+    const ws = new WebSocket(url, { headers: { ...options.headers, ServiceBusAuthorization: options.token ?? relay.token(entity) }, perMessageDeflate: false, localAddress: options.localAddress });
     const listener = new RawListener(ws, options);
     await opened(ws, 'listen', `listener on ${entity}`);
     return listener;

@@ -9,7 +9,8 @@ import {
 } from '../../protocol/azbridge-preamble.js';
 import type { SetupFailure } from '../connection-log.js';
 import { readDecoded } from '../read-messages.js';
-import type { SenderConnector } from './sender-connector.js';
+import { listenerIdInReason, withoutListenerId } from '../../protocol/port-announcement.js';
+import type { ConnectRoute, SenderConnector } from './sender-connector.js';
 
 export class BridgeOpenError extends Error {
   constructor(
@@ -17,22 +18,40 @@ export class BridgeOpenError extends Error {
     message: string,
     /** The relayed connection was lost before the remote side answered: another try is safe. */
     readonly lostBeforeReply = false,
+    /** A hybridge listener that refused the port name, by id: another listener may serve it. */
+    readonly refusingListener?: string,
   ) {
     super(message);
     this.name = 'BridgeOpenError';
   }
 }
 
+export type RetryCause = 'lost' | 'port-refused';
+
 export interface OpenBridgeStreamOptions {
   /** The whole set-up budget: connects, preambles and replies, retries included. */
   replyTimeoutMs: number;
   signal?: AbortSignal;
-  /** Called before a connection lost ahead of the reply is tried again. */
-  onRetry?(retry: number, reason: string): void;
+  /**
+   * Called before another try: `lost`, the connection was lost ahead of the reply; `port-refused`,
+   * a listener that does not serve the port refused it, and another listener is tried.
+   */
+  onRetry?(retry: number, reason: string, why: RetryCause): void;
+}
+
+/** The log line before another try. */
+export function retryMessage(why: RetryCause): string {
+  return why === 'port-refused' ? 'listener does not serve this port; trying another listener of the hybrid connection' : 'relayed connection lost before the remote side answered; trying again';
 }
 
 /** How often a relayed connection lost before the remote's reply is tried again. */
 export const MAX_RETRIES_BEFORE_REPLY = 3;
+/**
+ * How many listeners that refused the port name are passed over (Microsoft-Relay-DisallowedListeners)
+ * before the refusal stands: behind Azure Relay, which cannot route by port name, a sender reaches a
+ * random listener of the hybrid connection, and azbridge-compatible pools mix listeners of different ports.
+ */
+export const MAX_PORT_REFUSALS = 8;
 
 /**
  * Opens a relayed connection for one logical port (openOnce), and tries again when the relayed
@@ -44,13 +63,22 @@ export const MAX_RETRIES_BEFORE_REPLY = 3;
  */
 export async function openBridgeStream(connector: SenderConnector, preamble: Preamble, options: OpenBridgeStreamOptions): Promise<HybridConnectionStream> {
   const deadline = Date.now() + options.replyTimeoutMs;
+  const refusedBy: string[] = [];
+  let refusal: BridgeOpenError | undefined;
+  let lost = 0;
   for (let retry = 1; ; retry++) {
     try {
-      return await openOnce(connector, preamble, { replyTimeoutMs: Math.max(1, deadline - Date.now()), signal: options.signal });
+      const route = { portName: preamble.portName, disallowedListeners: refusedBy };
+      return await openOnce(connector, preamble, { replyTimeoutMs: Math.max(1, deadline - Date.now()), signal: options.signal, route });
     } catch (err) {
-      const again = err instanceof BridgeOpenError && err.lostBeforeReply && retry <= MAX_RETRIES_BEFORE_REPLY && !options.signal?.aborted && Date.now() < deadline;
-      if (!again) throw err;
-      options.onRetry?.(retry, err.message);
+      // No other listener to try after a refusal of the port: the refusal is the answer.
+      if (refusal && err instanceof BridgeOpenError && err.failure === 'relay-unavailable') throw refusal;
+      if (!(err instanceof BridgeOpenError) || options.signal?.aborted || Date.now() >= deadline) throw err;
+      if (err.refusingListener !== undefined) refusal = err;
+      const refusedHere = err.refusingListener !== undefined && !refusedBy.includes(err.refusingListener) && refusedBy.length < MAX_PORT_REFUSALS;
+      if (refusedHere) refusedBy.push(err.refusingListener!);
+      else if (!err.lostBeforeReply || ++lost > MAX_RETRIES_BEFORE_REPLY) throw err;
+      options.onRetry?.(retry, err.message, refusedHere ? 'port-refused' : 'lost');
     }
   }
 }
@@ -61,12 +89,14 @@ export async function openBridgeStream(connector: SenderConnector, preamble: Pre
  * connection through; hybridge's refusals are turned into a message that names the port and the
  * reason, so a port-name mismatch is never a silent EOF. Bytes after the reply stay in the stream.
  */
-async function openOnce(connector: SenderConnector, preamble: Preamble, options: { replyTimeoutMs: number; signal?: AbortSignal }): Promise<HybridConnectionStream> {
+async function openOnce(connector: SenderConnector, preamble: Preamble, options: { replyTimeoutMs: number; signal?: AbortSignal; route: ConnectRoute }): Promise<HybridConnectionStream> {
   let stream: HybridConnectionStream;
   try {
-    stream = await connector.connect(options.signal);
+    stream = await connector.connect(options.signal, options.route);
   } catch (err) {
-    throw new BridgeOpenError('relay-unavailable', (err as Error).message);
+    const tried = options.route.disallowedListeners?.length;
+    const after = tried ? ` (after ${tried} listener(s) refused port "${preamble.portName}")` : '';
+    throw new BridgeOpenError('relay-unavailable', `${(err as Error).message}${after}`);
   }
   stream.on('error', () => undefined);
   try {
@@ -82,7 +112,9 @@ async function openOnce(connector: SenderConnector, preamble: Preamble, options:
     }
     if (!isAcceptedFor(reply, preamble.mode)) {
       const failure: SetupFailure = reply.kind === 'unknown-port-name' ? 'unknown-port' : reply.kind === 'target-unreachable' ? 'target-unreachable' : 'refused';
-      throw new BridgeOpenError(failure, `port "${preamble.portName}" refused by the remote side: ${describePreambleReply(reply)}`);
+      const refusing = reply.kind === 'unknown-port-name' ? listenerIdInReason(reply.reason) : undefined;
+      const shown = reply.kind === 'unknown-port-name' ? { ...reply, reason: withoutListenerId(reply.reason) } : reply;
+      throw new BridgeOpenError(failure, `port "${preamble.portName}" refused by the remote side: ${describePreambleReply(shown)}`, false, refusing);
     }
     return stream;
   } catch (err) {

@@ -1,6 +1,7 @@
 import { RelayError, type HybridConnectionClient, type HybridConnectionStream } from '../../client/index.js';
 import { RELAY_WAIT_BUDGET_MS, relayWaitProgress } from '../../forwarding/relay-wait.js';
 import { SenderPool } from '../../forwarding/sender-pool.js';
+import { encodePortName, PORT_HEADER } from '../../protocol/port-announcement.js';
 import type { Logger } from '../../util/logger.js';
 import { sleep } from '../../util/sleep.js';
 
@@ -16,6 +17,13 @@ export interface SenderConnectorOptions {
 }
 
 const ATTEMPT_INTERVAL_MS = 1000;
+
+/** What a connection is for: its port name (Hybridge-Port, so the hybridge relay routes it) and listeners to avoid. */
+export interface ConnectRoute {
+  portName: string;
+  /** Listeners that refused this port already (Microsoft-Relay-DisallowedListeners). */
+  disallowedListeners?: readonly string[];
+}
 
 /**
  * Where a local forwarder gets its relayed connections: a prewarmed one when the pool has one ready,
@@ -40,16 +48,24 @@ export class SenderConnector {
     }
   }
 
-  async connect(signal?: AbortSignal): Promise<HybridConnectionStream> {
-    if (this.pool && this.pool.readyCount > 0) return this.pool.take();
+  /**
+   * A prewarmed connection (opened before its port was known, so not routed by port name) when the
+   * pool has one and no listener is to be avoided; else a new one that names its port.
+   */
+  async connect(signal?: AbortSignal, route?: ConnectRoute): Promise<HybridConnectionStream> {
+    const avoid = route?.disallowedListeners?.length ? [...route.disallowedListeners] : undefined;
+    if (this.pool && this.pool.readyCount > 0 && !avoid) return this.pool.take();
     const { attempts, attemptTimeoutMs, log } = this.options;
+    const routing = { headers: route ? { [PORT_HEADER]: encodePortName(route.portName) } : undefined, disallowedListeners: avoid };
+    // Passing over listeners that refused the port: when none is left, the refusal stands at once.
+    if (avoid) return this.client.createConnection({ ...routing, retryBudgetMs: 0, attemptTimeoutMs, signal });
     if (attempts === undefined) {
       const onRetry = relayWaitProgress(log, { relay: this.options.relayName }, this.options.relayName);
-      return this.client.createConnection({ retryBudgetMs: RELAY_WAIT_BUDGET_MS, attemptTimeoutMs, signal, onRetry });
+      return this.client.createConnection({ ...routing, retryBudgetMs: RELAY_WAIT_BUDGET_MS, attemptTimeoutMs, signal, onRetry });
     }
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.client.createConnection({ retryBudgetMs: 0, attemptTimeoutMs, signal });
+        return await this.client.createConnection({ ...routing, retryBudgetMs: 0, attemptTimeoutMs, signal });
       } catch (err) {
         if (attempt >= attempts || !(err instanceof RelayError && err.transient) || signal?.aborted) throw err;
         log.debug({ attempt, of: attempts, reason: err.message }, 'relay connection attempt failed; retrying');

@@ -8,7 +8,7 @@ import type { TcpLocalBinding, UnixLocalBinding } from '../config/index.js';
 import { logConnectionEnd, logSetupFailure, pumpSummary, type ConnectionLabel } from '../connection-log.js';
 import { isMissingAddress, listenAddresses } from './listen-addresses.js';
 import type { LocalContext, LocalListener } from './local-context.js';
-import { BridgeOpenError, openBridgeStream } from './open-bridge-stream.js';
+import { BridgeOpenError, openBridgeStream, retryMessage } from './open-bridge-stream.js';
 
 /**
  * -L for TCP ports and Unix sockets: every accepted connection gets its own relayed connection,
@@ -64,7 +64,7 @@ export class StreamForwarder implements LocalListener {
       stream = await openBridgeStream(ctx.connectorFor(binding.noAuthentication), { mode: PreambleMode.Stream, portName: binding.portName }, {
         replyTimeoutMs: ctx.replyTimeoutMs,
         signal: abort.signal,
-        onRetry: (retry, reason) => ctx.log.info({ ...label, retry, reason }, 'relayed connection lost before the remote side answered; trying again'),
+        onRetry: (retry, reason, why) => ctx.log.info({ ...label, retry, reason }, retryMessage(why)),
       });
     } catch (err) {
       const failure = err instanceof BridgeOpenError ? err.failure : 'relay-unavailable';

@@ -3,7 +3,7 @@ import type { UdpLocalBinding } from '../config/index.js';
 import { logConnectionEnd, logSetupFailure, type ConnectionLabel } from '../connection-log.js';
 import { DatagramChannel, type DatagramChannelEnd } from '../datagram-channel.js';
 import type { LocalContext } from './local-context.js';
-import { BridgeOpenError, openBridgeStream } from './open-bridge-stream.js';
+import { BridgeOpenError, openBridgeStream, retryMessage } from './open-bridge-stream.js';
 
 /** Datagrams held for a flow whose relayed connection is still opening; more are dropped. */
 export const MAX_QUEUED_DATAGRAMS = 32;
@@ -59,7 +59,7 @@ export class UdpFlow {
       const stream = await openBridgeStream(ctx.connectorFor(binding.noAuthentication), { mode: PreambleMode.Datagram, portName: binding.portName }, {
         replyTimeoutMs: ctx.replyTimeoutMs,
         signal: this.abort.signal,
-        onRetry: (retry, reason) => ctx.log.info({ ...this.label, retry, reason }, 'relayed connection lost before the remote side answered; trying again'),
+        onRetry: (retry, reason, why) => ctx.log.info({ ...this.label, retry, reason }, retryMessage(why)),
       });
       this.label.conn = stream.trackingId;
       if (this.closed || this.abort.signal.aborted) {

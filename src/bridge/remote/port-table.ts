@@ -1,3 +1,4 @@
+import { resolvePortName } from '../../protocol/port-announcement.js';
 import { silentLogger, type Logger } from '../../util/logger.js';
 import { groupPools, resolvePoolPolicy, type PoolSettings, type RemoteBinding, type TcpRemoteBinding, type UdpRemoteBinding, type UnixRemoteBinding } from '../config/index.js';
 import type { OutboundOptions } from '../outbound-address.js';
@@ -59,10 +60,8 @@ export class PortTable {
 
   /** The pools for `portName`, or undefined when no name matches. */
   lookup(portName: string): PortEntry | undefined {
-    const exact = this.byName.get(portName);
-    if (exact) return exact;
-    if (this.byName.size !== 1 || !/^\d+$/.test(portName)) return undefined;
-    return this.byName.get(this.names[0]!);
+    const name = resolvePortName(this.names, portName);
+    return name === undefined ? undefined : this.byName.get(name);
   }
 
   /** Starts the health checks. */

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { encodePortList, PORTS_HEADER } from '../../protocol/port-announcement.js';
 import { HybridConnectionListener, type HybridConnectionStream } from '../../client/index.js';
 import { dispatchConnection, LISTENER_MAX_AUTHORIZATION_FAILURES, type ProtocolHandler } from '../../forwarding/listener-end.js';
 import type { ConnectionString } from '../../protocol/connection-string.js';
@@ -44,10 +46,13 @@ export class RemoteForwarder {
   private affinity: AffinityAgents | undefined;
   private readonly azbridge: AzbridgeHandler;
   private readonly log: Logger;
+  /** One id for every control channel of this forwarder, so refusals name the listener a sender can exclude. */
+  private readonly listenerId = randomUUID();
 
   constructor(private readonly options: RemoteForwarderOptions) {
     this.log = options.log;
     this.azbridge = createAzbridgeHandler(options.bindings, {
+      listenerId: this.listenerId,
       ...options.outbound,
       relayName: options.relayName,
       log: options.log,
@@ -109,6 +114,9 @@ export class RemoteForwarder {
     const listener = new HybridConnectionListener({
       ...relayClientOptions(o.connection, { tls: o.tls, tokenInQuery: o.tokenInQuery, proxy: o.proxy }),
       keepAliveIntervalMs: o.keepAliveIntervalMs,
+      listenerId: this.listenerId,
+      // Port-name-aware routing on the hybridge relay; Azure and older relays ignore the header.
+      headers: { [PORTS_HEADER]: encodePortList(this.azbridge.portNames) },
       maxAuthorizationFailures: LISTENER_MAX_AUTHORIZATION_FAILURES,
       requestHandler: createHttpRequestHandler(httpBindings, { ...o.outbound, relayName: o.relayName, log: o.log, tracker: o.tracker, affinity }),
     });

@@ -1,6 +1,7 @@
 import type { HybridConnectionStream, RelayedMessage } from '../../client/index.js';
 import type { ProtocolHandler } from '../../forwarding/listener-end.js';
 import { encodePreambleReply, PreambleDecoder, PreambleMode, type Preamble } from '../../protocol/azbridge-preamble.js';
+import { withListenerId } from '../../protocol/port-announcement.js';
 import type { Logger } from '../../util/logger.js';
 import type { PoolSettings, RemoteBinding } from '../config/index.js';
 import { logSetupFailure, type ConnectionLabel } from '../connection-log.js';
@@ -24,10 +25,17 @@ export interface AzbridgeHandlerOptions extends OutboundOptions {
   udpIdleMs?: number;
   /** LoadBalancing / HealthCheck for target pools whose bindings do not state their own. */
   poolDefaults?: PoolSettings;
+  /**
+   * This listener's id (its sb-hc-id), put in front of unknown-port refusals so that a sender behind
+   * a relay that cannot route by port name tries the other listeners (protocol/port-announcement.ts).
+   */
+  listenerId?: string;
 }
 
 /** The azbridge handler, with the health checks of its target pools to start and stop. */
 export interface AzbridgeHandler extends ProtocolHandler {
+  /** The logical port names served (what the listener announces in Hybridge-Ports). */
+  readonly portNames: readonly string[];
   /** Starts the target pools' health checks. */
   start(): void;
   /** Stops them; connections already served are not touched. */
@@ -61,7 +69,7 @@ export function createAzbridgeHandler(bindings: readonly RemoteBinding[], option
         const reason = `no port named "${preamble.portName}" on relay ${options.relayName}`;
         const served = table.isEmpty ? 'none' : table.names.map((n) => `"${n}"`).join(', ');
         logSetupFailure(options.log, label, 'unknown-port', `${reason}; ports served: ${served}`, startedAt);
-        return await refuseStream(stream, encodePreambleReply({ kind: 'unknown-port-name', reason }));
+        return await refuseStream(stream, encodePreambleReply({ kind: 'unknown-port-name', reason: withListenerId(reason, options.listenerId) }));
       }
       const wantDatagram = preamble.mode === PreambleMode.Datagram;
       const streamPool = found.stream;
@@ -79,7 +87,7 @@ export function createAzbridgeHandler(bindings: readonly RemoteBinding[], option
       release?.();
     }
   };
-  return Object.assign(handler, { start: () => table.start(), close: () => table.close() });
+  return Object.assign(handler, { portNames: table.names, start: () => table.start(), close: () => table.close() });
 }
 
 /** The preamble, or undefined after answering/closing a connection that did not send a valid one. */

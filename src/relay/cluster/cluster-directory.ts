@@ -3,6 +3,7 @@ import type { Grant } from '../authorizer.js';
 import type { ListenerChannel } from '../listener-channel.js';
 import type { ListenerDirectory, ListenerRef, LocalDirectory, PickCriteria } from '../listener-directory.js';
 import { Eligibility, eligibilityOf, pickRoundRobin, SilenceMarks } from '../listener-selection.js';
+import { portEligible } from '../port-routing.js';
 import { ClusterUnavailableError, redisReady, type RedisPair } from './redis-connection.js';
 import { HEARTBEAT_SCRIPT, LIST_SCRIPT, REGISTER_SCRIPT } from './registry-scripts.js';
 
@@ -20,6 +21,8 @@ interface Entry {
   nodeId: string;
   listenerId: string;
   grant: Grant;
+  /** Announced port names (Hybridge-Ports); absent when the listener announced none. */
+  ports?: string[];
 }
 
 type NodeMessage = { t: 'deliver'; key: string; json: string; ref: string; from: string } | { t: 'undeliverable'; ref: string };
@@ -125,7 +128,8 @@ export class ClusterDirectory implements ListenerDirectory {
     const refs = (await this.entries(entity))
       .filter((ref) => !criteria.exclude?.has(ref.key))
       .filter((ref) => !criteria.allowed || criteria.allowed.has(ref.listenerId.toLowerCase()))
-      .filter((ref) => !criteria.disallowed?.has(ref.listenerId.toLowerCase()));
+      .filter((ref) => !criteria.disallowed?.has(ref.listenerId.toLowerCase()))
+      .filter((ref) => portEligible(ref.ports, criteria.port));
     if (refs.length === 0) return undefined;
     const slot = entity.toLowerCase();
     const now = Date.now();
@@ -201,7 +205,8 @@ export class ClusterDirectory implements ListenerDirectory {
       }
       const channel = entry.nodeId === this.nodeId ? this.local.channelByKey(key) : undefined;
       // This node's own listeners: the channel's current grant is authoritative.
-      refs.push({ key, nodeId: entry.nodeId, listenerId: entry.listenerId, grant: channel?.grant ?? entry.grant, channel });
+      const ports = Array.isArray(entry.ports) ? entry.ports.filter((p): p is string => typeof p === 'string') : undefined;
+      refs.push({ key, nodeId: entry.nodeId, listenerId: entry.listenerId, grant: channel?.grant ?? entry.grant, channel, ports });
     }
     return refs.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
@@ -313,7 +318,7 @@ export class ClusterDirectory implements ListenerDirectory {
   }
 
   private entryJson(channel: ListenerChannel, grant: Grant): string {
-    const entry: Entry = { nodeId: this.nodeId, listenerId: channel.listenerId, grant };
+    const entry: Entry = { nodeId: this.nodeId, listenerId: channel.listenerId, grant, ports: channel.ports ? [...channel.ports] : undefined };
     return JSON.stringify(entry);
   }
 
