@@ -1,6 +1,7 @@
 import { RelayError, type HybridConnectionClient, type HybridConnectionStream } from '../../client/index.js';
 import { RELAY_WAIT_BUDGET_MS, relayWaitProgress } from '../../forwarding/relay-wait.js';
 import { SenderPool } from '../../forwarding/sender-pool.js';
+import { MuxConnector } from '../../mux/mux-connector.js';
 import type { Logger } from '../../util/logger.js';
 import { sleep } from '../../util/sleep.js';
 
@@ -12,6 +13,8 @@ export interface SenderConnectorOptions {
   attemptTimeoutMs?: number;
   /** Prewarm: sender connections kept open ahead of demand (0 = none). */
   prewarm: number;
+  /** Multiplexed sessions kept open to a hybridge listener side (`--mux`); 0 = off. */
+  mux?: number;
   log: Logger;
 }
 
@@ -26,6 +29,7 @@ const ATTEMPT_INTERVAL_MS = 1000;
  */
 export class SenderConnector {
   private readonly pool: SenderPool | undefined;
+  private readonly mux: MuxConnector | undefined;
 
   constructor(
     private readonly client: HybridConnectionClient,
@@ -38,9 +42,16 @@ export class SenderConnector {
         connectOptions: { retryBudgetMs: 0, attemptTimeoutMs: options.attemptTimeoutMs },
       });
     }
+    if ((options.mux ?? 0) > 0) {
+      this.mux = new MuxConnector(client, { sessions: options.mux!, style: 'azbridge', log: options.log, openTimeoutMs: options.attemptTimeoutMs });
+      this.mux.start();
+    }
   }
 
   async connect(signal?: AbortSignal): Promise<HybridConnectionStream> {
+    // A stream of a multiplexed session costs no relay round trip; without one ready, a connection of its own.
+    const muxed = this.mux?.openStream();
+    if (muxed) return muxed;
     if (this.pool && this.pool.readyCount > 0) return this.pool.take();
     const { attempts, attemptTimeoutMs, log } = this.options;
     if (attempts === undefined) {
@@ -60,5 +71,6 @@ export class SenderConnector {
 
   close(): void {
     this.pool?.close();
+    this.mux?.close();
   }
 }
