@@ -35,6 +35,7 @@ interface BridgeFlags extends ProxyFlags {
   legacyRemoteForward?: string[];
   remoteHttpForward?: string[];
   prewarm?: string;
+  mux?: string;
   maxUdpFlows?: string;
   balance?: string;
   healthCheck?: string;
@@ -91,6 +92,7 @@ export function registerBridgeCommand(program: Command): void {
     .addOption(new Option('-R, --legacy-remote-forward <expr>', 'relay_name:host:[port_name/]port (azbridge legacy form)').argParser(collect).hideHelp())
     .option('-H, --remote-http-forward <expr>', 'relay_name:{http|https}/host[/path][:port]{;...}: HTTP reverse proxy (repeatable)', collect)
     .option('--prewarm <n>', 'relayed connections each -L forwarder keeps open ahead of demand (0-1000, default 0)')
+    .option('--mux <n>', 'multiplexed sessions each -L forwarder keeps open to a hybridge -T side; every TCP/Unix connection becomes a stream in one, with no relay round trip (0-64, default 0 = off; azbridge peers fall back to a connection each); config key Multiplex')
     .option('--max-udp-flows <n>', 'UDP client endpoints (flows, one relayed connection each) a UDP -L forwarder carries at once; datagrams from new clients beyond it are dropped (1-100000, default 1000); config key MaxUdpFlows')
     .option('--balance <mode>', 'target pools (-T bindings sharing a port name): round-robin (default) or least-connections; config key LoadBalancing')
     .option('--health-check <spec>', 'target pools: off, on, or interval=10s,timeout=3s,fail=3,pass=2 (default: on for ports with 2+ TCP/Unix targets); config key HealthCheck')
@@ -175,6 +177,7 @@ function loadConfig(flags: BridgeFlags): BridgeConfig {
       legacyRemoteForward: flags.legacyRemoteForward,
       httpForward: flags.remoteHttpForward,
       prewarm: flags.prewarm,
+      mux: flags.mux,
       maxUdpFlows: flags.maxUdpFlows,
       balance: flags.balance,
       healthCheck: flags.healthCheck,

@@ -16,6 +16,7 @@ import { addRelayOptions, relayConnectionFrom, type RelayFlags } from './relay-o
 
 interface SenderBindFlags extends BindFlags, RelayFlags {
   prewarm: string;
+  mux: string;
 }
 
 interface SocksFlags extends SenderBindFlags {
@@ -59,7 +60,9 @@ export function registerRelaySenderCommands(program: Command): void {
 }
 
 function addSenderBindOptions(command: Command, defaultBind: string): void {
-  addBindOptions(command, defaultBind).option('--prewarm <n>', 'relayed connections to keep open ahead of demand, for faster connects (0 = off)', '0');
+  addBindOptions(command, defaultBind)
+    .option('--prewarm <n>', 'relayed connections to keep open ahead of demand, for faster connects (0 = off)', '0')
+    .option('--mux <n>', 'multiplexed sessions to keep open to a hybridge relay-listener; every tunnel becomes a stream in one, with no relay round trip (0-64, 0 = off; aztunnel listeners fall back to a connection each)', '0');
 }
 
 function checkedTarget(target: string, command: string): string {
@@ -72,30 +75,32 @@ function checkedTarget(target: string, command: string): string {
   return target;
 }
 
-function senderFrom(flags: RelayFlags, hyco: string | undefined, log: Logger, prewarm = 0): TunnelSender {
+function senderFrom(flags: RelayFlags, hyco: string | undefined, log: Logger, prewarm = 0, mux = 0): TunnelSender {
   const { options } = relayConnectionFrom(flags, hyco, log);
-  return new TunnelSender(new HybridConnectionClient(options), { log, prewarm });
+  return new TunnelSender(new HybridConnectionClient(options), { log, prewarm, mux });
 }
 
 async function runPortForward(target: string, flags: SenderBindFlags): Promise<void> {
   const log = loggerFrom(flags);
   checkedTarget(target, 'port-forward');
   const prewarm = parsePositiveInt(flags.prewarm, '--prewarm', 0, 100);
-  const sender = senderFrom(flags, undefined, log, prewarm);
+  const mux = parsePositiveInt(flags.mux, '--mux', 0, 64);
+  const sender = senderFrom(flags, undefined, log, prewarm, mux);
   const server = await serveLocally(flags, log, portForwardHandler(sender, target, log), () => sender.close());
   process.stdout.write(`hybridge relay-sender: listening on ${server.address}, forwarding to ${target}\n`);
-  log.info({ bind: server.address, target, prewarm }, 'port-forward listening');
+  log.info({ bind: server.address, target, prewarm, mux }, 'port-forward listening');
 }
 
 async function runSocks5Proxy(hyco: string | undefined, flags: SocksFlags): Promise<void> {
   const log = loggerFrom(flags);
   const prewarm = parsePositiveInt(flags.prewarm, '--prewarm', 0, 100);
+  const mux = parsePositiveInt(flags.mux, '--mux', 0, 64);
   const bind = bindFrom(flags);
   const checkCredentials = socksCredentials(flags, log);
   if (!checkCredentials && !isLoopbackBind(bind)) {
     log.warn({ bind: flags.gateway ? `0.0.0.0:${bind.port}` : flags.bind }, 'the SOCKS5 proxy listens beyond loopback without authentication: anyone who reaches it can use the tunnel; set --socks-user and HYBRIDGE_SOCKS_PASSWORD');
   }
-  const sender = senderFrom(flags, hyco, log, prewarm);
+  const sender = senderFrom(flags, hyco, log, prewarm, mux);
   const server = await serveLocally(flags, log, socks5ProxyHandler({ sender, log, checkCredentials }), () => sender.close());
   process.stdout.write(`hybridge relay-sender: SOCKS5 proxy listening on ${server.address}\n`);
   log.info({ bind: server.address, auth: checkCredentials ? 'username/password' : 'none', prewarm }, 'socks5-proxy listening');
