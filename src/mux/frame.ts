@@ -187,11 +187,10 @@ export class FrameDecoder {
 
   push(chunk: Buffer, onFrame: (frame: Frame) => void): void {
     if (this.pendingBytes > 0) {
-      this.pending.push(chunk);
-      this.pendingBytes += chunk.length;
-      chunk = Buffer.concat(this.pending, this.pendingBytes);
-      this.pending = [];
-      this.pendingBytes = 0;
+      // Complete the held frame with just the bytes it lacks, so a large chunk is not copied whole.
+      const taken = this.completePending(chunk, onFrame);
+      if (taken === chunk.length) return;
+      chunk = chunk.subarray(taken);
     }
     let offset = 0;
     while (chunk.length - offset >= FRAME_HEADER_BYTES) {
@@ -211,6 +210,35 @@ export class FrameDecoder {
       this.pending.push(rest);
       this.pendingBytes = rest.length;
     }
+  }
+
+  /** Adds bytes of `chunk` to the held partial frame; emits it once complete. Returns the bytes taken. */
+  private completePending(chunk: Buffer, onFrame: (frame: Frame) => void): number {
+    let taken = 0;
+    if (this.pendingBytes < FRAME_HEADER_BYTES) {
+      taken = Math.min(FRAME_HEADER_BYTES - this.pendingBytes, chunk.length);
+      this.hold(chunk.subarray(0, taken));
+      if (this.pendingBytes < FRAME_HEADER_BYTES) return taken;
+    }
+    const head = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [head];
+    const length = head.readUInt16BE(6);
+    checkHeader(head[0]!, head[1]!, head.readUInt32BE(2), length);
+    const total = FRAME_HEADER_BYTES + length;
+    const more = Math.min(total - this.pendingBytes, chunk.length - taken);
+    if (more > 0) this.hold(chunk.subarray(taken, taken + more));
+    taken += more;
+    if (this.pendingBytes < total) return taken;
+    const frame = Buffer.concat(this.pending, total);
+    this.pending = [];
+    this.pendingBytes = 0;
+    onFrame({ type: frame[0] as FrameType, flags: frame[1]!, stream: frame.readUInt32BE(2), payload: frame.subarray(FRAME_HEADER_BYTES) });
+    return taken;
+  }
+
+  private hold(bytes: Buffer): void {
+    this.pending.push(Buffer.from(bytes));
+    this.pendingBytes += bytes.length;
   }
 
   /** Bytes of an incomplete frame held for the next push. */

@@ -242,8 +242,9 @@ export class MuxChannel implements StreamChannel {
       this.inMessage = true;
       handler?.onMessageStart?.((frame.flags & FrameFlag.Text) === 0);
     }
-    // A copy, so a small frame never keeps the transport's whole read chunk alive.
-    if (length > 0 && !this.finished) handler?.onMessageData(Buffer.from(frame.payload));
+    // A small frame is copied, so it never keeps the transport's whole read chunk alive.
+    const payload = frame.payload;
+    if (length > 0 && !this.finished) handler?.onMessageData(length * 4 < payload.buffer.byteLength ? Buffer.from(payload) : payload);
     if ((frame.flags & FrameFlag.More) === 0) {
       this.inMessage = false;
       if (!this.finished) handler?.onMessageEnd?.();
