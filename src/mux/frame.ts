@@ -4,6 +4,7 @@
  * travel as a byte stream inside the binary messages of one relayed connection: a message may hold
  * several frames and a frame may span messages.
  */
+import { truncateUtf8 } from '../util/truncate-utf8.js';
 
 export const FRAME_HEADER_BYTES = 8;
 /** Largest payload of any frame; a longer one is a protocol error. Data is cut into frames of at most this. */
@@ -132,18 +133,6 @@ function codeAndReason(code: number, reason: string): Buffer {
   out.writeUInt16BE(code, 0);
   text.copy(out, 2);
   return out;
-}
-
-/** The UTF-8 bytes of `text`, cut at a character boundary so they fit `max` bytes. */
-function truncateUtf8(text: string, max: number): Buffer {
-  let bytes = Buffer.from(text, 'utf8');
-  if (bytes.length <= max) return bytes;
-  bytes = bytes.subarray(0, max);
-  // Drop a partial trailing character (continuation bytes are 10xxxxxx).
-  let end = bytes.length;
-  while (end > 0 && (bytes[end - 1]! & 0xc0) === 0x80) end--;
-  if (end > 0 && bytes[end - 1]! >= 0xc0) end--;
-  return bytes.subarray(0, end);
 }
 
 export function decodeCodeAndReason(payload: Buffer, offset: number): { code: number; reason: string } {
