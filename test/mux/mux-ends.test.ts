@@ -88,6 +88,33 @@ describe('multiplexed sessions between hybridge ends (processes, through the rel
     }
   });
 
+  it('a session lost mid-stream (the listener killed) resets its client connections; new ones go through again', async () => {
+    const target = `127.0.0.1:${echo.port}`;
+    let listener = await startListener(relay, 'mux-pf', ['--allow', target]);
+    const pf = await startPortForward(relay, 'mux-pf', target, ['--mux', '1']);
+    try {
+      await waitFor(() => count(pf.proc.output(), /multiplexed session open/) === 1, 10_000, 'session');
+      const sockets = [0, 1, 2].map(() => connect({ port: pf.port, host: '127.0.0.1' }));
+      for (const socket of sockets) {
+        socket.on('error', () => undefined);
+        socket.write('ping');
+        assert.equal((await withTimeout(readExactly(socket, 4), 10_000, 'echo')).toString(), 'ping');
+      }
+      const closed = sockets.map((socket) => new Promise((resolve) => socket.once('close', resolve)));
+      listener.child.kill('SIGKILL');
+      await withTimeout(Promise.all(closed), 15_000, 'client connections closed');
+      // Each one is reported as broken, none as a clean end.
+      await waitFor(() => count(pf.proc.output(), /tunnel ended abruptly/) === 3, 10_000, 'abrupt ends logged');
+      assert.equal(count(pf.proc.output(), /tunnel closed/), 0);
+      listener = await startListener(relay, 'mux-pf', ['--allow', target]);
+      const again = patternBytes(100_000, 77);
+      assert.equal((await roundTrip(pf.port, again, 30_000)).sha256, sha256(again));
+    } finally {
+      await pf.proc.stop('SIGTERM');
+      await listener.stop('SIGTERM');
+    }
+  });
+
   it('bridge -L --mux 2 to bridge -T: 40 connections on 2 sessions, each intact', async () => {
     const before = relayedConnections(capture.records, 'mux-bridge');
     const cs = relay.connectionString();
