@@ -14,15 +14,15 @@ function startBridge(ctx: BenchContext, site: Site, relay: RelayProcess, name: s
   });
 }
 
-export function bridgeTcpPath(transport: Transport, prewarm = 0): PathDef {
+export function bridgeTcpPath(transport: Transport, prewarm = 0, mux = 0): PathDef {
   return {
-    id: `bridge-${transport}${prewarm ? '-prewarm' : ''}`,
-    label: `bridge -L/-T (${transport === 'tls' ? 'TLS' : 'WS'}${prewarm ? `, --prewarm ${prewarm}` : ''})`,
+    id: `bridge-${transport}${prewarm ? '-prewarm' : ''}${mux ? '-mux' : ''}`,
+    label: `bridge -L/-T (${transport === 'tls' ? 'TLS' : 'WS'}${prewarm ? `, --prewarm ${prewarm}` : ''}${mux ? `, --mux ${mux}` : ''})`,
     kind: 'hybridge',
     unavailable: (ctx) => missingCommands(ctx, 'server', 'bridge'),
     transport,
     prewarm,
-    start: (ctx, target: Endpoint) => assemble(ctx, transport, (relay, procs) => startTcpBridgePair(ctx, { listenerRelay: relay, senderRelay: relay, target, prewarm }, procs)),
+    start: (ctx, target: Endpoint) => assemble(ctx, transport, (relay, procs) => startTcpBridgePair(ctx, { listenerRelay: relay, senderRelay: relay, target, prewarm, mux }, procs)),
   };
 }
 
@@ -33,15 +33,17 @@ export interface TcpBridgePair {
   senderRelay: RelayProcess;
   target: Endpoint;
   prewarm?: number;
+  /** Multiplexed sessions of bridge -L (--mux). */
+  mux?: number;
 }
 
 /** bridge -T to the target and bridge -L on a free loopback port at the client site; both are pushed onto `procs`. */
 export async function startTcpBridgePair(ctx: BenchContext, pair: TcpBridgePair, procs: Proc[]): Promise<PathParts> {
-  const { listenerRelay, senderRelay, target, prewarm } = pair;
+  const { listenerRelay, senderRelay, target, prewarm, mux } = pair;
   const remote = startBridge(ctx, 'service', listenerRelay, 'bridge -T', ['-T', `${ctx.hyco}:${target.host}:${target.port}`]);
   procs.push(remote);
   const port = await freePort();
-  const local = startBridge(ctx, 'client', senderRelay, 'bridge -L', ['-L', `${HOST}:${port}:${ctx.hyco}`, ...(prewarm ? ['--prewarm', String(prewarm)] : [])]);
+  const local = startBridge(ctx, 'client', senderRelay, 'bridge -L', ['-L', `${HOST}:${port}:${ctx.hyco}`, ...(prewarm ? ['--prewarm', String(prewarm)] : []), ...(mux ? ['--mux', String(mux)] : [])]);
   procs.push(local);
   await ctx.sites.waitForListening('client', local, { host: HOST, port }, 15_000);
   return {

@@ -21,6 +21,8 @@ export interface TcpPathChoice {
   prewarm?: number;
   /** With `prewarm`: the tunnel too (default), or only the bridge. */
   prewarmTunnel?: boolean;
+  /** Also the hybridge paths with --mux N (multiplexed sessions). */
+  mux?: number;
   /** Also bridge -L/-T across two relay cluster nodes (plain WebSocket only). */
   cluster?: boolean;
 }
@@ -39,6 +41,7 @@ export function tcpPaths(choice: TcpPathChoice): PathDef[] {
     if (choice.cluster && t === 'ws') paths.push(bridgeClusterPath(t));
     paths.push(tunnelTcpPath(t));
     if (choice.prewarm && choice.prewarmTunnel !== false) paths.push(tunnelTcpPath(t, choice.prewarm));
+    if (choice.mux) paths.push(bridgeTcpPath(t, 0, choice.mux), tunnelTcpPath(t, 0, choice.mux));
     if (choice.hycoWs === true || (choice.hycoWs === 'ws' && t === 'ws')) paths.push(hycoWsPath(t));
   }
   return paths;

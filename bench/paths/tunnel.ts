@@ -14,10 +14,10 @@ function env(ctx: BenchContext, relay: RelayProcess): NodeJS.ProcessEnv {
   return hybridgeEnv(ctx, { ...relay.clientEnv, AZTUNNEL_KEY_NAME: ctx.relayKeyName, AZTUNNEL_KEY: ctx.relayKey });
 }
 
-export function tunnelTcpPath(transport: Transport, prewarm = 0): PathDef {
+export function tunnelTcpPath(transport: Transport, prewarm = 0, mux = 0): PathDef {
   return {
-    id: `tunnel-${transport}${prewarm ? '-prewarm' : ''}`,
-    label: `relay-sender/relay-listener (${transport === 'tls' ? 'TLS' : 'WS'}${prewarm ? `, --prewarm ${prewarm}` : ''})`,
+    id: `tunnel-${transport}${prewarm ? '-prewarm' : ''}${mux ? '-mux' : ''}`,
+    label: `relay-sender/relay-listener (${transport === 'tls' ? 'TLS' : 'WS'}${prewarm ? `, --prewarm ${prewarm}` : ''}${mux ? `, --mux ${mux}` : ''})`,
     kind: 'hybridge',
     unavailable: (ctx) => missingCommands(ctx, 'server', 'relay-listener', 'relay-sender'),
     transport,
@@ -27,7 +27,7 @@ export function tunnelTcpPath(transport: Transport, prewarm = 0): PathDef {
         const target_ = `${target.host}:${target.port}`;
         const listener = ctx.sites.start('service', 'relay-listener', process.execPath, nodeArgs(ctx, 'relay-listener', ['relay-listener', ...relayArgs(ctx, relay), '--allow', target_]), { env: env(ctx, relay) });
         procs.push(listener);
-        const senderArgs = ['relay-sender', 'port-forward', target_, '-b', `${HOST}:0`, ...relayArgs(ctx, relay), ...(prewarm ? ['--prewarm', String(prewarm)] : [])];
+        const senderArgs = ['relay-sender', 'port-forward', target_, '-b', `${HOST}:0`, ...relayArgs(ctx, relay), ...(prewarm ? ['--prewarm', String(prewarm)] : []), ...(mux ? ['--mux', String(mux)] : [])];
         const sender = ctx.sites.start('client', 'relay-sender', process.execPath, nodeArgs(ctx, 'relay-sender', senderArgs), { env: env(ctx, relay) });
         procs.push(sender);
         const m = await sender.waitFor(/listening on 127\.0\.0\.1:(\d+)/, 15_000);

@@ -13,6 +13,6 @@ export const singleStream: Scenario = {
     `One TCP connection carries ${p.bulkBytes / 2 ** 20} MiB of pattern data; upload (client to target, every byte checked by the target) and download (target to client, every byte checked by the driver) run separately. MB/s = 10^6 bytes per second. The cluster row runs the same bridge pair across two relay nodes sharing a Redis (compare it with the bridge -L/-T (WS) row).`,
   target: 'bulk',
   metrics: [UPLOAD, DOWNLOAD],
-  paths: (p, tls) => tcpPaths({ tls, hycoWs: p.name === 'full' ? true : 'ws', cluster: true }),
+  paths: (p, tls) => tcpPaths({ tls, hycoWs: p.name === 'full' ? true : 'ws', cluster: true, mux: 2 }),
   run: (run) => bulkFigures(run, 's1', { upload: UPLOAD, download: DOWNLOAD }, run.profile.bulkBytes, 1),
 };

@@ -13,10 +13,10 @@ export const connectionSetup: Scenario = {
   id: 's3',
   title: 'Connection set-up',
   description: (p) =>
-    `${p.setupCount} sequential connections: connect, write 1 byte, wait for its echo (timed: connect() to echo), close. Hybridge with and without --prewarm ${p.prewarm}; for ssh -L each connection is a new channel over the established ssh connection. The cluster row sets every connection up across two relay nodes sharing a Redis (compare it with the bridge -L/-T (WS) row).`,
+    `${p.setupCount} sequential connections: connect, write 1 byte, wait for its echo (timed: connect() to echo), close. Hybridge with and without --prewarm ${p.prewarm}, and with --mux 2 (each connection a stream of a multiplexed session, no relay round trip); for ssh -L each connection is a new channel over the established ssh connection. The cluster row sets every connection up across two relay nodes sharing a Redis (compare it with the bridge -L/-T (WS) row).`,
   target: 'echo',
   metrics: [P50, P95, P99],
-  paths: (p, tls) => tcpPaths({ tls, hycoWs: p.name === 'full' ? 'ws' : false, prewarm: p.prewarm, prewarmTunnel: p.name === 'full', cluster: true }),
+  paths: (p, tls) => tcpPaths({ tls, hycoWs: p.name === 'full' ? 'ws' : false, prewarm: p.prewarm, prewarmTunnel: p.name === 'full', cluster: true, mux: 2 }),
   run: async ({ ctx, profile, def, path, sampled }) => {
     const { result: r, sample } = await sampled(() =>
       runDriver<SetupResult>(ctx, { mode: 'setup', endpoint: path.endpoint, count: profile.setupCount, timeoutMs: 180_000 }, 200_000, path.driverEnv),

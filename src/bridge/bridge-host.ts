@@ -127,6 +127,7 @@ export class BridgeHost {
         proxy: this.options.proxy,
         udpIdleMs: this.options.udpIdleMs,
         maxUdpFlows: config.maxUdpFlows,
+        mux: config.mux,
       });
       try {
         await forwarder.start();

@@ -36,6 +36,7 @@ interface BridgeFlags extends ProxyFlags {
   remoteHttpForward?: string[];
   httpAffinity?: boolean;
   prewarm?: string;
+  mux?: string;
   maxUdpFlows?: string;
   balance?: string;
   healthCheck?: string;
@@ -93,6 +94,7 @@ export function registerBridgeCommand(program: Command): void {
     .option('-H, --remote-http-forward <expr>', 'relay_name:{http|https}/host[/path][:port]{;...}: HTTP reverse proxy (repeatable)', collect)
     .option('--http-affinity', "the -H forwarders keep one target connection per client connection, for NTLM/Negotiate (needs a hybridge relay); config key ConnectionAffinity")
     .option('--prewarm <n>', 'relayed connections each -L forwarder keeps open ahead of demand (0-1000, default 0)')
+    .option('--mux <n>', 'multiplexed sessions each -L forwarder keeps open to a hybridge -T side; every TCP/Unix connection becomes a stream in one, with no relay round trip (0-64, default 0 = off; azbridge peers fall back to a connection each); config key Multiplex')
     .option('--max-udp-flows <n>', 'UDP client endpoints (flows, one relayed connection each) a UDP -L forwarder carries at once; datagrams from new clients beyond it are dropped (1-100000, default 1000); config key MaxUdpFlows')
     .option('--balance <mode>', 'target pools (-T bindings sharing a port name): round-robin (default) or least-connections; config key LoadBalancing')
     .option('--health-check <spec>', 'target pools: off, on, or interval=10s,timeout=3s,fail=3,pass=2 (default: on for ports with 2+ TCP/Unix targets); config key HealthCheck')
@@ -178,6 +180,7 @@ function loadConfig(flags: BridgeFlags): BridgeConfig {
       httpForward: flags.remoteHttpForward,
       httpAffinity: flags.httpAffinity,
       prewarm: flags.prewarm,
+      mux: flags.mux,
       maxUdpFlows: flags.maxUdpFlows,
       balance: flags.balance,
       healthCheck: flags.healthCheck,

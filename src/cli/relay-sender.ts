@@ -19,6 +19,7 @@ interface SenderFlags extends RelayFlags, KeepAliveFlags {}
 
 interface SenderBindFlags extends BindFlags, SenderFlags {
   prewarm: string;
+  mux: string;
 }
 
 interface SocksFlags extends SenderBindFlags {
@@ -62,7 +63,11 @@ export function registerRelaySenderCommands(program: Command): void {
 }
 
 function addSenderBindOptions(command: Command, defaultBind: string): void {
-  addKeepAliveOption(addBindOptions(command, defaultBind).option('--prewarm <n>', 'relayed connections to keep open ahead of demand, for faster connects (0 = off)', '0'));
+  addKeepAliveOption(
+    addBindOptions(command, defaultBind)
+      .option('--prewarm <n>', 'relayed connections to keep open ahead of demand, for faster connects (0 = off)', '0')
+      .option('--mux <n>', 'multiplexed sessions to keep open to a hybridge relay-listener; every tunnel becomes a stream in one, with no relay round trip (0-64, 0 = off; aztunnel listeners fall back to a connection each)', '0'),
+  );
 }
 
 function checkedTarget(target: string, command: string): string {
@@ -75,31 +80,33 @@ function checkedTarget(target: string, command: string): string {
   return target;
 }
 
-function senderFrom(flags: SenderFlags, hyco: string | undefined, log: Logger, prewarm = 0): TunnelSender {
+function senderFrom(flags: SenderFlags, hyco: string | undefined, log: Logger, prewarm = 0, mux = 0): TunnelSender {
   const { keepAliveIntervalMs } = keepAliveFrom(flags);
   const { options } = relayConnectionFrom(flags, hyco, log);
-  return new TunnelSender(new HybridConnectionClient(options), { log, prewarm, keepAliveIntervalMs });
+  return new TunnelSender(new HybridConnectionClient(options), { log, prewarm, mux, keepAliveIntervalMs });
 }
 
 async function runPortForward(target: string, flags: SenderBindFlags): Promise<void> {
   const log = loggerFrom(flags);
   checkedTarget(target, 'port-forward');
   const prewarm = parsePositiveInt(flags.prewarm, '--prewarm', 0, 100);
-  const sender = senderFrom(flags, undefined, log, prewarm);
+  const mux = parsePositiveInt(flags.mux, '--mux', 0, 64);
+  const sender = senderFrom(flags, undefined, log, prewarm, mux);
   const server = await serveLocally(flags, log, portForwardHandler(sender, target, log), () => sender.close());
   process.stdout.write(`hybridge relay-sender: listening on ${server.address}, forwarding to ${target}\n`);
-  log.info({ bind: server.address, target, prewarm }, 'port-forward listening');
+  log.info({ bind: server.address, target, prewarm, mux }, 'port-forward listening');
 }
 
 async function runSocks5Proxy(hyco: string | undefined, flags: SocksFlags): Promise<void> {
   const log = loggerFrom(flags);
   const prewarm = parsePositiveInt(flags.prewarm, '--prewarm', 0, 100);
+  const mux = parsePositiveInt(flags.mux, '--mux', 0, 64);
   const bind = bindFrom(flags);
   const checkCredentials = socksCredentials(flags, log);
   if (!checkCredentials && !isLoopbackBind(bind)) {
     log.warn({ bind: flags.gateway ? `0.0.0.0:${bind.port}` : flags.bind }, 'the SOCKS5 proxy listens beyond loopback without authentication: anyone who reaches it can use the tunnel; set --socks-user and HYBRIDGE_SOCKS_PASSWORD');
   }
-  const sender = senderFrom(flags, hyco, log, prewarm);
+  const sender = senderFrom(flags, hyco, log, prewarm, mux);
   const server = await serveLocally(flags, log, socks5ProxyHandler({ sender, log, checkCredentials }), () => sender.close());
   process.stdout.write(`hybridge relay-sender: SOCKS5 proxy listening on ${server.address}\n`);
   log.info({ bind: server.address, auth: checkCredentials ? 'username/password' : 'none', prewarm }, 'socks5-proxy listening');

@@ -2,6 +2,18 @@ import { Duplex } from 'node:stream';
 import type { RemoteEndpointInfo } from '../protocol/control-messages.js';
 import { CloseCode, Opcode } from '../protocol/websocket-frame.js';
 import type { WsConnection } from '../websocket/connection.js';
+
+/**
+ * What a stream needs from the connection it rides on: a WebSocket connection, or one stream of a
+ * multiplexed session (src/mux/), which maps messages, half-close and aborts onto its own frames.
+ */
+export type StreamChannel = Pick<
+  WsConnection,
+  'attach' | 'startKeepAlive' | 'receivedBytes' | 'sentBytes' | 'resumeReading' | 'pauseReading' | 'isFinished' | 'outputClosed' | 'sendBinary' | 'sendText' | 'sendFrameParts' | 'terminate' | 'close'
+> & {
+  /** Emits 'drain' when a write that returned false may go on, and 'close' when the channel is gone. */
+  readonly socket: Pick<NodeJS.EventEmitter, 'on' | 'off'>;
+};
 import { ConnectionLostError, MessageTooLargeError, RelayTimeoutError } from './errors.js';
 
 export interface StreamInfo {
@@ -85,7 +97,7 @@ export class HybridConnectionStream extends Duplex {
   private peerGone = false;
 
   constructor(
-    private readonly conn: WsConnection,
+    private readonly conn: StreamChannel,
     readonly info: StreamInfo,
     head?: Buffer,
     options: StreamOptions = {},

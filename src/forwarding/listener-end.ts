@@ -1,5 +1,6 @@
 import { MessageTooLargeError } from '../client/errors.js';
 import type { HybridConnectionStream, RelayedMessage } from '../client/hybrid-connection-stream.js';
+import type { MuxListener } from '../mux/mux-listener.js';
 import type { Logger } from '../util/logger.js';
 
 /**
@@ -32,6 +33,8 @@ export interface DispatchOptions {
   /** How long a connection may stay silent before its first message (prewarmed senders wait too). */
   firstMessageTimeoutMs: number;
   log: Logger;
+  /** Takes connections that open a multiplexed session (a hybridge sender's hello) instead of one stream. */
+  mux?: MuxListener;
 }
 
 /**
@@ -54,5 +57,6 @@ export async function dispatchConnection(stream: HybridConnectionStream, handler
     stream.resume();
     return;
   }
+  if (options.mux && (await options.mux.accept(stream, first))) return;
   await (first.binary ? handlers.azbridge(stream, first) : handlers.aztunnel(stream, first));
 }

@@ -19,6 +19,8 @@
  * and never looks at the bytes after the third.
  */
 
+import { truncateUtf8 } from '../util/truncate-utf8.js';
+
 export const PREAMBLE_MAJOR = 1;
 export const PREAMBLE_MINOR = 0;
 export const MAX_PORT_NAME_BYTES = 255;
@@ -243,15 +245,6 @@ function withReason(code: number, reason: string): Buffer {
   out[3] = text.length;
   text.copy(out, 4);
   return out;
-}
-
-/** UTF-8 bytes of `text`, cut to at most `max` bytes without splitting a character. */
-function truncateUtf8(text: string, max: number): Buffer {
-  const bytes = Buffer.from(text, 'utf8');
-  if (bytes.length <= max) return bytes;
-  let end = max;
-  while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--;
-  return bytes.subarray(0, end);
 }
 
 function assertMode(mode: number): void {

@@ -12,6 +12,7 @@ import type { ArcListenerEnd } from '../arc/serve-arc.js';
 import { HybridConnectionListener, type AcceptContext, type AcceptDecision } from '../client/hybrid-connection-listener.js';
 import type { HybridConnectionStream } from '../client/hybrid-connection-stream.js';
 import { dispatchConnection, LISTENER_MAX_AUTHORIZATION_FAILURES, type ProtocolHandler } from '../forwarding/listener-end.js';
+import { MuxListener } from '../mux/mux-listener.js';
 import { encodePreambleReply } from '../protocol/azbridge-preamble.js';
 import { formatEndpoint } from '../protocol/relay-endpoint.js';
 import type { Logger } from '../util/logger.js';
@@ -40,6 +41,8 @@ export interface TunnelListenerOptions {
   keepAliveIntervalMs?: number;
   stallTimeoutMs?: number;
   reconnectDelaysMs?: number[];
+  /** Streams one multiplexed session may hold at once (default DEFAULT_MAX_STREAMS). */
+  muxMaxStreams?: number;
 }
 
 /**
@@ -56,8 +59,11 @@ export class TunnelListener {
   private readonly live = new Set<HybridConnectionStream>();
   private draining = false;
   private wasOnline = false;
+  /** Streams of multiplexed sessions are served like connections of their own (slots, drain, logs). */
+  private readonly mux: MuxListener;
 
   constructor(private readonly options: TunnelListenerOptions) {
+    this.mux = new MuxListener({ log: options.log, listenerId: options.listenerId, maxStreams: options.muxMaxStreams, serve: (stream) => this.serve(stream) });
     this.listener = new HybridConnectionListener({
       ...options.connection,
       listenerId: options.listenerId,
@@ -102,6 +108,7 @@ export class TunnelListener {
   /** Stops accepting, waits up to `graceMs` for open tunnels, then cuts the rest. */
   async drain(graceMs: number): Promise<void> {
     this.draining = true;
+    this.mux.goAway();
     // Closing waits for a control-channel connect in flight; a relay that does not answer must not hold up the drain.
     await Promise.race([this.listener.close(), new Promise((resolve) => setTimeout(resolve, CLOSE_WAIT_MS).unref())]);
     const log = this.options.log;
@@ -143,7 +150,7 @@ export class TunnelListener {
     });
     const azbridge: ProtocolHandler = (s, first) => (slots.tryAcquire(s) ? this.options.azbridge(s, first) : this.refuseAzbridgeAtCapacity(s));
     const { arc } = this.options;
-    const served = arc?.claims(stream) ? arc.serve(stream) : dispatchConnection(stream, { aztunnel, azbridge }, { firstMessageTimeoutMs, log });
+    const served = arc?.claims(stream) ? arc.serve(stream) : dispatchConnection(stream, { aztunnel, azbridge }, { firstMessageTimeoutMs, log, mux: this.mux });
     served.catch((err: unknown) => {
       log.error({ conn: stream.trackingId, reason: (err as Error).message }, 'connection handler failed');
       stream.destroy();

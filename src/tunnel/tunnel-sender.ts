@@ -11,6 +11,7 @@ import { RelayTimeoutError } from '../client/errors.js';
 import type { HybridConnectionStream, RelayedMessage } from '../client/hybrid-connection-stream.js';
 import { RELAY_WAIT_BUDGET_MS, relayWaitProgress } from '../forwarding/relay-wait.js';
 import { SenderPool } from '../forwarding/sender-pool.js';
+import { MuxConnector } from '../mux/mux-connector.js';
 import { describePreambleReply, PreambleReplyDecoder } from '../protocol/azbridge-preamble.js';
 import { encodeConnectEnvelope, EnvelopeError, newTunnelId, parseConnectResponse, type ConnectResponse } from '../protocol/aztunnel-envelope.js';
 import type { Logger } from '../util/logger.js';
@@ -50,6 +51,8 @@ export interface TunnelSenderOptions {
   log: Logger;
   /** Relayed connections opened ahead of demand (`--prewarm`). */
   prewarm?: number;
+  /** Multiplexed sessions kept open to hybridge listeners (`--mux`); 0 = one relayed connection per tunnel. */
+  mux?: number;
   retryBudgetMs?: number;
   attemptTimeoutMs?: number;
   responseTimeoutMs?: number;
@@ -59,6 +62,7 @@ export interface TunnelSenderOptions {
 
 export class TunnelSender {
   private readonly pool: SenderPool | undefined;
+  private readonly mux: MuxConnector | undefined;
 
   constructor(
     private readonly client: HybridConnectionClient,
@@ -66,6 +70,10 @@ export class TunnelSender {
   ) {
     const connectOptions = { retryBudgetMs: this.retryBudgetMs, attemptTimeoutMs: this.attemptTimeoutMs, keepAliveIntervalMs: options.keepAliveIntervalMs };
     if ((options.prewarm ?? 0) > 0) this.pool = new SenderPool(client, { size: options.prewarm!, connectOptions, log: options.log });
+    if ((options.mux ?? 0) > 0) {
+      this.mux = new MuxConnector(client, { sessions: options.mux!, style: 'aztunnel', log: options.log });
+      this.mux.start();
+    }
   }
 
   private get retryBudgetMs(): number {
@@ -98,7 +106,10 @@ export class TunnelSender {
     const envelope = encodeConnectEnvelope({ target, bridgeId, halfClose: true });
     let stream: HybridConnectionStream;
     try {
-      stream = this.pool
+      // A stream of a multiplexed session costs no relay round trip; without one ready, a connection of its own.
+      stream =
+        this.mux?.openStream() ??
+        (this.pool
         ? await this.pool.take()
         : await this.client.createConnection({
             retryBudgetMs: this.retryBudgetMs,
@@ -106,7 +117,7 @@ export class TunnelSender {
             keepAliveIntervalMs: this.options.keepAliveIntervalMs,
             signal,
             onRetry: relayWaitProgress(this.options.log, { target }, this.client.connection.entityPath),
-          });
+          }));
     } catch (err) {
       throw new TunnelError(target, 'relay_failed', (err as Error).message);
     }
@@ -142,6 +153,7 @@ export class TunnelSender {
 
   close(): void {
     this.pool?.close();
+    this.mux?.close();
   }
 }
 

@@ -48,6 +48,8 @@ export interface BridgeCommandLine {
   httpAffinity?: boolean;
   /** --prewarm */
   prewarm?: number | string;
+  /** --mux: Multiplex. */
+  mux?: number | string;
   /** --max-udp-flows: MaxUdpFlows. */
   maxUdpFlows?: number | string;
   /** --balance: default LoadBalancing of target pools. */
@@ -77,6 +79,7 @@ export function commandLineLayer(cli: BridgeCommandLine, isLocal: LocalAddressCh
   if (cli.gatewayPorts !== undefined) s.gatewayPorts = cli.gatewayPorts;
   if (cli.keepAlive !== undefined) s.keepAliveInterval = at(`-a "${cli.keepAlive}"`, () => integerFlag(cli.keepAlive, 'KeepAliveInterval'));
   if (cli.prewarm !== undefined) s.prewarm = at(`--prewarm "${cli.prewarm}"`, () => integerFlag(cli.prewarm, 'Prewarm'));
+  if (cli.mux !== undefined) s.mux = at(`--mux "${cli.mux}"`, () => integerFlag(cli.mux, 'Multiplex'));
   if (cli.maxUdpFlows !== undefined) s.maxUdpFlows = at(`--max-udp-flows "${cli.maxUdpFlows}"`, () => integerFlag(cli.maxUdpFlows, 'MaxUdpFlows'));
   const balance = value(cli.balance);
   if (balance !== undefined) s.loadBalancing = at(`--balance "${balance}"`, () => checkBalanceMode(balance));

@@ -26,6 +26,7 @@ export interface LayerSettings {
   logLevel?: LogLevel;
   logFileName?: string;
   prewarm?: number;
+  mux?: number;
   maxUdpFlows?: number;
   loadBalancing?: BalanceMode;
   /** Merged field by field with the layers below. */

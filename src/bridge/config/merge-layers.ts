@@ -56,6 +56,7 @@ export function mergeLayers(layers: readonly ConfigLayer[]): BridgeConfig {
     logLevel: settings.logLevel ?? DEFAULT_LOG_LEVEL,
     ...(settings.logFileName !== undefined && { logFileName: settings.logFileName }),
     prewarm,
+    mux: settings.mux ?? 0,
     maxUdpFlows: settings.maxUdpFlows ?? DEFAULT_MAX_UDP_FLOWS,
     ...(settings.loadBalancing !== undefined && { loadBalancing: settings.loadBalancing }),
     ...(settings.healthCheck !== undefined && { healthCheck: settings.healthCheck }),

@@ -36,6 +36,8 @@ export interface BridgeConfig {
   logFileName?: string;
   /** Default number of sender connections each local forwarder keeps open ahead of demand. */
   prewarm: number;
+  /** Multiplexed sessions each -L forwarder keeps open to a hybridge listener side (Multiplex, --mux); 0 = off. */
+  mux: number;
   /** Default balancing of target pools (--balance, LoadBalancing); unset means round-robin. */
   loadBalancing?: BalanceMode;
   /** Default health checks of target pools (--health-check, HealthCheck); unset fields take the defaults. */

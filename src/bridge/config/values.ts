@@ -11,6 +11,7 @@ export const RANGES = {
   ConnectionAttempts: [1, 10],
   KeepAliveInterval: [0, 3600],
   Prewarm: [0, 1000],
+  Multiplex: [0, 64],
   MaxUdpFlows: [1, 100_000],
 } as const satisfies Record<string, readonly [number, number]>;
 

@@ -32,6 +32,7 @@ export const GLOBAL_KEYS = [
   'LogFileName',
   'RemoteForward',
   'Prewarm',
+  'Multiplex',
   'MaxUdpFlows',
   'LoadBalancing',
   'HealthCheck',
@@ -130,6 +131,9 @@ export function applyGlobalEntry(layer: ConfigLayer, entry: MappingValue, ctx: Y
       break;
     case 'Prewarm':
       s.prewarm = check(() => checkRange(readInteger(entry, ctx), 'Prewarm'));
+      break;
+    case 'Multiplex':
+      s.mux = check(() => checkRange(readInteger(entry, ctx), 'Multiplex'));
       break;
     case 'MaxUdpFlows':
       s.maxUdpFlows = check(() => checkRange(readInteger(entry, ctx), 'MaxUdpFlows'));

@@ -16,6 +16,8 @@ export interface LocalForwarderOptions extends Omit<LocalContext, 'relayName' | 
   tls?: TlsClientOptions;
   tokenInQuery?: boolean;
   proxy?: ProxyPolicy;
+  /** Multiplexed sessions per connector (0 = off). */
+  mux?: number;
 }
 
 /**
@@ -74,6 +76,7 @@ export class LocalForwarder {
         attempts: this.options.attempts,
         attemptTimeoutMs: this.options.attemptTimeoutMs,
         prewarm: this.forward.prewarm,
+        mux: this.options.mux,
         log: this.options.log,
       });
       this.connectors.set(anonymous, connector);

@@ -2,6 +2,7 @@ import { RelayError, type HybridConnectionClient, type HybridConnectionStream } 
 import { RELAY_WAIT_BUDGET_MS, relayWaitProgress } from '../../forwarding/relay-wait.js';
 import { SenderPool } from '../../forwarding/sender-pool.js';
 import { encodePortName, PORT_HEADER } from '../../protocol/port-announcement.js';
+import { MuxConnector } from '../../mux/mux-connector.js';
 import type { Logger } from '../../util/logger.js';
 import { sleep } from '../../util/sleep.js';
 
@@ -13,6 +14,8 @@ export interface SenderConnectorOptions {
   attemptTimeoutMs?: number;
   /** Prewarm: sender connections kept open ahead of demand (0 = none). */
   prewarm: number;
+  /** Multiplexed sessions kept open to a hybridge listener side (`--mux`); 0 = off. */
+  mux?: number;
   log: Logger;
 }
 
@@ -34,6 +37,7 @@ export interface ConnectRoute {
  */
 export class SenderConnector {
   private readonly pool: SenderPool | undefined;
+  private readonly mux: MuxConnector | undefined;
 
   constructor(
     private readonly client: HybridConnectionClient,
@@ -46,14 +50,23 @@ export class SenderConnector {
         connectOptions: { retryBudgetMs: 0, attemptTimeoutMs: options.attemptTimeoutMs },
       });
     }
+    if ((options.mux ?? 0) > 0) {
+      this.mux = new MuxConnector(client, { sessions: options.mux!, style: 'azbridge', log: options.log, openTimeoutMs: options.attemptTimeoutMs });
+      this.mux.start();
+    }
   }
 
   /**
-   * A prewarmed connection (opened before its port was known, so not routed by port name) when the
-   * pool has one and no listener is to be avoided; else a new one that names its port.
+   * A stream of a multiplexed session (no relay round trip) or a prewarmed connection (opened
+   * before its port was known, so not routed by port name) when one is ready and no listener is to
+   * be avoided; else a new connection that names its port.
    */
   async connect(signal?: AbortSignal, route?: ConnectRoute): Promise<HybridConnectionStream> {
     const avoid = route?.disallowedListeners?.length ? [...route.disallowedListeners] : undefined;
+    if (!avoid) {
+      const muxed = this.mux?.openStream();
+      if (muxed) return muxed;
+    }
     if (this.pool && this.pool.readyCount > 0 && !avoid) return this.pool.take();
     const { attempts, attemptTimeoutMs, log } = this.options;
     const routing = { headers: route ? { [PORT_HEADER]: encodePortName(route.portName) } : undefined, disallowedListeners: avoid };
@@ -76,5 +89,6 @@ export class SenderConnector {
 
   close(): void {
     this.pool?.close();
+    this.mux?.close();
   }
 }

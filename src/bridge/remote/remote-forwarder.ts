@@ -9,6 +9,7 @@ import type { TlsClientOptions } from '../../websocket/client-handshake.js';
 import type { HttpRemoteBinding, PoolSettings, RemoteBinding } from '../config/index.js';
 import type { ConnectionTracker } from '../connection-tracker.js';
 import type { OutboundOptions } from '../outbound-address.js';
+import { MuxListener } from '../../mux/mux-listener.js';
 import { relayClientOptions } from '../relay-options.js';
 import { AffinityAgents } from './http-affinity.js';
 import { createHttpRequestHandler } from './http-proxy.js';
@@ -48,9 +49,12 @@ export class RemoteForwarder {
   private readonly log: Logger;
   /** One id for every control channel of this forwarder, so refusals name the listener a sender can exclude. */
   private readonly listenerId = randomUUID();
+  /** Streams of multiplexed sessions are served like relayed connections of their own. */
+  private readonly mux: MuxListener;
 
   constructor(private readonly options: RemoteForwarderOptions) {
     this.log = options.log;
+    this.mux = new MuxListener({ log: options.log, serve: (stream) => this.serve(stream, false) });
     this.azbridge = createAzbridgeHandler(options.bindings, {
       listenerId: this.listenerId,
       ...options.outbound,
@@ -101,6 +105,7 @@ export class RemoteForwarder {
   async stop(): Promise<void> {
     this.started = false;
     this.affinity?.closeAll();
+    this.mux.goAway();
     this.azbridge.close();
     await this.listener?.close().catch(() => undefined);
   }
@@ -133,12 +138,18 @@ export class RemoteForwarder {
     listener.on('error', (error) => this.log.warn({ relay: o.relayName, reason: error.message }, 'relay listener problem'));
     listener.on('connection', (stream: HybridConnectionStream) => {
       this.log.debug({ relay: o.relayName, conn: stream.trackingId }, 'relayed connection accepted');
-      void dispatchConnection(stream, { azbridge: this.azbridge, aztunnel: o.aztunnel }, { firstMessageTimeoutMs: 60_000, log: o.log }).catch((err: Error) => {
-        this.log.warn({ relay: o.relayName, conn: stream.trackingId, reason: err.message }, 'connection handler failed');
-        stream.destroy();
-      });
+      this.serve(stream, true);
     });
     return listener;
+  }
+
+  private serve(stream: HybridConnectionStream, mayMultiplex: boolean): void {
+    const o = this.options;
+    const dispatch = { firstMessageTimeoutMs: 60_000, log: o.log, ...(mayMultiplex && { mux: this.mux }) };
+    void dispatchConnection(stream, { azbridge: this.azbridge, aztunnel: o.aztunnel }, dispatch).catch((err: Error) => {
+      this.log.warn({ relay: o.relayName, conn: stream.trackingId, reason: err.message }, 'connection handler failed');
+      stream.destroy();
+    });
   }
 }
 
