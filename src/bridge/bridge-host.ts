@@ -3,7 +3,7 @@ import type { Logger } from '../util/logger.js';
 import type { TlsClientOptions } from '../websocket/client-handshake.js';
 import { aztunnelOnBridge } from './aztunnel-on-bridge.js';
 import { forwardConnection, poolDefaults, type BridgeConfig, type RemoteBinding, type RemoteForward } from './config/index.js';
-import { ConnectionTracker } from './connection-tracker.js';
+import { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycle.js';
 import { LocalForwarder } from './local/local-forwarder.js';
 import type { OutboundOptions } from './outbound-address.js';
 import { RemoteForwarder } from './remote/remote-forwarder.js';
@@ -17,6 +17,10 @@ export interface BridgeHostOptions {
   /** Overrides the aztunnel handler (tests). */
   aztunnel?: ProtocolHandler;
   udpIdleMs?: number;
+  /** Where the bridge's connections are tracked (one is made when not given). */
+  lifecycle?: ConnectionLifecycle;
+  /** Control-channel state changes of the relay listeners (metrics). */
+  onControlChannel?(relayName: string, online: boolean): void;
 }
 
 /** A forwarder could not start and ExitOnForwardFailure is on. */
@@ -38,7 +42,7 @@ const MIN_REPLY_TIMEOUT_MS = 60_000;
  * period, then whatever is left is cut.
  */
 export class BridgeHost {
-  readonly tracker = new ConnectionTracker();
+  readonly lifecycle: ConnectionLifecycle;
   private readonly remotes: RemoteForwarder[] = [];
   private readonly locals: LocalForwarder[] = [];
   private readonly log: Logger;
@@ -48,6 +52,7 @@ export class BridgeHost {
     private readonly options: BridgeHostOptions,
   ) {
     this.log = options.log;
+    this.lifecycle = options.lifecycle ?? new ConnectionLifecycle(options.log);
   }
 
   /** Starts everything; throws ForwarderStartError when a forwarder fails and ExitOnForwardFailure is on. */
@@ -56,7 +61,7 @@ export class BridgeHost {
     const mustStart = config.exitOnForwardFailure;
     const targetTimeoutMs = config.connectTimeout ? config.connectTimeout * 1000 : DEFAULT_TARGET_TIMEOUT_MS;
     const outbound: OutboundOptions = { sourceAddress: config.bindAddress, addressFamily: config.addressFamily, connectTimeoutMs: targetTimeoutMs };
-    const aztunnel = this.options.aztunnel ?? aztunnelOnBridge(this.options.allow ?? [], { connectTimeoutMs: targetTimeoutMs, log: this.log });
+    const aztunnel = this.options.aztunnel ?? aztunnelOnBridge(this.options.allow ?? [], { connectTimeoutMs: targetTimeoutMs });
     let failures = 0;
 
     for (const group of groupByRelay(config.remoteForward)) {
@@ -70,7 +75,8 @@ export class BridgeHost {
         outbound,
         aztunnel,
         log: this.log,
-        tracker: this.tracker,
+        lifecycle: this.lifecycle,
+        onControlChannel: this.options.onControlChannel,
         tls: this.options.tls,
         udpIdleMs: this.options.udpIdleMs,
         poolDefaults: poolDefaults(config),
@@ -99,7 +105,7 @@ export class BridgeHost {
         gatewayPorts: config.gatewayPorts,
         addressFamily: config.addressFamily,
         log: this.log,
-        tracker: this.tracker,
+        lifecycle: this.lifecycle,
         tls: this.options.tls,
         udpIdleMs: this.options.udpIdleMs,
         maxUdpFlows: config.maxUdpFlows,
@@ -107,7 +113,7 @@ export class BridgeHost {
       try {
         await forwarder.start();
         this.locals.push(forwarder);
-        this.log.info({ relay: forward.relayName, listen: forwarder.summary, prewarm: forward.prewarm || undefined }, 'local forwarder listening');
+        this.log.info({ hyco: forward.relayName, listen: forwarder.summary, prewarm: forward.prewarm || undefined }, 'local forwarder listening');
       } catch (err) {
         failures++;
         const message = `${forward.source}: ${(err as Error).message}`;
@@ -115,7 +121,7 @@ export class BridgeHost {
           await this.stopForwarders();
           throw new ForwarderStartError(message);
         }
-        this.log.error({ relay: forward.relayName, reason: message }, 'local forwarder did not start');
+        this.log.error({ hyco: forward.relayName, reason: message }, 'local forwarder did not start');
       }
     }
 
@@ -129,9 +135,9 @@ export class BridgeHost {
    */
   async stop(drainTimeoutMs: number): Promise<number> {
     await this.stopForwarders();
-    const live = this.tracker.size;
+    const live = this.lifecycle.size;
     if (live > 0) this.log.info({ connections: live, drainTimeoutMs }, 'waiting for live connections to finish');
-    const cut = await this.tracker.drain(drainTimeoutMs);
+    const cut = await this.lifecycle.drain(drainTimeoutMs);
     if (cut > 0) this.log.warn({ connections: cut }, 'connections cut at the end of the drain period');
     return cut;
   }

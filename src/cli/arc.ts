@@ -114,7 +114,7 @@ async function runPortForward(flags: ArcFlags & BindFlags): Promise<void> {
   } catch (err) {
     arcFailure(err, 'arc port-forward');
   }
-  const server = await serveLocally(flags, log, arcPortForwardHandler(connector, to, log), () => undefined);
+  const server = await serveLocally(flags, log, arcPortForwardHandler(connector, to), () => undefined);
   process.stdout.write(`hybridge arc: listening on ${server.address}, forwarding to ${to}\n`);
   log.info({ bind: server.address, machine: target.machine.id, port: target.port, service: target.service }, 'arc port-forward listening');
 }

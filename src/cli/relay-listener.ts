@@ -72,7 +72,7 @@ async function runRelayListener(hyco: string | undefined, flags: ListenerFlags):
   const listenerId = newTunnelId();
   const slots = new ConnectionSlots(maxConnections);
   const arc: ArcListenerEnd | undefined = arcPorts && createArcListenerEnd({ ports: arcPorts, connectTimeoutMs, tcpKeepAliveMs, slots, log });
-  const aztunnel = createAztunnelHandler({ allowlist, connectTimeoutMs, tcpKeepAliveMs, slots, listenerId, log, resolveNames });
+  const aztunnel = createAztunnelHandler({ allowlist, connectTimeoutMs, tcpKeepAliveMs, slots, listenerId, resolveNames });
   const listener = new TunnelListener({
     connection,
     listenerId,
@@ -135,8 +135,8 @@ function azbridgeHandler(
 ): ProtocolHandler & { start?(): void; close?(): void } {
   if (expressions.length === 0) {
     const reason = `relay-listener on "${hyco}" serves aztunnel-style tunnels only; start it with --bridge-target to serve azbridge ports`;
-    return async (stream, first) => {
-      log.warn({ conn: stream.trackingId }, 'azbridge-style sender refused: no --bridge-target configured');
+    return async (stream, first, connection) => {
+      connection.end({ end: 'refused', reason: 'azbridge-style sender refused: no --bridge-target configured' });
       await rejectAzbridgeConnection(stream, first, reason);
     };
   }

@@ -72,7 +72,7 @@ async function runPortForward(target: string, flags: SenderBindFlags): Promise<v
   checkedTarget(target, 'port-forward');
   const prewarm = parsePositiveInt(flags.prewarm, '--prewarm', 0, 100);
   const sender = senderFrom(flags, undefined, log, prewarm);
-  const server = await serveLocally(flags, log, portForwardHandler(sender, target, log), () => sender.close());
+  const server = await serveLocally(flags, log, portForwardHandler(sender, target), () => sender.close(), { hyco: sender.hyco });
   process.stdout.write(`hybridge relay-sender: listening on ${server.address}, forwarding to ${target}\n`);
   log.info({ bind: server.address, target, prewarm }, 'port-forward listening');
 }
@@ -86,7 +86,7 @@ async function runSocks5Proxy(hyco: string | undefined, flags: SocksFlags): Prom
     log.warn({ bind: flags.gateway ? `0.0.0.0:${bind.port}` : flags.bind }, 'the SOCKS5 proxy listens beyond loopback without authentication: anyone who reaches it can use the tunnel; set --socks-user and HYBRIDGE_SOCKS_PASSWORD');
   }
   const sender = senderFrom(flags, hyco, log, prewarm);
-  const server = await serveLocally(flags, log, socks5ProxyHandler({ sender, log, checkCredentials }), () => sender.close());
+  const server = await serveLocally(flags, log, socks5ProxyHandler({ sender, checkCredentials }), () => sender.close(), { hyco: sender.hyco });
   process.stdout.write(`hybridge relay-sender: SOCKS5 proxy listening on ${server.address}\n`);
   log.info({ bind: server.address, auth: checkCredentials ? 'username/password' : 'none', prewarm }, 'socks5-proxy listening');
 }

@@ -4,6 +4,8 @@ import type { Socket } from 'node:net';
 import { encodeCommand, type AcceptCommand } from '../protocol/control-messages.js';
 import { encodeEntityPath } from '../protocol/relay-endpoint.js';
 import { parseProtocolList } from '../protocol/websocket-handshake.js';
+import type { RelayEventBus } from '../observability/events/event-bus.js';
+import type { RelayEventName } from '../observability/events/relay-event.js';
 import type { Logger } from '../util/logger.js';
 import { acceptUpgrade, checkUpgradeRequest, rejectUpgrade } from '../websocket/server-handshake.js';
 import { ANONYMOUS_GRANT, type Grant } from './authorizer.js';
@@ -18,6 +20,8 @@ interface PendingAccept {
   secret: string;
   entity: string;
   trackingId: string;
+  /** When the sender's upgrade arrived (set-up latency runs from here to the pairing). */
+  requestedAt: number;
   req: IncomingMessage;
   socket: Socket;
   head: Buffer;
@@ -55,11 +59,17 @@ export interface RelayedConnection {
   senderGrant: Grant;
   listenerGrant: Grant;
   trackingId: string;
+  /** The listener that took it. */
+  listenerId: string | undefined;
+  /** When the sender's upgrade arrived. */
+  requestedAt: number;
 }
 
 export interface ConnectBrokerOptions {
   directory: ListenerDirectory;
   log: Logger;
+  /** Lifecycle steps (docs/operations.md, "Events"). */
+  events?: RelayEventBus;
   /** How long a sender waits for the listener to complete the rendezvous. */
   acceptTimeoutMs: number;
   /**
@@ -106,6 +116,7 @@ export class ConnectBroker {
       secret,
       entity,
       trackingId,
+      requestedAt: Date.now(),
       req,
       socket,
       head: request.head,
@@ -141,9 +152,10 @@ export class ConnectBroker {
     socket.on('close', () => {
       if (this.pending.has(secret)) {
         this.release(pending);
-        this.options.log.info({ hyco: entity, trackingId }, 'sender left before the listener accepted');
+        this.options.events?.emit('SenderConnectionFailed', { role: 'sender', hyco: entity, trackingId, reason: 'the sender left before the listener accepted' });
       }
     });
+    this.options.events?.emit('NewSenderRegistering', { role: 'sender', hyco: entity, trackingId, remote: socket.remoteAddress });
     void this.dispatchOrFail(pending, `No listener is connected to "${entity}" that can take this connection`);
   }
 
@@ -162,7 +174,6 @@ export class ConnectBroker {
       return;
     }
     this.release(pending);
-    const log = this.options.log;
 
     if (gesture.statusCode !== undefined) {
       const code = Number(gesture.statusCode);
@@ -170,7 +181,7 @@ export class ConnectBroker {
       const description = gesture.statusDescription || 'Rejected by the listener';
       rejectUpgrade(socket, 410, 'Gone: the connection was rejected');
       rejectUpgrade(pending.socket, status, description);
-      log.info({ hyco: pending.entity, trackingId: pending.trackingId, status, reason: description }, 'listener rejected the connection');
+      this.options.events?.emit('ListenerRejectedConnection', { role: 'sender', hyco: pending.entity, trackingId: pending.trackingId, listenerId: pending.target?.listenerId, status, reason: description });
       return;
     }
     const problem = checkUpgradeRequest(req);
@@ -192,6 +203,8 @@ export class ConnectBroker {
       senderGrant: pending.grant,
       listenerGrant: pending.target?.grant ?? ANONYMOUS_GRANT,
       trackingId: pending.trackingId,
+      listenerId: pending.target?.listenerId,
+      requestedAt: pending.requestedAt,
       pair: undefined as unknown as PairedConnection,
     };
     connection.pair = new PairedConnection(pending.socket, socket, {
@@ -230,6 +243,7 @@ export class ConnectBroker {
           if (this.pending.has(pending.secret)) void this.dispatchOrFail(pending, `The listener of "${pending.entity}" went away before accepting`);
         };
         if (await directory.deliver(target, encodeCommand('accept', pending.command), pending.secret, redispatch)) {
+          this.options.events?.emit('ListenerAcceptingConnection', { role: 'sender', hyco: pending.entity, trackingId: pending.trackingId, listenerId: target.listenerId });
           this.armHandoff(pending);
           return;
         }
@@ -243,7 +257,7 @@ export class ConnectBroker {
     if (pending.handoffTimer) clearTimeout(pending.handoffTimer);
     pending.handoffTimer = setTimeout(() => {
       if (!this.pending.has(pending.secret)) return;
-      this.options.log.info({ hyco: pending.entity, trackingId: pending.trackingId, listener: pending.target?.listenerId }, 'listener silent; offering the connection to another listener as well');
+      this.options.log.info({ hyco: pending.entity, trackingId: pending.trackingId, listenerId: pending.target?.listenerId }, 'listener silent; offering the connection to another listener as well');
       void this.dispatchOrFail(pending, '', false);
     }, this.options.handoffMs ?? 5000);
     pending.handoffTimer.unref();
@@ -251,7 +265,7 @@ export class ConnectBroker {
 
   private expire(secret: string): void {
     const pending = this.pending.get(secret);
-    if (pending) this.fail(pending, 504, `The listener of "${pending.entity}" did not accept the connection in time`);
+    if (pending) this.fail(pending, 504, `The listener of "${pending.entity}" did not accept the connection in time`, 'ListenerAcceptingConnectionTimeout');
   }
 
   /** The sender no longer waits: forget it and stop reading its socket on its behalf. */
@@ -263,9 +277,9 @@ export class ConnectBroker {
     pending.socket.off('data', pending.onEarlyData);
   }
 
-  private fail(pending: PendingAccept, status: number, reason: string): void {
+  private fail(pending: PendingAccept, status: number, reason: string, event: RelayEventName = 'SenderConnectionFailed'): void {
     this.release(pending);
     rejectUpgrade(pending.socket, status, reason);
-    this.options.log.info({ hyco: pending.entity, trackingId: pending.trackingId, status, reason }, 'sender refused');
+    this.options.events?.emit(event, { role: 'sender', hyco: pending.entity, trackingId: pending.trackingId, listenerId: pending.target?.listenerId, status, reason });
   }
 }

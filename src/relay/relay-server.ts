@@ -3,6 +3,10 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { hostname } from 'node:os';
+import { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycle.js';
+import { RelayEventBus } from '../observability/events/event-bus.js';
+import { logSink } from '../observability/events/log-sink.js';
+import type { RelayEventName } from '../observability/events/relay-event.js';
 import { formatConnectionString } from '../protocol/connection-string.js';
 import { formatHost, parseRelayEndpoint, type RelayEndpoint } from '../protocol/relay-endpoint.js';
 import { CloseCode } from '../protocol/websocket-frame.js';
@@ -23,7 +27,6 @@ import { handleManagementRequest, MANAGEMENT_PREFIX, type ManagementContext } fr
 import { emptyNamespace, ROOT_RULE_NAME } from './namespace-model.js';
 import { NamespaceStore, type NamespaceChange, type StoreBackend } from './namespace-store.js';
 import { gestureToken, isHcPath, listenerIdFromTracking, parseHcGesture, parseRelayedTarget, rawSuffixAfter, type HcGesture } from './request-url.js';
-import { sleep } from '../util/sleep.js';
 
 export interface RelayServerOptions {
   host: string;
@@ -47,6 +50,11 @@ export interface RelayServerOptions {
   responseTimeoutMs?: number;
   pingIntervalMs?: number;
   pingTimeoutMs?: number;
+  /**
+   * Requests the relay does not serve itself (`/$hybridge/metrics`, `/$hybridge/dashboard`, ...):
+   * return true when handled. Runs before the relayed-HTTP routing.
+   */
+  extraRoutes?: (req: IncomingMessage, res: ServerResponse, url: string) => boolean;
 }
 
 export interface RelayServerStarted {
@@ -70,6 +78,10 @@ export class RelayServer {
   readonly directory: ListenerDirectory;
   readonly broker: ConnectBroker;
   readonly http: HttpRelay;
+  /** Relayed connections and HTTP requests: tracked, counted and drained here. */
+  readonly lifecycle: ConnectionLifecycle;
+  /** Lifecycle steps, management operations and key changes (docs/operations.md, "Events"). */
+  readonly events: RelayEventBus;
   private readonly server: http.Server;
   private readonly throttle = new FailureThrottle();
   private readonly log: Logger;
@@ -77,9 +89,14 @@ export class RelayServer {
   private draining = false;
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly sockets = new Set<Socket>();
+  /** How each relayed connection's tracked connection ends. */
+  private readonly relayedEnds = new WeakMap<RelayedConnection, () => void>();
 
   constructor(private readonly options: RelayServerOptions) {
     this.log = options.log;
+    this.lifecycle = new ConnectionLifecycle(options.log);
+    this.events = new RelayEventBus(options.nodeId ?? 'local', (err) => this.log.error({ reason: err.message }, 'an event sink failed; it gets no more events'));
+    this.events.subscribe(logSink(this.log));
     this.store = new NamespaceStore(options.backend);
     this.authorizer = new AuthorizationCache(this.store);
     this.local = new LocalDirectory(options.nodeId ?? 'local', options.maxListenersPerEntity ?? 25);
@@ -91,7 +108,9 @@ export class RelayServer {
       acceptTimeoutMs: options.acceptTimeoutMs ?? 30_000,
       handoffMs: options.handoffMs,
       publicBaseUrl,
-      onFinished: (c) => this.logRelayed(c),
+      events: this.events,
+      onRelayed: (c) => this.trackRelayed(c),
+      onFinished: (c) => this.relayedEnds.get(c)?.(),
     });
     this.http = new HttpRelay({
       directory: this.directory,
@@ -174,14 +193,14 @@ export class RelayServer {
     const deadline = Date.now() + graceMs;
     await this.directory.close().catch(() => undefined);
     this.broker.abortAll(503, 'The relay is shutting down');
-    const httpDeadline = Math.min(deadline, Date.now() + 5000);
-    while (this.http.pendingCount > 0 && Date.now() < httpDeadline) await sleep(50);
+    await this.lifecycle.whenIdle(Math.min(graceMs, 5000), (c) => c.kind === 'http');
     for (const channel of this.directory.localChannels()) channel.close(CloseCode.GoingAway, 'this relay node is shutting down; reconnect');
-    while (this.broker.relayed.size > 0 && Date.now() < deadline) await sleep(50);
+    await this.lifecycle.whenIdle(deadline - Date.now(), (c) => c.kind === 'stream');
     this.server.close();
     this.http.abortAll('the relay is shutting down');
     for (const c of this.broker.relayed) c.pair.shutdown(CloseCode.GoingAway, 'the relay is shutting down');
-    await sleep(100);
+    // The Close frames just queued get a moment to leave before the sockets are cut.
+    await this.lifecycle.whenIdle(100, (c) => c.kind === 'stream');
     for (const socket of this.sockets) socket.destroy();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.throttle.close();
@@ -204,6 +223,7 @@ export class RelayServer {
       res.writeHead(this.draining ? 503 : 200, { 'Content-Type': 'application/json' }).end(body);
       return;
     }
+    if (this.options.extraRoutes?.(req, res, url)) return;
     if (url.startsWith(MANAGEMENT_PREFIX + '/')) {
       void handleManagementRequest(this.managementContext(), req, res, url.slice(MANAGEMENT_PREFIX.length).replace(/\?.*$/, ''));
       return;
@@ -225,11 +245,12 @@ export class RelayServer {
       const result = this.authorizer.authorize({ token, entity: entity.name, right: 'Send' });
       if (!result.ok) {
         const verdict = this.throttle.note(req.socket.remoteAddress ?? '');
-        if (verdict.log) this.log.info({ hyco: entity.name, status: result.status, reason: result.reason, remote: req.socket.remoteAddress }, 'http request refused');
+        this.emitRefusal('http', entity.name, result.status, result.reason, req.socket.remoteAddress, verdict);
         this.throttle.hold(verdict.delayMs, () => sendRelayError(res, result.status, result.status === 401 ? 'TokenMissingOrInvalid' : 'Forbidden', result.reason));
         return;
       }
     }
+    this.trackHttp(req, res, entity.name);
     this.http.handle({
       req,
       res,
@@ -262,10 +283,26 @@ export class RelayServer {
     }
   }
 
-  private refuse(req: IncomingMessage, socket: Socket, status: number, reason: string, what: string, hyco: string): void {
+  private refuse(req: IncomingMessage, socket: Socket, status: number, reason: string, what: 'listener' | 'sender', hyco: string): void {
     const verdict = this.throttle.note(req.socket.remoteAddress ?? '');
-    if (verdict.log) this.log.info({ hyco, status, reason, remote: req.socket.remoteAddress, ...(verdict.suppressed ? { suppressedBefore: verdict.suppressed } : {}) }, `${what} refused`);
+    this.emitRefusal(what, hyco, status, reason, req.socket.remoteAddress, verdict);
     this.throttle.hold(verdict.delayMs, () => rejectUpgrade(socket, status, reason));
+  }
+
+  /** One event per refused client: a SAS failure by its kind, anything else by who was refused. */
+  private emitRefusal(role: 'listener' | 'sender' | 'http', hyco: string, status: number, reason: string, remote: string | undefined, verdict: { log: boolean; delayMs: number; suppressed: number }): void {
+    const byRole: Record<typeof role, RelayEventName> = { listener: 'ListenerRegistrationFailed', sender: 'SenderConnectionFailed', http: 'HttpRequestFailed' };
+    const name: RelayEventName = status === 401 ? 'InvalidSasToken' : status === 403 && reason.startsWith('Unauthorized') ? 'AuthorizationFailed' : byRole[role];
+    this.events.emit(name, {
+      role,
+      hyco,
+      status,
+      reason,
+      remote,
+      ...(verdict.suppressed ? { suppressedBefore: verdict.suppressed } : {}),
+      ...(verdict.log ? {} : { quiet: true }),
+      ...(verdict.delayMs > 0 ? { throttled: true } : {}),
+    });
   }
 
   private async onListen(req: IncomingMessage, socket: Socket, head: Buffer, gesture: HcGesture): Promise<void> {
@@ -301,7 +338,7 @@ export class RelayServer {
           this.directory.unregister(ch);
           this.broker.channelClosed(ch);
           this.http.channelClosed(ch);
-          this.log.info({ hyco: ch.entity, listener: ch.listenerId, code, reason: reason || undefined, listeners: this.local.registry.count(ch.entity) }, 'listener offline');
+          this.events.emit('ListenerUnregistered', { role: 'listener', hyco: ch.entity, listenerId: ch.listenerId, code, reason: reason || undefined, listeners: this.local.registry.count(ch.entity) });
         },
       },
       this.log,
@@ -313,7 +350,7 @@ export class RelayServer {
       channel.close(CloseCode.PolicyViolation, quota);
       return;
     }
-    this.log.info({ hyco: entity.name, listener: listenerId, remote: socket.remoteAddress, listeners: this.local.registry.count(entity.name) }, 'listener online');
+    this.events.emit('NewListenerRegistered', { role: 'listener', hyco: entity.name, listenerId, remote: socket.remoteAddress, listeners: this.local.registry.count(entity.name) });
   }
 
   private onConnect(req: IncomingMessage, socket: Socket, head: Buffer, gesture: HcGesture, url: string): void {
@@ -341,7 +378,7 @@ export class RelayServer {
     if (change.kind === 'hycoDeleted') {
       for (const channel of this.directory.localChannels(change.name)) channel.close(CloseCode.GoingAway, 'hybrid connection deleted');
       for (const c of this.broker.relayed) if (c.entity.toLowerCase() === change.name.toLowerCase()) c.pair.shutdown(CloseCode.GoingAway, 'hybrid connection deleted');
-      this.log.info({ hyco: change.name }, 'hybrid connection deleted; its listeners and connections were closed');
+      this.events.emit('HybridConnectionDeleted', { hyco: change.name });
       return;
     }
     if (change.kind === 'hycoUpdated') {
@@ -367,7 +404,7 @@ export class RelayServer {
           closed++;
         }
       }
-      this.log.info({ rule: change.keyName, scope: change.scope ?? '(namespace)', closed }, 'authorization rule keys changed; connections using the old key were closed');
+      this.events.emit('AuthorizationRuleKeysChanged', { rule: change.keyName, scope: change.scope ?? '(namespace)', change: change.kind === 'ruleRemoved' ? 'removed' : 'renewed', closed });
     }
   }
 
@@ -382,19 +419,40 @@ export class RelayServer {
     }
   }
 
-  private logRelayed(c: RelayedConnection): void {
-    this.log.info(
-      {
-        hyco: c.entity,
-        trackingId: c.trackingId,
-        bytesToListener: c.pair.bytesSenderToListener,
-        bytesToSender: c.pair.bytesListenerToSender,
-        durationMs: Date.now() - c.pair.startedAt,
-        senderClose: c.pair.senderToListener.closeCode,
-        listenerClose: c.pair.listenerToSender.closeCode,
+  /**
+   * A sender and a listener were paired: the connection joins the lifecycle (its bytes are the
+   * frames the relay copies) and ends there with one line, `event=SenderConnectionClosed`.
+   */
+  private trackRelayed(c: RelayedConnection): void {
+    const pair = c.pair;
+    let cut = false;
+    const connection = this.lifecycle.open({
+      role: 'relay',
+      fields: { hyco: c.entity, trackingId: c.trackingId, listenerId: c.listenerId },
+      bytes: () => ({ toListener: pair.bytesSenderToListener, toSender: pair.bytesListenerToSender }),
+      abort: () => {
+        cut = true;
+        pair.shutdown(CloseCode.GoingAway, 'the relay is shutting down');
       },
-      'connection closed',
-    );
+    });
+    // Set-up ran from the sender's upgrade to this pairing.
+    connection.setupMs = Date.now() - c.requestedAt;
+    this.events.emit('SenderListenerConnectionEstablished', { role: 'sender', hyco: c.entity, trackingId: c.trackingId, listenerId: c.listenerId, setupMs: connection.setupMs });
+    this.relayedEnds.set(c, () => {
+      const extra = { senderClose: pair.senderToListener.closeCode, listenerClose: pair.listenerToSender.closeCode, event: 'SenderConnectionClosed' };
+      connection.end({ end: cut || this.draining ? 'shutdown' : 'closed', extra });
+      const { bytesToListener, bytesToSender } = connection;
+      this.events.emit('SenderConnectionClosed', { role: 'sender', hyco: c.entity, trackingId: c.trackingId, listenerId: c.listenerId, bytesToListener, bytesToSender, durationMs: Date.now() - connection.startedAt, logged: true });
+    });
+  }
+
+  /** A relayed HTTP request joins the lifecycle until its response is over (its log line is the HTTP relay's). */
+  private trackHttp(req: IncomingMessage, res: ServerResponse, entity: string): void {
+    const connection = this.lifecycle.open({ role: 'relay', kind: 'http', fields: { hyco: entity, method: req.method }, abort: () => res.destroy() });
+    res.once('close', () => {
+      connection.end({ end: res.writableFinished ? 'closed' : 'client-gone', extra: { status: res.statusCode }, quiet: true });
+      this.events.emit('ListenerReturningHttpResponse', { role: 'http', hyco: entity, status: res.statusCode, durationMs: Date.now() - connection.startedAt, ...(res.writableFinished ? {} : { reason: 'the response did not complete' }) });
+    });
   }
 }
 

@@ -10,7 +10,7 @@
 import type { HybridConnectionStream, RelayedMessage } from '../client/hybrid-connection-stream.js';
 import { DialError } from '../forwarding/dial.js';
 import type { ProtocolHandler } from '../forwarding/listener-end.js';
-import { pumpAndLog } from '../forwarding/pump-log.js';
+import { pumpTracked } from '../forwarding/pump-tracked.js';
 import {
   acceptedResponse,
   capacityResponse,
@@ -20,7 +20,6 @@ import {
   rejectedResponse,
   type ConnectResponse,
 } from '../protocol/aztunnel-envelope.js';
-import type { Logger } from '../util/logger.js';
 import type { Allowlist } from './allowlist.js';
 import { AZTUNNEL_MAX_MESSAGE_BYTES } from '../protocol/aztunnel-envelope.js';
 import { ConnectionSlots } from './connection-slots.js';
@@ -39,7 +38,6 @@ export interface AztunnelHandlerOptions {
   slots?: ConnectionSlots;
   /** Sent back in every response (`listener_id`), for correlating logs across both ends. */
   listenerId: string;
-  log: Logger;
   /** `--allow-resolve`: match host names by the addresses they resolve to. */
   resolveNames?: boolean;
   lookup?: Lookup;
@@ -48,21 +46,21 @@ export interface AztunnelHandlerOptions {
 export function createAztunnelHandler(options: AztunnelHandlerOptions): ProtocolHandler {
   const slots = options.slots ?? new ConnectionSlots(options.maxConnections ?? 0);
   const lookup = options.lookup ?? systemLookup;
-  const { log, listenerId } = options;
+  const { listenerId } = options;
 
-  return async (stream, first) => {
+  return async (stream, first, connection) => {
     stream.on('error', () => undefined); // failures are reported through pump() and the log
-    const conn = stream.trackingId;
+    connection.update({ listenerId });
     const parsed = parseConnectEnvelope(first.data);
     if (!parsed.ok) {
-      log.warn({ conn, reason: parsed.rejection, detail: parsed.detail }, 'tunnel refused: bad envelope');
+      connection.end({ end: 'bad-envelope', reason: `tunnel refused: ${parsed.rejection}${parsed.detail ? ` (${parsed.detail})` : ''}` });
       await answerAndClose(stream, rejectedResponse(parsed.rejection, undefined, listenerId));
       return;
     }
     const { envelope, address } = parsed;
-    const fields = { conn, bridge_id: envelope.bridgeId, target: envelope.target };
+    connection.update({ bridgeId: envelope.bridgeId, target: envelope.target });
     if (!slots.tryAcquire(stream)) {
-      log.warn({ ...fields, limit: slots.limit }, 'tunnel refused: listener at capacity (--max-connections)');
+      connection.end({ end: 'at-capacity', reason: `tunnel refused: listener at capacity (--max-connections ${slots.limit})` });
       await answerAndClose(stream, capacityResponse(listenerId));
       return;
     }
@@ -73,7 +71,7 @@ export function createAztunnelHandler(options: AztunnelHandlerOptions): Protocol
         timeoutMs: options.connectTimeoutMs,
       });
       if (!access.allowed) {
-        log.warn({ ...fields, detail: access.detail }, 'tunnel refused: target not allowed');
+        connection.end({ end: 'not-allowed', reason: `tunnel refused: target not allowed${access.detail ? ` (${access.detail})` : ''}` });
         await answerAndClose(stream, rejectedResponse(Rejection.TargetNotAllowed, undefined, listenerId));
         return;
       }
@@ -83,25 +81,28 @@ export function createAztunnelHandler(options: AztunnelHandlerOptions): Protocol
         socket = await dialFirstReachable(access.dialHosts, { port: address.port, timeoutMs: options.connectTimeoutMs, keepAliveMs: options.tcpKeepAliveMs });
       } catch (err) {
         if (!(err instanceof DialError)) throw err;
-        log.warn({ ...fields, code: err.code ?? 'unknown', detail: err.cause.message }, 'tunnel refused: connection failed');
+        connection.dialed(Date.now() - dialStarted, err.code ?? 'unknown');
+        connection.end({ end: 'target-unreachable', reason: `tunnel refused: connection failed: ${err.code ?? 'unknown'} (${err.cause.message})` });
         await answerAndClose(stream, rejectedResponse(Rejection.ConnectionFailed, err.code, listenerId));
         return;
       }
+      const dialMs = Date.now() - dialStarted;
+      connection.dialed(dialMs, undefined);
       if (stream.destroyed) {
         socket.destroy();
-        log.info(fields, 'sender left while the target was being dialed');
+        connection.end({ end: 'client-gone', reason: 'the sender left while the target was being dialed' });
         return;
       }
       try {
         await sendRelayMessage(stream, encodeConnectResponse(acceptedResponse(listenerId)));
       } catch (err) {
         socket.destroy();
-        log.info({ ...fields, reason: (err as Error).message }, 'sender left before the tunnel opened');
+        connection.end({ end: 'client-gone', reason: `the sender left before the tunnel opened: ${(err as Error).message}` });
         return;
       }
-      log.info({ ...fields, rule: access.rule, dialMs: Date.now() - dialStarted, remote: `${socket.remoteAddress}:${socket.remotePort}` }, 'tunnel open');
+      connection.established({ rule: access.rule, dialMs, remote: `${socket.remoteAddress}:${socket.remotePort}` }, 'info');
       stream.setMaxOutgoingMessageBytes(AZTUNNEL_MAX_MESSAGE_BYTES);
-      await pumpAndLog(socket, stream, log, fields, 'tunnel', 'listener');
+      await pumpTracked(socket, stream, connection);
     } finally {
       slots.release(stream);
     }

@@ -4,22 +4,33 @@
  * listener closes its direction.
  */
 import { Duplex, type Readable, type Writable } from 'node:stream';
+import { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycle.js';
+import type { ByteMeter } from '../forwarding/lifecycle/tracked-connection.js';
 import { pump, type PumpResult } from '../forwarding/pump.js';
 import type { Logger } from '../util/logger.js';
-import type { TunnelSender } from './tunnel-sender.js';
+import { TunnelError, type TunnelSender } from './tunnel-sender.js';
+import { connectionEndOf } from './tunnel-failures.js';
 
 /** Opens the tunnel (throws TunnelError) and carries stdin/stdout through it until both directions end. */
 export async function connectStdio(sender: TunnelSender, target: string, io: { input: Readable; output: Writable }, log: Logger): Promise<PumpResult> {
-  const tunnel = await sender.open(target);
-  log.debug({ target, bridge_id: tunnel.bridgeId, listener_id: tunnel.listenerId }, 'tunnel open');
-  const result = await pumpStdio(tunnel.stream, io);
-  log.debug({ target, bridge_id: tunnel.bridgeId, bytesSent: result.bytesToRelay, bytesReceived: result.bytesFromRelay, outcome: result.outcome }, 'tunnel closed');
+  const connection = new ConnectionLifecycle(log).open({ role: 'sender', fields: { hyco: sender.hyco, client: 'stdio', target }, abort: () => undefined });
+  let tunnel;
+  try {
+    tunnel = await sender.open(target);
+  } catch (err) {
+    if (err instanceof TunnelError) connection.end({ end: connectionEndOf(err.failure), reason: err.message, quiet: true });
+    throw err;
+  }
+  connection.update({ trackingId: tunnel.trackingId, bridgeId: tunnel.bridgeId, listenerId: tunnel.listenerId });
+  connection.established();
+  const result = await pumpStdio(tunnel.stream, io, connection);
+  connection.end({ end: result.outcome, ...(result.error ? { reason: result.error.message } : {}) });
   return result;
 }
 
 /** Carries `io` through an open stream, half-close included, until both directions end. */
-export function pumpStdio(stream: Duplex, io: { input: Readable; output: Writable }): Promise<PumpResult> {
-  return pump(new StdioDuplex(io.input, io.output), stream);
+export function pumpStdio(stream: Duplex, io: { input: Readable; output: Writable }, meter?: ByteMeter): Promise<PumpResult> {
+  return pump(new StdioDuplex(io.input, io.output), stream, meter);
 }
 
 /**

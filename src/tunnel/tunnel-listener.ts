@@ -11,7 +11,9 @@ import type { HybridConnectionOptions } from '../client/connection-options.js';
 import type { ArcListenerEnd } from '../arc/serve-arc.js';
 import { HybridConnectionListener, type AcceptContext, type AcceptDecision } from '../client/hybrid-connection-listener.js';
 import type { HybridConnectionStream } from '../client/hybrid-connection-stream.js';
-import { dispatchConnection, type ProtocolHandler } from '../forwarding/listener-end.js';
+import { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycle.js';
+import { dispatchConnection, trackAccepted, type ProtocolHandler } from '../forwarding/listener-end.js';
+import type { TrackedConnection } from '../forwarding/lifecycle/tracked-connection.js';
 import { encodePreambleReply } from '../protocol/azbridge-preamble.js';
 import { formatEndpoint } from '../protocol/relay-endpoint.js';
 import type { Logger } from '../util/logger.js';
@@ -34,6 +36,10 @@ export interface TunnelListenerOptions {
   /** How long a new connection may stay silent before its first message. */
   firstMessageTimeoutMs: number;
   log: Logger;
+  /** Where the connections are tracked, counted and drained (one is made when not given). */
+  lifecycle?: ConnectionLifecycle;
+  /** Control-channel state changes (metrics). */
+  onControlChannel?(online: boolean): void;
   /** Called when the listener cannot go on (the hybrid connection does not exist). */
   onFatal?: (error: Error) => void;
   keepAliveIntervalMs?: number;
@@ -51,11 +57,12 @@ const CLOSE_WAIT_MS = 5000;
 
 export class TunnelListener {
   private readonly listener: HybridConnectionListener;
-  private readonly live = new Set<HybridConnectionStream>();
+  readonly lifecycle: ConnectionLifecycle;
   private draining = false;
   private wasOnline = false;
 
   constructor(private readonly options: TunnelListenerOptions) {
+    this.lifecycle = options.lifecycle ?? new ConnectionLifecycle(options.log);
     this.listener = new HybridConnectionListener({
       ...options.connection,
       listenerId: options.listenerId,
@@ -64,15 +71,20 @@ export class TunnelListener {
       reconnectDelaysMs: options.reconnectDelaysMs,
     });
     const c = this.listener.connection;
-    const where = { hyco: c.entityPath, relay: formatEndpoint(c.endpoint), listener_id: options.listenerId };
+    const where = { hyco: c.entityPath, relay: formatEndpoint(c.endpoint), listenerId: options.listenerId };
     const log = options.log;
     this.listener.on('connecting', () => log.debug(where, 'connecting control channel'));
     this.listener.on('online', () => {
       log.info({ ...where, reconnected: this.wasOnline || undefined }, 'listener online');
       this.wasOnline = true;
+      options.onControlChannel?.(true);
     });
-    this.listener.on('error', (error) => log.warn({ hyco: c.entityPath, reason: error.message }, 'relay problem'));
+    this.listener.on('error', (error) => {
+      if (!this.listener.isOnline) options.onControlChannel?.(false);
+      log.warn({ hyco: c.entityPath, reason: error.message }, 'relay problem');
+    });
     this.listener.on('offline', (error) => {
+      options.onControlChannel?.(false);
       if (!error) return;
       log.error({ hyco: c.entityPath, reason: error.message }, 'listener stopped');
       options.onFatal?.(error);
@@ -82,7 +94,7 @@ export class TunnelListener {
 
   /** Open connections (tunnels, and connections still being answered). */
   get liveCount(): number {
-    return this.live.size;
+    return this.lifecycle.size;
   }
 
   get isOnline(): boolean {
@@ -99,15 +111,11 @@ export class TunnelListener {
     this.draining = true;
     // Closing waits for a control-channel connect in flight; a relay that does not answer must not hold up the drain.
     await Promise.race([this.listener.close(), new Promise((resolve) => setTimeout(resolve, CLOSE_WAIT_MS).unref())]);
-    const log = this.options.log;
-    if (this.live.size > 0) {
-      log.info({ open: this.live.size, graceMs }, 'no longer accepting; waiting for open tunnels to finish');
-      await this.waitForIdle(graceMs);
-    }
-    if (this.live.size > 0) {
-      log.warn({ open: this.live.size }, 'grace period over; closing the remaining tunnels');
-      for (const stream of this.live) stream.destroy();
-    }
+    const { log } = this.options;
+    const lifecycle = this.lifecycle;
+    if (lifecycle.size > 0) log.info({ open: lifecycle.size, graceMs }, 'no longer accepting; waiting for open tunnels to finish');
+    const cut = await lifecycle.drain(graceMs);
+    if (cut > 0) log.warn({ open: cut }, 'grace period over; closing the remaining tunnels');
   }
 
   private admit(context: AcceptContext): AcceptDecision {
@@ -115,7 +123,7 @@ export class TunnelListener {
     const arc = this.options.arc?.admit(context.connectHeaders);
     if (arc !== undefined && arc !== true) return arc;
     const limit = this.options.slots.limit;
-    if (limit > 0 && this.live.size >= limit + Math.max(MIN_REFUSAL_HEADROOM, limit)) {
+    if (limit > 0 && this.lifecycle.size >= limit + Math.max(MIN_REFUSAL_HEADROOM, limit)) {
       return { statusCode: 503, statusDescription: 'listener at capacity' };
     }
     return true;
@@ -127,28 +135,30 @@ export class TunnelListener {
       stream.destroy();
       return;
     }
-    const { aztunnel, slots, firstMessageTimeoutMs, log } = this.options;
-    this.live.add(stream);
+    const { aztunnel, slots, firstMessageTimeoutMs } = this.options;
+    const connection = trackAccepted(this.lifecycle, stream, { hyco: this.listener.connection.entityPath ?? '' });
     // The slot is taken at accept, so connections that have not said what they want count too. One
     // that finds none is still served far enough to be refused in its own protocol.
     slots.tryAcquire(stream);
-    stream.once('close', () => {
-      this.live.delete(stream);
-      slots.release(stream);
-    });
-    const azbridge: ProtocolHandler = (s, first) => (slots.tryAcquire(s) ? this.options.azbridge(s, first) : this.refuseAzbridgeAtCapacity(s));
+    stream.once('close', () => slots.release(stream));
+    const azbridge: ProtocolHandler = (s, first, c) => (slots.tryAcquire(s) ? this.options.azbridge(s, first, c) : this.refuseAzbridgeAtCapacity(s, c));
     const { arc } = this.options;
-    const served = arc?.claims(stream) ? arc.serve(stream) : dispatchConnection(stream, { aztunnel, azbridge }, { firstMessageTimeoutMs, log });
-    served.catch((err: unknown) => {
-      log.error({ conn: stream.trackingId, reason: (err as Error).message }, 'connection handler failed');
-      stream.destroy();
-    });
+    const served = arc?.claims(stream) ? arc.serve(stream, connection) : dispatchConnection(stream, { aztunnel, azbridge }, connection, { firstMessageTimeoutMs });
+    served.then(
+      () => {
+        if (!connection.isEnded) connection.end({ end: 'closed' });
+      },
+      (err: unknown) => {
+        connection.end({ end: 'local-error', reason: `connection handler failed: ${(err as Error).message}` });
+        stream.destroy();
+      },
+    );
   }
 
   /** An azbridge-style sender beyond --max-connections: `00 00 FD` with the reason, then close. */
-  private async refuseAzbridgeAtCapacity(stream: HybridConnectionStream): Promise<void> {
+  private async refuseAzbridgeAtCapacity(stream: HybridConnectionStream, connection: TrackedConnection): Promise<void> {
     const limit = this.options.slots.limit;
-    this.options.log.warn({ conn: stream.trackingId, limit }, 'azbridge-style sender refused: listener at capacity (--max-connections)');
+    connection.end({ end: 'at-capacity', reason: `azbridge-style sender refused: listener at capacity (--max-connections ${limit})` });
     try {
       await sendRelayMessage(stream, encodePreambleReply({ kind: 'target-unreachable', reason: `listener at capacity (--max-connections ${limit})` }));
     } catch {
@@ -157,14 +167,4 @@ export class TunnelListener {
     closeQuietly(stream);
   }
 
-  private waitForIdle(timeoutMs: number): Promise<void> {
-    return new Promise((resolve) => {
-      const deadline = Date.now() + timeoutMs;
-      const check = () => {
-        if (this.live.size === 0 || Date.now() >= deadline) return resolve();
-        setTimeout(check, Math.min(100, Math.max(1, deadline - Date.now())));
-      };
-      check();
-    });
-  }
 }

@@ -24,6 +24,9 @@ export const DEFAULT_RESPONSE_TIMEOUT_MS = 45_000;
 export const MAX_RETRIES_BEFORE_RESPONSE = 3;
 
 export class TunnelError extends Error {
+  /** The relay's id of the connection the listener refused, when one was opened. */
+  trackingId: string | undefined;
+
   constructor(
     readonly target: string,
     readonly failure: TunnelFailure,
@@ -38,6 +41,8 @@ export class TunnelError extends Error {
 export interface OpenedTunnel {
   /** The tunnel's bytes (messages of at most 32 KiB, for aztunnel peers). */
   stream: Duplex;
+  /** The relay's id of the connection (sb-hc-id), as the relay and the listener log it. */
+  trackingId: string;
   bridgeId: string;
   listenerId: string | undefined;
 }
@@ -60,6 +65,11 @@ export class TunnelSender {
   ) {
     const connectOptions = { retryBudgetMs: this.retryBudgetMs, attemptTimeoutMs: this.attemptTimeoutMs };
     if ((options.prewarm ?? 0) > 0) this.pool = new SenderPool(client, { size: options.prewarm!, connectOptions, log: options.log });
+  }
+
+  /** The hybrid connection the tunnels go through. */
+  get hyco(): string {
+    return this.client.connection.entityPath ?? '';
   }
 
   private get retryBudgetMs(): number {
@@ -101,7 +111,9 @@ export class TunnelSender {
     stream.on('error', () => undefined);
     const fail = (failure: TunnelFailure, detail?: string, response?: ConnectResponse): never => {
       closeQuietly(stream);
-      throw new TunnelError(target, failure, detail, response);
+      const error = new TunnelError(target, failure, detail, response);
+      error.trackingId = stream.trackingId;
+      throw error;
     };
     let answer: RelayedMessage | undefined;
     try {
@@ -125,7 +137,7 @@ export class TunnelSender {
     }
     if (!response.ok) return fail(failureFromResponse(response), response.error, response);
     stream.setMaxOutgoingMessageBytes(AZTUNNEL_MAX_MESSAGE_BYTES);
-    return { stream, bridgeId, listenerId: response.listenerId };
+    return { stream, trackingId: stream.trackingId, bridgeId, listenerId: response.listenerId };
   }
 
   close(): void {

@@ -33,7 +33,7 @@ describe('UDP flows expire when idle (in process, short idle time)', () => {
       await waitFor(() => client.received.length === 1, 5000, 'first echo');
       const ended = (lines: string[]) => lines.some((l) => /"msg":"connection ended"/.test(l) && /"end":"idle"/.test(l));
       await waitFor(() => ended(localLog.lines) && ended(remoteLog.lines), 5000, 'both sides expired the idle flow');
-      assert.equal(local.tracker.size, 0);
+      assert.equal(local.lifecycle.size, 0);
       client.send(Buffer.from('two'), port);
       await waitFor(() => client.received.length === 2, 5000, 'a new flow after expiry');
       assert.equal(client.received[1]!.toString(), 'two');

@@ -2,10 +2,9 @@ import type { Server, Socket } from 'node:net';
 import type { HybridConnectionStream } from '../../client/index.js';
 import { formatTarget } from '../../forwarding/dial.js';
 import { listenTcp, listenUnix } from '../../forwarding/local-listen.js';
-import { pump } from '../../forwarding/pump.js';
+import { pumpTracked } from '../../forwarding/pump-tracked.js';
 import { PreambleMode } from '../../protocol/azbridge-preamble.js';
 import type { TcpLocalBinding, UnixLocalBinding } from '../config/index.js';
-import { logConnectionEnd, logSetupFailure, pumpSummary, type ConnectionLabel } from '../connection-log.js';
 import { isMissingAddress, listenAddresses } from './listen-addresses.js';
 import type { LocalContext, LocalListener } from './local-context.js';
 import { BridgeOpenError, openBridgeStream } from './open-bridge-stream.js';
@@ -47,44 +46,46 @@ export class StreamForwarder implements LocalListener {
   }
 
   private async handle(socket: Socket): Promise<void> {
-    const startedAt = Date.now();
     const { binding, ctx } = this;
-    const label: ConnectionLabel = { relay: ctx.relayName, port: binding.portName, client: socket.remoteAddress ? formatTarget(socket.remoteAddress, socket.remotePort ?? 0) : 'unix' };
     socket.on('error', () => undefined);
     const abort = new AbortController();
     let stream: HybridConnectionStream | undefined;
-    const release = ctx.tracker.add(() => {
-      abort.abort();
-      socket.destroy();
-      stream?.destroy();
+    const connection = ctx.lifecycle.open({
+      role: 'sender',
+      fields: { hyco: ctx.relayName, port: binding.portName, client: socket.remoteAddress ? formatTarget(socket.remoteAddress, socket.remotePort ?? 0) : 'unix' },
+      abort: () => {
+        abort.abort();
+        socket.destroy();
+        stream?.destroy();
+      },
     });
     const onClientGone = () => abort.abort();
     socket.once('close', onClientGone);
+    const dialStarted = Date.now();
     try {
       stream = await openBridgeStream(ctx.connectorFor(binding.noAuthentication), { mode: PreambleMode.Stream, portName: binding.portName }, {
         replyTimeoutMs: ctx.replyTimeoutMs,
         signal: abort.signal,
-        onRetry: (retry, reason) => ctx.log.info({ ...label, retry, reason }, 'relayed connection lost before the remote side answered; trying again'),
+        onRetry: (retry, reason) => connection.log.info({ retry, reason }, 'relayed connection lost before the remote side answered; trying again'),
       });
     } catch (err) {
       const failure = err instanceof BridgeOpenError ? err.failure : 'relay-unavailable';
-      logSetupFailure(ctx.log, label, socket.destroyed ? 'client-gone' : failure, (err as Error).message, startedAt);
+      if (err instanceof BridgeOpenError && err.trackingId) connection.update({ trackingId: err.trackingId });
+      connection.dialed(Date.now() - dialStarted, failure);
+      connection.end({ end: socket.destroyed ? 'client-gone' : failure, reason: (err as Error).message });
       socket.destroy();
-      release();
       return;
     }
+    connection.dialed(Date.now() - dialStarted, undefined);
     socket.off('close', onClientGone);
-    label.conn = stream.trackingId;
+    connection.update({ trackingId: stream.trackingId });
     if (socket.destroyed) {
-      logSetupFailure(ctx.log, label, 'client-gone', 'the client closed before the relay connection was ready', startedAt);
+      connection.end({ end: 'client-gone', reason: 'the client closed before the relay connection was ready' });
       stream.end();
       stream.resume();
-      release();
       return;
     }
-    ctx.log.debug({ relay: ctx.relayName, port: binding.portName, client: label.client, conn: stream.trackingId, setupMs: Date.now() - startedAt }, 'connection open');
-    const result = await pump(socket, stream);
-    release();
-    logConnectionEnd(ctx.log, label, pumpSummary(result));
+    connection.established();
+    await pumpTracked(socket, stream, connection);
   }
 }

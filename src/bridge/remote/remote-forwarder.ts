@@ -1,10 +1,10 @@
 import { HybridConnectionListener, type HybridConnectionStream } from '../../client/index.js';
-import { dispatchConnection, type ProtocolHandler } from '../../forwarding/listener-end.js';
+import type { ConnectionLifecycle } from '../../forwarding/lifecycle/connection-lifecycle.js';
+import { dispatchConnection, trackAccepted, type ProtocolHandler } from '../../forwarding/listener-end.js';
 import type { ConnectionString } from '../../protocol/connection-string.js';
 import type { Logger } from '../../util/logger.js';
 import type { TlsClientOptions } from '../../websocket/client-handshake.js';
 import type { HttpRemoteBinding, PoolSettings, RemoteBinding } from '../config/index.js';
-import type { ConnectionTracker } from '../connection-tracker.js';
 import type { OutboundOptions } from '../outbound-address.js';
 import { relayClientOptions } from '../relay-options.js';
 import { createHttpRequestHandler } from './http-proxy.js';
@@ -20,7 +20,9 @@ export interface RemoteForwarderOptions {
   /** Serves connections whose first message is an aztunnel envelope (text). */
   aztunnel: ProtocolHandler;
   log: Logger;
-  tracker: ConnectionTracker;
+  lifecycle: ConnectionLifecycle;
+  /** Control-channel state changes (metrics). */
+  onControlChannel?(relayName: string, online: boolean): void;
   tls?: TlsClientOptions;
   udpIdleMs?: number;
   /** LoadBalancing / HealthCheck defaults for this relay's target pools. */
@@ -43,7 +45,6 @@ export class RemoteForwarder {
       ...options.outbound,
       relayName: options.relayName,
       log: options.log,
-      tracker: options.tracker,
       udpIdleMs: options.udpIdleMs,
       poolDefaults: options.poolDefaults,
     });
@@ -75,7 +76,7 @@ export class RemoteForwarder {
         this.azbridge.close();
         throw err;
       }
-      this.log.error({ relay: this.relayName, reason: (err as Error).message }, 'relay listener could not connect; retrying in the background');
+      this.log.error({ hyco: this.relayName, reason: (err as Error).message }, 'relay listener could not connect; retrying in the background');
     }
     const retrying = this.createListener();
     this.listener = retrying;
@@ -94,18 +95,25 @@ export class RemoteForwarder {
     const listener = new HybridConnectionListener({
       ...relayClientOptions(o.connection, { tls: o.tls }),
       keepAliveIntervalMs: o.keepAliveIntervalMs,
-      requestHandler: createHttpRequestHandler(httpBindings, { ...o.outbound, relayName: o.relayName, log: o.log, tracker: o.tracker }),
+      requestHandler: createHttpRequestHandler(httpBindings, { ...o.outbound, relayName: o.relayName, log: o.log, lifecycle: o.lifecycle }),
     });
-    listener.on('online', () => this.log.info({ relay: o.relayName, forwards: this.summary }, 'relay listener online'));
-    listener.on('connecting', () => this.log.debug({ relay: o.relayName }, 'relay listener connecting'));
+    listener.on('online', () => {
+      this.log.info({ hyco: o.relayName, forwards: this.summary, listenerId: listener.listenerId }, 'relay listener online');
+      o.onControlChannel?.(o.relayName, true);
+    });
+    listener.on('connecting', () => this.log.debug({ hyco: o.relayName }, 'relay listener connecting'));
     listener.on('offline', (error) => {
-      if (error) this.log.error({ relay: o.relayName, reason: error.message }, 'relay listener offline');
+      o.onControlChannel?.(o.relayName, false);
+      if (error) this.log.error({ hyco: o.relayName, reason: error.message }, 'relay listener offline');
     });
-    listener.on('error', (error) => this.log.warn({ relay: o.relayName, reason: error.message }, 'relay listener problem'));
+    listener.on('error', (error) => {
+      if (!listener.isOnline) o.onControlChannel?.(o.relayName, false);
+      this.log.warn({ hyco: o.relayName, reason: error.message }, 'relay listener problem');
+    });
     listener.on('connection', (stream: HybridConnectionStream) => {
-      this.log.debug({ relay: o.relayName, conn: stream.trackingId }, 'relayed connection accepted');
-      void dispatchConnection(stream, { azbridge: this.azbridge, aztunnel: o.aztunnel }, { firstMessageTimeoutMs: 60_000, log: o.log }).catch((err: Error) => {
-        this.log.warn({ relay: o.relayName, conn: stream.trackingId, reason: err.message }, 'connection handler failed');
+      const connection = trackAccepted(o.lifecycle, stream, { hyco: o.relayName });
+      void dispatchConnection(stream, { azbridge: this.azbridge, aztunnel: o.aztunnel }, connection, { firstMessageTimeoutMs: 60_000 }).catch((err: Error) => {
+        connection.end({ end: 'local-error', reason: `connection handler failed: ${err.message}` });
         stream.destroy();
       });
     });
