@@ -117,7 +117,7 @@ export function createArcListenerEnd(options: ArcListenerOptions): ArcListenerEn
           return refuse(stream, `cannot reach port ${port}`);
         }
         connection.dialed(Date.now() - dialStarted, undefined);
-        connection.established({ arc: 'yes', remote: `${socket.remoteAddress}:${socket.remotePort}` }, 'info');
+        connection.established({ arc: 'yes', targetAddress: `${socket.remoteAddress}:${socket.remotePort}` }, 'info');
         stream.setMaxOutgoingMessageBytes(AZTUNNEL_MAX_MESSAGE_BYTES);
         await pumpTracked(socket, stream, connection);
       } finally {

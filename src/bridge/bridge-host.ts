@@ -129,6 +129,11 @@ export class BridgeHost {
     this.log.info({ remote: this.remotes.length, local: this.locals.length, failed: failures || undefined }, 'bridge ready');
   }
 
+  /** The prewarm and target pools of the running forwarders, for metrics. */
+  pools(): { prewarm: { forwarder: string; ready: () => number }[]; targets: { forwarder: string; members: () => readonly { label: string; up: boolean }[] }[] } {
+    return { prewarm: this.locals.flatMap((l) => [...l.prewarmPools()]), targets: this.remotes.flatMap((r) => [...r.targetPools()]) };
+  }
+
   /**
    * Stops accepting (closes local listeners and relay control channels), waits up to `drainTimeoutMs`
    * for live connections, then cuts the rest. Resolves with the number of connections cut.

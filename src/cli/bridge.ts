@@ -6,9 +6,11 @@ import { BridgeConfigError, loadBridgeConfig, validateRunnable, type BridgeConfi
 import { claimHostNames, parseHostPins, type ClaimedHostNames } from '../bridge/hosts/bridge-host-names.js';
 import { DEFAULT_HOSTS_FILE, HostsError } from '../bridge/hosts/hosts-store.js';
 import { Allowlist, AllowlistError } from '../tunnel/allowlist.js';
+import { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycle.js';
 import { createLogger, type LogFormat, type Logger } from '../util/logger.js';
 import { collect, onShutdownSignal, parseDurationOption, readPemFile } from './common-options.js';
 import { CliError, ExitCode, fail } from './errors.js';
+import { addMetricsOptions, metricsFrom, serveMetrics } from './metrics-options.js';
 
 interface BridgeFlags {
   configFile?: string;
@@ -38,6 +40,8 @@ interface BridgeFlags {
   ca?: string[];
   addHosts?: string | true;
   hostsFile?: string;
+  metricsAddr?: string;
+  metricsMaxTargets?: string;
 }
 
 const EXAMPLES = `
@@ -83,8 +87,8 @@ export function registerBridgeCommand(program: Command): void {
     .option('--add-hosts [name=address,...]', 'while the bridge runs, map every host name a -L binding listens on to a free 127.1.x.y (or the address given) in the hosts file; removed on exit')
     .option('--hosts-file <path>', `the hosts file --add-hosts changes (default ${DEFAULT_HOSTS_FILE})`)
     .option('--log-format <format>', 'text or json', 'text')
-    .option('--drain-timeout <duration>', 'on SIGINT/SIGTERM, how long live connections may take to finish', '10s')
-    .addHelpText('after', EXAMPLES);
+    .option('--drain-timeout <duration>', 'on SIGINT/SIGTERM, how long live connections may take to finish', '10s');
+  addMetricsOptions(command).addHelpText('after', EXAMPLES);
   command.action(async (flags: BridgeFlags, cmd: Command) => {
     if (cmd.args.length > 0) fail(`unexpected argument "${cmd.args[0]}"; forwarders go after -L, -T, -R or -H`);
     await runBridge(flags);
@@ -101,10 +105,13 @@ async function runBridge(flags: BridgeFlags): Promise<void> {
   checkAllowRules(flags.allow ?? []);
   const hostNames = claimHosts(flags, config);
   const tls = flags.ca?.length ? { ca: [...rootCertificates, ...flags.ca.map((file) => readPemFile(file, '--ca'))] } : undefined;
+  const metricsSettings = metricsFrom(flags);
 
   const log = createLogger({ level: pinoLevel(config.logLevel), format: format as LogFormat, file: config.logFileName });
   if (hostNames) logHostNames(hostNames, flags.hostsFile ?? DEFAULT_HOSTS_FILE, log);
-  const host = new BridgeHost(config, { log, tls, allow: flags.allow ?? [] });
+  const lifecycle = new ConnectionLifecycle(log);
+  const metrics = await serveMetrics(metricsSettings, lifecycle, log);
+  const host = new BridgeHost(config, { log, tls, allow: flags.allow ?? [], lifecycle, onControlChannel: (hyco, online) => metrics?.controlChannel(hyco, online) });
   onShutdownSignal(log, async () => {
     await host.stop(drainMs);
   });
@@ -114,6 +121,7 @@ async function runBridge(flags: BridgeFlags): Promise<void> {
     if (err instanceof ForwarderStartError) fail(err.message, ExitCode.Failure);
     throw err;
   }
+  metrics?.observePools(host.pools());
 }
 
 function loadConfig(flags: BridgeFlags): BridgeConfig {

@@ -10,6 +10,7 @@ import { registerNamespaceCommands } from './management/namespace-commands.js';
 import { registerRelayListenerCommand } from './relay-listener.js';
 import { registerRelaySenderCommands } from './relay-sender.js';
 import { registerServerCommand } from './server.js';
+import { registerStatusCommand } from './status.js';
 import { readPackageVersion } from './version.js';
 
 async function main(argv: string[]): Promise<void> {
@@ -23,6 +24,7 @@ async function main(argv: string[]): Promise<void> {
   registerBridgeCommand(program);
   registerHycoCommands(program);
   registerNamespaceCommands(program);
+  registerStatusCommand(program);
   registerRelayListenerCommand(program);
   registerRelaySenderCommands(program);
   registerArcCommands(program);

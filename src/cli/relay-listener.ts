@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ArcPortsError, createArcListenerEnd, parseArcPorts, type ArcListenerEnd, type ArcPortList } from '../arc/serve-arc.js';
 import { BridgeConfigError, checkBalanceMode, parseHealthCheckSpec, parseRemoteForwardOption, type PoolSettings, type RemoteBinding } from '../bridge/config/index.js';
-import { createAzbridgeHandler, rejectAzbridgeConnection } from '../bridge/remote/serve-azbridge.js';
+import { createAzbridgeHandler, rejectAzbridgeConnection, type AzbridgeHandler } from '../bridge/remote/serve-azbridge.js';
 import type { ProtocolHandler } from '../forwarding/listener-end.js';
 import { newTunnelId } from '../protocol/aztunnel-envelope.js';
 import { Allowlist, AllowlistError } from '../tunnel/allowlist.js';
@@ -9,7 +9,9 @@ import { ConnectionSlots } from '../tunnel/connection-slots.js';
 import { createAztunnelHandler } from '../tunnel/serve-aztunnel.js';
 import { systemLookup } from '../tunnel/target-access.js';
 import { TunnelListener } from '../tunnel/tunnel-listener.js';
+import { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycle.js';
 import type { Logger } from '../util/logger.js';
+import { addMetricsOptions, metricsFrom, serveMetrics } from './metrics-options.js';
 import { collect, loggerFrom, onShutdownSignal, parsePositiveInt } from './common-options.js';
 import { fail } from './errors.js';
 import { addRelayOptions, durationFlag, relayConnectionFrom, type RelayFlags } from './relay-options.js';
@@ -26,6 +28,8 @@ interface ListenerFlags extends RelayFlags {
   healthCheck?: string;
   arcCompatible?: boolean;
   arcPorts?: string;
+  metricsAddr?: string;
+  metricsMaxTargets?: string;
 }
 
 /** A sender's first message may wait this long (prewarmed senders keep connections idle up to 25 s). */
@@ -46,6 +50,7 @@ export function registerRelayListenerCommand(program: Command): void {
     .option('--health-check <spec>', '--bridge-target pools: off, on, or interval=10s,timeout=3s,fail=3,pass=2 (default: on for ports with 2+ TCP/Unix targets)')
     .option('--arc-compatible', 'also act as an Azure Arc agent: senders that name Microsoft-Guestgateway-Target localhost:PORT (hybridge arc, aztunnel arc) reach that local port, no envelope')
     .option('--arc-ports <ports>', 'with --arc-compatible: the local ports Arc senders may reach, e.g. 22,6516 or 8000-8100 (default 22)');
+  addMetricsOptions(command, true);
   addRelayOptions(command).action(async (hyco: string | undefined, flags: ListenerFlags) => runRelayListener(hyco, flags));
 }
 
@@ -67,12 +72,17 @@ async function runRelayListener(hyco: string | undefined, flags: ListenerFlags):
   // Every flag is checked before the first log line, so that a bad one ends in a single line.
   const azbridge = azbridgeHandler(flags.bridgeTarget, connection.entityPath ?? '', { connectTimeoutMs, pools: poolSettingsFrom(flags) }, log);
   const arcPorts = arcPortsFrom(flags);
+  const metricsSettings = metricsFrom(flags, true);
   if (allowlist.isEmpty) log.warn('no allowlist configured, all targets will be permitted');
 
   const listenerId = newTunnelId();
   const slots = new ConnectionSlots(maxConnections);
   const arc: ArcListenerEnd | undefined = arcPorts && createArcListenerEnd({ ports: arcPorts, connectTimeoutMs, tcpKeepAliveMs, slots, log });
   const aztunnel = createAztunnelHandler({ allowlist, connectTimeoutMs, tcpKeepAliveMs, slots, listenerId, resolveNames });
+  const lifecycle = new ConnectionLifecycle(log);
+  const metrics = await serveMetrics(metricsSettings, lifecycle, log);
+  const hycoName = connection.entityPath ?? '';
+  metrics?.observePools({ prewarm: [], targets: [...(azbridge.pools?.() ?? [])].map(({ port, members }) => ({ forwarder: `${hycoName}:${port}`, members: () => members })) });
   const listener = new TunnelListener({
     connection,
     listenerId,
@@ -82,6 +92,8 @@ async function runRelayListener(hyco: string | undefined, flags: ListenerFlags):
     slots,
     firstMessageTimeoutMs: Math.max(connectTimeoutMs, MIN_FIRST_MESSAGE_TIMEOUT_MS),
     log,
+    lifecycle,
+    onControlChannel: (online) => metrics?.controlChannel(hycoName, online),
     onFatal: (error) => {
       process.stderr.write(`hybridge: relay-listener: ${error.message}\n`);
       process.exit(1);
@@ -132,7 +144,7 @@ function azbridgeHandler(
   hyco: string,
   options: { connectTimeoutMs: number; pools: PoolSettings },
   log: Logger,
-): ProtocolHandler & { start?(): void; close?(): void } {
+): ProtocolHandler & { start?(): void; close?(): void; pools?: AzbridgeHandler['pools'] } {
   if (expressions.length === 0) {
     const reason = `relay-listener on "${hyco}" serves aztunnel-style tunnels only; start it with --bridge-target to serve azbridge ports`;
     return async (stream, first, connection) => {

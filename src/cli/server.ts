@@ -9,10 +9,12 @@ import { FileStoreBackend } from '../relay/file-store-backend.js';
 import type { StoreBackend } from '../relay/namespace-store.js';
 import { RelayServer } from '../relay/relay-server.js';
 import { generateSelfSignedCertificate } from '../relay/self-signed.js';
-import { addLogOptions, collect, loggerFrom, onShutdownSignal, parseDurationOption, parsePort, parsePositiveInt } from './common-options.js';
+import { reopenLogFiles } from '../util/logger.js';
+import { addLogOptions, collect, loggerFrom, onReloadSignal, onShutdownSignal, parseDurationOption, parsePort, parsePositiveInt } from './common-options.js';
+import { addObservabilityOptions, observabilityFrom, RelayObservability, startObservability, type ObservabilityFlags } from './server-observability.js';
 import { fail } from './errors.js';
 
-interface ServerFlags {
+interface ServerFlags extends ObservabilityFlags {
   host: string;
   port: string;
   data?: string;
@@ -55,7 +57,7 @@ export function registerServerCommand(program: Command): void {
     .option('--node-id <id>', 'this node\'s name in the cluster (default: the host name)')
     .option('--redis-prefix <prefix>', 'key prefix, to keep several clusters in one Redis apart', 'hybridge:')
     .option('--cluster-heartbeat <duration>', 'how often a node announces itself in Redis; a node silent for 5 heartbeats is forgotten with its listeners', '1s');
-  addLogOptions(command).action(async (flags: ServerFlags) => runServer(flags));
+  addObservabilityOptions(addLogOptions(command)).action(async (flags: ServerFlags) => runServer(flags));
 }
 
 async function runServer(flags: ServerFlags): Promise<void> {
@@ -78,6 +80,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
   const dataDir = resolve(flags.data ?? defaultDataDirectory());
   checkTlsFlags(flags);
   const nodeId = flags.nodeId ?? hostname().split('.')[0]!;
+  const monitoring = await observabilityFrom(flags, log);
   if (flags.redis) {
     if (!flags.publicUrl) fail('--redis needs --public-url: each node tells listeners how to reach it directly (rendezvous addresses name the sender\'s node)');
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(nodeId)) fail('--node-id must be 1 to 64 letters, digits, ".", "_" or "-"');
@@ -118,6 +121,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
     log.warn({ host: flags.host }, 'serving plain HTTP/WebSocket on a non-loopback address: keys and data cross the network unencrypted; use --tls-cert/--tls-key or --tls-self-signed');
   }
   let cluster: ClusterDirectory | undefined;
+  const routes: { handle?: RelayObservability['routes'] } = {};
   const server = new RelayServer({
     host: flags.host,
     port,
@@ -130,7 +134,10 @@ async function runServer(flags: ServerFlags): Promise<void> {
     maxListenersPerEntity: maxListeners,
     nodeId,
     directory: redis && clusterModules ? (local) => (cluster = new clusterModules[2].ClusterDirectory(local, redis, { maxPerEntity: maxListeners, log, heartbeatMs })) : undefined,
+    extraRoutes: (req, res, url) => routes.handle?.(req, res, url) ?? false,
   });
+  const observability = new RelayObservability(server, monitoring);
+  routes.handle = observability.routes;
   let started;
   try {
     await cluster?.start();
@@ -152,9 +159,16 @@ async function runServer(flags: ServerFlags): Promise<void> {
       `Created a new namespace in ${redis ? 'Redis' : dataDir}.\nRoot connection string (shown once; keep it secret):\n${started.rootConnectionString}\n`,
     );
   }
+  await startObservability(observability, monitoring, log);
   onShutdownSignal(log, async () => {
     await server.stop(drainMs);
+    await observability.close();
     await redis?.close();
+  });
+  onReloadSignal(log, () => {
+    reopenLogFiles();
+    observability.reopenFiles();
+    log.info({ logFile: flags.logFile, eventLog: flags.eventLog, auditLog: flags.auditLog }, 'SIGHUP: log files reopened');
   });
 }
 

@@ -4,6 +4,7 @@ import type { RelayEndpoint } from '../protocol/relay-endpoint.js';
 import { parseSasToken, verifySasSignature } from '../protocol/sas-token.js';
 import type { AuthResult } from './authorizer.js';
 import { sendRelayError } from './http-errors.js';
+import { claimedRule, describeOperation, type ManagementOperationRecord } from './management-operation.js';
 import { normalizeRights, type AuthorizationRule, type HybridConnection } from './namespace-model.js';
 import { StoreError, type NamespaceStore, type RuleScope } from './namespace-store.js';
 
@@ -18,6 +19,8 @@ export interface ManagementContext {
   endpoint: RelayEndpoint;
   /** Checks a Manage token for the namespace (entity undefined) or one hybrid connection. */
   authorizeManage(token: string | undefined, entity: string | undefined): AuthResult;
+  /** Every request once answered, for the audit log (names only, never a key). */
+  onOperation?(record: ManagementOperationRecord): void;
 }
 
 const MAX_BODY = 16 * 1024;
@@ -70,6 +73,7 @@ class HttpError extends Error {
  * Names are one URL segment each (a '/' in a hybrid connection name is sent as %2F).
  */
 export async function handleManagementRequest(ctx: ManagementContext, req: IncomingMessage, res: ServerResponse, rawPath: string): Promise<void> {
+  if (ctx.onOperation) auditWhenAnswered(ctx.onOperation, req, res, rawPath);
   try {
     const segments = rawPath
       .split('/')
@@ -261,6 +265,25 @@ function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
     });
     req.on('error', reject);
   });
+}
+
+/** Reports the request to the audit hook once its response is sent (or the client went away). */
+function auditWhenAnswered(onOperation: (record: ManagementOperationRecord) => void, req: IncomingMessage, res: ServerResponse, rawPath: string): void {
+  const segments = rawPath.split('/').filter((s) => s.length > 0).map(safeDecode);
+  const what = describeOperation(req.method ?? 'GET', segments);
+  const rule = claimedRule(headerValue(req, 'servicebusauthorization') ?? headerValue(req, 'authorization'));
+  res.once('close', () => {
+    const status = res.writableFinished ? res.statusCode : 499;
+    onOperation({ ...what, ...(rule !== undefined ? { rule } : {}), status, result: status < 400 ? 'success' : 'failure', remote: req.socket.remoteAddress });
+  });
+}
+
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 function headerValue(req: IncomingMessage, name: string): string | undefined {

@@ -15,7 +15,7 @@ import { secretMatcher } from '../util/same-secret.js';
 import { WsConnection } from '../websocket/connection.js';
 import { acceptUpgrade, checkUpgradeRequest, rejectUpgrade } from '../websocket/server-handshake.js';
 import { AuthorizationCache } from './authorization-cache.js';
-import { grantRevoked, type Grant } from './authorizer.js';
+import { grantRevoked, type AuthResult, type Grant } from './authorizer.js';
 import { ConnectBroker, type RelayedConnection } from './connect-broker.js';
 import { FailureThrottle } from './failure-throttle.js';
 import { sendRelayError } from './http-errors.js';
@@ -212,8 +212,14 @@ export class RelayServer {
       store: this.store,
       listenerCount: (entity) => this.directory.count(entity),
       endpoint: this.endpoint,
-      authorizeManage: (token, entity) => this.authorizer.authorize({ token, entity, right: 'Manage' }),
+      authorizeManage: (token, entity) => this.authorizeManage(token, entity),
+      onOperation: (record) => this.events.emit('ManagementOperation', { role: 'management', ...record }),
     };
+  }
+
+  /** Checks a Manage token for the namespace (entity undefined) or one hybrid connection. */
+  authorizeManage(token: string | undefined, entity?: string): AuthResult {
+    return this.authorizer.authorize({ token, entity, right: 'Manage' });
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -230,11 +236,11 @@ export class RelayServer {
     }
     if (isHcPath(url)) return sendRelayError(res, 400, 'BadRequest', 'WebSocket endpoints under /$hc/ need a WebSocket upgrade');
     if (req.method === 'CONNECT') return sendRelayError(res, 405, 'MethodNotAllowed', 'CONNECT is not relayed');
-    if (this.draining) return sendRelayError(res, 503, 'ServiceUnavailable', 'The relay is shutting down');
+    if (this.draining) return this.refuseHttp(res, undefined, 503, 'ServiceUnavailable', 'The relay is shutting down');
     const target = parseRelayedTarget(url);
-    if (!target) return sendRelayError(res, 400, 'BadRequest', 'malformed URL encoding in the request path');
+    if (!target) return this.refuseHttp(res, undefined, 400, 'BadRequest', 'malformed URL encoding in the request path');
     const match = this.store.matchPath(target.path);
-    if (!match) return sendRelayError(res, 404, 'EndpointNotFound', `Endpoint does not exist: no hybrid connection matches "/${target.path.split('/')[0] ?? ''}"`);
+    if (!match) return this.refuseHttp(res, target.path.split('/')[0], 404, 'EndpointNotFound', `Endpoint does not exist: no hybrid connection matches "/${target.path.split('/')[0] ?? ''}"`);
     const entity = match.entity;
     const sbHeader = headerValue(req, 'servicebusauthorization');
     const authHeader = headerValue(req, 'authorization');
@@ -287,6 +293,12 @@ export class RelayServer {
     const verdict = this.throttle.note(req.socket.remoteAddress ?? '');
     this.emitRefusal(what, hyco, status, reason, req.socket.remoteAddress, verdict);
     this.throttle.hold(verdict.delayMs, () => rejectUpgrade(socket, status, reason));
+  }
+
+  private refuseHttp(res: ServerResponse, hyco: string | undefined, status: number, code: string, reason: string): void {
+    // Counted, not logged: whatever scans the relay's port would fill the log.
+    this.events.emit('HttpRequestFailed', { role: 'http', hyco, status, reason, remote: res.req.socket.remoteAddress, quiet: true });
+    sendRelayError(res, status, code, reason);
   }
 
   /** One event per refused client: a SAS failure by its kind, anything else by who was refused. */

@@ -140,6 +140,11 @@ export class TunnelSender {
     return { stream, trackingId: stream.trackingId, bridgeId, listenerId: response.listenerId };
   }
 
+  /** Prewarmed connections ready now; undefined without `--prewarm`. */
+  get prewarmReady(): number | undefined {
+    return this.pool?.readyCount;
+  }
+
   close(): void {
     this.pool?.close();
   }

@@ -65,6 +65,14 @@ export class PortTable {
     return this.byName.get(this.names[0]!);
   }
 
+  /** Every pool with its port name (metrics read the members' health). */
+  *entries(): Iterable<{ port: string; pool: TargetPool<StreamBinding> | TargetPool<UdpRemoteBinding> }> {
+    for (const entry of this.byName.values()) {
+      if (entry.stream) yield { port: entry.name, pool: entry.stream };
+      if (entry.datagram) yield { port: entry.name, pool: entry.datagram };
+    }
+  }
+
   /** Starts the health checks. */
   start(): void {
     for (const pool of this.pools()) pool.start();

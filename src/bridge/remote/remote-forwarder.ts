@@ -83,6 +83,11 @@ export class RemoteForwarder {
     retrying.start();
   }
 
+  /** The target pools of this relay's ports, for metrics. */
+  *targetPools(): Iterable<{ forwarder: string; members: () => readonly { label: string; up: boolean }[] }> {
+    for (const { port, members } of this.azbridge.pools()) yield { forwarder: `${this.relayName}:${port}`, members: () => members };
+  }
+
   /** Closes the control channel: no new connections or requests; accepted ones carry on. */
   async stop(): Promise<void> {
     this.azbridge.close();

@@ -29,6 +29,8 @@ export interface AzbridgeHandler extends ProtocolHandler {
   start(): void;
   /** Stops them; connections already served are not touched. */
   close(): void;
+  /** The target pools by port name, with their members (read live: health changes). */
+  pools(): Iterable<{ port: string; members: readonly { label: string; up: boolean }[] }>;
 }
 
 const DEFAULT_PREAMBLE_TIMEOUT_MS = 30_000;
@@ -70,7 +72,7 @@ export function createAzbridgeHandler(bindings: readonly RemoteBinding[], option
     if (wantDatagram && datagramPool) await serveDatagramTarget(stream, datagramPool, options, connection);
     else if (streamPool) await serveStreamTarget(stream, streamPool, options, connection);
   };
-  return Object.assign(handler, { start: () => table.start(), close: () => table.close() });
+  return Object.assign(handler, { start: () => table.start(), close: () => table.close(), pools: () => [...table.entries()].map(({ port, pool }) => ({ port, members: pool.members })) });
 }
 
 /** The preamble, or undefined after answering/closing a connection that did not send a valid one. */
