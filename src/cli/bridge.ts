@@ -8,7 +8,8 @@ import { DEFAULT_HOSTS_FILE, HostsError } from '../bridge/hosts/hosts-store.js';
 import { Allowlist, AllowlistError } from '../tunnel/allowlist.js';
 import { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycle.js';
 import { createLogger, type LogFormat, type Logger } from '../util/logger.js';
-import { collect, onShutdownSignal, parseDurationOption, readPemFile } from './common-options.js';
+import { collect, onReloadSignal, onShutdownSignal, parseDurationOption, readPemFile } from './common-options.js';
+import { reloadBridge } from './bridge-reload.js';
 import { CliError, ExitCode, fail } from './errors.js';
 import { addMetricsOptions, metricsFrom, serveMetrics } from './metrics-options.js';
 
@@ -122,37 +123,43 @@ async function runBridge(flags: BridgeFlags): Promise<void> {
     throw err;
   }
   metrics?.observePools(host.pools());
+  onReloadSignal(log, () => reloadBridge(host, () => readConfig(flags), log, metrics));
 }
 
 function loadConfig(flags: BridgeFlags): BridgeConfig {
   try {
-    return loadBridgeConfig({
-      configFile: flags.configFile,
-      endpoint: flags.endpointUri,
-      connectionString: flags.connectionString,
-      keyName: flags.sharedAccessKeyName,
-      key: flags.sharedAccessKey,
-      signature: flags.signature,
-      logFile: flags.logFile,
-      quiet: flags.quiet,
-      verbose: flags.verbose,
-      options: flags.option,
-      gatewayPorts: flags.gatewayPorts,
-      bindAddress: flags.bindAddress,
-      keepAlive: flags.keepAliveInterval,
-      localForward: flags.localForward,
-      remoteForward: flags.remoteForward,
-      legacyRemoteForward: flags.legacyRemoteForward,
-      httpForward: flags.remoteHttpForward,
-      prewarm: flags.prewarm,
-      maxUdpFlows: flags.maxUdpFlows,
-      balance: flags.balance,
-      healthCheck: flags.healthCheck,
-    });
+    return readConfig(flags);
   } catch (err) {
     if (err instanceof BridgeConfigError) fail(err.message);
     throw err;
   }
+}
+
+/** Every configuration layer, read again (the files too); throws BridgeConfigError. */
+function readConfig(flags: BridgeFlags): BridgeConfig {
+  return loadBridgeConfig({
+    configFile: flags.configFile,
+    endpoint: flags.endpointUri,
+    connectionString: flags.connectionString,
+    keyName: flags.sharedAccessKeyName,
+    key: flags.sharedAccessKey,
+    signature: flags.signature,
+    logFile: flags.logFile,
+    quiet: flags.quiet,
+    verbose: flags.verbose,
+    options: flags.option,
+    gatewayPorts: flags.gatewayPorts,
+    bindAddress: flags.bindAddress,
+    keepAlive: flags.keepAliveInterval,
+    localForward: flags.localForward,
+    remoteForward: flags.remoteForward,
+    legacyRemoteForward: flags.legacyRemoteForward,
+    httpForward: flags.remoteHttpForward,
+    prewarm: flags.prewarm,
+    maxUdpFlows: flags.maxUdpFlows,
+    balance: flags.balance,
+    healthCheck: flags.healthCheck,
+  });
 }
 
 /**

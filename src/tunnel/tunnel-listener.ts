@@ -58,11 +58,15 @@ const CLOSE_WAIT_MS = 5000;
 export class TunnelListener {
   private readonly listener: HybridConnectionListener;
   readonly lifecycle: ConnectionLifecycle;
+  private aztunnel: ProtocolHandler;
+  private azbridge: ProtocolHandler;
   private draining = false;
   private wasOnline = false;
 
   constructor(private readonly options: TunnelListenerOptions) {
     this.lifecycle = options.lifecycle ?? new ConnectionLifecycle(options.log);
+    this.aztunnel = options.aztunnel;
+    this.azbridge = options.azbridge;
     this.listener = new HybridConnectionListener({
       ...options.connection,
       listenerId: options.listenerId,
@@ -101,6 +105,15 @@ export class TunnelListener {
     return this.listener.isOnline;
   }
 
+  /**
+   * New connections are served by these from now on (SIGHUP: a new allowlist, new --bridge-target
+   * bindings); connections already being served keep the handlers they started with.
+   */
+  useHandlers(handlers: { aztunnel: ProtocolHandler; azbridge: ProtocolHandler }): void {
+    this.aztunnel = handlers.aztunnel;
+    this.azbridge = handlers.azbridge;
+  }
+
   /** Connects in the background and keeps reconnecting; progress goes to the log. */
   start(): void {
     this.listener.start();
@@ -135,13 +148,14 @@ export class TunnelListener {
       stream.destroy();
       return;
     }
-    const { aztunnel, slots, firstMessageTimeoutMs } = this.options;
+    const { slots, firstMessageTimeoutMs } = this.options;
+    const { aztunnel, azbridge: serveAzbridge } = this;
     const connection = trackAccepted(this.lifecycle, stream, { hyco: this.listener.connection.entityPath ?? '' });
     // The slot is taken at accept, so connections that have not said what they want count too. One
     // that finds none is still served far enough to be refused in its own protocol.
     slots.tryAcquire(stream);
     stream.once('close', () => slots.release(stream));
-    const azbridge: ProtocolHandler = (s, first, c) => (slots.tryAcquire(s) ? this.options.azbridge(s, first, c) : this.refuseAzbridgeAtCapacity(s, c));
+    const azbridge: ProtocolHandler = (s, first, c) => (slots.tryAcquire(s) ? serveAzbridge(s, first, c) : this.refuseAzbridgeAtCapacity(s, c));
     const { arc } = this.options;
     const served = arc?.claims(stream) ? arc.serve(stream, connection) : dispatchConnection(stream, { aztunnel, azbridge }, connection, { firstMessageTimeoutMs });
     served.then(

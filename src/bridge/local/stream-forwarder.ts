@@ -41,8 +41,14 @@ export class StreamForwarder implements LocalListener {
     }
   }
 
+  /**
+   * Stops listening. Open connections are not waited for: they are the lifecycle's to drain (the
+   * close callback would wait for every one of them, whatever the drain timeout).
+   */
   async stop(): Promise<void> {
-    await Promise.all(this.servers.splice(0).map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    for (const server of this.servers.splice(0)) server.close();
+    // The listening sockets are released on the next turn of the event loop.
+    await new Promise((resolve) => setImmediate(resolve));
   }
 
   private async handle(socket: Socket): Promise<void> {
