@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { checkWritable } from '../observability/events/json-lines-file.js';
 import { parseWebhookUrl, redactUrl, WebhookUrlError } from '../observability/events/webhooks.js';
+import { DashboardFilesMissingError, dashboardRoutes } from '../observability/dashboard/dashboard-routes.js';
 import { MetricsAddressError, parseMetricsAddress } from '../observability/metrics/metrics-server.js';
 import { RelayObservability, type RelayObservabilityOptions } from '../observability/relay-observability.js';
-import type { RelayServer } from '../relay/relay-server.js';
 import type { Logger } from '../util/logger.js';
 import { collect, parsePositiveInt } from './common-options.js';
 import { ExitCode, fail } from './errors.js';
@@ -15,6 +15,7 @@ export interface ObservabilityFlags {
   auditLog?: string;
   webhook: string[];
   logFile?: string;
+  dashboard?: boolean;
 }
 
 /** The relay's monitoring flags (docs/operations.md). */
@@ -25,11 +26,12 @@ export function addObservabilityOptions(command: Command): Command {
     .option('--event-log <file>', 'append every lifecycle event (listener online/offline, connections, refusals, ...) as one JSON line to this file; reopened on SIGHUP')
     .option('--audit-log <file>', 'append every management operation (rule used, operation, entity, result; never a key) as one JSON line to this file; reopened on SIGHUP')
     .option('--webhook <url>', 'POST listener online/offline and key-change events as JSON to this URL, with retries (repeatable)', collect, [])
-    .option('--log-file <file>', 'append the log to this file instead of stderr; reopened on SIGHUP');
+    .option('--log-file <file>', 'append the log to this file instead of stderr; reopened on SIGHUP')
+    .option('--dashboard', 'serve the web dashboard at /$hybridge/dashboard (sign in with a namespace Manage connection string or SAS token)');
 }
 
 /** The flags, checked before anything starts: one line and exit 2 for a bad value, 1 for a file that cannot be written. */
-export async function observabilityFrom(flags: ObservabilityFlags, log: Logger): Promise<Omit<RelayObservabilityOptions, 'dashboard'>> {
+export async function observabilityFrom(flags: ObservabilityFlags, log: Logger): Promise<RelayObservabilityOptions> {
   let metricsAddress;
   try {
     metricsAddress = flags.metricsAddr === undefined ? undefined : parseMetricsAddress(flags.metricsAddr);
@@ -55,11 +57,18 @@ export async function observabilityFrom(flags: ObservabilityFlags, log: Logger):
       fail(`${flag}: ${(err as Error).message}`, ExitCode.Failure);
     }
   }
-  return { log, metricsAddress, maxEntities, eventLog: flags.eventLog, auditLog: flags.auditLog, webhooks };
+  let dashboard;
+  try {
+    dashboard = flags.dashboard ? dashboardRoutes() : undefined;
+  } catch (err) {
+    if (err instanceof DashboardFilesMissingError) fail(`--dashboard: ${err.message}`, ExitCode.Failure);
+    throw err;
+  }
+  return { log, metricsAddress, maxEntities, eventLog: flags.eventLog, auditLog: flags.auditLog, webhooks, dashboard };
 }
 
 /** Starts the `--metrics-addr` listener (exit 1 with one line when it cannot bind) and logs what is on. */
-export async function startObservability(observability: RelayObservability, options: Omit<RelayObservabilityOptions, 'dashboard'>, log: Logger): Promise<void> {
+export async function startObservability(observability: RelayObservability, options: RelayObservabilityOptions, log: Logger): Promise<void> {
   let port;
   try {
     port = await observability.start();
@@ -74,10 +83,10 @@ export async function startObservability(observability: RelayObservability, opti
       eventLog: options.eventLog,
       auditLog: options.auditLog,
       webhooks: options.webhooks?.length ? options.webhooks.map(redactUrl).join(', ') : undefined,
+      dashboard: options.dashboard ? '/$hybridge/dashboard' : undefined,
     },
     'monitoring',
   );
 }
 
 export { RelayObservability };
-export type { RelayServer };

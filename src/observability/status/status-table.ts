@@ -1,4 +1,8 @@
 import type { RelayStatusView } from './relay-status.js';
+import { hycoRates, secondsBetween } from './rates.js';
+import { age, bytes } from './units.js';
+
+export { age, bytes };
 
 /** Bytes per second per hybrid connection between two status samples. */
 export interface Rates {
@@ -14,14 +18,7 @@ export interface StatusReport extends RelayStatusView {
 
 /** Rates from two samples of the same node (a byte count that went down, after a restart, counts as 0). */
 export function statusReport(first: RelayStatusView | undefined, second: RelayStatusView): StatusReport {
-  const seconds = first ? (Date.parse(second.time) - Date.parse(first.time)) / 1000 : 0;
-  const rates: Rates = {};
-  for (const hc of second.hybridConnections) {
-    const before = first?.hybridConnections.find((h) => h.name === hc.name);
-    const rate = (now: number, then: number | undefined) => (seconds > 0 && then !== undefined ? Math.max(0, now - then) / seconds : 0);
-    rates[hc.name] = { toListener: rate(hc.bytesToListener, before?.bytesToListener), toSender: rate(hc.bytesToSender, before?.bytesToSender) };
-  }
-  return { ...second, sampledSeconds: seconds, rates };
+  return { ...second, sampledSeconds: secondsBetween(first, second), rates: hycoRates(first, second) };
 }
 
 /** One screen, like `kubectl get`: the hybrid connections, then the listeners, then the connections. */
@@ -56,26 +53,4 @@ function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('   ');
   return [line(header), ...rows.map(line)];
-}
-
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-
-/** 1536 → "1.5 KiB". */
-export function bytes(n: number): string {
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${Math.round(value)} B` : `${value < 10 ? value.toFixed(1) : Math.round(value)} ${UNITS[unit]}`;
-}
-
-/** 95_000 ms → "1m35s". */
-export function age(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  if (s < 86_400) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-  return `${Math.floor(s / 86_400)}d${String(Math.floor((s % 86_400) / 3600)).padStart(2, '0')}h`;
 }
