@@ -29,15 +29,17 @@ export interface TcpBridgePair {
   senderRelay: RelayProcess;
   target: Endpoint;
   prewarm?: number;
+  /** More arguments for each end (e.g. --metrics-addr). */
+  args?: { sender?: string[]; listener?: string[] };
 }
 
 /** bridge -T to the target and bridge -L on a free loopback port; both are pushed onto `procs`. */
 export async function startTcpBridgePair(ctx: BenchContext, pair: TcpBridgePair, procs: Proc[]): Promise<PathParts> {
   const { listenerRelay, senderRelay, target, prewarm } = pair;
-  const remote = startBridge(ctx, listenerRelay, 'bridge -T', ['-T', `${ctx.hyco}:${target.host}:${target.port}`]);
+  const remote = startBridge(ctx, listenerRelay, 'bridge -T', ['-T', `${ctx.hyco}:${target.host}:${target.port}`, ...(pair.args?.listener ?? [])]);
   procs.push(remote);
   const port = await freePort();
-  const local = startBridge(ctx, senderRelay, 'bridge -L', ['-L', `${HOST}:${port}:${ctx.hyco}`, ...(prewarm ? ['--prewarm', String(prewarm)] : [])]);
+  const local = startBridge(ctx, senderRelay, 'bridge -L', ['-L', `${HOST}:${port}:${ctx.hyco}`, ...(prewarm ? ['--prewarm', String(prewarm)] : []), ...(pair.args?.sender ?? [])]);
   procs.push(local);
   await waitForListening(local, port, 15_000);
   return {

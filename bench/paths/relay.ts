@@ -38,11 +38,11 @@ export interface ClusterNodeOptions {
 }
 
 /** A relay process; with `cluster`, a cluster node (only the first node prints the root connection string). */
-export async function startRelay(ctx: BenchContext, transport: Transport, cluster?: ClusterNodeOptions): Promise<RelayProcess> {
+export async function startRelay(ctx: BenchContext, transport: Transport, cluster?: ClusterNodeOptions, extraArgs: string[] = []): Promise<RelayProcess> {
   const tls = transport === 'tls';
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
-    const args = ['server', '--host', HOST, '--port', String(port), '--root-key', ctx.relayKey, '--hyco', ctx.hyco, '--log-level', 'warn', '--drain-timeout', '1s'];
+    const args = ['server', '--host', HOST, '--port', String(port), '--root-key', ctx.relayKey, '--hyco', ctx.hyco, '--log-level', 'warn', '--drain-timeout', '1s', ...extraArgs];
     if (cluster) args.push('--redis', cluster.redisUrl, '--node-id', cluster.nodeId, '--public-url', `${tls ? 'wss' : 'ws'}://${HOST}:${port}`);
     else args.push('--data', mkdtempSync(join(ctx.dir, 'relay-')));
     if (tls) args.push('--tls-cert', ctx.tlsCertFile, '--tls-key', ctx.tlsKeyFile);

@@ -42,6 +42,8 @@ export interface RunningPath {
   driverEnv?: Record<string, string>;
   /** Processes whose memory is reported (relay and each end). */
   watched: WatchedProcess[];
+  /** Paths with several set-ups measured side by side (metrics off and on): each one's endpoint. */
+  variants?: Record<string, Endpoint>;
   procs: Proc[];
   stop(): Promise<void>;
 }

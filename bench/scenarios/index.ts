@@ -6,6 +6,7 @@ import { concurrency } from './s4-concurrency.js';
 import { rdpLike } from './s5-rdp.js';
 import { httpScenario } from './s6-http.js';
 import { udpScenario } from './s7-udp.js';
+import { metricsSetup, metricsThroughput } from './s8-metrics.js';
 import type { Scenario } from './types.js';
 
-export const SCENARIOS: Scenario[] = [singleStream, parallelStreams, connectionSetup, concurrency, rdpLike, httpScenario, udpScenario];
+export const SCENARIOS: Scenario[] = [singleStream, parallelStreams, connectionSetup, concurrency, rdpLike, httpScenario, udpScenario, metricsThroughput, metricsSetup];

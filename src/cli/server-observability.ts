@@ -16,12 +16,15 @@ export interface ObservabilityFlags {
   webhook: string[];
   logFile?: string;
   dashboard?: boolean;
+  /** false with --no-metrics. */
+  metrics: boolean;
 }
 
 /** The relay's monitoring flags (docs/operations.md). */
 export function addObservabilityOptions(command: Command): Command {
   return command
     .option('--metrics-addr <host:port>', 'also serve Prometheus metrics without authentication at http://<host:port>/metrics (default off; GET /$hybridge/metrics on the relay port always works with a Manage token)')
+    .option('--no-metrics', 'no Prometheus metrics at all (GET /$hybridge/metrics answers 404; status, events and the dashboard still work)')
     .option('--metrics-max-entities <n>', 'hybrid connections with their own "entity" label in the metrics; the rest count as "__other__"', '100')
     .option('--event-log <file>', 'append every lifecycle event (listener online/offline, connections, refusals, ...) as one JSON line to this file; reopened on SIGHUP')
     .option('--audit-log <file>', 'append every management operation (rule used, operation, entity, result; never a key) as one JSON line to this file; reopened on SIGHUP')
@@ -33,6 +36,7 @@ export function addObservabilityOptions(command: Command): Command {
 /** The flags, checked before anything starts: one line and exit 2 for a bad value, 1 for a file that cannot be written. */
 export async function observabilityFrom(flags: ObservabilityFlags, log: Logger): Promise<RelayObservabilityOptions> {
   let metricsAddress;
+  if (!flags.metrics && flags.metricsAddr !== undefined) fail('--metrics-addr and --no-metrics contradict each other; give one');
   try {
     metricsAddress = flags.metricsAddr === undefined ? undefined : parseMetricsAddress(flags.metricsAddr);
   } catch (err) {
@@ -64,7 +68,7 @@ export async function observabilityFrom(flags: ObservabilityFlags, log: Logger):
     if (err instanceof DashboardFilesMissingError) fail(`--dashboard: ${err.message}`, ExitCode.Failure);
     throw err;
   }
-  return { log, metricsAddress, maxEntities, eventLog: flags.eventLog, auditLog: flags.auditLog, webhooks, dashboard };
+  return { log, metrics: flags.metrics, metricsAddress, maxEntities, eventLog: flags.eventLog, auditLog: flags.auditLog, webhooks, dashboard };
 }
 
 /** Starts the `--metrics-addr` listener (exit 1 with one line when it cannot bind) and logs what is on. */
@@ -79,7 +83,7 @@ export async function startObservability(observability: RelayObservability, opti
   const host = options.metricsAddress?.host ?? '*';
   log.info(
     {
-      metrics: port === undefined ? 'GET /$hybridge/metrics (Manage token)' : `http://${host.includes(':') ? `[${host}]` : host}:${port}/metrics`,
+      metrics: options.metrics === false ? 'off' : port === undefined ? 'GET /$hybridge/metrics (Manage token)' : `http://${host.includes(':') ? `[${host}]` : host}:${port}/metrics`,
       eventLog: options.eventLog,
       auditLog: options.auditLog,
       webhooks: options.webhooks?.length ? options.webhooks.map(redactUrl).join(', ') : undefined,

@@ -18,6 +18,8 @@ export const STATUS_PATH = '/$hybridge/v1/status';
 
 export interface RelayObservabilityOptions {
   log: Logger;
+  /** `--no-metrics`: no Prometheus metrics at all (the status API, events and the dashboard still work). */
+  metrics?: boolean;
   /** `--metrics-addr`: a separate, unauthenticated /metrics listener. */
   metricsAddress?: MetricsAddress;
   /** `--metrics-max-entities`. */
@@ -38,8 +40,8 @@ export interface RelayObservabilityOptions {
  * `hybridge status` and the dashboard. Attach it to a server before the server starts.
  */
 export class RelayObservability {
-  readonly registry: Registry;
-  readonly metrics: RelayMetrics;
+  readonly registry: Registry | undefined;
+  readonly metrics: RelayMetrics | undefined;
   readonly recent = new RecentEvents();
   readonly status: RelayStatus;
   private readonly files: JsonLinesFile[] = [];
@@ -50,19 +52,21 @@ export class RelayObservability {
     private readonly server: RelayServer,
     private readonly options: RelayObservabilityOptions,
   ) {
-    this.registry = metricsRegistry();
     const directory = server.directory;
-    this.metrics = new RelayMetrics(
-      this.registry,
-      {
-        node: directory.nodeId,
-        lifecycle: server.lifecycle,
-        events: server.events,
-        listenerEntities: () => directory.localChannels().map((c) => c.entity),
-        ...(directory.membership ? { membership: () => directory.membership!() } : {}),
-      },
-      { maxEntities: options.maxEntities },
-    );
+    this.registry = options.metrics === false ? undefined : metricsRegistry();
+    this.metrics = this.registry
+      ? new RelayMetrics(
+          this.registry,
+          {
+            node: directory.nodeId,
+            lifecycle: server.lifecycle,
+            events: server.events,
+            listenerEntities: () => directory.localChannels().map((c) => c.entity),
+            ...(directory.membership ? { membership: () => directory.membership!() } : {}),
+          },
+          { maxEntities: options.maxEntities },
+        )
+      : undefined;
     server.events.subscribe(this.recent.sink);
     this.status = new RelayStatus(server, this.recent);
     if (options.eventLog) this.files.push(this.subscribeFile(options.eventLog, eventFileSink));
@@ -70,9 +74,9 @@ export class RelayObservability {
     for (const url of options.webhooks ?? []) {
       const hook = new Webhook(url, {
         log: options.log,
-        onDelivered: () => this.metrics.webhookDeliveries.inc({ result: 'delivered' }),
-        onFailed: () => this.metrics.webhookDeliveries.inc({ result: 'failed' }),
-        onDropped: () => this.metrics.webhookDropped.inc(),
+        onDelivered: () => this.metrics?.webhookDeliveries.inc({ result: 'delivered' }),
+        onFailed: () => this.metrics?.webhookDeliveries.inc({ result: 'failed' }),
+        onDropped: () => this.metrics?.webhookDropped.inc(),
       });
       server.events.subscribe(hook.sink);
       this.hooks.push(hook);
@@ -83,6 +87,7 @@ export class RelayObservability {
   readonly routes = (req: IncomingMessage, res: ServerResponse, url: string): boolean => {
     const path = url.split('?')[0]!;
     if (path === METRICS_PATH) {
+      if (!this.registry) return sendRelayError(res, 404, 'NotFound', 'this relay runs with --no-metrics'), true;
       if (this.authorized(req, res)) void sendMetrics(this.registry, res);
       return true;
     }
@@ -96,7 +101,7 @@ export class RelayObservability {
 
   /** Starts the `--metrics-addr` listener, if any; returns its port. */
   async start(): Promise<number | undefined> {
-    if (!this.options.metricsAddress) return undefined;
+    if (!this.options.metricsAddress || !this.registry) return undefined;
     this.metricsServer = await startMetricsServer(this.options.metricsAddress, this.registry);
     return this.metricsServer.port;
   }
