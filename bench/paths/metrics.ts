@@ -27,9 +27,11 @@ export const metricsPath: PathDef = {
       procs.push(on.proc);
       const args = { listener: ['--metrics-addr', `${HOST}:${metricsPorts.listener}`], sender: ['--metrics-addr', `${HOST}:${metricsPorts.sender}`] };
       const measured = await startTcpBridgePair(ctx, { listenerRelay: on, senderRelay: on, target, args }, procs);
+      const pids = (relay: { proc: { pid: number } }, ends: typeof plain) => [relay.proc.pid, ...ends.watched.map((w) => w.pid)];
       return {
         endpoint: plain.endpoint,
         variants: { off: plain.endpoint, on: measured.endpoint },
+        variantPids: { off: pids(off, plain), on: pids(on, measured) },
         watched: [{ slot: 'relay', role: 'hybridge server', pid: on.proc.pid }, ...measured.watched],
       };
     });

@@ -44,6 +44,8 @@ export interface RunningPath {
   watched: WatchedProcess[];
   /** Paths with several set-ups measured side by side (metrics off and on): each one's endpoint. */
   variants?: Record<string, Endpoint>;
+  /** The processes of each variant (relay and ends), whose CPU time a scenario compares. */
+  variantPids?: Record<string, number[]>;
   procs: Proc[];
   stop(): Promise<void>;
 }
