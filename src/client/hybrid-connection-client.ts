@@ -6,6 +6,7 @@ import { resolveConnection, type HybridConnectionOptions, type ResolvedConnectio
 import { RelayError, RelayTimeoutError } from './errors.js';
 import { toRelayError } from './handshake-errors.js';
 import { HybridConnectionStream, type StreamOptions } from './hybrid-connection-stream.js';
+import { fetchToken } from './token-fetch.js';
 import { sleep } from '../util/sleep.js';
 
 export interface CreateConnectionOptions extends StreamOptions {
@@ -70,7 +71,7 @@ export class HybridConnectionClient {
     const c = this.connection;
     const trackingId = options.trackingId ?? randomUUID();
     const headers: Record<string, string> = { ...options.headers };
-    if (c.tokenProvider) headers.ServiceBusAuthorization = (await c.tokenProvider.getToken(c.audience)).token;
+    if (c.tokenProvider) headers.ServiceBusAuthorization = (await fetchToken(c.tokenProvider, c.audience)).token;
     if (options.allowedListeners) headers['Microsoft-Relay-AllowedListeners'] = options.allowedListeners.join(',');
     if (options.disallowedListeners) headers['Microsoft-Relay-DisallowedListeners'] = options.disallowedListeners.join(',');
     const url = buildHybridConnectionUrl(c.endpoint, c.entityPath, 'connect', { trackingId, pathSuffix: options.pathSuffix, query: options.query });

@@ -10,6 +10,7 @@ import { EndpointNotFoundError, type RelayError } from './errors.js';
 import { toRelayError } from './handshake-errors.js';
 import { dispatchInlineRequest, dispatchRendezvousRequest, type RequestHandler } from './http-dispatch.js';
 import { HybridConnectionStream } from './hybrid-connection-stream.js';
+import { fetchToken } from './token-fetch.js';
 
 /** What an accept handler sees before any byte flows. */
 export interface AcceptContext {
@@ -133,7 +134,7 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
     const headers: Record<string, string> = {};
     let expiresAt: number | undefined;
     if (c.tokenProvider) {
-      const token = await c.tokenProvider.getToken(c.audience);
+      const token = await fetchToken(c.tokenProvider, c.audience);
       headers.ServiceBusAuthorization = token.token;
       expiresAt = token.expiresAt;
     }
@@ -227,7 +228,7 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
     const c = this.connection;
     if (!c.tokenProvider || !this.session) return;
     try {
-      const token = await c.tokenProvider.getToken(c.audience);
+      const token = await fetchToken(c.tokenProvider, c.audience);
       this.session?.renewToken(token.token);
       this.scheduleRenewal(token.expiresAt);
     } catch (err) {

@@ -101,6 +101,11 @@ describe('Prometheus scrapes the relay and both ends (processes)', { timeout: 90
       await prometheus.waitForValue(`aztunnel_connection_duration_seconds_count{job="${job}",role="${job}",target="${job === 'sender' ? PORT_NAME : `tcp:127.0.0.1:${echo.port}`}"}`, connections);
     }
 
+    // aztunnel's token fetches: the listener's one at connect, one per sender connection.
+    await prometheus.waitForValue('aztunnel_token_fetch_total{job="listener",provider="sas",result="ok"}', 1);
+    await prometheus.waitForValue('aztunnel_token_fetch_total{job="sender",provider="sas",result="ok"}', connections);
+    await prometheus.waitForValue('aztunnel_token_fetch_seconds_count{job="sender",provider="sas",result="ok"}', connections);
+
     // The relay: Azure Relay's metric set, on both of its endpoints.
     for (const job of ['relay', 'relay-port']) {
       await prometheus.waitForValue(`hybridge_relay_sender_connections_total{job="${job}",entity="pm",result="success"}`, connections);

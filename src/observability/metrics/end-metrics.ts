@@ -1,4 +1,6 @@
+import { subscribe } from 'node:diagnostics_channel';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { TOKEN_FETCH_CHANNEL, type TokenFetch } from '../../client/token-fetch.js';
 import type { ConnectionLifecycle } from '../../forwarding/lifecycle/connection-lifecycle.js';
 import type { ConnectionEnd } from '../../forwarding/lifecycle/connection-fields.js';
 import type { ConnectionOutcome, TrackedConnection } from '../../forwarding/lifecycle/tracked-connection.js';
@@ -8,6 +10,7 @@ import { Totals } from './registry.js';
 /** aztunnel's buckets, so its dashboards read ours unchanged. */
 const CONNECTION_DURATION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600];
 const DIAL_DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const TOKEN_FETCH_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, 60];
 
 export interface EndMetricsOptions {
   /** Distinct `target` label values before `__other__` (aztunnel's --metrics-max-targets, default 500). */
@@ -91,6 +94,13 @@ export class EndMetrics {
     });
     this.aztunnelDuration = new Histogram({ name: 'aztunnel_connection_duration_seconds', help: 'How long connections that carried bytes lasted.', labelNames: ['role', 'target'], buckets: CONNECTION_DURATION_BUCKETS, registers });
     this.aztunnelDial = new Histogram({ name: 'aztunnel_dial_duration_seconds', help: 'Outbound dials: the target (listener), the relay and the listener\'s answer (sender).', labelNames: ['role'], buckets: DIAL_DURATION_BUCKETS, registers });
+    const tokenSeconds = new Histogram({ name: 'aztunnel_token_fetch_seconds', help: 'Relay token fetches (a cached token included), by provider (sas, entra) and result (ok, error).', labelNames: ['provider', 'result'], buckets: TOKEN_FETCH_BUCKETS, registers });
+    const tokenFetches = new Counter({ name: 'aztunnel_token_fetch_total', help: 'Relay token fetches, by provider (sas, entra) and result (ok, error).', labelNames: ['provider', 'result'], registers });
+    subscribe(TOKEN_FETCH_CHANNEL, (message) => {
+      const { provider, result, seconds } = message as TokenFetch;
+      tokenSeconds.observe({ provider, result }, seconds);
+      tokenFetches.inc({ provider, result });
+    });
 
     this.connections = new Counter({ name: 'hybridge_connections_total', help: 'Connections by forwarder and how they ended (result: the log\'s end field).', labelNames: ['role', 'forwarder', 'result'], registers });
     new Counter({
