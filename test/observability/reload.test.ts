@@ -1,8 +1,8 @@
 /**
  * SIGHUP reloads without cutting live connections: a bridge reads its configuration file again
  * (a forwarder added, one removed, a bad file refused), a relay-listener reads its --config file
- * again (the allowlist changed, a bad one refused); connections open through it all keep their bytes
- * intact (length and SHA-256).
+ * again (the allowlist changed, its --bridge-target pool changed, a bad file refused); connections
+ * open through it all keep their bytes intact (length and SHA-256).
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { closeAll, digestOf, exchange, startBridge, startEchoTarget, type TcpTarget } from '../bridge/bridge-kit.js';
-import { freePort, readAll } from '../helpers/async.js';
+import { freePort, readAll, waitFor } from '../helpers/async.js';
 import { patternBytes, sha256 } from '../helpers/data.js';
 import { stopAll, type RunningProcess } from '../helpers/processes.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
@@ -55,7 +55,7 @@ describe('SIGHUP reload with live connections (processes)', { timeout: 60_000 },
   let echoB: TcpTarget;
 
   before(async () => {
-    relay = await startRelay({ hybridConnections: ['rl-a', 'rl-b', 'rl-t', 'rl-d'] });
+    relay = await startRelay({ hybridConnections: ['rl-a', 'rl-b', 'rl-t', 'rl-d', 'rl-p'] });
     echoA = await startEchoTarget();
     echoB = await startEchoTarget();
   });
@@ -136,5 +136,31 @@ describe('SIGHUP reload with live connections (processes)', { timeout: 60_000 },
     assert.deepEqual(await exchange({ port: toB.port }, probe).then((r) => ({ length: r.length, sha256: r.sha256 })), digestOf(probe), 'the old allowlist still applies');
 
     await live.finish();
+  });
+
+  test('relay-listener: --bridge-target pools change with --config and SIGHUP; a connection through the old pool carries on', async () => {
+    const configFile = join(dir, 'pools.yml');
+    const echoC = await startEchoTarget();
+    const echoD = await startEchoTarget();
+    writeFileSync(configFile, `bridgeTargets:\n  - 127.0.0.1:${echoC.port}\n`);
+    const listener = await startListener(relay, 'rl-p', ['--config', configFile]);
+    const localPort = await freePort();
+    await startBridge(['-x', relay.connectionString(), '-L', `${localPort}:rl-p`]);
+    const live = await liveConnection(localPort, 7);
+    await waitFor(() => echoC.connections === 1, 5000, 'the first pool took it');
+
+    writeFileSync(configFile, `bridgeTargets:\n  - 127.0.0.1:${echoD.port}\n`);
+    await sighup(listener, 1, /SIGHUP: configuration reloaded/);
+    const probe = patternBytes(80_000, 8);
+    assert.deepEqual(await exchange({ port: localPort }, probe).then((r) => ({ length: r.length, sha256: r.sha256 })), digestOf(probe));
+    assert.deepEqual([echoC.connections, echoD.connections], [1, 1], 'the new connection went to the new pool');
+
+    writeFileSync(configFile, 'bridgeTargets: [ unclosed\n');
+    await sighup(listener, 1, /SIGHUP: new configuration refused; the running one carries on/);
+    assert.equal((await exchange({ port: localPort }, probe)).sha256, digestOf(probe).sha256, 'the running pool still serves');
+    assert.equal(echoD.connections, 2);
+
+    await live.finish();
+    assert.doesNotMatch(listener.output(), /connection failed/);
   });
 });
