@@ -39,6 +39,9 @@ export function trackAccepted(lifecycle: ConnectionLifecycle, stream: HybridConn
  * Whatever happens, the tracked connection has ended when this resolves.
  */
 export async function dispatchConnection(stream: HybridConnectionStream, handlers: ListenerEndHandlers, connection: TrackedConnection, options: DispatchOptions): Promise<void> {
+  // A connection lost while it waits for its first message (the relay went away under a prewarmed
+  // sender's idle connection) rejects readMessage(); its 'error' event must not end the process.
+  stream.on('error', () => undefined);
   try {
     let first: RelayedMessage | undefined;
     try {
