@@ -4,6 +4,12 @@ import { join } from 'node:path';
 import { freePort, waitFor } from './async.js';
 import { spawnProcess, type RunningProcess } from './processes.js';
 
+/** The value of one series (`name{labels}` exactly as exposed) in Prometheus text format; undefined when absent. */
+export function seriesValue(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
 /** Debian's Prometheus (the `prometheus` package; .ci/run installs it). */
 export const PROMETHEUS_BIN = '/usr/bin/prometheus';
 

@@ -11,6 +11,7 @@ import { Registry } from 'prom-client';
 import { HybridConnectionListener } from '../../src/client/index.js';
 import { RelayMetrics } from '../../src/observability/metrics/relay-metrics.js';
 import { waitFor, withTimeout } from '../helpers/async.js';
+import { seriesValue } from '../helpers/prometheus.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
 import { startCluster, type Cluster } from '../cluster/cluster-kit.js';
 import { expectRefusal, hcUrl, httpRequest } from '../relay/protocol-peers.js';
@@ -21,12 +22,6 @@ async function value(registry: Registry, name: string, labels: Record<string, st
   assert.ok(metric, `${name} is registered`);
   const samples = (await metric.get()).values.filter((v) => Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want));
   return samples.reduce((sum, v) => sum + v.value, 0);
-}
-
-/** The value of one series in Prometheus text format. */
-function scraped(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
 describe('relay metrics: refusals, throttling, HTTP, disconnects', () => {
@@ -116,12 +111,12 @@ describe('relay metrics: cluster membership and Redis health (processes)', { tim
       return response.text();
     };
     for (const node of cluster.nodes) {
-      await waitFor(async () => scraped(await scrape(node), 'hybridge_relay_cluster_nodes') === 2, 15_000, `${node.id} sees both nodes`);
+      await waitFor(async () => seriesValue(await scrape(node), 'hybridge_relay_cluster_nodes') === 2, 15_000, `${node.id} sees both nodes`);
       const text = await scrape(node);
-      assert.equal(scraped(text, 'hybridge_relay_redis_up'), 1);
-      assert.equal(scraped(text, `hybridge_relay_node_info{node="${node.id}"}`), 1);
+      assert.equal(seriesValue(text, 'hybridge_relay_redis_up'), 1);
+      assert.equal(seriesValue(text, `hybridge_relay_node_info{node="${node.id}"}`), 1);
     }
     await cluster.redis.stop();
-    for (const node of cluster.nodes) await waitFor(async () => scraped(await scrape(node), 'hybridge_relay_redis_up') === 0, 20_000, `${node.id} reports Redis down`);
+    for (const node of cluster.nodes) await waitFor(async () => seriesValue(await scrape(node), 'hybridge_relay_redis_up') === 0, 20_000, `${node.id} reports Redis down`);
   });
 });
