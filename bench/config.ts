@@ -19,6 +19,24 @@ export interface Profile {
    * at most `totalMs` over the whole run (the run must stay within its time budget).
    */
   quietWait: { perPathMs: number; totalMs: number };
+  /** The WAN scenarios (w1-w3): client, relay and service in a network-fault lab. */
+  wan: WanProfile;
+}
+
+export interface WanProfile {
+  /** One-way delay of each of the two links (client<->relay, relay<->service). */
+  delayMs: number;
+  /** Loss of each link, each direction, in w3's lossy run. */
+  lossPercent: number;
+  /** TCP ping-pong round trips that measure the path RTT at the start of each WAN scenario. */
+  pings: number;
+  /** w1: sequential connections per path. */
+  setupCount: number;
+  /** w2: connections opened at once. */
+  burst: number;
+  /** w3: bytes per direction without loss, and with loss. */
+  bulkBytes: number;
+  lossyBytes: number;
 }
 
 const MiB = 1024 * 1024;
@@ -37,6 +55,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     prewarm: 4,
     bulkCheck: 'compare',
     quietWait: { perPathMs: 3_000, totalMs: 30_000 },
+    wan: { delayMs: 40, lossPercent: 1, pings: 20, setupCount: 100, burst: 500, bulkBytes: 64 * MiB, lossyBytes: 1 * MiB },
   },
   quick: {
     name: 'quick',
@@ -47,10 +66,11 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     rdp: { sessions: 500, durationMs: 10_000, burstBytes: 15_000, intervalMs: 250 },
     http: { clients: 32, durationMs: 3_000, largeCount: 20 },
     udp: { durationMs: 2_000, window: 32, size: 1200 },
-    tlsScenarios: ['s1'],
+    tlsScenarios: ['s1', 'w1', 'w2', 'w3'],
     prewarm: 4,
     bulkCheck: 'compare',
     quietWait: { perPathMs: 0, totalMs: 0 },
+    wan: { delayMs: 40, lossPercent: 1, pings: 10, setupCount: 20, burst: 500, bulkBytes: 16 * MiB, lossyBytes: 256 * 1024 },
   },
   tiny: {
     name: 'tiny',
@@ -61,9 +81,10 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     rdp: { sessions: 20, durationMs: 1_000, burstBytes: 15_000, intervalMs: 250 },
     http: { clients: 4, durationMs: 1_000, largeCount: 3 },
     udp: { durationMs: 1_000, window: 8, size: 1200 },
-    tlsScenarios: ['s1'],
+    tlsScenarios: ['s1', 'w1'],
     prewarm: 2,
     bulkCheck: 'compare',
     quietWait: { perPathMs: 0, totalMs: 0 },
+    wan: { delayMs: 10, lossPercent: 1, pings: 5, setupCount: 3, burst: 20, bulkBytes: 1 * MiB, lossyBytes: 64 * 1024 },
   },
 };

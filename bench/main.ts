@@ -16,7 +16,7 @@ import type { BenchContext } from './paths/types.js';
 import type { BenchResult, ScenarioResult } from './report/model.js';
 import { evaluateTargets } from './report/targets.js';
 import { writeResults } from './report/write.js';
-import { SCENARIOS } from './scenarios/index.js';
+import { SCENARIO_GROUPS, SCENARIOS } from './scenarios/index.js';
 import { runScenario } from './scenarios/runner.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -47,6 +47,14 @@ function runNotes(ctx: BenchContext, profile: Profile): string[] {
   return notes;
 }
 
+/** --only's ids with groups (wan) expanded; throws on an id that names no scenario. */
+function selectedScenarios(only: string[] | undefined): string[] | undefined {
+  const ids = only?.flatMap((id) => SCENARIO_GROUPS[id] ?? [id]);
+  const unknown = ids?.filter((id) => !SCENARIOS.some((s) => s.id === id));
+  if (unknown?.length) throw new Error(`--only: no scenario ${unknown.join(', ')} (known: ${[...SCENARIOS.map((s) => s.id), ...Object.keys(SCENARIO_GROUPS)].join(', ')})`);
+  return ids;
+}
+
 async function main(options: BenchOptions): Promise<number> {
   const profile = { ...PROFILES[options.profile], ...(options.sha256 ? { bulkCheck: 'sha256' as const } : {}) };
   const out = options.out ?? join(ROOT, 'bench', 'results');
@@ -74,8 +82,9 @@ async function main(options: BenchOptions): Promise<number> {
   if (missingTools.length) progress(`missing tools: ${missingTools.join(', ')} (apt-get install socat openssh-server iperf3); their baselines are skipped`);
   const scenarios: ScenarioResult[] = [];
   try {
+    const only = selectedScenarios(options.only);
     for (const scenario of SCENARIOS) {
-      if (options.only && !options.only.includes(scenario.id)) continue;
+      if (only && !only.includes(scenario.id)) continue;
       scenarios.push(await runScenario(ctx, profile, scenario, { paths: options.paths, tls: options.tls, profileDir: options.cpuProfile ? join(out, 'profiles') : undefined }));
     }
   } finally {
@@ -101,6 +110,7 @@ async function main(options: BenchOptions): Promise<number> {
 let options: BenchOptions;
 try {
   options = parseOptions(process.argv.slice(2));
+  selectedScenarios(options.only);
 } catch (err) {
   process.stderr.write(`bench: ${(err as Error).message}\n${USAGE}`);
   process.exit(2);

@@ -6,6 +6,7 @@ import { delimiter, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { generateSelfSignedCertificate } from '../../src/relay/self-signed.js';
 import type { BenchContext } from '../paths/types.js';
+import { loopbackSites } from './sites.js';
 
 function findExecutable(name: string, extraDirs: string[] = []): string | undefined {
   const dirs = [...(process.env.PATH ?? '').split(delimiter), ...extraDirs];
@@ -59,5 +60,6 @@ export function createContext(root: string): BenchContext {
       redisServer: findExecutable('redis-server', sbin),
     },
     commands: hybridgeCommands(cli),
+    sites: loopbackSites,
   };
 }

@@ -18,7 +18,10 @@ function bulkProbe(endpoint: Endpoint, timeoutMs: number): Promise<boolean> {
   return exchangeProbe(endpoint, Buffer.from([0x55, 0, 0, 0, 0, 0, 0, 0, 0]), emptyDigest, timeoutMs);
 }
 
-function httpProbe(path: RunningPath, caFile: string | undefined, timeoutMs: number): Promise<boolean> {
+/** What a probe needs of a path: where it listens (and for HTTP paths, the base URL and headers). */
+export type ProbeTarget = Pick<RunningPath, 'endpoint' | 'http'>;
+
+function httpProbe(path: ProbeTarget, caFile: string | undefined, timeoutMs: number): Promise<boolean> {
   const base = path.http?.baseUrl ?? `http://${path.endpoint.host}:${path.endpoint.port}`;
   const url = new URL(`${base}/small`);
   const lib = url.protocol === 'https:' ? https : http;
@@ -49,22 +52,36 @@ function udpProbe(endpoint: Endpoint, timeoutMs: number): Promise<boolean> {
   });
 }
 
-/** Retries the probe for `mode` until it succeeds or `deadlineMs` passes (then throws). */
-export async function probePath(path: RunningPath, mode: TargetMode, deadlineMs: number, caFile?: string): Promise<void> {
+/** One exchange of the probe for `mode`; true when it went through. */
+export function probeOnce(path: ProbeTarget, mode: TargetMode, caFile?: string): Promise<boolean> {
+  if (mode === 'echo') return echoProbe(path.endpoint.port, Buffer.from('p'), 3000, path.endpoint.host);
+  if (mode === 'bulk') return bulkProbe(path.endpoint, 3000);
+  if (mode === 'http') return httpProbe(path, caFile, 3000);
+  return udpProbe(path.endpoint, 1000);
+}
+
+/**
+ * Retries probeOnce() until it succeeds; throws when `failed()` names a reason to stop (a process of
+ * the path died) or after `deadlineMs`.
+ */
+export async function probeUntil(path: ProbeTarget, mode: TargetMode, deadlineMs: number, caFile: string | undefined, failed: () => string | undefined = () => undefined): Promise<void> {
   const until = Date.now() + deadlineMs;
   for (let attempt = 1; ; attempt++) {
-    const ok =
-      mode === 'echo'
-        ? await echoProbe(path.endpoint.port, Buffer.from('p'), 3000, path.endpoint.host)
-        : mode === 'bulk'
-          ? await bulkProbe(path.endpoint, 3000)
-          : mode === 'http'
-            ? await httpProbe(path, caFile, 3000)
-            : await udpProbe(path.endpoint, 1000);
-    if (ok) return;
-    const dead = path.procs.find((p) => p.hasExited());
-    if (dead) throw new Error(`${dead.name} exited while the path was starting: ${dead.output().trim().split('\n').slice(-5).join(' | ')}`);
+    if (await probeOnce(path, mode, caFile)) return;
+    const why = failed();
+    if (why) throw new Error(why);
     if (Date.now() > until) throw new Error(`the path did not carry a ${mode} probe within ${deadlineMs} ms (${attempt} attempts)`);
     await delay(200);
   }
+}
+
+/** Why a path cannot carry a probe any more (one of its processes exited), or undefined. */
+export function deadProcess(path: RunningPath): string | undefined {
+  const dead = path.procs.find((p) => p.hasExited());
+  return dead ? `${dead.name} exited while the path was starting: ${dead.output().trim().split('\n').slice(-5).join(' | ')}` : undefined;
+}
+
+/** Retries the probe for `mode` from this process until it succeeds or `deadlineMs` passes (then throws). */
+export function probePath(path: RunningPath, mode: TargetMode, deadlineMs: number, caFile?: string): Promise<void> {
+  return probeUntil(path, mode, deadlineMs, caFile, () => deadProcess(path));
 }

@@ -3,7 +3,6 @@
  * error messages, and stopped by stopAllProcesses() at the end, on Ctrl-C and on a failed scenario.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { waitForPort } from './net.js';
 
 const KEEP_OUTPUT = 64 * 1024;
 
@@ -117,9 +116,4 @@ export function killAllNow(): void {
 
 export function runningCount(): number {
   return running.size;
-}
-
-/** Resolves once 127.0.0.1:`port` accepts connections; rejects when `proc` exits first or after `timeoutMs`. */
-export function waitForListening(proc: Proc, port: number, timeoutMs: number): Promise<void> {
-  return Promise.race([waitForPort(port, timeoutMs), proc.exited.then(() => Promise.reject(new Error(`${proc.name} exited: ${proc.output()}`)))]);
 }

@@ -1,7 +1,7 @@
 /** Starting the target process and running the driver process (bench/tools, built into dist). */
 import { join } from 'node:path';
 import { progress } from './progress.js';
-import { startProcess, tail, type Proc } from './procs.js';
+import { tail, type Proc } from './procs.js';
 import type { TargetMode } from './probe.js';
 import type { BenchContext, Endpoint } from '../paths/types.js';
 import type { DriverResult, DriverSpec } from '../tools/driver-spec.js';
@@ -11,20 +11,22 @@ export interface RunningTarget {
   endpoint: Endpoint;
 }
 
+/** The target at the service site, listening where the other sites reach it. */
 export async function startTarget(ctx: BenchContext, mode: TargetMode): Promise<RunningTarget> {
-  const proc = startProcess(`target (${mode})`, process.execPath, [join(ctx.toolsDir, 'target.js'), mode]);
+  const host = ctx.sites.address('service');
+  const proc = ctx.sites.start('service', `target (${mode})`, process.execPath, [join(ctx.toolsDir, 'target.js'), mode, host]);
   try {
     const m = await proc.waitFor(/"port":(\d+)/, 10_000);
-    return { proc, endpoint: { host: '127.0.0.1', port: Number(m[1]) } };
+    return { proc, endpoint: { host, port: Number(m[1]) } };
   } catch (err) {
     await proc.stop();
     throw err;
   }
 }
 
-/** Runs the driver with `spec`; resolves with its JSON result, rejects on a crash or after `timeoutMs`. */
+/** Runs the driver with `spec` at the client site; resolves with its JSON result, rejects on a crash or after `timeoutMs`. */
 export async function runDriver<R extends DriverResult>(ctx: BenchContext, spec: DriverSpec, timeoutMs: number, env: Record<string, string> = {}): Promise<R & { driverPid: number }> {
-  const proc = startProcess(`driver (${spec.mode})`, process.execPath, [join(ctx.toolsDir, 'driver.js'), JSON.stringify(spec)], {
+  const proc = ctx.sites.start('client', `driver (${spec.mode})`, process.execPath, [join(ctx.toolsDir, 'driver.js'), JSON.stringify(spec)], {
     env: { ...process.env, ...env },
   });
   proc.child.stderr?.on('data', (chunk: Buffer) => {

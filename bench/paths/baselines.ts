@@ -1,8 +1,11 @@
-/** Baseline paths: the target reached directly, socat as a one-hop forwarder (TCP and UDP), and the bare Node chain floors (plain and TLS). */
+/**
+ * Baseline paths: the target reached directly, socat as a one-hop forwarder at the relay site (TCP
+ * and UDP), and the bare Node chain floors (plain and TLS), one hop per site.
+ */
 import { join } from 'node:path';
-import { freePort, freeUdpPort, HOST, waitForPort } from '../lib/net.js';
-import { startProcess } from '../lib/procs.js';
+import { freePort, freeUdpPort, HOST } from '../lib/net.js';
 import type { Slot, WatchedProcess } from '../lib/sampler.js';
+import type { Site } from '../lib/sites.js';
 import { startPathProcesses, stopProcs, type PathDef, type Transport } from './types.js';
 
 /** socat's read/write buffer (-b): large enough that socat is not slowed by small reads. */
@@ -24,14 +27,15 @@ export const socatTcpPath: PathDef = {
   unavailable: (ctx) => (ctx.tools.socat ? undefined : noSocat),
   start: async (ctx, target) => {
     const port = await freePort();
-    const proc = startProcess('socat', ctx.tools.socat!, ['-b', String(SOCAT_BUFFER), `TCP4-LISTEN:${port},bind=${HOST},reuseaddr,fork,backlog=4096`, `TCP4:${target.host}:${target.port}`]);
+    const host = ctx.sites.address('relay');
+    const proc = ctx.sites.start('relay', 'socat', ctx.tools.socat!, ['-b', String(SOCAT_BUFFER), `TCP4-LISTEN:${port},bind=${host},reuseaddr,fork,backlog=4096`, `TCP4:${target.host}:${target.port}`]);
     try {
-      await waitForPort(port, 10_000);
+      await ctx.sites.waitForListening('relay', proc, { host, port }, 10_000);
     } catch (err) {
       await proc.stop();
       throw err;
     }
-    return { endpoint: { host: HOST, port }, watched: [{ slot: 'sender', role: 'socat (all forks)', pid: proc.pid, tree: true }], procs: [proc], stop: () => stopProcs([proc]) };
+    return { endpoint: { host, port }, watched: [{ slot: 'sender', role: 'socat (all forks)', pid: proc.pid, tree: true }], procs: [proc], stop: () => stopProcs([proc]) };
   },
 };
 
@@ -42,16 +46,17 @@ export const socatUdpPath: PathDef = {
   unavailable: (ctx) => (ctx.tools.socat ? undefined : noSocat),
   start: async (ctx, target) => {
     const port = await freeUdpPort();
-    const proc = startProcess('socat (UDP)', ctx.tools.socat!, ['-T', '60', '-b', '65536', `UDP4-LISTEN:${port},bind=${HOST},reuseaddr,fork`, `UDP4:${target.host}:${target.port}`]);
-    return { endpoint: { host: HOST, port }, watched: [], procs: [proc], stop: () => stopProcs([proc]) };
+    const host = ctx.sites.address('relay');
+    const proc = ctx.sites.start('relay', 'socat (UDP)', ctx.tools.socat!, ['-T', '60', '-b', '65536', `UDP4-LISTEN:${port},bind=${host},reuseaddr,fork`, `UDP4:${target.host}:${target.port}`]);
+    return { endpoint: { host, port }, watched: [], procs: [proc], stop: () => stopProcs([proc]) };
   },
 };
 
 /** The floor chain's hops, nearest the target first: where a relayed connection has its listener end, relay and sender end. */
-const CHAIN_HOPS: { slot: Slot; role: string }[] = [
-  { slot: 'listener', role: 'node hop 3' },
-  { slot: 'relay', role: 'node hop 2' },
-  { slot: 'sender', role: 'node hop 1' },
+const CHAIN_HOPS: { slot: Slot; role: string; site: Site }[] = [
+  { slot: 'listener', role: 'node hop 3', site: 'service' },
+  { slot: 'relay', role: 'node hop 2', site: 'relay' },
+  { slot: 'sender', role: 'node hop 1', site: 'client' },
 ];
 
 /**
@@ -73,15 +78,17 @@ export function nodeChainPath(transport: Transport): PathDef {
         let next = target;
         for (const [i, hop] of CHAIN_HOPS.entries()) {
           const port = await freePort();
-          const args = [join(ctx.toolsDir, 'node-forwarder.js'), String(port), next.host, String(next.port)];
+          // Hop 1 listens on the client site's loopback, where the driver runs; the others where the previous hop reaches them.
+          const host = hop.site === 'client' ? HOST : ctx.sites.address(hop.site);
+          const args = [join(ctx.toolsDir, 'node-forwarder.js'), String(port), next.host, String(next.port), '--listen-host', host];
           // Hop 3 (nearest the target) dials in the clear; hop 1 (nearest the client) accepts in the clear.
           if (tls && i > 0) args.push('--connect-tls', ctx.tlsCertFile);
           if (tls && i < CHAIN_HOPS.length - 1) args.push('--accept-tls', ctx.tlsCertFile, ctx.tlsKeyFile);
-          const proc = startProcess(hop.role, process.execPath, args);
+          const proc = ctx.sites.start(hop.site, hop.role, process.execPath, args);
           procs.push(proc);
           await proc.waitFor(/"ready":true/, 15_000);
-          watched.push({ ...hop, pid: proc.pid });
-          next = { host: HOST, port };
+          watched.push({ slot: hop.slot, role: hop.role, pid: proc.pid });
+          next = { host, port };
         }
         return { endpoint: next, watched };
       }),

@@ -1,11 +1,15 @@
-/** `hybridge bridge` paths: -L/-T for TCP and UDP, -H for HTTP, through a fresh relay each time. */
+/**
+ * `hybridge bridge` paths: -L/-T for TCP and UDP, -H for HTTP, through a fresh relay each time;
+ * -L at the client site, -T/-H at the service site.
+ */
 import { freePort, freeUdpPort, HOST } from '../lib/net.js';
-import { startProcess, waitForListening, type Proc } from '../lib/procs.js';
+import type { Proc } from '../lib/procs.js';
+import type { Site } from '../lib/sites.js';
 import { assemble, hybridgeEnv, nodeArgs, type RelayProcess } from './relay.js';
 import { missingCommands, type BenchContext, type Endpoint, type PathDef, type PathParts, type Transport } from './types.js';
 
-function startBridge(ctx: BenchContext, relay: RelayProcess, name: string, args: string[]): Proc {
-  return startProcess(name, process.execPath, nodeArgs(ctx, name.replace(/[^A-Za-z]+/g, '-').replace(/-$/, ''), ['bridge', '-x', relay.connectionString, '-q', '--drain-timeout', '1s', ...args]), {
+function startBridge(ctx: BenchContext, site: Site, relay: RelayProcess, name: string, args: string[]): Proc {
+  return ctx.sites.start(site, name, process.execPath, nodeArgs(ctx, name.replace(/[^A-Za-z]+/g, '-').replace(/-$/, ''), ['bridge', '-x', relay.connectionString, '-q', '--drain-timeout', '1s', ...args]), {
     env: hybridgeEnv(ctx, relay.clientEnv),
   });
 }
@@ -33,15 +37,15 @@ export interface TcpBridgePair {
   args?: { sender?: string[]; listener?: string[] };
 }
 
-/** bridge -T to the target and bridge -L on a free loopback port; both are pushed onto `procs`. */
+/** bridge -T to the target and bridge -L on a free loopback port at the client site; both are pushed onto `procs`. */
 export async function startTcpBridgePair(ctx: BenchContext, pair: TcpBridgePair, procs: Proc[]): Promise<PathParts> {
   const { listenerRelay, senderRelay, target, prewarm } = pair;
-  const remote = startBridge(ctx, listenerRelay, 'bridge -T', ['-T', `${ctx.hyco}:${target.host}:${target.port}`, ...(pair.args?.listener ?? [])]);
+  const remote = startBridge(ctx, 'service', listenerRelay, 'bridge -T', ['-T', `${ctx.hyco}:${target.host}:${target.port}`, ...(pair.args?.listener ?? [])]);
   procs.push(remote);
   const port = await freePort();
-  const local = startBridge(ctx, senderRelay, 'bridge -L', ['-L', `${HOST}:${port}:${ctx.hyco}`, ...(prewarm ? ['--prewarm', String(prewarm)] : []), ...(pair.args?.sender ?? [])]);
+  const local = startBridge(ctx, 'client', senderRelay, 'bridge -L', ['-L', `${HOST}:${port}:${ctx.hyco}`, ...(prewarm ? ['--prewarm', String(prewarm)] : []), ...(pair.args?.sender ?? [])]);
   procs.push(local);
-  await waitForListening(local, port, 15_000);
+  await ctx.sites.waitForListening('client', local, { host: HOST, port }, 15_000);
   return {
     endpoint: { host: HOST, port },
     watched: bridgeEnds(local, remote),
@@ -65,10 +69,10 @@ export function bridgeUdpPath(transport: Transport): PathDef {
     transport,
     start: (ctx, target) =>
       assemble(ctx, transport, async (relay, procs) => {
-        const remote = startBridge(ctx, relay, 'bridge -T (UDP)', ['-T', `${ctx.hyco}:udp/${target.host}:${target.port}U`]);
+        const remote = startBridge(ctx, 'service', relay, 'bridge -T (UDP)', ['-T', `${ctx.hyco}:udp/${target.host}:${target.port}U`]);
         procs.push(remote);
         const port = await freeUdpPort();
-        const local = startBridge(ctx, relay, 'bridge -L (UDP)', ['-L', `${HOST}:${port}U/udp:${ctx.hyco}`]);
+        const local = startBridge(ctx, 'client', relay, 'bridge -L (UDP)', ['-L', `${HOST}:${port}U/udp:${ctx.hyco}`]);
         procs.push(local);
         return {
           endpoint: { host: HOST, port },
@@ -87,10 +91,10 @@ export function bridgeHttpPath(transport: Transport): PathDef {
     transport,
     start: (ctx, target) =>
       assemble(ctx, transport, async (relay, procs) => {
-        const remote = startBridge(ctx, relay, 'bridge -H', ['-H', `${ctx.hyco}:http/${target.host}:${target.port}`]);
+        const remote = startBridge(ctx, 'service', relay, 'bridge -H', ['-H', `${ctx.hyco}:http/${target.host}:${target.port}`]);
         procs.push(remote);
         return {
-          endpoint: { host: HOST, port: relay.port },
+          endpoint: { host: ctx.sites.address('relay'), port: relay.port },
           http: { baseUrl: `${relay.httpBase}/${ctx.hyco}`, headers: { ServiceBusAuthorization: relay.sendToken() } },
           driverEnv: relay.clientEnv,
           watched: [{ slot: 'listener', role: 'bridge -H', pid: remote.pid }],

@@ -44,6 +44,28 @@ export function tcpPaths(choice: TcpPathChoice): PathDef[] {
   return paths;
 }
 
+/**
+ * The hybridge TCP paths the WAN scenarios measure, each cold and with --prewarm: adding a path to
+ * the WAN scenarios is one more entry here.
+ */
+export const WAN_HYBRIDGE_PATHS: ((transport: Transport, prewarm?: number) => PathDef)[] = [bridgeTcpPath, tunnelTcpPath];
+
+/**
+ * The WAN scenarios' paths: direct TCP (routed through the relay site), socat and ssh -L in the
+ * relay's place, then every WAN_HYBRIDGE_PATHS entry per transport, cold and (with `prewarm`)
+ * prewarmed.
+ */
+export function wanPaths(tls: boolean, prewarm?: number): PathDef[] {
+  const paths: PathDef[] = [directPath, socatTcpPath, sshPath];
+  for (const make of WAN_HYBRIDGE_PATHS) {
+    for (const t of tls ? (['ws', 'tls'] as const) : (['ws'] as const)) {
+      paths.push(make(t));
+      if (prewarm) paths.push(make(t, prewarm));
+    }
+  }
+  return paths;
+}
+
 export function httpPaths(tls: boolean): PathDef[] {
   return [directPath, bridgeHttpPath('ws'), ...(tls ? [bridgeHttpPath('tls')] : [])];
 }

@@ -2,17 +2,18 @@
  * The cross-node path of a relay cluster: redis-server, two relay nodes, bridge -T (the listener)
  * on node A and bridge -L (the sender) on node B, so every connection is set up across nodes.
  */
-import { freePort, HOST } from '../lib/net.js';
-import { startProcess, waitForListening, type Proc } from '../lib/procs.js';
+import { freePort } from '../lib/net.js';
+import type { Proc } from '../lib/procs.js';
 import { startTcpBridgePair } from './bridge.js';
 import { startRelay } from './relay.js';
 import { missingCommands, startPathProcesses, type BenchContext, type Endpoint, type PathDef, type RunningPath, type Transport } from './types.js';
 
 async function startRedis(ctx: BenchContext): Promise<{ proc: Proc; url: string }> {
   const port = await freePort();
-  const proc = startProcess('redis-server', ctx.tools.redisServer!, ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', '--dir', ctx.dir]);
-  await waitForListening(proc, port, 10_000);
-  return { proc, url: `redis://${HOST}:${port}` };
+  const host = ctx.sites.address('relay');
+  const proc = ctx.sites.start('relay', 'redis-server', ctx.tools.redisServer!, ['--port', String(port), '--bind', host, '--save', '', '--appendonly', 'no', '--dir', ctx.dir]);
+  await ctx.sites.waitForListening('relay', proc, { host, port }, 10_000);
+  return { proc, url: `redis://${host}:${port}` };
 }
 
 export function bridgeClusterPath(transport: Transport): PathDef {

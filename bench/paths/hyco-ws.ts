@@ -1,6 +1,5 @@
 /** The hyco-ws baseline: bench/tools/hyco-ws-forwarder.ts ends (unmodified hyco-ws@1.0.5) through a fresh relay. */
 import { join } from 'node:path';
-import { startProcess } from '../lib/procs.js';
 import { assemble } from './relay.js';
 import { missingCommands, type PathDef, type Transport } from './types.js';
 
@@ -16,10 +15,10 @@ export function hycoWsPath(transport: Transport): PathDef {
         const tool = join(ctx.toolsDir, 'hyco-ws-forwarder.js');
         const common = { relayBase: relay.wsBase, hyco: ctx.hyco, keyName: ctx.relayKeyName, key: ctx.relayKey };
         const env = { PATH: process.env.PATH, ...relay.clientEnv };
-        const listener = startProcess('hyco-ws listener', process.execPath, [tool, JSON.stringify({ ...common, role: 'listener', target })], { env });
+        const listener = ctx.sites.start('service', 'hyco-ws listener', process.execPath, [tool, JSON.stringify({ ...common, role: 'listener', target })], { env });
         procs.push(listener);
         await listener.waitFor(/"ready":true/, 15_000);
-        const sender = startProcess('hyco-ws sender', process.execPath, [tool, JSON.stringify({ ...common, role: 'sender' })], { env });
+        const sender = ctx.sites.start('client', 'hyco-ws sender', process.execPath, [tool, JSON.stringify({ ...common, role: 'sender' })], { env });
         procs.push(sender);
         const m = await sender.waitFor(/"port":(\d+)/, 15_000);
         return {

@@ -1,18 +1,18 @@
-/** Starts a `hybridge server` process on a free loopback port (plain WebSocket or TLS). */
+/** Starts a `hybridge server` process at the relay site on a free port (plain WebSocket or TLS). */
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSasToken } from '../../src/protocol/sas-token.js';
-import { freePort, HOST } from '../lib/net.js';
-import { startProcess, waitForListening, type Proc } from '../lib/procs.js';
+import { freePort } from '../lib/net.js';
+import type { Proc } from '../lib/procs.js';
 import { startPathProcesses, type BenchContext, type PathParts, type RunningPath, type Transport } from './types.js';
 
 export interface RelayProcess {
   proc: Proc;
   port: number;
   transport: Transport;
-  /** ws://127.0.0.1:P or wss://127.0.0.1:P */
+  /** ws://HOST:P or wss://HOST:P (HOST: the relay site's address) */
   wsBase: string;
-  /** http://127.0.0.1:P or https://127.0.0.1:P */
+  /** http://HOST:P or https://HOST:P */
   httpBase: string;
   connectionString: string;
   /** Environment every client of this relay needs (the self-signed CA for TLS). */
@@ -37,21 +37,23 @@ export interface ClusterNodeOptions {
   nodeId: string;
 }
 
-/** A relay process; with `cluster`, a cluster node (only the first node prints the root connection string). */
+/** A relay process; with `cluster`, a cluster node. The root key comes from HYBRIDGE_ROOT_KEY, so none prints a connection string. */
 export async function startRelay(ctx: BenchContext, transport: Transport, cluster?: ClusterNodeOptions, extraArgs: string[] = []): Promise<RelayProcess> {
   const tls = transport === 'tls';
+  const host = ctx.sites.address('relay');
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
-    const args = ['server', '--host', HOST, '--port', String(port), '--root-key', ctx.relayKey, '--hyco', ctx.hyco, '--log-level', 'warn', '--drain-timeout', '1s', ...extraArgs];
-    if (cluster) args.push('--redis', cluster.redisUrl, '--node-id', cluster.nodeId, '--public-url', `${tls ? 'wss' : 'ws'}://${HOST}:${port}`);
+    // s4 holds 5,000 relayed connections and their listener: one more than the namespace quota's default (Azure's).
+    const args = ['server', '--host', host, '--port', String(port), '--hyco', ctx.hyco, '--log-level', 'warn', '--drain-timeout', '1s', '--max-connections', '10000', ...extraArgs];
+    if (cluster) args.push('--redis', cluster.redisUrl, '--node-id', cluster.nodeId, '--public-url', `${tls ? 'wss' : 'ws'}://${host}:${port}`);
     else args.push('--data', mkdtempSync(join(ctx.dir, 'relay-')));
     if (tls) args.push('--tls-cert', ctx.tlsCertFile, '--tls-key', ctx.tlsKeyFile);
     const role = cluster ? `relay-${cluster.nodeId}` : 'relay';
-    const proc = startProcess(`${role} (${transport})`, process.execPath, nodeArgs(ctx, role, args), { env: hybridgeEnv(ctx) });
+    const proc = ctx.sites.start('relay', `${role} (${transport})`, process.execPath, nodeArgs(ctx, role, args), { env: hybridgeEnv(ctx, { HYBRIDGE_ROOT_KEY: ctx.relayKey }) });
     try {
-      // A cluster node that finds the namespace in Redis prints no connection string.
-      if (cluster) await waitForListening(proc, port, 15_000);
-      else await proc.waitFor(/Endpoint=/, 15_000);
+      // A fresh namespace is announced once the relay serves; a cluster node that finds it in Redis says nothing.
+      if (cluster) await ctx.sites.waitForListening('relay', proc, { host, port }, 15_000);
+      else await proc.waitFor(/Created a new namespace/, 15_000);
     } catch (err) {
       await proc.stop();
       if (attempt < 3 && /already in use/.test(proc.output())) continue;
@@ -62,11 +64,11 @@ export async function startRelay(ctx: BenchContext, transport: Transport, cluste
       proc,
       port,
       transport,
-      wsBase: `${tls ? 'wss' : 'ws'}://${HOST}:${port}`,
-      httpBase: `${tls ? 'https' : 'http'}://${HOST}:${port}`,
-      connectionString: `Endpoint=${scheme}://${HOST}:${port}/;SharedAccessKeyName=${ctx.relayKeyName};SharedAccessKey=${ctx.relayKey}`,
+      wsBase: `${tls ? 'wss' : 'ws'}://${host}:${port}`,
+      httpBase: `${tls ? 'https' : 'http'}://${host}:${port}`,
+      connectionString: `Endpoint=${scheme}://${host}:${port}/;SharedAccessKeyName=${ctx.relayKeyName};SharedAccessKey=${ctx.relayKey}`,
       clientEnv: tls ? { NODE_EXTRA_CA_CERTS: ctx.tlsCertFile } : {},
-      sendToken: () => createSasToken(`http://${HOST}:${port}/${ctx.hyco}`, ctx.relayKeyName, ctx.relayKey, Math.floor(Date.now() / 1000) + 3600),
+      sendToken: () => createSasToken(`http://${host}:${port}/${ctx.hyco}`, ctx.relayKeyName, ctx.relayKey, Math.floor(Date.now() / 1000) + 3600),
     };
   }
 }

@@ -1,14 +1,13 @@
 /**
- * `ssh -N -L` through a throw-away `sshd` on loopback: host and user keys (ed25519) generated in
- * the run's temp dir, a minimal sshd_config, default cipher. Set-up through it is a new -L channel
- * over the one established ssh connection.
+ * `ssh -N -L` (client site) through a throw-away `sshd` (relay site): host and user keys (ed25519)
+ * generated in the run's temp dir, a minimal sshd_config, default cipher. Set-up through it is a
+ * new -L channel over the one established ssh connection.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { freePort, HOST, waitForPort } from '../lib/net.js';
-import { startProcess, waitForListening } from '../lib/procs.js';
+import { freePort, HOST } from '../lib/net.js';
 import { startPathProcesses, type BenchContext, type PathDef } from './types.js';
 
 interface SshKeys {
@@ -34,13 +33,13 @@ function prepareKeys(ctx: BenchContext): SshKeys {
   return keys;
 }
 
-function sshdConfig(k: SshKeys, port: number): string {
+function sshdConfig(k: SshKeys, host: string, port: number): string {
   const file = join(k.dir, `sshd_config_${port}`);
   writeFileSync(
     file,
     [
       `Port ${port}`,
-      `ListenAddress ${HOST}`,
+      `ListenAddress ${host}`,
       `HostKey ${k.hostKey}`,
       `AuthorizedKeysFile ${k.authorizedKeys}`,
       `PidFile ${join(k.dir, `sshd_${port}.pid`)}`,
@@ -60,7 +59,7 @@ function sshdConfig(k: SshKeys, port: number): string {
 
 export const sshPath: PathDef = {
   id: 'ssh',
-  label: 'ssh -N -L (sshd on loopback)',
+  label: "ssh -N -L (sshd in the relay's place)",
   kind: 'baseline',
   unavailable: (ctx) =>
     ctx.tools.ssh && ctx.tools.sshd && ctx.tools.sshKeygen ? undefined : 'ssh/sshd/ssh-keygen not installed (apt-get install socat openssh-server iperf3)',
@@ -68,11 +67,12 @@ export const sshPath: PathDef = {
     const k = prepareKeys(ctx);
     return startPathProcesses(async (procs) => {
       const sshPort = await freePort();
-      const sshd = startProcess('sshd', ctx.tools.sshd!, ['-D', '-e', '-f', sshdConfig(k, sshPort)]);
+      const sshHost = ctx.sites.address('relay');
+      const sshd = ctx.sites.start('relay', 'sshd', ctx.tools.sshd!, ['-D', '-e', '-f', sshdConfig(k, sshHost, sshPort)]);
       procs.push(sshd);
-      await waitForPort(sshPort, 10_000);
+      await ctx.sites.waitForListening('relay', sshd, { host: sshHost, port: sshPort }, 10_000);
       const port = await freePort();
-      const ssh = startProcess('ssh -L', ctx.tools.ssh!, [
+      const ssh = ctx.sites.start('client', 'ssh -L', ctx.tools.ssh!, [
         '-N',
         '-F', '/dev/null',
         '-o', 'StrictHostKeyChecking=no',
@@ -83,10 +83,10 @@ export const sshPath: PathDef = {
         '-i', k.userKey,
         '-p', String(sshPort),
         '-L', `${HOST}:${port}:${target.host}:${target.port}`,
-        `${userInfo().username}@${HOST}`,
+        `${userInfo().username}@${sshHost}`,
       ]);
       procs.push(ssh);
-      await waitForListening(ssh, port, 15_000);
+      await ctx.sites.waitForListening('client', ssh, { host: HOST, port }, 15_000);
       return {
         endpoint: { host: HOST, port },
         watched: [

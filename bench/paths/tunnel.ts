@@ -1,6 +1,8 @@
-/** `hybridge relay-sender port-forward` + `relay-listener` (aztunnel-style) through a fresh relay. */
+/**
+ * `hybridge relay-sender port-forward` (client site) + `relay-listener` (service site), aztunnel-style,
+ * through a fresh relay.
+ */
 import { HOST } from '../lib/net.js';
-import { startProcess } from '../lib/procs.js';
 import { assemble, hybridgeEnv, nodeArgs, type RelayProcess } from './relay.js';
 import { missingCommands, type BenchContext, type PathDef, type Transport } from './types.js';
 
@@ -23,10 +25,10 @@ export function tunnelTcpPath(transport: Transport, prewarm = 0): PathDef {
     start: (ctx, target) =>
       assemble(ctx, transport, async (relay, procs) => {
         const target_ = `${target.host}:${target.port}`;
-        const listener = startProcess('relay-listener', process.execPath, nodeArgs(ctx, 'relay-listener', ['relay-listener', ...relayArgs(ctx, relay), '--allow', target_]), { env: env(ctx, relay) });
+        const listener = ctx.sites.start('service', 'relay-listener', process.execPath, nodeArgs(ctx, 'relay-listener', ['relay-listener', ...relayArgs(ctx, relay), '--allow', target_]), { env: env(ctx, relay) });
         procs.push(listener);
         const senderArgs = ['relay-sender', 'port-forward', target_, '-b', `${HOST}:0`, ...relayArgs(ctx, relay), ...(prewarm ? ['--prewarm', String(prewarm)] : [])];
-        const sender = startProcess('relay-sender', process.execPath, nodeArgs(ctx, 'relay-sender', senderArgs), { env: env(ctx, relay) });
+        const sender = ctx.sites.start('client', 'relay-sender', process.execPath, nodeArgs(ctx, 'relay-sender', senderArgs), { env: env(ctx, relay) });
         procs.push(sender);
         const m = await sender.waitFor(/listening on 127\.0\.0\.1:(\d+)/, 15_000);
         return {

@@ -1,5 +1,6 @@
 /** What a forwarding path is to a scenario: something started in front of a target, then measured. */
 import type { Proc } from '../lib/procs.js';
+import type { Sites } from '../lib/sites.js';
 import type { WatchedProcess } from '../lib/sampler.js';
 
 export interface Endpoint {
@@ -28,6 +29,8 @@ export interface BenchContext {
   commands: Set<string>;
   /** When set (per scenario and path), hybridge processes write CPU profiles into this directory. */
   cpuProfDir?: string;
+  /** Where each process of a path runs (loopback, or the nodes of a network-fault lab). */
+  sites: Sites;
 }
 
 export type PathKind = 'baseline' | 'hybridge' | 'library';

@@ -22,6 +22,9 @@ const PANELS: Panel[] = [
   { scenario: 's6', metric: 'rps', title: 'HTTP small GETs (req/s, higher is better)' },
   { scenario: 's6', metric: 'large-p50', title: 'HTTP 1.5 MB response p50 (ms, lower is better)' },
   { scenario: 's7', metric: 'rate', title: 'UDP 1,200-byte datagrams echoed (per s, higher is better)' },
+  { scenario: 'w1', metric: 'p50', title: 'WAN connection set-up p50 (path RTTs, lower is better)' },
+  { scenario: 'w2', metric: 'usable', title: 'WAN burst: all connections usable after (path RTTs, lower is better)' },
+  { scenario: 'w3', metric: 'download-lossy', title: 'WAN single stream, download over lossy links (MB/s, higher is better)' },
 ];
 
 const WIDTH = 960;
@@ -45,7 +48,7 @@ export function renderSvg(r: BenchResult): string {
   const m = r.machine;
   parts.push(`<text x="10" y="${y}" font-size="16" font-weight="bold">hybridge benchmark (${esc(r.mode)}), ${esc(r.date.slice(0, 10))}</text>`);
   y += 18;
-  parts.push(`<text x="10" y="${y}" font-size="12" fill="#555">${esc(`${m.cpu}, ${m.cores} cores, Node ${m.node}; all processes on 127.0.0.1`)}</text>`);
+  parts.push(`<text x="10" y="${y}" font-size="12" fill="#555">${esc(`${m.cpu}, ${m.cores} cores, Node ${m.node}; all processes on 127.0.0.1 (W1-W3: in network namespaces)`)}</text>`);
   y += 20;
   const legend: [string, string][] = [
     ['baseline', '#9aa0a6'],

@@ -8,15 +8,14 @@ import { join } from 'node:path';
 import type { Profile } from '../config.js';
 import { waitForQuiet } from '../lib/cpu.js';
 import { delay } from '../lib/net.js';
-import { probePath } from '../lib/probe.js';
 import { progress } from '../lib/progress.js';
 import { Sampler } from '../lib/sampler.js';
 import { startTarget, type RunningTarget } from '../lib/tools.js';
-import { exitedProcess, type BenchContext, type RunningPath } from '../paths/types.js';
+import { exitedProcess, type BenchContext, type PathDef, type RunningPath } from '../paths/types.js';
 import type { Figure, ScenarioResult } from '../report/model.js';
 import { formatValue } from '../report/format.js';
 import { summariseProfiles } from '../report/profiles.js';
-import { errorFigures, type Scenario } from './types.js';
+import { errorFigures, type PreparedScenario, type Scenario } from './types.js';
 
 export interface RunFilter {
   /** Only these path ids (all when undefined). */
@@ -47,11 +46,48 @@ function formatFigure(f: Figure): string {
 
 export async function runScenario(ctx: BenchContext, profile: Profile, scenario: Scenario, filter: RunFilter): Promise<ScenarioResult> {
   const started = Date.now();
-  const figures: Figure[] = [];
+  const result = (paths: ScenarioResult['paths'], figures: Figure[], notes: string[]): ScenarioResult => ({
+    id: scenario.id,
+    title: scenario.title,
+    description: scenario.description(profile),
+    paths,
+    figures,
+    notes,
+    seconds: (Date.now() - started) / 1000,
+  });
   const notes = [...(scenario.notes?.(profile) ?? [])];
+  const why = scenario.unavailable?.(ctx);
+  if (why) {
+    progress(`== ${scenario.id}: ${scenario.title}: skipped (${why})`);
+    return result([], [], [...notes, `Skipped: ${why}.`]);
+  }
+  progress(`== ${scenario.id}: ${scenario.title}`);
+  let prepared: PreparedScenario | undefined;
+  try {
+    prepared = await scenario.prepare?.(ctx, profile);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    progress(`   FAILED to prepare: ${message}`);
+    return result([], [], [...notes, `Not run: preparing the scenario failed: ${message}`]);
+  }
+  try {
+    const ran = await runPaths(prepared?.ctx ?? ctx, profile, scenario, filter, notes, prepared?.prewarmSettleMs);
+    const figures = [...(prepared?.figures ?? []), ...ran.figures];
+    const derived = scenario.derive?.(figures) ?? [];
+    for (const f of derived) progress(`   ${f.path}: ${formatFigure(f)}`);
+    const paths = [...(prepared?.paths ?? []), ...ran.defs.map((d) => ({ id: d.id, label: d.label, kind: d.kind, ...(d.transport ? { transport: d.transport } : {}) }))];
+    return result(paths, [...figures, ...derived], [...notes, ...(prepared?.notes ?? [])]);
+  } finally {
+    await prepared?.close();
+  }
+}
+
+/** Each of the scenario's paths in turn: start, probe, settle, measure, stop. */
+async function runPaths(ctx: BenchContext, profile: Profile, scenario: Scenario, filter: RunFilter, notes: string[], prewarmSettleMs = 1000): Promise<{ defs: PathDef[]; figures: Figure[] }> {
+  const figures: Figure[] = [];
   const tls = filter.tls && (profile.tlsScenarios === 'all' || profile.tlsScenarios.includes(scenario.id));
   const defs = scenario.paths(profile, tls).filter((d) => !filter.paths || filter.paths.includes(d.id));
-  progress(`== ${scenario.id}: ${scenario.title} (${defs.length} paths)`);
+  progress(`   ${defs.length} paths`);
   const ran: typeof defs = [];
   for (const def of defs) {
     const why = def.unavailable?.(ctx);
@@ -80,10 +116,10 @@ export async function runScenario(ctx: BenchContext, profile: Profile, scenario:
       }
       target = await startTarget(ctx, scenario.target);
       path = await def.start(ctx, target.endpoint);
-      await probePath(path, scenario.target, 20_000, ctx.tlsCertFile);
+      await ctx.sites.probe(path, scenario.target, 20_000, ctx.tlsCertFile);
       phase('start');
       // Let a prewarm pool refill after the probe used one of its connections.
-      await delay(def.prewarm ? 1000 : 200);
+      await delay(def.prewarm ? prewarmSettleMs : 200);
       const allowance = Math.min(profile.quietWait.perPathMs, profile.quietWait.totalMs - quietWaited);
       if (allowance > 0) {
         const quiet = await waitForQuiet(allowance);
@@ -132,15 +168,5 @@ export async function runScenario(ctx: BenchContext, profile: Profile, scenario:
     }
     progress(`   ${def.id}: done in ${((Date.now() - t0) / 1000).toFixed(1)} s (${phases.join(', ')})`);
   }
-  const derived = scenario.derive?.(figures) ?? [];
-  for (const f of derived) progress(`   ${f.path}: ${formatFigure(f)}`);
-  return {
-    id: scenario.id,
-    title: scenario.title,
-    description: scenario.description(profile),
-    paths: ran.map((d) => ({ id: d.id, label: d.label, kind: d.kind, ...(d.transport ? { transport: d.transport } : {}) })),
-    figures: [...figures, ...derived],
-    notes,
-    seconds: (Date.now() - started) / 1000,
-  };
+  return { defs: ran, figures };
 }

@@ -4,7 +4,7 @@ import type { TargetMode } from '../lib/probe.js';
 import type { SampleReport } from '../lib/sampler.js';
 import type { RunningTarget } from '../lib/tools.js';
 import type { BenchContext, PathDef, RunningPath } from '../paths/types.js';
-import type { Better, Figure } from '../report/model.js';
+import type { Better, Figure, PathInfo } from '../report/model.js';
 
 export interface MetricDef {
   metric: string;
@@ -23,6 +23,19 @@ export interface ScenarioRun {
   sampled<T>(body: () => Promise<T>): Promise<{ result: T; sample: SampleReport }>;
 }
 
+/** What a scenario set up before its paths ran (e.g. a network-fault lab), undone by close(). */
+export interface PreparedScenario {
+  /** The context the scenario's paths run in (its Sites, its certificate). */
+  ctx: BenchContext;
+  /** Rows measured during the preparation (e.g. the lab's path RTT) and what names them. */
+  paths: PathInfo[];
+  figures: Figure[];
+  notes: string[];
+  /** How long a prewarmed path's pool needs to refill after the probe. */
+  prewarmSettleMs?: number;
+  close(): Promise<void>;
+}
+
 export interface Scenario {
   id: string;
   title: string;
@@ -32,6 +45,10 @@ export interface Scenario {
   paths(profile: Profile, tls: boolean): PathDef[];
   /** Notes for the report (e.g. a baseline left out on purpose). */
   notes?(profile: Profile): string[];
+  /** Why the scenario cannot run on this machine (it is then skipped with this note), or undefined. */
+  unavailable?(ctx: BenchContext): string | undefined;
+  /** Runs once before the scenario's paths; its close() runs after them, also on failure. */
+  prepare?(ctx: BenchContext, profile: Profile): Promise<PreparedScenario>;
   run(run: ScenarioRun): Promise<Figure[]>;
   /** Figures derived from several paths once all ran (e.g. latency added over direct). */
   derive?(figures: Figure[]): Figure[];

@@ -26,7 +26,7 @@ interface HycoWs {
 
 interface Options {
   role: 'listener' | 'sender';
-  /** ws://127.0.0.1:P or wss://127.0.0.1:P */
+  /** ws://HOST:P or wss://HOST:P */
   relayBase: string;
   hyco: string;
   keyName: string;
@@ -78,9 +78,14 @@ function token(o: Options, uri: string): string {
   return WS.createRelayToken(uri, o.keyName, o.key);
 }
 
+/** The token audience: http://HOST/hyco, as hyco-ws builds it for the relay's host. */
+function audienceOf(o: Options): string {
+  return `http://${new URL(o.relayBase).hostname}/${o.hyco}`;
+}
+
 function runListener(o: Options): void {
   const listenUri = `${o.relayBase}/$hc/${o.hyco}?sb-hc-action=listen`;
-  const audience = `http://127.0.0.1/${o.hyco}`;
+  const audience = audienceOf(o);
   const server = WS.createRelayedServer({ server: listenUri, token: () => token(o, audience), perMessageDeflate: false }, (ws) => {
     // The WebSocket is still connecting (the rendezvous); hold the target's bytes until it opens.
     const socket = connect({ host: o.target!.host, port: o.target!.port, noDelay: true });
@@ -98,7 +103,7 @@ function runListener(o: Options): void {
 
 function runSender(o: Options): void {
   const connectUri = `${o.relayBase}/$hc/${o.hyco}?sb-hc-action=connect`;
-  const audience = `http://127.0.0.1/${o.hyco}`;
+  const audience = audienceOf(o);
   const server = createServer({ noDelay: true }, (socket) => {
     socket.pause();
     const ws = new WS(connectUri, null, { headers: { ServiceBusAuthorization: token(o, audience) }, perMessageDeflate: false });

@@ -11,15 +11,15 @@
  * client does.
  *
  * Usage: node node-forwarder.js <listen-port> <next-host> <next-port>
- *          [--accept-tls CERT_FILE KEY_FILE] [--connect-tls CA_FILE]
- * Prints {"ready":true}.
+ *          [--listen-host HOST] [--accept-tls CERT_FILE KEY_FILE] [--connect-tls CA_FILE]
+ * Listens on HOST (default: next-host). Prints {"ready":true}.
  */
 import { readFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { connect as tlsConnect, createSecureContext, createServer as createTlsServer } from 'node:tls';
 
 function usage(): never {
-  console.error('usage: node-forwarder <listen-port> <next-host> <next-port> [--accept-tls CERT KEY] [--connect-tls CA]');
+  console.error('usage: node-forwarder <listen-port> <next-host> <next-port> [--listen-host HOST] [--accept-tls CERT KEY] [--connect-tls CA]');
   process.exit(2);
 }
 
@@ -27,8 +27,11 @@ const [listenPort, nextHost, nextPort, ...rest] = process.argv.slice(2);
 if (!listenPort || !nextHost || !nextPort || !/^\d+$/.test(listenPort) || !/^\d+$/.test(nextPort)) usage();
 let acceptTls: { cert: Buffer; key: Buffer } | undefined;
 let connectCa: Buffer | undefined;
+let listenHost = nextHost;
 for (let i = 0; i < rest.length; i++) {
-  if (rest[i] === '--accept-tls' && rest[i + 2] !== undefined) {
+  if (rest[i] === '--listen-host' && rest[i + 1] !== undefined) {
+    listenHost = rest[++i]!;
+  } else if (rest[i] === '--accept-tls' && rest[i + 2] !== undefined) {
     acceptTls = { cert: readFileSync(rest[i + 1]!), key: readFileSync(rest[i + 2]!) };
     i += 2;
   } else if (rest[i] === '--connect-tls' && rest[i + 1] !== undefined) {
@@ -58,5 +61,5 @@ function join(client: Socket): void {
 
 const server = acceptTls ? createTlsServer(acceptTls, join) : createServer(join);
 server.on('tlsClientError', () => undefined);
-server.listen({ host: nextHost, port: Number(listenPort), backlog: 4096 }, () => console.log(JSON.stringify({ ready: true })));
+server.listen({ host: listenHost, port: Number(listenPort), backlog: 4096 }, () => console.log(JSON.stringify({ ready: true })));
 process.on('SIGTERM', () => process.exit(0));

@@ -6,16 +6,17 @@
  *         of the pattern stream.
  *   http  GET /small (128 bytes) and GET /large (1.5 MB), keep-alive.
  *   udp   echoes each datagram to its sender.
- * Usage: node target.js <mode>. Prints {"ready":true,"port":N} and, on SIGTERM, a stats line.
+ * Usage: node target.js <mode> [HOST]. Listens on HOST (default 127.0.0.1); prints
+ * {"ready":true,"port":N} and, on SIGTERM, a stats line.
  */
 import { createSocket } from 'node:dgram';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { ChunkWriter } from './pattern.js';
+import { ChunkWriter, patternBlock } from './pattern.js';
 import { CompareCheck, Sha256Check, type StreamCheck } from './verify.js';
 import { HTTP_LARGE_BYTES, HTTP_SMALL_BYTES, httpBody } from './http-bodies.js';
 
-const HOST = '127.0.0.1';
+const HOST = process.argv[3] ?? '127.0.0.1';
 const stats = { connections: 0, errors: 0, protocolErrors: 0 };
 
 function countErrors(socket: Socket): void {
@@ -148,7 +149,10 @@ function udpEcho(): void {
 
 const mode = process.argv[2];
 if (mode === 'echo') listen(echoServer());
-else if (mode === 'bulk') listen(bulkServer());
+else if (mode === 'bulk') {
+  patternBlock(); // derived once before listening, not while the first upload waits for its check
+  listen(bulkServer());
+}
 else if (mode === 'http') listen(httpServer());
 else if (mode === 'udp') udpEcho();
 else {

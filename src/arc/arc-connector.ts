@@ -5,6 +5,7 @@
  * expired credentials. The ARM token behind the credentials is cached by the ArmClient's provider.
  */
 import type { HybridConnectionStream } from '../client/hybrid-connection-stream.js';
+import type { ProxyPolicy } from '../proxy/proxy-policy.js';
 import type { TlsClientOptions } from '../websocket/client-handshake.js';
 import type { ArcCredentialSource, ArcTarget } from './arc-credentials.js';
 import { dialArcRelay } from './arc-dial.js';
@@ -16,6 +17,8 @@ export interface ArcConnectorOptions {
   waitMs: number;
   /** Extra trust for the relay (--ca). */
   tls?: TlsClientOptions;
+  /** The proxy the relay is reached through (default: none). */
+  proxy?: ProxyPolicy;
   /** One line of progress, for stderr or the log. */
   progress: (line: string) => void;
 }
@@ -38,6 +41,7 @@ export class ArcConnector {
       port: target.port,
       machineName: target.machine.name,
       tls: this.options.tls,
+      proxy: this.options.proxy,
       startedAt,
       totalMs: waitMs,
       justCreated: this.createdAt !== undefined && Date.now() - this.createdAt < REGISTRATION_MS,

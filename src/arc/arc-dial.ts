@@ -15,6 +15,7 @@ import type { TokenProvider } from '../client/token-provider.js';
 import { AZTUNNEL_MAX_MESSAGE_BYTES } from '../protocol/aztunnel-envelope.js';
 import { formatDuration } from '../util/duration.js';
 import { sleep } from '../util/sleep.js';
+import type { ProxyPolicy } from '../proxy/proxy-policy.js';
 import type { TlsClientOptions } from '../websocket/client-handshake.js';
 import type { ArcRelayCredentials } from './arc-credentials.js';
 
@@ -25,6 +26,7 @@ export interface ArcDialOptions {
   port: number;
   machineName: string;
   tls?: TlsClientOptions;
+  proxy?: ProxyPolicy;
   /** When the whole wait started, and how long it may take (for the deadline and the progress text). */
   startedAt: number;
   totalMs: number;
@@ -53,6 +55,7 @@ export async function dialArcRelay(credentials: ArcRelayCredentials, options: Ar
     entityPath: credentials.hybridConnectionName,
     tokenProvider: staticToken(credentials),
     tls: options.tls,
+    proxy: options.proxy,
   });
   const headers: Record<string, string> = { [GUEST_GATEWAY_TARGET_HEADER]: `localhost:${options.port}` };
   if (credentials.serviceConfigurationToken) headers[SERVICE_CONFIGURATION_TOKEN_HEADER] = credentials.serviceConfigurationToken;

@@ -4,8 +4,12 @@
  * transient (429, 5xx, a dropped connection) until the caller's deadline. Answers of 400 and more
  * become ArmError with ARM's error code; what they mean for Arc is decided by the caller.
  */
+import type { Agent } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { TokenProvider } from '../client/token-provider.js';
+import { proxyAgent } from '../proxy/proxy-agent.js';
+import { ProxyError } from '../proxy/proxy-error.js';
+import { ProxyPolicy, type ProxySetting } from '../proxy/proxy-policy.js';
 import { sleep } from '../util/sleep.js';
 
 export interface ArmClientOptions {
@@ -16,6 +20,8 @@ export interface ArmClientOptions {
   ca?: string | string[];
   /** Per request; default 30 s. */
   requestTimeoutMs?: number;
+  /** The proxy ARM is reached through (see HybridConnectionOptions.proxy); default: the environment's. */
+  proxy?: ProxySetting;
 }
 
 export interface ArmRequest {
@@ -71,7 +77,11 @@ const TRANSIENT_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 const TRANSIENT_NETWORK = new Set(['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN']);
 
 export class ArmClient {
-  constructor(private readonly options: ArmClientOptions) {}
+  private readonly agent: Agent;
+
+  constructor(private readonly options: ArmClientOptions) {
+    this.agent = proxyAgent(ProxyPolicy.from(options.proxy), true, { keepAlive: true });
+  }
 
   get endpoint(): string {
     return this.options.endpoint;
@@ -114,6 +124,7 @@ export class ArmClient {
       },
       body,
       ca: this.options.ca,
+      agent: this.agent,
       timeoutMs,
       signal: req.signal,
     });
@@ -142,6 +153,7 @@ interface ExchangeOptions {
   headers: Record<string, string>;
   body: Buffer | undefined;
   ca: string | string[] | undefined;
+  agent: Agent;
   timeoutMs: number;
   signal: AbortSignal | undefined;
 }
@@ -150,7 +162,7 @@ function exchange(url: URL, options: ExchangeOptions): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const where = url.host;
     const fail = (message: string, transient: boolean) => reject(new ArmUnreachableError(message, transient));
-    const req = httpsRequest(url, { method: options.method, headers: options.headers, ca: options.ca, signal: options.signal, timeout: options.timeoutMs }, (res) => {
+    const req = httpsRequest(url, { method: options.method, headers: options.headers, ca: options.ca, agent: options.agent, signal: options.signal, timeout: options.timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (chunk: Buffer) => {
@@ -171,6 +183,7 @@ function exchange(url: URL, options: ExchangeOptions): Promise<Answer> {
     });
     req.on('error', (err: NodeJS.ErrnoException) => {
       if (options.signal?.aborted) return fail('aborted', false);
+      if (err instanceof ProxyError) return fail(`cannot reach ARM at ${where}: ${err.message}`, err.transient);
       if (/certificate|self[- ]signed|CERT_/i.test(err.message)) {
         return fail(`cannot reach ARM at ${where}: its TLS certificate is not trusted (${err.message}); trust it with --ca or NODE_EXTRA_CA_CERTS`, false);
       }

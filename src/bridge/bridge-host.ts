@@ -1,5 +1,7 @@
 import { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycle.js';
 import type { ProtocolHandler } from '../forwarding/listener-end.js';
+import { ListenError } from '../forwarding/local-listen.js';
+import type { ProxyPolicy } from '../proxy/proxy-policy.js';
 import type { Logger } from '../util/logger.js';
 import type { TlsClientOptions } from '../websocket/client-handshake.js';
 import type { BridgeConfig } from './config/index.js';
@@ -13,6 +15,10 @@ export interface BridgeHostOptions {
   log: Logger;
   /** Extra trust for a TLS relay (--ca). */
   tls?: TlsClientOptions;
+  /** --token-in-query: tokens travel as sb-hc-token instead of a header. */
+  tokenInQuery?: boolean;
+  /** --proxy, or the proxy environment variables (default: none). */
+  proxy?: ProxyPolicy;
   /** --allow rules for aztunnel envelopes on -T relays (default: none, envelopes are refused). */
   allow?: readonly string[];
   /** Overrides the aztunnel handler (tests). */
@@ -22,6 +28,11 @@ export interface BridgeHostOptions {
   lifecycle?: ConnectionLifecycle;
   /** Control-channel state changes of the relay listeners (metrics). */
   onControlChannel?(relayName: string, online: boolean): void;
+  /**
+   * A relay listener stopped for good after the start (its hybrid connection was deleted, or its
+   * credentials are refused) and ExitOnForwardFailure is on: the bridge cannot do its job any more.
+   */
+  onFatal?: (message: string) => void;
 }
 
 type Running = { kind: 'remote'; plan: ForwarderPlan; forwarder: RemoteForwarder } | { kind: 'local'; plan: ForwarderPlan; forwarder: LocalForwarder };
@@ -51,7 +62,15 @@ export class BridgeHost {
   ) {
     this.log = options.log;
     this.lifecycle = options.lifecycle ?? new ConnectionLifecycle(options.log);
-    this.context = { ...options, lifecycle: this.lifecycle };
+    this.context = {
+      ...options,
+      lifecycle: this.lifecycle,
+      onRemoteStopped: (relayName, source, error) => {
+        const message = `relay ${relayName} (${source}): ${error.message}`;
+        if (this.config.exitOnForwardFailure) options.onFatal?.(message);
+        else this.log.warn({ hyco: relayName }, 'ExitOnForwardFailure is off: the bridge goes on without this relay listener');
+      },
+    };
   }
 
   /** Starts everything; throws ForwarderStartError when a forwarder fails and ExitOnForwardFailure is on. */
@@ -66,7 +85,7 @@ export class BridgeHost {
         const message = plan.kind === 'remote' ? `relay ${plan.relayName} (${plan.source}): ${(err as Error).message}` : `${plan.source}: ${(err as Error).message}`;
         if (mustStart) {
           await this.stopForwarders();
-          throw new ForwarderStartError(message);
+          throw new ForwarderStartError(message, err instanceof ListenError && err.configProblem);
         }
         if (plan.kind === 'local') this.log.error({ hyco: plan.relayName, reason: message }, 'local forwarder did not start');
       }

@@ -1,4 +1,5 @@
 import type { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycle.js';
+import type { ProxyPolicy } from '../proxy/proxy-policy.js';
 import type { Logger } from '../util/logger.js';
 import type { TlsClientOptions } from '../websocket/client-handshake.js';
 import type { ProtocolHandler } from '../forwarding/listener-end.js';
@@ -10,7 +11,11 @@ import { RemoteForwarder } from './remote/remote-forwarder.js';
 
 /** A forwarder could not start and ExitOnForwardFailure is on (or a reload could not apply). */
 export class ForwarderStartError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** The configuration is at fault (an address or directory that does not exist), not the moment. */
+    readonly configProblem = false,
+  ) {
     super(message);
     this.name = 'ForwarderStartError';
   }
@@ -25,10 +30,14 @@ export interface PlanContext {
   log: Logger;
   lifecycle: ConnectionLifecycle;
   tls?: TlsClientOptions;
+  tokenInQuery?: boolean;
+  proxy?: ProxyPolicy;
   allow?: readonly string[];
   aztunnel?: ProtocolHandler;
   udpIdleMs?: number;
   onControlChannel?(relayName: string, online: boolean): void;
+  /** A relay listener stopped for good after its start (hybrid connection deleted, credentials refused). */
+  onRemoteStopped?(relayName: string, source: string, error: Error): void;
 }
 
 /**
@@ -66,8 +75,11 @@ export function planForwarders(config: BridgeConfig, ctx: PlanContext): Forwarde
           lifecycle: ctx.lifecycle,
           onControlChannel: ctx.onControlChannel,
           tls: ctx.tls,
+          tokenInQuery: ctx.tokenInQuery,
+          proxy: ctx.proxy,
           udpIdleMs: ctx.udpIdleMs,
           poolDefaults: settings.pools,
+          onStopped: (error) => ctx.onRemoteStopped?.(group.first.relayName, group.first.source, error),
         }),
     });
   }
@@ -89,7 +101,7 @@ export function planForwarders(config: BridgeConfig, ctx: PlanContext): Forwarde
       relayName: forward.relayName,
       source: forward.source,
       prewarm: forward.prewarm,
-      build: () => new LocalForwarder(forward, { ...options, log: ctx.log, lifecycle: ctx.lifecycle, tls: ctx.tls, udpIdleMs: ctx.udpIdleMs }),
+      build: () => new LocalForwarder(forward, { ...options, log: ctx.log, lifecycle: ctx.lifecycle, tls: ctx.tls, tokenInQuery: ctx.tokenInQuery, proxy: ctx.proxy, udpIdleMs: ctx.udpIdleMs }),
     });
   }
   return plans;

@@ -1,4 +1,5 @@
 import type { HybridConnectionOptions } from '../client/index.js';
+import type { ProxyPolicy } from '../proxy/proxy-policy.js';
 import type { TlsClientOptions } from '../websocket/client-handshake.js';
 import type { ConnectionString } from '../protocol/connection-string.js';
 
@@ -7,7 +8,7 @@ import type { ConnectionString } from '../protocol/connection-string.js';
  * string has one, Microsoft Entra ID (DefaultAzureCredential) otherwise, as azbridge does; no token at
  * all for NoAuthentication senders.
  */
-export function relayClientOptions(connection: ConnectionString, extra: { anonymous?: boolean; tls?: TlsClientOptions } = {}): HybridConnectionOptions {
+export function relayClientOptions(connection: ConnectionString, extra: { anonymous?: boolean; tls?: TlsClientOptions; tokenInQuery?: boolean; proxy?: ProxyPolicy } = {}): HybridConnectionOptions {
   const options: HybridConnectionOptions = { endpoint: connection.endpoint, entityPath: connection.entityPath };
   if (extra.anonymous) options.anonymous = true;
   else if (connection.sharedAccessSignature !== undefined) options.signature = connection.sharedAccessSignature;
@@ -17,5 +18,7 @@ export function relayClientOptions(connection: ConnectionString, extra: { anonym
   } else options.useEntraId = true;
   if (connection.operationTimeoutMs !== undefined) options.operationTimeoutMs = connection.operationTimeoutMs;
   if (extra.tls) options.tls = extra.tls;
+  if (extra.tokenInQuery) options.tokenInQuery = true;
+  if (extra.proxy) options.proxy = extra.proxy;
   return options;
 }

@@ -15,11 +15,13 @@ import { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycl
 import type { MetricsFlags } from '../observability/metrics/end-observability.js';
 import { addMetricsOptions, metricsFrom, serveMetrics } from './metrics-options.js';
 import { addLogOptions, loggerFrom, parsePort, readPemFile } from './common-options.js';
+import { EXIT_CODES, withExamples } from './help-text.js';
 import { ExitCode, fail } from './errors.js';
+import { addProxyOptions, proxyFrom, type ProxyFlags } from './proxy-options.js';
 import { durationFlag } from './relay-options.js';
 
 /** aztunnel's `ArcCmd` flags, plus the cloud, the wait bound and extra trust. */
-interface ArcFlags {
+interface ArcFlags extends ProxyFlags {
   resourceId?: string;
   port: string;
   service: string;
@@ -34,21 +36,26 @@ interface ArcFlags {
 const RESOURCE_ID_ENV = 'AZTUNNEL_ARC_RESOURCE_ID';
 /** aztunnel's default for both services (Windows Admin Center listens on 6516: pass --port 6516). */
 const DEFAULT_PORT = 22;
+const ARC_CONNECT_EXAMPLE = 'ssh -o ProxyCommand="hybridge arc connect --resource-id /subscriptions/SUB/resourceGroups/RG/providers/Microsoft.HybridCompute/machines/VM" user@VM';
+const ARC_FORWARD_EXAMPLE = 'hybridge arc port-forward --resource-id "$ID" -b 127.0.0.1:2222   # then: ssh -p 2222 user@127.0.0.1';
 
 export function registerArcCommands(program: Command): void {
   const arc = program
     .command('arc')
     .description('reach an Azure Arc-enabled machine through the relay Azure provisions for it (aztunnel-compatible): connect, port-forward');
+  withExamples(arc, [ARC_CONNECT_EXAMPLE, ARC_FORWARD_EXAMPLE], EXIT_CODES.oneShot);
 
   const connect = arc
     .command('connect')
     .description('carry stdin/stdout to a port of an Arc-enabled machine (ssh -o ProxyCommand="hybridge arc connect --resource-id ...")');
+  withExamples(connect, [ARC_CONNECT_EXAMPLE, 'hybridge arc connect --resource-id "$ID" --cloud AzureUSGovernment --timeout 5m'], `${EXIT_CODES.oneShot} ARM and relay failures are 1; a malformed resource id is 2.`);
   addArcOptions(connect).action(async (flags: ArcFlags, command: Command) => runConnect(flags, command));
 
   const portForward = arc
     .command('port-forward')
     .description('forward every connection to a local port to a port of an Arc-enabled machine (fresh relay credentials per connection)');
   addMetricsOptions(addBindOptions(portForward, '127.0.0.1:0'), true);
+  withExamples(portForward, [ARC_FORWARD_EXAMPLE, 'AZTUNNEL_ARC_RESOURCE_ID="$ID" hybridge arc port-forward --service WAC --port 6516 -b 127.0.0.1:6516'], EXIT_CODES.service);
   addArcOptions(portForward).action(async (flags: ArcFlags & BindFlags & MetricsFlags) => runPortForward(flags));
 }
 
@@ -61,11 +68,12 @@ function addArcOptions(command: Command): Command {
     .option('--arm-endpoint <url>', 'ARM endpoint instead of the cloud\'s, e.g. https://management.azure.com')
     .option('--timeout <duration>', 'how long to wait in all for the credentials and for the machine\'s Arc agent to accept (per connection)', '2m')
     .option('--ca <file>', 'PEM file with extra certificates to trust for ARM and the relay (or NODE_EXTRA_CA_CERTS)');
+  addProxyOptions(command);
   return addLogOptions(command);
 }
 
 /** Every flag checked before anything goes on the network; an ARM token is fetched once and cached. */
-function connectorFrom(flags: ArcFlags, progress: (line: string) => void): { connector: ArcConnector; target: ArcTarget } {
+function connectorFrom(flags: ArcFlags, progress: (line: string) => void, warn: (line: string) => void): { connector: ArcConnector; target: ArcTarget } {
   let machine;
   let cloud;
   try {
@@ -82,17 +90,19 @@ function connectorFrom(flags: ArcFlags, progress: (line: string) => void): { con
   const waitMs = durationFlag(flags.timeout, '--timeout');
   // --ca adds to the system's trust: ARM and the relay are public Azure endpoints in real use.
   const ca = flags.ca === undefined ? undefined : [...rootCertificates, readPemFile(flags.ca, '--ca')];
-  const tokens = new EntraTokenProvider(undefined, { scope: cloud.armScope, authorityHost: flags.cloud === undefined ? undefined : cloud.authorityHost });
-  const arm = new ArmClient({ endpoint: cloud.armEndpoint, tokens, ca });
+  // One proxy for the Entra ID sign-in, ARM and the relay: all three are outside the network.
+  const proxy = proxyFrom(flags, warn);
+  const tokens = new EntraTokenProvider(undefined, { scope: cloud.armScope, authorityHost: flags.cloud === undefined ? undefined : cloud.authorityHost, proxy });
+  const arm = new ArmClient({ endpoint: cloud.armEndpoint, tokens, ca, proxy });
   const target: ArcTarget = { machine, service, port };
-  const connector = new ArcConnector({ source: new ArcCredentialSource(arm, target), target, waitMs, tls: ca ? { ca } : undefined, progress });
+  const connector = new ArcConnector({ source: new ArcCredentialSource(arm, target), target, waitMs, tls: ca ? { ca } : undefined, proxy, progress });
   return { connector, target };
 }
 
 async function runConnect(flags: ArcFlags, command: Command): Promise<void> {
   // stderr reaches the terminal of the ssh session: progress lines, warnings and errors only.
   const log = loggerFrom({ ...flags, logLevel: command.getOptionValueSource('logLevel') === 'default' ? 'warn' : flags.logLevel });
-  const { connector, target } = connectorFrom(flags, (line) => process.stderr.write(`hybridge: arc connect: ${line}\n`));
+  const { connector, target } = connectorFrom(flags, (line) => process.stderr.write(`hybridge: arc connect: ${line}\n`), (line) => log.warn(line));
   let stream;
   try {
     stream = await connector.open();
@@ -109,7 +119,7 @@ async function runConnect(flags: ArcFlags, command: Command): Promise<void> {
 
 async function runPortForward(flags: ArcFlags & BindFlags & MetricsFlags): Promise<void> {
   const log = loggerFrom(flags);
-  const { connector, target } = connectorFrom(flags, (line) => log.info(line));
+  const { connector, target } = connectorFrom(flags, (line) => log.info(line), (line) => log.warn(line));
   checkBindFlags(flags);
   const metricsSettings = metricsFrom(flags, true);
   const to = `${target.machine.name} port ${target.port}`;

@@ -58,7 +58,7 @@ export async function serveLocally(
     server = await LocalTunnelServer.start({ bind, tcpKeepAliveMs, log, handle, ...more });
   } catch (err) {
     close();
-    if (err instanceof ListenError) fail(`--bind: ${err.message}`, ExitCode.Failure);
+    if (err instanceof ListenError) fail(`--bind: ${err.message}`, err.configProblem ? ExitCode.Usage : ExitCode.Failure);
     throw err;
   }
   onShutdownSignal(log, async () => {

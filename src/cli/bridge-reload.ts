@@ -2,6 +2,7 @@ import { ForwarderStartError, type BridgeHost } from '../bridge/bridge-host.js';
 import { BridgeConfigError, validateRunnable, type BridgeConfig } from '../bridge/config/index.js';
 import type { EndMetrics } from '../observability/metrics/end-metrics.js';
 import { reopenLogFiles, type Logger } from '../util/logger.js';
+import { CliError } from './errors.js';
 
 /**
  * SIGHUP on `hybridge bridge`: the configuration files are read again and the bridge moves to them
@@ -14,7 +15,8 @@ export async function reloadBridge(host: BridgeHost, read: () => BridgeConfig, l
   try {
     config = read();
   } catch (err) {
-    if (!(err instanceof BridgeConfigError)) throw err;
+    // A secret file that cannot be read is a CliError.
+    if (!(err instanceof BridgeConfigError || err instanceof CliError)) throw err;
     log.error({ reason: err.message }, 'SIGHUP: new configuration refused; the running one carries on');
     return;
   }

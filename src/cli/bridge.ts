@@ -2,24 +2,30 @@ import { rootCertificates } from 'node:tls';
 import { Option, type Command } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { BridgeHost, ForwarderStartError } from '../bridge/bridge-host.js';
-import { BridgeConfigError, loadBridgeConfig, validateRunnable, type BridgeConfig, type LogLevel } from '../bridge/config/index.js';
+import { BridgeConfigError, checkLogLevel, loadBridgeConfig, validateRunnable, type BridgeConfig, type LogLevel } from '../bridge/config/index.js';
 import { claimHostNames, parseHostPins, type ClaimedHostNames } from '../bridge/hosts/bridge-host-names.js';
 import { DEFAULT_HOSTS_FILE, HostsError } from '../bridge/hosts/hosts-store.js';
-import { Allowlist, AllowlistError } from '../tunnel/allowlist.js';
 import { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycle.js';
+import { Allowlist, AllowlistError } from '../tunnel/allowlist.js';
 import { createLogger, type LogFormat, type Logger } from '../util/logger.js';
 import { collect, onReloadSignal, onShutdownSignal, parseDurationOption, readPemFile } from './common-options.js';
 import { reloadBridge } from './bridge-reload.js';
 import { CliError, ExitCode, fail } from './errors.js';
 import { addMetricsOptions, metricsFrom, serveMetrics } from './metrics-options.js';
+import { readSecret, VISIBLE_IN_PS } from './secret-input.js';
+import { addProxyOptions, logProxyPolicy, proxyFrom, type ProxyFlags } from './proxy-options.js';
 
-interface BridgeFlags {
+interface BridgeFlags extends ProxyFlags {
   configFile?: string;
   endpointUri?: string;
   connectionString?: string;
+  connectionStringFile?: string;
   sharedAccessKeyName?: string;
   sharedAccessKey?: string;
+  sharedAccessKeyFile?: string;
   signature?: string;
+  signatureFile?: string;
+  logLevel?: string;
   logFile?: string;
   quiet?: boolean;
   verbose?: boolean;
@@ -41,6 +47,7 @@ interface BridgeFlags {
   ca?: string[];
   addHosts?: string | true;
   hostsFile?: string;
+  tokenInQuery?: boolean;
   metricsAddr?: string;
   metricsMaxTargets?: string;
 }
@@ -54,9 +61,14 @@ Examples:
   hybridge bridge -x "$CS" -T "db:pg/10.0.0.1:5432;pg/10.0.0.2:5432" --balance least-connections --health-check interval=5s
   hybridge bridge -x "$CS" -H latavola:https/localhost:443
   hybridge bridge -f bridge.yml
+  hybridge bridge --connection-string-file /etc/hybridge/send.cs -L 127.0.0.1:15432:db
 
-Exit codes: 0 stopped by SIGINT/SIGTERM, 1 a forwarder could not start (ExitOnForwardFailure),
-2 invalid command line or configuration. See docs/bridge.md.`;
+Credentials: -x, $AZURE_BRIDGE_CONNECTIONSTRING or $HYBRIDGE_CONNECTION_STRING (a key or signature
+can travel inside it), -K with -k, or -s; the *-file flags read a value from a file instead, which,
+unlike a command line, other local users cannot see in \`ps\`.
+
+Exit codes: 0 stopped by SIGINT/SIGTERM, 1 a forwarder could not start or a relay listener stopped
+for good (ExitOnForwardFailure), 2 invalid command line or configuration. See docs/bridge.md.`;
 
 export function registerBridgeCommand(program: Command): void {
   const command = program
@@ -64,13 +76,17 @@ export function registerBridgeCommand(program: Command): void {
     .description('forward TCP, UDP, Unix-socket and HTTP endpoints over a hybrid connection (azbridge-compatible)')
     .option('-f, --config-file <path>', 'configuration file (YAML or JSON); replaces the user file, the machine file still applies')
     .option('-e, --endpoint-uri <uri>', 'relay endpoint, e.g. sb://ns.servicebus.windows.net/ (or ws://host:port for a local hybridge relay)')
-    .option('-x, --connection-string <cs>', 'relay connection string (default: $AZURE_BRIDGE_CONNECTIONSTRING); -e -K -k -s override its parts')
+    .option('-x, --connection-string <cs>', `relay connection string (default: $AZURE_BRIDGE_CONNECTIONSTRING, else $HYBRIDGE_CONNECTION_STRING); -e -K -k -s override its parts; ${VISIBLE_IN_PS}`)
+    .option('--connection-string-file <file>', 'read -x from this file (its first line)')
     .option('-K, --shared-access-key-name <name>', 'shared access rule name')
-    .option('-k, --shared-access-key <key>', 'shared access key (base64)')
-    .option('-s, --signature <token>', 'pre-issued shared access signature, instead of -K/-k')
+    .option('-k, --shared-access-key <key>', `shared access key (base64; ${VISIBLE_IN_PS}: prefer --shared-access-key-file)`)
+    .option('--shared-access-key-file <file>', 'read -k from this file (its first line)')
+    .option('-s, --signature <token>', `pre-issued shared access signature, instead of -K/-k (${VISIBLE_IN_PS}: prefer --signature-file)`)
+    .option('--signature-file <file>', 'read -s from this file (its first line)')
     .option('-l, --log-file <path>', 'append logs to this file instead of stderr')
-    .option('-q, --quiet', 'no log output')
-    .option('-v, --verbose', 'verbose logs: per-connection detail')
+    .option('-q, --quiet', 'no log output (as --log-level silent)')
+    .option('-v, --verbose', 'verbose logs: per-connection detail (as --log-level debug)')
+    .option('--log-level <level>', 'trace, debug, info, warn, error or silent (or an azbridge LogLevel: NONE, FATAL, ERROR, INFO, VERBOSE, DEBUG); default: LogLevel of the configuration, INFO')
     .option('-o, --option <key:value>', 'configuration key override, e.g. ConnectTimeout:10 (repeatable)', collect)
     .option('-g, --gateway-ports', 'let other hosts connect to -L listeners that have no bind address (default: loopback only)')
     .option('-b, --bind-address <address>', 'source address for the outbound connections of -T/-R/-H forwarders')
@@ -87,6 +103,8 @@ export function registerBridgeCommand(program: Command): void {
     .option('--ca <file>', 'PEM certificate to trust for a TLS relay, besides the system list (repeatable)', collect)
     .option('--add-hosts [name=address,...]', 'while the bridge runs, map every host name a -L binding listens on to a free 127.1.x.y (or the address given) in the hosts file; removed on exit')
     .option('--hosts-file <path>', `the hosts file --add-hosts changes (default ${DEFAULT_HOSTS_FILE})`)
+    .option('--token-in-query', 'send the token as the sb-hc-token query parameter instead of a header (relays that only read that, e.g. aztunnel\'s development relay)');
+  addProxyOptions(command)
     .option('--log-format <format>', 'text or json', 'text')
     .option('--drain-timeout <duration>', 'on SIGINT/SIGTERM, how long live connections may take to finish', '10s');
   addMetricsOptions(command).addHelpText('after', EXAMPLES);
@@ -104,22 +122,40 @@ async function runBridge(flags: BridgeFlags): Promise<void> {
   const problems = validateRunnable(config);
   if (problems.length > 0) throw new CliError(problems.join('\nhybridge: '), ExitCode.Usage);
   checkAllowRules(flags.allow ?? []);
+  const metricsSettings = metricsFrom(flags);
+  const warnings: string[] = [];
+  const proxy = proxyFrom(flags, (line) => warnings.push(line));
   const hostNames = claimHosts(flags, config);
   const tls = flags.ca?.length ? { ca: [...rootCertificates, ...flags.ca.map((file) => readPemFile(file, '--ca'))] } : undefined;
-  const metricsSettings = metricsFrom(flags);
 
-  const log = createLogger({ level: pinoLevel(config.logLevel), format: format as LogFormat, file: config.logFileName });
+  const log = createLogger({ level: logLevelFrom(flags, config), format: format as LogFormat, file: config.logFileName });
+  for (const warning of warnings) log.warn(warning);
+  logProxyPolicy(proxy, log);
   if (hostNames) logHostNames(hostNames, flags.hostsFile ?? DEFAULT_HOSTS_FILE, log);
   const lifecycle = new ConnectionLifecycle(log);
   const metrics = await serveMetrics(metricsSettings, lifecycle, log);
-  const host = new BridgeHost(config, { log, tls, allow: flags.allow ?? [], lifecycle, onControlChannel: (hyco, online) => metrics?.controlChannel(hyco, online) });
+  const host: BridgeHost = new BridgeHost(config, {
+    log,
+    tls,
+    proxy,
+    allow: flags.allow ?? [],
+    tokenInQuery: flags.tokenInQuery === true,
+    lifecycle,
+    onControlChannel: (hyco, online) => metrics?.controlChannel(hyco, online),
+    onFatal: (message) => {
+      void host.stop(0).finally(() => {
+        process.stderr.write(`hybridge: ${message}\n`);
+        process.exit(ExitCode.Failure);
+      });
+    },
+  });
   onShutdownSignal(log, async () => {
     await host.stop(drainMs);
   });
   try {
     await host.start();
   } catch (err) {
-    if (err instanceof ForwarderStartError) fail(err.message, ExitCode.Failure);
+    if (err instanceof ForwarderStartError) fail(err.message, err.configProblem ? ExitCode.Usage : ExitCode.Failure);
     throw err;
   }
   metrics?.observePools(host.pools());
@@ -135,15 +171,19 @@ function loadConfig(flags: BridgeFlags): BridgeConfig {
   }
 }
 
-/** Every configuration layer, read again (the files too); throws BridgeConfigError. */
+/** Every configuration layer, read again (the files and the secret files too); throws BridgeConfigError. */
 function readConfig(flags: BridgeFlags): BridgeConfig {
+  const connectionString = readSecret({ flag: { value: flags.connectionString, name: '-x' }, file: { path: flags.connectionStringFile, name: '--connection-string-file' } });
+  const key = readSecret({ flag: { value: flags.sharedAccessKey, name: '-k' }, file: { path: flags.sharedAccessKeyFile, name: '--shared-access-key-file' } });
+  const signature = readSecret({ flag: { value: flags.signature, name: '-s' }, file: { path: flags.signatureFile, name: '--signature-file' } });
   return loadBridgeConfig({
     configFile: flags.configFile,
     endpoint: flags.endpointUri,
-    connectionString: flags.connectionString,
+    connectionString: connectionString?.value,
     keyName: flags.sharedAccessKeyName,
-    key: flags.sharedAccessKey,
-    signature: flags.signature,
+    key: key?.value,
+    signature: signature?.value,
+    secretSources: { connectionString: connectionString?.where, key: key?.where, signature: signature?.where },
     logFile: flags.logFile,
     quiet: flags.quiet,
     verbose: flags.verbose,
@@ -202,6 +242,21 @@ function checkAllowRules(rules: readonly string[]): void {
   } catch (err) {
     if (err instanceof AllowlistError) fail(`--allow: ${err.message}`);
     throw err;
+  }
+}
+
+const LOG_LEVEL_NAMES: readonly LevelWithSilent[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/** --log-level (hybridge's names or azbridge's), else -q/-v and LogLevel from the configuration. */
+function logLevelFrom(flags: BridgeFlags, config: BridgeConfig): LevelWithSilent {
+  if (flags.logLevel === undefined) return pinoLevel(config.logLevel);
+  if (flags.quiet || flags.verbose) fail(`give either --log-level or ${flags.quiet ? '-q' : '-v'}, not both`);
+  const name = flags.logLevel.toLowerCase();
+  if ((LOG_LEVEL_NAMES as readonly string[]).includes(name)) return name as LevelWithSilent;
+  try {
+    return pinoLevel(checkLogLevel(name));
+  } catch {
+    fail(`--log-level must be one of ${LOG_LEVEL_NAMES.join(', ')} (or an azbridge LogLevel), not "${flags.logLevel}"`);
   }
 }
 

@@ -16,6 +16,7 @@ import { TunnelListener } from '../tunnel/tunnel-listener.js';
 import { reopenLogFiles } from '../util/logger.js';
 import { collect, loggerFrom, onReloadSignal, onShutdownSignal, parsePositiveInt } from './common-options.js';
 import { fail } from './errors.js';
+import { EXIT_CODES, withExamples } from './help-text.js';
 import { addMetricsOptions, metricsFrom, serveMetrics } from './metrics-options.js';
 import { addRelayOptions, durationFlag, relayConnectionFrom, type RelayFlags } from './relay-options.js';
 
@@ -56,7 +57,17 @@ export function registerRelayListenerCommand(program: Command): void {
     .option('--arc-ports <ports>', 'with --arc-compatible: the local ports Arc senders may reach, e.g. 22,6516 or 8000-8100 (default 22)')
     .option('--config <file>', 'YAML or JSON file with allow, allowResolve, bridgeTargets, balance, healthCheck (lists add to the flags); SIGHUP reads it again without cutting live tunnels');
   addMetricsOptions(command, true);
-  addRelayOptions(command).action(async (hyco: string | undefined, flags: ListenerFlags) => runRelayListener(hyco, flags));
+  withExamples(
+    addRelayOptions(command),
+    [
+      'hybridge relay-listener --relay my-ns --hyco tunnel --allow 10.0.0.0/8:22     # AZTUNNEL_KEY_NAME/AZTUNNEL_KEY or Entra ID',
+      'hybridge relay-listener tunnel --connection-string-file /etc/hybridge/listen.cs --allow db.corp:5432',
+      'hybridge relay-listener tunnel -x "$CS" --allow "*:443" --bridge-target ssh/127.0.0.1:22',
+      'hybridge relay-listener tunnel -x "$CS" --config /etc/hybridge/listener.yml --metrics-addr 127.0.0.1:9464   # kill -HUP reloads the file',
+    ],
+    `${EXIT_CODES.service} A hybrid connection that does not exist or is deleted,
+and credentials the relay refuses 3 times in a row, end it with 1. See docs/tunnel.md.`,
+  ).action(async (hyco: string | undefined, flags: ListenerFlags) => runRelayListener(hyco, flags));
 }
 
 async function runRelayListener(hyco: string | undefined, flags: ListenerFlags): Promise<void> {

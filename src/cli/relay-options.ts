@@ -4,16 +4,20 @@ import { RelaySettingsError, resolveTunnelConnection, type TunnelConnection } fr
 import type { Logger } from '../util/logger.js';
 import { addLogOptions, parseDurationOption } from './common-options.js';
 import { fail } from './errors.js';
+import { readSecret, VISIBLE_IN_PS } from './secret-input.js';
+import { addProxyOptions, logProxyPolicy, proxyFrom, type ProxyFlags } from './proxy-options.js';
 
 /** aztunnel's relay flags (`AuthFlags`), shared by relay-listener and every relay-sender command. */
-export interface RelayFlags {
+export interface RelayFlags extends ProxyFlags {
   relay?: string;
   namespace?: string;
   hyco?: string;
   relaySuffix?: string;
   relayInsecureTls?: boolean;
   connectionString?: string;
+  connectionStringFile?: string;
   ca?: string;
+  tokenInQuery?: boolean;
   logLevel?: string;
   logFormat?: string;
 }
@@ -25,8 +29,11 @@ export function addRelayOptions(command: Command): Command {
     .option('--hyco <name>', 'hybrid connection name [env AZTUNNEL_HYCO_NAME]')
     .option('--relay-suffix <suffix>', 'suffix for bare namespace names (default .servicebus.windows.net) [env AZTUNNEL_RELAY_SUFFIX]')
     .option('--relay-insecure-tls', 'do not check the relay\'s TLS certificate (test relays only) [env AZTUNNEL_RELAY_INSECURE_TLS=1]')
-    .option('-x, --connection-string <cs>', 'relay connection string (Endpoint, EntityPath, SharedAccessKeyName/SharedAccessKey) [env HYBRIDGE_CONNECTION_STRING]')
-    .option('--ca <file>', 'PEM file with extra certificates to trust for the relay (or NODE_EXTRA_CA_CERTS)');
+    .option('-x, --connection-string <cs>', `relay connection string (Endpoint, EntityPath, SharedAccessKeyName/SharedAccessKey; ${VISIBLE_IN_PS}) [env HYBRIDGE_CONNECTION_STRING]`)
+    .option('--connection-string-file <file>', 'read --connection-string from this file (its first line)')
+    .option('--ca <file>', 'PEM file with extra certificates to trust for the relay (or NODE_EXTRA_CA_CERTS)')
+    .option('--token-in-query', 'send the token as the sb-hc-token query parameter instead of a header (aztunnel\'s development relay reads only that)');
+  addProxyOptions(command);
   addLogOptions(command);
   return command;
 }
@@ -46,6 +53,10 @@ export function relayConnectionFrom(flags: RelayFlags, positionalHyco: string | 
       fail(`--ca: cannot read ${flags.ca} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
   }
+  const connectionString = readSecret({
+    flag: { value: flags.connectionString, name: '--connection-string' },
+    file: { path: flags.connectionStringFile, name: '--connection-string-file' },
+  });
   let resolved: TunnelConnection;
   try {
     resolved = resolveTunnelConnection(
@@ -54,7 +65,8 @@ export function relayConnectionFrom(flags: RelayFlags, positionalHyco: string | 
         hyco: flags.hyco ?? positionalHyco,
         relaySuffix: flags.relaySuffix,
         relayInsecureTls: flags.relayInsecureTls,
-        connectionString: flags.connectionString,
+        connectionString: connectionString?.value,
+        connectionStringSource: connectionString?.where,
         ca,
       },
       process.env,
@@ -63,7 +75,11 @@ export function relayConnectionFrom(flags: RelayFlags, positionalHyco: string | 
     if (err instanceof RelaySettingsError) fail(err.message);
     throw err;
   }
+  const proxy = proxyFrom(flags, (line) => log.warn(line));
+  resolved.options.proxy = proxy;
+  logProxyPolicy(proxy, log);
   for (const warning of resolved.warnings) log.warn(warning);
+  if (flags.tokenInQuery) resolved.options.tokenInQuery = true;
   return resolved;
 }
 

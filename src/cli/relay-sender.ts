@@ -12,6 +12,7 @@ import type { LocalConnectionHandler, LocalTunnelServer } from '../tunnel/local-
 import { addBindOptions, bindFrom, serveLocally, type BindFlags } from './bind-options.js';
 import { loggerFrom, parsePositiveInt } from './common-options.js';
 import { ExitCode, fail } from './errors.js';
+import { EXIT_CODES, withExamples } from './help-text.js';
 import { addRelayOptions, relayConnectionFrom, type RelayFlags } from './relay-options.js';
 import { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycle.js';
 import { addMetricsOptions, metricsFrom, serveMetrics } from './metrics-options.js';
@@ -27,16 +28,19 @@ interface SocksFlags extends SenderBindFlags {
   socksPassword?: string;
 }
 
+const SENDER_EXIT_CODES = `${EXIT_CODES.service} A tunnel that cannot be opened closes\nthat one client connection and is logged; the process goes on.`;
 const SOCKS_USER_ENV = 'HYBRIDGE_SOCKS_USER';
 const SOCKS_PASSWORD_ENV = 'HYBRIDGE_SOCKS_PASSWORD';
 
 export function registerRelaySenderCommands(program: Command): void {
   const sender = program.command('relay-sender').description('open tunnels through a relay-listener (or an aztunnel listener): port-forward, socks5-proxy, connect');
+  withExamples(sender, ['hybridge relay-sender port-forward --hyco tunnel 10.0.0.5:5432 -b 127.0.0.1:15432', 'hybridge relay-sender socks5-proxy tunnel -b 127.0.0.1:1080', 'ssh -o ProxyCommand="hybridge relay-sender connect --hyco tunnel %h:%p" user@10.0.0.5'], EXIT_CODES.service);
 
   const portForward = sender
     .command('port-forward <target>')
     .description('forward every connection to a local port to <host:port> on the listener\'s side');
   addSenderBindOptions(portForward, '127.0.0.1:0');
+  withExamples(portForward, ['hybridge relay-sender port-forward --relay my-ns --hyco tunnel 10.0.0.5:5432 -b 127.0.0.1:15432', 'hybridge relay-sender port-forward -x "$CS" db.corp:5432 -b 127.0.0.1:15432 --prewarm 4'], SENDER_EXIT_CODES);
   addRelayOptions(portForward).action(async (target: string, flags: SenderBindFlags) => runPortForward(target, flags));
 
   const socks = sender
@@ -45,11 +49,17 @@ export function registerRelaySenderCommands(program: Command): void {
     .option('--socks-user <name>', `require RFC 1929 username/password authentication with this user [env ${SOCKS_USER_ENV}]`)
     .option('--socks-password <password>', `password for --socks-user (prefer env ${SOCKS_PASSWORD_ENV}: arguments are visible to other local users)`);
   addSenderBindOptions(socks, '127.0.0.1:1080');
+  withExamples(socks, ['hybridge relay-sender socks5-proxy --relay my-ns --hyco tunnel', 'HYBRIDGE_SOCKS_PASSWORD=... hybridge relay-sender socks5-proxy tunnel -b 0.0.0.0:1080 --socks-user me', 'curl --socks5-hostname 127.0.0.1:1080 http://intranet.corp/'], SENDER_EXIT_CODES);
   addRelayOptions(socks).action(async (hyco: string | undefined, flags: SocksFlags) => runSocks5Proxy(hyco, flags));
 
   const connect = sender
     .command('connect <target>')
     .description('carry stdin/stdout to <host:port> on the listener\'s side (ssh -o ProxyCommand="hybridge relay-sender connect %h:%p")');
+  withExamples(
+    connect,
+    ['ssh -o ProxyCommand="hybridge relay-sender connect --hyco tunnel %h:%p" user@10.0.0.5', 'printf \'GET / HTTP/1.0\\r\\n\\r\\n\' | hybridge relay-sender connect --hyco tunnel web.corp:80'],
+    'Exit codes: 0 the tunnel ended cleanly, 1 no tunnel (relay, listener or target refused; one line says why) or it broke,\n2 invalid command line.',
+  );
   addRelayOptions(connect).action(async (target: string, flags: RelayFlags, command: Command) => runConnect(target, flags, command));
 }
 

@@ -1,24 +1,25 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { parseRelayEndpoint } from '../protocol/relay-endpoint.js';
 import type { ClusterDirectory } from '../relay/cluster/cluster-directory.js';
 import type { RedisPair } from '../relay/cluster/redis-connection.js';
-import { FileStoreBackend } from '../relay/file-store-backend.js';
+import { DataDirectoryError, FileStoreBackend } from '../relay/file-store-backend.js';
 import type { StoreBackend } from '../relay/namespace-store.js';
 import { RelayServer } from '../relay/relay-server.js';
-import { generateSelfSignedCertificate } from '../relay/self-signed.js';
 import { reopenLogFiles } from '../util/logger.js';
 import { addLogOptions, collect, loggerFrom, onReloadSignal, onShutdownSignal, parseDurationOption, parsePort, parsePositiveInt } from './common-options.js';
+import { CliError, ExitCode, fail } from './errors.js';
+import { readSecret, VISIBLE_IN_PS } from './secret-input.js';
+import { addLimitOptions, limitsFromFlags } from './server-limits.js';
 import { addObservabilityOptions, observabilityFrom, RelayObservability, startObservability, type ObservabilityFlags } from './server-observability.js';
-import { fail } from './errors.js';
+import { checkTlsFlags, loadTls, writeGeneratedTls } from './server-tls.js';
 
 interface ServerFlags extends ObservabilityFlags {
   host: string;
   port: string;
   data?: string;
   rootKey?: string;
+  rootKeyFile?: string;
   hyco: string[];
   tlsCert?: string;
   tlsKey?: string;
@@ -34,8 +35,26 @@ interface ServerFlags extends ObservabilityFlags {
   logFormat?: string;
 }
 
+export const ROOT_KEY_ENV = 'HYBRIDGE_ROOT_KEY';
+export const DATA_DIR_ENV = 'HYBRIDGE_DATA_DIR';
+
+const EXAMPLES = `
+Examples:
+  hybridge server --hyco web                          # 127.0.0.1:9350; prints the root connection string at the first start
+  HYBRIDGE_ROOT_KEY=$(cat root.key) hybridge server --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem --public-url wss://relay.example.com
+  hybridge server --tls-self-signed --data /var/lib/hybridge
+  hybridge server --redis redis://10.0.0.5:6379 --node-id a --public-url wss://a.relay.example.com --root-key-file /run/secrets/root-key
+
+The data directory is --data, else $${DATA_DIR_ENV}/relay, else ~/.hybridge/relay (cluster nodes keep
+the namespace in Redis and use it only for a --tls-self-signed certificate). The root connection string is printed only when this start
+created the namespace with a generated key.
+
+Exit codes: 0 stopped by SIGINT/SIGTERM, 1 the server could not run (port in use, data directory
+locked, Redis unreachable), 2 invalid command line, key, certificate or URL. See README.md and
+docs/cluster.md.`;
+
 export function defaultDataDirectory(): string {
-  return join(process.env.HYBRIDGE_DATA_DIR ?? join(homedir(), '.hybridge'), 'relay');
+  return join(process.env[DATA_DIR_ENV] ?? join(homedir(), '.hybridge'), 'relay');
 }
 
 export function registerServerCommand(program: Command): void {
@@ -44,20 +63,21 @@ export function registerServerCommand(program: Command): void {
     .description('run a Hybrid Connections relay (the self-hosted equivalent of an Azure Relay namespace)')
     .option('--host <address>', 'address to bind', '127.0.0.1')
     .option('--port <port>', 'port to bind', '9350')
-    .option('--data <dir>', 'directory for the namespace configuration (default ~/.hybridge/relay)')
-    .option('--root-key <key>', 'key of RootManageSharedAccessKey when the namespace is first created (default: random)')
+    .option('--data <dir>', `directory for the namespace configuration (default $${DATA_DIR_ENV}/relay or ~/.hybridge/relay; ignored with --redis)`)
+    .option('--root-key <key>', `key of RootManageSharedAccessKey when the namespace is first created (default: random; ${VISIBLE_IN_PS}: prefer --root-key-file or $${ROOT_KEY_ENV})`)
+    .option('--root-key-file <file>', `read --root-key from this file (its first line) [env ${ROOT_KEY_ENV}]`)
     .option('--hyco <name>', 'make sure this hybrid connection exists (repeatable)', collect, [])
     .option('--tls-cert <file>', 'PEM certificate (chain) for HTTPS/WSS')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .option('--tls-self-signed', 'serve HTTPS/WSS with a generated self-signed certificate (kept in the data directory)')
-    .option('--public-url <url>', 'how clients reach this server, e.g. wss://relay.example.com (used in connection strings and rendezvous addresses)')
+    .option('--public-url <url>', 'how clients reach this server: ws://, wss://, http://, https:// or sb:// with a host and optional port, no path (used in connection strings and rendezvous addresses)')
     .option('--max-listeners <n>', 'listeners allowed per hybrid connection', '25')
     .option('--drain-timeout <duration>', 'on SIGTERM/SIGINT, how long relayed connections may run before they are closed', '30s')
     .option('--redis <url>', 'run as a node of a relay cluster sharing this Redis (redis://host:port[/db]); needs --public-url')
     .option('--node-id <id>', 'this node\'s name in the cluster (default: the host name)')
     .option('--redis-prefix <prefix>', 'key prefix, to keep several clusters in one Redis apart', 'hybridge:')
     .option('--cluster-heartbeat <duration>', 'how often a node announces itself in Redis; a node silent for 5 heartbeats is forgotten with its listeners', '1s');
-  addObservabilityOptions(addLogOptions(command)).action(async (flags: ServerFlags) => runServer(flags));
+  addObservabilityOptions(addLogOptions(addLimitOptions(command))).addHelpText('after', EXAMPLES).action(async (flags: ServerFlags) => runServer(flags));
 }
 
 async function runServer(flags: ServerFlags): Promise<void> {
@@ -66,17 +86,10 @@ async function runServer(flags: ServerFlags): Promise<void> {
   const maxListeners = parsePositiveInt(flags.maxListeners, '--max-listeners', 1, 1000);
   const drainMs = parseDurationOption(flags.drainTimeout, '--drain-timeout');
   const heartbeatMs = parseDurationOption(flags.clusterHeartbeat, '--cluster-heartbeat');
+  const limits = limitsFromFlags(flags);
   if (heartbeatMs < 100 || heartbeatMs > 60_000) fail('--cluster-heartbeat must be from 100ms to 60s');
-  if (flags.publicUrl) {
-    try {
-      parseRelayEndpoint(flags.publicUrl);
-    } catch (err) {
-      fail(`--public-url: ${(err as Error).message}`);
-    }
-  }
-  if (flags.rootKey !== undefined && !/^[\x21-\x3a\x3c-\x7e]{16,256}$/.test(flags.rootKey)) {
-    fail('--root-key must be 16 to 256 printable characters without spaces or ";"');
-  }
+  if (flags.publicUrl !== undefined) checkPublicUrl(flags.publicUrl);
+  const rootKey = rootKeyFrom(flags);
   const dataDir = resolve(flags.data ?? defaultDataDirectory());
   checkTlsFlags(flags);
   const nodeId = flags.nodeId ?? hostname().split('.')[0]!;
@@ -85,9 +98,16 @@ async function runServer(flags: ServerFlags): Promise<void> {
     if (!flags.publicUrl) fail('--redis needs --public-url: each node tells listeners how to reach it directly (rendezvous addresses name the sender\'s node)');
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(nodeId)) fail('--node-id must be 1 to 64 letters, digits, ".", "_" or "-"');
   }
+  // Every flag and file is checked before anything is bound, connected or written.
+  const tls = loadTls(flags, dataDir);
+  if (flags.redis && flags.data !== undefined && !flags.tlsSelfSigned) {
+    log.warn({ data: flags.data }, '--data is ignored in cluster mode: the namespace lives in Redis (only --tls-self-signed keeps its certificate in the data directory)');
+  }
+  if (!tls && !isLoopback(flags.host)) {
+    log.warn({ host: flags.host }, 'serving plain HTTP/WebSocket on a non-loopback address: keys and data cross the network unencrypted; use --tls-cert/--tls-key or --tls-self-signed');
+  }
   let redis: RedisPair | undefined;
   let backend: StoreBackend;
-  let fileBackend: FileStoreBackend | undefined;
   // The cluster modules (and ioredis) load only for a cluster node: every other command starts faster.
   const clusterModules = flags.redis
     ? await Promise.all([import('../relay/cluster/redis-connection.js'), import('../relay/cluster/redis-store-backend.js'), import('../relay/cluster/cluster-directory.js')])
@@ -97,28 +117,12 @@ async function runServer(flags: ServerFlags): Promise<void> {
     try {
       redis = await connectRedis(flags.redis, flags.redisPrefix, log);
     } catch (err) {
-      fail((err as Error).message, 1);
+      fail((err as Error).message, ExitCode.Failure);
     }
     backend = new RedisStoreBackend(redis);
   } else {
-    fileBackend = new FileStoreBackend(dataDir);
-    try {
-      fileBackend.lock();
-    } catch (err) {
-      fail((err as Error).message, 1);
-    }
-    backend = fileBackend;
-  }
-  let tls;
-  try {
-    tls = loadTls(flags, dataDir);
-  } catch (err) {
-    await fileBackend?.close();
-    await redis?.close();
-    throw err;
-  }
-  if (!tls && !isLoopback(flags.host)) {
-    log.warn({ host: flags.host }, 'serving plain HTTP/WebSocket on a non-loopback address: keys and data cross the network unencrypted; use --tls-cert/--tls-key or --tls-self-signed');
+    // Locked when the server opens the namespace, after it has bound its port.
+    backend = new FileStoreBackend(dataDir);
   }
   let cluster: ClusterDirectory | undefined;
   const routes: { handle?: RelayObservability['routes'] } = {};
@@ -127,11 +131,12 @@ async function runServer(flags: ServerFlags): Promise<void> {
     port,
     backend,
     log,
-    rootKey: flags.rootKey,
+    rootKey: rootKey?.value,
     hybridConnections: flags.hyco,
     tls,
     publicUrl: flags.publicUrl,
     maxListenersPerEntity: maxListeners,
+    limits,
     nodeId,
     directory: redis && clusterModules ? (local) => (cluster = new clusterModules[2].ClusterDirectory(local, redis, { maxPerEntity: maxListeners, log, heartbeatMs })) : undefined,
     extraRoutes: (req, res, url) => routes.handle?.(req, res, url) ?? false,
@@ -142,24 +147,15 @@ async function runServer(flags: ServerFlags): Promise<void> {
   try {
     await cluster?.start();
     started = await server.start();
+    writeGeneratedTls(tls, (text) => process.stderr.write(text));
   } catch (err) {
+    await cluster?.close().catch(() => undefined);
     await backend.close?.();
     await redis?.close();
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') fail(`port ${port} on ${flags.host} is already in use; pick another with --port`, 1);
-    if (code === 'EACCES') fail(`not allowed to bind ${flags.host}:${port}`, 1);
-    throw err;
-  }
-  log.info(
-    { url: started.url, ...(redis ? { node: nodeId, cluster: 'redis' } : { data: dataDir }), tls: tls ? 'on' : 'off', hybridConnections: server.store.hybridConnections().length },
-    'relay listening',
-  );
-  if (started.rootConnectionString) {
-    process.stdout.write(
-      `Created a new namespace in ${redis ? 'Redis' : dataDir}.\nRoot connection string (shown once; keep it secret):\n${started.rootConnectionString}\n`,
-    );
+    throw startFailure(err, flags.host, port);
   }
   await startObservability(observability, monitoring, log);
+  // Before the first line that says the server is up: whoever waits for it may signal at once.
   onShutdownSignal(log, async () => {
     await server.stop(drainMs);
     await observability.close();
@@ -170,39 +166,55 @@ async function runServer(flags: ServerFlags): Promise<void> {
     observability.reopenFiles();
     log.info({ logFile: flags.logFile, eventLog: flags.eventLog, auditLog: flags.auditLog }, 'SIGHUP: log files reopened');
   });
-}
-
-function checkTlsFlags(flags: ServerFlags): void {
-  if (flags.tlsSelfSigned && (flags.tlsCert || flags.tlsKey)) fail('use either --tls-cert/--tls-key or --tls-self-signed, not both');
-  if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) fail('--tls-cert and --tls-key go together');
-}
-
-function loadTls(flags: ServerFlags, dataDir: string): { cert: string; key: string } | undefined {
-  if (flags.tlsCert && flags.tlsKey) {
-    try {
-      return { cert: readFileSync(flags.tlsCert, 'utf8'), key: readFileSync(flags.tlsKey, 'utf8') };
-    } catch (err) {
-      fail(`cannot read the TLS certificate or key: ${(err as Error).message}`);
-    }
+  log.info(
+    { url: started.url, ...(redis ? { node: nodeId, cluster: 'redis' } : { data: dataDir }), tls: tls ? 'on' : 'off', hybridConnections: server.store.hybridConnections().length },
+    'relay listening',
+  );
+  if (started.rootConnectionString) {
+    const where = redis ? 'Redis' : dataDir;
+    // A key the user chose is already known to them; printing it would only copy it into logs.
+    process.stdout.write(
+      rootKey
+        ? `Created a new namespace in ${where}; the key of RootManageSharedAccessKey is the one from ${rootKey.where}.\n`
+        : `Created a new namespace in ${where}.\nRoot connection string (shown once; keep it secret):\n${started.rootConnectionString}\n`,
+    );
   }
-  if (!flags.tlsSelfSigned) return undefined;
-  const certFile = join(dataDir, 'tls-cert.pem');
-  const keyFile = join(dataDir, 'tls-key.pem');
-  if (existsSync(certFile) && existsSync(keyFile)) return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') };
-  const hosts = ['localhost', '127.0.0.1', '::1', hostname()];
-  if (!isWildcardOrLoopback(flags.host)) hosts.push(flags.host);
-  if (flags.publicUrl) hosts.push(parseRelayEndpoint(flags.publicUrl).host);
-  const generated = generateSelfSignedCertificate(hosts);
-  writeFileSync(certFile, generated.cert, { mode: 0o644 });
-  writeFileSync(keyFile, generated.key, { mode: 0o600 });
-  process.stderr.write(`Generated a self-signed certificate: ${certFile}\nClients trust it with NODE_EXTRA_CA_CERTS=${certFile} (or --ca ${certFile}).\n`);
-  return generated;
+}
+
+/** --root-key, --root-key-file or $HYBRIDGE_ROOT_KEY, checked. */
+function rootKeyFrom(flags: ServerFlags): { value: string; where: string } | undefined {
+  const key = readSecret({ flag: { value: flags.rootKey, name: '--root-key' }, file: { path: flags.rootKeyFile, name: '--root-key-file' }, variable: ROOT_KEY_ENV });
+  if (key && !/^[\x21-\x3a\x3c-\x7e]{16,256}$/.test(key.value)) fail(`${key.where}: the root key must be 16 to 256 printable characters without spaces or ";"`);
+  return key;
+}
+
+/** A URL clients can use: a relay scheme, a host, an optional port, nothing else. */
+export function checkPublicUrl(text: string): void {
+  const expected = 'expected scheme://host[:port] with scheme ws, wss, http, https or sb, e.g. wss://relay.example.com';
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    fail(`--public-url "${text}" is not a URL; ${expected}`);
+  }
+  if (!['ws:', 'wss:', 'http:', 'https:', 'sb:'].includes(url.protocol)) fail(`--public-url "${text}" has the scheme "${url.protocol.replace(/:$/, '')}"; ${expected}`);
+  if (!url.hostname) fail(`--public-url "${text}" has no host; ${expected}`);
+  if (url.username || url.password) fail(`--public-url "${text}" must not contain a user name or password`);
+  if ((url.pathname !== '' && url.pathname !== '/') || url.search || url.hash || /[?#]/.test(text)) {
+    fail(`--public-url "${text}" must not have a path, query or fragment: clients add /$hc/... themselves; ${expected}`);
+  }
+}
+
+function startFailure(err: unknown, host: string, port: number): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') return new CliError(`port ${port} on ${host} is already in use; pick another with --port`, ExitCode.Failure);
+  if (code === 'EACCES') return new CliError(`not allowed to bind ${host}:${port}${port < 1024 ? ' (ports below 1024 need root or CAP_NET_BIND_SERVICE)' : ''}`, ExitCode.Failure);
+  if (code === 'EADDRNOTAVAIL') return new CliError(`--host ${host} is not an address of this machine`, ExitCode.Usage);
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new CliError(`--host ${host} does not resolve to an address of this machine`, ExitCode.Usage);
+  if (err instanceof DataDirectoryError) return new CliError(err.message, ExitCode.Failure);
+  return err instanceof Error ? err : new Error(String(err));
 }
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
-}
-
-function isWildcardOrLoopback(host: string): boolean {
-  return isLoopback(host) || host === '0.0.0.0' || host === '::';
 }

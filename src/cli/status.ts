@@ -12,21 +12,18 @@ interface StatusFlags extends ManagementFlags {
   interval: string;
 }
 
-const EXAMPLES = `
-Examples:
-  hybridge status -x "$CS"                 # one screen: hybrid connections, listeners, connections, rates
-  hybridge status -x "$CS" -o json         # the same as JSON (the relay's /$hybridge/v1/status, with rates)
-  hybridge status -x "$CS" --interval 0    # no rates, one request
-
-Needs a namespace-level Manage rule. In a cluster it shows the node that answered (listener counts are
-cluster-wide). See docs/operations.md.`;
-
 /** `hybridge status`: the relay at a glance, like `kubectl get`. */
 export function registerStatusCommand(program: Command): void {
   const command = subcommand(program, 'status', 'show a hybridge relay\'s hybrid connections, listeners, connections and rates')
     .option('--interval <duration>', 'rates are measured over this long (two requests); 0 for none', '1s');
-  addManagementOptions(command)
-    .addHelpText('after', EXAMPLES)
+  addManagementOptions(command, [
+    'hybridge status -x "$CS"                 # one screen: hybrid connections, listeners, connections, rates',
+    'hybridge status -x "$CS" -o json         # the same as JSON (the relay\'s /$hybridge/v1/status, with rates)',
+    'hybridge status -x "$CS" --interval 0    # no rates, one request',
+  ])
+    .addHelpText('after', `
+Needs a namespace-level Manage rule. In a cluster it shows the node that answered (listener counts are
+cluster-wide). See docs/operations.md.`)
     .action(async (flags: StatusFlags, cmd: Command) => runStatus(flags, cmd.getOptionValueSource('output') === 'default' ? 'table' : flags.output.toLowerCase()));
 }
 

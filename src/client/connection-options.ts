@@ -1,6 +1,7 @@
 import { parseConnectionString } from '../protocol/connection-string.js';
 import { isValidEntityPath, parseRelayEndpoint, type RelayEndpoint } from '../protocol/relay-endpoint.js';
 import { normalizeAudience } from '../protocol/sas-token.js';
+import { ProxyPolicy, type ProxySetting } from '../proxy/proxy-policy.js';
 import type { TlsClientOptions } from '../websocket/client-handshake.js';
 import {
   EntraTokenProvider,
@@ -33,6 +34,18 @@ export interface HybridConnectionOptions {
   operationTimeoutMs?: number;
   /** Extra TLS trust (e.g. a self-signed relay's certificate) or `rejectUnauthorized: false`. */
   tls?: TlsClientOptions;
+  /**
+   * Send the token as the `sb-hc-token` query parameter instead of the ServiceBusAuthorization
+   * header (Azure takes both; aztunnel's development relay only the parameter). Never logged.
+   */
+  tokenInQuery?: boolean;
+  /**
+   * The proxy for every connection to the relay (control channel, senders, rendezvous) and for
+   * Microsoft Entra ID sign-in through DefaultAzureCredential: `http://[user:password@]host:port`
+   * (HTTP CONNECT) or `socks5://...`, `false` or 'none' for none. Default: HTTPS_PROXY,
+   * HTTP_PROXY, ALL_PROXY and NO_PROXY from the environment (see docs/deployment.md).
+   */
+  proxy?: ProxySetting;
 }
 
 export interface ResolvedConnection {
@@ -41,8 +54,10 @@ export interface ResolvedConnection {
   tokenProvider: TokenProvider | undefined;
   operationTimeoutMs: number;
   tls: TlsClientOptions | undefined;
+  proxy: ProxyPolicy;
   /** The audience tokens are signed for. */
   audience: string;
+  tokenInQuery: boolean;
 }
 
 export const DEFAULT_OPERATION_TIMEOUT_MS = 60_000;
@@ -58,15 +73,16 @@ export function resolveConnection(options: HybridConnectionOptions): ResolvedCon
   if (!isValidEntityPath(entityPath)) throw new Error(`"${entityPath}" is not a valid hybrid connection name`);
   if ((options.keyName === undefined) !== (options.key === undefined)) throw new Error('a SAS key name and key must be given together');
 
+  const proxy = ProxyPolicy.from(options.proxy);
   let tokenProvider: TokenProvider | undefined;
   if (options.anonymous) tokenProvider = undefined;
   else if (options.tokenProvider) tokenProvider = options.tokenProvider;
   else if (options.signature) tokenProvider = new SharedAccessSignatureTokenProvider(options.signature);
   else if (options.keyName && options.key) tokenProvider = new SasKeyTokenProvider(options.keyName, options.key);
-  else if (options.credential || options.useEntraId) tokenProvider = new EntraTokenProvider(options.credential);
+  else if (options.credential || options.useEntraId) tokenProvider = new EntraTokenProvider(options.credential, { proxy });
   else if (cs?.sharedAccessSignature) tokenProvider = new SharedAccessSignatureTokenProvider(cs.sharedAccessSignature);
   else if (cs?.sharedAccessKeyName && cs.sharedAccessKey) tokenProvider = new SasKeyTokenProvider(cs.sharedAccessKeyName, cs.sharedAccessKey);
-  else tokenProvider = new EntraTokenProvider();
+  else tokenProvider = new EntraTokenProvider(undefined, { proxy });
 
   return {
     endpoint,
@@ -74,6 +90,8 @@ export function resolveConnection(options: HybridConnectionOptions): ResolvedCon
     tokenProvider,
     operationTimeoutMs: options.operationTimeoutMs ?? cs?.operationTimeoutMs ?? DEFAULT_OPERATION_TIMEOUT_MS,
     tls: options.tls,
+    proxy,
     audience: normalizeAudience(endpoint.host, entityPath),
+    tokenInQuery: options.tokenInQuery === true,
   };
 }

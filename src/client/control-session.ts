@@ -1,6 +1,6 @@
 import { encodeCommand, parseServiceCommand, type AcceptCommand, type RequestCommand } from '../protocol/control-messages.js';
 import { CloseCode } from '../protocol/websocket-frame.js';
-import { clientConnection, openWebSocket, type TlsClientOptions } from '../websocket/client-handshake.js';
+import { clientConnection, openWebSocket, type RelayTransport } from '../websocket/client-handshake.js';
 import type { WsConnection } from '../websocket/connection.js';
 
 export interface ControlSessionHandlers {
@@ -25,9 +25,6 @@ const MAX_SERVICE_MESSAGE = 1024 * 1024;
  */
 export class ControlSession {
   readonly ended: Promise<ControlSessionEnd>;
-  private text: Buffer[] = [];
-  private textSize = 0;
-  private binary = false;
   private body: { pushBody(chunk: Buffer): boolean; endBody(): void } | undefined;
   private resolveEnded!: (end: ControlSessionEnd) => void;
 
@@ -39,12 +36,16 @@ export class ControlSession {
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
     conn.attach(
       {
-        onMessageStart: (binary) => {
-          this.binary = binary;
-          if (binary && !this.body) this.handlers.onProtocolError(new Error('binary message on the control channel without a request body'));
+        onMessageStart: () => {
+          if (!this.body) this.handlers.onProtocolError(new Error('binary message on the control channel without a request body'));
         },
-        onMessageData: (chunk) => this.data(chunk),
-        onMessageEnd: () => this.messageEnd(),
+        onMessageData: (chunk) => this.body?.pushBody(chunk),
+        onMessageEnd: () => {
+          this.body?.endBody();
+          this.body = undefined;
+        },
+        onText: (text) => this.command(text),
+        onFailed: (error) => this.handlers.onProtocolError(error),
         onClosed: (code, reason, error) => {
           this.body?.endBody();
           this.body = undefined;
@@ -55,9 +56,9 @@ export class ControlSession {
     );
   }
 
-  static async open(url: string, headers: Record<string, string>, tls: TlsClientOptions | undefined, timeoutMs: number, handlers: ControlSessionHandlers): Promise<ControlSession> {
-    const opened = await openWebSocket(url, { headers, tls, timeoutMs });
-    const conn = clientConnection(opened, { autoCloseReply: true, maxFrameLength: MAX_SERVICE_MESSAGE });
+  static async open(url: string, headers: Record<string, string>, transport: RelayTransport, timeoutMs: number, handlers: ControlSessionHandlers): Promise<ControlSession> {
+    const opened = await openWebSocket(url, { headers, tls: transport.tls, proxy: transport.proxy, timeoutMs });
+    const conn = clientConnection(opened, { autoCloseReply: true, maxMessageBytes: MAX_SERVICE_MESSAGE, validateUtf8: true });
     // Responses to many requests share this channel.
     conn.coalesceWrites();
     return new ControlSession(conn, handlers, opened.head);
@@ -87,29 +88,7 @@ export class ControlSession {
     this.conn.destroy();
   }
 
-  private data(chunk: Buffer): void {
-    if (this.binary) {
-      this.body?.pushBody(chunk);
-      return;
-    }
-    this.textSize += chunk.length;
-    if (this.textSize > MAX_SERVICE_MESSAGE) {
-      this.handlers.onProtocolError(new Error('oversized control message from the relay'));
-      this.conn.terminate(CloseCode.MessageTooBig, 'message too big');
-      return;
-    }
-    this.text.push(Buffer.from(chunk));
-  }
-
-  private messageEnd(): void {
-    if (this.binary) {
-      this.body?.endBody();
-      this.body = undefined;
-      return;
-    }
-    const text = Buffer.concat(this.text).toString('utf8');
-    this.text = [];
-    this.textSize = 0;
+  private command(text: string): void {
     let command;
     try {
       command = parseServiceCommand(text);

@@ -1,5 +1,6 @@
-import { parseServiceCommand, type RequestCommand } from '../protocol/control-messages.js';
+import { MAX_CONTROL_MESSAGE_BYTES, parseServiceCommand, type RequestCommand } from '../protocol/control-messages.js';
 import { CloseCode } from '../protocol/websocket-frame.js';
+import type { ProxyPolicy } from '../proxy/proxy-policy.js';
 import { clientConnection, openWebSocket, type TlsClientOptions } from '../websocket/client-handshake.js';
 import type { WsConnection } from '../websocket/connection.js';
 import { RelayedHttpRequest } from './relayed-http-request.js';
@@ -10,6 +11,7 @@ export type RequestHandler = (request: RelayedHttpRequest, response: RelayedHttp
 export interface HttpDispatchContext {
   handler: RequestHandler | undefined;
   tls: TlsClientOptions | undefined;
+  proxy: ProxyPolicy;
   rendezvousTimeoutMs: number;
   /** Sends a response and its body on the control channel as one uninterrupted pair of messages. */
   sendInline(json: string, body: Buffer | undefined): void;
@@ -17,8 +19,9 @@ export interface HttpDispatchContext {
 }
 
 async function openRendezvous(address: string, ctx: HttpDispatchContext): Promise<{ conn: WsConnection; head: Buffer }> {
-  const opened = await openWebSocket(address, { timeoutMs: ctx.rendezvousTimeoutMs, tls: ctx.tls });
-  return { conn: clientConnection(opened), head: opened.head };
+  const opened = await openWebSocket(address, { timeoutMs: ctx.rendezvousTimeoutMs, tls: ctx.tls, proxy: ctx.proxy });
+  // The request command is a JSON text message; request bodies are binary and streamed.
+  return { conn: clientConnection(opened, { maxTextMessageBytes: MAX_CONTROL_MESSAGE_BYTES, validateUtf8: true }), head: opened.head };
 }
 
 /**
@@ -57,34 +60,23 @@ export async function dispatchRendezvousRequest(ctx: HttpDispatchContext, comman
   const { conn, head } = await openRendezvous(command.address, ctx);
   let request: RelayedHttpRequest | undefined;
   let response: RelayedHttpResponse | undefined;
-  let text: Buffer[] = [];
-  let binary = false;
   const route: ResponseRoute = { onRendezvous: true, sendInline: () => undefined, rendezvous: async () => conn };
   conn.attach(
     {
-      onMessageStart: (isBinary) => (binary = isBinary),
       onMessageData: (chunk) => {
-        if (!binary) {
-          text.push(Buffer.from(chunk));
-          return;
-        }
         if (request && !request.pushBody(chunk)) conn.pauseReading();
       },
-      onMessageEnd: () => {
-        if (binary) {
-          request?.endBody();
-          return;
-        }
+      onMessageEnd: () => request?.endBody(),
+      onText: (text) => {
         if (request) return;
         let parsed;
         try {
-          parsed = parseServiceCommand(Buffer.concat(text).toString('utf8'));
+          parsed = parseServiceCommand(text);
         } catch (err) {
           ctx.onError(err as Error);
           conn.terminate(CloseCode.PolicyViolation, 'malformed request');
           return;
         }
-        text = [];
         if (parsed.kind !== 'request') return;
         request = new RelayedHttpRequest(parsed.request);
         request.setResumeHandler(() => conn.resumeReading());
@@ -92,6 +84,7 @@ export async function dispatchRendezvousRequest(ctx: HttpDispatchContext, comman
         response = new RelayedHttpResponse(parsed.request.id, route, request.method === 'HEAD');
         invoke(ctx, request, response);
       },
+      onFailed: (error) => ctx.onError(error),
       onPeerClose: () => abandon(response),
       onClosed: (_code, _reason, error) => {
         if (request && !request.readableEnded) request.destroy(error ?? new Error('the request rendezvous closed'));

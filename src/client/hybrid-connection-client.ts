@@ -26,6 +26,18 @@ export interface CreateConnectionOptions extends StreamOptions {
   /** Route only to these listener ids (Microsoft-Relay-AllowedListeners). */
   allowedListeners?: string[];
   disallowedListeners?: string[];
+  /** Called before each retry of a transient failure (no listener yet, relay busy), e.g. to show progress. */
+  onRetry?: (retry: ConnectRetry) => void;
+}
+
+export interface ConnectRetry {
+  /** Why the last attempt failed. */
+  error: RelayError;
+  /** 1 for the first retry. */
+  retry: number;
+  /** Time spent since createConnection() was called, and the whole budget. */
+  elapsedMs: number;
+  budgetMs: number;
 }
 
 const RETRY_DELAYS_MS = [100, 250, 500, 1000, 2000, 5000];
@@ -38,8 +50,9 @@ const DEFAULT_RETRY_BUDGET_MS = 30_000;
 export class HybridConnectionClient {
   readonly connection: ResolvedConnection;
 
-  constructor(options: HybridConnectionOptions | string) {
-    this.connection = resolveConnection(typeof options === 'string' ? { connectionString: options } : options);
+  /** Options, or a connection string alone (with `entityPath` when it has no EntityPath), as the .NET SDK takes. */
+  constructor(options: HybridConnectionOptions | string, entityPath?: string) {
+    this.connection = resolveConnection(typeof options === 'string' ? { connectionString: options, entityPath } : options);
   }
 
   /** wss://host:port/$hc/path as the sender uses it (without token or action). */
@@ -50,15 +63,17 @@ export class HybridConnectionClient {
   async createConnection(options: CreateConnectionOptions = {}): Promise<HybridConnectionStream> {
     validateHeaders(options.headers ?? {});
     const budget = options.retryBudgetMs ?? DEFAULT_RETRY_BUDGET_MS;
-    const deadline = Date.now() + budget;
+    const started = Date.now();
+    const deadline = started + budget;
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.attempt(options, deadline, attempt === 0);
       } catch (err) {
-        const error = toRelayError(err, 'sender', `connecting to "${this.connection.entityPath}"`);
+        const error = toRelayError(err, 'sender', `connecting to "${this.connection.entityPath}"`, this.connection.endpoint);
         const wait = RETRY_DELAYS_MS[Math.min(attempt, RETRY_DELAYS_MS.length - 1)]! * (0.8 + Math.random() * 0.4);
         const remaining = deadline - Date.now();
         if (!error.transient || options.signal?.aborted || remaining <= 0) throw error;
+        options.onRetry?.({ error, retry: attempt + 1, elapsedMs: Date.now() - started, budgetMs: budget });
         // The last wait is cut to what is left of the budget, so the final attempt comes at its
         // end rather than the budget being given up early (a listener arriving late still counts).
         await sleep(Math.min(wait, remaining), options.signal);
@@ -71,17 +86,18 @@ export class HybridConnectionClient {
     const c = this.connection;
     const trackingId = options.trackingId ?? randomUUID();
     const headers: Record<string, string> = { ...options.headers };
-    if (c.tokenProvider) headers.ServiceBusAuthorization = (await fetchToken(c.tokenProvider, c.audience)).token;
+    const token = c.tokenProvider ? (await fetchToken(c.tokenProvider, c.audience)).token : undefined;
+    if (token !== undefined && !c.tokenInQuery) headers.ServiceBusAuthorization = token;
     if (options.allowedListeners) headers['Microsoft-Relay-AllowedListeners'] = options.allowedListeners.join(',');
     if (options.disallowedListeners) headers['Microsoft-Relay-DisallowedListeners'] = options.disallowedListeners.join(',');
-    const url = buildHybridConnectionUrl(c.endpoint, c.entityPath, 'connect', { trackingId, pathSuffix: options.pathSuffix, query: options.query });
+    const url = buildHybridConnectionUrl(c.endpoint, c.entityPath, 'connect', { trackingId, pathSuffix: options.pathSuffix, query: options.query, token: c.tokenInQuery ? token : undefined });
     const perAttempt = options.attemptTimeoutMs ?? Math.min(c.operationTimeoutMs, 30_000);
     // The first attempt gets its full time (the listener may take a while to accept); retries only
     // what is left of the budget.
     const timeoutMs = first ? perAttempt : Math.max(1000, Math.min(perAttempt, deadline - Date.now()));
     let opened;
     try {
-      opened = await openWebSocket(url, { headers, protocols: options.protocols, timeoutMs, signal: options.signal, tls: c.tls });
+      opened = await openWebSocket(url, { headers, protocols: options.protocols, timeoutMs, signal: options.signal, tls: c.tls, proxy: c.proxy });
     } catch (err) {
       if (options.signal?.aborted) throw new RelayError('connect aborted');
       throw err;

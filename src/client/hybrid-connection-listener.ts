@@ -6,7 +6,7 @@ import { parseProtocolList } from '../protocol/websocket-handshake.js';
 import { clientConnection, openWebSocket, WebSocketHandshakeError } from '../websocket/client-handshake.js';
 import { resolveConnection, type HybridConnectionOptions, type ResolvedConnection } from './connection-options.js';
 import { ControlSession } from './control-session.js';
-import { EndpointNotFoundError, type RelayError } from './errors.js';
+import { AuthorizationFailedError, EndpointNotFoundError, type RelayError } from './errors.js';
 import { toRelayError } from './handshake-errors.js';
 import { dispatchInlineRequest, dispatchRendezvousRequest, type RequestHandler } from './http-dispatch.js';
 import { HybridConnectionStream } from './hybrid-connection-stream.js';
@@ -39,6 +39,11 @@ export interface ListenerOptions extends HybridConnectionOptions {
   reconnectDelaysMs?: number[];
   /** Connections accepted but not yet taken with acceptConnection() before new ones are refused (503). */
   maxPendingConnections?: number;
+  /**
+   * Stop (go offline with the error) after this many authorization failures (401/403) in a row,
+   * which no retry fixes. Default: keep retrying, as the .NET SDK does.
+   */
+  maxAuthorizationFailures?: number;
 }
 
 export interface ListenerEvents {
@@ -70,10 +75,14 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
   private readonly takers: ((stream: HybridConnectionStream | undefined) => void)[] = [];
   private loop: Promise<void> | undefined;
 
-  constructor(private readonly options: ListenerOptions) {
+  private readonly options: ListenerOptions;
+
+  /** Options, or a connection string alone (with `entityPath` when it has no EntityPath), as the .NET SDK takes. */
+  constructor(options: ListenerOptions | string, entityPath?: string) {
     super();
-    this.connection = resolveConnection(options);
-    this.listenerId = options.listenerId ?? randomUUID();
+    this.options = typeof options === 'string' ? { connectionString: options, entityPath } : options;
+    this.connection = resolveConnection(this.options);
+    this.listenerId = this.options.listenerId ?? randomUUID();
   }
 
   get isOnline(): boolean {
@@ -133,21 +142,23 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
     const c = this.connection;
     const headers: Record<string, string> = {};
     let expiresAt: number | undefined;
+    let queryToken: string | undefined;
     if (c.tokenProvider) {
       const token = await fetchToken(c.tokenProvider, c.audience);
-      headers.ServiceBusAuthorization = token.token;
+      if (c.tokenInQuery) queryToken = token.token;
+      else headers.ServiceBusAuthorization = token.token;
       expiresAt = token.expiresAt;
     }
-    const url = buildHybridConnectionUrl(c.endpoint, c.entityPath, 'listen', { trackingId: this.listenerId });
+    const url = buildHybridConnectionUrl(c.endpoint, c.entityPath, 'listen', { trackingId: this.listenerId, token: queryToken });
     let session: ControlSession;
     try {
-      session = await ControlSession.open(url, headers, c.tls, c.operationTimeoutMs, {
+      session = await ControlSession.open(url, headers, c, c.operationTimeoutMs, {
         onAccept: (command) => void this.accept(command),
         onRequest: (command) => this.request(command),
         onProtocolError: (error) => this.emitError(error),
       });
     } catch (err) {
-      throw toRelayError(err, 'listener', `listening on "${c.entityPath}"`);
+      throw toRelayError(err, 'listener', `listening on "${c.entityPath}"`, c.endpoint);
     }
     if (this.closing) {
       session.close();
@@ -163,6 +174,7 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
   private async reconnectLoop(alreadyOnline: boolean): Promise<void> {
     const delays = this.options.reconnectDelaysMs ?? DEFAULT_RECONNECT_DELAYS_MS;
     let attempt = 0;
+    let authFailures = 0;
     let needConnect = !alreadyOnline;
     while (!this.closing) {
       if (needConnect) {
@@ -170,10 +182,12 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
           this.emit('connecting');
           await this.connectOnce();
           attempt = 0;
+          authFailures = 0;
         } catch (err) {
           const error = err as RelayError;
           this.emitError(error);
-          if (error instanceof EndpointNotFoundError) {
+          authFailures = isAuthorizationFailure(error) ? authFailures + 1 : 0;
+          if (error instanceof EndpointNotFoundError || authFailures >= (this.options.maxAuthorizationFailures ?? Infinity)) {
             this.running = false;
             this.emit('offline', error);
             return;
@@ -258,7 +272,7 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
     }
     try {
       const protocols = parseProtocolList(headerValue(command.connectHeaders, 'sec-websocket-protocol')).slice(0, 1);
-      const opened = await openWebSocket(command.address, { protocols, timeoutMs: Math.min(this.connection.operationTimeoutMs, 20_000), tls: this.connection.tls });
+      const opened = await openWebSocket(command.address, { protocols, timeoutMs: Math.min(this.connection.operationTimeoutMs, 20_000), tls: this.connection.tls, proxy: this.connection.proxy });
       const stream = new HybridConnectionStream(
         clientConnection(opened),
         { trackingId: context.trackingId, protocol: opened.protocol, connectHeaders: context.connectHeaders, remoteEndpoint: context.remoteEndpoint, pathSuffix: context.pathSuffix, query: context.query },
@@ -273,7 +287,7 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
   private async reject(address: string, statusCode: number, description: string): Promise<void> {
     const url = `${address}&sb-hc-statusCode=${statusCode}&sb-hc-statusDescription=${encodeURIComponent(description)}`;
     try {
-      const opened = await openWebSocket(url, { timeoutMs: 20_000, tls: this.connection.tls });
+      const opened = await openWebSocket(url, { timeoutMs: 20_000, tls: this.connection.tls, proxy: this.connection.proxy });
       opened.socket.destroy();
     } catch (err) {
       // The relay confirms a rejection with 410 Gone.
@@ -300,6 +314,7 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
     const ctx = {
       handler: this.options.requestHandler,
       tls: this.connection.tls,
+      proxy: this.connection.proxy,
       rendezvousTimeoutMs: 20_000,
       sendInline: (json: string, body: Buffer | undefined) => this.session?.sendResponse(json, body),
       onError: (error: Error) => this.emitError(error),
@@ -314,6 +329,11 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
   private emitError(error: Error): void {
     if (this.listenerCount('error') > 0) this.emit('error', error);
   }
+}
+
+/** 401/403 that no retry fixes; a full hybrid connection (403 QuotaExceeded) may have room later. */
+function isAuthorizationFailure(error: Error): boolean {
+  return error instanceof AuthorizationFailedError && !/QuotaExceeded/i.test(error.statusDescription);
 }
 
 function acceptContext(command: AcceptCommand, entityPath: string): AcceptContext {

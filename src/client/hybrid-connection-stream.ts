@@ -23,7 +23,7 @@ export interface RelayedMessage {
 }
 
 export interface StreamOptions {
-  /** Largest single message readMessage() accepts. */
+  /** Largest single message readMessage() accepts (the connection closes with 1009 above it); no limit once read as bytes. */
   maxMessageBytes?: number;
   highWaterMark?: number;
   /**
@@ -79,6 +79,10 @@ export class HybridConnectionStream extends Duplex {
   private tooLarge: MessageTooLargeError | undefined;
   private outputEnded = false;
   private maxOutgoing: number;
+  /** Close codes that end the peer's direction cleanly besides 1000/1005 (see treatCloseAsEnd). */
+  private readonly endCodes = new Set<number>();
+  /** The peer ended the whole connection (a treatCloseAsEnd code): our writes can go nowhere now. */
+  private peerGone = false;
 
   constructor(
     private readonly conn: WsConnection,
@@ -105,13 +109,15 @@ export class HybridConnectionStream extends Duplex {
           this.peerClosed = true;
           this.peerCode = code;
           this.peerReason = reason;
+          if (this.endCodes.has(code)) this.peerGone = true;
           // A close other than 1000 is an abort of the whole connection, not the end of one
           // direction: fail at once, even when nobody reads yet (a writer would otherwise go on
           // writing into a connection that is gone).
-          if (!isCleanClose(code)) this.destroy(new ConnectionLostError(code, reason));
+          if (!this.isEnd(code)) this.destroy(new ConnectionLostError(code, reason));
           else if (this.streaming) this.finishReadable();
           this.wake();
         },
+        onFailed: (error) => this.destroy(error),
         onClosed: (code, reason, error) => this.onSocketClosed(code, reason, error),
       },
       head,
@@ -206,6 +212,16 @@ export class HybridConnectionStream extends Duplex {
     this.conn.resumeReading();
   }
 
+  /**
+   * For peers without half-close (an aztunnel sender ends its connection without a Close, and the
+   * relay tells us 1001): from now on a peer Close with `code` is the end of the peer's data, read
+   * to the last byte, and the end of the connection: what we still write is dropped, since nobody
+   * is left to read it.
+   */
+  treatCloseAsEnd(code: number): void {
+    this.endCodes.add(code);
+  }
+
   /** Caps the size of the messages sent from now on (e.g. once the peer turns out to be an aztunnel). */
   setMaxOutgoingMessageBytes(bytes: number): void {
     if (!Number.isInteger(bytes) || bytes < 1) throw new RangeError('the message size limit must be a positive integer');
@@ -213,6 +229,7 @@ export class HybridConnectionStream extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (this.peerGone) return callback();
     const max = this.maxOutgoing;
     let ok = true;
     if (chunk.length <= max) ok = this.conn.sendBinary(chunk);
@@ -223,6 +240,7 @@ export class HybridConnectionStream extends Duplex {
   }
 
   override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
+    if (this.peerGone) return callback();
     const parts = chunks.map((c) => c.chunk);
     const total = parts.reduce((n, b) => n + b.length, 0);
     if (total > this.maxOutgoing) {
@@ -281,8 +299,12 @@ export class HybridConnectionStream extends Duplex {
     this.wake();
   }
 
+  private isEnd(code: number): boolean {
+    return isCleanClose(code) || this.endCodes.has(code);
+  }
+
   private finishReadable(): void {
-    if (isCleanClose(this.peerCode)) this.push(null);
+    if (this.isEnd(this.peerCode)) this.push(null);
     else this.destroy(new ConnectionLostError(this.peerCode, this.peerReason));
   }
 
@@ -293,7 +315,7 @@ export class HybridConnectionStream extends Duplex {
       this.destroy(error ?? new ConnectionLostError(code, reason || 'the connection ended without a close handshake'));
       return;
     }
-    if (!this.outputEnded && !this.writableFinished) {
+    if (!this.outputEnded && !this.writableFinished && !this.peerGone) {
       // The peer finished and the socket is gone while we still had a direction open: whatever
       // we wrote or still mean to write cannot arrive, which is an error even after a clean
       // close of the peer's direction.

@@ -1,4 +1,4 @@
-export { HybridConnectionClient, type CreateConnectionOptions } from './hybrid-connection-client.js';
+export { HybridConnectionClient, type ConnectRetry, type CreateConnectionOptions } from './hybrid-connection-client.js';
 export {
   DEFAULT_RECONNECT_DELAYS_MS,
   HybridConnectionListener,

@@ -3,6 +3,9 @@ import https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { createSasToken, normalizeAudience } from '../protocol/sas-token.js';
 import { hostPort, type RelayEndpoint } from '../protocol/relay-endpoint.js';
+import { proxyAgent } from '../proxy/proxy-agent.js';
+import { ProxyError } from '../proxy/proxy-error.js';
+import { ProxyPolicy, type ProxySetting } from '../proxy/proxy-policy.js';
 import { sleep } from '../util/sleep.js';
 
 /** The management API's path prefix on a hybridge relay (see src/relay/management-api.ts). */
@@ -24,6 +27,8 @@ export interface ManagementClientOptions {
    * the background and manage it right away (nothing was sent, so a retry is safe). Default 3 s.
    */
   startupWaitMs?: number;
+  /** The proxy to reach the relay through (see HybridConnectionOptions.proxy); default: the environment's. */
+  proxy?: ProxySetting;
 }
 
 export interface HybridConnectionProps {
@@ -48,8 +53,11 @@ export class ManagementHttpError extends Error {
   }
 }
 
-/** `tls`: the certificate was rejected; `handshake`: no TLS at all (often a plain-HTTP relay). */
-export type NetworkFailure = 'refused' | 'dns' | 'tls' | 'handshake' | 'timeout' | 'reset' | 'other';
+/**
+ * `tls`: the certificate was rejected; `handshake`: no TLS at all (often a plain-HTTP relay);
+ * `proxy`: the proxy refused or could not be reached (`detail` says which, naming the proxy).
+ */
+export type NetworkFailure = 'refused' | 'dns' | 'tls' | 'handshake' | 'timeout' | 'reset' | 'proxy' | 'other';
 
 /** No HTTP answer came back. */
 export class ManagementNetworkError extends Error {
@@ -72,9 +80,11 @@ export function managementBaseUrl(endpoint: RelayEndpoint): string {
 /** Calls a hybridge relay's management API with a Manage credential. */
 export class ManagementClient {
   readonly baseUrl: string;
+  private readonly proxy: ProxyPolicy;
 
   constructor(private readonly options: ManagementClientOptions) {
     this.baseUrl = managementBaseUrl(options.endpoint);
+    this.proxy = ProxyPolicy.from(options.proxy);
   }
 
   listHybridConnections(): Promise<unknown> {
@@ -154,7 +164,9 @@ export class ManagementClient {
       headers['Content-Type'] = 'application/json';
       headers['Content-Length'] = payload.length;
     }
-    const request: https.RequestOptions = { host: endpoint.host, port: endpoint.port, method, path: API_PREFIX + path, headers, agent: false };
+    const proxied = this.proxy.route(endpoint.host, endpoint.port, endpoint.secure) !== undefined;
+    const agent = proxied ? proxyAgent(this.proxy, endpoint.secure) : false;
+    const request: https.RequestOptions = { host: endpoint.host, port: endpoint.port, method, path: API_PREFIX + path, headers, agent };
     if (endpoint.secure && this.options.ca && this.options.ca.length > 0) request.ca = [...rootCertificates, ...this.options.ca];
     const timeoutMs = this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
 
@@ -235,6 +247,7 @@ const TLS_CODES = new Set([
 
 function networkError(err: Error, baseUrl: string, timeoutMs: number): ManagementNetworkError {
   if (err instanceof ManagementNetworkError) return err;
+  if (err instanceof ProxyError) return new ManagementNetworkError('proxy', err.message, baseUrl);
   const code = (err as NodeJS.ErrnoException).code ?? '';
   if (code === 'ECONNREFUSED') return new ManagementNetworkError('refused', 'connection refused', baseUrl);
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new ManagementNetworkError('dns', 'host name not found', baseUrl);

@@ -1,4 +1,6 @@
 import { createSasToken, parseSasToken } from '../protocol/sas-token.js';
+import { identityProxyOptions } from '../proxy/identity-proxy.js';
+import { ProxyPolicy, type ProxySetting } from '../proxy/proxy-policy.js';
 import { setNewest } from '../util/bounded-map.js';
 
 export interface SecurityToken {
@@ -70,6 +72,8 @@ export interface EntraTokenOptions {
   scope?: string;
   /** Microsoft Entra ID authority for DefaultAzureCredential (sovereign clouds), e.g. https://login.microsoftonline.us. */
   authorityHost?: string;
+  /** The proxy DefaultAzureCredential's sign-in requests take (see HybridConnectionOptions.proxy); default: the environment's. */
+  proxy?: ProxySetting;
 }
 
 /**
@@ -98,7 +102,7 @@ export class EntraTokenProvider implements TokenProvider {
   private async fetch(): Promise<SecurityToken> {
     let result;
     try {
-      const credential = this.credential ?? (this.credential = await defaultCredential(this.options.authorityHost));
+      const credential = this.credential ?? (this.credential = await defaultCredential(this.options));
       result = await credential.getToken(this.scope);
     } catch (err) {
       throw new Error(`could not get a Microsoft Entra ID token: ${(err as Error).message.split('\n')[0]}`);
@@ -109,8 +113,11 @@ export class EntraTokenProvider implements TokenProvider {
   }
 }
 
-async function defaultCredential(authorityHost: string | undefined): Promise<TokenCredentialLike> {
+async function defaultCredential(options: EntraTokenOptions): Promise<TokenCredentialLike> {
   // Loaded on demand: @azure/identity is large and most runs use SAS keys.
   const identity = await import('@azure/identity');
-  return new identity.DefaultAzureCredential(authorityHost ? { authorityHost } : undefined);
+  return new identity.DefaultAzureCredential({
+    ...(options.authorityHost ? { authorityHost: options.authorityHost } : {}),
+    ...identityProxyOptions(ProxyPolicy.from(options.proxy)),
+  });
 }

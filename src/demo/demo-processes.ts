@@ -1,7 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-
-const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+import { hybridgeCommand } from '../util/self-command.js';
 
 /** A `hybridge` child process of the demo, with its output kept for readiness checks and errors. */
 export class DemoProcess {
@@ -14,7 +12,8 @@ export class DemoProcess {
     readonly args: string[],
     env: NodeJS.ProcessEnv = {},
   ) {
-    this.child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const { command, args: prefix } = hybridgeCommand();
+    this.child = spawn(command, [...prefix, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     const keep = (chunk: Buffer) => (this.output += chunk.toString('utf8'));
     this.child.stdout!.on('data', keep);
     this.child.stderr!.on('data', keep);

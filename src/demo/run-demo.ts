@@ -27,8 +27,9 @@ export async function runDemo(options: DemoOptions): Promise<boolean> {
   const dataDir = mkdtempSync(join(tmpdir(), 'hybridge-demo-'));
   const rootKey = randomBytes(24).toString('base64url');
   const processes: DemoProcess[] = [];
-  const start = (label: string, args: string[]) => {
-    const p = new DemoProcess(label, args);
+  // Keys travel in the environment, never on command lines (where `ps` would show them).
+  const start = (label: string, args: string[], env: NodeJS.ProcessEnv = {}) => {
+    const p = new DemoProcess(label, args, env);
     processes.push(p);
     return p;
   };
@@ -36,18 +37,19 @@ export async function runDemo(options: DemoOptions): Promise<boolean> {
   let allOk = true;
   try {
     out('hybridge demo: an embedded relay and every kind of hybridge end, all on 127.0.0.1\n');
-    const relay = start('hybridge server', ['server', '--port', '0', '--data', dataDir, '--root-key', rootKey, '--hyco', 'demo', '--hyco', 'demo-http', '--hyco', 'demo-tunnel']);
+    const relay = start('hybridge server', ['server', '--port', '0', '--data', dataDir, '--hyco', 'demo', '--hyco', 'demo-http', '--hyco', 'demo-tunnel'], { HYBRIDGE_ROOT_KEY: rootKey });
     const relayUrl = (await relay.waitFor(/relay listening url=(ws:\/\/\S+)/))[1]!;
     const cs = `Endpoint=${relayUrl}/;SharedAccessKeyName=${ROOT_RULE};SharedAccessKey=${rootKey}`;
     targets = await startDemoTargets();
     out(`  relay    ${relayUrl}  (hybridge server; namespace in ${dataDir})\n`);
     out(`  targets  TCP echo 127.0.0.1:${targets.echoPort}, HTTP echo 127.0.0.1:${targets.httpPort}\n\n`);
 
-    const remote = start('hybridge bridge -T/-H', ['bridge', '-x', cs, '-T', `demo:127.0.0.1:${targets.echoPort}`, '-H', `demo-http:http/127.0.0.1:${targets.httpPort}`]);
+    const withCs = { HYBRIDGE_CONNECTION_STRING: cs, AZTUNNEL_RELAY_NAME: '', AZTUNNEL_KEY_NAME: '', AZTUNNEL_KEY: '', AZURE_BRIDGE_CONNECTIONSTRING: '' };
+    const remote = start('hybridge bridge -T/-H', ['bridge', '-T', `demo:127.0.0.1:${targets.echoPort}`, '-H', `demo-http:http/127.0.0.1:${targets.httpPort}`], withCs);
     const bridgePort = await freeTcpPort();
-    const local = start('hybridge bridge -L', ['bridge', '-x', cs, '-L', `127.0.0.1:${bridgePort}:demo`]);
-    const tunnelListener = start('hybridge relay-listener', ['relay-listener', '--connection-string', cs, '--hyco', 'demo-tunnel', '--allow', `127.0.0.1:${targets.echoPort}`]);
-    const tunnelSender = start('hybridge relay-sender', ['relay-sender', 'port-forward', `127.0.0.1:${targets.echoPort}`, '--connection-string', cs, '--hyco', 'demo-tunnel', '-b', '127.0.0.1:0']);
+    const local = start('hybridge bridge -L', ['bridge', '-L', `127.0.0.1:${bridgePort}:demo`], withCs);
+    const tunnelListener = start('hybridge relay-listener', ['relay-listener', '--hyco', 'demo-tunnel', '--allow', `127.0.0.1:${targets.echoPort}`], withCs);
+    const tunnelSender = start('hybridge relay-sender', ['relay-sender', 'port-forward', `127.0.0.1:${targets.echoPort}`, '--hyco', 'demo-tunnel', '-b', '127.0.0.1:0'], withCs);
     await remote.waitFor(/relay listener online[\s\S]*relay listener online/);
     await local.waitFor(/bridge ready/);
     await tunnelListener.waitFor(/listener online/);
@@ -76,9 +78,9 @@ export async function runDemo(options: DemoOptions): Promise<boolean> {
 
     out(`\n${allOk ? 'All checks passed.' : 'Some checks FAILED (see above).'} The same setup by hand:\n`);
     out('  hybridge server --hyco db                            # prints the root connection string once\n');
-    out('  export CS=\'Endpoint=ws://127.0.0.1:9350/;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=...\'\n');
-    out('  hybridge bridge -x "$CS" -T db:127.0.0.1:5432        # next to the service\n');
-    out('  hybridge bridge -x "$CS" -L 127.0.0.1:15432:db       # next to the client; connect to 127.0.0.1:15432\n');
+    out('  export HYBRIDGE_CONNECTION_STRING=\'Endpoint=ws://127.0.0.1:9350/;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=...\'\n');
+    out('  hybridge bridge -T db:127.0.0.1:5432                 # next to the service\n');
+    out('  hybridge bridge -L 127.0.0.1:15432:db                # next to the client; connect to 127.0.0.1:15432\n');
     return allOk;
   } finally {
     await Promise.all(processes.reverse().map((p) => p.stop()));

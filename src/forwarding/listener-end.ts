@@ -23,6 +23,13 @@ export interface ListenerEndHandlers {
  */
 export const MAX_FIRST_MESSAGE_BYTES = 64 * 1024;
 
+/**
+ * The listeners' policy (relay-listener and bridge -T/-H alike): a relay that is unreachable or drops
+ * the control channel is retried for ever; credentials refused this many times in a row, or a hybrid
+ * connection that does not exist (or was deleted), stop the listener for good (the process exits 1).
+ */
+export const LISTENER_MAX_AUTHORIZATION_FAILURES = 3;
+
 export interface DispatchOptions {
   /** How long a connection may stay silent before its first message (prewarmed senders wait too). */
   firstMessageTimeoutMs: number;

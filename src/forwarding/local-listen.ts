@@ -1,9 +1,14 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { lstatSync, unlinkSync } from 'node:fs';
+import { existsSync, lstatSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { formatTarget } from './dial.js';
 
 export class ListenError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** The configuration is wrong (no such address or directory), rather than the moment (port taken). */
+    readonly configProblem = false,
+  ) {
     super(message);
     this.name = 'ListenError';
   }
@@ -23,20 +28,18 @@ export function listenTcp(host: string | undefined, port: number, onConnection: 
 export async function listenUnix(path: string, onConnection: (socket: Socket) => void): Promise<Server> {
   await removeStaleSocket(path);
   const server = createServer({ allowHalfOpen: true }, onConnection);
-  return start(server, () => server.listen({ path }), path);
+  return start(server, () => server.listen({ path }), path, dirname(path));
 }
 
-function start(server: Server, listen: () => void, where: string): Promise<Server> {
+function start(server: Server, listen: () => void, where: string, socketDirectory?: string): Promise<Server> {
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
-      const reason =
-        err.code === 'EADDRINUSE'
-          ? 'is already in use'
-          : err.code === 'EACCES'
-            ? 'needs privileges this process does not have'
-            : err.code === 'EADDRNOTAVAIL'
-              ? 'is not an address of this machine'
-              : `cannot be used (${err.message})`;
+      // libuv reports a socket in a missing directory as EACCES; say what is really wrong.
+      if (socketDirectory !== undefined && (err.code === 'ENOENT' || (err.code === 'EACCES' && !existsSync(socketDirectory)))) {
+        return reject(new ListenError(`${where}: the directory ${socketDirectory} does not exist`, true));
+      }
+      if (err.code === 'EADDRNOTAVAIL') return reject(new ListenError(`${where} is not an address of this machine`, true));
+      const reason = err.code === 'EADDRINUSE' ? 'is already in use' : err.code === 'EACCES' ? 'needs privileges this process does not have' : `cannot be used (${err.message})`;
       reject(new ListenError(`${where} ${reason}`));
     });
     server.once('listening', () => resolve(server));
@@ -51,7 +54,7 @@ async function removeStaleSocket(path: string): Promise<void> {
   } catch {
     return;
   }
-  if (!isSocket) throw new ListenError(`${path} exists and is not a socket`);
+  if (!isSocket) throw new ListenError(`${path} exists and is not a socket`, true);
   const alive = await new Promise<boolean>((resolve) => {
     const probe = connect({ path });
     probe.once('connect', () => {

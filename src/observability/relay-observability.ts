@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { sendRelayError } from '../relay/http-errors.js';
 import type { RelayServer } from '../relay/relay-server.js';
+import { headerValue } from '../relay/request-url.js';
 import type { Logger } from '../util/logger.js';
 import type { RelayEventSink } from './events/event-bus.js';
 import { auditFileSink, eventFileSink } from './events/file-sinks.js';
@@ -125,11 +126,12 @@ export class RelayObservability {
 
   /** A namespace-level Manage token (ServiceBusAuthorization or Authorization header); answers 401/403 otherwise. */
   private authorized(req: IncomingMessage, res: ServerResponse): boolean {
-    const token = header(req, 'servicebusauthorization') ?? header(req, 'authorization');
-    const result = this.server.authorizeManage(token);
+    const token = headerValue(req, 'servicebusauthorization') ?? headerValue(req, 'authorization');
+    const result = this.server.authorizeManage(token, undefined, req.socket);
     if (result.ok) return true;
-    this.server.events.emit(result.status === 401 ? 'InvalidSasToken' : 'AuthorizationFailed', { role: 'management', status: result.status, reason: result.reason, remote: req.socket.remoteAddress });
-    sendRelayError(res, result.status, result.status === 401 ? 'Unauthorized' : 'Forbidden', result.reason, { 'Cache-Control': 'no-store' });
+    // Counted, not logged (as the management API's refusals): whatever scans the port would fill the log.
+    this.server.events.emit(result.status === 401 ? 'InvalidSasToken' : 'AuthorizationFailed', { role: 'management', status: result.status, reason: result.reason, remote: req.socket.remoteAddress, quiet: true });
+    this.server.refuseQuietly(req, () => sendRelayError(res, result.status, result.status === 401 ? 'Unauthorized' : 'Forbidden', result.reason, { 'Cache-Control': 'no-store' }));
     return false;
   }
 
@@ -139,9 +141,4 @@ export class RelayObservability {
     const body = JSON.stringify(view);
     res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(body) }).end(body);
   }
-}
-
-function header(req: IncomingMessage, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
 }

@@ -5,6 +5,11 @@
  * one text frame holding a ConnectResponse `{"version":1,"ok":..,"error":..?,"code":..?,"listener_id":..?}`.
  * Binary data frames follow a successful response. Field names and omission rules follow aztunnel
  * (empty strings are left out), so either end can be an aztunnel.
+ *
+ * hybridge adds `"half_close":true` to both (aztunnel's Go decoder ignores unknown fields): an end
+ * that carries half-close says so, and towards an end that does not (an aztunnel), a hybridge end
+ * keeps the whole connection open until the peer ends it instead of sending a Close that aztunnel
+ * would take as the end of everything.
  */
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -59,6 +64,8 @@ export interface ConnectEnvelope {
   metadata?: Record<string, string>;
   /** Sender-minted correlation id (16 base32 characters for aztunnel and hybridge). */
   bridgeId?: string;
+  /** hybridge: the sender carries half-close (`"half_close":true`); aztunnel senders leave it out. */
+  halfClose?: boolean;
 }
 
 export interface ConnectResponse {
@@ -67,6 +74,8 @@ export interface ConnectResponse {
   /** A dial failure code, `max_connections`, or a value from a newer peer (treat as generic). */
   code?: string;
   listenerId?: string;
+  /** hybridge: the listener carries half-close (`"half_close":true`); aztunnel listeners leave it out. */
+  halfClose?: boolean;
 }
 
 export class EnvelopeError extends Error {
@@ -154,6 +163,7 @@ export function encodeConnectEnvelope(envelope: ConnectEnvelope): string {
   const wire: Record<string, unknown> = { version: ENVELOPE_VERSION, target: envelope.target };
   if (envelope.metadata && Object.keys(envelope.metadata).length > 0) wire.metadata = envelope.metadata;
   if (envelope.bridgeId) wire.bridge_id = envelope.bridgeId;
+  if (envelope.halfClose) wire.half_close = true;
   return JSON.stringify(wire);
 }
 
@@ -206,6 +216,8 @@ export function parseConnectEnvelope(data: string | Uint8Array): EnvelopeParseRe
   if (typeof bridgeId !== 'string') return invalid('"bridge_id" is not a string');
   if (bridgeId.length > MAX_BRIDGE_ID_LENGTH || !/^[\x21-\x7e]*$/.test(bridgeId)) return invalid('"bridge_id" is too long or not printable ASCII');
   if (bridgeId) envelope.bridgeId = bridgeId;
+  // Only a literal true counts; anything else is a peer that does not carry half-close.
+  if (value.half_close === true) envelope.halfClose = true;
   return { ok: true, envelope, address };
 }
 
@@ -218,6 +230,7 @@ export function encodeConnectResponse(response: ConnectResponse): string {
   if (response.error) wire.error = response.error;
   if (response.code) wire.code = response.code;
   if (response.listenerId) wire.listener_id = response.listenerId;
+  if (response.halfClose) wire.half_close = true;
   return JSON.stringify(wire);
 }
 
@@ -255,6 +268,7 @@ export function parseConnectResponse(data: string | Uint8Array): ConnectResponse
     if (typeof text !== 'string') throw new EnvelopeError(`listener response "${wireName}" is not a string`);
     if (text) response[field] = text;
   }
+  if (value.half_close === true) response.halfClose = true;
   return response;
 }
 

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { audienceCovers, parseSasToken, SasTokenError, verifySasSignature } from '../protocol/sas-token.js';
+import { createHash, randomBytes } from 'node:crypto';
+import { audienceCovers, parseSasToken, SasTokenError, verifySasSignature, type SasToken } from '../protocol/sas-token.js';
 import type { AccessRight, AuthorizationRule } from './namespace-model.js';
 import type { NamespaceStore, RuleScope } from './namespace-store.js';
 
@@ -53,17 +53,18 @@ export function authorize(store: NamespaceStore, request: AuthorizeRequest): Aut
   const now = request.now ?? Date.now() / 1000;
   if (sas.expiresAt < now) return { ok: false, status: 401, reason: 'ExpiredToken: the token has expired' };
 
-  const candidates: { scope: RuleScope; rule: AuthorizationRule }[] = [];
+  // Rule names are unique per scope: one candidate rule of the entity, one of the namespace. Both
+  // are checked, present or not, so a failure costs the same whatever the namespace holds.
   const keyName = sas.keyName.toLowerCase();
-  if (entity !== undefined) {
-    const hc = store.getHybridConnection(entity);
-    for (const rule of hc?.authorizationRules ?? []) if (rule.keyName.toLowerCase() === keyName) candidates.push({ scope: hc!.name, rule });
-  }
-  for (const rule of store.namespaceRules()) if (rule.keyName.toLowerCase() === keyName) candidates.push({ scope: undefined, rule });
-
-  for (const { scope, rule } of candidates) {
-    const key = verifySasSignature(sas, rule.primaryKey) ? rule.primaryKey : verifySasSignature(sas, rule.secondaryKey) ? rule.secondaryKey : undefined;
-    if (key === undefined) continue;
+  const hc = entity === undefined ? undefined : store.getHybridConnection(entity);
+  const entityRule = hc?.authorizationRules.find((r) => r.keyName.toLowerCase() === keyName);
+  const namespaceRule = store.namespaceRules().find((r) => r.keyName.toLowerCase() === keyName);
+  const verified = [
+    { scope: hc?.name, rule: entityRule, key: verifyRuleKeys(sas, entityRule) },
+    { scope: undefined, rule: namespaceRule, key: verifyRuleKeys(sas, namespaceRule) },
+  ];
+  for (const { scope, rule, key } of verified) {
+    if (key === undefined || rule === undefined) continue;
     if (entity !== undefined && !audienceCovers(sas.resource, entity)) {
       return { ok: false, status: 401, reason: `InvalidAudience: the token is not for "${entity}"` };
     }
@@ -76,6 +77,20 @@ export function authorize(store: NamespaceStore, request: AuthorizeRequest): Aut
     return { ok: true, grant: { anonymous: false, scope, keyName: rule.keyName, keyFingerprint: keyFingerprint(key), expiresAt: sas.expiresAt } };
   }
   return { ok: false, status: 401, reason: 'InvalidSignature: the token has an invalid signature' };
+}
+
+/** Stands in for a rule that does not exist, so that checking it costs what checking a real one does. */
+const ABSENT_RULE_KEY = randomBytes(32).toString('base64');
+
+/**
+ * The key of `rule` that signed the token, if one did. Always two signature checks, also for an
+ * absent rule: how long a failure takes says nothing about which rule names exist.
+ */
+export function verifyRuleKeys(sas: SasToken, rule: AuthorizationRule | undefined): string | undefined {
+  const primary = verifySasSignature(sas, rule?.primaryKey ?? ABSENT_RULE_KEY);
+  const secondary = verifySasSignature(sas, rule?.secondaryKey ?? ABSENT_RULE_KEY);
+  if (!rule) return undefined;
+  return primary ? rule.primaryKey : secondary ? rule.secondaryKey : undefined;
 }
 
 /** True when a connection admitted with `grant` must be cut off because its key was revoked. */

@@ -12,6 +12,8 @@ import { ANONYMOUS_GRANT, type Grant } from './authorizer.js';
 import type { ListenerChannel } from './listener-channel.js';
 import type { ListenerDirectory, ListenerRef, PickCriteria } from './listener-directory.js';
 import { parseListenerIdList } from './listener-registry.js';
+import type { LogLimiter } from './log-limiter.js';
+import type { RefusalContext } from './refusals.js';
 import { PairedConnection } from './frame-relay.js';
 import { rawHeaderMap, type HcGesture } from './request-url.js';
 
@@ -65,11 +67,23 @@ export interface RelayedConnection {
   requestedAt: number;
 }
 
+/** Answers a handshake with an HTTP error (through the relay's failure throttle) and logs it. */
+export type RefuseUpgrade = (req: IncomingMessage, socket: Socket, status: number, reason: string, context: RefusalContext) => void;
+
 export interface ConnectBrokerOptions {
   directory: ListenerDirectory;
   log: Logger;
   /** Lifecycle steps (docs/operations.md, "Events"). */
   events?: RelayEventBus;
+  /** Rate-limited lines for what every sender may cause (left early, rejected, handed on). */
+  lines: LogLimiter;
+  refuse: RefuseUpgrade;
+  /** A listener's rendezvous socket proved its address: it counts as authenticated. */
+  onAuthenticated(socket: Socket): void;
+  /** Senders waiting for an accept, per hybrid connection; more are refused with 503. */
+  maxPendingPerHyco: number;
+  /** Bytes the relay may queue towards one leg beyond backpressure before the connection is closed 1008. */
+  maxLegBufferedBytes: number;
   /** How long a sender waits for the listener to complete the rendezvous. */
   acceptTimeoutMs: number;
   /**
@@ -94,6 +108,7 @@ const PRIVATE_HEADERS = new Set(['servicebusauthorization']);
  */
 export class ConnectBroker {
   private readonly pending = new Map<string, PendingAccept>();
+  private readonly pendingPerHyco = new Map<string, number>();
   readonly relayed = new Set<RelayedConnection>();
 
   constructor(private readonly options: ConnectBrokerOptions) {}
@@ -104,6 +119,13 @@ export class ConnectBroker {
 
   connect(request: SenderRequest): void {
     const { req, socket, gesture, entity } = request;
+    const hycoKey = entity.toLowerCase();
+    const waiting = this.pendingPerHyco.get(hycoKey) ?? 0;
+    if (waiting >= this.options.maxPendingPerHyco) {
+      this.options.refuse(req, socket, 503, `ServerBusy: ${waiting} senders are already waiting for a listener of "${entity}"; try again later`, { what: 'sender', fields: { hyco: entity } });
+      return;
+    }
+    this.pendingPerHyco.set(hycoKey, waiting + 1);
     const criteria: PickCriteria = {
       allowed: parseListenerIdList(req.headers['microsoft-relay-allowedlisteners']),
       disallowed: parseListenerIdList(req.headers['microsoft-relay-disallowedlisteners']),
@@ -152,7 +174,8 @@ export class ConnectBroker {
     socket.on('close', () => {
       if (this.pending.has(secret)) {
         this.release(pending);
-        this.options.events?.emit('SenderConnectionFailed', { role: 'sender', hyco: entity, trackingId, reason: 'the sender left before the listener accepted' });
+        this.options.lines.info({ hyco: entity, trackingId, event: 'SenderConnectionFailed' }, 'sender left before the listener accepted');
+        this.options.events?.emit('SenderConnectionFailed', { role: 'sender', hyco: entity, trackingId, reason: 'the sender left before the listener accepted', logged: true });
       }
     });
     this.options.events?.emit('NewSenderRegistering', { role: 'sender', hyco: entity, trackingId, remote: socket.remoteAddress });
@@ -170,10 +193,12 @@ export class ConnectBroker {
   accept(req: IncomingMessage, socket: Socket, head: Buffer, gesture: HcGesture): void {
     const pending = gesture.id ? this.pending.get(gesture.id) : undefined;
     if (!pending || pending.socket.destroyed) {
-      rejectUpgrade(socket, 403, 'The rendezvous address is not valid: it expired or was already used');
+      this.options.refuse(req, socket, 403, 'The rendezvous address is not valid: it expired or was already used', { what: 'rendezvous' });
       return;
     }
     this.release(pending);
+    this.options.onAuthenticated(socket);
+    if (pending.target) this.options.directory.noteResponsive(pending.target);
 
     if (gesture.statusCode !== undefined) {
       const code = Number(gesture.statusCode);
@@ -181,12 +206,14 @@ export class ConnectBroker {
       const description = gesture.statusDescription || 'Rejected by the listener';
       rejectUpgrade(socket, 410, 'Gone: the connection was rejected');
       rejectUpgrade(pending.socket, status, description);
-      this.options.events?.emit('ListenerRejectedConnection', { role: 'sender', hyco: pending.entity, trackingId: pending.trackingId, listenerId: pending.target?.listenerId, status, reason: description });
+      const fields = { hyco: pending.entity, trackingId: pending.trackingId, listenerId: pending.target?.listenerId, status, reason: description };
+      this.options.lines.info({ ...fields, event: 'ListenerRejectedConnection' }, 'listener rejected the connection');
+      this.options.events?.emit('ListenerRejectedConnection', { role: 'sender', ...fields, logged: true });
       return;
     }
     const problem = checkUpgradeRequest(req);
     if (problem) {
-      rejectUpgrade(socket, 400, problem);
+      rejectUpgrade(socket, 400, problem.reason, { headers: problem.headers });
       rejectUpgrade(pending.socket, 502, 'The listener failed the rendezvous handshake');
       return;
     }
@@ -207,15 +234,27 @@ export class ConnectBroker {
       requestedAt: pending.requestedAt,
       pair: undefined as unknown as PairedConnection,
     };
-    connection.pair = new PairedConnection(pending.socket, socket, {
+    connection.pair = new PairedConnection(pending.socket, socket, this.options.maxLegBufferedBytes, {
       onFinished: () => {
         this.relayed.delete(connection);
         this.options.onFinished?.(connection);
       },
+      onOverBudget: (leg, buffered) =>
+        this.options.lines.warn({ hyco: connection.entity, trackingId: connection.trackingId, leg, buffered }, 'relayed connection closed: a leg did not read what the relay had to send it (--max-leg-buffer)'),
     });
     this.relayed.add(connection);
     connection.pair.start(pending.head, head);
     this.options.onRelayed?.(connection);
+  }
+
+  /** Pings idle relayed connections and drops those whose peers stopped answering. */
+  sweepIdle(intervalMs: number): void {
+    const now = Date.now();
+    for (const c of this.relayed) {
+      const idle = now - c.pair.lastActivityAt;
+      if (idle > intervalMs * 3) c.pair.destroy();
+      else if (idle >= intervalMs) c.pair.ping();
+    }
   }
 
   /** Refuses every waiting sender (shutdown). */
@@ -257,7 +296,8 @@ export class ConnectBroker {
     if (pending.handoffTimer) clearTimeout(pending.handoffTimer);
     pending.handoffTimer = setTimeout(() => {
       if (!this.pending.has(pending.secret)) return;
-      this.options.log.info({ hyco: pending.entity, trackingId: pending.trackingId, listenerId: pending.target?.listenerId }, 'listener silent; offering the connection to another listener as well');
+      if (pending.target) this.options.directory.noteSilent(pending.target);
+      this.options.lines.info({ hyco: pending.entity, trackingId: pending.trackingId, listenerId: pending.target?.listenerId }, 'listener silent; offering the connection to another listener as well');
       void this.dispatchOrFail(pending, '', false);
     }, this.options.handoffMs ?? 5000);
     pending.handoffTimer.unref();
@@ -270,16 +310,19 @@ export class ConnectBroker {
 
   /** The sender no longer waits: forget it and stop reading its socket on its behalf. */
   private release(pending: PendingAccept): void {
-    this.pending.delete(pending.secret);
+    if (!this.pending.delete(pending.secret)) return;
+    const key = pending.entity.toLowerCase();
+    const waiting = (this.pendingPerHyco.get(key) ?? 1) - 1;
+    if (waiting > 0) this.pendingPerHyco.set(key, waiting);
+    else this.pendingPerHyco.delete(key);
     this.options.directory.settle(pending.secret);
     clearTimeout(pending.timer);
     if (pending.handoffTimer) clearTimeout(pending.handoffTimer);
     pending.socket.off('data', pending.onEarlyData);
   }
 
-  private fail(pending: PendingAccept, status: number, reason: string, event: RelayEventName = 'SenderConnectionFailed'): void {
+  private fail(pending: PendingAccept, status: number, reason: string, event?: RelayEventName): void {
     this.release(pending);
-    rejectUpgrade(pending.socket, status, reason);
-    this.options.events?.emit(event, { role: 'sender', hyco: pending.entity, trackingId: pending.trackingId, listenerId: pending.target?.listenerId, status, reason });
+    this.options.refuse(pending.req, pending.socket, status, reason, { what: 'sender', fields: { hyco: pending.entity, trackingId: pending.trackingId, listenerId: pending.target?.listenerId }, event });
   }
 }

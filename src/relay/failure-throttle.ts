@@ -1,14 +1,25 @@
+import type { LogLimiter } from './log-limiter.js';
+
+export interface FailureLine {
+  message: string;
+  fields: Record<string, unknown>;
+}
+
 /**
- * Makes repeated handshake failures from one address cheap for the relay and slow for the
- * client: hyco-ws reconnects with no back-off at all (about 900 attempts a second after a 401).
- * Past `burst` failures in a window, further answers are held back by `delayMs`.
+ * The one throttle every failure path of the relay goes through (refused listeners, senders, HTTP
+ * requests, management calls and rendezvous addresses). It makes repeated failures from one
+ * address cheap for the relay and slow for the client: hyco-ws reconnects with no back-off at all
+ * (about 900 attempts a second after a 401). Past `burst` failures in a window, further answers to
+ * that address are held back by `delayMs`. Log lines go through a LogLimiter, so a flood from many
+ * addresses is summed up too.
  */
 export class FailureThrottle {
-  private readonly windows = new Map<string, { start: number; count: number; suppressed: number }>();
+  private readonly windows = new Map<string, { start: number; count: number }>();
   private held = 0;
   private readonly sweep: NodeJS.Timeout;
 
   constructor(
+    private readonly lines: LogLimiter,
     private readonly burst = 20,
     private readonly windowMs = 1000,
     private readonly delayMs = 1000,
@@ -18,26 +29,28 @@ export class FailureThrottle {
     this.sweep.unref();
   }
 
-  /**
-   * Records a failure; returns how long to wait before answering (0 = now) and whether the
-   * failure should be logged (the rest are counted and reported once per window).
-   */
-  note(address: string, now = Date.now()): { delayMs: number; log: boolean; suppressed: number } {
+  /** Records a failure of `address`, logs `line` (rate-limited) and runs `answer` now or after the delay; returns the delay. */
+  fail(address: string, answer: () => void, line?: FailureLine): number {
+    if (line) this.lines.info(line.fields, line.message);
+    const delayMs = this.note(address);
+    this.hold(delayMs, answer);
+    return delayMs;
+  }
+
+  /** Records a failure; returns how long to wait before answering it (0 = now). */
+  note(address: string, now = Date.now()): number {
     let w = this.windows.get(address);
-    let suppressed = 0;
     if (!w || now - w.start >= this.windowMs) {
-      suppressed = w?.suppressed ?? 0;
-      w = { start: now, count: 0, suppressed: 0 };
+      w = { start: now, count: 0 };
       this.windows.set(address, w);
     }
     w.count++;
-    if (w.count <= this.burst) return { delayMs: 0, log: true, suppressed };
-    w.suppressed++;
-    return { delayMs: this.held < this.maxHeld ? this.delayMs : 0, log: false, suppressed };
+    if (w.count <= this.burst) return 0;
+    return this.held < this.maxHeld ? this.delayMs : 0;
   }
 
-  /** Runs `answer` after the delay, counting held sockets so a flood cannot pile them up without bound. */
-  hold(delayMs: number, answer: () => void): void {
+  /** Runs `answer` after the delay, counting held answers so a flood cannot pile them up without bound. */
+  private hold(delayMs: number, answer: () => void): void {
     if (delayMs <= 0) return answer();
     this.held++;
     const timer = setTimeout(() => {

@@ -1,4 +1,4 @@
-import { closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { NamespaceDocument } from './namespace-model.js';
@@ -6,6 +6,7 @@ import type { StoreBackend } from './namespace-store.js';
 
 const FILE_NAME = 'namespace.json';
 const LOCK_NAME = 'server.lock';
+const TEMP_SUFFIX = '.tmp';
 
 export class DataDirectoryError extends Error {
   constructor(message: string) {
@@ -29,8 +30,14 @@ export class FileStoreBackend implements StoreBackend {
     this.lockFile = join(dir, LOCK_NAME);
   }
 
-  /** Creates the directory (0700) and takes the lock. */
+  /** Creates the directory (0700), takes the lock (once; a second call keeps the lock it has) and removes temp files a killed server left behind. */
   lock(): void {
+    if (this.locked) return;
+    this.takeLock();
+    this.removeStaleTempFiles();
+  }
+
+  private takeLock(): void {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
@@ -50,6 +57,21 @@ export class FileStoreBackend implements StoreBackend {
       }
     }
     throw new DataDirectoryError(`cannot lock the data directory ${this.dir}`);
+  }
+
+  /**
+   * A server killed between writing a temp file and renaming it (kill -9, power loss) leaves a
+   * complete copy of the document, with every key it held (revoked ones too), under a name
+   * nothing reads. With the lock held no other server writes here, so every such file is stale.
+   */
+  private removeStaleTempFiles(): void {
+    for (const name of readdirSync(this.dir)) {
+      if (name.startsWith(`${FILE_NAME}.`) && name.endsWith(TEMP_SUFFIX)) removeIfPresent(join(this.dir, name));
+    }
+  }
+
+  async open(): Promise<void> {
+    this.lock();
   }
 
   async load(): Promise<NamespaceDocument | undefined> {
@@ -88,7 +110,7 @@ export class FileStoreBackend implements StoreBackend {
 
   private write(doc: NamespaceDocument): void {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const temp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    const temp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`;
     const fd = openSync(temp, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
     try {
       try {
@@ -100,8 +122,12 @@ export class FileStoreBackend implements StoreBackend {
       }
       renameSync(temp, this.file);
     } catch (err) {
-      // A full disk or a failed rename must not leave a half-written temp file behind.
-      removeIfPresent(temp);
+      // A full disk or a failed rename must not leave a temp file (with every key) behind.
+      try {
+        removeIfPresent(temp);
+      } catch {
+        // Reported with the write's own error below; the next start removes it.
+      }
       throw new DataDirectoryError(`cannot write ${this.file}: ${(err as Error).message}`);
     }
     const dirFd = openSync(this.dir, constants.O_RDONLY);

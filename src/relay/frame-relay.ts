@@ -10,20 +10,29 @@ import {
   Opcode,
   WebSocketProtocolError,
 } from '../protocol/websocket-frame.js';
+import { ControlFrameRate, DEFAULT_MAX_CONTROL_FRAMES_PER_SECOND } from '../websocket/control-frame-rate.js';
 
 export interface PairedConnectionEvents {
   /** Both sockets are gone. */
   onFinished(pair: PairedConnection): void;
+  /** A leg let more than the budget pile up; the connection is being closed 1008. */
+  onOverBudget?(leg: 'sender' | 'listener', bufferedBytes: number): void;
 }
+
+const PING_FRAME = encodeSmallFrame(Opcode.Ping, Buffer.alloc(0));
 
 /** How long a leg may stay open after the other leg has gone away without a Close handshake. */
 const ORPHAN_LINGER_MS = 10_000;
+/** How long a leg that broke the protocol has to take the relay's Close. */
+const FAILED_LEG_LINGER_MS = 1000;
 
 /**
  * One direction of a relayed WebSocket: decodes the (masked) client frames arriving on `from` and
  * writes them to `to` as (unmasked) server frames, one for one, streaming each payload as it
  * arrives. This direction is the only writer of data frames to `to`; control frames the relay
- * itself sends to `to` (pongs, pings, its own Close) wait in a queue until a frame boundary.
+ * itself sends to `to` (its pings, pongs to `to`'s pings, its own Close) wait for a frame boundary.
+ * At most one ping and one pong wait at a time, the pong carrying the latest ping's payload, and
+ * neither is written while `to` is write-blocked: a peer that pings and never reads costs nothing.
  */
 class RelayDirection implements FrameHandler {
   bytes = 0;
@@ -31,9 +40,14 @@ class RelayDirection implements FrameHandler {
   closed = false;
   closeCode: number | undefined;
   private midFrame = false;
-  private queuedControl: Buffer[] = [];
+  private pingWaiting = false;
+  private pongWaiting: Buffer | undefined;
+  private drainWait = false;
   private closeAfterFrame: Buffer | undefined;
   private readonly decoder: FrameDecoder;
+  private readonly controlRate = new ControlFrameRate(DEFAULT_MAX_CONTROL_FRAMES_PER_SECOND);
+  /** The source broke the protocol: it is not read any more (the pair lingers, then goes). */
+  private failed = false;
 
   constructor(
     private readonly from: Duplex,
@@ -44,21 +58,27 @@ class RelayDirection implements FrameHandler {
   }
 
   push(chunk: Buffer): void {
-    if (this.closed && !this.closeAfterFrame) return;
+    if (this.failed || (this.closed && !this.closeAfterFrame)) return;
     const to = this.to;
     to.cork();
     try {
       this.decoder.push(chunk);
     } catch (err) {
       const code = err instanceof WebSocketProtocolError ? err.closeCode : CloseCode.ProtocolError;
+      // Whatever else it sends is of no use, and a flood of it would cost the relay the reading.
+      this.failed = true;
+      this.from.pause();
       this.pair.protocolError(this, code, (err as Error).message);
     } finally {
       to.uncork();
     }
     if (to.writableNeedDrain && !this.from.isPaused()) {
       this.from.pause();
-      to.once('drain', () => this.from.resume());
+      to.once('drain', () => {
+        if (!this.failed) this.from.resume();
+      });
     }
+    this.pair.checkBudget(this);
   }
 
   onDataFrameStart(header: FrameHeader): void {
@@ -81,9 +101,11 @@ class RelayDirection implements FrameHandler {
   }
 
   onControlFrame(opcode: number, payload: Buffer): void {
+    // The relay answers pings and takes pongs itself: a flood of them is the relay's CPU, not the peer's traffic.
+    if (opcode !== Opcode.Close && this.controlRate.exceeded()) throw new WebSocketProtocolError('too many pings', CloseCode.PolicyViolation);
     if (opcode === Opcode.Ping) {
       // The pong goes back on `from`, whose output belongs to the other direction.
-      this.pair.other(this).sendControl(encodeSmallFrame(Opcode.Pong, payload));
+      this.pair.other(this).sendPong(payload);
       return;
     }
     if (opcode === Opcode.Pong) {
@@ -102,11 +124,46 @@ class RelayDirection implements FrameHandler {
     return this.closed && !this.closeAfterFrame;
   }
 
-  /** Queues a relay-made control frame for `to`, written at once unless a data frame is in flight. */
-  sendControl(frame: Buffer): void {
-    if (this.to.destroyed || (this.closed && !this.closeAfterFrame)) return;
-    if (this.midFrame) this.queuedControl.push(frame);
-    else this.to.write(frame);
+  /** A relay-made ping for `to`: written at once unless a data frame is in flight or `to` is write-blocked. */
+  sendPing(): void {
+    if (!this.canSendControl()) return;
+    this.pingWaiting = true;
+    this.flushWhenPossible();
+  }
+
+  /** Answers a ping from `to`; a pong still waiting is replaced (only the latest ping needs one). */
+  sendPong(payload: Buffer): void {
+    if (!this.canSendControl()) return;
+    this.pongWaiting = payload;
+    this.flushWhenPossible();
+  }
+
+  private canSendControl(): boolean {
+    return !this.to.destroyed && (!this.closed || this.closeAfterFrame !== undefined);
+  }
+
+  private flushWhenPossible(): void {
+    if (this.midFrame) return;
+    if (!this.to.writableNeedDrain) return this.writeWaitingControl();
+    if (this.drainWait) return;
+    this.drainWait = true;
+    this.to.once('drain', () => {
+      this.drainWait = false;
+      if (!this.midFrame && this.canSendControl()) this.writeWaitingControl();
+    });
+  }
+
+  private writeWaitingControl(): void {
+    if (this.pingWaiting) {
+      this.pingWaiting = false;
+      this.to.write(PING_FRAME);
+    }
+    const pong = this.pongWaiting;
+    if (pong) {
+      this.pongWaiting = undefined;
+      this.to.write(encodeSmallFrame(Opcode.Pong, pong));
+    }
+    this.pair.checkBudget(this);
   }
 
   /**
@@ -132,12 +189,13 @@ class RelayDirection implements FrameHandler {
   abandon(): void {
     this.closed = true;
     this.closeAfterFrame = undefined;
-    this.queuedControl = [];
-    if (this.from.isPaused()) this.from.resume();
+    this.pingWaiting = false;
+    this.pongWaiting = undefined;
+    if (this.from.isPaused() && !this.failed) this.from.resume();
   }
 
   private flushControl(): void {
-    for (const frame of this.queuedControl.splice(0)) this.to.write(frame);
+    if (this.pingWaiting || this.pongWaiting) this.writeWaitingControl();
     if (this.closeAfterFrame) {
       this.to.write(this.closeAfterFrame);
       this.closeAfterFrame = undefined;
@@ -165,6 +223,8 @@ export class PairedConnection {
   constructor(
     readonly sender: Duplex,
     readonly listener: Duplex,
+    /** Bytes a leg may have waiting for it beyond what backpressure lets through (see RelayLimits.maxLegBufferedBytes). */
+    private readonly maxLegBufferedBytes: number,
     private readonly events: PairedConnectionEvents,
   ) {
     this.senderToListener = new RelayDirection(sender, listener, this);
@@ -215,9 +275,23 @@ export class PairedConnection {
 
   /** Pings both legs (each answers with a pong, which counts as activity). */
   ping(): void {
-    const frame = encodeSmallFrame(Opcode.Ping, Buffer.alloc(0));
-    this.senderToListener.sendControl(frame);
-    this.listenerToSender.sendControl(frame);
+    this.senderToListener.sendPing();
+    this.listenerToSender.sendPing();
+  }
+
+  /**
+   * Backpressure keeps what waits for a leg near the socket's high-water mark; a leg over the
+   * budget is one the relay cannot make read. It is cut off (1008 to the other side), at once,
+   * since what waits for it would never drain.
+   */
+  checkBudget(direction: RelayDirection): void {
+    const buffered = direction.to.writableLength;
+    if (buffered <= this.maxLegBufferedBytes || direction.to.destroyed) return;
+    const leg = direction.to === this.sender ? 'sender' : 'listener';
+    this.events.onOverBudget?.(leg, buffered);
+    this.other(direction).closeWith(CloseCode.PolicyViolation, `the ${leg} does not read`, false);
+    direction.abandon();
+    direction.to.destroy();
   }
 
   /** Closes both directions from the relay's side (hybrid connection deleted, key revoked, drain). */
@@ -248,6 +322,9 @@ export class PairedConnection {
     direction.closeWith(CloseCode.GoingAway, 'peer protocol error', true);
     this.directionClosed();
     this.lingerThenDestroy();
+    // It is no longer read, so its goodbye would go unseen: it gets a moment to take the Close.
+    const offender = direction === this.senderToListener ? this.sender : this.listener;
+    setTimeout(() => offender.destroy(), FAILED_LEG_LINGER_MS).unref();
   }
 
   private wire(socket: Duplex, inbound: RelayDirection, outbound: RelayDirection, role: 'sender' | 'listener'): void {

@@ -1,8 +1,9 @@
 import type { Logger } from '../util/logger.js';
-import { MAX_CONTROL_MESSAGE_BYTES, parseListenerCommand, ControlMessageError, type ResponseCommand } from '../protocol/control-messages.js';
+import { parseListenerCommand, ControlMessageError, type ResponseCommand } from '../protocol/control-messages.js';
 import { CloseCode } from '../protocol/websocket-frame.js';
 import type { WsConnection } from '../websocket/connection.js';
 import type { AuthResult, Grant } from './authorizer.js';
+import { SILENCE_DEMOTION_MS, type ListenerState } from './listener-selection.js';
 
 /** Receives one HTTP response coming back from a listener (headers, then streamed body). */
 export interface ResponseSink {
@@ -17,7 +18,8 @@ export interface ListenerChannelHooks {
   findResponseSink(channel: ListenerChannel, requestId: string): ResponseSink | undefined;
   /** Checks a renewToken's token for this channel's entity. */
   reauthorize(token: string): AuthResult;
-  onClosed(channel: ListenerChannel, code: number, reason: string): void;
+  /** `error` says why the relay gave up on the channel (a limit, a protocol error), when it did. */
+  onClosed(channel: ListenerChannel, code: number, reason: string, error?: Error): void;
 }
 
 export interface ListenerChannelOptions {
@@ -32,13 +34,13 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /**
  * The relay's end of a listener's control channel: sends `accept` and `request` commands, takes
  * `response` and `renewToken`, enforces token expiry (close 1008) and watches liveness with pings.
+ * Message sizes, UTF-8 and the write budget are the connection's to enforce (see RelayServer).
  */
 export class ListenerChannel {
   readonly connectedAt = Date.now();
-  private textParts: Buffer[] = [];
-  private textSize = 0;
-  private inBinary = false;
   private bodySink: ResponseSink | undefined;
+  /** Demoted for new work until then: it left a sender waiting (see listener-selection.ts). */
+  private silentUntil = 0;
   private expiryTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private closing = false;
@@ -58,12 +60,16 @@ export class ListenerChannel {
   ) {
     // Accept and request commands for many connections share this channel.
     conn.coalesceWrites();
-    conn.attach({
-      onMessageStart: (binary) => this.messageStart(binary),
-      onMessageData: (chunk) => this.messageData(chunk),
-      onMessageEnd: () => this.messageEnd(),
-      onClosed: (code, reason) => this.finished(code, reason),
-    }, head);
+    conn.attach(
+      {
+        onMessageStart: () => this.bodyStart(),
+        onMessageData: (chunk) => this.bodySink?.onBodyData(chunk),
+        onMessageEnd: () => this.bodyEnd(),
+        onText: (text) => this.command(text),
+        onClosed: (code, reason, error) => this.finished(code, reason, error),
+      },
+      head,
+    );
     conn.startKeepAlive(options.pingIntervalMs, options.pingTimeoutMs, () => {
       this.log.warn({ hyco: entity, listenerId }, 'listener stopped answering pings; dropping its control channel');
       conn.destroy();
@@ -75,9 +81,27 @@ export class ListenerChannel {
     return !this.closed && !this.closing;
   }
 
-  /** Sends a command, and its body as the very next binary message so nothing can come between. */
+  /** What listener selection looks at. */
+  get selectionState(): ListenerState {
+    return { open: this.isOpen, writeBlocked: this.conn.writeBlocked, overBudget: this.conn.overBudget, silentUntil: this.silentUntil };
+  }
+
+  /** It did not come to a rendezvous in time: offer it work only when no other listener can take it. */
+  markSilent(now = Date.now()): void {
+    this.silentUntil = now + SILENCE_DEMOTION_MS;
+  }
+
+  markResponsive(): void {
+    this.silentUntil = 0;
+  }
+
+  /**
+   * Sends a command, and its body as the very next binary message so nothing can come between.
+   * False when the channel cannot take it: closed, or over its buffer budget (a listener that does
+   * not read gets no more work, also from other nodes of a cluster).
+   */
   send(json: string, body?: Buffer): boolean {
-    if (!this.isOpen) return false;
+    if (!this.isOpen || this.conn.overBudget) return false;
     this.conn.sendText(json);
     if (body) this.conn.sendBinary(body);
     return true;
@@ -92,35 +116,18 @@ export class ListenerChannel {
     timer.unref();
   }
 
-  private messageStart(binary: boolean): void {
-    this.inBinary = binary;
-    if (!binary) return;
+  /** Binary messages are response bodies, each announced by the response before it. */
+  private bodyStart(): void {
     if (!this.bodySink) this.violation(CloseCode.PolicyViolation, 'binary message without a response that announced a body');
   }
 
-  private messageData(chunk: Buffer): void {
-    if (this.inBinary) {
-      this.bodySink?.onBodyData(chunk);
-      return;
-    }
-    this.textSize += chunk.length;
-    if (this.textSize > MAX_CONTROL_MESSAGE_BYTES) {
-      this.violation(CloseCode.MessageTooBig, `control message larger than ${MAX_CONTROL_MESSAGE_BYTES} bytes`);
-      return;
-    }
-    this.textParts.push(Buffer.from(chunk));
+  private bodyEnd(): void {
+    const sink = this.bodySink;
+    this.bodySink = undefined;
+    sink?.onBodyEnd();
   }
 
-  private messageEnd(): void {
-    if (this.inBinary) {
-      const sink = this.bodySink;
-      this.bodySink = undefined;
-      sink?.onBodyEnd();
-      return;
-    }
-    const text = Buffer.concat(this.textParts).toString('utf8');
-    this.textParts = [];
-    this.textSize = 0;
+  private command(text: string): void {
     if (this.closed) return;
     let command;
     try {
@@ -188,12 +195,12 @@ export class ListenerChannel {
     this.close(code, reason);
   }
 
-  private finished(code: number, reason: string): void {
+  private finished(code: number, reason: string, error: Error | undefined): void {
     if (this.closed) return;
     this.closed = true;
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.bodySink?.onAbort('listener control channel closed');
     this.bodySink = undefined;
-    this.hooks.onClosed(this, code, reason);
+    this.hooks.onClosed(this, code, reason, error);
   }
 }

@@ -34,7 +34,7 @@ export interface ListenerDirectory {
   unregister(channel: ListenerChannel): void;
   /** A channel of this node renewed its token: `grant` is who it is admitted as from now on. */
   refresh(channel: ListenerChannel, grant: Grant): void;
-  /** The next listener for a new connection (round-robin over those meeting the criteria). */
+  /** The next listener for a new connection (round-robin over those meeting the criteria; see listener-selection.ts). */
   pick(entity: string, criteria: PickCriteria): Promise<ListenerRef | undefined>;
   /**
    * Sends a command to a listener. `ref` names the waiting connection so that the listener's node
@@ -43,6 +43,10 @@ export interface ListenerDirectory {
   deliver(target: ListenerRef, json: string, ref: string, onUndeliverable: () => void): Promise<boolean>;
   /** The waiting connection `ref` is settled; forget its undeliverable callback. */
   settle(ref: string): void;
+  /** The listener left a sender waiting past the hand-off time: demote it for new work. */
+  noteSilent(target: ListenerRef): void;
+  /** The listener came to a rendezvous: it is no longer demoted. */
+  noteResponsive(target: ListenerRef): void;
   /** Listeners of an entity (cluster-wide in a cluster). */
   count(entity: string): Promise<number>;
   /** Control channels connected to this node. */
@@ -122,6 +126,14 @@ export class LocalDirectory implements ListenerDirectory {
 
   settle(): void {
     // Local deliveries report failure through the channel's close, not through callbacks.
+  }
+
+  noteSilent(target: ListenerRef): void {
+    target.channel?.markSilent();
+  }
+
+  noteResponsive(target: ListenerRef): void {
+    target.channel?.markResponsive();
   }
 
   async count(entity: string): Promise<number> {

@@ -1,4 +1,5 @@
 import type { ListenerChannel } from './listener-channel.js';
+import { Eligibility, eligibilityOf, pickRoundRobin } from './listener-selection.js';
 
 export interface ListenerCriteria {
   /** Only these listener ids (Microsoft-Relay-AllowedListeners). */
@@ -11,10 +12,12 @@ export interface ListenerCriteria {
 
 /**
  * The control channels connected to this relay, per hybrid connection. New connections are
- * spread round-robin over the open channels that meet the sender's criteria.
+ * spread round-robin over the channels that meet the sender's criteria and can take work now
+ * (listener-selection.ts).
  */
 export class ListenerRegistry {
   private readonly byEntity = new Map<string, { channels: ListenerChannel[]; next: number }>();
+  private total = 0;
 
   constructor(private readonly maxPerEntity: number) {}
 
@@ -28,14 +31,22 @@ export class ListenerRegistry {
     }
     if (slot.channels.length >= this.maxPerEntity) return false;
     slot.channels.push(channel);
+    this.total++;
     return true;
+  }
+
+  /** Control channels of every hybrid connection. */
+  get size(): number {
+    return this.total;
   }
 
   remove(channel: ListenerChannel): void {
     const key = channel.entity.toLowerCase();
     const slot = this.byEntity.get(key);
     if (!slot) return;
+    const before = slot.channels.length;
     slot.channels = slot.channels.filter((c) => c !== channel);
+    this.total -= before - slot.channels.length;
     if (slot.channels.length === 0) this.byEntity.delete(key);
   }
 
@@ -48,22 +59,21 @@ export class ListenerRegistry {
     return [...this.byEntity.values()].flatMap((s) => s.channels);
   }
 
-  /** The next listener in round-robin order that meets the criteria, or undefined. */
+  /** The next listener in round-robin order that meets the criteria and can take work, or undefined. */
   pick(entity: string, criteria: ListenerCriteria = {}): ListenerChannel | undefined {
     const slot = this.byEntity.get(entity.toLowerCase());
     if (!slot) return undefined;
-    const n = slot.channels.length;
-    for (let i = 0; i < n; i++) {
-      const index = (slot.next + i) % n;
-      const channel = slot.channels[index]!;
-      if (!channel.isOpen || criteria.exclude?.has(channel)) continue;
+    const now = Date.now();
+    const index = pickRoundRobin(slot.channels, slot.next, (channel) => {
+      if (criteria.exclude?.has(channel)) return Eligibility.Excluded;
       const id = channel.listenerId.toLowerCase();
-      if (criteria.allowed && !criteria.allowed.has(id)) continue;
-      if (criteria.disallowed?.has(id)) continue;
-      slot.next = (index + 1) % n;
-      return channel;
-    }
-    return undefined;
+      if (criteria.allowed && !criteria.allowed.has(id)) return Eligibility.Excluded;
+      if (criteria.disallowed?.has(id)) return Eligibility.Excluded;
+      return eligibilityOf(channel.selectionState, now);
+    });
+    if (index < 0) return undefined;
+    slot.next = (index + 1) % slot.channels.length;
+    return slot.channels[index];
   }
 }
 

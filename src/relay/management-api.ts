@@ -1,12 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { formatConnectionString } from '../protocol/connection-string.js';
 import type { RelayEndpoint } from '../protocol/relay-endpoint.js';
-import { parseSasToken, verifySasSignature } from '../protocol/sas-token.js';
-import type { AuthResult } from './authorizer.js';
+import { audiencePath, parseSasToken } from '../protocol/sas-token.js';
+import { verifyRuleKeys, type AuthResult } from './authorizer.js';
 import { sendRelayError } from './http-errors.js';
 import { claimedRule, describeOperation, type ManagementOperationRecord } from './management-operation.js';
 import { normalizeRights, type AuthorizationRule, type HybridConnection } from './namespace-model.js';
 import { StoreError, type NamespaceStore, type RuleScope } from './namespace-store.js';
+import { headerValue } from './request-url.js';
 
 /** Management API prefix; `$` cannot appear in a hybrid connection name, so it never shadows one. */
 export const MANAGEMENT_PREFIX = '/$hybridge/v1';
@@ -21,6 +22,8 @@ export interface ManagementContext {
   authorizeManage(token: string | undefined, entity: string | undefined): AuthResult;
   /** Every request once answered, for the audit log (names only, never a key). */
   onOperation?(record: ManagementOperationRecord): void;
+  /** Sends the answer to a failed authentication (through the relay's failure throttle). */
+  onAuthFailure(answer: () => void): void;
 }
 
 const MAX_BODY = 16 * 1024;
@@ -61,6 +64,8 @@ class HttpError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** The caller did not prove the right to do this: answered through the failure throttle. */
+    readonly authFailure = false,
   ) {
     super(message);
   }
@@ -110,6 +115,7 @@ export async function handleManagementRequest(ctx: ManagementContext, req: Incom
     }
     throw new HttpError(404, 'NotFound', 'unknown management resource');
   } catch (err) {
+    if (err instanceof HttpError && err.authFailure) return ctx.onAuthFailure(() => sendRelayError(res, err.status, err.code, err.message));
     if (err instanceof HttpError) return sendRelayError(res, err.status, err.code, err.message);
     if (err instanceof StoreError) return sendRelayError(res, err.status, storeErrorCode(err.status), err.message);
     return sendRelayError(res, 500, 'InternalError', 'the management operation failed');
@@ -202,13 +208,18 @@ function authFailure(store: NamespaceStore, failure: { status: number; reason: s
       const reason = owner.rule.rights.includes('Manage')
         ? `rule "${owner.rule.keyName}" belongs to hybrid connection "${owner.entity}" and can manage only that one; ${what} a namespace-level Manage rule`
         : `Unauthorized: rule "${owner.rule.keyName}" of hybrid connection "${owner.entity}" does not grant Manage`;
-      return new HttpError(403, 'Forbidden', reason);
+      return new HttpError(403, 'Forbidden', reason, true);
     }
   }
-  return new HttpError(failure.status, failure.status === 401 ? 'Unauthorized' : 'Forbidden', failure.reason);
+  return new HttpError(failure.status, failure.status === 401 ? 'Unauthorized' : 'Forbidden', failure.reason, true);
 }
 
-/** The hybrid-connection-level rule whose key signed `token`, if any. */
+/**
+ * The hybrid-connection-level rule whose key signed `token`, if any. One rule is checked: that of
+ * the hybrid connection the token's audience names, else the only one with the token's rule name.
+ * A name that many hybrid connections share is not searched: a failed authentication costs the
+ * same two signature checks however many hybrid connections and rules the namespace holds.
+ */
 function entityRuleSigning(store: NamespaceStore, token: string): { entity: string; rule: AuthorizationRule } | undefined {
   let sas;
   try {
@@ -217,13 +228,13 @@ function entityRuleSigning(store: NamespaceStore, token: string): { entity: stri
     return undefined;
   }
   const keyName = sas.keyName.toLowerCase();
-  for (const entity of store.hybridConnections()) {
-    for (const rule of entity.authorizationRules) {
-      if (rule.keyName.toLowerCase() !== keyName) continue;
-      if (verifySasSignature(sas, rule.primaryKey) || verifySasSignature(sas, rule.secondaryKey)) return { entity: entity.name, rule };
-    }
-  }
-  return undefined;
+  const path = audiencePath(sas.resource);
+  const audience = path ? store.matchPath(path)?.entity : undefined;
+  const audienceRule = audience?.authorizationRules.find((r) => r.keyName.toLowerCase() === keyName);
+  const named = store.entityRulesNamed(keyName);
+  const candidate = audience && audienceRule ? { entity: audience, rule: audienceRule } : named.length === 1 ? named[0] : undefined;
+  if (verifyRuleKeys(sas, candidate?.rule) === undefined || !candidate) return undefined;
+  return { entity: candidate.entity.name, rule: candidate.rule };
 }
 
 function entityProps(body: Record<string, unknown>): { requiresClientAuthorization?: boolean; userMetadata?: string } {
@@ -239,20 +250,31 @@ function entityProps(body: Record<string, unknown>): { requiresClientAuthorizati
   return props;
 }
 
+/**
+ * Reads a JSON object body of at most MAX_BODY bytes. A larger body is answered with 413 at once;
+ * the rest of it is read and dropped (bounded by the relay's linger for unread bodies), so the
+ * client gets its answer instead of a reset.
+ */
 function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
+    const tooLarge = () => new HttpError(413, 'PayloadTooLarge', `request body is larger than ${MAX_BODY} bytes`);
     const chunks: Buffer[] = [];
     let size = 0;
+    let refused = false;
+    const refuse = () => {
+      refused = true;
+      chunks.length = 0;
+      reject(tooLarge());
+    };
+    if (Number(req.headers['content-length'] ?? 0) > MAX_BODY) refuse();
     req.on('data', (chunk: Buffer) => {
+      if (refused) return;
       size += chunk.length;
-      if (size > MAX_BODY) {
-        reject(new HttpError(413, 'PayloadTooLarge', 'request body is too large'));
-        req.destroy();
-        return;
-      }
+      if (size > MAX_BODY) return refuse();
       chunks.push(chunk);
     });
     req.on('end', () => {
+      if (refused) return;
       const text = Buffer.concat(chunks).toString('utf8').trim();
       if (!text) return resolve({});
       try {
@@ -284,11 +306,6 @@ function safeDecode(segment: string): string {
   } catch {
     return segment;
   }
-}
-
-function headerValue(req: IncomingMessage, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { isValidEntityPath } from '../protocol/relay-endpoint.js';
+import { isValidEntityPath, MAX_ENTITY_PATH_LENGTH } from '../protocol/relay-endpoint.js';
 import {
   type AccessRight,
   type AuthorizationRule,
@@ -14,6 +14,8 @@ import {
 
 /** Where the namespace document lives: a file, or Redis in a cluster. */
 export interface StoreBackend {
+  /** Claims the storage (the file backend's lock); called once, when the server can already serve. */
+  open?(): Promise<void>;
   /** Reads the current document, or undefined when none was ever written. */
   load(): Promise<NamespaceDocument | undefined>;
   /**
@@ -47,6 +49,12 @@ export type NamespaceChange =
   | { kind: 'ruleKeysChanged'; scope: RuleScope; keyName: string; revokedKeys: string[] }
   | { kind: 'ruleRemoved'; scope: RuleScope; keyName: string; revokedKeys: string[] };
 
+/** A rule of one hybrid connection. */
+export interface EntityRule {
+  entity: HybridConnection;
+  rule: AuthorizationRule;
+}
+
 export interface HybridConnectionMatch {
   entity: HybridConnection;
   /** What follows the entity name in the path, without a leading slash. */
@@ -60,6 +68,7 @@ export interface HybridConnectionMatch {
 export class NamespaceStore extends EventEmitter {
   private doc!: NamespaceDocument;
   private byName = new Map<string, HybridConnection>();
+  private entityRulesByName = new Map<string, EntityRule[]>();
   private revisionCount = 0;
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -69,6 +78,7 @@ export class NamespaceStore extends EventEmitter {
 
   /** Loads the document, creating it with a root rule on first start. Returns whether it was created. */
   async open(create: () => NamespaceDocument): Promise<boolean> {
+    await this.backend.open?.();
     // Listen before the first read, so that a change another node makes right after it is not missed.
     // A failed reload (cluster store briefly unreachable) keeps the copy we have; the next change retries.
     await this.backend.watch?.(() => void this.reload().catch(() => undefined));
@@ -106,12 +116,33 @@ export class NamespaceStore extends EventEmitter {
     return this.byName.get(name.toLowerCase());
   }
 
-  /** Finds the entity a request path names: the longest run of leading segments that is a hybrid connection. */
+  /** The hybrid-connection-level rules called `keyName` (case-insensitive), across all hybrid connections. */
+  entityRulesNamed(keyName: string): readonly EntityRule[] {
+    return this.entityRulesByName.get(keyName.toLowerCase()) ?? [];
+  }
+
+  /**
+   * Finds the entity a request path names: the longest run of leading segments that is a hybrid
+   * connection. Only runs that can be a name (at most MAX_ENTITY_PATH_LENGTH characters) are tried,
+   * so a long path costs no more than a short one.
+   */
   matchPath(path: string): HybridConnectionMatch | undefined {
-    const segments = path.split('/').filter((s) => s.length > 0);
-    for (let n = segments.length; n > 0; n--) {
-      const entity = this.byName.get(segments.slice(0, n).join('/').toLowerCase());
-      if (entity) return { entity, suffix: segments.slice(n).join('/') };
+    const prefixes: { name: string; end: number }[] = [];
+    let name = '';
+    for (let at = 0; at <= path.length; ) {
+      const slash = path.indexOf('/', at);
+      const stop = slash < 0 ? path.length : slash;
+      if (stop > at) {
+        name = name ? `${name}/${path.slice(at, stop)}` : path.slice(at, stop);
+        if (name.length > MAX_ENTITY_PATH_LENGTH) break;
+        prefixes.push({ name, end: stop });
+      }
+      if (slash < 0) break;
+      at = slash + 1;
+    }
+    for (let n = prefixes.length - 1; n >= 0; n--) {
+      const entity = this.byName.get(prefixes[n]!.name.toLowerCase());
+      if (entity) return { entity, suffix: segmentsAfter(path, prefixes[n]!.end) };
     }
     return undefined;
   }
@@ -279,8 +310,26 @@ export class NamespaceStore extends EventEmitter {
     this.doc = doc;
     this.revisionCount++;
     this.byName = new Map(doc.hybridConnections.map((e) => [e.name.toLowerCase(), e]));
+    this.entityRulesByName = new Map();
+    for (const entity of doc.hybridConnections) {
+      for (const rule of entity.authorizationRules) {
+        const key = rule.keyName.toLowerCase();
+        const list = this.entityRulesByName.get(key);
+        if (list) list.push({ entity, rule });
+        else this.entityRulesByName.set(key, [{ entity, rule }]);
+      }
+    }
     if (previous) for (const change of diffNamespaces(previous, doc)) this.emit('change', change);
   }
+}
+
+/** The non-empty segments of `path` after position `from`, joined with single slashes. */
+function segmentsAfter(path: string, from: number): string {
+  return path
+    .slice(from)
+    .split('/')
+    .filter((s) => s.length > 0)
+    .join('/');
 }
 
 function findEntity(doc: NamespaceDocument, name: string): HybridConnection | undefined {

@@ -1,32 +1,36 @@
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycle.js';
 import { RelayEventBus } from '../observability/events/event-bus.js';
 import { logSink } from '../observability/events/log-sink.js';
-import type { RelayEventName } from '../observability/events/relay-event.js';
 import { formatConnectionString } from '../protocol/connection-string.js';
 import { formatHost, parseRelayEndpoint, type RelayEndpoint } from '../protocol/relay-endpoint.js';
 import { CloseCode } from '../protocol/websocket-frame.js';
 import type { Logger } from '../util/logger.js';
 import { secretMatcher } from '../util/same-secret.js';
 import { WsConnection } from '../websocket/connection.js';
-import { acceptUpgrade, checkUpgradeRequest, rejectUpgrade } from '../websocket/server-handshake.js';
+import { acceptUpgrade, checkUpgradeRequest } from '../websocket/server-handshake.js';
 import { AuthorizationCache } from './authorization-cache.js';
-import { grantRevoked, type AuthResult, type Grant } from './authorizer.js';
+import type { AuthResult } from './authorizer.js';
 import { ConnectBroker, type RelayedConnection } from './connect-broker.js';
-import { FailureThrottle } from './failure-throttle.js';
-import { sendRelayError } from './http-errors.js';
+import { ConnectionGate } from './connection-gate.js';
+import { createFrontDoor } from './front-door.js';
+import { answerHealth, isHealthRequest } from './health.js';
 import { HttpRelay } from './http-relay.js';
-import { ListenerChannel } from './listener-channel.js';
+import { limitWarnings, resolveRelayLimits, type RelayLimits } from './limits.js';
+import { controlConnectionOptions, openListenerChannel, type ChannelWiring } from './listener-admission.js';
 import { LocalDirectory, type ListenerDirectory } from './listener-directory.js';
 import type { ListenerRegistry } from './listener-registry.js';
 import { handleManagementRequest, MANAGEMENT_PREFIX, type ManagementContext } from './management-api.js';
 import { emptyNamespace, ROOT_RULE_NAME } from './namespace-model.js';
+import { enforceNamespaceChange } from './namespace-enforcement.js';
 import { NamespaceStore, type NamespaceChange, type StoreBackend } from './namespace-store.js';
-import { gestureToken, isHcPath, listenerIdFromTracking, parseHcGesture, parseRelayedTarget, rawSuffixAfter, type HcGesture } from './request-url.js';
+import { Refusals, type RefusalContext } from './refusals.js';
+import { gestureToken, headerValue, isHcPath, listenerIdFromTracking, parseHcGesture, parseRelayedTarget, rawSuffixAfter, type HcGesture } from './request-url.js';
 
 export interface RelayServerOptions {
   host: string;
@@ -39,7 +43,10 @@ export interface RelayServerOptions {
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** How clients reach this server (connection strings, rendezvous addresses). */
   publicUrl?: string;
+  /** Same as limits.maxListenersPerHyco (kept for existing callers). */
   maxListenersPerEntity?: number;
+  /** The relay's limits (src/relay/limits.ts); unset ones take their defaults. */
+  limits?: Partial<RelayLimits>;
   /** This node's id (cluster mode; 'local' otherwise). */
   nodeId?: string;
   /** Wraps this node's listener directory into a cluster-wide one (cluster mode). */
@@ -52,7 +59,7 @@ export interface RelayServerOptions {
   pingTimeoutMs?: number;
   /**
    * Requests the relay does not serve itself (`/$hybridge/metrics`, `/$hybridge/dashboard`, ...):
-   * return true when handled. Runs before the relayed-HTTP routing.
+   * return true when handled. Runs before the management API and the relayed-HTTP routing.
    */
   extraRoutes?: (req: IncomingMessage, res: ServerResponse, url: string) => boolean;
 }
@@ -67,10 +74,11 @@ export interface RelayServerStarted {
 
 /**
  * A self-hosted Azure Relay Hybrid Connections namespace: listeners, senders, rendezvous, relayed
- * HTTP, and the management API, on one HTTP(S) port.
+ * HTTP, and the management API, on one HTTP(S) port, within the limits of `options.limits`.
  */
 export class RelayServer {
   readonly store: NamespaceStore;
+  readonly limits: RelayLimits;
   private readonly authorizer: AuthorizationCache;
   /** This node's control channels. */
   readonly local: LocalDirectory;
@@ -83,34 +91,49 @@ export class RelayServer {
   /** Lifecycle steps, management operations and key changes (docs/operations.md, "Events"). */
   readonly events: RelayEventBus;
   private readonly server: http.Server;
-  private readonly throttle = new FailureThrottle();
+  private readonly gate: ConnectionGate;
+  private readonly refusals: Refusals;
   private readonly log: Logger;
   private endpoint!: RelayEndpoint;
   private draining = false;
+  /** Set once the namespace is open; until then every request and upgrade gets 503. */
+  private serving = false;
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly sockets = new Set<Socket>();
+  private readonly channelWiring: ChannelWiring;
   /** How each relayed connection's tracked connection ends. */
   private readonly relayedEnds = new WeakMap<RelayedConnection, () => void>();
 
   constructor(private readonly options: RelayServerOptions) {
     this.log = options.log;
+    this.limits = resolveRelayLimits({ maxListenersPerHyco: options.maxListenersPerEntity, ...options.limits });
+    const limits = this.limits;
     this.lifecycle = new ConnectionLifecycle(options.log);
     this.events = new RelayEventBus(options.nodeId ?? 'local', (err) => this.log.error({ reason: err.message }, 'an event sink failed; it gets no more events'));
     this.events.subscribe(logSink(this.log));
+    this.refusals = new Refusals(this.log, this.events);
+    this.gate = new ConnectionGate(limits, this.refusals.lines);
     this.store = new NamespaceStore(options.backend);
     this.authorizer = new AuthorizationCache(this.store);
-    this.local = new LocalDirectory(options.nodeId ?? 'local', options.maxListenersPerEntity ?? 25);
+    this.local = new LocalDirectory(options.nodeId ?? 'local', limits.maxListenersPerHyco);
     this.directory = options.directory?.(this.local) ?? this.local;
     const publicBaseUrl = options.publicUrl ? toWebSocketBase(options.publicUrl) : undefined;
+    const refuse = (req: IncomingMessage, socket: Socket, status: number, reason: string, context: RefusalContext) => this.refusals.upgrade(req, socket, status, reason, context);
+    const onAuthenticated = (socket: Socket) => this.gate.authenticated(socket);
     this.broker = new ConnectBroker({
       directory: this.directory,
       log: this.log,
+      events: this.events,
+      lines: this.refusals.lines,
+      refuse,
+      onAuthenticated,
+      onRelayed: (c) => this.trackRelayed(c),
+      onFinished: (c) => this.relayedEnds.get(c)?.(),
+      maxPendingPerHyco: limits.maxPendingSendersPerHyco,
+      maxLegBufferedBytes: limits.maxLegBufferedBytes,
       acceptTimeoutMs: options.acceptTimeoutMs ?? 30_000,
       handoffMs: options.handoffMs,
       publicBaseUrl,
-      events: this.events,
-      onRelayed: (c) => this.trackRelayed(c),
-      onFinished: (c) => this.relayedEnds.get(c)?.(),
     });
     this.http = new HttpRelay({
       directory: this.directory,
@@ -118,43 +141,70 @@ export class RelayServer {
       responseTimeoutMs: options.responseTimeoutMs ?? 60_000,
       inlineBodyLimit: 64 * 1024,
       inlineWaitMs: 1000,
+      silenceMs: options.handoffMs ?? 5000,
       publicBaseUrl,
+      rendezvousConnection: controlConnectionOptions(this.limits),
+      refuse,
+      refuseRequest: (req, res, status, code, message) => this.refusals.http(req, res, status, code, message, { what: 'http request' }),
+      onAuthenticated,
     });
-    this.server = options.tls ? https.createServer({ cert: options.tls.cert, key: options.tls.key }) : http.createServer();
-    this.server.keepAliveTimeout = 30_000;
-    this.server.headersTimeout = 30_000;
-    this.server.requestTimeout = 0;
+    this.channelWiring = {
+      directory: this.directory,
+      broker: this.broker,
+      http: this.http,
+      authorizer: this.authorizer,
+      log: this.log,
+      lines: this.refusals.lines,
+      events: this.events,
+      pingIntervalMs: options.pingIntervalMs ?? 30_000,
+      pingTimeoutMs: options.pingTimeoutMs ?? 60_000,
+    };
+    this.server = createFrontDoor({
+      tls: options.tls,
+      limits,
+      gate: this.gate,
+      onRequest: (req, res) => this.onRequest(req, res),
+      onUpgrade: (req, socket, head) => this.onUpgrade(req, socket, head),
+    });
     this.server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });
-    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.onUpgrade(req, socket, head));
-    this.server.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res));
-    this.server.on('clientError', (_err, socket: Socket) => {
-      if (!socket.destroyed) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-    });
-    this.store.on('change', (change: NamespaceChange) => this.onNamespaceChange(change));
+    this.store.on('change', (change: NamespaceChange) => enforceNamespaceChange({ store: this.store, directory: this.directory, relayed: this.broker.relayed, events: this.events }, change));
     this.store.on('restored', () => this.log.warn('the namespace document was missing from the cluster store (Redis restarted empty?); wrote back this node\'s copy'));
   }
 
+  /**
+   * Binds first, then opens the namespace: a port that is taken (or any other bind failure) leaves
+   * no lock and no new namespace behind. Requests arriving in between get 503.
+   */
   async start(): Promise<RelayServerStarted> {
-    const created = await this.store.open(() => emptyNamespace(this.options.rootKey));
+    this.server.listen(this.options.port, this.options.host);
+    await once(this.server, 'listening');
+    let created: boolean;
+    try {
+      created = await this.store.open(() => emptyNamespace(this.options.rootKey));
+      for (const name of this.options.hybridConnections ?? []) {
+        if (await this.store.ensureHybridConnection(name)) this.log.info({ hyco: name }, 'hybrid connection created');
+      }
+    } catch (err) {
+      this.server.close();
+      throw err;
+    }
     if (!created && this.options.rootKey !== undefined && !this.rootKeyMatches(this.options.rootKey)) {
       this.log.warn(`--root-key was ignored: the namespace already exists and its ${ROOT_RULE_NAME} rule has other keys (another node created it first, or its keys were renewed)`);
     }
-    for (const name of this.options.hybridConnections ?? []) {
-      if (await this.store.ensureHybridConnection(name)) this.log.info({ hyco: name }, 'hybrid connection created');
-    }
-    this.server.listen(this.options.port, this.options.host);
-    await once(this.server, 'listening');
+    for (const warning of limitWarnings(this.limits)) this.log.warn(warning);
     const address = this.server.address() as AddressInfo;
     const secure = this.options.tls !== undefined;
     const advertisedHost = isWildcard(this.options.host) ? hostname() : this.options.host;
     const url = this.options.publicUrl ?? `${secure ? 'wss' : 'ws'}://${formatHost(advertisedHost)}:${address.port}`;
     this.endpoint = parseRelayEndpoint(url);
-    this.sweepTimer = setInterval(() => this.sweepRelayed(), this.options.pingIntervalMs ?? 30_000);
+    const pingIntervalMs = this.options.pingIntervalMs ?? 30_000;
+    this.sweepTimer = setInterval(() => this.broker.sweepIdle(pingIntervalMs), pingIntervalMs);
     this.sweepTimer.unref();
     const result: RelayServerStarted = { url: url.replace(/\/+$/, ''), endpoint: this.endpoint };
+    this.serving = true;
     if (created) {
       const root = this.store.namespaceRules().find((r) => r.keyName === ROOT_RULE_NAME);
       if (root) result.rootConnectionString = formatConnectionString({ endpoint: this.endpoint, sharedAccessKeyName: root.keyName, sharedAccessKey: root.primaryKey });
@@ -183,6 +233,11 @@ export class RelayServer {
     return this.broker.relayed;
   }
 
+  /** Connections of the namespace on this node, as counted against limits.maxConnectionsPerNamespace. */
+  get namespaceConnections(): number {
+    return this.local.registry.size + this.broker.pendingCount + this.broker.relayed.size + this.http.pendingCount;
+  }
+
   /**
    * Drains: refuses new listeners, senders and requests (503), leaves the cluster so other nodes
    * stop routing here, sends its listeners away to reconnect elsewhere (close 1001) once in-flight
@@ -203,44 +258,68 @@ export class RelayServer {
     await this.lifecycle.whenIdle(100, (c) => c.kind === 'stream');
     for (const socket of this.sockets) socket.destroy();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
-    this.throttle.close();
+    this.gate.close();
+    this.refusals.close();
     await this.store.close();
   }
 
-  private managementContext(): ManagementContext {
+  private managementContext(req: IncomingMessage): ManagementContext {
     return {
       store: this.store,
       listenerCount: (entity) => this.directory.count(entity),
       endpoint: this.endpoint,
-      authorizeManage: (token, entity) => this.authorizeManage(token, entity),
+      authorizeManage: (token, entity) => this.authorizeManage(token, entity, req.socket),
+      onAuthFailure: (answer) => this.refusals.quietly(req, answer),
       onOperation: (record) => this.events.emit('ManagementOperation', { role: 'management', ...record }),
     };
   }
 
-  /** Checks a Manage token for the namespace (entity undefined) or one hybrid connection. */
-  authorizeManage(token: string | undefined, entity?: string): AuthResult {
-    return this.authorizer.authorize({ token, entity, right: 'Manage' });
+  /**
+   * Checks a Manage token for the namespace (entity undefined) or one hybrid connection; with the
+   * request's socket, a good token also lets the socket past the socket gate's authentication deadline.
+   */
+  authorizeManage(token: string | undefined, entity?: string, socket?: Socket): AuthResult {
+    const result = this.authorizer.authorize({ token, entity, right: 'Manage' });
+    if (result.ok && socket) this.gate.authenticated(socket);
+    return result;
+  }
+
+  /** The relay's failure throttle for a refusal answered elsewhere (the metrics endpoint, the dashboard's API): `answer` runs now or after the delay. */
+  refuseQuietly(req: IncomingMessage, answer: () => void): void {
+    this.refusals.quietly(req, answer);
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    if (!this.serving) return this.refusals.http(req, res, 503, 'ServiceUnavailable', 'The relay is starting', { what: 'http request' });
     const url = req.url ?? '/';
-    if (url === '/$hybridge/health' || url.startsWith('/$hybridge/health?')) {
-      const body = JSON.stringify({ status: this.draining ? 'draining' : 'ok', node: this.directory.nodeId, listeners: this.directory.localChannels().length, connections: this.broker.relayed.size });
-      res.writeHead(this.draining ? 503 : 200, { 'Content-Type': 'application/json' }).end(body);
-      return;
+    if (url.length > this.limits.maxRequestTargetBytes) {
+      return this.refusals.http(req, res, 414, 'UriTooLong', `the request target is longer than ${this.limits.maxRequestTargetBytes} bytes`, { what: 'http request' });
+    }
+    if (isHealthRequest(url)) {
+      return answerHealth(
+        {
+          draining: this.draining,
+          authorizeManage: (token) => this.authorizer.authorize({ token, entity: undefined, right: 'Manage' }),
+          details: () => ({ node: this.directory.nodeId, listeners: this.local.registry.size, connections: this.broker.relayed.size }),
+          onBadToken: (answer) => this.refusals.quietly(req, answer),
+        },
+        req,
+        res,
+      );
     }
     if (this.options.extraRoutes?.(req, res, url)) return;
     if (url.startsWith(MANAGEMENT_PREFIX + '/')) {
-      void handleManagementRequest(this.managementContext(), req, res, url.slice(MANAGEMENT_PREFIX.length).replace(/\?.*$/, ''));
+      void handleManagementRequest(this.managementContext(req), req, res, url.slice(MANAGEMENT_PREFIX.length).replace(/\?.*$/, ''));
       return;
     }
-    if (isHcPath(url)) return sendRelayError(res, 400, 'BadRequest', 'WebSocket endpoints under /$hc/ need a WebSocket upgrade');
-    if (req.method === 'CONNECT') return sendRelayError(res, 405, 'MethodNotAllowed', 'CONNECT is not relayed');
-    if (this.draining) return this.refuseHttp(res, undefined, 503, 'ServiceUnavailable', 'The relay is shutting down');
+    const refuse = (status: number, code: string, message: string, hyco?: string) => this.refusals.http(req, res, status, code, message, { what: 'http request', fields: { hyco } });
+    if (isHcPath(url)) return refuse(400, 'BadRequest', 'WebSocket endpoints under /$hc/ need a WebSocket upgrade');
+    if (req.method === 'CONNECT') return refuse(405, 'MethodNotAllowed', 'CONNECT is not relayed');
+    if (this.draining) return refuse(503, 'ServiceUnavailable', 'The relay is shutting down');
     const target = parseRelayedTarget(url);
-    if (!target) return this.refuseHttp(res, undefined, 400, 'BadRequest', 'malformed URL encoding in the request path');
+    if (!target) return refuse(400, 'BadRequest', 'malformed URL encoding in the request path');
     const match = this.store.matchPath(target.path);
-    if (!match) return this.refuseHttp(res, target.path.split('/')[0], 404, 'EndpointNotFound', `Endpoint does not exist: no hybrid connection matches "/${target.path.split('/')[0] ?? ''}"`);
+    if (!match) return refuse(404, 'EndpointNotFound', `Endpoint does not exist: no hybrid connection matches "/${firstSegment(target.path)}"`);
     const entity = match.entity;
     const sbHeader = headerValue(req, 'servicebusauthorization');
     const authHeader = headerValue(req, 'authorization');
@@ -249,13 +328,10 @@ export class RelayServer {
       const token = target.token ?? sbHeader ?? authHeader;
       authorizationConsumed = !target.token && !sbHeader && authHeader !== undefined;
       const result = this.authorizer.authorize({ token, entity: entity.name, right: 'Send' });
-      if (!result.ok) {
-        const verdict = this.throttle.note(req.socket.remoteAddress ?? '');
-        this.emitRefusal('http', entity.name, result.status, result.reason, req.socket.remoteAddress, verdict);
-        this.throttle.hold(verdict.delayMs, () => sendRelayError(res, result.status, result.status === 401 ? 'TokenMissingOrInvalid' : 'Forbidden', result.reason));
-        return;
-      }
+      if (!result.ok) return refuse(result.status, result.status === 401 ? 'TokenMissingOrInvalid' : 'Forbidden', result.reason, entity.name);
     }
+    this.gate.authenticated(req.socket);
+    if (this.namespaceConnections >= this.limits.maxConnectionsPerNamespace) return refuse(503, 'QuotaExceeded', this.namespaceFullReason(), entity.name);
     this.trackHttp(req, res, entity.name);
     this.http.handle({
       req,
@@ -270,11 +346,13 @@ export class RelayServer {
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     this.sockets.add(socket);
     socket.on('error', () => socket.destroy());
+    if (!this.serving) return this.refuse(req, socket, 503, 'The relay is starting', 'handshake', '');
     const url = req.url ?? '/';
-    if (!isHcPath(url)) return rejectUpgrade(socket, 404, 'WebSocket endpoints live under /$hc/{hybrid connection}');
+    if (url.length > this.limits.maxRequestTargetBytes) return this.refuse(req, socket, 414, `the request target is longer than ${this.limits.maxRequestTargetBytes} bytes`, 'handshake', '');
+    if (!isHcPath(url)) return this.refuse(req, socket, 404, 'WebSocket endpoints live under /$hc/{hybrid connection}', 'handshake', '');
     const gesture = parseHcGesture(url);
-    if (!gesture) return rejectUpgrade(socket, 400, 'malformed URL encoding in the request path');
-    if (this.draining && gesture.action !== 'accept' && gesture.action !== 'request') return rejectUpgrade(socket, 503, 'The relay is shutting down');
+    if (!gesture) return this.refuse(req, socket, 400, 'malformed URL encoding in the request path', 'handshake', '');
+    if (this.draining && gesture.action !== 'accept' && gesture.action !== 'request') return this.refuse(req, socket, 503, 'The relay is shutting down', 'handshake', gesture.path);
     switch (gesture.action) {
       case 'listen':
         return void this.onListen(req, socket, head, gesture).catch((err: Error) => this.refuse(req, socket, 503, `The relay cannot register listeners now: ${err.message}`, 'listener', gesture.path));
@@ -285,78 +363,37 @@ export class RelayServer {
       case 'request':
         return this.http.rendezvous(req, socket, head, gesture);
       default:
-        return rejectUpgrade(socket, 400, 'sb-hc-action must be listen, connect, accept or request');
+        return this.refuse(req, socket, 400, 'sb-hc-action must be listen, connect, accept or request', 'handshake', gesture.path);
     }
   }
 
-  private refuse(req: IncomingMessage, socket: Socket, status: number, reason: string, what: 'listener' | 'sender', hyco: string): void {
-    const verdict = this.throttle.note(req.socket.remoteAddress ?? '');
-    this.emitRefusal(what, hyco, status, reason, req.socket.remoteAddress, verdict);
-    this.throttle.hold(verdict.delayMs, () => rejectUpgrade(socket, status, reason));
+  private refuse(req: IncomingMessage, socket: Socket, status: number, reason: string, what: string, hyco: string, headers?: Record<string, string>): void {
+    this.refusals.upgrade(req, socket, status, reason, { what, fields: { hyco: hyco || undefined } }, headers);
   }
 
-  private refuseHttp(res: ServerResponse, hyco: string | undefined, status: number, code: string, reason: string): void {
-    // Counted, not logged: whatever scans the relay's port would fill the log.
-    this.events.emit('HttpRequestFailed', { role: 'http', hyco, status, reason, remote: res.req.socket.remoteAddress, quiet: true });
-    sendRelayError(res, status, code, reason);
-  }
-
-  /** One event per refused client: a SAS failure by its kind, anything else by who was refused. */
-  private emitRefusal(role: 'listener' | 'sender' | 'http', hyco: string, status: number, reason: string, remote: string | undefined, verdict: { log: boolean; delayMs: number; suppressed: number }): void {
-    const byRole: Record<typeof role, RelayEventName> = { listener: 'ListenerRegistrationFailed', sender: 'SenderConnectionFailed', http: 'HttpRequestFailed' };
-    const name: RelayEventName = status === 401 ? 'InvalidSasToken' : status === 403 && reason.startsWith('Unauthorized') ? 'AuthorizationFailed' : byRole[role];
-    this.events.emit(name, {
-      role,
-      hyco,
-      status,
-      reason,
-      remote,
-      ...(verdict.suppressed ? { suppressedBefore: verdict.suppressed } : {}),
-      ...(verdict.log ? {} : { quiet: true }),
-      ...(verdict.delayMs > 0 ? { throttled: true } : {}),
-    });
+  private namespaceFullReason(): string {
+    return `QuotaExceeded: the namespace has its maximum of ${this.limits.maxConnectionsPerNamespace} connections on this relay node`;
   }
 
   private async onListen(req: IncomingMessage, socket: Socket, head: Buffer, gesture: HcGesture): Promise<void> {
     const entity = this.store.getHybridConnection(gesture.path);
-    if (!entity) return this.refuse(req, socket, 404, `Endpoint does not exist: no hybrid connection "${gesture.path}"`, 'listener', gesture.path);
+    if (!entity) return this.refuse(req, socket, 404, `Endpoint does not exist: no hybrid connection "${gesture.path.slice(0, 300)}"`, 'listener', '');
     const result = this.authorizer.authorize({ token: gestureToken(req, gesture), entity: entity.name, right: 'Listen' });
     if (!result.ok) return this.refuse(req, socket, result.status, result.reason, 'listener', entity.name);
+    this.gate.authenticated(socket);
     const problem = checkUpgradeRequest(req);
-    if (problem) return this.refuse(req, socket, 400, problem, 'listener', entity.name);
-    const max = this.options.maxListenersPerEntity ?? 25;
+    if (problem) return this.refuse(req, socket, 400, problem.reason, 'listener', entity.name, problem.headers);
+    if (this.namespaceConnections >= this.limits.maxConnectionsPerNamespace) return this.refuse(req, socket, 503, this.namespaceFullReason(), 'listener', entity.name);
+    const max = this.limits.maxListenersPerHyco;
     const quota = `QuotaExceeded: "${entity.name}" already has ${max} listeners`;
     if ((await this.directory.count(entity.name)) >= max) return this.refuse(req, socket, 403, quota, 'listener', entity.name);
     if (socket.destroyed) return;
     acceptUpgrade(req, socket);
     socket.setNoDelay(true);
-    const conn = new WsConnection(socket, { role: 'server', autoCloseReply: true, maxFrameLength: 16 * 1024 * 1024 });
-    const listenerId = listenerIdFromTracking(gesture.id) ?? cryptoRandomId();
-    const channel = new ListenerChannel(
-      conn,
-      entity.name,
-      listenerId,
-      result.grant,
-      `${this.options.tls ? 'wss' : 'ws'}://${safeHost(req.headers.host) ?? `${formatHost(this.endpoint.host)}:${this.endpoint.port}`}`,
-      {
-        findResponseSink: (ch, requestId) => this.http.responseSink(ch, requestId),
-        reauthorize: (token) => {
-          const renewed = this.authorizer.authorize({ token, entity: entity.name, right: 'Listen' });
-          // The cluster registry keeps the grant too; other nodes revoke by it.
-          if (renewed.ok) this.directory.refresh(channel, renewed.grant);
-          return renewed;
-        },
-        onClosed: (ch, code, reason) => {
-          this.directory.unregister(ch);
-          this.broker.channelClosed(ch);
-          this.http.channelClosed(ch);
-          this.events.emit('ListenerUnregistered', { role: 'listener', hyco: ch.entity, listenerId: ch.listenerId, code, reason: reason || undefined, listeners: this.local.registry.count(ch.entity) });
-        },
-      },
-      this.log,
-      { pingIntervalMs: this.options.pingIntervalMs ?? 30_000, pingTimeoutMs: this.options.pingTimeoutMs ?? 60_000 },
-      head,
-    );
+    const listenerId = listenerIdFromTracking(gesture.id) ?? randomUUID();
+    const baseUrl = `${this.options.tls ? 'wss' : 'ws'}://${safeHost(req.headers.host) ?? `${formatHost(this.endpoint.host)}:${this.endpoint.port}`}`;
+    const conn = new WsConnection(socket, { ...controlConnectionOptions(this.limits), maxMessageBytes: this.limits.maxControlBodyBytes, role: 'server', autoCloseReply: true });
+    const channel = openListenerChannel(this.channelWiring, { conn, head, entity: entity.name, listenerId, grant: result.grant, baseUrl });
     if (!(await this.directory.register(channel))) {
       // Another listener took the last slot while this one was being admitted.
       channel.close(CloseCode.PolicyViolation, quota);
@@ -367,13 +404,15 @@ export class RelayServer {
 
   private onConnect(req: IncomingMessage, socket: Socket, head: Buffer, gesture: HcGesture, url: string): void {
     const match = this.store.matchPath(gesture.path);
-    if (!match) return this.refuse(req, socket, 404, `Endpoint does not exist: no hybrid connection matches "${gesture.path}"`, 'sender', gesture.path);
+    if (!match) return this.refuse(req, socket, 404, `Endpoint does not exist: no hybrid connection matches "${gesture.path.slice(0, 300)}"`, 'sender', '');
     const entity = match.entity;
     const token = gestureToken(req, gesture);
     const result = this.authorizer.authorize({ token, entity: entity.name, right: 'Send', anonymousAllowed: !entity.requiresClientAuthorization });
     if (!result.ok) return this.refuse(req, socket, result.status, result.reason, 'sender', entity.name);
+    this.gate.authenticated(socket);
     const problem = checkUpgradeRequest(req);
-    if (problem) return this.refuse(req, socket, 400, problem, 'sender', entity.name);
+    if (problem) return this.refuse(req, socket, 400, problem.reason, 'sender', entity.name, problem.headers);
+    if (this.namespaceConnections >= this.limits.maxConnectionsPerNamespace) return this.refuse(req, socket, 503, this.namespaceFullReason(), 'sender', entity.name);
     const rawPathAfterHc = url.replace(/^\/(\$|%24)hc\//i, '');
     this.broker.connect({
       req,
@@ -384,51 +423,6 @@ export class RelayServer {
       rawSuffix: rawSuffixAfter(rawPathAfterHc, entity.name.split('/').length),
       grant: result.grant,
     });
-  }
-
-  private onNamespaceChange(change: NamespaceChange): void {
-    if (change.kind === 'hycoDeleted') {
-      for (const channel of this.directory.localChannels(change.name)) channel.close(CloseCode.GoingAway, 'hybrid connection deleted');
-      for (const c of this.broker.relayed) if (c.entity.toLowerCase() === change.name.toLowerCase()) c.pair.shutdown(CloseCode.GoingAway, 'hybrid connection deleted');
-      this.events.emit('HybridConnectionDeleted', { hyco: change.name });
-      return;
-    }
-    if (change.kind === 'hycoUpdated') {
-      // Turning client authorization on cuts off the anonymous senders it let in before.
-      if (!this.store.getHybridConnection(change.name)?.requiresClientAuthorization) return;
-      for (const c of this.broker.relayed) {
-        if (c.entity.toLowerCase() === change.name.toLowerCase() && c.senderGrant.anonymous) c.pair.shutdown(CloseCode.PolicyViolation, 'client authorization is now required');
-      }
-      return;
-    }
-    if (change.kind === 'ruleKeysChanged' || change.kind === 'ruleRemoved') {
-      const revoked = (grant: Grant) => grantRevoked(grant, change.scope, change.keyName, change.revokedKeys);
-      let closed = 0;
-      for (const channel of this.directory.localChannels()) {
-        if (revoked(channel.grant)) {
-          channel.close(CloseCode.PolicyViolation, 'authorization revoked');
-          closed++;
-        }
-      }
-      for (const c of this.broker.relayed) {
-        if (revoked(c.senderGrant) || revoked(c.listenerGrant)) {
-          c.pair.shutdown(CloseCode.PolicyViolation, 'authorization revoked');
-          closed++;
-        }
-      }
-      this.events.emit('AuthorizationRuleKeysChanged', { rule: change.keyName, scope: change.scope ?? '(namespace)', change: change.kind === 'ruleRemoved' ? 'removed' : 'renewed', closed });
-    }
-  }
-
-  /** Pings idle relayed connections and drops those whose peers stopped answering. */
-  private sweepRelayed(): void {
-    const interval = this.options.pingIntervalMs ?? 30_000;
-    const now = Date.now();
-    for (const c of this.broker.relayed) {
-      const idle = now - c.pair.lastActivityAt;
-      if (idle > interval * 3) c.pair.destroy();
-      else if (idle >= interval) c.pair.ping();
-    }
   }
 
   /**
@@ -468,10 +462,11 @@ export class RelayServer {
   }
 }
 
-function headerValue(req: IncomingMessage, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
+/** The first segment of an unmatched path, for the 404's text (bounded: the path is the client's). */
+function firstSegment(path: string): string {
+  return (path.split('/', 1)[0] ?? '').slice(0, 64);
 }
+
 
 function isWildcard(host: string): boolean {
   return host === '0.0.0.0' || host === '::' || host === '';
@@ -485,9 +480,4 @@ function safeHost(host: string | undefined): string | undefined {
 function toWebSocketBase(url: string): string {
   const endpoint = parseRelayEndpoint(url);
   return `${endpoint.secure ? 'wss' : 'ws'}://${formatHost(endpoint.host)}:${endpoint.port}`;
-}
-
-
-function cryptoRandomId(): string {
-  return globalThis.crypto.randomUUID();
 }

@@ -110,10 +110,15 @@ export function parseRelayedTarget(rawUrl: string): RelayedTarget | undefined {
   };
 }
 
+/** The first value of a request header (names in lower case). */
+export function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
 /** The token of a WebSocket gesture: the ServiceBusAuthorization header, else sb-hc-token. */
 export function gestureToken(req: IncomingMessage, gesture: HcGesture): string | undefined {
-  const header = req.headers['servicebusauthorization'];
-  return (Array.isArray(header) ? header[0] : header) || gesture.token;
+  return headerValue(req, 'servicebusauthorization') || gesture.token;
 }
 
 /** The listener's tracking id without the role suffixes the service appends (`GUID_G12` → `GUID`). */

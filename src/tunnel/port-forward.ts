@@ -24,6 +24,6 @@ export function portForwardHandler(sender: TunnelSender, target: string): LocalC
       return;
     }
     connection.established({}, 'info');
-    await pumpTracked(socket, tunnel.stream, connection);
+    await pumpTracked(socket, tunnel.stream, connection, { peerHalfClose: tunnel.peerHalfClose });
   };
 }

@@ -23,6 +23,8 @@ export interface RelaySettings {
   relaySuffix?: string;
   relayInsecureTls?: boolean;
   connectionString?: string;
+  /** Where connectionString came from, for messages (default `--connection-string`). */
+  connectionStringSource?: string;
   /** PEM text of extra trusted certificates. */
   ca?: string;
 }
@@ -63,7 +65,7 @@ export function resolveTunnelConnection(settings: RelaySettings, env: NodeJS.Pro
   try {
     cs = csText ? parseConnectionString(csText) : undefined;
   } catch (err) {
-    const source = nonEmpty(settings.connectionString) ? '--connection-string' : ENV.connectionString;
+    const source = nonEmpty(settings.connectionString) ? (settings.connectionStringSource ?? '--connection-string') : ENV.connectionString;
     throw new RelaySettingsError(`${source}: ${(err as Error).message}`);
   }
 

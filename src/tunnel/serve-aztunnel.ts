@@ -5,7 +5,8 @@
  *
  * Beyond aztunnel: the connection limit is answered at once with an explicit refusal ("listener at
  * capacity", code max_connections) instead of a rendezvous that hangs; names can be matched by their
- * addresses; half-close is carried end to end.
+ * addresses; half-close is carried end to end with senders that say they carry it (`half_close`),
+ * and an aztunnel sender's end without a Close frame is a clean end, not an abrupt one.
  */
 import type { HybridConnectionStream, RelayedMessage } from '../client/hybrid-connection-stream.js';
 import { DialError } from '../forwarding/dial.js';
@@ -20,6 +21,7 @@ import {
   rejectedResponse,
   type ConnectResponse,
 } from '../protocol/aztunnel-envelope.js';
+import { CloseCode } from '../protocol/websocket-frame.js';
 import type { Allowlist } from './allowlist.js';
 import { AZTUNNEL_MAX_MESSAGE_BYTES } from '../protocol/aztunnel-envelope.js';
 import { ConnectionSlots } from './connection-slots.js';
@@ -94,7 +96,7 @@ export function createAztunnelHandler(options: AztunnelHandlerOptions): Protocol
         return;
       }
       try {
-        await sendRelayMessage(stream, encodeConnectResponse(acceptedResponse(listenerId)));
+        await sendRelayMessage(stream, encodeConnectResponse({ ...acceptedResponse(listenerId), halfClose: true }));
       } catch (err) {
         socket.destroy();
         connection.end({ end: 'client-gone', reason: `the sender left before the tunnel opened: ${(err as Error).message}` });
@@ -102,7 +104,12 @@ export function createAztunnelHandler(options: AztunnelHandlerOptions): Protocol
       }
       connection.established({ rule: access.rule, dialMs, targetAddress: `${socket.remoteAddress}:${socket.remotePort}` }, 'info');
       stream.setMaxOutgoingMessageBytes(AZTUNNEL_MAX_MESSAGE_BYTES);
-      await pumpTracked(socket, stream, connection);
+      const peerHalfClose = envelope.halfClose === true;
+      connection.update({ halfClose: peerHalfClose });
+      // An aztunnel sender ends a tunnel by dropping its connection without a Close; the relay
+      // reports that as 1001. From such a sender that is the end of its data, not a lost tunnel.
+      if (!peerHalfClose) stream.treatCloseAsEnd(CloseCode.GoingAway);
+      await pumpTracked(socket, stream, connection, { peerHalfClose });
     } finally {
       slots.release(stream);
     }

@@ -10,31 +10,31 @@
  */
 import { isIP } from 'node:net';
 import { formatTarget, hostProblem } from '../protocol/aztunnel-envelope.js';
+import {
+  encodeSocks5Address,
+  formatIPv6,
+  SOCKS5_AUTH_VERSION,
+  SOCKS5_CMD_CONNECT,
+  SOCKS5_VERSION,
+  Socks5AddressType,
+  Socks5Method,
+  Socks5Reply,
+  type Socks5ReplyCode,
+} from '../protocol/socks5-wire.js';
 import { secretMatcher } from '../util/same-secret.js';
 
-export const Socks5Reply = {
-  Succeeded: 0x00,
-  GeneralFailure: 0x01,
-  NotAllowedByRuleset: 0x02,
-  NetworkUnreachable: 0x03,
-  HostUnreachable: 0x04,
-  ConnectionRefused: 0x05,
-  TtlExpired: 0x06,
-  CommandNotSupported: 0x07,
-  AddressTypeNotSupported: 0x08,
-} as const;
-export type Socks5ReplyCode = (typeof Socks5Reply)[keyof typeof Socks5Reply];
+export { formatIPv6, parseIPv6, Socks5Reply, type Socks5ReplyCode } from '../protocol/socks5-wire.js';
 
-const VERSION = 0x05;
-const AUTH_VERSION = 0x01;
-const METHOD_NO_AUTH = 0x00;
-const METHOD_USER_PASS = 0x02;
-const METHOD_NONE_ACCEPTABLE = 0xff;
-const CMD_CONNECT = 0x01;
+const VERSION = SOCKS5_VERSION;
+const AUTH_VERSION = SOCKS5_AUTH_VERSION;
+const METHOD_NO_AUTH = Socks5Method.NoAuthentication;
+const METHOD_USER_PASS = Socks5Method.UsernamePassword;
+const METHOD_NONE_ACCEPTABLE = Socks5Method.NoneAcceptable;
+const CMD_CONNECT = SOCKS5_CMD_CONNECT;
 const COMMAND_NAMES: Record<number, string> = { 0x02: 'BIND', 0x03: 'UDP ASSOCIATE' };
-const ATYP_IPV4 = 0x01;
-const ATYP_DOMAIN = 0x03;
-const ATYP_IPV6 = 0x04;
+const ATYP_IPV4 = Socks5AddressType.IPv4;
+const ATYP_DOMAIN = Socks5AddressType.Domain;
+const ATYP_IPV6 = Socks5AddressType.IPv6;
 
 /** A SOCKS5 setting that cannot work, or the handshake used after it finished. */
 export class Socks5Error extends Error {
@@ -244,56 +244,7 @@ export function encodeSocks5Reply(code: Socks5ReplyCode, bound: { host: string; 
 }
 
 function addressField(host: string): Buffer {
-  const bare = host.replace(/%.*$/, '');
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(bare);
-  const v4 = mapped ? mapped[1]! : bare;
-  if (isIP(v4) === 4) return Buffer.from([ATYP_IPV4, ...v4.split('.').map(Number)]);
-  if (isIP(bare) === 6) return Buffer.concat([Buffer.from([ATYP_IPV6]), parseIPv6(bare)]);
-  const name = Buffer.from(host, 'latin1');
-  if (name.length === 0 || name.length > 255) return Buffer.from([ATYP_IPV4, 0, 0, 0, 0]);
-  return Buffer.concat([Buffer.from([ATYP_DOMAIN, name.length]), name]);
-}
-
-/** 16 bytes as RFC 5952 text: lowercase, leading zeros dropped, the longest run of 2+ zero groups as "::". */
-export function formatIPv6(bytes: Uint8Array): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) [bestStart, bestLength] = [i, j - i];
-    i = j;
-  }
-  const text = (part: number[]): string => part.map((g) => g.toString(16)).join(':');
-  if (bestStart < 0) return text(groups);
-  return `${text(groups.slice(0, bestStart))}::${text(groups.slice(bestStart + bestLength))}`;
-}
-
-/** An IPv6 literal (already checked with isIP) as 16 bytes; an embedded dotted IPv4 tail is allowed. */
-export function parseIPv6(text: string): Buffer {
-  let body = text;
-  const tail: number[] = [];
-  const dotted = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(body);
-  if (dotted) {
-    const [a, b, c, d] = dotted[2]!.split('.').map(Number) as [number, number, number, number];
-    tail.push((a << 8) | b, (c << 8) | d);
-    body = dotted[1]!.endsWith('::') ? dotted[1]! : dotted[1]!.slice(0, -1);
-  }
-  const [head, rest] = body.includes('::') ? body.split('::') : [body, undefined];
-  const parse = (part: string | undefined): number[] => (part ? part.split(':').map((g) => parseInt(g, 16)) : []);
-  const left = parse(head);
-  const right = [...parse(rest), ...tail];
-  const zeros = rest === undefined ? [] : new Array<number>(8 - left.length - right.length).fill(0);
-  const groups = [...left, ...zeros, ...right];
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(g, i * 2));
-  return out;
+  return encodeSocks5Address(host) ?? Buffer.from([ATYP_IPV4, 0, 0, 0, 0]);
 }
 
 /** A constant-time check against one configured username and password (each 1..255 bytes of UTF-8). */

@@ -49,7 +49,7 @@ export function socks5ProxyHandler(options: Socks5ProxyOptions): LocalConnection
     }
     socket.write(encodeSocks5Reply(Socks5Reply.Succeeded, { host: socket.localAddress ?? '0.0.0.0', port: socket.localPort ?? 0 }));
     connection.established({}, 'info');
-    await pumpTracked(socket, tunnel.stream, connection);
+    await pumpTracked(socket, tunnel.stream, connection, { peerHalfClose: tunnel.peerHalfClose });
   };
 }
 

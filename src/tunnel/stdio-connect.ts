@@ -1,12 +1,12 @@
 /**
  * `relay-sender connect <host:port>`: one tunnel on stdin/stdout, for `ssh -o ProxyCommand`.
  * Half-close is carried: end of stdin ends our direction, and output keeps flowing until the
- * listener closes its direction.
+ * listener closes its direction. Towards an aztunnel listener (no half-close) the end of stdin is
+ * kept back and the tunnel runs until the listener ends it.
  */
 import { Duplex, type Readable, type Writable } from 'node:stream';
 import { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycle.js';
-import type { ByteMeter } from '../forwarding/lifecycle/tracked-connection.js';
-import { pump, type PumpResult } from '../forwarding/pump.js';
+import { pump, type PumpOptions, type PumpResult } from '../forwarding/pump.js';
 import type { Logger } from '../util/logger.js';
 import { TunnelError, type TunnelSender } from './tunnel-sender.js';
 import { connectionEndOf } from './tunnel-failures.js';
@@ -23,14 +23,14 @@ export async function connectStdio(sender: TunnelSender, target: string, io: { i
   }
   connection.update({ trackingId: tunnel.trackingId, bridgeId: tunnel.bridgeId, listenerId: tunnel.listenerId });
   connection.established();
-  const result = await pumpStdio(tunnel.stream, io, connection);
+  const result = await pumpStdio(tunnel.stream, io, { peerHalfClose: tunnel.peerHalfClose, meter: connection });
   connection.end({ end: result.outcome, ...(result.error ? { reason: result.error.message } : {}) });
   return result;
 }
 
 /** Carries `io` through an open stream, half-close included, until both directions end. */
-export function pumpStdio(stream: Duplex, io: { input: Readable; output: Writable }, meter?: ByteMeter): Promise<PumpResult> {
-  return pump(new StdioDuplex(io.input, io.output), stream, meter);
+export function pumpStdio(stream: Duplex, io: { input: Readable; output: Writable }, options: PumpOptions = {}): Promise<PumpResult> {
+  return pump(new StdioDuplex(io.input, io.output), stream, options);
 }
 
 /**

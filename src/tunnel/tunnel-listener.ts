@@ -12,7 +12,7 @@ import type { ArcListenerEnd } from '../arc/serve-arc.js';
 import { HybridConnectionListener, type AcceptContext, type AcceptDecision } from '../client/hybrid-connection-listener.js';
 import type { HybridConnectionStream } from '../client/hybrid-connection-stream.js';
 import { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycle.js';
-import { dispatchConnection, trackAccepted, type ProtocolHandler } from '../forwarding/listener-end.js';
+import { dispatchConnection, LISTENER_MAX_AUTHORIZATION_FAILURES, trackAccepted, type ProtocolHandler } from '../forwarding/listener-end.js';
 import type { TrackedConnection } from '../forwarding/lifecycle/tracked-connection.js';
 import { encodePreambleReply } from '../protocol/azbridge-preamble.js';
 import { formatEndpoint } from '../protocol/relay-endpoint.js';
@@ -40,7 +40,7 @@ export interface TunnelListenerOptions {
   lifecycle?: ConnectionLifecycle;
   /** Control-channel state changes (metrics). */
   onControlChannel?(online: boolean): void;
-  /** Called when the listener cannot go on (the hybrid connection does not exist). */
+  /** Called when the listener cannot go on (the hybrid connection does not exist, the credentials are refused). */
   onFatal?: (error: Error) => void;
   keepAliveIntervalMs?: number;
   reconnectDelaysMs?: number[];
@@ -73,6 +73,7 @@ export class TunnelListener {
       acceptHandler: (context) => this.admit(context),
       keepAliveIntervalMs: options.keepAliveIntervalMs,
       reconnectDelaysMs: options.reconnectDelaysMs,
+      maxAuthorizationFailures: LISTENER_MAX_AUTHORIZATION_FAILURES,
     });
     const c = this.listener.connection;
     const where = { hyco: c.entityPath, relay: formatEndpoint(c.endpoint), listenerId: options.listenerId };

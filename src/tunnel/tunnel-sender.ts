@@ -1,13 +1,15 @@
 /**
  * The sender end of an aztunnel-style tunnel: one relayed connection per tunnel, the envelope as one
  * text message (`{"version":1,"target":..,"bridge_id":..}`), one text response from the listener,
- * then bytes. Connections come from the client with aztunnel's budget (30 s of retries while no
- * listener is there, 10 s per attempt) or from a prewarmed pool.
+ * then bytes. Connections come from the client with the senders' wait policy (forwarding/relay-wait:
+ * permanent failures at once, 30 s of retries while no listener is there, 10 s per attempt) or from a
+ * prewarmed pool.
  */
 import type { Duplex } from 'node:stream';
 import type { HybridConnectionClient } from '../client/hybrid-connection-client.js';
 import { RelayTimeoutError } from '../client/errors.js';
 import type { HybridConnectionStream, RelayedMessage } from '../client/hybrid-connection-stream.js';
+import { RELAY_WAIT_BUDGET_MS, relayWaitProgress } from '../forwarding/relay-wait.js';
 import { SenderPool } from '../forwarding/sender-pool.js';
 import { describePreambleReply, PreambleReplyDecoder } from '../protocol/azbridge-preamble.js';
 import { encodeConnectEnvelope, EnvelopeError, newTunnelId, parseConnectResponse, type ConnectResponse } from '../protocol/aztunnel-envelope.js';
@@ -16,7 +18,7 @@ import { AZTUNNEL_MAX_MESSAGE_BYTES } from '../protocol/aztunnel-envelope.js';
 import { closeQuietly, sendRelayMessage } from './stream-messages.js';
 import { describeTunnelFailure, failureFromResponse, type TunnelFailure } from './tunnel-failures.js';
 
-export const SENDER_RETRY_BUDGET_MS = 30_000;
+export const SENDER_RETRY_BUDGET_MS = RELAY_WAIT_BUDGET_MS;
 export const SENDER_ATTEMPT_TIMEOUT_MS = 10_000;
 /** The listener may spend its whole --connect-timeout (30 s by default) dialing before it answers. */
 export const DEFAULT_RESPONSE_TIMEOUT_MS = 45_000;
@@ -45,6 +47,8 @@ export interface OpenedTunnel {
   trackingId: string;
   bridgeId: string;
   listenerId: string | undefined;
+  /** The listener carries half-close (a hybridge one); an aztunnel listener does not (see pump). */
+  peerHalfClose: boolean;
 }
 
 export interface TunnelSenderOptions {
@@ -99,12 +103,17 @@ export class TunnelSender {
 
   private async openOnce(target: string, signal: AbortSignal | undefined): Promise<OpenedTunnel | { lost: string }> {
     const bridgeId = newTunnelId();
-    const envelope = encodeConnectEnvelope({ target, bridgeId });
+    const envelope = encodeConnectEnvelope({ target, bridgeId, halfClose: true });
     let stream: HybridConnectionStream;
     try {
       stream = this.pool
         ? await this.pool.take()
-        : await this.client.createConnection({ retryBudgetMs: this.retryBudgetMs, attemptTimeoutMs: this.attemptTimeoutMs, signal });
+        : await this.client.createConnection({
+            retryBudgetMs: this.retryBudgetMs,
+            attemptTimeoutMs: this.attemptTimeoutMs,
+            signal,
+            onRetry: relayWaitProgress(this.options.log, { target }, this.client.connection.entityPath),
+          });
     } catch (err) {
       throw new TunnelError(target, 'relay_failed', (err as Error).message);
     }
@@ -137,7 +146,7 @@ export class TunnelSender {
     }
     if (!response.ok) return fail(failureFromResponse(response), response.error, response);
     stream.setMaxOutgoingMessageBytes(AZTUNNEL_MAX_MESSAGE_BYTES);
-    return { stream, trackingId: stream.trackingId, bridgeId, listenerId: response.listenerId };
+    return { stream, trackingId: stream.trackingId, bridgeId, listenerId: response.listenerId, peerHalfClose: response.halfClose === true };
   }
 
   /** Prewarmed connections ready now; undefined without `--prewarm`. */

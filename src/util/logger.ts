@@ -28,13 +28,32 @@ export function formatTextRecord(line: string): string {
   const fields = Object.entries(record)
     .filter(([k, v]) => !OMITTED.has(k) && v !== undefined)
     .map(([k, v]) => `${k}=${formatValue(v)}`);
-  return [time, level.padEnd(5), record.msg ?? '', ...fields].filter((p) => p !== '').join(' ') + '\n';
+  const message = typeof record.msg === 'string' ? escapeControls(record.msg) : '';
+  return [time, level.padEnd(5), message, ...fields].filter((p) => p !== '').join(' ') + '\n';
+}
+
+/**
+ * Characters that must never reach a terminal or a log viewer raw (they can rewrite what is shown:
+ * ESC sequences, backspace, carriage return, bidirectional overrides): C0 and C1 controls, DEL,
+ * line and paragraph separators, and the bidi formatting characters. Client-chosen text (URL paths,
+ * reasons) lands in log fields.
+ */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+function escapeControls(text: string): string {
+  return text.replace(UNSAFE_CHARS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 function formatValue(value: unknown): string {
-  if (typeof value === 'string') return /[\s="]/.test(value) || value === '' ? JSON.stringify(value) : value;
-  if (value instanceof Object) return JSON.stringify(value);
+  if (typeof value === 'string') return /[\s="]/.test(value) || value === '' || hasUnsafe(value) ? escapeControls(JSON.stringify(value)) : value;
+  if (value instanceof Object) return escapeControls(JSON.stringify(value));
   return String(value);
+}
+
+function hasUnsafe(text: string): boolean {
+  UNSAFE_CHARS.lastIndex = 0;
+  return UNSAFE_CHARS.test(text);
 }
 
 /** Log files opened by createLogger, reopened together by reopenLogFiles(). */

@@ -3,6 +3,8 @@ import net, { type Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
 import { BodyCollector, encodeRequestHead, parseResponseHead, type ResponseHead } from '../protocol/http-message-head.js';
 import { computeAcceptKey, generateWebSocketKey } from '../protocol/websocket-handshake.js';
+import { openTunnel } from '../proxy/open-tunnel.js';
+import type { ProxyPolicy } from '../proxy/proxy-policy.js';
 import { WsConnection, type ConnectionOptions } from './connection.js';
 import { clientSecureContext, tlsResumption } from './tls-reuse.js';
 
@@ -19,7 +21,12 @@ export interface OpenWebSocketOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
   tls?: TlsClientOptions;
+  /** Which connections go through a proxy (default: none; the client library resolves it from its options and the environment). */
+  proxy?: ProxyPolicy;
 }
+
+/** How a client reaches a relay: TLS trust and proxy. */
+export type RelayTransport = Pick<OpenWebSocketOptions, 'tls' | 'proxy'>;
 
 export interface OpenedWebSocket {
   socket: Socket;
@@ -27,7 +34,7 @@ export interface OpenedWebSocket {
   protocol: string | undefined;
   headers: IncomingHttpHeaders;
   /**
-   * True when no third party can read the frames on this connection (TLS, or a loopback peer), so
+   * True when no third party can read the frames on this connection (TLS, or a loopback peer that is not a proxy), so
    * client masking protects nothing and an all-zero key may be used (RFC 6455 §10.3: masking defends
    * intermediaries that interpret the cleartext bytes). HYBRIDGE_WS_MASK=always turns this off.
    */
@@ -85,28 +92,56 @@ export function openWebSocket(address: string, options: OpenWebSocketOptions = {
     }
     if (options.signal?.aborted) return reject(abortReason(options.signal));
 
-    const socket = secure ? connectTls(host, port, options.tls) : net.connect({ host, port });
+    const proxy = options.proxy?.route(host, port, secure);
+    const started = Date.now();
+    let socket: Socket | undefined;
+    let tunnel: AbortController | undefined;
     let settled = false;
     let received: Buffer = Buffer.alloc(0);
     let response: ResponseHead | undefined;
     let body: BodyCollector | undefined;
-    const timer = options.timeoutMs ? setTimeout(() => fail(new WebSocketTimeoutError(`no WebSocket handshake from ${url.host} within ${options.timeoutMs} ms`)), options.timeoutMs) : undefined;
+    let timer: NodeJS.Timeout | undefined;
     const onAbort = () => fail(abortReason(options.signal!));
     options.signal?.addEventListener('abort', onAbort, { once: true });
+
+    if (proxy) {
+      // The tunnel's own timeout says whether the proxy or the path behind it was slow; the rest
+      // of the budget is the handshake's.
+      tunnel = new AbortController();
+      openTunnel(proxy, host, port, { timeoutMs: options.timeoutMs, signal: tunnel.signal }).then(
+        (raw) => (settled ? raw.destroy() : begin(secure ? connectTls(host, port, options.tls, raw) : raw)),
+        (err: Error) => fail(err),
+      );
+    } else begin(secure ? connectTls(host, port, options.tls) : net.connect({ host, port }));
+
+    function begin(connection: Socket): void {
+      socket = connection;
+      if (options.timeoutMs) {
+        const left = Math.max(1, options.timeoutMs - (Date.now() - started));
+        timer = setTimeout(() => fail(new WebSocketTimeoutError(`no WebSocket handshake from ${url.host} within ${options.timeoutMs} ms`)), left);
+      }
+      connection.setNoDelay(true);
+      connection.on('error', fail);
+      connection.on('data', onData);
+      connection.on('end', onEnd);
+      connection.on('close', onEnd);
+      connection.write(request);
+    }
 
     function cleanup(): void {
       settled = true;
       if (timer) clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
-      socket.off('data', onData);
-      socket.off('end', onEnd);
-      socket.off('close', onEnd);
+      socket?.off('data', onData);
+      socket?.off('end', onEnd);
+      socket?.off('close', onEnd);
     }
 
     function fail(error: Error): void {
       if (settled) return;
       cleanup();
-      socket.destroy();
+      socket?.destroy();
+      tunnel?.abort();
       reject(error);
     }
 
@@ -150,33 +185,30 @@ export function openWebSocket(address: string, options: OpenWebSocketOptions = {
         return fail(new Error(`server chose sub-protocol "${protocol}", which was not offered`));
       }
       cleanup();
+      const upgradedSocket = socket!;
       // Until the new owner attaches its own listeners, an error must not go unhandled (it
       // still sees the socket closed), and nothing is read (as after node:http's upgrade).
-      socket.off('error', fail);
-      socket.on('error', () => undefined);
-      socket.pause();
+      upgradedSocket.off('error', fail);
+      upgradedSocket.on('error', () => undefined);
+      upgradedSocket.pause();
       // Back to "no reader yet" (what node:http does), so the owner's 'data' listener starts the flow.
-      (socket as unknown as { readableFlowing: boolean | null }).readableFlowing = null;
-      socket.setTimeout(0);
-      resolve({ socket, head, protocol, headers: answer, maskingOptional: maskingOptional(socket, secure) });
+      (upgradedSocket as unknown as { readableFlowing: boolean | null }).readableFlowing = null;
+      upgradedSocket.setTimeout(0);
+      const maskless = maskingOptional(upgradedSocket, secure, proxy !== undefined);
+      resolve({ socket: upgradedSocket, head, protocol, headers: answer, maskingOptional: maskless });
     }
-
-    socket.setNoDelay(true);
-    socket.on('error', fail);
-    socket.on('data', onData);
-    socket.on('end', onEnd);
-    socket.on('close', onEnd);
-    socket.write(request);
   });
 }
 
-function connectTls(host: string, port: number, trust: TlsClientOptions | undefined): TLSSocket {
+/** TLS to the relay, on a new TCP connection or end to end inside a proxy tunnel (`through`). */
+function connectTls(host: string, port: number, trust: TlsClientOptions | undefined, through?: Socket): TLSSocket {
   const servername = trust?.servername ?? (isIpLiteral(host) ? undefined : host);
   const secureContext = clientSecureContext(trust);
   const resumption = tlsResumption(secureContext, host, port, servername);
   const socket = tls.connect({
     host,
     port,
+    socket: through,
     servername,
     secureContext,
     session: resumption.session,
@@ -195,9 +227,11 @@ export function clientConnection(opened: OpenedWebSocket, options: Omit<Connecti
   return new WsConnection(opened.socket, { ...options, role: 'client', zeroMask: opened.maskingOptional });
 }
 
-function maskingOptional(socket: Socket, secure: boolean): boolean {
+function maskingOptional(socket: Socket, secure: boolean, viaProxy: boolean): boolean {
   if (process.env.HYBRIDGE_WS_MASK === 'always') return false;
   if (secure) return true;
+  // A proxy on loopback still reads the cleartext and hands it to the network beyond.
+  if (viaProxy) return false;
   const peer = socket.remoteAddress ?? '';
   return peer === '::1' || peer.startsWith('127.') || peer.startsWith('::ffff:127.');
 }

@@ -1,21 +1,19 @@
 import type { Duplex } from 'node:stream';
-import { maskInto, rotateMask } from '../protocol/masking.js';
 import {
   CloseCode,
   decodeClosePayload,
   encodeClosePayload,
-  encodeFrame,
-  encodeFrameHeader,
-  encodeSmallFrame,
-  encodeUncopiedFrameHeader,
   FrameDecoder,
   type FrameHandler,
   type FrameHeader,
-  type Masking,
   Opcode,
-  randomMask,
   WebSocketProtocolError,
 } from '../protocol/websocket-frame.js';
+import { FrameWriter } from './frame-writer.js';
+import { ControlFrameRate, DEFAULT_MAX_CONTROL_FRAMES_PER_SECOND } from './control-frame-rate.js';
+import { InboundMessages, type MessageLimits } from './inbound-messages.js';
+import { KeepAlive } from './keep-alive.js';
+import { OutboundGuard, type WriteBudget } from './outbound-guard.js';
 
 export type Role = 'client' | 'server';
 
@@ -24,17 +22,35 @@ export interface ConnectionHandler {
   onMessageStart?(binary: boolean): void;
   onMessageData(chunk: Buffer): void;
   onMessageEnd?(): void;
+  /**
+   * Whole text messages. With this callback, text messages are collected by the connection (within
+   * its text limit, UTF-8 checked when validateUtf8 is on) and never reach onMessageStart/Data/End,
+   * which then see binary messages only.
+   */
+  onText?(text: string): void;
   /** The peer sent a Close frame: its direction is finished. Ours may still be open. */
   onPeerClose?(code: number, reason: string): void;
+  /**
+   * We gave up on the peer: it broke the protocol or a limit (`error.closeCode` went out in our
+   * Close). The socket goes when the close handshake ends or its linger time is up (then onClosed).
+   */
+  onFailed?(error: WebSocketProtocolError): void;
   /** The underlying socket is gone. `code` is the peer's close code, or 1006 when there was none. */
   onClosed?(code: number, reason: string, error?: Error): void;
   onPong?(payload: Buffer): void;
 }
 
-export interface ConnectionOptions {
+export interface ConnectionOptions extends MessageLimits {
   role: Role;
-  /** Largest single frame accepted (close 1009 above it). */
+  /** Largest single frame accepted (close 1009 above it); by default the message limit when there is one. */
   maxFrameLength?: number;
+  /**
+   * For a peer that may not read what it is sent (a control channel, a request rendezvous): over
+   * this many buffered bytes reading from it pauses, and after `stallMs` it is closed with 1008.
+   */
+  writeBudget?: WriteBudget;
+  /** Pings and Pongs the peer may send per second (close 1008 above); default 100. */
+  maxControlFramesPerSecond?: number;
   /** Answer a peer's Close at once (control channels). Data streams leave this off for half-close. */
   autoCloseReply?: boolean;
   /** How long to wait for the socket to go away after both Close frames, before destroying it. */
@@ -50,19 +66,21 @@ export interface ConnectionOptions {
  */
 export class WsConnection implements FrameHandler {
   private readonly decoder: FrameDecoder;
-  private readonly masking: Masking;
+  private readonly writer: FrameWriter;
   private handler: ConnectionHandler | undefined;
   private closeSent = false;
   private closeReceived = false;
   private finished = false;
-  private coalescing = false;
-  private turnHeld = false;
   private peerCode: number = CloseCode.Abnormal;
   private peerReason = '';
   private lingerTimer: NodeJS.Timeout | undefined;
-  private keepAliveTimer: NodeJS.Timeout | undefined;
-  private awaitingPongSince = 0;
-  private lastReceiveAt = Date.now();
+  private readonly keepAlive = new KeepAlive(() => this.ping());
+  private readonly inbound: InboundMessages;
+  private readonly guard: OutboundGuard;
+  private readonly controlRate: ControlFrameRate;
+  private pausedByUser = false;
+  private pausedForBudget = false;
+  private inputFailed = false;
   private bytesIn = 0;
   private bytesOut = 0;
   private failure: Error | undefined;
@@ -71,8 +89,19 @@ export class WsConnection implements FrameHandler {
     readonly socket: Duplex,
     private readonly options: ConnectionOptions,
   ) {
-    this.masking = options.role === 'server' ? 'none' : options.zeroMask ? 'zero' : 'random';
-    this.decoder = new FrameDecoder(this, { expectMasked: options.role === 'server', maxFrameLength: options.maxFrameLength });
+    this.writer = new FrameWriter(socket, options.role === 'server' ? 'none' : options.zeroMask ? 'zero' : 'random');
+    this.decoder = new FrameDecoder(this, { expectMasked: options.role === 'server', maxFrameLength: options.maxFrameLength ?? frameLimitOf(options) });
+    this.inbound = new InboundMessages(options, options.validateUtf8 === true);
+    this.controlRate = new ControlFrameRate(options.maxControlFramesPerSecond ?? DEFAULT_MAX_CONTROL_FRAMES_PER_SECOND);
+    this.guard = new OutboundGuard(socket, options.writeBudget, {
+      writePong: (payload) => this.writeControl(Opcode.Pong, payload),
+      canWrite: () => !this.closeSent && !this.finished,
+      pauseForBudget: (paused) => {
+        this.pausedForBudget = paused;
+        this.applyPause();
+      },
+      onStall: (buffered) => this.stalled(buffered),
+    });
   }
 
   /** Starts reading. `head` holds bytes that arrived together with the handshake. */
@@ -118,70 +147,44 @@ export class WsConnection implements FrameHandler {
     return this.socket.writableNeedDrain;
   }
 
-  /**
-   * From now on, frames sent during one turn of the event loop leave the process in one write: the
-   * socket stays corked until setImmediate, i.e. until the I/O callbacks of the current turn have
-   * run. For a channel that many requests share (a listener's control channel) this turns several
-   * small writes here, and as many reads at the other end, into one each under load; a lone frame
-   * waits only for the rest of the current turn.
-   */
+  /** Bytes written but not yet taken by the socket (control frames included). */
+  get bufferedBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  /** The peer is over its write budget: it is not read from, and gets nothing new. */
+  get overBudget(): boolean {
+    return this.guard.overBudget;
+  }
+
+  /** Replaces the message size limit from now on (undefined lifts it). A frame limit derived from limits given at construction stays. */
+  limitMessages(maxMessageBytes: number | undefined): void {
+    this.inbound.setLimit(maxMessageBytes);
+  }
+
+  /** Frames sent during one turn of the event loop leave in one write from now on (see FrameWriter.coalesce). */
   coalesceWrites(): void {
-    this.coalescing = true;
-  }
-
-  private holdForTurn(): void {
-    if (!this.coalescing || this.turnHeld) return;
-    this.turnHeld = true;
-    this.socket.cork();
-    setImmediate(() => {
-      this.turnHeld = false;
-      this.socket.uncork();
-    });
-  }
-
-  /** Keeps a frame's header and payload writes together (one writev); already so while the turn is held. */
-  private holdForFrame(): void {
-    if (this.turnHeld) return;
-    this.socket.cork();
-    process.nextTick(uncork, this.socket);
+    this.writer.coalesce();
   }
 
   /** Sends one frame. Returns false when the caller should wait for 'drain' on the socket. */
   sendFrame(opcode: number, payload: Buffer, fin = true): boolean {
     if (this.closeSent || this.finished) return false;
-    this.holdForTurn();
     this.bytesOut += payload.length;
-    const parts = encodeFrame(fin, opcode, payload, this.masking);
-    if (parts.length === 1) return this.socket.write(parts[0]);
-    this.holdForFrame();
-    this.socket.write(parts[0]);
-    return this.socket.write(parts[1]);
+    const ok = this.writer.frame(opcode, payload, fin);
+    this.guard.afterWrite();
+    return ok;
   }
 
-  /** Sends several buffers as the payload of one frame (randomly masked client frames are masked into one copy). */
+  /** Sends several buffers as the payload of one frame. */
   sendFrameParts(opcode: number, parts: readonly Buffer[], fin = true): boolean {
     if (this.closeSent || this.finished) return false;
-    this.holdForTurn();
     let total = 0;
     for (const part of parts) total += part.length;
     this.bytesOut += total;
-    if (this.masking !== 'random') {
-      this.holdForFrame();
-      this.socket.write(encodeUncopiedFrameHeader(fin, opcode, total, this.masking));
-      let ok = true;
-      for (const part of parts) ok = this.socket.write(part);
-      return ok;
-    }
-    const mask = randomMask();
-    const header = encodeFrameHeader(fin, opcode, total, mask);
-    const out = Buffer.allocUnsafe(header.length + total);
-    header.copy(out, 0);
-    let offset = header.length;
-    for (const part of parts) {
-      maskInto(part, rotateMask(mask, offset - header.length), out, offset);
-      offset += part.length;
-    }
-    return this.socket.write(out);
+    const ok = this.writer.frameParts(opcode, parts, total, fin);
+    this.guard.afterWrite();
+    return ok;
   }
 
   sendBinary(payload: Buffer, fin = true): boolean {
@@ -206,11 +209,18 @@ export class WsConnection implements FrameHandler {
   }
 
   pauseReading(): void {
-    this.socket.pause();
+    this.pausedByUser = true;
+    this.applyPause();
   }
 
   resumeReading(): void {
-    if (!this.finished) this.socket.resume();
+    this.pausedByUser = false;
+    this.applyPause();
+  }
+
+  private applyPause(): void {
+    if (this.pausedByUser || this.pausedForBudget || this.inputFailed) this.socket.pause();
+    else if (!this.finished) this.socket.resume();
   }
 
   /** Sends a Close (when still possible) and ends the socket without waiting for the peer. */
@@ -231,41 +241,27 @@ export class WsConnection implements FrameHandler {
    * calls `onDead` (which usually destroys the connection).
    */
   startKeepAlive(intervalMs: number, timeoutMs: number, onDead: () => void): void {
-    this.stopKeepAlive();
-    const tick = Math.max(100, Math.min(intervalMs, timeoutMs));
-    let lastPingAt = Date.now();
-    this.keepAliveTimer = setInterval(() => {
-      const now = Date.now();
-      if (this.awaitingPongSince > 0) {
-        if (this.lastReceiveAt >= this.awaitingPongSince) this.awaitingPongSince = 0;
-        else if (now - this.awaitingPongSince >= timeoutMs) {
-          this.stopKeepAlive();
-          onDead();
-          return;
-        }
-      }
-      if (this.awaitingPongSince === 0 && now - lastPingAt >= intervalMs) {
-        lastPingAt = now;
-        this.awaitingPongSince = now;
-        this.ping();
-      }
-    }, tick);
-    this.keepAliveTimer.unref();
+    this.keepAlive.start(intervalMs, timeoutMs, onDead);
   }
 
   stopKeepAlive(): void {
-    if (this.keepAliveTimer) clearInterval(this.keepAliveTimer);
-    this.keepAliveTimer = undefined;
+    this.keepAlive.stop();
   }
 
   private receive(chunk: Buffer): void {
-    this.lastReceiveAt = Date.now();
+    this.keepAlive.noteReceived(Date.now());
     try {
       this.decoder.push(chunk);
     } catch (err) {
       if (err instanceof WebSocketProtocolError) {
+        const first = this.failure === undefined && !this.finished;
         if (!this.closeSent) this.close(err.closeCode, err.message);
+        // Nothing more the peer sends counts; reading a flood of it would only cost CPU. The socket
+        // goes when the (short) linger time is up.
+        this.inputFailed = true;
+        this.socket.pause();
         this.fail(err, true);
+        if (first) this.handler?.onFailed?.(err);
       } else {
         this.fail(err as Error, false);
       }
@@ -273,31 +269,39 @@ export class WsConnection implements FrameHandler {
   }
 
   onDataFrameStart(header: FrameHeader): void {
-    if (header.opcode !== Opcode.Continuation) this.handler?.onMessageStart?.(header.opcode === Opcode.Binary);
+    if (header.opcode === Opcode.Continuation) return;
+    const binary = header.opcode === Opcode.Binary;
+    this.inbound.start(binary, !binary && this.handler?.onText !== undefined);
+    if (!this.inbound.collecting) this.handler?.onMessageStart?.(binary);
   }
 
   onDataPayload(chunk: Buffer): void {
     if (this.closeReceived) return;
     this.bytesIn += chunk.length;
-    this.handler?.onMessageData(chunk);
+    if (this.inbound.data(chunk)) this.handler?.onMessageData(chunk);
   }
 
   onDataFrameEnd(header: FrameHeader): void {
-    if (header.fin) this.handler?.onMessageEnd?.();
+    if (!header.fin) return;
+    const text = this.inbound.end();
+    if (text === undefined) this.handler?.onMessageEnd?.();
+    else if (!this.closeReceived) this.handler?.onText?.(text);
   }
 
   onControlFrame(opcode: number, payload: Buffer): void {
+    if (opcode !== Opcode.Close && this.controlRate.exceeded()) throw new WebSocketProtocolError('too many pings', CloseCode.PolicyViolation);
     if (opcode === Opcode.Ping) {
-      if (!this.closeSent) this.writeControl(Opcode.Pong, payload);
+      if (!this.closeSent) this.guard.queuePong(payload);
       return;
     }
     if (opcode === Opcode.Pong) {
-      this.awaitingPongSince = 0;
+      this.keepAlive.notePong();
       this.handler?.onPong?.(payload);
       return;
     }
     if (this.closeReceived) return;
     const { code, reason } = decodeClosePayload(payload);
+    if (payload.length > 2) this.inbound.checkCloseReason(payload.subarray(2));
     this.closeReceived = true;
     this.peerCode = code;
     this.peerReason = reason;
@@ -307,14 +311,24 @@ export class WsConnection implements FrameHandler {
   }
 
   private writeControl(opcode: number, payload: Buffer): void {
-    this.holdForTurn();
-    this.socket.write(encodeSmallFrame(opcode, payload, this.masking));
+    this.writer.control(opcode, payload);
+    this.guard.afterWrite();
+  }
+
+  /** The peer stayed over its write budget: it is not reading, so what we send cannot reach it. */
+  private stalled(buffered: number): void {
+    if (this.finished) return;
+    this.failure ??= new WebSocketProtocolError(`the peer did not read what it was sent (${buffered} bytes waiting)`, CloseCode.PolicyViolation);
+    if (!this.closeSent) this.close(CloseCode.PolicyViolation, 'the peer does not read');
+    this.destroy();
   }
 
   private endSocket(): void {
     if (this.lingerTimer) return;
     this.socket.end();
-    this.lingerTimer = setTimeout(() => this.socket.destroy(), this.options.closeLingerMs ?? 5000);
+    // A peer that broke the protocol is no longer read: its answer to our Close would go unseen.
+    const linger = this.inputFailed ? FAILED_LINGER_MS : (this.options.closeLingerMs ?? 5000);
+    this.lingerTimer = setTimeout(() => this.socket.destroy(), linger);
     this.lingerTimer.unref();
   }
 
@@ -329,13 +343,20 @@ export class WsConnection implements FrameHandler {
   private finish(error: Error | undefined): void {
     if (this.finished) return;
     this.finished = true;
-    this.stopKeepAlive();
+    this.keepAlive.stop();
+    this.guard.stop();
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
     const code = this.closeReceived ? this.peerCode : CloseCode.Abnormal;
     this.handler?.onClosed?.(code, this.peerReason, error ?? this.failure);
   }
 }
 
-function uncork(socket: Duplex): void {
-  socket.uncork();
+/** How long a peer that broke the protocol has to take our Close before its socket is destroyed. */
+const FAILED_LINGER_MS = 1000;
+
+/** A frame can never be longer than the largest message, when every message has a limit. */
+function frameLimitOf(limits: MessageLimits): number | undefined {
+  const text = limits.maxTextMessageBytes ?? limits.maxMessageBytes;
+  if (limits.maxMessageBytes === undefined || text === undefined) return undefined;
+  return Math.max(limits.maxMessageBytes, text);
 }

@@ -3,12 +3,19 @@ import type { Duplex } from 'node:stream';
 import { sanitizeReasonPhrase } from '../protocol/http-headers.js';
 import { computeAcceptKey, isValidWebSocketKey } from '../protocol/websocket-handshake.js';
 
+/** Why an upgrade request cannot be answered with a 101: a reason for the 400, and headers it must carry. */
+export interface UpgradeProblem {
+  reason: string;
+  headers?: Record<string, string>;
+}
+
 /** Checks that an upgrade request is a WebSocket handshake we can answer; returns a problem or undefined. */
-export function checkUpgradeRequest(req: IncomingMessage): string | undefined {
-  if (req.method !== 'GET') return 'WebSocket handshake must use GET';
-  if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return 'Upgrade header must be "websocket"';
-  if (req.headers['sec-websocket-version'] !== '13') return 'Sec-WebSocket-Version must be 13';
-  if (!isValidWebSocketKey(req.headers['sec-websocket-key'])) return 'Sec-WebSocket-Key is missing or malformed';
+export function checkUpgradeRequest(req: IncomingMessage): UpgradeProblem | undefined {
+  if (req.method !== 'GET') return { reason: 'WebSocket handshake must use GET' };
+  if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return { reason: 'Upgrade header must be "websocket"' };
+  // RFC 6455 §4.4: the refusal of an unsupported version names the versions the server speaks.
+  if (req.headers['sec-websocket-version'] !== '13') return { reason: 'Sec-WebSocket-Version must be 13', headers: { 'Sec-WebSocket-Version': '13' } };
+  if (!isValidWebSocketKey(req.headers['sec-websocket-key'])) return { reason: 'Sec-WebSocket-Key is missing or malformed' };
   return undefined;
 }
 

@@ -4,16 +4,13 @@
  * that it left no process or temp dir behind.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { BenchResult } from '../../bench/report/model.js';
+import { runBench as runBenchProcess } from '../helpers/bench-run.js';
 import { processesMentioning } from '../helpers/processes.js';
-
-const MAIN = fileURLToPath(new URL('../../bench/main.js', import.meta.url));
 
 describe('bench harness (tiny run)', () => {
   const root = mkdtempSync(join(tmpdir(), 'hybridge-bench-test-'));
@@ -24,14 +21,7 @@ describe('bench harness (tiny run)', () => {
 
   /** Runs a tiny bench (TLS-free unless `withTls`) with `args`; asserts exit code 0 and returns its progress output. */
   async function runBench(args: string[], withTls = false): Promise<string> {
-    const child = spawn(process.execPath, [MAIN, '--tiny', ...(withTls ? [] : ['--skip-tls']), ...args], { env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 80_000);
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    clearTimeout(timer);
-    assert.equal(code, 0, `bench exited with ${code}:\n${stderr}`);
-    return stderr;
+    return (await runBenchProcess(['--tiny', ...(withTls ? [] : ['--skip-tls']), ...args], tmp, 80_000)).stderr;
   }
 
   test('direct, socat, the Node floor and bridge -L/-T: figures, ratios, targets, Markdown and SVG', { timeout: 90_000 }, async () => {

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { delay, withTimeout } from '../helpers/async.js';
 import { patternBytes, sha256 } from '../helpers/data.js';
-import { HYBRIDGE_BIN, spawnHybridge, stopAll, waitExit, type RunningProcess } from '../helpers/processes.js';
+import { HYBRIDGE_BIN, runHybridgeWithInput, spawnHybridge, stopAll, waitExit, type RunningProcess } from '../helpers/processes.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
 import { runSsh, sshArgs, startSshd, type TestSshd } from '../helpers/sshd.js';
 import { echoServer, KiB, MiB, roundTrip, tunnelEnv, type TestServer } from '../tunnel/tunnel-kit.js';
@@ -38,16 +38,8 @@ describe('arc connect / arc port-forward (processes, ARM stood in for)', () => {
   const listCredentialCalls = (machine: string) => arm.requests.filter((r) => r.machine === machine && r.path.endsWith('/listCredentials')).length;
 
   /** `arc connect` with `input` on stdin: exit code, stdout, and stderr (kept apart). */
-  async function runArcConnect(args: string[], input: Buffer, timeoutMs = 30_000): Promise<{ code: number | string; stdout: Buffer; stderr: string }> {
-    const proc = spawnHybridge(['arc', 'connect', ...args], { env: env() });
-    const stdout: Buffer[] = [];
-    let stderr = '';
-    proc.child.stdout!.removeAllListeners('data');
-    proc.child.stdout!.on('data', (c: Buffer) => stdout.push(c));
-    proc.child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-    proc.child.stdin!.end(input);
-    const code = await waitExit(proc, timeoutMs);
-    return { code, stdout: Buffer.concat(stdout), stderr };
+  function runArcConnect(args: string[], input: Buffer, timeoutMs = 30_000): Promise<{ code: number | string; stdout: Buffer; stderr: string }> {
+    return runHybridgeWithInput(['arc', 'connect', ...args], env(), input, timeoutMs);
   }
 
   function startAgent(hyco: string, ports: string): Promise<RunningProcess> {

@@ -133,7 +133,8 @@ describe('byte-level compatibility with azbridge ends (processes)', () => {
 
     const allowing = await startBridge(['-x', relay.connectionString(), '-T', `sc-allow:${echo.port}`, '--allow', `127.0.0.1:${echo.port}`]);
     const tunnel = await new HybridConnectionClient({ connectionString: relay.connectionString('sc-allow') }).createConnection();
-    await tunnel.sendMessage(JSON.stringify({ version: 1, target: `127.0.0.1:${echo.port}` }));
+    // A sender that half-closes says so (half_close); an aztunnel sender, which cannot, is in tunnel-peers.
+    await tunnel.sendMessage(JSON.stringify({ version: 1, target: `127.0.0.1:${echo.port}`, half_close: true }));
     const ok = await tunnel.readMessage(10_000);
     assert.equal(JSON.parse(ok!.data.toString()).ok, true);
     const payload = patternBytes(100_000, 75);

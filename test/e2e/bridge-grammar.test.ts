@@ -8,19 +8,23 @@ import { freePort } from '../helpers/async.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
 import { patternBytes } from '../helpers/data.js';
 
-/** Every -T/-R/-H example of reference/azbridge.md §1.3-§1.5, §5.1 and the README, plus relay-name characters. */
+/**
+ * Every -T/-R/-H example of reference/azbridge.md §1.3-§1.5, §5.1 and the README, plus relay-name
+ * characters. azbridge's plain socket names (`relay4:sock`, `baz:abc`) are written as paths: a
+ * socket path must contain '/' here.
+ */
 const REMOTE_EXAMPLES = [
   ['-T', 'relay1:port/1000'],
   ['-T', 'relay2:port/name:1000'],
   ['-T', 'relay3:1000'],
-  ['-T', 'relay4:sock'],
+  ['-T', 'relay4:./sock'],
   ['-R', 'foobar:3000U'],
   ['-R', 'relay2:name:port2/1000'],
   ['-R', 'bar3:10.1.1.1:port/123'],
   ['-R', 'foo1:123'],
   ['-R', 'bar1:10.1.1.1:123'],
   ['-R', 'foo3:port/123'],
-  ['-R', 'baz:abc'],
+  ['-R', 'baz:./abc'],
   ['-T', 'foo2:123'],
   ['-T', 'bar2:10.1.1.1:123'],
   ['-T', 'foo4:port/123'],
@@ -45,7 +49,7 @@ const REMOTE_EXAMPLES = [
 function localExamples(p: Record<'a' | 'b' | 'c' | 'd', number>): string[] {
   return [
     `127.0.100.1:${p.a}:foo`,
-    'name:baz',
+    './name:baz',
     `${p.b}U:foobar`,
     `${p.b}:foobar`,
     `127.0.0.8:${p.c}/sql1;127.0.0.9:${p.c}/sql2:db`,
@@ -128,7 +132,7 @@ describe('hybridge bridge: command-line grammar (processes)', () => {
     const local = await startBridge(args, { cwd: dir });
     assert.match(local.output(), new RegExp(`bridge ready remote=0 local=${examples.length + (v6 ? 3 : 2)}`));
     assert.match(local.output(), new RegExp(`hyco=foo listen="127\\.0\\.100\\.1:${p.a} as \\\\"${p.a}\\\\""`));
-    assert.match(local.output(), /hyco=baz listen="name as \\"name\\""/);
+    assert.match(local.output(), /hyco=baz listen="\.\/name as \\"name\\""/);
     assert.match(local.output(), new RegExp(`hyco=foobar listen="udp:127\\.0\\.0\\.1:${p.b}(,udp:\\[::1\\]:${p.b})? as \\\\"${p.b}U\\\\""`));
     assert.match(local.output(), new RegExp(`hyco=db listen="127\\.0\\.0\\.8:${p.c} as \\\\"sql1\\\\"; 127\\.0\\.0\\.9:${p.c} as \\\\"sql2\\\\""`));
     assert.match(local.output(), new RegExp(`hyco=relay listen="127\\.0\\.0\\.1:${p.d}(,\\[::1\\]:${p.d})? as \\\\"${p.d}\\\\"; udp:127\\.0\\.0\\.1:${p.d}(,udp:\\[::1\\]:${p.d})? as \\\\"${p.d}U\\\\""`));

@@ -26,10 +26,16 @@ async function startDigestSink(): Promise<{ port: number; server: Server }> {
 }
 
 /** A TCP proxy to 127.0.0.1:`port` that holds every chunk back for `delayMs`, in both directions. */
-async function startLatencyProxy(port: number, delayMs: number): Promise<{ port: number; close(): Promise<void> }> {
+interface ProxiedConnection { acceptedAt: number; forwardedAt: number[] }
+
+async function startLatencyProxy(port: number, delayMs: number): Promise<{ port: number; connections: ProxiedConnection[]; close(): Promise<void> }> {
   const sockets = new Set<import('node:net').Socket>();
-  const delayed = (from: import('node:net').Socket, to: import('node:net').Socket) => {
-    from.on('data', (chunk: Buffer) => setTimeout(() => to.write(chunk), delayMs));
+  const connections: ProxiedConnection[] = [];
+  const delayed = (from: import('node:net').Socket, to: import('node:net').Socket, seen?: ProxiedConnection) => {
+    from.on('data', (chunk: Buffer) => {
+      seen?.forwardedAt.push(performance.now());
+      setTimeout(() => to.write(chunk), delayMs);
+    });
     from.on('end', () => setTimeout(() => to.end(), delayMs));
     from.on('error', () => to.destroy());
     from.on('close', () => setTimeout(() => to.destroy(), delayMs + 10));
@@ -40,13 +46,16 @@ async function startLatencyProxy(port: number, delayMs: number): Promise<{ port:
       sockets.add(s);
       s.on('close', () => sockets.delete(s));
     }
-    delayed(client, upstream);
+    const seen: ProxiedConnection = { acceptedAt: performance.now(), forwardedAt: [] };
+    connections.push(seen);
+    delayed(client, upstream, seen);
     delayed(upstream, client);
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return track({
     port: (server.address() as { port: number }).port,
+    connections,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
@@ -124,8 +133,9 @@ describe('hybridge bridge: volume (processes)', () => {
     await Promise.all([local.stop(), remote.stop()]);
   });
 
-  test('--prewarm: a new client connection no longer waits for a relay connect (relay 40 ms away)', async (t) => {
-    // The local bridges reach the relay through a proxy that delays every chunk by 20 ms each way.
+  test('--prewarm: a new client connection rides a relay connection opened before it arrived (relay 40 ms away)', async (t) => {
+    // The local bridges reach the relay through a proxy that delays every chunk by 20 ms each way and
+    // records when it accepted each relay connection and when each one carried bytes towards the relay.
     const slowRelay = await startLatencyProxy(relay.port, 20);
     const slowCs = relay.connectionString().replace(/Endpoint=ws:\/\/127\.0\.0\.1:\d+\//, `Endpoint=ws://127.0.0.1:${slowRelay.port}/`);
     const cs = relay.connectionString();
@@ -136,20 +146,26 @@ describe('hybridge bridge: volume (processes)', () => {
     const warm = await startBridge(['-x', slowCs, '--prewarm', '4', '-L', `${warmPort}:sl-warm`]);
     await new Promise((r) => setTimeout(r, 500));
     const payload = patternBytes(100, 300);
-    const median = async (port: number) => {
+    /** For each of 5 client connections: did one relay connection accepted before the client connected carry its bytes? */
+    const carriedByEarlierConnection = async (port: number) => {
+      const verdicts: boolean[] = [];
       const times: number[] = [];
-      for (let i = 0; i < 9; i++) {
+      for (let i = 0; i < 5; i++) {
+        const start = performance.now();
         const got = await exchange({ port }, payload);
+        const end = performance.now();
         assert.equal(got.sha256, digestOf(payload).sha256);
         times.push(got.ms);
-        await new Promise((r) => setTimeout(r, 100));
+        verdicts.push(slowRelay.connections.some((c) => c.acceptedAt < start && c.forwardedAt.some((at) => at >= start && at <= end)));
+        await new Promise((r) => setTimeout(r, 300));
       }
-      return times.sort((a, b) => a - b)[4]!;
+      return { verdicts, times };
     };
-    const coldMs = await median(coldPort);
-    const warmMs = await median(warmPort);
-    t.diagnostic(`median client connection (connect, 100 bytes each way, close): cold ${coldMs} ms, prewarmed ${warmMs} ms`);
-    assert.ok(warmMs + 30 < coldMs, `prewarmed (${warmMs} ms) saves at least one relay round trip over cold (${coldMs} ms)`);
+    const coldRun = await carriedByEarlierConnection(coldPort);
+    const warmRun = await carriedByEarlierConnection(warmPort);
+    t.diagnostic(`client connection times (connect, 100 bytes each way, close): cold ${coldRun.times.join(', ')} ms; prewarmed ${warmRun.times.join(', ')} ms`);
+    assert.deepEqual(coldRun.verdicts, [false, false, false, false, false], 'without --prewarm every client connection opens its relay connection after it arrives');
+    assert.deepEqual(warmRun.verdicts, [true, true, true, true, true], 'with --prewarm every client connection is carried by a relay connection that was already open');
     await Promise.all([cold.stop(), warm.stop(), remoteCold.stop(), remoteWarm.stop()]);
     await slowRelay.close();
   });

@@ -61,11 +61,15 @@ describe('hybridge bridge: UDP (processes)', () => {
 
     await remote.stop('SIGKILL');
     await local.waitForOutput(/connection failed hyco=su-fail .*end=(relay-error|closed)|connection ended hyco=su-fail/);
+    // A flow that starts while no listener is online waits for one (the senders' wait policy),
+    // holding its first datagrams, and delivers them once the remote side is back.
     const during = await udpClient();
     during.send(Buffer.from('during'), port);
-    await local.waitForOutput(/connection failed hyco=su-fail .*end=relay-unavailable/);
+    await local.waitForOutput(/waiting for a listener on "su-fail"/);
 
     remote = await startBridge(['-x', cs, '-T', `su-fail:game/127.0.0.1:${echo.port}U`]);
+    await waitFor(() => during.received.length === 1, 20_000, 'the waiting flow delivers its datagram');
+    assert.equal(during.received[0]!.toString(), 'during');
     const afterwards = await udpClient();
     afterwards.send(Buffer.from('after'), port);
     await waitFor(() => afterwards.received.length === 1, 10_000, 'a new flow works again');

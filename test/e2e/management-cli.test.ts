@@ -137,7 +137,7 @@ describe('hybridge hyco / namespace management (process)', () => {
     assert.equal(again.name, 'dots.only');
     assert.equal(again.userMetadata, 'second run');
     assert.equal(again.requiresClientAuthorization, false, 'create without the flag keeps the earlier setting');
-    await expectFailure(['hyco', 'create', '-n', 'bad/../name'], 1, /^hybridge: "bad\/\.\.\/name" is not a valid hybrid connection name .* \(HTTP 400\)$/);
+    await expectFailure(['hyco', 'create', '-n', 'bad/../name'], 2, /^hybridge: --name "bad\/\.\.\/name" is not a valid hybrid connection name: /);
     await expectFailure(['hyco', 'delete', '-n', 'team/app.v1'], 1, /does not exist \(HTTP 404\)$/);
   });
 

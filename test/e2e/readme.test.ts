@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { HYBRIDGE_BIN } from '../helpers/processes.js';
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const README = readFileSync(join(REPO, 'README.md'), 'utf8');
 /** Every port number the README's examples use; the test maps each to a free one. */
-const README_PORTS = [9350, 8080, 18080, 28080, 38080, 1080, 6379, 9351, 9352];
+const README_PORTS = [9350, 8080, 18080, 28080, 18088, 1080, 6379, 9351, 9352];
 const WEB_REPLY = 'hello from the web server';
 
 interface Block {
@@ -79,6 +79,21 @@ describe('README', () => {
     rmSync(work, { recursive: true, force: true });
   });
 
+  it('uses only ports below the ephemeral range, every one of them listed here, and binds helper servers to 127.0.0.1', () => {
+    const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    const story = marked.filter((b) => b.kind === 'story').map((b) => b.body).join('\n');
+    const used = new Set([...story.matchAll(/(?:127\.0\.0\.1:|--port |localhost:)(\d{2,5})\b/g)].map((m) => Number(m[1])));
+    for (const port of used) assert.ok(README_PORTS.includes(port), `port ${port} of the walk-through is not in README_PORTS`);
+    for (const port of README_PORTS) assert.ok(port < low!, `port ${port} is in this machine's ephemeral range (from ${low}), where outgoing connections take their ports`);
+    // Commands (with arguments), not mentions of the packages.
+    const helpers = [...README.matchAll(/((?:python3 -m http\.server \d+|redis-server --)[^`\n]*)/g)];
+    assert.ok(helpers.length >= 2, 'the web server and Redis commands were found');
+    for (const [, command] of helpers) {
+      assert.match(command!, /--bind 127\.0\.0\.1/, `"${command}" must bind 127.0.0.1 only`);
+    }
+    assert.match(README, /HYBRIDGE_DATA_DIR/, 'the data directory variable is documented');
+  });
+
   it('marks every command block, so none escapes this test', () => {
     assert.equal(unmarkedShell, 0, 'every sh/js block in README.md needs a <!-- readme-test: ... --> marker');
     assert.ok(marked.filter((b) => b.kind === 'story').length >= 6);
@@ -103,21 +118,33 @@ describe('README', () => {
     chmodSync(join(shim, 'hybridge'), 0o755);
     const library = marked.find((b) => b.kind === 'library');
     assert.ok(library && library.language === 'js');
-    // Inside the package, so that `import ... from 'hybridge'` resolves to this package itself.
-    mkdirSync(join(REPO, '.tmp'), { recursive: true });
-    const libraryFile = join(REPO, '.tmp', `readme-library-${process.pid}.mjs`);
-    writeFileSync(libraryFile, library.body);
+    // What `npm link` in the checkout (the quick start) leaves behind, in a global prefix of this
+    // test's own: the README's `npm link hybridge` in a scratch directory links to this package.
+    const prefix = join(work, 'npm-global');
+    mkdirSync(join(prefix, 'lib', 'node_modules'), { recursive: true });
+    symlinkSync(REPO.replace(/\/$/, ''), join(prefix, 'lib', 'node_modules', 'hybridge'));
 
     const parts: string[] = [];
     for (const block of marked) {
       if (block.kind === 'story') parts.push(block.body);
-      if (block.kind === 'library') parts.push(`node "${libraryFile}"\n`);
+      // "Save this as app.js": the block, byte for byte, in the directory the story is in.
+      if (block.kind === 'library') parts.push(`cat > app.js <<'README_LIBRARY_EOF'\n${block.body}README_LIBRARY_EOF\n`);
     }
     let script = parts.join('\n');
     for (const [from, to] of ports) script = script.replace(new RegExp(`\\b${from}\\b`, 'g'), String(to));
-    const env = { ...process.env, PATH: `${shim}:${process.env.PATH}`, HOME: work, HYBRIDGE_CONNECTION_STRING: '' };
+    const env = {
+      ...process.env,
+      PATH: `${shim}:${process.env.PATH}`,
+      HOME: work,
+      HYBRIDGE_CONNECTION_STRING: '',
+      HYBRIDGE_ROOT_KEY: '',
+      npm_config_prefix: prefix,
+      npm_config_offline: 'true',
+      npm_config_audit: 'false',
+      npm_config_fund: 'false',
+      npm_config_update_notifier: 'false',
+    };
     const result = await runScript(`set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n${script}`, env, work, 150_000);
-    rmSync(libraryFile, { force: true });
     const output = `${result.stdout}\n--- stderr ---\n${result.stderr.split('\n').slice(-40).join('\n')}`;
     assert.equal(result.code, 0, output);
     const lines = result.stdout.split('\n');

@@ -134,7 +134,8 @@ describe('fuzz: WebSocket handshake checks', () => {
     fuzz(fc.record({ method: fc.option(fc.constantFrom('GET', 'POST', 'get', ''), { nil: undefined }), upgrade: header, version: header, key: header }), (r) => {
       const req = { method: r.method, headers: { upgrade: r.upgrade, 'sec-websocket-version': r.version, 'sec-websocket-key': r.key } } as unknown as IncomingMessage;
       const problem = onlyThrows(() => checkUpgradeRequest(req));
-      assert.ok(problem === undefined || typeof problem === 'string');
+      assert.ok(problem === undefined || typeof problem.reason === 'string');
+      if (problem === undefined) assert.ok(r.method === 'GET' && r.version === '13' && r.upgrade?.toLowerCase() === 'websocket' && isValidWebSocketKey(r.key));
     });
   });
 });

@@ -82,6 +82,22 @@ export async function stopAll(): Promise<void> {
   await Promise.all([...running].map((p) => p.stop('SIGKILL', 1000)));
 }
 
+/**
+ * Runs `hybridge ...args` with `input` on its stdin (then closed): its exit code (it is killed after
+ * `timeoutMs`), stdout kept out of `output()`, and stderr.
+ */
+export async function runHybridgeWithInput(args: string[], env: NodeJS.ProcessEnv, input: Buffer, timeoutMs: number): Promise<{ code: number | string; stdout: Buffer; stderr: string }> {
+  const proc = spawnHybridge(args, { env });
+  const stdout: Buffer[] = [];
+  let stderr = '';
+  proc.child.stdout!.removeAllListeners('data');
+  proc.child.stdout!.on('data', (c: Buffer) => stdout.push(c));
+  proc.child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  proc.child.stdin!.end(input);
+  const code = await waitExit(proc, timeoutMs);
+  return { code, stdout: Buffer.concat(stdout), stderr };
+}
+
 export async function waitExit(proc: RunningProcess, timeoutMs = 15_000): Promise<number | string> {
   const timer = setTimeout(() => proc.child.kill('SIGKILL'), timeoutMs);
   try {

@@ -5,7 +5,9 @@ import { createSasToken } from '../../src/protocol/sas-token.js';
 import { FileStoreBackend } from '../../src/relay/file-store-backend.js';
 import { RelayServer, type RelayServerOptions } from '../../src/relay/relay-server.js';
 import { generateSelfSignedCertificate } from '../../src/relay/self-signed.js';
-import { silentLogger } from '../../src/util/logger.js';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { silentLogger, type Logger } from '../../src/util/logger.js';
 
 export const ROOT_KEY = 'test-root-key-0123456789abcdef';
 export const ROOT_RULE = 'RootManageSharedAccessKey';
@@ -27,8 +29,24 @@ export interface TestRelay {
   stop(): Promise<void>;
 }
 
+/** A logger that keeps every record (JSON-parsed), for tests that check what the relay logged. */
+export function capturingLogger(): { log: Logger; records: Record<string, unknown>[] } {
+  const records: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) records.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { log: pino({ level: 'debug' }, sink), records };
+}
+
 export interface StartRelayOptions extends Partial<Omit<RelayServerOptions, 'backend' | 'log' | 'tls'>> {
+  /** Where the relay logs (silent by default). */
+  log?: Logger;
   tls?: boolean;
+  /** More names for the self-signed certificate (besides localhost, 127.0.0.1 and ::1). */
+  tlsNames?: string[];
   dataDir?: string;
   /** Keep the data directory on stop (restart tests). */
   keepData?: boolean;
@@ -37,16 +55,17 @@ export interface StartRelayOptions extends Partial<Omit<RelayServerOptions, 'bac
 /** Starts a relay in this process on 127.0.0.1 with a fresh data directory. */
 export async function startRelay(options: StartRelayOptions = {}): Promise<TestRelay> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'hybridge-relay-'));
-  const cert = options.tls ? generateSelfSignedCertificate(['localhost', '127.0.0.1', '::1']) : undefined;
+  const cert = options.tls ? generateSelfSignedCertificate(['localhost', '127.0.0.1', '::1', ...(options.tlsNames ?? [])]) : undefined;
   const backend = new FileStoreBackend(dataDir);
   backend.lock();
+  const { tlsNames: _names, ...serverOptions } = options;
   const server = new RelayServer({
     host: '127.0.0.1',
     port: 0,
     rootKey: ROOT_KEY,
-    ...options,
+    ...serverOptions,
     backend,
-    log: silentLogger(),
+    log: options.log ?? silentLogger(),
     tls: cert,
   });
   await server.start();

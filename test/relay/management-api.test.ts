@@ -64,4 +64,21 @@ describe('management API (HTTP)', () => {
     const wrong = await call('GET', '/hybridconnections/a', { token: relay.token('', { keyName: 'owner', key: 'not-the-key-0123456789' }) });
     assert.equal(wrong.status, 401, 'a wrong key stays a 401');
   });
+
+  test('with a rule name many hybrid connections share, only the one the token\'s audience names is checked for that 403', async () => {
+    const rules = [];
+    for (const name of ['s1', 's2', 's3']) {
+      await relay.server.store.createHybridConnection(name, {});
+      rules.push(await relay.server.store.putRule(name, 'shared', ['Manage']));
+    }
+    // Signed for the namespace: which of the three rules it could be is not searched (that would cost one check per hybrid connection).
+    const namespaceAudience = relay.token('', { keyName: 'shared', key: rules[1]!.primaryKey });
+    const vague = await call('PUT', '/hybridconnections/new-one', { body: '{}', token: namespaceAudience });
+    assert.equal(vague.status, 401);
+    // Signed for s2, as a client of that rule signs: the rule is named.
+    const entityAudience = relay.token('s2', { keyName: 'shared', key: rules[1]!.primaryKey });
+    const named = await call('PUT', '/hybridconnections/new-one', { body: '{}', token: entityAudience });
+    assert.equal(named.status, 403);
+    assert.match(errorOf(named.body).message, /^rule "shared" belongs to hybrid connection "s2"/);
+  });
 });

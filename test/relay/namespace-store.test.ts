@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -66,7 +66,7 @@ describe('FileStoreBackend', () => {
     // A change the store refuses leaves the file byte for byte as it was.
     await rejectsWithStatus(store.createHybridConnection('hc-0', {}), 409);
     assert.equal(readFileSync(join(dir, 'namespace.json'), 'utf8'), before);
-    assert.deepEqual(readdirSync(dir), ['namespace.json']);
+    assert.deepEqual(readdirSync(dir).sort(), ['namespace.json', 'server.lock'], 'the open store holds the lock');
     assert.equal(statSync(join(dir, 'namespace.json')).mode & 0o777, 0o600, 'mode survives the rename of each write');
   });
 
@@ -82,6 +82,35 @@ describe('FileStoreBackend', () => {
     );
     assert.deepEqual(readdirSync(dir), ['namespace.json']);
     assert.equal(readFileSync(join(dir, 'namespace.json'), 'utf8'), before);
+  });
+
+  test('a write whose rename fails removes its temp file too', async () => {
+    const dir = freshDir();
+    const backend = new FileStoreBackend(dir);
+    await backend.update(() => emptyNamespace(ROOT_KEY));
+    const inTheWay = () => {
+      // Between reading and writing, a directory (with something in it) takes the document's place: the rename cannot replace it.
+      rmSync(join(dir, 'namespace.json'));
+      mkdirSync(join(dir, 'namespace.json', 'in-the-way'), { recursive: true });
+      return emptyNamespace(ROOT_KEY);
+    };
+    await assert.rejects(backend.update(inTheWay), (err: unknown) => err instanceof DataDirectoryError && /cannot write/.test(err.message));
+    assert.deepEqual(readdirSync(dir), ['namespace.json']);
+  });
+
+  test('taking the lock removes temp files a killed server left (each holds every key), and nothing else', async () => {
+    const dir = freshDir();
+    const backend = new FileStoreBackend(dir);
+    await backend.update(() => emptyNamespace(ROOT_KEY));
+    const document = readFileSync(join(dir, 'namespace.json'), 'utf8');
+    // What kill -9 between writing and renaming leaves behind.
+    const leftovers = ['namespace.json.4242.0a1b2c3d.tmp', 'namespace.json.77.ffffffff.tmp'];
+    for (const name of leftovers) writeFileSync(join(dir, name), document, { mode: 0o600 });
+    writeFileSync(join(dir, 'tls-cert.pem'), 'not ours to remove');
+    backend.lock();
+    assert.deepEqual(readdirSync(dir).sort(), ['namespace.json', 'server.lock', 'tls-cert.pem']);
+    assert.equal(readFileSync(join(dir, 'namespace.json'), 'utf8'), document);
+    await backend.close();
   });
 
   test('a corrupt document is reported, not overwritten', async () => {
@@ -130,6 +159,27 @@ describe('NamespaceStore', () => {
     for (const bad of ['a/..', 'a/./b', '../a', '', 'a//b', '$hc', 'a b']) {
       await assert.rejects(store.createHybridConnection(bad, {}), (err: unknown) => err instanceof StoreError && err.status === 400, bad);
     }
+  });
+
+  test('matchPath takes the longest name, and tries only prefixes that can be a name (at most 260 characters)', async () => {
+    const { store } = await openStore();
+    await store.createHybridConnection('a', {});
+    await store.createHybridConnection('a/a', {});
+    const longest = `${'b'.repeat(100)}/${'c'.repeat(100)}/${'d'.repeat(58)}`;
+    await store.createHybridConnection(longest, {});
+    assert.deepEqual(store.matchPath('a//a/x/y'), { entity: store.getHybridConnection('a/a'), suffix: 'x/y' });
+    assert.deepEqual(store.matchPath(`${longest}/more`), { entity: store.getHybridConnection(longest), suffix: 'more' });
+    assert.equal(store.matchPath('zzz/a'), undefined);
+    // Count the lookups of a 10,000-segment path (what an unauthenticated client may send).
+    const byName = (store as unknown as { byName: Map<string, unknown> }).byName;
+    const get = byName.get.bind(byName);
+    let lookups = 0;
+    byName.get = (key: string) => {
+      lookups++;
+      return get(key);
+    };
+    assert.deepEqual(store.matchPath('a/'.repeat(10_000)), { entity: store.getHybridConnection('a/a'), suffix: 'a/'.repeat(9998).slice(0, -1) });
+    assert.ok(lookups <= 131, `${lookups} lookups`);
   });
 
   test('at most 12 rules per scope; changing an existing rule at the limit still works', async () => {

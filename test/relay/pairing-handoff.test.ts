@@ -53,4 +53,19 @@ describe('a listener that stays silent', () => {
     const elapsed = Date.now() - started;
     assert.ok(elapsed < 5000, `all six connected in ${elapsed} ms (the accept timeout is 10 s)`);
   });
+
+  it('is demoted once it left a sender waiting: no more offers while another listener answers', async () => {
+    const client = new HybridConnectionClient({ connectionString: relay.connectionString('frozen') });
+    const offersBefore = offersToSilent;
+    for (let i = 0; i < 10; i++) {
+      const stream = await client.createConnection({ retryBudgetMs: 0 });
+      const payload = patternBytes(4096, 100 + i);
+      stream.end(payload);
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream) chunks.push(chunk as Buffer);
+      assert.equal(sha256(Buffer.concat(chunks)), sha256(payload));
+    }
+    // Round robin alone would have offered it every other one of these (5 of 10).
+    assert.equal(offersToSilent - offersBefore, 0, `offers to the silent listener: ${offersToSilent - offersBefore}`);
+  });
 });

@@ -68,12 +68,13 @@ export async function askListener(client: HybridConnectionClient, firstMessage: 
   return { stream, binary: answer.binary, text: answer.data.toString('utf8'), data: answer.data };
 }
 
-/** The exact envelope an aztunnel sender writes. */
-export function aztunnelEnvelope(target: string, bridgeId = 'BRIDGEID23456789'): string {
-  return `{"version":1,"target":${JSON.stringify(target)},"bridge_id":"${bridgeId}"}`;
+/** The exact envelope an aztunnel sender writes (with `halfClose`, a hybridge sender's). */
+export function aztunnelEnvelope(target: string, bridgeId = 'BRIDGEID23456789', halfClose = false): string {
+  return `{"version":1,"target":${JSON.stringify(target)},"bridge_id":"${bridgeId}"${halfClose ? ',"half_close":true' : ''}}`;
 }
 
-export const ACCEPTED = `{"version":1,"ok":true,"listener_id":"${LISTENER_ID}"}`;
+/** hybridge's listener adds half_close (aztunnel senders ignore it). */
+export const ACCEPTED = `{"version":1,"ok":true,"listener_id":"${LISTENER_ID}","half_close":true}`;
 export const NOT_ALLOWED = `{"version":1,"ok":false,"error":"target not allowed","listener_id":"${LISTENER_ID}"}`;
 export function connectionFailed(code: string): string {
   return `{"version":1,"ok":false,"error":"connection failed","code":"${code}","listener_id":"${LISTENER_ID}"}`;

@@ -190,12 +190,12 @@ describe('relay-listener handler (aztunnel envelope)', () => {
     await assert.rejects(client.createConnection({ retryBudgetMs: 0 }), (err: unknown) => err instanceof RelayHandshakeError && err.statusCode === 503 && /listener at capacity/.test(err.message));
   });
 
-  it('carries half-close: the sender ends its direction and still gets the whole answer', async () => {
+  it('carries half-close with a sender that says it does: the sender ends its direction and still gets the whole answer', async () => {
     const reply = patternBytes(200 * KiB, 3);
     const target = await answerAfterEofServer(reply);
     cleanups.push(() => target.close());
     await listen('st-halfclose');
-    const { stream, text } = await askListener(rawClient(relay, 'st-halfclose'), aztunnelEnvelope(`127.0.0.1:${target.port}`));
+    const { stream, text } = await askListener(rawClient(relay, 'st-halfclose'), aztunnelEnvelope(`127.0.0.1:${target.port}`, undefined, true));
     assert.equal(text, ACCEPTED);
     const request = patternBytes(100 * KiB, 4);
     for (let offset = 0; offset < request.length; offset += 32 * KiB) await stream.sendMessage(request.subarray(offset, offset + 32 * KiB));

@@ -98,7 +98,7 @@ describe('WsConnection server against the ws client', () => {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       if (req.url === '/deny') return rejectUpgrade(socket, 403, 'Forbidden: no entry');
       const problem = checkUpgradeRequest(req);
-      if (problem) return rejectUpgrade(socket, 400, problem);
+      if (problem) return rejectUpgrade(socket, 400, problem.reason, { headers: problem.headers });
       const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',')[0]?.trim();
       acceptUpgrade(req, socket, offered || undefined);
       const conn = new WsConnection(socket, { role: 'server' });

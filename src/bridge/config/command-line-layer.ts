@@ -52,6 +52,8 @@ export interface BridgeCommandLine {
   balance?: string;
   /** --health-check: default HealthCheck of target pools (off, on, interval=5s,timeout=1s,fail=2,pass=1). */
   healthCheck?: string;
+  /** Where -x, -k and -s came from when not from those flags (e.g. `--shared-access-key-file /etc/key`), for messages. */
+  secretSources?: { connectionString?: string; key?: string; signature?: string };
 }
 
 /**
@@ -79,16 +81,17 @@ export function commandLineLayer(cli: BridgeCommandLine, isLocal: LocalAddressCh
   const healthCheck = value(cli.healthCheck);
   if (healthCheck !== undefined) s.healthCheck = at(`--health-check "${healthCheck}"`, () => parseHealthCheckSpec(healthCheck));
 
+  const sources = { connectionString: '-x', key: '-k', signature: '-s', ...cli.secretSources };
   const connectionString = value(cli.connectionString);
-  if (connectionString !== undefined) c.connectionString = { value: at('-x', () => checkConnectionString(connectionString)), where: '-x' };
+  if (connectionString !== undefined) c.connectionString = { value: at(sources.connectionString, () => checkConnectionString(connectionString)), where: sources.connectionString };
   const endpoint = value(cli.endpoint);
   if (endpoint !== undefined) c.endpoint = { value: at(`-e "${endpoint}"`, () => checkEndpoint(endpoint)), where: '-e' };
   const keyName = value(cli.keyName);
   if (keyName !== undefined) c.keyName = { value: at('-K', () => checkKeyName(keyName)), where: '-K' };
   const key = value(cli.key);
-  if (key !== undefined) c.key = { value: at('-k', () => checkKey(key)), where: '-k' };
+  if (key !== undefined) c.key = { value: at(sources.key, () => checkKey(key)), where: sources.key };
   const signature = value(cli.signature);
-  if (signature !== undefined) c.signature = { value: at('-s', () => checkSignature(signature)), where: '-s' };
+  if (signature !== undefined) c.signature = { value: at(sources.signature, () => checkSignature(signature)), where: sources.signature };
 
   for (const text of cli.localForward ?? []) layer.localForward.push(parseLocalForwardOption(text, isLocal));
   for (const text of cli.legacyRemoteForward ?? []) layer.remoteForward.push(parseLegacyRemoteForwardOption(text));

@@ -27,6 +27,7 @@ export { mergeLayers } from './merge-layers.js';
 export { forwardConnection } from './credentials.js';
 export { effectiveBindAddress, isLocalAddress, type LocalAddressCheck } from './addresses.js';
 export { validateRunnable } from './validate-runnable.js';
+export { checkLogLevel } from './values.js';
 export type { ConfigLayer, LocalForwardEntry } from './layer.js';
 export type { BalanceMode, HealthCheckSettings, PoolPolicy, PoolSettings } from './pool-settings.js';
 export { BALANCE_MODES, checkBalanceMode, describeHealthCheck, parseHealthCheckSpec } from './pool-settings.js';

@@ -11,13 +11,15 @@ import { checkConnectionString } from './values.js';
 import { readConfigText } from './yaml-layer.js';
 
 export const CONNECTION_STRING_VARIABLE = 'AZURE_BRIDGE_CONNECTIONSTRING';
+/** The variable every other hybridge command reads; below azbridge's own, which is more specific. */
+export const HYBRIDGE_CONNECTION_STRING_VARIABLE = 'HYBRIDGE_CONNECTION_STRING';
 
 export interface BridgeConfigInput extends BridgeCommandLine {
   /** Defaults to azbridge's machine file; null skips it (tests). */
   machineConfigPath?: string | null;
   /** Defaults to azbridge's user file under HOME (APPDATA on Windows); null skips it. -f replaces it. */
   userConfigPath?: string | null;
-  /** Environment for HOME, APPDATA, ProgramData and AZURE_BRIDGE_CONNECTIONSTRING; defaults to process.env. */
+  /** Environment for HOME, APPDATA, ProgramData, HYBRIDGE_CONNECTION_STRING and AZURE_BRIDGE_CONNECTIONSTRING; defaults to process.env. */
   env?: Readonly<Record<string, string | undefined>>;
   /** Decides whether an IP literal is an address of this machine; defaults to the interface list. */
   isLocalAddress?: LocalAddressCheck;
@@ -26,7 +28,7 @@ export interface BridgeConfigInput extends BridgeCommandLine {
 
 /**
  * Builds the bridge configuration from, lowest precedence first:
- *   1. AZURE_BRIDGE_CONNECTIONSTRING (a connection string only; any later one replaces it)
+ *   1. HYBRIDGE_CONNECTION_STRING, then AZURE_BRIDGE_CONNECTIONSTRING (a connection string only; any later one replaces it)
  *   2. the machine file (skipped when missing)
  *   3. the user file (skipped when missing), or the -f file instead (an error when missing)
  *   4. the -o overrides
@@ -40,10 +42,11 @@ export function loadBridgeConfig(input: BridgeConfigInput): BridgeConfig {
   const isLocal = input.isLocalAddress ?? isLocalAddress;
   const layers: ConfigLayer[] = [];
 
-  const fromEnv = env[CONNECTION_STRING_VARIABLE]?.trim();
-  if (fromEnv) {
+  for (const variable of [HYBRIDGE_CONNECTION_STRING_VARIABLE, CONNECTION_STRING_VARIABLE]) {
+    const fromEnv = env[variable]?.trim();
+    if (!fromEnv) continue;
     const layer = emptyLayer('environment');
-    const where = `environment variable ${CONNECTION_STRING_VARIABLE}`;
+    const where = `environment variable ${variable}`;
     layer.credentials.connectionString = { value: at(where, () => checkConnectionString(fromEnv)), where };
     layers.push(layer);
   }

@@ -3,7 +3,7 @@ import { lastIndexOutsideBrackets, leadingBracket, splitOutsideBrackets } from '
 import { at, ValueError } from './config-error.js';
 import type { LocalForwardEntry } from './layer.js';
 import type { LocalBinding } from './model.js';
-import { checkPortName, checkRelayName, defaultSocketPortName, isPlainSocketName, looksLikePath, parsePortText, unquote } from './names.js';
+import { checkPortName, checkRelayName, defaultSocketPortName, isPlainSocketName, looksLikePath, notPortNorSocket, parsePortText, unquote } from './names.js';
 
 /**
  * `-L` (reference/azbridge.md §1.2):
@@ -16,7 +16,8 @@ import { checkPortName, checkRelayName, defaultSocketPortName, isPlainSocketName
  * - Socket paths: a binding that starts with `/`, `./` or `../` is a path in full (its '/' are not
  *   port-name separators) and its port name defaults to the file name. To name the port, or to use a
  *   path with ':' or ';' in it, bracket the path: `-L [/run/a:b.sock]/api:relay`.
- * - A plain socket name keeps azbridge's meaning: `name[/port_name]`, relative to the working directory.
+ * - A socket path must contain '/': azbridge's plain socket name (`-L name:relay`, a socket `./name`)
+ *   is refused with a hint, since `-L localhost:relay` meant an address with a forgotten port.
  * - Without a bind address the model leaves bindAddress undefined (azbridge writes "localhost"): the
  *   runtime binds loopback, or all interfaces with -g (see effectiveBindAddress).
  */
@@ -63,10 +64,7 @@ function portOrSocket(text: string): LocalBinding {
   const [head, name] = splitPortName(text);
   const port = parsePortText(head);
   if (port) return { kind: port.protocol, port: port.port, portName: checkPortName(name ?? port.text), noAuthentication: false };
-  if (!isPlainSocketName(head)) {
-    throw new ValueError(`"${head}" is neither a port (N, NU) nor a socket name; write socket paths as /abs/path, ./rel/path or [path]/port_name`);
-  }
-  return unixBinding(head, name);
+  throw notPortNorSocket(head, `${isPlainSocketName(head) ? head : '127.0.0.1'}:8080:relay`);
 }
 
 function unixBinding(path: string, name: string | undefined): LocalBinding {

@@ -3,7 +3,6 @@ import { resolveConnection } from './credentials.js';
 import { tooManyBindings } from './limits.js';
 import type { ConfigLayer, LayerSettings, LocalForwardEntry } from './layer.js';
 import {
-  DEFAULT_CONNECTION_ATTEMPTS,
   DEFAULT_EXIT_ON_FORWARD_FAILURE,
   DEFAULT_KEEP_ALIVE_SECONDS,
   DEFAULT_LOG_LEVEL,
@@ -52,7 +51,7 @@ export function mergeLayers(layers: readonly ConfigLayer[]): BridgeConfig {
     gatewayPorts: settings.gatewayPorts ?? false,
     keepAliveInterval: settings.keepAliveInterval ?? DEFAULT_KEEP_ALIVE_SECONDS,
     ...(settings.connectTimeout !== undefined && { connectTimeout: settings.connectTimeout }),
-    connectionAttempts: settings.connectionAttempts ?? DEFAULT_CONNECTION_ATTEMPTS,
+    connectionAttempts: settings.connectionAttempts,
     exitOnForwardFailure: settings.exitOnForwardFailure ?? DEFAULT_EXIT_ON_FORWARD_FAILURE,
     logLevel: settings.logLevel ?? DEFAULT_LOG_LEVEL,
     ...(settings.logFileName !== undefined && { logFileName: settings.logFileName }),

@@ -26,8 +26,11 @@ export interface BridgeConfig {
   keepAliveInterval: number;
   /** Seconds to wait for a relay connection; undefined means the runtime's default. */
   connectTimeout?: number;
-  /** Tries (one per second) before a relay connection counts as failed. */
-  connectionAttempts: number;
+  /**
+   * Tries (one per second) before a relay connection counts as failed; undefined (the default) waits
+   * as every hybridge sender does: transient failures retried for 30 s (forwarding/relay-wait.ts).
+   */
+  connectionAttempts?: number;
   exitOnForwardFailure: boolean;
   logLevel: LogLevel;
   logFileName?: string;
@@ -149,7 +152,6 @@ export interface HttpRemoteBinding {
 export type RemoteBinding = TcpRemoteBinding | UdpRemoteBinding | UnixRemoteBinding | HttpRemoteBinding;
 
 export const DEFAULT_KEEP_ALIVE_SECONDS = 30;
-export const DEFAULT_CONNECTION_ATTEMPTS = 1;
 export const DEFAULT_MAX_UDP_FLOWS = 1000;
 /** azbridge's code default (CONFIG.md says false, the code runs with true). */
 export const DEFAULT_EXIT_ON_FORWARD_FAILURE = true;

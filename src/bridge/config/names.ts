@@ -60,7 +60,17 @@ export function unquote(text: string): string {
   return t;
 }
 
-/** Plain names, not paths: what `-L name:relay` and `LocalSocket: name` accept besides paths. */
+/**
+ * A command-line binding that is neither a port nor a path. azbridge took a plain word as a socket
+ * in the working directory, so `-L localhost:web` quietly made a socket file `./localhost`; here a
+ * socket path must contain '/', and the message says what was probably meant.
+ */
+export function notPortNorSocket(text: string, example: string): ValueError {
+  const safe = isPlainSocketName(text) ? text : 'name';
+  return new ValueError(`"${text}" is not a port (N for TCP, NU for UDP); an address needs a port after it (${example}), and a Unix socket path must contain '/' (./${safe} or /run/${safe}.sock)`);
+}
+
+/** Plain names, not paths: what `LocalSocket: name` accepts besides paths. */
 export function isPlainSocketName(text: string): boolean {
   return /^[0-9A-Za-z_\-.]+$/.test(text);
 }

@@ -2,7 +2,7 @@ import { checkTargetHost } from './addresses.js';
 import { firstIndexOutsideBrackets, leadingBracket, splitOutsideBrackets } from './bracket-split.js';
 import { at, ValueError } from './config-error.js';
 import type { RemoteBinding, RemoteForward } from './model.js';
-import { checkPortName, checkRelayName, defaultSocketPortName, isPlainSocketName, looksLikePath, parsePortText, unquote } from './names.js';
+import { checkPortName, checkRelayName, defaultSocketPortName, isPlainSocketName, looksLikePath, notPortNorSocket, parsePortText, unquote } from './names.js';
 
 /**
  * `-T` and its legacy form `-R` (reference/azbridge.md §1.3, §1.4):
@@ -64,10 +64,7 @@ function namedTarget(text: string): RemoteBinding {
   if (target.includes('/')) throw new ValueError(`"${text}" has more than one '/'; expected [port_name/]port or [port_name/]socket`);
   const port = parsePortText(target);
   if (port) return { kind: port.protocol, portName: checkPortName(name ?? port.text), host: 'localhost', port: port.port };
-  if (!isPlainSocketName(target)) {
-    throw new ValueError(`"${target}" is neither a port (N, NU) nor a socket name; write socket paths as /abs/path, ./rel/path or [path]`);
-  }
-  return socketTarget(target, name);
+  throw notPortNorSocket(target, `relay:${isPlainSocketName(target) ? target : 'host'}:8080`);
 }
 
 function socketTarget(text: string, name: string | undefined): RemoteBinding {

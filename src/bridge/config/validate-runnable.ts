@@ -14,7 +14,7 @@ export function validateRunnable(config: BridgeConfig): string[] {
     if (without.length > 0) {
       problems.push(
         `Connection string(s) undefined for ${without.map((f) => f.relayName).join(', ')}; ` +
-          'set -x/AzureRelayConnectionString, -e/AzureRelayEndpoint or AZURE_BRIDGE_CONNECTIONSTRING. hybridge bridge -h for help.',
+          'set -x/AzureRelayConnectionString, -e/AzureRelayEndpoint, AZURE_BRIDGE_CONNECTIONSTRING or HYBRIDGE_CONNECTION_STRING. hybridge bridge -h for help.',
       );
     }
   }

@@ -1,6 +1,6 @@
 import { ConnectionStringError, parseConnectionString } from '../../protocol/connection-string.js';
 import { EndpointError, parseRelayEndpoint } from '../../protocol/relay-endpoint.js';
-import { MAX_KEY_LENGTH, MAX_KEY_NAME_LENGTH } from '../../protocol/sas-token.js';
+import { MAX_KEY_LENGTH, MAX_KEY_NAME_LENGTH, parseSasToken, SasTokenError } from '../../protocol/sas-token.js';
 import { ValueError } from './config-error.js';
 import { ADDRESS_FAMILIES, LOG_LEVELS, type AddressFamily, type LogLevel } from './model.js';
 
@@ -48,8 +48,15 @@ export function checkKey(text: string): string {
   return text;
 }
 
+/** -s: a whole `SharedAccessSignature sr=..&sig=..&se=..&skn=..` token; its expiry is the relay's to judge. */
 export function checkSignature(text: string): string {
   if (!text) throw new ValueError('the shared access signature is empty');
+  try {
+    parseSasToken(text);
+  } catch (err) {
+    if (err instanceof SasTokenError) throw new ValueError(`the shared access signature is malformed: ${err.message}`);
+    throw err;
+  }
   return text;
 }
 

@@ -1,5 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { ListenError } from '../../forwarding/local-listen.js';
 import { effectiveBindAddress, type AddressFamily } from '../config/index.js';
 
 export interface ListenAddress {
@@ -31,8 +32,14 @@ export async function listenAddresses(bindAddress: string | undefined, gatewayPo
     ];
   }
   if (isIP(address)) return [{ host: address, optional: false }];
-  const resolved = await lookup(address, { family: family === 'inet' ? 4 : family === 'inet6' ? 6 : 0 });
-  return [{ host: resolved.address, optional: false }];
+  try {
+    const resolved = await lookup(address, { family: family === 'inet' ? 4 : family === 'inet6' ? 6 : 0 });
+    return [{ host: resolved.address, optional: false }];
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // EAI_AGAIN is a resolver that did not answer now, not a name that is wrong.
+    throw new ListenError(`bind address "${address}" does not resolve${code ? ` (${code})` : ''}; give an address of this machine`, code !== 'EAI_AGAIN');
+  }
 }
 
 /** Errors that mean "this machine has no such address family/address", for optional addresses. */

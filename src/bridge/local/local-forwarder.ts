@@ -1,5 +1,6 @@
 import { HybridConnectionClient } from '../../client/index.js';
 import type { ConnectionString } from '../../protocol/connection-string.js';
+import type { ProxyPolicy } from '../../proxy/proxy-policy.js';
 import type { TlsClientOptions } from '../../websocket/client-handshake.js';
 import type { LocalForward } from '../config/index.js';
 import { relayClientOptions } from '../relay-options.js';
@@ -10,9 +11,11 @@ import { UdpForwarder } from './udp-forwarder.js';
 
 export interface LocalForwarderOptions extends Omit<LocalContext, 'relayName' | 'connectorFor'> {
   connection: ConnectionString;
-  attempts: number;
+  attempts: number | undefined;
   attemptTimeoutMs?: number;
   tls?: TlsClientOptions;
+  tokenInQuery?: boolean;
+  proxy?: ProxyPolicy;
 }
 
 /**
@@ -73,8 +76,9 @@ export class LocalForwarder {
   private connectorFor(anonymous: boolean): SenderConnector {
     let connector = this.connectors.get(anonymous);
     if (!connector) {
-      const client = new HybridConnectionClient(relayClientOptions(this.options.connection, { anonymous, tls: this.options.tls }));
+      const client = new HybridConnectionClient(relayClientOptions(this.options.connection, { anonymous, tls: this.options.tls, tokenInQuery: this.options.tokenInQuery, proxy: this.options.proxy }));
       connector = new SenderConnector(client, {
+        relayName: this.forward.relayName,
         attempts: this.options.attempts,
         attemptTimeoutMs: this.options.attemptTimeoutMs,
         prewarm: this.forward.prewarm,

@@ -1,11 +1,13 @@
-import { AuthorizationFailedError, type HybridConnectionClient, type HybridConnectionStream } from '../../client/index.js';
+import { RelayError, type HybridConnectionClient, type HybridConnectionStream } from '../../client/index.js';
+import { RELAY_WAIT_BUDGET_MS, relayWaitProgress } from '../../forwarding/relay-wait.js';
 import { SenderPool } from '../../forwarding/sender-pool.js';
 import type { Logger } from '../../util/logger.js';
 import { sleep } from '../../util/sleep.js';
 
 export interface SenderConnectorOptions {
-  /** ConnectionAttempts: tries, one second apart (1..10). */
-  attempts: number;
+  /** ConnectionAttempts: tries, one second apart (1..10); undefined waits as every sender does (relay-wait). */
+  attempts: number | undefined;
+  relayName: string;
   /** ConnectTimeout: limit for one try; undefined keeps the client library's default. */
   attemptTimeoutMs?: number;
   /** Prewarm: sender connections kept open ahead of demand (0 = none). */
@@ -17,8 +19,10 @@ const ATTEMPT_INTERVAL_MS = 1000;
 
 /**
  * Where a local forwarder gets its relayed connections: a prewarmed one when the pool has one ready,
- * else a new one, tried up to ConnectionAttempts times one second apart, each try limited by
- * ConnectTimeout. An authorization failure is not retried (another try cannot fix it).
+ * else a new one, with the senders' wait policy (forwarding/relay-wait.ts), or, when
+ * ConnectionAttempts is set, tried that many times one second apart. Each try is limited by
+ * ConnectTimeout; a failure no retry can fix (authorization, no such hybrid connection, connection
+ * refused) is never retried.
  */
 export class SenderConnector {
   private readonly pool: SenderPool | undefined;
@@ -38,12 +42,17 @@ export class SenderConnector {
 
   async connect(signal?: AbortSignal): Promise<HybridConnectionStream> {
     if (this.pool && this.pool.readyCount > 0) return this.pool.take();
+    const { attempts, attemptTimeoutMs, log } = this.options;
+    if (attempts === undefined) {
+      const onRetry = relayWaitProgress(log, { relay: this.options.relayName }, this.options.relayName);
+      return this.client.createConnection({ retryBudgetMs: RELAY_WAIT_BUDGET_MS, attemptTimeoutMs, signal, onRetry });
+    }
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.client.createConnection({ retryBudgetMs: 0, attemptTimeoutMs: this.options.attemptTimeoutMs, signal });
+        return await this.client.createConnection({ retryBudgetMs: 0, attemptTimeoutMs, signal });
       } catch (err) {
-        if (attempt >= this.options.attempts || err instanceof AuthorizationFailedError || signal?.aborted) throw err;
-        this.options.log.debug({ attempt, of: this.options.attempts, reason: (err as Error).message }, 'relay connection attempt failed; retrying');
+        if (attempt >= attempts || !(err instanceof RelayError && err.transient) || signal?.aborted) throw err;
+        log.debug({ attempt, of: attempts, reason: err.message }, 'relay connection attempt failed; retrying');
         await sleep(ATTEMPT_INTERVAL_MS, signal);
       }
     }

@@ -1,7 +1,8 @@
 import { HybridConnectionListener, type HybridConnectionStream } from '../../client/index.js';
 import type { ConnectionLifecycle } from '../../forwarding/lifecycle/connection-lifecycle.js';
-import { dispatchConnection, trackAccepted, type ProtocolHandler } from '../../forwarding/listener-end.js';
+import { dispatchConnection, LISTENER_MAX_AUTHORIZATION_FAILURES, trackAccepted, type ProtocolHandler } from '../../forwarding/listener-end.js';
 import type { ConnectionString } from '../../protocol/connection-string.js';
+import type { ProxyPolicy } from '../../proxy/proxy-policy.js';
 import type { Logger } from '../../util/logger.js';
 import type { TlsClientOptions } from '../../websocket/client-handshake.js';
 import type { HttpRemoteBinding, PoolSettings, RemoteBinding } from '../config/index.js';
@@ -24,9 +25,13 @@ export interface RemoteForwarderOptions {
   /** Control-channel state changes (metrics). */
   onControlChannel?(relayName: string, online: boolean): void;
   tls?: TlsClientOptions;
+  tokenInQuery?: boolean;
+  proxy?: ProxyPolicy;
   udpIdleMs?: number;
   /** LoadBalancing / HealthCheck defaults for this relay's target pools. */
   poolDefaults?: PoolSettings;
+  /** The relay listener stopped for good (no such hybrid connection, credentials refused). */
+  onStopped?: (error: Error) => void;
 }
 
 /**
@@ -36,6 +41,7 @@ export interface RemoteForwarderOptions {
  */
 export class RemoteForwarder {
   private listener: HybridConnectionListener | undefined;
+  private started = false;
   private readonly azbridge: AzbridgeHandler;
   private readonly log: Logger;
 
@@ -69,6 +75,7 @@ export class RemoteForwarder {
     this.azbridge.start();
     try {
       await first.open();
+      this.started = true;
       return;
     } catch (err) {
       await first.close().catch(() => undefined);
@@ -80,6 +87,7 @@ export class RemoteForwarder {
     }
     const retrying = this.createListener();
     this.listener = retrying;
+    this.started = true;
     retrying.start();
   }
 
@@ -90,6 +98,7 @@ export class RemoteForwarder {
 
   /** Closes the control channel: no new connections or requests; accepted ones carry on. */
   async stop(): Promise<void> {
+    this.started = false;
     this.azbridge.close();
     await this.listener?.close().catch(() => undefined);
   }
@@ -98,8 +107,9 @@ export class RemoteForwarder {
     const o = this.options;
     const httpBindings = o.bindings.filter((b): b is HttpRemoteBinding => b.kind === 'http');
     const listener = new HybridConnectionListener({
-      ...relayClientOptions(o.connection, { tls: o.tls }),
+      ...relayClientOptions(o.connection, { tls: o.tls, tokenInQuery: o.tokenInQuery, proxy: o.proxy }),
       keepAliveIntervalMs: o.keepAliveIntervalMs,
+      maxAuthorizationFailures: LISTENER_MAX_AUTHORIZATION_FAILURES,
       requestHandler: createHttpRequestHandler(httpBindings, { ...o.outbound, relayName: o.relayName, log: o.log, lifecycle: o.lifecycle }),
     });
     listener.on('online', () => {
@@ -109,7 +119,10 @@ export class RemoteForwarder {
     listener.on('connecting', () => this.log.debug({ hyco: o.relayName }, 'relay listener connecting'));
     listener.on('offline', (error) => {
       o.onControlChannel?.(o.relayName, false);
-      if (error) this.log.error({ hyco: o.relayName, reason: error.message }, 'relay listener offline');
+      if (!error) return;
+      this.log.error({ hyco: o.relayName, reason: error.message }, 'relay listener stopped');
+      // A first open() that fails is reported by start(); only a listener that was running stops here.
+      if (this.listener === listener && this.started) o.onStopped?.(error);
     });
     listener.on('error', (error) => {
       if (!listener.isOnline) o.onControlChannel?.(o.relayName, false);

@@ -2,18 +2,23 @@ import { ManagementClient, type ManagementCredential } from '../../client/manage
 import { parseConnectionString, type ConnectionString } from '../../protocol/connection-string.js';
 import { readPemFile } from '../common-options.js';
 import { fail } from '../errors.js';
+import { readSecret } from '../secret-input.js';
+import { proxyFrom } from '../proxy-options.js';
 import { CONNECTION_STRING_ENV, type ManagementFlags } from './options.js';
 
-/** Builds a management client from -x (or $HYBRIDGE_CONNECTION_STRING) and --ca. */
+/** Builds a management client from -x (or $HYBRIDGE_CONNECTION_STRING), --ca and --proxy. */
 export function clientFromFlags(flags: ManagementFlags, env: NodeJS.ProcessEnv = process.env): ManagementClient {
   const cs = connectionString(flags, env);
-  return new ManagementClient({ endpoint: cs.endpoint, credential: credential(cs), ca: trustedCertificates(flags.ca, env) });
+  const proxy = proxyFrom(flags, (line) => process.stderr.write(`hybridge: warning: ${line}\n`), env);
+  return new ManagementClient({ endpoint: cs.endpoint, credential: credential(cs), ca: trustedCertificates(flags.ca, env), proxy });
 }
 
 function connectionString(flags: ManagementFlags, env: NodeJS.ProcessEnv): ConnectionString {
-  const fromFlag = flags.connectionString !== undefined;
-  const text = fromFlag ? flags.connectionString : env[CONNECTION_STRING_ENV];
-  if (!text || !text.trim()) {
+  const secret = readSecret(
+    { flag: { value: flags.connectionString, name: '-x/--connection-string' }, file: { path: flags.connectionStringFile, name: '--connection-string-file' }, variable: CONNECTION_STRING_ENV },
+    env,
+  );
+  if (!secret || !secret.value.trim()) {
     fail(
       `no credentials: pass -x/--connection-string or set ${CONNECTION_STRING_ENV} to the connection string of a rule with Manage rights ` +
         '(`hybridge server` prints the root one at first start)',
@@ -21,9 +26,9 @@ function connectionString(flags: ManagementFlags, env: NodeJS.ProcessEnv): Conne
   }
   try {
     // Parser messages name keys, never values, so they are safe to show.
-    return parseConnectionString(text);
+    return parseConnectionString(secret.value);
   } catch (err) {
-    fail(`${fromFlag ? '-x/--connection-string' : CONNECTION_STRING_ENV}: ${(err as Error).message}`);
+    fail(`${secret.where.startsWith('$') ? CONNECTION_STRING_ENV : secret.where}: ${(err as Error).message}`);
   }
 }
 

@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import type { HybridConnectionProps } from '../../client/management-client.js';
 import { fail } from '../errors.js';
+import { EXIT_CODES, withExamples } from '../help-text.js';
 import { addManagementOptions, AZ_NOTE, subcommand, type ManagementFlags } from './options.js';
 import { registerRuleCommands } from './rule-commands.js';
 import { runManagement } from './run.js';
-import { parseBoolean, requireName } from './values.js';
+import { parseBoolean, requireHycoName } from './values.js';
 
 interface HycoFlags extends ManagementFlags {
   name: string;
@@ -16,36 +17,36 @@ const NAME_HELP = "hybrid connection name (letters, digits, '.', '_', '-'; '/' b
 
 /** `hybridge hyco ...`, mirroring `az relay hyco ...`. */
 export function registerHycoCommands(program: Command): void {
-  const hyco = subcommand(program, 'hyco', 'manage the hybrid connections of a hybridge relay (mirrors `az relay hyco`)').addHelpText('after', AZ_NOTE);
+  const hyco = withExamples(subcommand(program, 'hyco', 'manage the hybrid connections of a hybridge relay (mirrors `az relay hyco`)'), ['hybridge hyco create -n web', 'hybridge hyco list --query "[].name" -o tsv'], EXIT_CODES.management).addHelpText('after', AZ_NOTE);
 
   const create = subcommand(hyco, 'create', 'create a hybrid connection').requiredOption('-n, --name <name>', NAME_HELP);
-  addManagementOptions(withProps(create)).action(async (flags: HycoFlags) => {
-    const name = requireName(flags.name, '--name');
+  addManagementOptions(withProps(create), ['hybridge hyco create -n web', 'hybridge hyco create -n public-api --requires-client-authorization false --user-metadata "team A"']).action(async (flags: HycoFlags) => {
+    const name = requireHycoName(flags.name, '--name');
     const props = hycoProps(flags);
     await runManagement(flags, (client) => client.createHybridConnection(name, props));
   });
 
-  addManagementOptions(subcommand(hyco, 'list', 'list the hybrid connections (needs a namespace-level rule)')).action(async (flags: ManagementFlags) => {
+  addManagementOptions(subcommand(hyco, 'list', 'list the hybrid connections (needs a namespace-level rule)'), ['hybridge hyco list', 'hybridge hyco list --query "[].name" -o tsv']).action(async (flags: ManagementFlags) => {
     await runManagement(flags, (client) => client.listHybridConnections());
   });
 
   const show = subcommand(hyco, 'show', 'show one hybrid connection').requiredOption('-n, --name <name>', NAME_HELP);
-  addManagementOptions(show).action(async (flags: HycoFlags) => {
-    const name = requireName(flags.name, '--name');
+  addManagementOptions(show, ['hybridge hyco show -n web', 'hybridge hyco show -n web --query listenerCount -o tsv']).action(async (flags: HycoFlags) => {
+    const name = requireHycoName(flags.name, '--name');
     await runManagement(flags, (client) => client.getHybridConnection(name));
   });
 
   const update = subcommand(hyco, 'update', 'change a hybrid connection').requiredOption('-n, --name <name>', NAME_HELP);
-  addManagementOptions(withProps(update)).action(async (flags: HycoFlags) => {
-    const name = requireName(flags.name, '--name');
+  addManagementOptions(withProps(update), ['hybridge hyco update -n web --requires-client-authorization true']).action(async (flags: HycoFlags) => {
+    const name = requireHycoName(flags.name, '--name');
     const props = hycoProps(flags);
     if (Object.keys(props).length === 0) fail('nothing to update: pass --requires-client-authorization and/or --user-metadata');
     await runManagement(flags, (client) => client.updateHybridConnection(name, props));
   });
 
   const remove = subcommand(hyco, 'delete', 'delete a hybrid connection, closing its listeners and connections').requiredOption('-n, --name <name>', NAME_HELP);
-  addManagementOptions(remove).action(async (flags: HycoFlags) => {
-    const name = requireName(flags.name, '--name');
+  addManagementOptions(remove, ['hybridge hyco delete -n web']).action(async (flags: HycoFlags) => {
+    const name = requireHycoName(flags.name, '--name');
     await runManagement(flags, (client) => client.deleteHybridConnection(name));
   });
 

@@ -1,9 +1,13 @@
 import type { Command } from 'commander';
 import { collect } from '../common-options.js';
+import { EXIT_CODES, withExamples } from '../help-text.js';
+import { VISIBLE_IN_PS } from '../secret-input.js';
+import { addProxyOptions, type ProxyFlags } from '../proxy-options.js';
 
 /** Options every management command takes. */
-export interface ManagementFlags {
+export interface ManagementFlags extends ProxyFlags {
   connectionString?: string;
+  connectionStringFile?: string;
   ca?: string[];
   output: string;
   query?: string;
@@ -28,11 +32,13 @@ export function subcommand(parent: Command, name: string, description: string): 
   return command;
 }
 
-/** The credential, TLS, output and az-compatibility options of a command that calls the relay (added last, after its own). */
-export function addManagementOptions(command: Command): Command {
-  return command
-    .option('-x, --connection-string <cs>', `connection string of a rule with Manage rights (default: $${CONNECTION_STRING_ENV})`)
-    .option('--ca <file>', 'PEM certificate to trust for an https relay, e.g. <data>/tls-cert.pem (repeatable; NODE_EXTRA_CA_CERTS works too)', collect)
+/** The credential, TLS, proxy, output and az-compatibility options of a command that calls the relay (added last, after its own), and its help's examples. */
+export function addManagementOptions(command: Command, examples: readonly string[]): Command {
+  withExamples(command, examples, EXIT_CODES.management)
+    .option('-x, --connection-string <cs>', `connection string of a rule with Manage rights (default: $${CONNECTION_STRING_ENV}; ${VISIBLE_IN_PS})`)
+    .option('--connection-string-file <file>', 'read -x from this file (its first line)')
+    .option('--ca <file>', 'PEM certificate to trust for an https relay, e.g. <data>/tls-cert.pem (repeatable; NODE_EXTRA_CA_CERTS works too)', collect);
+  return addProxyOptions(command)
     .option('-o, --output <format>', 'json, tsv or none', 'json')
     .option('--query <path>', 'print only this field, e.g. primaryConnectionString, name or [].name')
     .option('-g, --resource-group <name>', 'ignored (az compatibility)')

@@ -49,6 +49,8 @@ function networkMessage(err: ManagementNetworkError, baseUrl: string): string {
       return baseUrl.startsWith('http:')
         ? `the relay at ${baseUrl} closed the connection without an answer; if it serves TLS, use an sb:// Endpoint`
         : `the relay at ${baseUrl} closed the connection without an answer; is it a hybridge relay?`;
+    case 'proxy':
+      return `cannot reach the relay at ${baseUrl}: ${err.detail}`;
     case 'timeout':
       return `the relay at ${baseUrl} did not answer (${err.detail}); check that it is running and reachable`;
     default:

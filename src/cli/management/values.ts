@@ -1,4 +1,6 @@
 import type { KeyType } from '../../client/management-client.js';
+import { isValidEntityPath } from '../../protocol/relay-endpoint.js';
+import { RULE_NAME_PATTERN } from '../../relay/namespace-model.js';
 import { fail } from '../errors.js';
 
 const RIGHTS = ['Listen', 'Send', 'Manage'] as const;
@@ -35,5 +37,19 @@ export function parseKeyType(text: string): KeyType {
 export function requireName(value: string, flag: string): string {
   const name = value.trim().replace(/^\/+|\/+$/g, '');
   if (!name) fail(`${flag} must not be empty`);
+  return name;
+}
+
+/** A hybrid connection name the relay would accept, checked before the call (exit 2, not a 400 from the relay). */
+export function requireHycoName(value: string, flag: string): string {
+  const name = requireName(value, flag);
+  if (!isValidEntityPath(name)) fail(`${flag} "${name}" is not a valid hybrid connection name: letters, digits, '.', '_', '-', '/' between segments, at most 260 characters`);
+  return name;
+}
+
+/** An authorization rule name: a letter or digit, then letters, digits, '.', '_', '-' (at most 256). */
+export function requireRuleName(value: string, flag: string): string {
+  const name = requireName(value, flag);
+  if (!RULE_NAME_PATTERN.test(name)) fail(`${flag} "${name}" is not a valid rule name: a letter or digit, then letters, digits, '.', '_' or '-', at most 256 characters`);
   return name;
 }

@@ -135,7 +135,7 @@ export class TrackedConnection implements ByteMeter {
   established(extra: Record<string, string | number | undefined> = {}, level: 'debug' | 'info' = 'debug'): void {
     if (this.setupMs !== undefined || this.outcome) return;
     this.setupMs = Date.now() - this.startedAt;
-    this.log[level]({ setupMs: this.setupMs, ...extra }, 'connection open');
+    this.write(level, { setupMs: this.setupMs, ...extra }, 'connection open');
     for (const observer of this.registry.observers) observer.established?.(this);
   }
 
@@ -151,6 +151,19 @@ export class TrackedConnection implements ByteMeter {
   end(outcome: ConnectionOutcome): void {
     if (this.outcome) return;
     this.outcome = outcome;
+    const level = outcome.quiet ? 'debug' : isNormalEnd(outcome.end) ? 'info' : 'warn';
+    const what = this.kind === 'http' ? 'http request' : 'connection';
+    if (this.parentLog.isLevelEnabled(level)) this.writeEnd(level, outcome, `${what} ${level === 'warn' ? 'failed' : 'ended'}`);
+    this.registry.release(this);
+    for (const observer of this.registry.observers) observer.ended?.(this, outcome);
+  }
+
+  /** A line through the connection's logger; the logger is made only when the level is on (most quiet lines never are). */
+  private write(level: 'debug' | 'info' | 'warn', fields: Record<string, unknown>, message: string): void {
+    if (this.parentLog.isLevelEnabled(level)) this.log[level](fields, message);
+  }
+
+  private writeEnd(level: 'debug' | 'info' | 'warn', outcome: ConnectionOutcome, message: string): void {
     const line = {
       bytesToListener: this.bytesToListener,
       bytesToSender: this.bytesToSender,
@@ -159,12 +172,7 @@ export class TrackedConnection implements ByteMeter {
       ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}),
       ...outcome.extra,
     };
-    const what = this.kind === 'http' ? 'http request' : 'connection';
-    if (outcome.quiet) this.log.debug(line, `${what} ended`);
-    else if (isNormalEnd(outcome.end)) this.log.info(line, `${what} ended`);
-    else this.log.warn(line, `${what} failed`);
-    this.registry.release(this);
-    for (const observer of this.registry.observers) observer.ended?.(this, outcome);
+    this.log[level](line, message);
   }
 }
 

@@ -2,6 +2,7 @@ import type { Logger } from '../../util/logger.js';
 import type { Grant } from '../authorizer.js';
 import type { ListenerChannel } from '../listener-channel.js';
 import type { ListenerDirectory, ListenerRef, LocalDirectory, PickCriteria } from '../listener-directory.js';
+import { Eligibility, eligibilityOf, pickRoundRobin, SilenceMarks } from '../listener-selection.js';
 import { ClusterUnavailableError, redisReady, type RedisPair } from './redis-connection.js';
 import { HEARTBEAT_SCRIPT, LIST_SCRIPT, REGISTER_SCRIPT } from './registry-scripts.js';
 
@@ -36,6 +37,8 @@ export class ClusterDirectory implements ListenerDirectory {
   /** Live nodes as of this node's last heartbeat (used to give up on deliveries to dead nodes). */
   private live = new Set<string>();
   private readonly roundRobin = new Map<string, number>();
+  /** Other nodes' listeners that left a sender of this node waiting. */
+  private readonly silent = new SilenceMarks();
   private readonly undeliverable = new Map<string, { callback: () => void; at: number; nodeId: string }>();
   private readonly delivered = new Map<string, { from: string; channel: ListenerChannel; at: number }>();
   private readonly removedWhileDown: { entity: string; key: string }[] = [];
@@ -126,13 +129,27 @@ export class ClusterDirectory implements ListenerDirectory {
     const refs = (await this.entries(entity))
       .filter((ref) => !criteria.exclude?.has(ref.key))
       .filter((ref) => !criteria.allowed || criteria.allowed.has(ref.listenerId.toLowerCase()))
-      .filter((ref) => !criteria.disallowed?.has(ref.listenerId.toLowerCase()))
-      .filter((ref) => ref.nodeId !== this.nodeId || ref.channel?.isOpen);
+      .filter((ref) => !criteria.disallowed?.has(ref.listenerId.toLowerCase()));
     if (refs.length === 0) return undefined;
     const slot = entity.toLowerCase();
-    const next = (this.roundRobin.get(slot) ?? 0) % refs.length;
-    this.roundRobin.set(slot, next + 1);
-    return refs[next];
+    const now = Date.now();
+    const index = pickRoundRobin(refs, (this.roundRobin.get(slot) ?? 0) % refs.length, (ref) => {
+      if (ref.nodeId !== this.nodeId) return this.silent.silentUntil(ref.key) > now ? Eligibility.Strained : Eligibility.Ready;
+      return ref.channel ? eligibilityOf(ref.channel.selectionState, now) : Eligibility.Excluded;
+    });
+    if (index < 0) return undefined;
+    this.roundRobin.set(slot, index + 1);
+    return refs[index];
+  }
+
+  noteSilent(target: ListenerRef): void {
+    if (target.channel) target.channel.markSilent();
+    else this.silent.mark(target.key);
+  }
+
+  noteResponsive(target: ListenerRef): void {
+    if (target.channel) target.channel.markResponsive();
+    else this.silent.clear(target.key);
   }
 
   async deliver(target: ListenerRef, json: string, ref: string, onUndeliverable: () => void): Promise<boolean> {
@@ -211,6 +228,7 @@ export class ClusterDirectory implements ListenerDirectory {
     }
     this.forgetDeadNodes();
     this.expireBookkeeping(Date.now());
+    this.silent.prune();
   }
 
   /** After a Redis outage: announce this node first (so no one drops its entries), then rewrite them. */

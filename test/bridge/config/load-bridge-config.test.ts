@@ -36,10 +36,10 @@ describe('loadBridgeConfig: ConfigTest.CommandLineMaxTest', () => {
       gatewayPorts: true,
       keyName: 'send',
       key: 'abcdefgh',
-      localForward: ['127.0.100.1:8008:foo', '127.0.100.2:8008:bar', 'name:baz'],
+      localForward: ['127.0.100.1:8008:foo', '127.0.100.2:8008:bar', './name:baz'],
       options: ['ConnectTimeout:44'],
       quiet: true,
-      legacyRemoteForward: ['foo1:123', 'bar1:10.1.1.1:123', 'foo3:port/123', 'bar3:10.1.1.1:port/123', 'baz:abc'],
+      legacyRemoteForward: ['foo1:123', 'bar1:10.1.1.1:123', 'foo3:port/123', 'bar3:10.1.1.1:port/123', 'baz:./abc'],
       remoteForward: ['foo2:123', 'bar2:10.1.1.1:123', 'foo4:port/123', 'bar4:port/10.1.1.1:123'],
       httpForward: [
         'foo5:https/service.example.com',
@@ -62,7 +62,7 @@ describe('loadBridgeConfig: ConfigTest.CommandLineMaxTest', () => {
     assert.equal(c.gatewayPorts, true);
     assert.equal(c.logLevel, 'none');
     assert.deepEqual(c.localForward.map((f) => f.relayName), ['foo', 'bar', 'baz']);
-    assert.deepEqual(c.localForward[2]!.bindings, [{ kind: 'unix', path: 'name', portName: 'name', noAuthentication: false }]);
+    assert.deepEqual(c.localForward[2]!.bindings, [{ kind: 'unix', path: './name', portName: 'name', noAuthentication: false }]);
     assert.deepEqual(
       c.remoteForward.map((f) => f.relayName),
       ['foo1', 'bar1', 'foo3', 'bar3', 'baz', 'foo2', 'bar2', 'foo4', 'bar4', 'foo5', 'bar5', 'baz5', 'abc/def', 'ghi/jkl'],
@@ -178,7 +178,7 @@ describe('loadBridgeConfig: the relay connection', () => {
   it('-s replaces the key of -x, and a later key replaces an earlier signature', () => {
     const c = load({ connectionString: CS_A, signature: 'SharedAccessSignature sr=x&sig=y&se=1&skn=r' });
     assert.deepEqual([c.connection?.sharedAccessSignature, c.connection?.sharedAccessKeyName, c.connection?.sharedAccessKey], ['SharedAccessSignature sr=x&sig=y&se=1&skn=r', undefined, undefined]);
-    const f = file('AzureRelayEndpoint: sb://a.servicebus.windows.net/\nAzureRelaySharedAccessSignature: sig\n');
+    const f = file('AzureRelayEndpoint: sb://a.servicebus.windows.net/\nAzureRelaySharedAccessSignature: SharedAccessSignature sr=x&sig=y&se=1&skn=r\n');
     const d = load({ configFile: f, keyName: 'k', key: KEY });
     assert.deepEqual([d.connection?.sharedAccessSignature, d.connection?.sharedAccessKeyName], [undefined, 'k']);
   });
@@ -196,7 +196,7 @@ describe('loadBridgeConfig: the relay connection', () => {
   it('rejects a key name without a key, and a signature together with keys', () => {
     rejects({ endpoint: 'sb://a.servicebus.windows.net/', keyName: 'k' }, /^-K: a shared access key name .* needs a key/);
     rejects({ endpoint: 'sb://a.servicebus.windows.net/', key: KEY }, /^-k: a shared access key .* needs a key name/);
-    rejects({ endpoint: 'sb://a.servicebus.windows.net/', keyName: 'k', key: KEY, signature: 's' }, /^-s: give either a shared access signature \(-s\) or a key name and key/);
+    rejects({ endpoint: 'sb://a.servicebus.windows.net/', keyName: 'k', key: KEY, signature: 'SharedAccessSignature sr=x&sig=y&se=1&skn=r' }, /^-s: give either a shared access signature \(-s\) or a key name and key/);
   });
 });
 

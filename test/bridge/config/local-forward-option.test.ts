@@ -36,7 +36,9 @@ describe('-L grammar: reference §1.2 examples', () => {
   const cases: [string, string, LocalBinding[]][] = [
     ['127.0.100.1:8008:foo', 'foo', [tcp(8008, '8008', '127.0.100.1')]],
     ['127.0.100.2:8008:bar', 'bar', [tcp(8008, '8008', '127.0.100.2')]],
-    ['name:baz', 'baz', [unix('name', 'name')]],
+    // azbridge's `name:baz` and `name/sock1:baz` took a plain word as a socket ./name; here a socket
+    // path must contain '/' (see the refusals below), so these are the same sockets written as paths.
+    ['./name:baz', 'baz', [unix('./name', 'name')]],
     ['3000U:foobar', 'foobar', [udp(3000, '3000U')]],
     ['3000:foobar', 'foobar', [tcp(3000, '3000')]],
     ['127.0.0.8:16161/sql1;127.0.0.9:16161/sql2:db', 'db', [tcp(16161, 'sql1', '127.0.0.8'), tcp(16161, 'sql2', '127.0.0.9')]],
@@ -53,7 +55,7 @@ describe('-L grammar: reference §1.2 examples', () => {
     ['localhost:123U:endpoint', 'endpoint', [udp(123, '123U', 'localhost')]],
     // README: a host name mapped to a loopback address in the hosts file; the runtime resolves it.
     ['sql.corp.example.com:16161:db', 'db', [tcp(16161, '16161', 'sql.corp.example.com')]],
-    ['name/sock1:baz', 'baz', [unix('name', 'sock1')]],
+    ['[./name]/sock1:baz', 'baz', [unix('./name', 'sock1')]],
   ];
   for (const [text, relayName, bindings] of cases) {
     it(`-L ${text}`, () => {
@@ -120,7 +122,10 @@ describe('-L grammar: rejected expressions', () => {
     ['8080/:relay', /port name is empty/],
     ['8080/bad^name:relay', /port name "bad\^name" may contain only/],
     [`8080/${'p'.repeat(256)}:relay`, /longer than 255/],
-    ['a b:relay', /neither a port .* nor a socket name/],
+    ['a b:relay', /"a b" is not a port .* a Unix socket path must contain '\/'/],
+    ['name:baz', /"name" is not a port \(N for TCP, NU for UDP\); an address needs a port after it \(name:8080:relay\), and a Unix socket path must contain '\/' \(\.\/name or \/run\/name\.sock\)$/],
+    ['name/sock1:baz', /"name" is not a port .* \(\.\/name or \/run\/name\.sock\)$/],
+    ['localhost:web', /"localhost" is not a port .* \(localhost:8080:relay\)/],
     ['[/tmp/x]junk:relay', /expected "\/port_name" after/],
     ['[]:relay', /socket path is empty/],
     ['[::1:8080:relay', /'\[' without a '\]'/],

@@ -18,7 +18,7 @@ describe('validateRunnable', () => {
   it('needs a connection string or endpoint unless every forwarder has its own', () => {
     const problems = validateRunnable(load({ localForward: ['80:db'], remoteForward: ['web:8080'] }));
     assert.equal(problems.length, 1);
-    assert.match(problems[0]!, /^Connection string\(s\) undefined for db, web; set -x\/AzureRelayConnectionString, -e\/AzureRelayEndpoint or AZURE_BRIDGE_CONNECTIONSTRING\./);
+    assert.match(problems[0]!, /^Connection string\(s\) undefined for db, web; set -x\/AzureRelayConnectionString, -e\/AzureRelayEndpoint, AZURE_BRIDGE_CONNECTIONSTRING or HYBRIDGE_CONNECTION_STRING\./);
     assert.deepEqual(validateRunnable(load({ localForward: ['80:db'], endpoint: 'sb://a.servicebus.windows.net/' })), []);
     assert.deepEqual(validateRunnable(load({ localForward: ['80:db'], env: { AZURE_BRIDGE_CONNECTIONSTRING: CS } })), []);
     assert.deepEqual(validateRunnable(load({ options: [`LocalForward:[{RelayName: db, BindPort: 80, ConnectionString: "${CS}"}]`] })), []);

@@ -323,11 +323,11 @@ RemoteForward:
     assert.deepEqual([c.gatewayPorts, c.exitOnForwardFailure, c.logLevel, c.addressFamily], [true, false, 'debug2', 'inet6']);
   });
 
-  it('defaults: AddressFamily any, KeepAliveInterval 30, ConnectionAttempts 1, ExitOnForwardFailure true, LogLevel info', () => {
+  it('defaults: AddressFamily any, KeepAliveInterval 30, ConnectionAttempts unset (the senders\' wait policy), ExitOnForwardFailure true, LogLevel info', () => {
     const c = load('');
     assert.deepEqual(
       [c.addressFamily, c.keepAliveInterval, c.connectionAttempts, c.exitOnForwardFailure, c.logLevel, c.gatewayPorts, c.prewarm, c.connectTimeout],
-      ['any', 30, 1, true, 'info', false, 0, undefined],
+      ['any', 30, undefined, true, 'info', false, 0, undefined],
     );
   });
 });
