@@ -12,7 +12,7 @@ import { EntraTokenProvider } from '../client/token-provider.js';
 import { pumpStdio } from '../tunnel/stdio-connect.js';
 import { addBindOptions, checkBindFlags, serveLocally, type BindFlags } from './bind-options.js';
 import { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycle.js';
-import type { MetricsFlags } from '../observability/metrics/end-observability.js';
+import type { MetricsFlags } from '../observability/metrics/metrics-settings.js';
 import { addMetricsOptions, metricsFrom, serveMetrics } from './metrics-options.js';
 import { addLogOptions, loggerFrom, parsePort, readPemFile } from './common-options.js';
 import { EXIT_CODES, withExamples } from './help-text.js';

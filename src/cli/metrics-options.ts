@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycle.js';
 import type { EndMetrics } from '../observability/metrics/end-metrics.js';
-import { METRICS_ADDR_ENV, MetricsAddressError, metricsSettings, startEndMetrics, type MetricsFlags, type MetricsSettings } from '../observability/metrics/end-observability.js';
+import { METRICS_ADDR_ENV, MetricsAddressError, metricsSettings, type MetricsFlags, type MetricsSettings } from '../observability/metrics/metrics-settings.js';
 import type { Logger } from '../util/logger.js';
 import { ExitCode, fail } from './errors.js';
 
@@ -25,6 +25,8 @@ export function metricsFrom(flags: MetricsFlags, aztunnelEnv = false): MetricsSe
 /** Starts the metrics listener (exit 1 with one line when its address cannot be bound). */
 export async function serveMetrics(settings: MetricsSettings | undefined, lifecycle: ConnectionLifecycle, log: Logger): Promise<EndMetrics | undefined> {
   if (!settings) return undefined;
+  // Loaded only when metrics are on: prom-client alone is a good part of a command's start-up time.
+  const { startEndMetrics } = await import('../observability/metrics/end-observability.js');
   try {
     const { metrics, server } = await startEndMetrics(settings, lifecycle);
     const host = settings.address.host ?? '*';

@@ -3,7 +3,7 @@ import { checkWritable } from '../observability/events/json-lines-file.js';
 import { parseWebhookUrl, redactUrl, WebhookUrlError } from '../observability/events/webhooks.js';
 import { DashboardFilesMissingError, dashboardRoutes } from '../observability/dashboard/dashboard-routes.js';
 import { MetricsAddressError, parseMetricsAddress } from '../observability/metrics/metrics-server.js';
-import { RelayObservability, type RelayObservabilityOptions } from '../observability/relay-observability.js';
+import type { RelayObservability, RelayObservabilityOptions } from '../observability/relay-observability.js';
 import type { Logger } from '../util/logger.js';
 import { collect, parsePositiveInt } from './common-options.js';
 import { ExitCode, fail } from './errors.js';
@@ -93,4 +93,3 @@ export async function startObservability(observability: RelayObservability, opti
   );
 }
 
-export { RelayObservability };

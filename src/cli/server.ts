@@ -11,7 +11,8 @@ import { addLogOptions, collect, loggerFrom, onReloadSignal, onShutdownSignal, p
 import { CliError, ExitCode, fail } from './errors.js';
 import { readSecret, VISIBLE_IN_PS } from './secret-input.js';
 import { addLimitOptions, limitsFromFlags } from './server-limits.js';
-import { addObservabilityOptions, observabilityFrom, RelayObservability, startObservability, type ObservabilityFlags } from './server-observability.js';
+import type { RelayObservability } from '../observability/relay-observability.js';
+import { addObservabilityOptions, observabilityFrom, startObservability, type ObservabilityFlags } from './server-observability.js';
 import { checkTlsFlags, loadTls, writeGeneratedTls } from './server-tls.js';
 
 interface ServerFlags extends ObservabilityFlags {
@@ -141,7 +142,9 @@ async function runServer(flags: ServerFlags): Promise<void> {
     directory: redis && clusterModules ? (local) => (cluster = new clusterModules[2].ClusterDirectory(local, redis, { maxPerEntity: maxListeners, log, heartbeatMs })) : undefined,
     extraRoutes: (req, res, url) => routes.handle?.(req, res, url) ?? false,
   });
-  const observability = new RelayObservability(server, monitoring);
+  // Loaded here, not with the command tree: prom-client alone is a good part of every command's start-up time.
+  const { RelayObservability: Observability } = await import('../observability/relay-observability.js');
+  const observability: RelayObservability = new Observability(server, monitoring);
   routes.handle = observability.routes;
   let started;
   try {
