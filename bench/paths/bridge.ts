@@ -35,15 +35,17 @@ export interface TcpBridgePair {
   prewarm?: number;
   /** Multiplexed sessions of bridge -L (--mux). */
   mux?: number;
+  /** More arguments for each end (e.g. --metrics-addr). */
+  args?: { sender?: string[]; listener?: string[] };
 }
 
 /** bridge -T to the target and bridge -L on a free loopback port at the client site; both are pushed onto `procs`. */
 export async function startTcpBridgePair(ctx: BenchContext, pair: TcpBridgePair, procs: Proc[]): Promise<PathParts> {
   const { listenerRelay, senderRelay, target, prewarm, mux } = pair;
-  const remote = startBridge(ctx, 'service', listenerRelay, 'bridge -T', ['-T', `${ctx.hyco}:${target.host}:${target.port}`]);
+  const remote = startBridge(ctx, 'service', listenerRelay, 'bridge -T', ['-T', `${ctx.hyco}:${target.host}:${target.port}`, ...(pair.args?.listener ?? [])]);
   procs.push(remote);
   const port = await freePort();
-  const local = startBridge(ctx, 'client', senderRelay, 'bridge -L', ['-L', `${HOST}:${port}:${ctx.hyco}`, ...(prewarm ? ['--prewarm', String(prewarm)] : []), ...(mux ? ['--mux', String(mux)] : [])]);
+  const local = startBridge(ctx, 'client', senderRelay, 'bridge -L', ['-L', `${HOST}:${port}:${ctx.hyco}`, ...(prewarm ? ['--prewarm', String(prewarm)] : []), ...(mux ? ['--mux', String(mux)] : []), ...(pair.args?.sender ?? [])]);
   procs.push(local);
   await ctx.sites.waitForListening('client', local, { host: HOST, port }, 15_000);
   return {

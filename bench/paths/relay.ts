@@ -38,13 +38,13 @@ export interface ClusterNodeOptions {
 }
 
 /** A relay process; with `cluster`, a cluster node. The root key comes from HYBRIDGE_ROOT_KEY, so none prints a connection string. */
-export async function startRelay(ctx: BenchContext, transport: Transport, cluster?: ClusterNodeOptions): Promise<RelayProcess> {
+export async function startRelay(ctx: BenchContext, transport: Transport, cluster?: ClusterNodeOptions, extraArgs: string[] = []): Promise<RelayProcess> {
   const tls = transport === 'tls';
   const host = ctx.sites.address('relay');
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     // s4 holds 5,000 relayed connections and their listener: one more than the namespace quota's default (Azure's).
-    const args = ['server', '--host', host, '--port', String(port), '--hyco', ctx.hyco, '--log-level', 'warn', '--drain-timeout', '1s', '--max-connections', '10000'];
+    const args = ['server', '--host', host, '--port', String(port), '--hyco', ctx.hyco, '--log-level', 'warn', '--drain-timeout', '1s', '--max-connections', '10000', ...extraArgs];
     if (cluster) args.push('--redis', cluster.redisUrl, '--node-id', cluster.nodeId, '--public-url', `${tls ? 'wss' : 'ws'}://${host}:${port}`);
     else args.push('--data', mkdtempSync(join(ctx.dir, 'relay-')));
     if (tls) args.push('--tls-cert', ctx.tlsCertFile, '--tls-key', ctx.tlsKeyFile);

@@ -45,6 +45,10 @@ export interface RunningPath {
   driverEnv?: Record<string, string>;
   /** Processes whose memory is reported (relay and each end). */
   watched: WatchedProcess[];
+  /** Paths with several set-ups measured side by side (metrics off and on): each one's endpoint. */
+  variants?: Record<string, Endpoint>;
+  /** The processes of each variant (relay and ends), whose CPU time a scenario compares. */
+  variantPids?: Record<string, number[]>;
   procs: Proc[];
   stop(): Promise<void>;
 }

@@ -11,7 +11,8 @@
 import type { AcceptDecision } from '../client/hybrid-connection-listener.js';
 import type { HybridConnectionStream } from '../client/hybrid-connection-stream.js';
 import { DialError } from '../forwarding/dial.js';
-import { pumpAndLog } from '../forwarding/pump-log.js';
+import type { TrackedConnection } from '../forwarding/lifecycle/tracked-connection.js';
+import { pumpTracked } from '../forwarding/pump-tracked.js';
 import { AZTUNNEL_MAX_MESSAGE_BYTES } from '../protocol/aztunnel-envelope.js';
 import { CloseCode } from '../protocol/websocket-frame.js';
 import { parsePortPattern, portMatches, type PortPattern } from '../tunnel/allowlist.js';
@@ -26,7 +27,7 @@ export interface ArcListenerEnd {
   admit(connectHeaders: Record<string, string>): AcceptDecision | undefined;
   /** True for a stream that belongs to serve(). */
   claims(stream: HybridConnectionStream): boolean;
-  serve(stream: HybridConnectionStream): Promise<void>;
+  serve(stream: HybridConnectionStream, connection: TrackedConnection): Promise<void>;
 }
 
 export interface ArcListenerOptions {
@@ -91,28 +92,34 @@ export function createArcListenerEnd(options: ArcListenerOptions): ArcListenerEn
 
     claims: (stream) => targetOf(stream.info.connectHeaders) !== undefined,
 
-    async serve(stream) {
+    async serve(stream, connection) {
       stream.on('error', () => undefined);
       const port = parseGuestGatewayTarget(targetOf(stream.info.connectHeaders) ?? '');
-      const fields = { conn: stream.trackingId, arc_port: port };
       // admit() checked the target; a stream without a valid one never gets here, but stays refused.
-      if (typeof port === 'string' || !options.ports.allows(port)) return refuse(stream, 'target not allowed');
+      if (typeof port === 'string' || !options.ports.allows(port)) {
+        connection.end({ end: 'not-allowed', reason: 'Arc connection refused: target not allowed' });
+        return refuse(stream, 'target not allowed');
+      }
+      connection.update({ arcPort: port, target: `localhost:${port}` });
       if (!slots.tryAcquire(stream)) {
-        log.warn({ ...fields, limit: slots.limit }, 'Arc connection refused: listener at capacity (--max-connections)');
+        connection.end({ end: 'at-capacity', reason: `Arc connection refused: listener at capacity (--max-connections ${slots.limit})` });
         return refuse(stream, 'listener at capacity');
       }
       try {
         let socket;
+        const dialStarted = Date.now();
         try {
           socket = await dialFirstReachable(['127.0.0.1', '::1'], { port, timeoutMs: options.connectTimeoutMs, keepAliveMs: options.tcpKeepAliveMs });
         } catch (err) {
           if (!(err instanceof DialError)) throw err;
-          log.warn({ ...fields, code: err.code ?? 'unknown', detail: err.cause.message }, 'Arc connection failed: cannot reach the local port');
+          connection.dialed(Date.now() - dialStarted, err.code ?? 'unknown');
+          connection.end({ end: 'target-unreachable', reason: `Arc connection failed: cannot reach the local port: ${err.code ?? 'unknown'} (${err.cause.message})` });
           return refuse(stream, `cannot reach port ${port}`);
         }
-        log.info({ ...fields, remote: `${socket.remoteAddress}:${socket.remotePort}` }, 'Arc connection open');
+        connection.dialed(Date.now() - dialStarted, undefined);
+        connection.established({ arc: 'yes', targetAddress: `${socket.remoteAddress}:${socket.remotePort}` }, 'info');
         stream.setMaxOutgoingMessageBytes(AZTUNNEL_MAX_MESSAGE_BYTES);
-        await pumpAndLog(socket, stream, log, fields, 'Arc connection', 'listener');
+        await pumpTracked(socket, stream, connection);
       } finally {
         slots.release(stream);
       }

@@ -1,4 +1,5 @@
 import type { HybridConnectionStream } from '../client/index.js';
+import type { ByteMeter } from '../forwarding/lifecycle/tracked-connection.js';
 import { DatagramDecoder, encodeDatagram, MAX_DATAGRAM_LENGTH } from '../protocol/udp-framing.js';
 
 /** azbridge expires a UDP route after 4 minutes without a datagram in either direction. */
@@ -11,8 +12,6 @@ export type DatagramChannelEnd = 'closed' | 'idle' | 'relay-error' | 'shutdown';
 export interface DatagramChannelStats {
   datagramsSent: number;
   datagramsReceived: number;
-  bytesSent: number;
-  bytesReceived: number;
   dropped: number;
   durationMs: number;
 }
@@ -21,6 +20,8 @@ export interface DatagramChannelOptions {
   onDatagram(payload: Buffer): void;
   onEnd(how: DatagramChannelEnd, stats: DatagramChannelStats, error?: Error): void;
   idleMs?: number;
+  /** Where the payload bytes are counted (the flow's tracked connection). */
+  meter: ByteMeter;
 }
 
 /**
@@ -36,19 +37,21 @@ export class DatagramChannel {
   private idleTimer: NodeJS.Timeout | undefined;
   private unsent = 0;
   private ended = false;
-  private readonly stats = { datagramsSent: 0, datagramsReceived: 0, bytesSent: 0, bytesReceived: 0, dropped: 0 };
+  private readonly stats = { datagramsSent: 0, datagramsReceived: 0, dropped: 0 };
+  private readonly meter: ByteMeter;
 
   constructor(
     private readonly stream: HybridConnectionStream,
     private readonly options: DatagramChannelOptions,
   ) {
     this.idleMs = options.idleMs ?? UDP_IDLE_MS;
+    this.meter = options.meter;
     this.touch();
     stream.on('data', (chunk: Buffer) => {
       this.touch();
       for (const payload of this.decoder.push(chunk)) {
         this.stats.datagramsReceived++;
-        this.stats.bytesReceived += payload.length;
+        this.meter.fromRelay += payload.length;
         options.onDatagram(payload);
       }
     });
@@ -69,7 +72,7 @@ export class DatagramChannel {
     }
     this.touch();
     this.stats.datagramsSent++;
-    this.stats.bytesSent += payload.length;
+    this.meter.toRelay += payload.length;
     this.unsent++;
     this.stream.sendMessage(encodeDatagram(payload)).then(
       () => this.unsent--,

@@ -11,6 +11,9 @@ import { parseArcResourceId, ResourceIdError } from '../arc/resource-id.js';
 import { EntraTokenProvider } from '../client/token-provider.js';
 import { pumpStdio } from '../tunnel/stdio-connect.js';
 import { addBindOptions, checkBindFlags, serveLocally, type BindFlags } from './bind-options.js';
+import { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycle.js';
+import type { MetricsFlags } from '../observability/metrics/metrics-settings.js';
+import { addMetricsOptions, metricsFrom, serveMetrics } from './metrics-options.js';
 import { addLogOptions, loggerFrom, parsePort, readPemFile } from './common-options.js';
 import { EXIT_CODES, withExamples } from './help-text.js';
 import { ExitCode, fail } from './errors.js';
@@ -51,9 +54,9 @@ export function registerArcCommands(program: Command): void {
   const portForward = arc
     .command('port-forward')
     .description('forward every connection to a local port to a port of an Arc-enabled machine (fresh relay credentials per connection)');
-  addBindOptions(portForward, '127.0.0.1:0');
+  addMetricsOptions(addBindOptions(portForward, '127.0.0.1:0'), true);
   withExamples(portForward, [ARC_FORWARD_EXAMPLE, 'AZTUNNEL_ARC_RESOURCE_ID="$ID" hybridge arc port-forward --service WAC --port 6516 -b 127.0.0.1:6516'], EXIT_CODES.service);
-  addArcOptions(portForward).action(async (flags: ArcFlags & BindFlags) => runPortForward(flags));
+  addArcOptions(portForward).action(async (flags: ArcFlags & BindFlags & MetricsFlags) => runPortForward(flags));
 }
 
 function addArcOptions(command: Command): Command {
@@ -114,17 +117,20 @@ async function runConnect(flags: ArcFlags, command: Command): Promise<void> {
   process.exit(ExitCode.Ok);
 }
 
-async function runPortForward(flags: ArcFlags & BindFlags): Promise<void> {
+async function runPortForward(flags: ArcFlags & BindFlags & MetricsFlags): Promise<void> {
   const log = loggerFrom(flags);
   const { connector, target } = connectorFrom(flags, (line) => log.info(line), (line) => log.warn(line));
   checkBindFlags(flags);
+  const metricsSettings = metricsFrom(flags, true);
   const to = `${target.machine.name} port ${target.port}`;
   try {
     await connector.check();
   } catch (err) {
     arcFailure(err, 'arc port-forward');
   }
-  const server = await serveLocally(flags, log, arcPortForwardHandler(connector, to, log), () => undefined);
+  const lifecycle = new ConnectionLifecycle(log);
+  await serveMetrics(metricsSettings, lifecycle, log);
+  const server = await serveLocally(flags, log, arcPortForwardHandler(connector, to), () => undefined, { lifecycle });
   process.stdout.write(`hybridge arc: listening on ${server.address}, forwarding to ${to}\n`);
   log.info({ bind: server.address, machine: target.machine.id, port: target.port, service: target.service }, 'arc port-forward listening');
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ListenError } from '../forwarding/local-listen.js';
 import { BindAddressError, parseBindAddress, type BindAddress } from '../tunnel/bind-address.js';
-import { LocalTunnelServer, type LocalConnectionHandler } from '../tunnel/local-tunnel-server.js';
+import { LocalTunnelServer, type LocalConnectionHandler, type LocalTunnelServerOptions } from '../tunnel/local-tunnel-server.js';
 import type { Logger } from '../util/logger.js';
 import { onShutdownSignal } from './common-options.js';
 import { ExitCode, fail } from './errors.js';
@@ -45,11 +45,17 @@ export function checkBindFlags(flags: BindFlags): { bind: BindAddress; tcpKeepAl
  * Listens on --bind and serves each connection with `handle`; SIGINT/SIGTERM drain the listener,
  * then `close` runs. A bind that fails runs `close` and ends the command with one line.
  */
-export async function serveLocally(flags: BindFlags, log: Logger, handle: LocalConnectionHandler, close: () => void): Promise<LocalTunnelServer> {
+export async function serveLocally(
+  flags: BindFlags,
+  log: Logger,
+  handle: LocalConnectionHandler,
+  close: () => void,
+  more: Pick<LocalTunnelServerOptions, 'hyco' | 'lifecycle'> = {},
+): Promise<LocalTunnelServer> {
   const { bind, tcpKeepAliveMs, drainMs } = checkBindFlags(flags);
   let server: LocalTunnelServer;
   try {
-    server = await LocalTunnelServer.start({ bind, tcpKeepAliveMs, log, handle });
+    server = await LocalTunnelServer.start({ bind, tcpKeepAliveMs, log, handle, ...more });
   } catch (err) {
     close();
     if (err instanceof ListenError) fail(`--bind: ${err.message}`, err.configProblem ? ExitCode.Usage : ExitCode.Failure);

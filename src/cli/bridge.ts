@@ -5,10 +5,13 @@ import { BridgeHost, ForwarderStartError } from '../bridge/bridge-host.js';
 import { BridgeConfigError, checkLogLevel, loadBridgeConfig, validateRunnable, type BridgeConfig, type LogLevel } from '../bridge/config/index.js';
 import { claimHostNames, parseHostPins, type ClaimedHostNames } from '../bridge/hosts/bridge-host-names.js';
 import { DEFAULT_HOSTS_FILE, HostsError } from '../bridge/hosts/hosts-store.js';
+import { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycle.js';
 import { Allowlist, AllowlistError } from '../tunnel/allowlist.js';
 import { createLogger, type LogFormat, type Logger } from '../util/logger.js';
-import { collect, onShutdownSignal, parseDurationOption, readPemFile } from './common-options.js';
+import { collect, onReloadSignal, onShutdownSignal, parseDurationOption, readPemFile } from './common-options.js';
+import { reloadBridge } from './bridge-reload.js';
 import { CliError, ExitCode, fail } from './errors.js';
+import { addMetricsOptions, metricsFrom, serveMetrics } from './metrics-options.js';
 import { readSecret, VISIBLE_IN_PS } from './secret-input.js';
 import { addProxyOptions, logProxyPolicy, proxyFrom, type ProxyFlags } from './proxy-options.js';
 
@@ -47,6 +50,8 @@ interface BridgeFlags extends ProxyFlags {
   addHosts?: string | true;
   hostsFile?: string;
   tokenInQuery?: boolean;
+  metricsAddr?: string;
+  metricsMaxTargets?: string;
 }
 
 const EXAMPLES = `
@@ -105,8 +110,8 @@ export function registerBridgeCommand(program: Command): void {
     .option('--token-in-query', 'send the token as the sb-hc-token query parameter instead of a header (relays that only read that, e.g. aztunnel\'s development relay)');
   addProxyOptions(command)
     .option('--log-format <format>', 'text or json', 'text')
-    .option('--drain-timeout <duration>', 'on SIGINT/SIGTERM, how long live connections may take to finish', '10s')
-    .addHelpText('after', EXAMPLES);
+    .option('--drain-timeout <duration>', 'on SIGINT/SIGTERM, how long live connections may take to finish', '10s');
+  addMetricsOptions(command).addHelpText('after', EXAMPLES);
   command.action(async (flags: BridgeFlags, cmd: Command) => {
     if (cmd.args.length > 0) fail(`unexpected argument "${cmd.args[0]}"; forwarders go after -L, -T, -R or -H`);
     await runBridge(flags);
@@ -121,6 +126,7 @@ async function runBridge(flags: BridgeFlags): Promise<void> {
   const problems = validateRunnable(config);
   if (problems.length > 0) throw new CliError(problems.join('\nhybridge: '), ExitCode.Usage);
   checkAllowRules(flags.allow ?? []);
+  const metricsSettings = metricsFrom(flags);
   const warnings: string[] = [];
   const proxy = proxyFrom(flags, (line) => warnings.push(line));
   const hostNames = claimHosts(flags, config);
@@ -130,12 +136,16 @@ async function runBridge(flags: BridgeFlags): Promise<void> {
   for (const warning of warnings) log.warn(warning);
   logProxyPolicy(proxy, log);
   if (hostNames) logHostNames(hostNames, flags.hostsFile ?? DEFAULT_HOSTS_FILE, log);
+  const lifecycle = new ConnectionLifecycle(log);
+  const metrics = await serveMetrics(metricsSettings, lifecycle, log);
   const host: BridgeHost = new BridgeHost(config, {
     log,
     tls,
     proxy,
     allow: flags.allow ?? [],
     tokenInQuery: flags.tokenInQuery === true,
+    lifecycle,
+    onControlChannel: (hyco, online) => metrics?.controlChannel(hyco, online),
     onFatal: (message) => {
       void host.stop(0).finally(() => {
         process.stderr.write(`hybridge: ${message}\n`);
@@ -152,43 +162,50 @@ async function runBridge(flags: BridgeFlags): Promise<void> {
     if (err instanceof ForwarderStartError) fail(err.message, err.configProblem ? ExitCode.Usage : ExitCode.Failure);
     throw err;
   }
+  metrics?.observePools(host.pools());
+  onReloadSignal(log, () => reloadBridge(host, () => readConfig(flags), log, metrics));
 }
 
 function loadConfig(flags: BridgeFlags): BridgeConfig {
-  const connectionString = readSecret({ flag: { value: flags.connectionString, name: '-x' }, file: { path: flags.connectionStringFile, name: '--connection-string-file' } });
-  const key = readSecret({ flag: { value: flags.sharedAccessKey, name: '-k' }, file: { path: flags.sharedAccessKeyFile, name: '--shared-access-key-file' } });
-  const signature = readSecret({ flag: { value: flags.signature, name: '-s' }, file: { path: flags.signatureFile, name: '--signature-file' } });
   try {
-    return loadBridgeConfig({
-      configFile: flags.configFile,
-      endpoint: flags.endpointUri,
-      connectionString: connectionString?.value,
-      keyName: flags.sharedAccessKeyName,
-      key: key?.value,
-      signature: signature?.value,
-      secretSources: { connectionString: connectionString?.where, key: key?.where, signature: signature?.where },
-      logFile: flags.logFile,
-      quiet: flags.quiet,
-      verbose: flags.verbose,
-      options: flags.option,
-      gatewayPorts: flags.gatewayPorts,
-      bindAddress: flags.bindAddress,
-      keepAlive: flags.keepAliveInterval,
-      localForward: flags.localForward,
-      remoteForward: flags.remoteForward,
-      legacyRemoteForward: flags.legacyRemoteForward,
-      httpForward: flags.remoteHttpForward,
-      httpAffinity: flags.httpAffinity,
-      prewarm: flags.prewarm,
-      mux: flags.mux,
-      maxUdpFlows: flags.maxUdpFlows,
-      balance: flags.balance,
-      healthCheck: flags.healthCheck,
-    });
+    return readConfig(flags);
   } catch (err) {
     if (err instanceof BridgeConfigError) fail(err.message);
     throw err;
   }
+}
+
+/** Every configuration layer, read again (the files and the secret files too); throws BridgeConfigError. */
+function readConfig(flags: BridgeFlags): BridgeConfig {
+  const connectionString = readSecret({ flag: { value: flags.connectionString, name: '-x' }, file: { path: flags.connectionStringFile, name: '--connection-string-file' } });
+  const key = readSecret({ flag: { value: flags.sharedAccessKey, name: '-k' }, file: { path: flags.sharedAccessKeyFile, name: '--shared-access-key-file' } });
+  const signature = readSecret({ flag: { value: flags.signature, name: '-s' }, file: { path: flags.signatureFile, name: '--signature-file' } });
+  return loadBridgeConfig({
+    configFile: flags.configFile,
+    endpoint: flags.endpointUri,
+    connectionString: connectionString?.value,
+    keyName: flags.sharedAccessKeyName,
+    key: key?.value,
+    signature: signature?.value,
+    secretSources: { connectionString: connectionString?.where, key: key?.where, signature: signature?.where },
+    logFile: flags.logFile,
+    quiet: flags.quiet,
+    verbose: flags.verbose,
+    options: flags.option,
+    gatewayPorts: flags.gatewayPorts,
+    bindAddress: flags.bindAddress,
+    keepAlive: flags.keepAliveInterval,
+    localForward: flags.localForward,
+    remoteForward: flags.remoteForward,
+    legacyRemoteForward: flags.legacyRemoteForward,
+    httpForward: flags.remoteHttpForward,
+    httpAffinity: flags.httpAffinity,
+    prewarm: flags.prewarm,
+    mux: flags.mux,
+    maxUdpFlows: flags.maxUdpFlows,
+    balance: flags.balance,
+    healthCheck: flags.healthCheck,
+  });
 }
 
 /**

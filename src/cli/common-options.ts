@@ -57,6 +57,33 @@ export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+/**
+ * Runs `reload` on every SIGHUP, one at a time (a SIGHUP during a reload runs it again afterwards);
+ * a failed reload is one line and the process carries on with what it had.
+ */
+export function onReloadSignal(log: Logger, reload: () => Promise<void> | void): void {
+  let running: Promise<void> | undefined;
+  let again = false;
+  const run = async (): Promise<void> => {
+    do {
+      again = false;
+      try {
+        await reload();
+      } catch (err) {
+        log.error({ reason: (err as Error).message }, 'reload failed; carrying on with the configuration that was running');
+      }
+    } while (again);
+    running = undefined;
+  };
+  process.on('SIGHUP', () => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = run();
+  });
+}
+
 /** Runs `stop` on the first SIGINT/SIGTERM; a second signal exits at once. */
 export function onShutdownSignal(log: Logger, stop: (signal: string) => Promise<void>): void {
   let stopping = false;

@@ -10,6 +10,7 @@ import { registerNamespaceCommands } from './management/namespace-commands.js';
 import { registerRelayListenerCommand } from './relay-listener.js';
 import { registerRelaySenderCommands } from './relay-sender.js';
 import { registerServerCommand } from './server.js';
+import { registerStatusCommand } from './status.js';
 import { readPackageVersion } from './version.js';
 
 /** The whole `hybridge` command tree (parsing only; each command's action does the work). */
@@ -29,6 +30,7 @@ export function createProgram(): Command {
   registerBridgeCommand(program);
   registerHycoCommands(program);
   registerNamespaceCommands(program);
+  registerStatusCommand(program);
   registerRelayListenerCommand(program);
   registerRelaySenderCommands(program);
   registerArcCommands(program);

@@ -1,19 +1,24 @@
 import type { Command } from 'commander';
 import { ArcPortsError, createArcListenerEnd, parseArcPorts, type ArcListenerEnd, type ArcPortList } from '../arc/serve-arc.js';
-import { BridgeConfigError, checkBalanceMode, parseHealthCheckSpec, parseRemoteForwardOption, type PoolSettings, type RemoteBinding } from '../bridge/config/index.js';
-import { createAzbridgeHandler, rejectAzbridgeConnection } from '../bridge/remote/serve-azbridge.js';
-import type { ProtocolHandler } from '../forwarding/listener-end.js';
+import { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycle.js';
 import { newTunnelId } from '../protocol/aztunnel-envelope.js';
-import { Allowlist, AllowlistError } from '../tunnel/allowlist.js';
 import { ConnectionSlots } from '../tunnel/connection-slots.js';
-import { createAztunnelHandler } from '../tunnel/serve-aztunnel.js';
-import { systemLookup } from '../tunnel/target-access.js';
+import {
+  buildListenerHandlers,
+  ListenerSettingsError,
+  mergeListenerSettings,
+  readListenerFile,
+  type HandlerContext,
+  type ListenerHandlers,
+  type ListenerSettings,
+} from '../tunnel/listener-handlers.js';
 import { TunnelListener } from '../tunnel/tunnel-listener.js';
-import type { Logger } from '../util/logger.js';
-import { collect, loggerFrom, onShutdownSignal, parsePositiveInt } from './common-options.js';
+import { reopenLogFiles } from '../util/logger.js';
+import { collect, loggerFrom, onReloadSignal, onShutdownSignal, parsePositiveInt } from './common-options.js';
 import { fail } from './errors.js';
 import { EXIT_CODES, withExamples } from './help-text.js';
 import { addKeepAliveOption, keepAliveFrom, type KeepAliveFlags } from './keep-alive-options.js';
+import { addMetricsOptions, metricsFrom, serveMetrics } from './metrics-options.js';
 import { addRelayOptions, durationFlag, relayConnectionFrom, type RelayFlags } from './relay-options.js';
 
 interface ListenerFlags extends RelayFlags, KeepAliveFlags {
@@ -28,6 +33,9 @@ interface ListenerFlags extends RelayFlags, KeepAliveFlags {
   healthCheck?: string;
   arcCompatible?: boolean;
   arcPorts?: string;
+  metricsAddr?: string;
+  metricsMaxTargets?: string;
+  config?: string;
 }
 
 /** A sender's first message may wait this long (prewarmed senders keep connections idle up to 25 s). */
@@ -47,14 +55,17 @@ export function registerRelayListenerCommand(program: Command): void {
     .option('--balance <mode>', '--bridge-target ports with several targets: round-robin (default) or least-connections')
     .option('--health-check <spec>', '--bridge-target pools: off, on, or interval=10s,timeout=3s,fail=3,pass=2 (default: on for ports with 2+ TCP/Unix targets)')
     .option('--arc-compatible', 'also act as an Azure Arc agent: senders that name Microsoft-Guestgateway-Target localhost:PORT (hybridge arc, aztunnel arc) reach that local port, no envelope')
-    .option('--arc-ports <ports>', 'with --arc-compatible: the local ports Arc senders may reach, e.g. 22,6516 or 8000-8100 (default 22)');
+    .option('--arc-ports <ports>', 'with --arc-compatible: the local ports Arc senders may reach, e.g. 22,6516 or 8000-8100 (default 22)')
+    .option('--config <file>', 'YAML or JSON file with allow, allowResolve, bridgeTargets, balance, healthCheck (lists add to the flags); SIGHUP reads it again without cutting live tunnels');
   addKeepAliveOption(command, true);
+  addMetricsOptions(command, true);
   withExamples(
     addRelayOptions(command),
     [
       'hybridge relay-listener --relay my-ns --hyco tunnel --allow 10.0.0.0/8:22     # AZTUNNEL_KEY_NAME/AZTUNNEL_KEY or Entra ID',
       'hybridge relay-listener tunnel --connection-string-file /etc/hybridge/listen.cs --allow db.corp:5432',
       'hybridge relay-listener tunnel -x "$CS" --allow "*:443" --bridge-target ssh/127.0.0.1:22',
+      'hybridge relay-listener tunnel -x "$CS" --config /etc/hybridge/listener.yml --metrics-addr 127.0.0.1:9464   # kill -HUP reloads the file',
     ],
     `${EXIT_CODES.service} A hybrid connection that does not exist or is deleted,
 and credentials the relay refuses 3 times in a row, end it with 1. See docs/tunnel.md.`,
@@ -69,46 +80,77 @@ async function runRelayListener(hyco: string | undefined, flags: ListenerFlags):
   const tcpKeepAliveMs = durationFlag(flags.tcpKeepalive, '--tcp-keepalive', true);
   const drainMs = durationFlag(flags.drainTimeout, '--drain-timeout', true);
   const { keepAliveIntervalMs, stallTimeoutMs } = keepAliveFrom(flags);
-  const resolveNames = flags.allowResolve === true;
-  let allowlist: Allowlist;
-  try {
-    allowlist = Allowlist.parse(flags.allow, resolveNames ? { resolveEntries: { resolve: systemLookup } } : {});
-  } catch (err) {
-    if (err instanceof AllowlistError) fail(err.problems.join('\nhybridge: '));
-    throw err;
-  }
-  // Every flag is checked before the first log line, so that a bad one ends in a single line.
-  const azbridge = azbridgeHandler(flags.bridgeTarget, connection.entityPath ?? '', { connectTimeoutMs, pools: poolSettingsFrom(flags) }, log);
-  const arcPorts = arcPortsFrom(flags);
-  if (allowlist.isEmpty) log.warn('no allowlist configured, all targets will be permitted');
-
+  const hycoName = connection.entityPath ?? '';
   const listenerId = newTunnelId();
   const slots = new ConnectionSlots(maxConnections);
+  const context: HandlerContext = { hyco: hycoName, connectTimeoutMs, tcpKeepAliveMs, slots, listenerId, log };
+  const settings = () => mergeListenerSettings(flagSettings(flags), flags.config ? readListenerFile(flags.config) : {});
+  // Every flag is checked before the first log line, so that a bad one ends in a single line.
+  let handlers: ListenerHandlers;
+  try {
+    handlers = buildListenerHandlers(settings(), context);
+  } catch (err) {
+    if (err instanceof ListenerSettingsError) fail(err.problems.join('\nhybridge: '));
+    throw err;
+  }
+  const arcPorts = arcPortsFrom(flags);
+  const metricsSettings = metricsFrom(flags, true);
+  if (handlers.allowlist.isEmpty) log.warn('no allowlist configured, all targets will be permitted');
+
   const arc: ArcListenerEnd | undefined = arcPorts && createArcListenerEnd({ ports: arcPorts, connectTimeoutMs, tcpKeepAliveMs, slots, log });
-  const aztunnel = createAztunnelHandler({ allowlist, connectTimeoutMs, tcpKeepAliveMs, slots, listenerId, log, resolveNames });
+  const lifecycle = new ConnectionLifecycle(log);
+  const metrics = await serveMetrics(metricsSettings, lifecycle, log);
+  const observePools = (azbridge: ListenerHandlers['azbridge']) =>
+    metrics?.observePools({ prewarm: [], targets: [...(azbridge.pools?.() ?? [])].map(({ port, members }) => ({ forwarder: `${hycoName}:${port}`, members: () => members })) });
+  observePools(handlers.azbridge);
   const listener = new TunnelListener({
     connection,
     listenerId,
-    aztunnel,
-    azbridge,
+    aztunnel: handlers.aztunnel,
+    azbridge: handlers.azbridge,
     arc,
     slots,
     firstMessageTimeoutMs: Math.max(connectTimeoutMs, MIN_FIRST_MESSAGE_TIMEOUT_MS),
     keepAliveIntervalMs,
     stallTimeoutMs,
     log,
+    lifecycle,
+    onControlChannel: (online) => metrics?.controlChannel(hycoName, online),
     onFatal: (error) => {
       process.stderr.write(`hybridge: relay-listener: ${error.message}\n`);
       process.exit(1);
     },
   });
-  log.info({ auth, allow: allowlist.entries.map((e) => e.text), arcPorts: arcPorts?.text, maxConnections: maxConnections || 'unlimited', connectTimeoutMs }, 'starting relay-listener');
-  azbridge.start?.();
+  log.info({ auth, allow: handlers.allowlist.entries.map((e) => e.text), arcPorts: arcPorts?.text, maxConnections: maxConnections || 'unlimited', connectTimeoutMs }, 'starting relay-listener');
+  handlers.azbridge.start?.();
   listener.start();
   onShutdownSignal(log, async () => {
-    azbridge.close?.();
+    handlers.azbridge.close?.();
     await listener.drain(drainMs);
   });
+  onReloadSignal(log, () => {
+    reopenLogFiles();
+    if (!flags.config) return void log.info('SIGHUP: nothing to reload (no --config file); log files reopened');
+    let next: ListenerHandlers;
+    try {
+      next = buildListenerHandlers(settings(), context);
+    } catch (err) {
+      if (!(err instanceof ListenerSettingsError)) throw err;
+      return void log.error({ reason: err.message }, 'SIGHUP: new configuration refused; the running one carries on');
+    }
+    const previous = handlers;
+    handlers = next;
+    next.azbridge.start?.();
+    listener.useHandlers(next);
+    previous.azbridge.close?.();
+    observePools(next.azbridge);
+    log.info({ allow: next.allowlist.entries.map((e) => e.text), connections: lifecycle.size }, 'SIGHUP: configuration reloaded; live connections carry on');
+  });
+}
+
+/** The reloadable settings as the flags give them. */
+function flagSettings(flags: ListenerFlags): ListenerSettings {
+  return { allow: flags.allow, allowResolve: flags.allowResolve === true, bridgeTargets: flags.bridgeTarget, balance: flags.balance, healthCheck: flags.healthCheck };
 }
 
 /** --arc-compatible and --arc-ports: the local ports Arc-style senders may reach, or undefined when off. */
@@ -123,46 +165,4 @@ function arcPortsFrom(flags: ListenerFlags): ArcPortList | undefined {
     if (err instanceof ArcPortsError) fail(err.message);
     throw err;
   }
-}
-
-/** --balance and --health-check: the target-pool defaults of the --bridge-target ports. */
-function poolSettingsFrom(flags: ListenerFlags): PoolSettings {
-  const settings: PoolSettings = {};
-  try {
-    if (flags.balance !== undefined) settings.balance = checkBalanceMode(flags.balance);
-  } catch (err) {
-    fail(`--balance: ${(err as Error).message}`);
-  }
-  try {
-    if (flags.healthCheck !== undefined) settings.healthCheck = parseHealthCheckSpec(flags.healthCheck);
-  } catch (err) {
-    fail(`--health-check "${flags.healthCheck}": ${(err as Error).message}`);
-  }
-  return settings;
-}
-
-/** azbridge-style senders: served by --bridge-target bindings (ports with several targets are pools), or refused with the reason. */
-function azbridgeHandler(
-  expressions: string[],
-  hyco: string,
-  options: { connectTimeoutMs: number; pools: PoolSettings },
-  log: Logger,
-): ProtocolHandler & { start?(): void; close?(): void } {
-  if (expressions.length === 0) {
-    const reason = `relay-listener on "${hyco}" serves aztunnel-style tunnels only; start it with --bridge-target to serve azbridge ports`;
-    return async (stream, first) => {
-      log.warn({ conn: stream.trackingId }, 'azbridge-style sender refused: no --bridge-target configured');
-      await rejectAzbridgeConnection(stream, first, reason);
-    };
-  }
-  const bindings: RemoteBinding[] = [];
-  for (const expression of expressions) {
-    try {
-      bindings.push(...parseRemoteForwardOption(`${hyco}:${expression}`).bindings);
-    } catch (err) {
-      if (err instanceof BridgeConfigError) fail(`--bridge-target ${expression}: ${err.message}`);
-      throw err;
-    }
-  }
-  return createAzbridgeHandler(bindings, { relayName: hyco, log, connectTimeoutMs: options.connectTimeoutMs, poolDefaults: options.pools });
 }

@@ -8,18 +8,23 @@ import { socks5ProxyHandler } from '../tunnel/socks5-proxy.js';
 import { connectStdio } from '../tunnel/stdio-connect.js';
 import { TunnelError, TunnelSender } from '../tunnel/tunnel-sender.js';
 import type { Logger } from '../util/logger.js';
+import type { LocalConnectionHandler, LocalTunnelServer } from '../tunnel/local-tunnel-server.js';
 import { addBindOptions, bindFrom, serveLocally, type BindFlags } from './bind-options.js';
 import { loggerFrom, parsePositiveInt } from './common-options.js';
 import { ExitCode, fail } from './errors.js';
 import { EXIT_CODES, withExamples } from './help-text.js';
 import { addKeepAliveOption, keepAliveFrom, type KeepAliveFlags } from './keep-alive-options.js';
 import { addRelayOptions, relayConnectionFrom, type RelayFlags } from './relay-options.js';
+import { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycle.js';
+import { addMetricsOptions, metricsFrom, serveMetrics } from './metrics-options.js';
 
 interface SenderFlags extends RelayFlags, KeepAliveFlags {}
 
 interface SenderBindFlags extends BindFlags, SenderFlags {
   prewarm: string;
   mux: string;
+  metricsAddr?: string;
+  metricsMaxTargets?: string;
 }
 
 interface SocksFlags extends SenderBindFlags {
@@ -68,6 +73,16 @@ function addSenderBindOptions(command: Command, defaultBind: string): void {
       .option('--prewarm <n>', 'relayed connections to keep open ahead of demand, for faster connects (0 = off)', '0')
       .option('--mux <n>', 'multiplexed sessions to keep open to a hybridge relay-listener; every tunnel becomes a stream in one, with no relay round trip (0-64, 0 = off; aztunnel listeners fall back to a connection each)', '0'),
   );
+  addMetricsOptions(command, true);
+}
+
+/** The local listener of port-forward and socks5-proxy, with its metrics when --metrics-addr asks for them. */
+async function serveTunnels(flags: SenderBindFlags, log: Logger, sender: TunnelSender, handle: LocalConnectionHandler): Promise<LocalTunnelServer> {
+  const settings = metricsFrom(flags, true);
+  const lifecycle = new ConnectionLifecycle(log);
+  const metrics = await serveMetrics(settings, lifecycle, log);
+  if (sender.prewarmReady !== undefined) metrics?.prewarmPool(sender.hyco, () => sender.prewarmReady ?? 0);
+  return serveLocally(flags, log, handle, () => sender.close(), { hyco: sender.hyco, lifecycle });
 }
 
 function checkedTarget(target: string, command: string): string {
@@ -92,7 +107,7 @@ async function runPortForward(target: string, flags: SenderBindFlags): Promise<v
   const prewarm = parsePositiveInt(flags.prewarm, '--prewarm', 0, 100);
   const mux = parsePositiveInt(flags.mux, '--mux', 0, 64);
   const sender = senderFrom(flags, undefined, log, prewarm, mux);
-  const server = await serveLocally(flags, log, portForwardHandler(sender, target, log), () => sender.close());
+  const server = await serveTunnels(flags, log, sender, portForwardHandler(sender, target));
   process.stdout.write(`hybridge relay-sender: listening on ${server.address}, forwarding to ${target}\n`);
   log.info({ bind: server.address, target, prewarm, mux }, 'port-forward listening');
 }
@@ -107,7 +122,7 @@ async function runSocks5Proxy(hyco: string | undefined, flags: SocksFlags): Prom
     log.warn({ bind: flags.gateway ? `0.0.0.0:${bind.port}` : flags.bind }, 'the SOCKS5 proxy listens beyond loopback without authentication: anyone who reaches it can use the tunnel; set --socks-user and HYBRIDGE_SOCKS_PASSWORD');
   }
   const sender = senderFrom(flags, hyco, log, prewarm, mux);
-  const server = await serveLocally(flags, log, socks5ProxyHandler({ sender, log, checkCredentials }), () => sender.close());
+  const server = await serveTunnels(flags, log, sender, socks5ProxyHandler({ sender, checkCredentials }));
   process.stdout.write(`hybridge relay-sender: SOCKS5 proxy listening on ${server.address}\n`);
   log.info({ bind: server.address, auth: checkCredentials ? 'username/password' : 'none', prewarm }, 'socks5-proxy listening');
 }

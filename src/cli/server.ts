@@ -7,14 +7,17 @@ import { parseTrustedProxy } from '../relay/client-address.js';
 import { DataDirectoryError, FileStoreBackend } from '../relay/file-store-backend.js';
 import type { StoreBackend } from '../relay/namespace-store.js';
 import { RelayServer } from '../relay/relay-server.js';
-import { addLogOptions, collect, loggerFrom, onShutdownSignal, parseDurationOption, parsePort, parsePositiveInt } from './common-options.js';
+import { reopenLogFiles } from '../util/logger.js';
+import { addLogOptions, collect, loggerFrom, onReloadSignal, onShutdownSignal, parseDurationOption, parsePort, parsePositiveInt } from './common-options.js';
 import { CliError, ExitCode, fail } from './errors.js';
 import { readSecret, VISIBLE_IN_PS } from './secret-input.js';
 import { addJwtOptions, jwtOptionsFromFlags, type JwtFlags } from './server-jwt.js';
 import { addLimitOptions, limitsFromFlags } from './server-limits.js';
+import type { RelayObservability } from '../observability/relay-observability.js';
+import { addObservabilityOptions, observabilityFrom, startObservability, type ObservabilityFlags } from './server-observability.js';
 import { checkTlsFlags, loadTls, writeGeneratedTls } from './server-tls.js';
 
-interface ServerFlags extends JwtFlags {
+interface ServerFlags extends JwtFlags, ObservabilityFlags {
   host: string;
   port: string;
   data?: string;
@@ -87,7 +90,7 @@ export function registerServerCommand(program: Command): void {
     .option('--proxy-protocol', 'every connection starts with a PROXY protocol v1/v2 header from a load balancer naming the client (read before TLS); connections without one are closed')
     .option('--trusted-proxy <cidr>', 'a load balancer or proxy (address or CIDR, repeatable) whose Forwarded / X-Forwarded-For headers name the client; from other peers these headers are ignored', collect, [])
     .option('--no-port-routing', 'pick listeners as Azure Relay does, without looking at the port names hybridge senders and listeners announce (Hybridge-Port / Hybridge-Ports)');
-  addLogOptions(addLimitOptions(addJwtOptions(command))).addHelpText('after', EXAMPLES).action(async (flags: ServerFlags) => runServer(flags));
+  addObservabilityOptions(addLogOptions(addLimitOptions(addJwtOptions(command)))).addHelpText('after', EXAMPLES).action(async (flags: ServerFlags) => runServer(flags));
 }
 
 async function runServer(flags: ServerFlags): Promise<void> {
@@ -108,6 +111,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
   const dataDir = resolve(flags.data ?? defaultDataDirectory());
   checkTlsFlags(flags);
   const nodeId = flags.nodeId ?? hostname().split('.')[0]!;
+  const monitoring = await observabilityFrom(flags, log);
   if (flags.redis) {
     if (!flags.publicUrl) fail('--redis needs --public-url: each node tells listeners how to reach it directly (rendezvous addresses name the sender\'s node)');
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(nodeId)) fail('--node-id must be 1 to 64 letters, digits, ".", "_" or "-"');
@@ -139,6 +143,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
     backend = new FileStoreBackend(dataDir);
   }
   let cluster: ClusterDirectory | undefined;
+  const routes: { handle?: RelayObservability['routes'] } = {};
   const server = new RelayServer({
     host: flags.host,
     port,
@@ -156,7 +161,12 @@ async function runServer(flags: ServerFlags): Promise<void> {
     proxyProtocol: flags.proxyProtocol === true,
     trustedProxies: flags.trustedProxy,
     directory: redis && clusterModules ? (local) => (cluster = new clusterModules[2].ClusterDirectory(local, redis, { maxPerEntity: maxListeners, log, heartbeatMs })) : undefined,
+    extraRoutes: (req, res, url) => routes.handle?.(req, res, url) ?? false,
   });
+  // Loaded here, not with the command tree: prom-client alone is a good part of every command's start-up time.
+  const { RelayObservability: Observability } = await import('../observability/relay-observability.js');
+  const observability: RelayObservability = new Observability(server, monitoring);
+  routes.handle = observability.routes;
   let started;
   try {
     await cluster?.start();
@@ -168,10 +178,17 @@ async function runServer(flags: ServerFlags): Promise<void> {
     await redis?.close();
     throw startFailure(err, flags.host, port);
   }
+  await startObservability(observability, monitoring, log);
   // Before the first line that says the server is up: whoever waits for it may signal at once.
   onShutdownSignal(log, async () => {
     await server.stop(drainMs);
+    await observability.close();
     await redis?.close();
+  });
+  onReloadSignal(log, () => {
+    reopenLogFiles();
+    observability.reopenFiles();
+    log.info({ logFile: flags.logFile, eventLog: flags.eventLog, auditLog: flags.auditLog }, 'SIGHUP: log files reopened');
   });
   log.info(
     { url: started.url, ...(redis ? { node: nodeId, cluster: 'redis' } : { data: dataDir }), tls: tls ? 'on' : 'off', hybridConnections: server.store.hybridConnections().length, jwtIssuers: jwt?.issuers.length },

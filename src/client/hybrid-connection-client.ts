@@ -6,6 +6,7 @@ import { resolveConnection, type HybridConnectionOptions, type ResolvedConnectio
 import { RelayError, RelayTimeoutError } from './errors.js';
 import { toRelayError } from './handshake-errors.js';
 import { HybridConnectionStream, type StreamOptions } from './hybrid-connection-stream.js';
+import { fetchToken } from './token-fetch.js';
 import { sleep } from '../util/sleep.js';
 
 export interface CreateConnectionOptions extends StreamOptions {
@@ -85,7 +86,7 @@ export class HybridConnectionClient {
     const c = this.connection;
     const trackingId = options.trackingId ?? randomUUID();
     const headers: Record<string, string> = { ...options.headers };
-    const token = c.tokenProvider ? (await c.tokenProvider.getToken(c.audience)).token : undefined;
+    const token = c.tokenProvider ? (await fetchToken(c.tokenProvider, c.audience)).token : undefined;
     if (token !== undefined && !c.tokenInQuery) headers.ServiceBusAuthorization = token;
     if (options.allowedListeners) headers['Microsoft-Relay-AllowedListeners'] = options.allowedListeners.join(',');
     if (options.disallowedListeners) headers['Microsoft-Relay-DisallowedListeners'] = options.disallowedListeners.join(',');

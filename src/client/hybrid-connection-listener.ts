@@ -21,6 +21,7 @@ import {
   type ListenerEvents,
   type ListenerOptions,
 } from './listener-options.js';
+import { fetchToken } from './token-fetch.js';
 
 export type { AcceptContext, AcceptDecision, AcceptHandler } from './accept-context.js';
 export * from './listener-options.js';
@@ -126,7 +127,7 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
     let expiresAt: number | undefined;
     let queryToken: string | undefined;
     if (c.tokenProvider) {
-      const token = await c.tokenProvider.getToken(c.audience);
+      const token = await fetchToken(c.tokenProvider, c.audience);
       if (c.tokenInQuery) queryToken = token.token;
       else headers.ServiceBusAuthorization = token.token;
       expiresAt = token.expiresAt;
@@ -292,7 +293,7 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
     const c = this.connection;
     if (!c.tokenProvider || !this.session) return;
     try {
-      const token = await c.tokenProvider.getToken(c.audience);
+      const token = await fetchToken(c.tokenProvider, c.audience);
       this.session?.renewToken(token.token);
       this.scheduleRenewal(token.expiresAt);
     } catch (err) {

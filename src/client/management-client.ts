@@ -166,6 +166,11 @@ export class ManagementClient {
     return this.call('DELETE', `${NETWORK_RULE_SET_PATH}/iprules/${encodeURIComponent(ipMask)}`);
   }
 
+  /** The relay node's status (GET /$hybridge/v1/status): hybrid connections, listeners, connections, events after `eventsAfter`. */
+  status(eventsAfter = 0): Promise<unknown> {
+    return this.call('GET', `/status${eventsAfter > 0 ? `?events=${eventsAfter}` : ''}`);
+  }
+
   private token(): string {
     const credential = this.options.credential;
     if ('sharedAccessSignature' in credential) return credential.sharedAccessSignature;

@@ -1,4 +1,5 @@
 import { finished, type Duplex } from 'node:stream';
+import type { ByteMeter } from './lifecycle/tracked-connection.js';
 
 export type PumpOutcome = 'closed' | 'local-error' | 'relay-error';
 
@@ -20,21 +21,23 @@ export interface PumpOptions {
    * local side gets everything the peer sent, its output is ended, and both are closed.
    */
   peerHalfClose?: boolean;
+  /** Where the bytes are counted (a tracked connection); one addition per chunk. */
+  meter?: ByteMeter;
 }
 
 /**
  * Copies bytes both ways between a local socket and a relayed stream, with backpressure in both
  * directions and half-close carried across: when one side ends its output, the other side's output
  * is ended and the opposite direction keeps flowing until it ends too. An error on either side
- * destroys both. Local sockets must allow half-open connections (allowHalfOpen: true).
+ * destroys both. Local sockets must allow half-open connections (allowHalfOpen: true). Bytes are
+ * counted into `options.meter` (a tracked connection), one addition per chunk, where metrics read them.
  */
 export function pump(local: Duplex, relayed: Duplex, options: PumpOptions = {}): Promise<PumpResult> {
   const halfClose = options.peerHalfClose ?? true;
+  const meter = options.meter ?? { toRelay: 0, fromRelay: 0 };
   const started = Date.now();
-  let bytesToRelay = 0;
-  let bytesFromRelay = 0;
-  local.on('data', (chunk: Buffer) => (bytesToRelay += chunk.length));
-  relayed.on('data', (chunk: Buffer) => (bytesFromRelay += chunk.length));
+  local.on('data', (chunk: Buffer) => (meter.toRelay += chunk.length));
+  relayed.on('data', (chunk: Buffer) => (meter.fromRelay += chunk.length));
   return new Promise((resolve) => {
     let settled = false;
     let localFinished = false;
@@ -46,7 +49,7 @@ export function pump(local: Duplex, relayed: Duplex, options: PumpOptions = {}):
         local.destroy();
         relayed.destroy(outcome === 'local-error' ? error : undefined);
       }
-      resolve({ bytesToRelay, bytesFromRelay, durationMs: Date.now() - started, outcome, ...(error ? { error } : {}) });
+      resolve({ bytesToRelay: meter.toRelay, bytesFromRelay: meter.fromRelay, durationMs: Date.now() - started, outcome, ...(error ? { error } : {}) });
     };
     finished(local, (err) => {
       if (settled) return;

@@ -4,6 +4,8 @@ import type { Socket } from 'node:net';
 import { encodeCommand, type AcceptCommand } from '../protocol/control-messages.js';
 import { encodeEntityPath } from '../protocol/relay-endpoint.js';
 import { parseProtocolList } from '../protocol/websocket-handshake.js';
+import type { RelayEventBus } from '../observability/events/event-bus.js';
+import type { RelayEventName } from '../observability/events/relay-event.js';
 import type { Logger } from '../util/logger.js';
 import { acceptUpgrade, checkUpgradeRequest, rejectUpgrade } from '../websocket/server-handshake.js';
 import { clientAgent } from './client-agent.js';
@@ -24,6 +26,8 @@ interface PendingAccept {
   secret: string;
   entity: string;
   trackingId: string;
+  /** When the sender's upgrade arrived (set-up latency runs from here to the pairing). */
+  requestedAt: number;
   req: IncomingMessage;
   socket: Socket;
   head: Buffer;
@@ -69,6 +73,10 @@ export interface RelayedConnection {
   remote: ClientAddress;
   /** The sender's Relay-User-Agent (or User-Agent), for the log. */
   senderAgent?: string;
+  /** The listener that took it. */
+  listenerId: string | undefined;
+  /** When the sender's upgrade arrived. */
+  requestedAt: number;
 }
 
 /** Answers a handshake with an HTTP error (through the relay's failure throttle) and logs it. */
@@ -77,6 +85,8 @@ export type RefuseUpgrade = (req: IncomingMessage, socket: Socket, status: numbe
 export interface ConnectBrokerOptions {
   directory: ListenerDirectory;
   log: Logger;
+  /** Lifecycle steps (docs/operations.md, "Events"). */
+  events?: RelayEventBus;
   /** Rate-limited lines for what every sender may cause (left early, rejected, handed on). */
   lines: LogLimiter;
   refuse: RefuseUpgrade;
@@ -152,6 +162,7 @@ export class ConnectBroker {
       secret,
       entity,
       trackingId,
+      requestedAt: Date.now(),
       req,
       socket,
       head: request.head,
@@ -188,10 +199,12 @@ export class ConnectBroker {
     socket.on('close', () => {
       if (this.pending.has(secret)) {
         this.release(pending);
-        this.options.lines.info({ hyco: entity, trackingId }, 'sender left before the listener accepted');
+        this.options.lines.info({ hyco: entity, trackingId, event: 'SenderConnectionFailed' }, 'sender left before the listener accepted');
+        this.options.events?.emit('SenderConnectionFailed', { role: 'sender', hyco: entity, trackingId, reason: 'the sender left before the listener accepted', logged: true });
       }
     });
     const none = port === undefined ? `No listener is connected to "${entity}" that can take this connection` : `No listener of "${entity}" serves port "${port.slice(0, 64)}"`;
+    this.options.events?.emit('NewSenderRegistering', { role: 'sender', hyco: entity, trackingId, remote: this.options.clientAddressOf(req).address });
     void this.dispatchOrFail(pending, none);
   }
 
@@ -240,7 +253,9 @@ export class ConnectBroker {
       const description = gesture.statusDescription || 'Rejected by the listener';
       rejectUpgrade(socket, 410, 'Gone: the connection was rejected');
       rejectUpgrade(pending.socket, status, description);
-      this.options.lines.info({ hyco: pending.entity, trackingId: pending.trackingId, status, reason: description }, 'listener rejected the connection');
+      const fields = { hyco: pending.entity, trackingId: pending.trackingId, listenerId: pending.target?.listenerId, status, reason: description };
+      this.options.lines.info({ ...fields, event: 'ListenerRejectedConnection' }, 'listener rejected the connection');
+      this.options.events?.emit('ListenerRejectedConnection', { role: 'sender', ...fields, logged: true });
       return;
     }
     const problem = checkUpgradeRequest(req);
@@ -264,12 +279,13 @@ export class ConnectBroker {
       trackingId: pending.trackingId,
       remote: pending.command.remoteEndpoint!,
       senderAgent: clientAgent(pending.req),
+      listenerId: pending.target?.listenerId,
+      requestedAt: pending.requestedAt,
       pair: undefined as unknown as PairedConnection,
     };
     connection.pair = new PairedConnection(pending.socket, socket, this.options.maxLegBufferedBytes, {
       onFinished: () => {
         this.relayed.delete(connection);
-        this.logFinished(connection);
         this.options.onFinished?.(connection);
       },
       onOverBudget: (leg, buffered) =>
@@ -315,6 +331,7 @@ export class ConnectBroker {
           if (this.pending.has(pending.secret)) void this.dispatchOrFail(pending, `The listener of "${pending.entity}" went away before accepting`);
         };
         if (await directory.deliver(target, encodeCommand('accept', pending.command), pending.secret, redispatch)) {
+          this.options.events?.emit('ListenerAcceptingConnection', { role: 'sender', hyco: pending.entity, trackingId: pending.trackingId, listenerId: target.listenerId });
           this.armHandoff(pending);
           return;
         }
@@ -329,32 +346,15 @@ export class ConnectBroker {
     pending.handoffTimer = setTimeout(() => {
       if (!this.pending.has(pending.secret)) return;
       if (pending.target) this.options.directory.noteSilent(pending.target);
-      this.options.lines.info({ hyco: pending.entity, trackingId: pending.trackingId, listener: pending.target?.listenerId }, 'listener silent; offering the connection to another listener as well');
+      this.options.lines.info({ hyco: pending.entity, trackingId: pending.trackingId, listenerId: pending.target?.listenerId }, 'listener silent; offering the connection to another listener as well');
       void this.dispatchOrFail(pending, '', false);
     }, this.options.handoffMs ?? 5000);
     pending.handoffTimer.unref();
   }
 
-  private logFinished(c: RelayedConnection): void {
-    this.options.log.info(
-      {
-        hyco: c.entity,
-        trackingId: c.trackingId,
-        remote: c.remote.address,
-        agent: c.senderAgent,
-        bytesToListener: c.pair.bytesSenderToListener,
-        bytesToSender: c.pair.bytesListenerToSender,
-        durationMs: Date.now() - c.pair.startedAt,
-        senderClose: c.pair.senderToListener.closeCode,
-        listenerClose: c.pair.listenerToSender.closeCode,
-      },
-      'connection closed',
-    );
-  }
-
   private expire(secret: string): void {
     const pending = this.pending.get(secret);
-    if (pending) this.fail(pending, 504, `The listener of "${pending.entity}" did not accept the connection in time`);
+    if (pending) this.fail(pending, 504, `The listener of "${pending.entity}" did not accept the connection in time`, 'ListenerAcceptingConnectionTimeout');
   }
 
   /** The sender no longer waits: forget it and stop reading its socket on its behalf. */
@@ -370,8 +370,8 @@ export class ConnectBroker {
     pending.socket.off('data', pending.onEarlyData);
   }
 
-  private fail(pending: PendingAccept, status: number, reason: string): void {
+  private fail(pending: PendingAccept, status: number, reason: string, event?: RelayEventName): void {
     this.release(pending);
-    this.options.refuse(pending.req, pending.socket, status, reason, { what: 'sender', fields: { hyco: pending.entity, trackingId: pending.trackingId } });
+    this.options.refuse(pending.req, pending.socket, status, reason, { what: 'sender', fields: { hyco: pending.entity, trackingId: pending.trackingId, listenerId: pending.target?.listenerId }, event });
   }
 }

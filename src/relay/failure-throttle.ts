@@ -29,10 +29,12 @@ export class FailureThrottle {
     this.sweep.unref();
   }
 
-  /** Records a failure of `address`, logs `line` (rate-limited) and runs `answer` now or after the delay. */
-  fail(address: string, answer: () => void, line?: FailureLine): void {
+  /** Records a failure of `address`, logs `line` (rate-limited) and runs `answer` now or after the delay; returns the delay. */
+  fail(address: string, answer: () => void, line?: FailureLine): number {
     if (line) this.lines.info(line.fields, line.message);
-    this.hold(this.note(address), answer);
+    const delayMs = this.note(address);
+    this.hold(delayMs, answer);
+    return delayMs;
   }
 
   /** Records a failure; returns how long to wait before answering it (0 = now). */

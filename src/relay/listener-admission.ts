@@ -7,6 +7,7 @@ import { ListenerChannel } from './listener-channel.js';
 import type { ListenerDirectory } from './listener-directory.js';
 import type { RelayLimits } from './limits.js';
 import type { LogLimiter } from './log-limiter.js';
+import type { RelayEventBus } from '../observability/events/event-bus.js';
 import type { Logger } from '../util/logger.js';
 
 /**
@@ -30,6 +31,8 @@ export interface ChannelWiring {
   authorizer: AuthorizationCache;
   log: Logger;
   lines: LogLimiter;
+  /** Lifecycle steps: the listener going offline (docs/operations.md, "Events"). */
+  events?: RelayEventBus;
   pingIntervalMs: number;
   pingTimeoutMs: number;
 }
@@ -52,7 +55,7 @@ export interface NewChannel {
  * requests it was offered go elsewhere.
  */
 export function openListenerChannel(wiring: ChannelWiring, c: NewChannel): ListenerChannel {
-  const { directory, broker, http, authorizer, log, lines } = wiring;
+  const { directory, broker, http, authorizer, log, lines, events } = wiring;
   const channel: ListenerChannel = new ListenerChannel(
     c.conn,
     c.entity,
@@ -71,10 +74,11 @@ export function openListenerChannel(wiring: ChannelWiring, c: NewChannel): Liste
         directory.unregister(ch);
         broker.channelClosed(ch);
         http.channelClosed(ch);
-        const fields = { hyco: ch.entity, listener: ch.listenerId, code, reason: reason || undefined, error: error?.message, listeners: directory.localChannels(ch.entity).length };
+        const fields = { hyco: ch.entity, listenerId: ch.listenerId, code, reason: reason || undefined, error: error?.message, listeners: directory.localChannels(ch.entity).length };
         // A flood of misbehaving listeners must not flood the log; an ordinary goodbye is always logged.
-        if (error) lines.info(fields, 'listener offline');
-        else log.info(fields, 'listener offline');
+        if (error) lines.info({ ...fields, event: 'ListenerUnregistered' }, 'listener offline');
+        else log.info({ ...fields, event: 'ListenerUnregistered' }, 'listener offline');
+        events?.emit('ListenerUnregistered', { role: 'listener', ...fields, logged: true });
       },
     },
     log,

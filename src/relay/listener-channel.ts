@@ -78,7 +78,7 @@ export class ListenerChannel {
       head,
     );
     conn.startKeepAlive(options.pingIntervalMs, options.pingTimeoutMs, () => {
-      this.log.warn({ hyco: entity, listener: listenerId }, 'listener stopped answering pings; dropping its control channel');
+      this.log.warn({ hyco: entity, listenerId }, 'listener stopped answering pings; dropping its control channel');
       conn.destroy();
     });
     this.scheduleExpiry();
@@ -151,7 +151,7 @@ export class ListenerChannel {
         void this.onRenew(command.renewToken.token);
         break;
       default:
-        this.log.debug({ hyco: this.entity, listener: this.listenerId, command: command.name.slice(0, 64) }, 'ignoring unknown control command');
+        this.log.debug({ hyco: this.entity, listenerId: this.listenerId, command: command.name.slice(0, 64) }, 'ignoring unknown control command');
     }
   }
 
@@ -173,13 +173,13 @@ export class ListenerChannel {
     const result = await this.hooks.reauthorize(token);
     if (renewal !== this.renewals || this.closed || this.closing) return;
     if (!result.ok) {
-      this.log.warn({ hyco: this.entity, listener: this.listenerId, reason: result.reason }, 'renewToken rejected; closing control channel');
+      this.log.warn({ hyco: this.entity, listenerId: this.listenerId, reason: result.reason }, 'renewToken rejected; closing control channel');
       this.close(CloseCode.PolicyViolation, `renewToken rejected: ${result.reason}`);
       return;
     }
     this.grant = result.grant;
     this.scheduleExpiry();
-    this.log.debug({ hyco: this.entity, listener: this.listenerId }, 'token renewed');
+    this.log.debug({ hyco: this.entity, listenerId: this.listenerId }, 'token renewed');
   }
 
   private scheduleExpiry(): void {
@@ -198,7 +198,7 @@ export class ListenerChannel {
   private violation(code: number, reason: string): void {
     // The rest of an offending message keeps arriving after we decided to close; one report is enough.
     if (this.closing || this.closed) return;
-    this.log.warn({ hyco: this.entity, listener: this.listenerId, reason }, 'listener broke the protocol; closing its control channel');
+    this.log.warn({ hyco: this.entity, listenerId: this.listenerId, reason }, 'listener broke the protocol; closing its control channel');
     this.bodySink?.onAbort(reason);
     this.bodySink = undefined;
     this.close(code, reason);

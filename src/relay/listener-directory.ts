@@ -56,6 +56,8 @@ export interface ListenerDirectory {
   count(entity: string): Promise<number>;
   /** Control channels connected to this node. */
   localChannels(entity?: string): ListenerChannel[];
+  /** Cluster mode: the live nodes (this node's view at its last heartbeat) and whether Redis answers. */
+  membership?(): { nodes: string[]; redisUp: boolean };
   close(): Promise<void>;
 }
 

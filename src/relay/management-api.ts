@@ -5,6 +5,7 @@ import { audiencePath, parseSasToken } from '../protocol/sas-token.js';
 import { verifyRuleKeys, type AuthResult } from './authorizer.js';
 import { sendRelayError } from './http-errors.js';
 import { HTTP_DEADLINE_FIELDS, httpDeadlineProblem } from './http-deadlines.js';
+import { claimedRule, describeOperation, type ManagementOperationRecord } from './management-operation.js';
 import { normalizeRights, type AuthorizationRule, type HybridConnection, type HybridConnectionSettings } from './namespace-model.js';
 import { StoreError, type NamespaceStore, type RuleScope } from './namespace-store.js';
 import { HttpError, readJson, send } from './management-http.js';
@@ -22,6 +23,8 @@ export interface ManagementContext {
   endpoint: RelayEndpoint;
   /** Checks a Manage token for the namespace (entity undefined) or one hybrid connection. */
   authorizeManage(token: string | undefined, entity: string | undefined): Promise<AuthResult>;
+  /** Every request once answered, for the audit log (names only, never a key). */
+  onOperation?(record: ManagementOperationRecord): void;
   /** Sends the answer to a failed authentication (through the relay's failure throttle). */
   onAuthFailure(answer: () => void): void;
   /** The caller's address, so that no change of the IP rules locks the caller out. */
@@ -70,6 +73,7 @@ export function keysView(rule: AuthorizationRule, scope: RuleScope, endpoint: Re
  * Names are one URL segment each (a '/' in a hybrid connection name is sent as %2F).
  */
 export async function handleManagementRequest(ctx: ManagementContext, req: IncomingMessage, res: ServerResponse, rawPath: string): Promise<void> {
+  if (ctx.onOperation) auditWhenAnswered(ctx.onOperation, req, res, rawPath, ctx.clientAddress);
   try {
     const segments = rawPath
       .split('/')
@@ -252,6 +256,25 @@ function entityProps(body: Record<string, unknown>): HybridConnectionSettings {
     props[field] = value as number | null;
   }
   return props;
+}
+
+/** Reports the request to the audit hook once its response is sent (or the client went away). */
+function auditWhenAnswered(onOperation: (record: ManagementOperationRecord) => void, req: IncomingMessage, res: ServerResponse, rawPath: string, remote: string | undefined): void {
+  const segments = rawPath.split('/').filter((s) => s.length > 0).map(safeDecode);
+  const what = describeOperation(req.method ?? 'GET', segments);
+  const rule = claimedRule(headerValue(req, 'servicebusauthorization') ?? headerValue(req, 'authorization'));
+  res.once('close', () => {
+    const status = res.writableFinished ? res.statusCode : 499;
+    onOperation({ ...what, ...(rule !== undefined ? { rule } : {}), status, result: status < 400 ? 'success' : 'failure', remote });
+  });
+}
+
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 function storeErrorCode(status: number): string {

@@ -1,5 +1,5 @@
 import { CloseCode } from '../protocol/websocket-frame.js';
-import type { Logger } from '../util/logger.js';
+import type { RelayEventBus } from '../observability/events/event-bus.js';
 import { grantRevoked, type Grant } from './authorizer.js';
 import type { RelayedConnection } from './connect-broker.js';
 import type { ListenerDirectory } from './listener-directory.js';
@@ -9,7 +9,8 @@ export interface LiveConnections {
   store: NamespaceStore;
   directory: ListenerDirectory;
   relayed: ReadonlySet<RelayedConnection>;
-  log: Logger;
+  /** Where the deletion and the key change are reported (their log lines come from its log sink). */
+  events: RelayEventBus;
 }
 
 /**
@@ -18,11 +19,11 @@ export interface LiveConnections {
  * off anonymous senders, and a renewed or removed key cuts off everything admitted with it (1008).
  */
 export function enforceNamespaceChange(live: LiveConnections, change: NamespaceChange): void {
-  const { store, directory, relayed, log } = live;
+  const { store, directory, relayed, events } = live;
   if (change.kind === 'hycoDeleted') {
     for (const channel of directory.localChannels(change.name)) channel.close(CloseCode.GoingAway, 'hybrid connection deleted');
     for (const c of relayed) if (c.entity.toLowerCase() === change.name.toLowerCase()) c.pair.shutdown(CloseCode.GoingAway, 'hybrid connection deleted');
-    log.info({ hyco: change.name }, 'hybrid connection deleted; its listeners and connections were closed');
+    events.emit('HybridConnectionDeleted', { hyco: change.name });
     return;
   }
   if (change.kind === 'hycoUpdated') {
@@ -47,5 +48,5 @@ export function enforceNamespaceChange(live: LiveConnections, change: NamespaceC
       closed++;
     }
   }
-  log.info({ rule: change.keyName, scope: change.scope ?? '(namespace)', closed }, 'authorization rule keys changed; connections using the old key were closed');
+  events.emit('AuthorizationRuleKeysChanged', { rule: change.keyName, scope: change.scope ?? '(namespace)', change: change.kind === 'ruleRemoved' ? 'removed' : 'renewed', closed });
 }

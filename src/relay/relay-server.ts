@@ -4,18 +4,21 @@ import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
+import { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycle.js';
+import { RelayEventBus } from '../observability/events/event-bus.js';
+import { logSink } from '../observability/events/log-sink.js';
 import { formatConnectionString } from '../protocol/connection-string.js';
 import { parseRelayEndpoint, type RelayEndpoint } from '../protocol/relay-endpoint.js';
 import { CloseCode } from '../protocol/websocket-frame.js';
 import type { Logger } from '../util/logger.js';
 import { secretMatcher } from '../util/same-secret.js';
-import { sleep } from '../util/sleep.js';
 import { WsConnection } from '../websocket/connection.js';
 import { acceptUpgrade, checkUpgradeRequest, rejectUpgrade } from '../websocket/server-handshake.js';
 import { boundUrl, listenerBaseUrl, toWebSocketBase } from './advertised-url.js';
 import { clientAgent } from './client-agent.js';
 import { announcedPorts } from './port-headers.js';
 import { AuthorizationCache } from './authorization-cache.js';
+import type { AuthResult } from './authorizer.js';
 import { ADDRESS_REFUSED, ClientAddresses } from './client-address.js';
 import { ConnectBroker, type RelayedConnection } from './connect-broker.js';
 import { ConnectionGate } from './connection-gate.js';
@@ -74,6 +77,11 @@ export interface RelayServerOptions {
   trustedProxies?: string[];
   /** Also accept JWT bearer tokens from these identity providers (docs/identity-tokens.md). */
   jwt?: JwtAuthOptions;
+  /**
+   * Requests the relay does not serve itself (`/$hybridge/metrics`, `/$hybridge/dashboard`, ...):
+   * return true when handled. Runs before the management API and the relayed-HTTP routing.
+   */
+  extraRoutes?: (req: IncomingMessage, res: ServerResponse, url: string) => boolean;
 }
 
 export interface RelayServerStarted {
@@ -100,6 +108,10 @@ export class RelayServer {
   readonly directory: ListenerDirectory;
   readonly broker: ConnectBroker;
   readonly http: HttpRelay;
+  /** Relayed connections and HTTP requests: tracked, counted and drained here. */
+  readonly lifecycle: ConnectionLifecycle;
+  /** Lifecycle steps, management operations and key changes (docs/operations.md, "Events"). */
+  readonly events: RelayEventBus;
   private readonly server: http.Server;
   /** The listening socket: the HTTP(S) server itself, or the PROXY protocol reader in front of it. */
   private readonly listener: net.Server;
@@ -116,6 +128,8 @@ export class RelayServer {
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly channelWiring: ChannelWiring;
+  /** How each relayed connection's tracked connection ends. */
+  private readonly relayedEnds = new WeakMap<RelayedConnection, () => void>();
 
   constructor(private readonly options: RelayServerOptions) {
     this.log = options.log;
@@ -123,7 +137,10 @@ export class RelayServer {
     const limits = this.limits;
     this.clients = new ClientAddresses(options.trustedProxies);
     const clientAddressOf = (req: IncomingMessage) => this.clients.clientAddressOf(req);
-    this.refusals = new Refusals(this.log, this.clients);
+    this.lifecycle = new ConnectionLifecycle(options.log);
+    this.events = new RelayEventBus(options.nodeId ?? 'local', (err) => this.log.error({ reason: err.message }, 'an event sink failed; it gets no more events'));
+    this.events.subscribe(logSink(this.log));
+    this.refusals = new Refusals(this.log, this.clients, this.events);
     this.gate = new ConnectionGate(limits, this.refusals.lines, this.clients);
     this.store = new NamespaceStore(options.backend);
     this.jwt = options.jwt ? new JwtAuthorizer(options.jwt, this.log) : undefined;
@@ -136,10 +153,13 @@ export class RelayServer {
     this.broker = new ConnectBroker({
       directory: this.directory,
       log: this.log,
+      events: this.events,
       lines: this.refusals.lines,
       refuse,
       onAuthenticated,
       clientAddressOf,
+      onRelayed: (c) => this.trackRelayed(c),
+      onFinished: (c) => this.relayedEnds.get(c)?.(),
       maxPendingPerHyco: limits.maxPendingSendersPerHyco,
       maxLegBufferedBytes: limits.maxLegBufferedBytes,
       acceptTimeoutMs: options.acceptTimeoutMs ?? 30_000,
@@ -167,6 +187,7 @@ export class RelayServer {
       authorizer: this.authorizer,
       log: this.log,
       lines: this.refusals.lines,
+      events: this.events,
       pingIntervalMs: options.pingIntervalMs ?? 30_000,
       pingTimeoutMs: options.pingTimeoutMs ?? 60_000,
     };
@@ -183,7 +204,7 @@ export class RelayServer {
     });
     this.proxyProtocol = options.proxyProtocol ? proxyProtocolFront(this.server, this.clients, limits, this.refusals.lines) : undefined;
     this.listener = this.proxyProtocol?.server ?? this.server;
-    this.store.on('change', (change: NamespaceChange) => enforceNamespaceChange({ store: this.store, directory: this.directory, relayed: this.broker.relayed, log: this.log }, change));
+    this.store.on('change', (change: NamespaceChange) => enforceNamespaceChange({ store: this.store, directory: this.directory, relayed: this.broker.relayed, events: this.events }, change));
     this.store.on('restored', () => this.log.warn('the namespace document was missing from the cluster store (Redis restarted empty?); wrote back this node\'s copy'));
   }
 
@@ -263,16 +284,16 @@ export class RelayServer {
     const deadline = Date.now() + graceMs;
     await this.directory.close().catch(() => undefined);
     this.broker.abortAll(503, 'The relay is shutting down');
-    const httpDeadline = Math.min(deadline, Date.now() + 5000);
-    while (this.http.pendingCount > 0 && Date.now() < httpDeadline) await sleep(50);
+    await this.lifecycle.whenIdle(Math.min(graceMs, 5000), (c) => c.kind === 'http');
     for (const channel of this.directory.localChannels()) channel.close(CloseCode.GoingAway, 'this relay node is shutting down; reconnect');
-    while (this.broker.relayed.size > 0 && Date.now() < deadline) await sleep(50);
+    await this.lifecycle.whenIdle(deadline - Date.now(), (c) => c.kind === 'stream');
     this.proxyProtocol?.server.close();
     this.proxyProtocol?.destroyWaiting();
     this.server.close();
     this.http.abortAll('the relay is shutting down');
     for (const c of this.broker.relayed) c.pair.shutdown(CloseCode.GoingAway, 'the relay is shutting down');
-    await sleep(100);
+    // The Close frames just queued get a moment to leave before the sockets are cut.
+    await this.lifecycle.whenIdle(100, (c) => c.kind === 'stream');
     for (const socket of this.sockets) socket.destroy();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.gate.close();
@@ -286,12 +307,9 @@ export class RelayServer {
       store: this.store,
       listenerCount: (entity) => this.directory.count(entity),
       endpoint: this.endpoint,
-      authorizeManage: async (token, entity) => {
-        const result = await this.authorizer.authorize({ token, entity, right: 'Manage' });
-        if (result.ok) this.gate.authenticated(req.socket);
-        return result;
-      },
+      authorizeManage: (token, entity) => this.authorizeManage(token, entity, req.socket),
       onAuthFailure: (answer) => this.refusals.quietly(req, answer),
+      onOperation: (record) => this.events.emit('ManagementOperation', { role: 'management', ...record }),
       clientAddress: this.clients.clientAddressOf(req).address,
     };
   }
@@ -305,6 +323,26 @@ export class RelayServer {
       refuse: (status, reason, hyco, answer) => this.refusals.custom(req, status, reason, { what: 'runtime information request', fields: { hyco } }, answer),
       onAuthenticated: () => this.gate.authenticated(req.socket),
     };
+  }
+
+  /**
+   * Checks a Manage token for the namespace (entity undefined) or one hybrid connection; with the
+   * request's socket, a good token also lets the socket past the socket gate's authentication deadline.
+   */
+  async authorizeManage(token: string | undefined, entity?: string, socket?: Socket): Promise<AuthResult> {
+    const result = await this.authorizer.authorize({ token, entity, right: 'Manage' });
+    if (result.ok && socket) this.gate.authenticated(socket);
+    return result;
+  }
+
+  /** The client's address as the relay sees it (PROXY protocol and trusted proxies applied). */
+  clientAddressOf(req: IncomingMessage): string {
+    return this.clients.clientAddressOf(req).address;
+  }
+
+  /** The relay's failure throttle for a refusal answered elsewhere (the metrics endpoint, the dashboard's API): `answer` runs now or after the delay. */
+  refuseQuietly(req: IncomingMessage, answer: () => void): void {
+    this.refusals.quietly(req, answer);
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -330,6 +368,7 @@ export class RelayServer {
       );
     }
     if (!byAddress.allowed) return this.refusals.byAddress(req, byAddress, 'http request', () => sendRelayError(res, 403, 'Forbidden', ADDRESS_REFUSED, { Connection: 'close' }));
+    if (this.options.extraRoutes?.(req, res, url)) return;
     if (url.startsWith(MANAGEMENT_PREFIX + '/')) {
       void handleManagementRequest(this.managementContext(req), req, res, url.slice(MANAGEMENT_PREFIX.length).replace(/\?.*$/, ''));
       return;
@@ -359,6 +398,7 @@ export class RelayServer {
     if (req.destroyed) return;
     this.gate.authenticated(req.socket);
     if (this.namespaceConnections >= this.limits.maxConnectionsPerNamespace) return refuse(503, 'QuotaExceeded', this.namespaceFullReason(), entity.name);
+    this.trackHttp(req, res, entity.name);
     this.http.handle({
       req,
       res,
@@ -433,7 +473,7 @@ export class RelayServer {
       channel.close(CloseCode.PolicyViolation, quota);
       return;
     }
-    this.log.info({ hyco: entity.name, listener: listenerId, remote: this.clients.clientAddressOf(req).address, agent: clientAgent(req), ports: announced?.join(',').slice(0, 500), listeners: this.local.registry.count(entity.name) }, 'listener online');
+    this.events.emit('NewListenerRegistered', { role: 'listener', hyco: entity.name, listenerId, remote: this.clients.clientAddressOf(req).address, agent: clientAgent(req), ports: announced?.join(',').slice(0, 500), listeners: this.local.registry.count(entity.name) });
     this.broker.channelOpened(channel);
   }
 
@@ -460,6 +500,42 @@ export class RelayServer {
       rawSuffix: rawSuffixAfter(rawPathAfterHc, entity.name.split('/').length),
       grant: result.grant,
       authorizationConsumed: fromAuthorization,
+    });
+  }
+
+  /**
+   * A sender and a listener were paired: the connection joins the lifecycle (its bytes are the
+   * frames the relay copies) and ends there with one line, `event=SenderConnectionClosed`.
+   */
+  private trackRelayed(c: RelayedConnection): void {
+    const pair = c.pair;
+    let cut = false;
+    const connection = this.lifecycle.open({
+      role: 'relay',
+      fields: { hyco: c.entity, trackingId: c.trackingId, listenerId: c.listenerId, remote: c.remote.address, ...(c.senderAgent ? { agent: c.senderAgent } : {}) },
+      bytes: () => ({ toListener: pair.bytesSenderToListener, toSender: pair.bytesListenerToSender }),
+      abort: () => {
+        cut = true;
+        pair.shutdown(CloseCode.GoingAway, 'the relay is shutting down');
+      },
+    });
+    // Set-up ran from the sender's upgrade to this pairing.
+    connection.setupMs = Date.now() - c.requestedAt;
+    this.events.emit('SenderListenerConnectionEstablished', { role: 'sender', hyco: c.entity, trackingId: c.trackingId, listenerId: c.listenerId, setupMs: connection.setupMs });
+    this.relayedEnds.set(c, () => {
+      const extra = { senderClose: pair.senderToListener.closeCode, listenerClose: pair.listenerToSender.closeCode, event: 'SenderConnectionClosed' };
+      connection.end({ end: cut || this.draining ? 'shutdown' : 'closed', extra });
+      const { bytesToListener, bytesToSender } = connection;
+      this.events.emit('SenderConnectionClosed', { role: 'sender', hyco: c.entity, trackingId: c.trackingId, listenerId: c.listenerId, bytesToListener, bytesToSender, durationMs: Date.now() - connection.startedAt, logged: true });
+    });
+  }
+
+  /** A relayed HTTP request joins the lifecycle until its response is over (its log line is the HTTP relay's). */
+  private trackHttp(req: IncomingMessage, res: ServerResponse, entity: string): void {
+    const connection = this.lifecycle.open({ role: 'relay', kind: 'http', fields: { hyco: entity, method: req.method }, abort: () => res.destroy() });
+    res.once('close', () => {
+      connection.end({ end: res.writableFinished ? 'closed' : 'client-gone', extra: { status: res.statusCode }, quiet: true });
+      this.events.emit('ListenerReturningHttpResponse', { role: 'http', hyco: entity, status: res.statusCode, durationMs: Date.now() - connection.startedAt, ...(res.writableFinished ? {} : { reason: 'the response did not complete' }) });
     });
   }
 }

@@ -4,12 +4,15 @@
  * connections finish for a grace period, then cut them and abort tunnels still being opened).
  */
 import type { AddressInfo, Server, Socket } from 'node:net';
+import { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycle.js';
+import type { TrackedConnection } from '../forwarding/lifecycle/tracked-connection.js';
 import { listenTcp } from '../forwarding/local-listen.js';
 import { formatTarget } from '../protocol/aztunnel-envelope.js';
 import type { Logger } from '../util/logger.js';
 import type { BindAddress } from './bind-address.js';
 
-export type LocalConnectionHandler = (socket: Socket, signal: AbortSignal) => Promise<void>;
+/** Serves one local connection; it ends `connection` (its one closing line) when it is over. */
+export type LocalConnectionHandler = (socket: Socket, connection: TrackedConnection, signal: AbortSignal) => Promise<void>;
 
 export interface LocalTunnelServerOptions {
   bind: BindAddress;
@@ -17,16 +20,22 @@ export interface LocalTunnelServerOptions {
   tcpKeepAliveMs: number;
   log: Logger;
   handle: LocalConnectionHandler;
+  /** The hybrid connection the tunnels go through (for the connections' fields). */
+  hyco?: string;
+  /** Where connections are tracked (one is made when not given). */
+  lifecycle?: ConnectionLifecycle;
 }
 
 export class LocalTunnelServer {
-  private readonly sockets = new Set<Socket>();
   private readonly abort = new AbortController();
+  readonly lifecycle: ConnectionLifecycle;
 
   private constructor(
     private readonly server: Server,
     private readonly options: LocalTunnelServerOptions,
-  ) {}
+  ) {
+    this.lifecycle = options.lifecycle ?? new ConnectionLifecycle(options.log);
+  }
 
   /** Binds (throws ListenError with a clear reason) and starts serving. */
   static async start(options: LocalTunnelServerOptions): Promise<LocalTunnelServer> {
@@ -51,19 +60,18 @@ export class LocalTunnelServer {
   }
 
   get openConnections(): number {
-    return this.sockets.size;
+    return this.lifecycle.size;
   }
 
   async drain(graceMs: number): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     const log = this.options.log;
-    if (this.sockets.size > 0) {
-      log.info({ open: this.sockets.size, graceMs }, 'no longer accepting; waiting for open connections to finish');
-      await waitUntil(() => this.sockets.size === 0, graceMs);
-    }
-    if (this.sockets.size > 0) log.warn({ open: this.sockets.size }, 'grace period over; closing the remaining connections');
+    const open = this.lifecycle.size;
+    if (open > 0) log.info({ open, graceMs }, 'no longer accepting; waiting for open connections to finish');
+    const finished = await this.lifecycle.whenIdle(graceMs);
+    if (!finished) log.warn({ open: this.lifecycle.size }, 'grace period over; closing the remaining connections');
     this.abort.abort();
-    for (const socket of this.sockets) socket.destroy();
+    await this.lifecycle.drain(0);
     await closed;
   }
 
@@ -74,22 +82,19 @@ export class LocalTunnelServer {
       return;
     }
     if (this.options.tcpKeepAliveMs > 0) socket.setKeepAlive(true, this.options.tcpKeepAliveMs);
-    this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
-    this.options.handle(socket, this.abort.signal).catch((err: unknown) => {
-      this.options.log.error({ client: `${socket.remoteAddress}:${socket.remotePort}`, reason: (err as Error).message }, 'connection handler failed');
-      socket.destroy();
+    const connection = this.lifecycle.open({
+      role: 'sender',
+      fields: { hyco: this.options.hyco, client: `${socket.remoteAddress}:${socket.remotePort}` },
+      abort: () => socket.destroy(),
     });
+    this.options.handle(socket, connection, this.abort.signal).then(
+      () => {
+        if (!connection.isEnded) connection.end({ end: socket.destroyed ? 'client-gone' : 'closed' });
+      },
+      (err: unknown) => {
+        connection.end({ end: 'local-error', reason: `connection handler failed: ${(err as Error).message}` });
+        socket.destroy();
+      },
+    );
   }
-}
-
-function waitUntil(done: () => boolean, timeoutMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    const deadline = Date.now() + timeoutMs;
-    const check = () => {
-      if (done() || Date.now() >= deadline) return resolve();
-      setTimeout(check, Math.min(100, Math.max(1, deadline - Date.now())));
-    };
-    check();
-  });
 }

@@ -4,29 +4,26 @@
  * cannot be opened the client's connection is closed and the reason is logged.
  */
 import type { Socket } from 'node:net';
-import { pumpAndLog } from '../forwarding/pump-log.js';
-import type { Logger } from '../util/logger.js';
+import type { TrackedConnection } from '../forwarding/lifecycle/tracked-connection.js';
+import { pumpTracked } from '../forwarding/pump-tracked.js';
 import type { LocalConnectionHandler } from './local-tunnel-server.js';
-import { TunnelError, type TunnelSender } from './tunnel-sender.js';
+import { openTracked } from './open-tracked.js';
+import type { TunnelSender } from './tunnel-sender.js';
 
-export function portForwardHandler(sender: TunnelSender, target: string, log: Logger): LocalConnectionHandler {
-  return async (socket: Socket, signal: AbortSignal) => {
-    const client = `${socket.remoteAddress}:${socket.remotePort}`;
-    let tunnel;
-    try {
-      tunnel = await sender.open(target, signal);
-    } catch (err) {
-      if (!(err instanceof TunnelError)) throw err;
-      log.warn({ client, target, failure: err.failure }, err.message);
+export function portForwardHandler(sender: TunnelSender, target: string): LocalConnectionHandler {
+  return async (socket: Socket, connection: TrackedConnection, signal: AbortSignal) => {
+    connection.update({ target });
+    const tunnel = await openTracked(sender, target, connection, signal);
+    if (!tunnel) {
       socket.destroy();
       return;
     }
     if (socket.destroyed) {
+      connection.end({ end: 'client-gone', reason: 'the client closed before the tunnel was open' });
       tunnel.stream.destroy();
       return;
     }
-    const fields = { client, target, bridge_id: tunnel.bridgeId, listener_id: tunnel.listenerId };
-    log.info(fields, 'tunnel open');
-    await pumpAndLog(socket, tunnel.stream, log, fields, 'tunnel', 'sender', { peerHalfClose: tunnel.peerHalfClose });
+    connection.established({}, 'info');
+    await pumpTracked(socket, tunnel.stream, connection, { peerHalfClose: tunnel.peerHalfClose });
   };
 }

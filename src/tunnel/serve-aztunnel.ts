@@ -11,7 +11,7 @@
 import type { HybridConnectionStream, RelayedMessage } from '../client/hybrid-connection-stream.js';
 import { DialError } from '../forwarding/dial.js';
 import type { ProtocolHandler } from '../forwarding/listener-end.js';
-import { pumpAndLog } from '../forwarding/pump-log.js';
+import { pumpTracked } from '../forwarding/pump-tracked.js';
 import {
   acceptedResponse,
   capacityResponse,
@@ -22,7 +22,6 @@ import {
   type ConnectResponse,
 } from '../protocol/aztunnel-envelope.js';
 import { CloseCode } from '../protocol/websocket-frame.js';
-import type { Logger } from '../util/logger.js';
 import type { Allowlist } from './allowlist.js';
 import { AZTUNNEL_MAX_MESSAGE_BYTES } from '../protocol/aztunnel-envelope.js';
 import { ConnectionSlots } from './connection-slots.js';
@@ -41,7 +40,6 @@ export interface AztunnelHandlerOptions {
   slots?: ConnectionSlots;
   /** Sent back in every response (`listener_id`), for correlating logs across both ends. */
   listenerId: string;
-  log: Logger;
   /** `--allow-resolve`: match host names by the addresses they resolve to. */
   resolveNames?: boolean;
   lookup?: Lookup;
@@ -50,21 +48,21 @@ export interface AztunnelHandlerOptions {
 export function createAztunnelHandler(options: AztunnelHandlerOptions): ProtocolHandler {
   const slots = options.slots ?? new ConnectionSlots(options.maxConnections ?? 0);
   const lookup = options.lookup ?? systemLookup;
-  const { log, listenerId } = options;
+  const { listenerId } = options;
 
-  return async (stream, first) => {
+  return async (stream, first, connection) => {
     stream.on('error', () => undefined); // failures are reported through pump() and the log
-    const conn = stream.trackingId;
+    connection.update({ listenerId });
     const parsed = parseConnectEnvelope(first.data);
     if (!parsed.ok) {
-      log.warn({ conn, reason: parsed.rejection, detail: parsed.detail }, 'tunnel refused: bad envelope');
+      connection.end({ end: 'bad-envelope', reason: `tunnel refused: ${parsed.rejection}${parsed.detail ? ` (${parsed.detail})` : ''}` });
       await answerAndClose(stream, rejectedResponse(parsed.rejection, undefined, listenerId));
       return;
     }
     const { envelope, address } = parsed;
-    const fields = { conn, bridge_id: envelope.bridgeId, target: envelope.target };
+    connection.update({ bridgeId: envelope.bridgeId, target: envelope.target });
     if (!slots.tryAcquire(stream)) {
-      log.warn({ ...fields, limit: slots.limit }, 'tunnel refused: listener at capacity (--max-connections)');
+      connection.end({ end: 'at-capacity', reason: `tunnel refused: listener at capacity (--max-connections ${slots.limit})` });
       await answerAndClose(stream, capacityResponse(listenerId));
       return;
     }
@@ -75,7 +73,7 @@ export function createAztunnelHandler(options: AztunnelHandlerOptions): Protocol
         timeoutMs: options.connectTimeoutMs,
       });
       if (!access.allowed) {
-        log.warn({ ...fields, detail: access.detail }, 'tunnel refused: target not allowed');
+        connection.end({ end: 'not-allowed', reason: `tunnel refused: target not allowed${access.detail ? ` (${access.detail})` : ''}` });
         await answerAndClose(stream, rejectedResponse(Rejection.TargetNotAllowed, undefined, listenerId));
         return;
       }
@@ -85,29 +83,33 @@ export function createAztunnelHandler(options: AztunnelHandlerOptions): Protocol
         socket = await dialFirstReachable(access.dialHosts, { port: address.port, timeoutMs: options.connectTimeoutMs, keepAliveMs: options.tcpKeepAliveMs });
       } catch (err) {
         if (!(err instanceof DialError)) throw err;
-        log.warn({ ...fields, code: err.code ?? 'unknown', detail: err.cause.message }, 'tunnel refused: connection failed');
+        connection.dialed(Date.now() - dialStarted, err.code ?? 'unknown');
+        connection.end({ end: 'target-unreachable', reason: `tunnel refused: connection failed: ${err.code ?? 'unknown'} (${err.cause.message})` });
         await answerAndClose(stream, rejectedResponse(Rejection.ConnectionFailed, err.code, listenerId));
         return;
       }
+      const dialMs = Date.now() - dialStarted;
+      connection.dialed(dialMs, undefined);
       if (stream.destroyed) {
         socket.destroy();
-        log.info(fields, 'sender left while the target was being dialed');
+        connection.end({ end: 'client-gone', reason: 'the sender left while the target was being dialed' });
         return;
       }
       try {
         await sendRelayMessage(stream, encodeConnectResponse({ ...acceptedResponse(listenerId), halfClose: true }));
       } catch (err) {
         socket.destroy();
-        log.info({ ...fields, reason: (err as Error).message }, 'sender left before the tunnel opened');
+        connection.end({ end: 'client-gone', reason: `the sender left before the tunnel opened: ${(err as Error).message}` });
         return;
       }
-      log.info({ ...fields, rule: access.rule, dialMs: Date.now() - dialStarted, remote: `${socket.remoteAddress}:${socket.remotePort}` }, 'tunnel open');
+      connection.established({ rule: access.rule, dialMs, targetAddress: `${socket.remoteAddress}:${socket.remotePort}` }, 'info');
       stream.setMaxOutgoingMessageBytes(AZTUNNEL_MAX_MESSAGE_BYTES);
       const peerHalfClose = envelope.halfClose === true;
+      connection.update({ halfClose: peerHalfClose });
       // An aztunnel sender ends a tunnel by dropping its connection without a Close; the relay
       // reports that as 1001. From such a sender that is the end of its data, not a lost tunnel.
       if (!peerHalfClose) stream.treatCloseAsEnd(CloseCode.GoingAway);
-      await pumpAndLog(socket, stream, log, { ...fields, halfClose: peerHalfClose }, 'tunnel', 'listener', { peerHalfClose });
+      await pumpTracked(socket, stream, connection, { peerHalfClose });
     } finally {
       slots.release(stream);
     }

@@ -5,55 +5,51 @@
  * 0x02 for the allowlist, 0x05 refused, 0x03/0x04 unreachable, 0x06 timeout, 0x01 otherwise.
  */
 import type { Socket } from 'node:net';
-import { pump } from '../forwarding/pump.js';
-import type { Logger } from '../util/logger.js';
+import type { TrackedConnection } from '../forwarding/lifecycle/tracked-connection.js';
+import { pumpTracked } from '../forwarding/pump-tracked.js';
 import type { LocalConnectionHandler } from './local-tunnel-server.js';
-import { encodeSocks5Reply, Socks5Reply, Socks5ServerHandshake, type CredentialCheck, type Socks5ConnectRequest } from './socks5-protocol.js';
+import { openTracked } from './open-tracked.js';
+import { encodeSocks5Reply, Socks5Reply, Socks5ServerHandshake, type CredentialCheck, type Socks5ConnectRequest, type Socks5ReplyCode } from './socks5-protocol.js';
 import { socks5ReplyFor } from './tunnel-failures.js';
-import { TunnelError, type TunnelSender } from './tunnel-sender.js';
+import type { TunnelSender } from './tunnel-sender.js';
 
 /** The whole negotiation, greeting to CONNECT request, must fit in this (aztunnel: 30 s). */
 export const SOCKS5_HANDSHAKE_TIMEOUT_MS = 30_000;
 
 export interface Socks5ProxyOptions {
   sender: TunnelSender;
-  log: Logger;
   checkCredentials?: CredentialCheck;
   handshakeTimeoutMs?: number;
 }
 
 export function socks5ProxyHandler(options: Socks5ProxyOptions): LocalConnectionHandler {
-  const { sender, log } = options;
-  return async (socket: Socket, signal: AbortSignal) => {
-    const client = `${socket.remoteAddress}:${socket.remotePort}`;
+  const { sender } = options;
+  return async (socket: Socket, connection: TrackedConnection, signal: AbortSignal) => {
     const negotiated = await negotiate(socket, options);
     if ('failure' in negotiated) {
-      log.warn({ client, reason: negotiated.failure }, 'SOCKS5 handshake failed');
+      connection.end({ end: 'refused', reason: `SOCKS5 handshake failed: ${negotiated.failure}` });
       socket.end();
       return;
     }
     const { request, username } = negotiated;
-    let tunnel;
-    try {
-      tunnel = await sender.open(request.target, signal);
-    } catch (err) {
-      if (!(err instanceof TunnelError)) throw err;
-      const reply = socks5ReplyFor(err.failure);
-      log.warn({ client, target: request.target, failure: err.failure, socksReply: `0x0${reply}` }, err.message);
-      if (!socket.destroyed) socket.end(encodeSocks5Reply(reply));
+    connection.update({ user: username, target: request.target });
+    let refusal: Socks5ReplyCode | undefined;
+    const tunnel = await openTracked(sender, request.target, connection, signal, (failure) => {
+      refusal = socks5ReplyFor(failure);
+      return { socksReply: `0x0${refusal}` };
+    });
+    if (!tunnel) {
+      if (!socket.destroyed && refusal !== undefined) socket.end(encodeSocks5Reply(refusal));
       return;
     }
     if (socket.destroyed) {
+      connection.end({ end: 'client-gone', reason: 'the client closed before the tunnel was open' });
       tunnel.stream.destroy();
       return;
     }
     socket.write(encodeSocks5Reply(Socks5Reply.Succeeded, { host: socket.localAddress ?? '0.0.0.0', port: socket.localPort ?? 0 }));
-    const fields = { client, user: username, target: request.target, bridge_id: tunnel.bridgeId, listener_id: tunnel.listenerId };
-    log.info(fields, 'tunnel open');
-    const result = await pump(socket, tunnel.stream, { peerHalfClose: tunnel.peerHalfClose });
-    const end = { ...fields, bytesSent: result.bytesToRelay, bytesReceived: result.bytesFromRelay, durationMs: result.durationMs };
-    if (result.outcome === 'closed') log.info(end, 'tunnel closed');
-    else log.info({ ...end, outcome: result.outcome, reason: result.error?.message }, 'tunnel ended abruptly');
+    connection.established({}, 'info');
+    await pumpTracked(socket, tunnel.stream, connection, { peerHalfClose: tunnel.peerHalfClose });
   };
 }
 

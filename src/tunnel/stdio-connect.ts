@@ -5,16 +5,26 @@
  * kept back and the tunnel runs until the listener ends it.
  */
 import { Duplex, type Readable, type Writable } from 'node:stream';
+import { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycle.js';
 import { pump, type PumpOptions, type PumpResult } from '../forwarding/pump.js';
 import type { Logger } from '../util/logger.js';
-import type { TunnelSender } from './tunnel-sender.js';
+import { TunnelError, type TunnelSender } from './tunnel-sender.js';
+import { connectionEndOf } from './tunnel-failures.js';
 
 /** Opens the tunnel (throws TunnelError) and carries stdin/stdout through it until both directions end. */
 export async function connectStdio(sender: TunnelSender, target: string, io: { input: Readable; output: Writable }, log: Logger): Promise<PumpResult> {
-  const tunnel = await sender.open(target);
-  log.debug({ target, bridge_id: tunnel.bridgeId, listener_id: tunnel.listenerId }, 'tunnel open');
-  const result = await pumpStdio(tunnel.stream, io, { peerHalfClose: tunnel.peerHalfClose });
-  log.debug({ target, bridge_id: tunnel.bridgeId, bytesSent: result.bytesToRelay, bytesReceived: result.bytesFromRelay, outcome: result.outcome }, 'tunnel closed');
+  const connection = new ConnectionLifecycle(log).open({ role: 'sender', fields: { hyco: sender.hyco, client: 'stdio', target }, abort: () => undefined });
+  let tunnel;
+  try {
+    tunnel = await sender.open(target);
+  } catch (err) {
+    if (err instanceof TunnelError) connection.end({ end: connectionEndOf(err.failure), reason: err.message, quiet: true });
+    throw err;
+  }
+  connection.update({ trackingId: tunnel.trackingId, bridgeId: tunnel.bridgeId, listenerId: tunnel.listenerId });
+  connection.established();
+  const result = await pumpStdio(tunnel.stream, io, { peerHalfClose: tunnel.peerHalfClose, meter: connection });
+  connection.end({ end: result.outcome, ...(result.error ? { reason: result.error.message } : {}) });
   return result;
 }
 

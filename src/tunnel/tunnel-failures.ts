@@ -17,6 +17,7 @@
  *   relay or protocol failure 0x01
  */
 import { CAPACITY_CODE, type ConnectResponse, type DialFailureCode, isDialFailureCode, Rejection } from '../protocol/aztunnel-envelope.js';
+import type { ConnectionEnd } from '../forwarding/lifecycle/connection-fields.js';
 import { Socks5Reply, type Socks5ReplyCode } from './socks5-protocol.js';
 
 export type TunnelFailure =
@@ -86,5 +87,21 @@ export function describeTunnelFailure(target: string, failure: TunnelFailure, de
       return `the listener refused the request for ${target}${detail ? `: ${detail}` : ''}`;
     case 'relay_failed':
       return `no tunnel to ${target}${detail ? `: ${detail}` : ''}`;
+  }
+}
+
+/** The `end` of a sender's connection whose tunnel could not be opened. */
+export function connectionEndOf(failure: TunnelFailure): ConnectionEnd {
+  switch (failure) {
+    case 'relay_failed':
+      return 'relay-unavailable';
+    case 'not_allowed':
+      return 'not-allowed';
+    case CAPACITY_CODE:
+      return 'at-capacity';
+    case 'rejected':
+      return 'refused';
+    default:
+      return 'target-unreachable';
   }
 }

@@ -11,7 +11,9 @@ import type { HybridConnectionOptions } from '../client/connection-options.js';
 import type { ArcListenerEnd } from '../arc/serve-arc.js';
 import { HybridConnectionListener, type AcceptContext, type AcceptDecision } from '../client/hybrid-connection-listener.js';
 import type { HybridConnectionStream } from '../client/hybrid-connection-stream.js';
-import { dispatchConnection, LISTENER_MAX_AUTHORIZATION_FAILURES, type ProtocolHandler } from '../forwarding/listener-end.js';
+import { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycle.js';
+import { dispatchConnection, LISTENER_MAX_AUTHORIZATION_FAILURES, trackAccepted, type ProtocolHandler } from '../forwarding/listener-end.js';
+import type { TrackedConnection } from '../forwarding/lifecycle/tracked-connection.js';
 import { MuxListener } from '../mux/mux-listener.js';
 import { encodePreambleReply } from '../protocol/azbridge-preamble.js';
 import { formatEndpoint } from '../protocol/relay-endpoint.js';
@@ -35,6 +37,10 @@ export interface TunnelListenerOptions {
   /** How long a new connection may stay silent before its first message. */
   firstMessageTimeoutMs: number;
   log: Logger;
+  /** Where the connections are tracked, counted and drained (one is made when not given). */
+  lifecycle?: ConnectionLifecycle;
+  /** Control-channel state changes (metrics). */
+  onControlChannel?(online: boolean): void;
   /** Called when the listener cannot go on (the hybrid connection does not exist, the credentials are refused). */
   onFatal?: (error: Error) => void;
   /** Control channel and accepted connections (see ListenerOptions). */
@@ -56,13 +62,18 @@ const CLOSE_WAIT_MS = 5000;
 
 export class TunnelListener {
   private readonly listener: HybridConnectionListener;
-  private readonly live = new Set<HybridConnectionStream>();
+  readonly lifecycle: ConnectionLifecycle;
+  private aztunnel: ProtocolHandler;
+  private azbridge: ProtocolHandler;
   private draining = false;
   private wasOnline = false;
   /** Streams of multiplexed sessions are served like connections of their own (slots, drain, logs). */
   private readonly mux: MuxListener;
 
   constructor(private readonly options: TunnelListenerOptions) {
+    this.lifecycle = options.lifecycle ?? new ConnectionLifecycle(options.log);
+    this.aztunnel = options.aztunnel;
+    this.azbridge = options.azbridge;
     this.mux = new MuxListener({ log: options.log, listenerId: options.listenerId, maxStreams: options.muxMaxStreams, serve: (stream) => this.serve(stream) });
     this.listener = new HybridConnectionListener({
       ...options.connection,
@@ -74,16 +85,21 @@ export class TunnelListener {
       maxAuthorizationFailures: LISTENER_MAX_AUTHORIZATION_FAILURES,
     });
     const c = this.listener.connection;
-    const where = { hyco: c.entityPath, relay: formatEndpoint(c.endpoint), listener_id: options.listenerId };
+    const where = { hyco: c.entityPath, relay: formatEndpoint(c.endpoint), listenerId: options.listenerId };
     const log = options.log;
     this.listener.on('connecting', () => log.debug(where, 'connecting control channel'));
     this.listener.on('stalled', (silentMs) => log.warn({ ...where, silentMs }, 'control channel not answering; opening another one beside it'));
     this.listener.on('online', () => {
       log.info({ ...where, reconnected: this.wasOnline || undefined }, 'listener online');
       this.wasOnline = true;
+      options.onControlChannel?.(true);
     });
-    this.listener.on('error', (error) => log.warn({ hyco: c.entityPath, reason: error.message }, 'relay problem'));
+    this.listener.on('error', (error) => {
+      if (!this.listener.isOnline) options.onControlChannel?.(false);
+      log.warn({ hyco: c.entityPath, reason: error.message }, 'relay problem');
+    });
     this.listener.on('offline', (error) => {
+      options.onControlChannel?.(false);
       if (!error) return;
       log.error({ hyco: c.entityPath, reason: error.message }, 'listener stopped');
       options.onFatal?.(error);
@@ -93,11 +109,20 @@ export class TunnelListener {
 
   /** Open connections (tunnels, and connections still being answered). */
   get liveCount(): number {
-    return this.live.size;
+    return this.lifecycle.size;
   }
 
   get isOnline(): boolean {
     return this.listener.isOnline;
+  }
+
+  /**
+   * New connections are served by these from now on (SIGHUP: a new allowlist, new --bridge-target
+   * bindings); connections already being served keep the handlers they started with.
+   */
+  useHandlers(handlers: { aztunnel: ProtocolHandler; azbridge: ProtocolHandler }): void {
+    this.aztunnel = handlers.aztunnel;
+    this.azbridge = handlers.azbridge;
   }
 
   /** Connects in the background and keeps reconnecting; progress goes to the log. */
@@ -111,15 +136,11 @@ export class TunnelListener {
     this.mux.goAway();
     // Closing waits for a control-channel connect in flight; a relay that does not answer must not hold up the drain.
     await Promise.race([this.listener.close(), new Promise((resolve) => setTimeout(resolve, CLOSE_WAIT_MS).unref())]);
-    const log = this.options.log;
-    if (this.live.size > 0) {
-      log.info({ open: this.live.size, graceMs }, 'no longer accepting; waiting for open tunnels to finish');
-      await this.waitForIdle(graceMs);
-    }
-    if (this.live.size > 0) {
-      log.warn({ open: this.live.size }, 'grace period over; closing the remaining tunnels');
-      for (const stream of this.live) stream.destroy();
-    }
+    const { log } = this.options;
+    const lifecycle = this.lifecycle;
+    if (lifecycle.size > 0) log.info({ open: lifecycle.size, graceMs }, 'no longer accepting; waiting for open tunnels to finish');
+    const cut = await lifecycle.drain(graceMs);
+    if (cut > 0) log.warn({ open: cut }, 'grace period over; closing the remaining tunnels');
   }
 
   private admit(context: AcceptContext): AcceptDecision {
@@ -127,7 +148,7 @@ export class TunnelListener {
     const arc = this.options.arc?.admit(context.connectHeaders);
     if (arc !== undefined && arc !== true) return arc;
     const limit = this.options.slots.limit;
-    if (limit > 0 && this.live.size >= limit + Math.max(MIN_REFUSAL_HEADROOM, limit)) {
+    if (limit > 0 && this.lifecycle.size >= limit + Math.max(MIN_REFUSAL_HEADROOM, limit)) {
       return { statusCode: 503, statusDescription: 'listener at capacity' };
     }
     return true;
@@ -139,28 +160,31 @@ export class TunnelListener {
       stream.destroy();
       return;
     }
-    const { aztunnel, slots, firstMessageTimeoutMs, log } = this.options;
-    this.live.add(stream);
+    const { slots, firstMessageTimeoutMs } = this.options;
+    const { aztunnel, azbridge: serveAzbridge } = this;
+    const connection = trackAccepted(this.lifecycle, stream, { hyco: this.listener.connection.entityPath ?? '' });
     // The slot is taken at accept, so connections that have not said what they want count too. One
     // that finds none is still served far enough to be refused in its own protocol.
     slots.tryAcquire(stream);
-    stream.once('close', () => {
-      this.live.delete(stream);
-      slots.release(stream);
-    });
-    const azbridge: ProtocolHandler = (s, first) => (slots.tryAcquire(s) ? this.options.azbridge(s, first) : this.refuseAzbridgeAtCapacity(s));
+    stream.once('close', () => slots.release(stream));
+    const azbridge: ProtocolHandler = (s, first, c) => (slots.tryAcquire(s) ? serveAzbridge(s, first, c) : this.refuseAzbridgeAtCapacity(s, c));
     const { arc } = this.options;
-    const served = arc?.claims(stream) ? arc.serve(stream) : dispatchConnection(stream, { aztunnel, azbridge }, { firstMessageTimeoutMs, log, mux: this.mux });
-    served.catch((err: unknown) => {
-      log.error({ conn: stream.trackingId, reason: (err as Error).message }, 'connection handler failed');
-      stream.destroy();
-    });
+    const served = arc?.claims(stream) ? arc.serve(stream, connection) : dispatchConnection(stream, { aztunnel, azbridge }, connection, { firstMessageTimeoutMs, mux: this.mux });
+    served.then(
+      () => {
+        if (!connection.isEnded) connection.end({ end: 'closed' });
+      },
+      (err: unknown) => {
+        connection.end({ end: 'local-error', reason: `connection handler failed: ${(err as Error).message}` });
+        stream.destroy();
+      },
+    );
   }
 
   /** An azbridge-style sender beyond --max-connections: `00 00 FD` with the reason, then close. */
-  private async refuseAzbridgeAtCapacity(stream: HybridConnectionStream): Promise<void> {
+  private async refuseAzbridgeAtCapacity(stream: HybridConnectionStream, connection: TrackedConnection): Promise<void> {
     const limit = this.options.slots.limit;
-    this.options.log.warn({ conn: stream.trackingId, limit }, 'azbridge-style sender refused: listener at capacity (--max-connections)');
+    connection.end({ end: 'at-capacity', reason: `azbridge-style sender refused: listener at capacity (--max-connections ${limit})` });
     try {
       await sendRelayMessage(stream, encodePreambleReply({ kind: 'target-unreachable', reason: `listener at capacity (--max-connections ${limit})` }));
     } catch {
@@ -169,14 +193,4 @@ export class TunnelListener {
     closeQuietly(stream);
   }
 
-  private waitForIdle(timeoutMs: number): Promise<void> {
-    return new Promise((resolve) => {
-      const deadline = Date.now() + timeoutMs;
-      const check = () => {
-        if (this.live.size === 0 || Date.now() >= deadline) return resolve();
-        setTimeout(check, Math.min(100, Math.max(1, deadline - Date.now())));
-      };
-      check();
-    });
-  }
 }

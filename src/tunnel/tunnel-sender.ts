@@ -27,6 +27,9 @@ export const DEFAULT_RESPONSE_TIMEOUT_MS = 45_000;
 export const MAX_RETRIES_BEFORE_RESPONSE = 3;
 
 export class TunnelError extends Error {
+  /** The relay's id of the connection the listener refused, when one was opened. */
+  trackingId: string | undefined;
+
   constructor(
     readonly target: string,
     readonly failure: TunnelFailure,
@@ -41,6 +44,8 @@ export class TunnelError extends Error {
 export interface OpenedTunnel {
   /** The tunnel's bytes (messages of at most 32 KiB, for aztunnel peers). */
   stream: Duplex;
+  /** The relay's id of the connection (sb-hc-id), as the relay and the listener log it. */
+  trackingId: string;
   bridgeId: string;
   listenerId: string | undefined;
   /** The listener carries half-close (a hybridge one); an aztunnel listener does not (see pump). */
@@ -74,6 +79,11 @@ export class TunnelSender {
       this.mux = new MuxConnector(client, { sessions: options.mux!, style: 'aztunnel', log: options.log });
       this.mux.start();
     }
+  }
+
+  /** The hybrid connection the tunnels go through. */
+  get hyco(): string {
+    return this.client.connection.entityPath ?? '';
   }
 
   private get retryBudgetMs(): number {
@@ -124,7 +134,9 @@ export class TunnelSender {
     stream.on('error', () => undefined);
     const fail = (failure: TunnelFailure, detail?: string, response?: ConnectResponse): never => {
       closeQuietly(stream);
-      throw new TunnelError(target, failure, detail, response);
+      const error = new TunnelError(target, failure, detail, response);
+      error.trackingId = stream.trackingId;
+      throw error;
     };
     let answer: RelayedMessage | undefined;
     try {
@@ -148,7 +160,12 @@ export class TunnelSender {
     }
     if (!response.ok) return fail(failureFromResponse(response), response.error, response);
     stream.setMaxOutgoingMessageBytes(AZTUNNEL_MAX_MESSAGE_BYTES);
-    return { stream, bridgeId, listenerId: response.listenerId, peerHalfClose: response.halfClose === true };
+    return { stream, trackingId: stream.trackingId, bridgeId, listenerId: response.listenerId, peerHalfClose: response.halfClose === true };
+  }
+
+  /** Prewarmed connections ready now; undefined without `--prewarm`. */
+  get prewarmReady(): number | undefined {
+    return this.pool?.readyCount;
   }
 
   close(): void {

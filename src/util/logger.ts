@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 
 export type { Logger };
@@ -56,9 +56,47 @@ function hasUnsafe(text: string): boolean {
   return UNSAFE_CHARS.test(text);
 }
 
+/** Log files opened by createLogger, reopened together by reopenLogFiles(). */
+const logFiles: ReopenableFile[] = [];
+
+/** A log file that can be reopened at its path (after logrotate renamed it). */
+class ReopenableFile {
+  private stream: WriteStream;
+
+  constructor(private readonly path: string) {
+    this.stream = this.open();
+  }
+
+  write(text: string): boolean {
+    return this.stream.write(text);
+  }
+
+  reopen(): void {
+    const old = this.stream;
+    this.stream = this.open();
+    old.end();
+  }
+
+  private open(): WriteStream {
+    const stream = createWriteStream(this.path, { flags: 'a' });
+    stream.on('error', (err) => process.stderr.write(`hybridge: cannot write the log file ${this.path}: ${err.message}\n`));
+    return stream;
+  }
+}
+
+/** SIGHUP: every log file is closed and opened again at its path, so rotated logs start a new file. */
+export function reopenLogFiles(): void {
+  for (const file of logFiles) file.reopen();
+}
+
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? 'info';
-  const sink = options.file ? createWriteStream(options.file, { flags: 'a' }) : process.stderr;
+  let sink: { write(text: string): unknown } = process.stderr;
+  if (options.file) {
+    const file = new ReopenableFile(options.file);
+    logFiles.push(file);
+    sink = file;
+  }
   const destination =
     options.format === 'json'
       ? sink

@@ -36,7 +36,7 @@ describe('UDP flows expire when idle (in process, short idle time)', () => {
       const endedAtAll = /"end":"(idle|closed)"/;
       await waitFor(() => ended(localLog.lines, endedAtAll) && ended(remoteLog.lines, endedAtAll), 5000, 'both sides ended the idle flow');
       assert.ok(ended(localLog.lines, /"end":"idle"/) || ended(remoteLog.lines, /"end":"idle"/), 'at least one side ended it for being idle');
-      assert.equal(local.tracker.size, 0);
+      assert.equal(local.lifecycle.size, 0);
       client.send(Buffer.from('two'), port);
       await waitFor(() => client.received.length === 2, 5000, 'a new flow after expiry');
       assert.equal(client.received[1]!.toString(), 'two');

@@ -65,7 +65,7 @@ export interface Cluster {
 
 /** The first of `nodes` that logged `listener online` for listener `id`. */
 export function nodeWithListener(nodes: ClusterNode[], id: string): ClusterNode | undefined {
-  return nodes.find((n) => n.logged('listener online').some((r) => r.listener === id));
+  return nodes.find((n) => n.logged('listener online').some((r) => r.listenerId === id));
 }
 
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {

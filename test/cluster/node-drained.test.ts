@@ -56,7 +56,7 @@ describe('relay cluster: a node is drained', () => {
       const r = await checkedExchange(cluster.connectionString(cluster.balancer.url, 'drain'), listeners, { bytes: 32 * KiB, uploadSeed: 100 + i, replySeed: 200 + i, retryBudgetMs: 5000, timeoutMs: 10_000, what: `new connection ${i}` });
       viaBalancer.push(r.trackingId);
     }
-    await waitFor(() => viaBalancer.every((id) => [a, c].some((n) => n.logged('connection closed').some((r) => r.trackingId === id))), 5000, 'new connections relayed by nodes a and c');
+    await waitFor(() => viaBalancer.every((id) => [a, c].some((n) => n.logged('connection ended').some((r) => r.trackingId === id))), 5000, 'new connections relayed by nodes a and c');
 
     // The listener that was on node B reconnected to another node.
     await waitFor(() => onB.onlineCount >= 2 && onB.isOnline, 10_000, 'listener of node B back online');
@@ -69,7 +69,7 @@ describe('relay cluster: a node is drained', () => {
     const doneAt = await Promise.all(live.map(({ exchange }) => exchange.done.then(() => Date.now())));
     for (const { exchange, upload, seed } of live) {
       await checkFinished(listeners, exchange, upload, { bytes: MiB, seed: seed + 1 }, `live transfer ${seed}`);
-      const closed = await b.waitForLog('connection closed', 5000, (r) => r.trackingId === exchange.trackingId);
+      const closed = await b.waitForLog('connection ended', 5000, (r) => r.trackingId === exchange.trackingId);
       assert.equal(closed[0]!.bytesToListener, 32 * MiB, `live transfer ${seed} relayed by node B in full`);
       lastClosedAt = Math.max(lastClosedAt, Number(closed[0]!.time));
     }

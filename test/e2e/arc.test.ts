@@ -86,7 +86,7 @@ describe('arc connect / arc port-forward (processes, ARM stood in for)', () => {
     assert.equal(calls[0]!.query.toString(), 'expiresin=10800&api-version=2023-03-15');
     assert.deepEqual(calls[0]!.body, { serviceName: 'SSH' });
     assert.doesNotMatch(agent.output(), new RegExp(SERVICE_CONFIGURATION_TOKEN), 'the listener never logs the token');
-    assert.match(agent.output(), new RegExp(`Arc connection open .*arc_port=${sshd.port}`));
+    assert.match(agent.output(), new RegExp(`connection open .*arcPort=${sshd.port}`));
   });
 
   it('port-forward: SHA-256-checked data over several connections, fresh credentials for each, one cached Entra token', async () => {

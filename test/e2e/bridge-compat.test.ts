@@ -130,7 +130,7 @@ describe('byte-level compatibility with azbridge ends (processes)', () => {
     assert.equal(answer?.binary, false);
     assert.deepEqual(JSON.parse(answer!.data.toString()), { version: 1, ok: false, error: 'target not allowed' });
     refused.destroy();
-    await remote.waitForOutput(/aztunnel-style sender refused \(target not allowed\).*--allow/);
+    await remote.waitForOutput(/connection failed .*end=not-allowed reason="aztunnel-style sender refused \(target not allowed\).*--allow/);
 
     const allowing = await startBridge(['-x', relay.connectionString(), '-T', `sc-allow:${echo.port}`, '--allow', `127.0.0.1:${echo.port}`]);
     const tunnel = await new HybridConnectionClient({ connectionString: relay.connectionString('sc-allow') }).createConnection();

@@ -48,7 +48,7 @@ describe('hybridge bridge: configuration files and global settings (processes)',
     const payload = patternBytes(500_000, 91);
     const got = await exchange({ host: '127.1.0.2', port }, payload);
     assert.equal(got.sha256, digestOf(payload).sha256);
-    await local.waitForOutput(/connection ended relay=sf-rdp port=rdp client=127\.[\d.]+:\d+ sent=500000 received=500000/);
+    await local.waitForOutput(/connection ended hyco=sf-rdp port=rdp client=127\.[\d.]+:\d+ trackingId=\S+ bytesToListener=500000 bytesToSender=500000/);
     await Promise.all([local.stop(), remote.stop()]);
   });
 
@@ -125,7 +125,7 @@ describe('hybridge bridge: configuration files and global settings (processes)',
     const got = await exchange({ port: anonPort }, payload);
     assert.equal(got.sha256, digestOf(payload).sha256);
     await expectClosed(keyedPort);
-    await local.waitForOutput(new RegExp(`connection failed relay=sf-anon port=${keyedPort} .*end=relay-unavailable reason=".*authorization failed`));
+    await local.waitForOutput(new RegExp(`connection failed hyco=sf-anon port=${keyedPort} .*end=relay-unavailable reason=".*authorization failed`));
     await Promise.all([local.stop(), remote.stop()]);
   });
 
@@ -156,7 +156,7 @@ describe('hybridge bridge: configuration files and global settings (processes)',
     const payload = patternBytes(10_000, 95);
     const got = await waitFor(() => exchange({ port }, payload, 3000).catch(() => undefined), 10_000, 'the quiet bridge forwards');
     assert.equal(got!.sha256, digestOf(payload).sha256);
-    await waitFor(() => safeRead(logFile).includes('connection ended relay=sf-env'), 5000, 'the remote logged the connection to its file');
+    await waitFor(() => safeRead(logFile).includes('connection ended hyco=sf-env'), 5000, 'the remote logged the connection to its file');
     assert.equal(quiet.output(), '', '-q: no output at all');
     assert.equal(remote.output(), '', '-l: nothing on stderr');
     assert.equal(await quiet.stop(), 0);
@@ -173,7 +173,7 @@ describe('hybridge bridge: configuration files and global settings (processes)',
     assert.equal(failed.code, 1);
     assert.match(failed.output.trim().split('\n').at(-1)!, new RegExp(`^hybridge: -L 127\\.0\\.0\\.1:${busy}:sf-exit: 127\\.0\\.0\\.1:${busy} is already in use$`));
     const lenient = await startBridge(['-x', cs, '-o', 'ExitOnForwardFailure:false', '-L', `127.0.0.1:${busy}:sf-exit`, '-L', `${free}:sf-exit`]);
-    assert.match(lenient.output(), /local forwarder did not start relay=sf-exit reason=".*is already in use"/);
+    assert.match(lenient.output(), /local forwarder did not start hyco=sf-exit reason=".*is already in use"/);
     assert.match(lenient.output(), /bridge ready remote=0 local=1 failed=1/);
     await lenient.stop();
     const missing = await runBridgeToExit(['-x', cs, '-T', 'sf-no-such-relay:1']);

@@ -110,11 +110,11 @@ describe('hybridge bridge: command-line grammar (processes)', () => {
     try {
       const relays = new Set(REMOTE_EXAMPLES.map(([, e]) => e.slice(0, e.search(/:(?![^[]*\])/))));
       assert.match(bridge.output(), new RegExp(`bridge ready remote=${relays.size} local=0`));
-      for (const name of relays) assert.match(bridge.output(), new RegExp(`relay listener online relay=${name.replace(/[.]/g, '\\.')} `), `listening on ${name}`);
+      for (const name of relays) assert.match(bridge.output(), new RegExp(`relay listener online hyco=${name.replace(/[.]/g, '\\.')} `), `listening on ${name}`);
       // azbridge applies -L, then -R, then -T, then -H.
-      assert.match(bridge.output(), /relay=relay2 forwards="port2 -> tcp:name:1000; port -> tcp:name:1000"/, '-T and -R on one relay share its listener');
-      assert.match(bridge.output(), /relay=latavola forwards=https:\/\/443:443\//, 'azbridge reads -H latavola:https/443 as host "443", port 443');
-      assert.match(bridge.output(), /relay=ghi\/jkl forwards="http:\/\/service1\.example\.com:80\/foo\/; http:\/\/service2\.example\.com:80\/foo\/"/);
+      assert.match(bridge.output(), /hyco=relay2 forwards="port2 -> tcp:name:1000; port -> tcp:name:1000"/, '-T and -R on one relay share its listener');
+      assert.match(bridge.output(), /hyco=latavola forwards=https:\/\/443:443\//, 'azbridge reads -H latavola:https/443 as host "443", port 443');
+      assert.match(bridge.output(), /hyco=ghi\/jkl forwards="http:\/\/service1\.example\.com:80\/foo\/; http:\/\/service2\.example\.com:80\/foo\/"/);
     } finally {
       assert.equal(await bridge.stop('SIGINT'), 0, 'SIGINT exits 0');
     }
@@ -131,11 +131,11 @@ describe('hybridge bridge: command-line grammar (processes)', () => {
     for (const example of examples) args.push('-L', example);
     const local = await startBridge(args, { cwd: dir });
     assert.match(local.output(), new RegExp(`bridge ready remote=0 local=${examples.length + (v6 ? 3 : 2)}`));
-    assert.match(local.output(), new RegExp(`relay=foo listen="127\\.0\\.100\\.1:${p.a} as \\\\"${p.a}\\\\""`));
-    assert.match(local.output(), /relay=baz listen="\.\/name as \\"name\\""/);
-    assert.match(local.output(), new RegExp(`relay=foobar listen="udp:127\\.0\\.0\\.1:${p.b}(,udp:\\[::1\\]:${p.b})? as \\\\"${p.b}U\\\\""`));
-    assert.match(local.output(), new RegExp(`relay=db listen="127\\.0\\.0\\.8:${p.c} as \\\\"sql1\\\\"; 127\\.0\\.0\\.9:${p.c} as \\\\"sql2\\\\""`));
-    assert.match(local.output(), new RegExp(`relay=relay listen="127\\.0\\.0\\.1:${p.d}(,\\[::1\\]:${p.d})? as \\\\"${p.d}\\\\"; udp:127\\.0\\.0\\.1:${p.d}(,udp:\\[::1\\]:${p.d})? as \\\\"${p.d}U\\\\""`));
+    assert.match(local.output(), new RegExp(`hyco=foo listen="127\\.0\\.100\\.1:${p.a} as \\\\"${p.a}\\\\""`));
+    assert.match(local.output(), /hyco=baz listen="\.\/name as \\"name\\""/);
+    assert.match(local.output(), new RegExp(`hyco=foobar listen="udp:127\\.0\\.0\\.1:${p.b}(,udp:\\[::1\\]:${p.b})? as \\\\"${p.b}U\\\\""`));
+    assert.match(local.output(), new RegExp(`hyco=db listen="127\\.0\\.0\\.8:${p.c} as \\\\"sql1\\\\"; 127\\.0\\.0\\.9:${p.c} as \\\\"sql2\\\\""`));
+    assert.match(local.output(), new RegExp(`hyco=relay listen="127\\.0\\.0\\.1:${p.d}(,\\[::1\\]:${p.d})? as \\\\"${p.d}\\\\"; udp:127\\.0\\.0\\.1:${p.d}(,udp:\\[::1\\]:${p.d})? as \\\\"${p.d}U\\\\""`));
     // -L <port>:db reaches the single -T db forwarder (a numeric port name, reference §1.6).
     const payload = patternBytes(20_000, 81);
     const got = await exchange({ port: p.c }, payload);

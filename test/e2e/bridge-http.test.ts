@@ -153,7 +153,7 @@ describe('hybridge bridge -H: HTTP reverse proxy (processes)', () => {
     assert.equal(seen.headers['x-custom'], 'kept');
     assert.equal(seen.headers.servicebusauthorization, undefined, 'the relay token does not reach the target');
     assert.equal(seen.headers.host, `127.0.0.1:${big.port}`, 'the target sees its own Host');
-    await bridge.waitForOutput(/http request relay=sh-big method=POST path="\/upload\?x=1" target=http:\/\/127\.0\.0\.1:\d+ status=200/);
+    await bridge.waitForOutput(/http request ended hyco=sh-big method=POST path="\/upload\?x=1" target=http:\/\/127\.0\.0\.1:\d+ .*status=200/);
   });
 
   test('several -H targets on one relay take turns', async () => {

@@ -78,15 +78,15 @@ describe('hybridge bridge: TCP and Unix-socket streams (processes)', () => {
     const payload = patternBytes(4 * 1024 * 1024, 11);
     const got = await exchange({ port: ports.tcp }, payload);
     assert.deepEqual({ length: got.length, sha256: got.sha256 }, digestOf(payload));
-    await local.waitForOutput(/connection ended relay=st-tcp port=\S+ client=127\.0\.0\.1:\d+ sent=4194304 received=4194304 ms=\d+ end=closed/);
-    await remote.waitForOutput(/connection ended relay=st-tcp port=\S+ target=tcp:localhost:\d+ sent=4194304 received=4194304 ms=\d+ end=closed/);
+    await local.waitForOutput(/connection ended hyco=st-tcp port=\S+ client=127\.0\.0\.1:\d+ trackingId=\S+ bytesToListener=4194304 bytesToSender=4194304 durationMs=\d+ end=closed/);
+    await remote.waitForOutput(/connection ended hyco=st-tcp trackingId=\S+ port=\S+ target=tcp:localhost:\d+ bytesToListener=4194304 bytesToSender=4194304 durationMs=\d+ end=closed/);
   });
 
   test('local Unix socket to remote TCP', async () => {
     const payload = patternBytes(1024 * 1024, 12);
     const got = await exchange({ path: join(dir, 'client.sock') }, payload);
     assert.deepEqual({ length: got.length, sha256: got.sha256 }, digestOf(payload));
-    await local.waitForOutput(/connection ended relay=st-unix-in port=client\.sock client=unix sent=1048576 received=1048576/);
+    await local.waitForOutput(/connection ended hyco=st-unix-in port=client\.sock client=unix trackingId=\S+ bytesToListener=1048576 bytesToSender=1048576/);
   });
 
   test('local TCP to remote Unix socket', async () => {
@@ -94,7 +94,7 @@ describe('hybridge bridge: TCP and Unix-socket streams (processes)', () => {
     const got = await exchange({ port: ports.unixOut }, payload);
     assert.deepEqual({ length: got.length, sha256: got.sha256 }, digestOf(payload));
     assert.deepEqual(unixEcho.received.at(-1), digestOf(payload), 'the Unix-socket target received every byte');
-    await remote.waitForOutput(/connection ended relay=st-unix-out port=api target=unix:\S+target\.sock sent=1048576 received=1048576/);
+    await remote.waitForOutput(/connection ended hyco=st-unix-out trackingId=\S+ port=api target=unix:\S+target\.sock bytesToListener=1048576 bytesToSender=1048576/);
   });
 
   test("multiplexed logical ports (the README's SQL example): two local addresses, one hybrid connection, each target sees only its own traffic", async () => {
@@ -126,22 +126,22 @@ describe('hybridge bridge: TCP and Unix-socket streams (processes)', () => {
     const payload = patternBytes(100_000, 41);
     const got = await exchange({ host: '::1', port: ports.v6 }, payload);
     assert.deepEqual({ length: got.length, sha256: got.sha256 }, digestOf(payload));
-    assert.match(local.output(), new RegExp(`local forwarder listening relay=st-v6 listen="\\[::1\\]:${ports.v6} as \\\\"${ports.v6}\\\\""`));
+    assert.match(local.output(), new RegExp(`local forwarder listening hyco=st-v6 listen="\\[::1\\]:${ports.v6} as \\\\"${ports.v6}\\\\""`));
   });
 
   test('a port-name mismatch is reported by name on both sides (the served names only in the remote log) and the client connection is closed', async () => {
     const closed = await expectClosed(ports.mismatch);
     assert.equal(closed.received, 0);
-    await local.waitForOutput(/connection failed relay=st-mismatch port=sqlY client=\S+ sent=0 received=0 ms=\d+ end=unknown-port reason=".*port \\"sqlY\\" refused by the remote side: unknown port name: no port named \\"sqlY\\" on relay st-mismatch"/);
+    await local.waitForOutput(/connection failed hyco=st-mismatch port=sqlY client=\S+ trackingId=\S+ bytesToListener=0 bytesToSender=0 durationMs=\d+ end=unknown-port reason=".*port \\"sqlY\\" refused by the remote side: unknown port name: no port named \\"sqlY\\" on relay st-mismatch"/);
     assert.doesNotMatch(local.output(), /ports served/, 'the local side is not told which port names the remote serves');
-    await remote.waitForOutput(/connection failed relay=st-mismatch port=sqlY .*end=unknown-port reason="no port named \\"sqlY\\" on relay st-mismatch; ports served: \\"sqlX\\""/);
+    await remote.waitForOutput(/connection failed hyco=st-mismatch .*port=sqlY .*end=unknown-port reason="no port named \\"sqlY\\" on relay st-mismatch; ports served: \\"sqlX\\""/);
   });
 
   test('an unreachable target is reported on the local side and the client connection is closed', async () => {
     const closed = await expectClosed(ports.unreach);
     assert.equal(closed.received, 0);
-    await local.waitForOutput(/connection failed relay=st-unreach port=\d+ .*end=target-unreachable reason=".*target unreachable: connection_refused"/);
-    await remote.waitForOutput(/connection failed relay=st-unreach .*target=tcp:localhost:\d+ .*end=target-unreachable/);
+    await local.waitForOutput(/connection failed hyco=st-unreach port=\d+ .*end=target-unreachable reason=".*target unreachable: connection_refused"/);
+    await remote.waitForOutput(/connection failed hyco=st-unreach .*target=tcp:localhost:\d+ .*end=target-unreachable/);
   });
 });
 
@@ -185,7 +185,7 @@ describe('hybridge bridge: listener addresses, relay connect limits, drain (proc
     const few = await startBridge(['-x', cs, '-v', '-o', 'ConnectionAttempts:3', '-L', `${port}:sg-attempts`]);
     const closed = await expectClosed(port);
     assert.ok(closed.ms >= 1800, `three tries one second apart take at least 2 s (took ${closed.ms} ms)`);
-    await few.waitForOutput(/connection failed relay=sg-attempts .*end=relay-unavailable/);
+    await few.waitForOutput(/connection failed hyco=sg-attempts .*end=relay-unavailable/);
     assert.equal(few.output().match(/relay connection attempt failed; retrying/g)?.length, 2);
 
     const patient = await startBridge(['-x', cs, '-o', 'ConnectionAttempts:8', '-L', `${latePort}:sg-late`]);
@@ -212,7 +212,7 @@ describe('hybridge bridge: listener addresses, relay connect limits, drain (proc
     const bridge = await startBridge(['-x', cs, '-o', 'ConnectTimeout:1', '-o', 'ConnectionAttempts:2', '-v', '-L', `${port}:nobody`]);
     const closed = await expectClosed(port);
     assert.ok(closed.ms >= 2500 && closed.ms < 8000, `two 1 s tries plus one 1 s pause (took ${closed.ms} ms)`);
-    await bridge.waitForOutput(/connection failed relay=nobody .*end=relay-unavailable/);
+    await bridge.waitForOutput(/connection failed hyco=nobody .*end=relay-unavailable/);
     await bridge.stop();
     for (const s of sockets) s.destroy();
     silent.close();

@@ -46,7 +46,7 @@ describe('hybridge bridge: UDP (processes)', () => {
     assert.equal(echo.senders.size, 3, 'the target saw one socket per flow');
     await Promise.all(clients.map((c) => c.close()));
     await local.stop('SIGTERM');
-    assert.match(local.output(), /connection ended relay=su-echo port=game client=127\.0\.0\.1:\d+ sent=\d+ received=\d+ ms=\d+ end=shutdown datagrams=12\/12/);
+    assert.match(local.output(), /connection ended hyco=su-echo port=game client=127\.0\.0\.1:\d+ trackingId=\S+ bytesToListener=\d+ bytesToSender=\d+ durationMs=\d+ end=shutdown datagrams=12\/12/);
     await remote.stop('SIGTERM');
   });
 
@@ -60,7 +60,7 @@ describe('hybridge bridge: UDP (processes)', () => {
     await waitFor(() => first.received.length === 1, 10_000, 'echo before the failure');
 
     await remote.stop('SIGKILL');
-    await local.waitForOutput(/connection failed relay=su-fail .*end=(relay-error|closed)|connection ended relay=su-fail/);
+    await local.waitForOutput(/connection failed hyco=su-fail .*end=(relay-error|closed)|connection ended hyco=su-fail/);
     // A flow that starts while no listener is online waits for one (the senders' wait policy),
     // holding its first datagrams, and delivers them once the remote side is back.
     const during = await udpClient();

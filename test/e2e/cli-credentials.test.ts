@@ -33,13 +33,13 @@ describe('credentials from files and variables; one-line usage errors', () => {
   after(() => endBridgeSuite(relay, dir));
 
   test('bridge reads HYBRIDGE_CONNECTION_STRING like every other command', async () => {
-    const bridge = await startBridge(['-T', 'cc-env:127.0.0.1:9'], { env: { HYBRIDGE_CONNECTION_STRING: relay.connectionString() }, ready: /relay listener online relay=cc-env/ });
+    const bridge = await startBridge(['-T', 'cc-env:127.0.0.1:9'], { env: { HYBRIDGE_CONNECTION_STRING: relay.connectionString() }, ready: /relay listener online hyco=cc-env/ });
     await bridge.stop();
   });
 
   test('bridge takes -x, -k and -s from files; a flag and its file together are one line, exit 2', async () => {
     const csFile = write('bridge.cs', `${relay.connectionString()}\n`);
-    const fromFile = await startBridge(['--connection-string-file', csFile, '-T', 'cc-file:127.0.0.1:9'], { ready: /relay listener online relay=cc-file/ });
+    const fromFile = await startBridge(['--connection-string-file', csFile, '-T', 'cc-file:127.0.0.1:9'], { ready: /relay listener online hyco=cc-file/ });
     await fromFile.stop();
 
     // -k must be base64 (as azbridge requires), so this relay gets a base64 root key.
@@ -47,7 +47,7 @@ describe('credentials from files and variables; one-line usage errors', () => {
     const keyedRelay = await startRelay({ rootKey: base64Key, hybridConnections: ['cc-key'] });
     try {
       const keyFile = write('bridge.key', `${base64Key}\n`);
-      const keyed = await startBridge(['-e', keyedRelay.wsBase, '-K', ROOT_RULE, '--shared-access-key-file', keyFile, '-T', 'cc-key:127.0.0.1:9'], { ready: /relay listener online relay=cc-key/ });
+      const keyed = await startBridge(['-e', keyedRelay.wsBase, '-K', ROOT_RULE, '--shared-access-key-file', keyFile, '-T', 'cc-key:127.0.0.1:9'], { ready: /relay listener online hyco=cc-key/ });
       await keyed.stop();
     } finally {
       await keyedRelay.stop();
@@ -55,7 +55,7 @@ describe('credentials from files and variables; one-line usage errors', () => {
 
     const signature = createSasToken(`http://127.0.0.1:${relay.port}/cc-sig`, ROOT_RULE, ROOT_KEY, Math.floor(Date.now() / 1000) + 3600);
     const sigFile = write('bridge.sig', `${signature}\n`);
-    const signed = await startBridge(['-e', relay.wsBase, '--signature-file', sigFile, '-T', 'cc-sig:127.0.0.1:9'], { ready: /relay listener online relay=cc-sig/ });
+    const signed = await startBridge(['-e', relay.wsBase, '--signature-file', sigFile, '-T', 'cc-sig:127.0.0.1:9'], { ready: /relay listener online hyco=cc-sig/ });
     await signed.stop();
 
     const both = await runBridgeToExit(['-x', relay.connectionString(), '--connection-string-file', csFile, '-L', '1:cc-file']);

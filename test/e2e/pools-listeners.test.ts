@@ -71,7 +71,7 @@ describe('listener pools: one of three listeners killed under load (processes)',
     const ids: string[] = [];
     for (let i = 0; i < count; i++) {
       const proc = spawnHybridge(['relay-listener', '-x', cs, '--allow', `127.0.0.1:${target.port}`], { env: bridgeEnv() });
-      ids.push((await proc.waitForOutput(/listener online .*listener_id=(\S+)/, 15_000))[1]!);
+      ids.push((await proc.waitForOutput(/listener online .*listenerId=(\S+)/, 15_000))[1]!);
       listeners.push(proc);
     }
     const port = await freePort();
@@ -82,11 +82,11 @@ describe('listener pools: one of three listeners killed under load (processes)',
       front,
       listeners,
       servedBy: (r) => {
-        const line = logLines(front, r, 'tunnel open').pop();
-        const id = line && /listener_id=(\S+)/.exec(line)?.[1];
+        const line = logLines(front, r, 'connection open').pop();
+        const id = line && /listenerId=(\S+)/.exec(line)?.[1];
         return id && target.ids.has(r.id) ? ids.indexOf(id) : -1;
       },
-      lostInFlight: (r) => logLines(front, r, 'tunnel ended abruptly').length > 0,
+      lostInFlight: (r) => logLines(front, r, 'connection failed').some((l) => /end=(relay|local)-error/.test(l)),
       close: () => target.close(),
     };
   }

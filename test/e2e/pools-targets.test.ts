@@ -55,7 +55,7 @@ describe('target pools: one logical port, several targets (processes)', () => {
     const port = await freePort();
     const remote = await startBridge(['-x', cs, '--health-check', HEALTH, '-T', `tp-rr:db/127.0.0.1:${a.port};db/127.0.0.1:${b.port}`]);
     const local = await startBridge(['-x', cs, '-L', `${port}/db:tp-rr`]);
-    await remote.waitForOutput(/target pool relay=tp-rr port=db .*balance=round-robin healthCheck="every 500ms, timeout 300ms, down after 2 failures, up after 2 passes"/);
+    await remote.waitForOutput(/target pool hyco=tp-rr port=db .*balance=round-robin healthCheck="every 500ms, timeout 300ms, down after 2 failures, up after 2 passes"/);
 
     const first = await sequential(port, 0, 20);
     assertAllOk(first, 'both up');
@@ -64,7 +64,7 @@ describe('target pools: one logical port, several targets (processes)', () => {
     // A stops; no traffic meanwhile, so only the health checks can notice.
     const stoppedAt = Date.now();
     await a.stop();
-    const downMs = await loggedAfter(remote, new RegExp(`target down relay=tp-rr port=db ${targetRef(a)} reason="health check failed 2 times in a row: cannot connect to 127\\.0\\.0\\.1:\\d+: connection refused" up=1/2`), stoppedAt, 10_000);
+    const downMs = await loggedAfter(remote, new RegExp(`target down hyco=tp-rr port=db ${targetRef(a)} reason="health check failed 2 times in a row: cannot connect to 127\\.0\\.0\\.1:\\d+: connection refused" up=1/2`), stoppedAt, 10_000);
     assert.ok(downMs <= INTERVAL_MS * FAIL + TIMEOUT_MS + 700, `marked down ${downMs} ms after it stopped (interval x failures = ${INTERVAL_MS * FAIL} ms)`);
 
     const whileDown = await runLoad({ port, rate: 10, durationMs: 2000, size: 16 * 1024, pieces: 2, gapMs: 20, firstId: 100 });
@@ -73,7 +73,7 @@ describe('target pools: one logical port, several targets (processes)', () => {
 
     const restartedAt = Date.now();
     await a.restart();
-    const upMs = await loggedAfter(remote, new RegExp(`target up relay=tp-rr port=db ${targetRef(a)} reason="health check passed 2 times in a row" up=2/2`), restartedAt, 10_000);
+    const upMs = await loggedAfter(remote, new RegExp(`target up hyco=tp-rr port=db ${targetRef(a)} reason="health check passed 2 times in a row" up=2/2`), restartedAt, 10_000);
     assert.ok(upMs <= INTERVAL_MS * PASS + TIMEOUT_MS + 700, `back up ${upMs} ms after it restarted (interval x passes = ${INTERVAL_MS * PASS} ms)`);
     const back = await sequential(port, 200, 10);
     assertAllOk(back, 'both up again');
@@ -82,14 +82,14 @@ describe('target pools: one logical port, several targets (processes)', () => {
 
     // Both down: the sender gets a clear refusal naming the port, at once, and both sides log it.
     await Promise.all([a.stop(), b.stop()]);
-    await remote.waitForOutput(/ERROR every target of the port is down; new connections to it are refused until a health check brings one back relay=tp-rr port=db targets=2/, 10_000);
+    await remote.waitForOutput(/ERROR every target of the port is down; new connections to it are refused until a health check brings one back hyco=tp-rr port=db targets=2/, 10_000);
     const refused = await expectClosed(port);
     assert.equal(refused.received, 0);
-    await local.waitForOutput(/connection failed relay=tp-rr port=db .*end=target-unreachable reason="port \\"db\\" refused by the remote side: target unreachable: all 2 targets of port \\"db\\" are down"/);
-    await remote.waitForOutput(/connection failed relay=tp-rr port=db .*end=target-unreachable reason="all 2 targets of port \\"db\\" are down \(health checks: every 500ms/);
+    await local.waitForOutput(/connection failed hyco=tp-rr port=db .*end=target-unreachable reason="port \\"db\\" refused by the remote side: target unreachable: all 2 targets of port \\"db\\" are down"/);
+    await remote.waitForOutput(/connection failed hyco=tp-rr .*port=db .*end=target-unreachable reason="all 2 targets of port \\"db\\" are down \(health checks: every 500ms/);
 
     await b.restart();
-    await remote.waitForOutput(new RegExp(`target up relay=tp-rr port=db ${targetRef(b)}`), 10_000);
+    await remote.waitForOutput(new RegExp(`target up hyco=tp-rr port=db ${targetRef(b)}`), 10_000);
     assertAllOk(await sequential(port, 300, 2), 'one target back after all were down');
     await Promise.all([local.stop(), remote.stop()]);
   });
@@ -101,7 +101,7 @@ describe('target pools: one logical port, several targets (processes)', () => {
     // Probes once at start, then only every minute: the connections themselves must notice.
     const remote = await startBridge(['-x', cs, '--health-check', 'interval=60s,timeout=1s', '-T', `tp-passive:db/127.0.0.1:${a.port};db/127.0.0.1:${b.port}`]);
     const local = await startBridge(['-x', cs, '-L', `${port}/db:tp-passive`]);
-    await remote.waitForOutput(/target pool relay=tp-passive/);
+    await remote.waitForOutput(/target pool hyco=tp-passive/);
     let stoppedAt = Infinity;
     const results = await runLoad({
       port,
@@ -123,7 +123,7 @@ describe('target pools: one logical port, several targets (processes)', () => {
     assert.ok(afterStop.length >= 15);
     assert.equal(countBy(afterStop, b), afterStop.length, 'connections after the stop all went to the other target');
     assert.ok(countBy(results, a) >= 3, 'the stopped target served before it stopped');
-    await remote.waitForOutput(new RegExp(`target down relay=tp-passive port=db ${targetRef(a)} reason="a connection could not reach it: cannot connect to 127\\.0\\.0\\.1:\\d+: connection refused" up=1/2`));
+    await remote.waitForOutput(new RegExp(`target down hyco=tp-passive port=db ${targetRef(a)} reason="a connection could not reach it: cannot connect to 127\\.0\\.0\\.1:\\d+: connection refused" up=1/2`));
     t.diagnostic(`${results.length} connections, 0 failed; ${afterStop.length} after the stop, all on the other target`);
     await Promise.all([local.stop(), remote.stop()]);
   });
@@ -148,7 +148,7 @@ describe('target pools: one logical port, several targets (processes)', () => {
     const port = await freePort();
     const remote = await startBridge(['-x', cs, '-f', file]);
     const local = await startBridge(['-x', cs, '-L', `${port}/db:tp-lc`]);
-    await remote.waitForOutput(/target pool relay=tp-lc port=db .*balance=least-connections healthCheck="every 1s, timeout 500ms, down after 2 failures, up after 1 passes"/);
+    await remote.waitForOutput(/target pool hyco=tp-lc port=db .*balance=least-connections healthCheck="every 1s, timeout 500ms, down after 2 failures, up after 1 passes"/);
 
     // Three long connections: the first and third land on one target, the second on the other.
     const held = [];
@@ -173,7 +173,7 @@ describe('target pools: one logical port, several targets (processes)', () => {
     const port = await freePort();
     const remote = await startBridge(['-x', cs, '-T', `tp-udp:dns/127.0.0.1:${u1.port}U;dns/127.0.0.1:${u2.port}U`]);
     const local = await startBridge(['-x', cs, '-L', `${port}U/dns:tp-udp`]);
-    await remote.waitForOutput(/target pool relay=tp-udp port=dns .*balance=round-robin healthCheck=off/);
+    await remote.waitForOutput(/target pool hyco=tp-udp port=dns .*balance=round-robin healthCheck=off/);
     const clients = [await udpClient(), await udpClient()];
     for (const [i, c] of clients.entries()) {
       const payload = Buffer.from(`flow ${i}`);

@@ -120,7 +120,7 @@ describe('waiting for the relay and the listener', () => {
     const local = spawnHybridge(['bridge', '-x', relay.connectionString(), '-L', `127.0.0.1:${port}:rw-deleted-never`], { env: bridgeEnv() });
     await local.waitForOutput(/bridge ready/);
     const socket = connect(port, '127.0.0.1');
-    await local.waitForOutput(/connection failed relay=rw-deleted-never .*end=relay-unavailable .*does not exist/);
+    await local.waitForOutput(/connection failed hyco=rw-deleted-never .*end=relay-unavailable .*does not exist/);
     socket.destroy();
     await local.stop();
   });

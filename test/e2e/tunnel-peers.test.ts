@@ -154,7 +154,7 @@ describe('byte-level compatibility with aztunnel ends', () => {
     (ws as unknown as { _socket: import('node:net').Socket })._socket.end();
     await waitFor(() => targetEnded, 15_000, 'the target sees the end of the data');
     assert.deepEqual([received.length, received.hex()], [payload.length, sha256(payload)]);
-    const closed = await listener.waitForOutput(/INFO\s+tunnel closed [^\n]*halfClose=false[^\n]*bytesFromSender=(\d+)/);
+    const closed = await listener.waitForOutput(/INFO\s+connection ended [^\n]*halfClose=false[^\n]*bytesToListener=(\d+)/);
     assert.equal(Number(closed[1]), payload.length);
     assert.doesNotMatch(listener.output(), /ended abruptly/);
     ws.terminate();

@@ -28,7 +28,6 @@ export function handlerWith(options: Partial<AztunnelHandlerOptions>): ProtocolH
     connectTimeoutMs: 3000,
     tcpKeepAliveMs: 0,
     listenerId: LISTENER_ID,
-    log: silentLogger(),
     ...options,
   });
 }
@@ -39,7 +38,7 @@ export async function startInProcessListener(relay: TestRelay, hyco: string, opt
   const listener = new TunnelListener({
     connection: { connectionString: relay.connectionString(hyco) },
     listenerId: LISTENER_ID,
-    aztunnel: (stream, first) => current(stream, first),
+    aztunnel: (stream, first, connection) => current(stream, first, connection),
     azbridge: (stream, first) => rejectAzbridgeConnection(stream, first, 'tunnels only here'),
     slots,
     firstMessageTimeoutMs: options.firstMessageTimeoutMs ?? 5000,

@@ -1,6 +1,6 @@
 import type { Logger } from '../../util/logger.js';
 import type { AddressFamily } from '../config/index.js';
-import type { ConnectionTracker } from '../connection-tracker.js';
+import type { ConnectionLifecycle } from '../../forwarding/lifecycle/connection-lifecycle.js';
 import type { SenderConnector } from './sender-connector.js';
 
 /** What every listener of one LocalForward entry shares. */
@@ -13,7 +13,8 @@ export interface LocalContext {
   /** How long the remote side may take to answer the preamble (it dials its target first). */
   replyTimeoutMs: number;
   log: Logger;
-  tracker: ConnectionTracker;
+  /** Every connection of the bridge is opened, counted and drained here. */
+  lifecycle: ConnectionLifecycle;
   /** UDP flows end after this long without a datagram (default 4 minutes). */
   udpIdleMs?: number;
   /** UDP flows one UDP forwarder carries at once (MaxUdpFlows). */

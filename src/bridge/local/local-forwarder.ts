@@ -67,6 +67,14 @@ export class LocalForwarder {
     return this.forward.bindings.map((b, i) => `${this.listeners[i]!.addresses.join(',') || (b.kind === 'unix' ? b.path : String(b.port))} as "${b.portName}"`).join('; ');
   }
 
+  /** The prewarm pools (one per kind of authentication the bindings use), for metrics. */
+  *prewarmPools(): Iterable<{ forwarder: string; ready: () => number }> {
+    for (const [anonymous, connector] of this.connectors) {
+      if (connector.prewarmReady === undefined) continue;
+      yield { forwarder: anonymous ? `${this.relayName} (anonymous)` : this.relayName, ready: () => connector.prewarmReady ?? 0 };
+    }
+  }
+
   private connectorFor(anonymous: boolean): SenderConnector {
     let connector = this.connectors.get(anonymous);
     if (!connector) {

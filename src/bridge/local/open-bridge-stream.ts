@@ -7,17 +7,19 @@ import {
   type Preamble,
   type PreambleReply,
 } from '../../protocol/azbridge-preamble.js';
-import type { SetupFailure } from '../connection-log.js';
+import type { ConnectionEnd } from '../../forwarding/lifecycle/connection-fields.js';
 import { readDecoded } from '../read-messages.js';
 import { listenerIdInReason, withoutListenerId } from '../../protocol/port-announcement.js';
 import type { ConnectRoute, SenderConnector } from './sender-connector.js';
 
 export class BridgeOpenError extends Error {
   constructor(
-    readonly failure: SetupFailure,
+    readonly failure: ConnectionEnd,
     message: string,
     /** The relayed connection was lost before the remote side answered: another try is safe. */
     readonly lostBeforeReply = false,
+    /** The relay's id of the connection that was refused, when one was opened. */
+    readonly trackingId?: string,
     /** A hybridge listener that refused the port name, by id: another listener may serve it. */
     readonly refusingListener?: string,
   ) {
@@ -111,15 +113,15 @@ async function openOnce(connector: SenderConnector, preamble: Preamble, options:
       throw new BridgeOpenError('refused', `the remote side closed without answering; an azbridge remote does this when it has no port named "${preamble.portName}"`);
     }
     if (!isAcceptedFor(reply, preamble.mode)) {
-      const failure: SetupFailure = reply.kind === 'unknown-port-name' ? 'unknown-port' : reply.kind === 'target-unreachable' ? 'target-unreachable' : 'refused';
+      const failure: ConnectionEnd = reply.kind === 'unknown-port-name' ? 'unknown-port' : reply.kind === 'target-unreachable' ? 'target-unreachable' : 'refused';
       const refusing = reply.kind === 'unknown-port-name' ? listenerIdInReason(reply.reason) : undefined;
       const shown = reply.kind === 'unknown-port-name' ? { ...reply, reason: withoutListenerId(reply.reason) } : reply;
-      throw new BridgeOpenError(failure, `port "${preamble.portName}" refused by the remote side: ${describePreambleReply(shown)}`, false, refusing);
+      throw new BridgeOpenError(failure, `port "${preamble.portName}" refused by the remote side: ${describePreambleReply(shown)}`, false, undefined, refusing);
     }
     return stream;
   } catch (err) {
     stream.destroy();
-    if (err instanceof BridgeOpenError) throw err;
-    throw new BridgeOpenError('relay-unavailable', `no answer to the preamble: ${(err as Error).message}`, !(err instanceof RelayTimeoutError));
+    if (err instanceof BridgeOpenError) throw new BridgeOpenError(err.failure, err.message, err.lostBeforeReply, stream.trackingId, err.refusingListener);
+    throw new BridgeOpenError('relay-unavailable', `no answer to the preamble: ${(err as Error).message}`, !(err instanceof RelayTimeoutError), stream.trackingId);
   }
 }

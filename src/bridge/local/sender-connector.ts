@@ -87,6 +87,11 @@ export class SenderConnector {
     }
   }
 
+  /** Prewarmed connections ready now; undefined without a prewarm pool. */
+  get prewarmReady(): number | undefined {
+    return this.pool?.readyCount;
+  }
+
   close(): void {
     this.pool?.close();
     this.mux?.close();

@@ -2,10 +2,9 @@ import type { Server, Socket } from 'node:net';
 import type { HybridConnectionStream } from '../../client/index.js';
 import { formatTarget } from '../../forwarding/dial.js';
 import { listenTcp, listenUnix } from '../../forwarding/local-listen.js';
-import { pump } from '../../forwarding/pump.js';
+import { pumpTracked } from '../../forwarding/pump-tracked.js';
 import { PreambleMode } from '../../protocol/azbridge-preamble.js';
 import type { TcpLocalBinding, UnixLocalBinding } from '../config/index.js';
-import { logConnectionEnd, logSetupFailure, pumpSummary, type ConnectionLabel } from '../connection-log.js';
 import { isMissingAddress, listenAddresses } from './listen-addresses.js';
 import type { LocalContext, LocalListener } from './local-context.js';
 import { BridgeOpenError, openBridgeStream, retryMessage } from './open-bridge-stream.js';
@@ -42,49 +41,57 @@ export class StreamForwarder implements LocalListener {
     }
   }
 
+  /**
+   * Stops listening. Open connections are not waited for: they are the lifecycle's to drain (the
+   * close callback would wait for every one of them, whatever the drain timeout).
+   */
   async stop(): Promise<void> {
-    await Promise.all(this.servers.splice(0).map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    for (const server of this.servers.splice(0)) server.close();
+    // The listening sockets are released on the next turn of the event loop.
+    await new Promise((resolve) => setImmediate(resolve));
   }
 
   private async handle(socket: Socket): Promise<void> {
-    const startedAt = Date.now();
     const { binding, ctx } = this;
-    const label: ConnectionLabel = { relay: ctx.relayName, port: binding.portName, client: socket.remoteAddress ? formatTarget(socket.remoteAddress, socket.remotePort ?? 0) : 'unix' };
     socket.on('error', () => undefined);
     const abort = new AbortController();
     let stream: HybridConnectionStream | undefined;
-    const release = ctx.tracker.add(() => {
-      abort.abort();
-      socket.destroy();
-      stream?.destroy();
+    const connection = ctx.lifecycle.open({
+      role: 'sender',
+      fields: { hyco: ctx.relayName, port: binding.portName, client: socket.remoteAddress ? formatTarget(socket.remoteAddress, socket.remotePort ?? 0) : 'unix' },
+      abort: () => {
+        abort.abort();
+        socket.destroy();
+        stream?.destroy();
+      },
     });
     const onClientGone = () => abort.abort();
     socket.once('close', onClientGone);
+    const dialStarted = Date.now();
     try {
       stream = await openBridgeStream(ctx.connectorFor(binding.noAuthentication), { mode: PreambleMode.Stream, portName: binding.portName }, {
         replyTimeoutMs: ctx.replyTimeoutMs,
         signal: abort.signal,
-        onRetry: (retry, reason, why) => ctx.log.info({ ...label, retry, reason }, retryMessage(why)),
+        onRetry: (retry, reason, why) => connection.log.info({ retry, reason }, retryMessage(why)),
       });
     } catch (err) {
       const failure = err instanceof BridgeOpenError ? err.failure : 'relay-unavailable';
-      logSetupFailure(ctx.log, label, socket.destroyed ? 'client-gone' : failure, (err as Error).message, startedAt);
+      if (err instanceof BridgeOpenError && err.trackingId) connection.update({ trackingId: err.trackingId });
+      connection.dialed(Date.now() - dialStarted, failure);
+      connection.end({ end: socket.destroyed ? 'client-gone' : failure, reason: (err as Error).message });
       socket.destroy();
-      release();
       return;
     }
+    connection.dialed(Date.now() - dialStarted, undefined);
     socket.off('close', onClientGone);
-    label.conn = stream.trackingId;
+    connection.update({ trackingId: stream.trackingId });
     if (socket.destroyed) {
-      logSetupFailure(ctx.log, label, 'client-gone', 'the client closed before the relay connection was ready', startedAt);
+      connection.end({ end: 'client-gone', reason: 'the client closed before the relay connection was ready' });
       stream.end();
       stream.resume();
-      release();
       return;
     }
-    ctx.log.debug({ relay: ctx.relayName, port: binding.portName, client: label.client, conn: stream.trackingId, setupMs: Date.now() - startedAt }, 'connection open');
-    const result = await pump(socket, stream);
-    release();
-    logConnectionEnd(ctx.log, label, pumpSummary(result));
+    connection.established();
+    await pumpTracked(socket, stream, connection);
   }
 }

@@ -1,6 +1,7 @@
 import { PreambleMode } from '../../protocol/azbridge-preamble.js';
 import type { UdpLocalBinding } from '../config/index.js';
-import { logConnectionEnd, logSetupFailure, type ConnectionLabel } from '../connection-log.js';
+import type { ConnectionFields } from '../../forwarding/lifecycle/connection-fields.js';
+import type { ConnectionOutcome, TrackedConnection } from '../../forwarding/lifecycle/tracked-connection.js';
 import { DatagramChannel, type DatagramChannelEnd } from '../datagram-channel.js';
 import type { LocalContext } from './local-context.js';
 import { BridgeOpenError, openBridgeStream, retryMessage } from './open-bridge-stream.js';
@@ -20,19 +21,18 @@ export class UdpFlow {
   private droppedWhileOpening = 0;
   private closed = false;
   private readonly abort = new AbortController();
-  private readonly startedAt = Date.now();
-  private readonly release: () => void;
+  private readonly connection: TrackedConnection;
 
   constructor(
     private readonly binding: UdpLocalBinding,
     private readonly ctx: LocalContext,
-    private readonly label: ConnectionLabel,
+    fields: ConnectionFields,
     /** Sends a datagram back to this flow's client. */
     private readonly reply: (payload: Buffer) => void,
     /** Called once when the flow is over (the forwarder forgets it). */
     private readonly onClosed: () => void,
   ) {
-    this.release = ctx.tracker.add(() => this.close('shutdown'), 'datagram');
+    this.connection = ctx.lifecycle.open({ role: 'sender', kind: 'datagram', fields, abort: () => this.close('shutdown') });
     void this.open();
   }
 
@@ -50,52 +50,50 @@ export class UdpFlow {
     if (this.closed) return;
     this.abort.abort();
     if (this.channel) this.channel.close(how);
-    else this.finish();
+    else this.finish({ end: 'shutdown', reason: 'closed before the relayed connection was open' });
   }
 
   private async open(): Promise<void> {
-    const { ctx, binding } = this;
+    const { ctx, binding, connection } = this;
+    const dialStarted = Date.now();
     try {
       const stream = await openBridgeStream(ctx.connectorFor(binding.noAuthentication), { mode: PreambleMode.Datagram, portName: binding.portName }, {
         replyTimeoutMs: ctx.replyTimeoutMs,
         signal: this.abort.signal,
-        onRetry: (retry, reason, why) => ctx.log.info({ ...this.label, retry, reason }, retryMessage(why)),
+        onRetry: (retry, reason, why) => connection.log.info({ retry, reason }, retryMessage(why)),
       });
-      this.label.conn = stream.trackingId;
+      connection.dialed(Date.now() - dialStarted, undefined);
+      connection.update({ trackingId: stream.trackingId });
       if (this.closed || this.abort.signal.aborted) {
         stream.destroy();
-        return this.finish();
+        return this.finish({ end: 'shutdown' });
       }
       this.channel = new DatagramChannel(stream, {
         idleMs: ctx.udpIdleMs,
+        meter: connection,
         onDatagram: (payload) => this.reply(payload),
         onEnd: (how, stats, error) => {
-          logConnectionEnd(ctx.log, this.label, {
-            sent: stats.bytesSent,
-            received: stats.bytesReceived,
-            ms: Date.now() - this.startedAt,
-            end: how,
-            datagrams: `${stats.datagramsSent}/${stats.datagramsReceived}`,
-            ...(error ? { error } : {}),
-          });
-          if (stats.dropped + this.droppedWhileOpening > 0) ctx.log.info({ ...this.label, dropped: stats.dropped + this.droppedWhileOpening }, 'datagrams dropped');
-          this.finish();
+          const dropped = stats.dropped + this.droppedWhileOpening;
+          const extra = { datagrams: `${stats.datagramsSent}/${stats.datagramsReceived}`, ...(dropped > 0 ? { dropped } : {}) };
+          this.finish({ end: how, ...(error ? { reason: error.message } : {}), extra });
         },
       });
-      ctx.log.debug({ relay: ctx.relayName, port: binding.portName, client: this.label.client, conn: stream.trackingId, setupMs: Date.now() - this.startedAt }, 'datagram flow open');
+      connection.established({ mode: 'datagram' });
       for (const payload of this.queue.splice(0)) this.channel.send(payload);
     } catch (err) {
       const failure = err instanceof BridgeOpenError ? err.failure : 'relay-unavailable';
-      logSetupFailure(ctx.log, this.label, this.abort.signal.aborted ? 'shutdown' : failure, `${(err as Error).message}${this.queue.length + this.droppedWhileOpening > 0 ? ` (${this.queue.length + this.droppedWhileOpening} datagrams lost)` : ''}`, this.startedAt);
-      this.finish();
+      if (err instanceof BridgeOpenError && err.trackingId) connection.update({ trackingId: err.trackingId });
+      if (!this.abort.signal.aborted) connection.dialed(Date.now() - dialStarted, failure);
+      const lost = this.queue.length + this.droppedWhileOpening;
+      this.finish({ end: this.abort.signal.aborted ? 'shutdown' : failure, reason: `${(err as Error).message}${lost > 0 ? ` (${lost} datagrams lost)` : ''}` });
     }
   }
 
-  private finish(): void {
+  private finish(outcome: ConnectionOutcome): void {
     if (this.closed) return;
     this.closed = true;
     this.queue = [];
-    this.release();
+    this.connection.end(outcome);
     this.onClosed();
   }
 }

@@ -33,7 +33,7 @@ export class UdpForwarder implements LocalListener {
         this.sockets.push(socket);
         this.addresses.push(`udp:${formatTarget(address.host ?? '*', this.binding.port)}`);
         socket.on('message', (payload, from) => this.onDatagram(index, socket, payload, from));
-        socket.on('error', (err) => this.ctx.log.warn({ relay: this.ctx.relayName, port: this.binding.portName, reason: err.message }, 'UDP socket error'));
+        socket.on('error', (err) => this.ctx.log.warn({ hyco: this.ctx.relayName, port: this.binding.portName, reason: err.message }, 'UDP socket error'));
       } catch (err) {
         if (address.optional && isMissingAddress(err)) continue;
         await this.stop();
@@ -63,7 +63,7 @@ export class UdpForwarder implements LocalListener {
       const created: UdpFlow = new UdpFlow(
         this.binding,
         this.ctx,
-        { relay: this.ctx.relayName, port: this.binding.portName, client },
+        { hyco: this.ctx.relayName, port: this.binding.portName, client },
         (reply) => {
           try {
             socket.send(reply, from.port, from.address);
@@ -90,7 +90,7 @@ export class UdpForwarder implements LocalListener {
     const dropped = this.overLimit.hit();
     if (dropped === 0) return;
     const { relayName, log } = this.ctx;
-    log.warn({ relay: relayName, port: this.binding.portName, limit: this.ctx.maxUdpFlows, dropped }, 'UDP flow limit reached (--max-udp-flows, MaxUdpFlows): datagrams from new clients dropped');
+    log.warn({ hyco: relayName, port: this.binding.portName, limit: this.ctx.maxUdpFlows, dropped }, 'UDP flow limit reached (--max-udp-flows, MaxUdpFlows): datagrams from new clients dropped');
   }
 }
 

@@ -4,7 +4,8 @@ import type { RelayedHttpRequest, RelayedHttpResponse, RequestHandler } from '..
 import { classifyDialError, ConnectTimeoutError } from '../../forwarding/dial-errors.js';
 import type { Logger } from '../../util/logger.js';
 import type { HttpRemoteBinding } from '../config/index.js';
-import type { ConnectionTracker } from '../connection-tracker.js';
+import type { ConnectionLifecycle } from '../../forwarding/lifecycle/connection-lifecycle.js';
+import type { ConnectionEnd } from '../../forwarding/lifecycle/connection-fields.js';
 import { outboundBinding, type OutboundOptions } from '../outbound-address.js';
 import type { AffinityAgents } from './http-affinity.js';
 import { relayResponseHeaders, targetRequestHeaders } from './http-headers.js';
@@ -13,7 +14,7 @@ import { targetPath } from './http-target-path.js';
 export interface HttpProxyOptions extends OutboundOptions {
   relayName: string;
   log: Logger;
-  tracker?: ConnectionTracker;
+  lifecycle: ConnectionLifecycle;
   /** Set when the relay's Http bindings keep one target connection per client connection (ConnectionAffinity). */
   affinity?: AffinityAgents;
 }
@@ -28,7 +29,7 @@ export function createHttpRequestHandler(bindings: readonly HttpRemoteBinding[],
   if (bindings.length === 0) {
     return (req, res) => {
       const text = `relay ${options.relayName} forwards TCP, UDP or Unix-socket connections (-T), not HTTP requests; add an -H forwarder to serve HTTP`;
-      options.log.warn({ relay: options.relayName, method: req.method, status: 501 }, 'HTTP request refused: no -H forwarder on this relay');
+      options.log.warn({ hyco: options.relayName, method: req.method, status: 501 }, 'HTTP request refused: no -H forwarder on this relay');
       req.resume();
       sendText(res, 501, 'this relay forwards TCP, not HTTP', text);
     };
@@ -54,7 +55,6 @@ export function createHttpRequestHandler(bindings: readonly HttpRemoteBinding[],
 }
 
 function forward(req: RelayedHttpRequest, res: RelayedHttpResponse, target: HttpRemoteBinding, options: HttpProxyOptions, agent?: Agent): void {
-  const started = Date.now();
   const path = targetPath(req.url, options.relayName, target.path);
   const origin = `${target.scheme}://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
   if (path === undefined) {
@@ -62,9 +62,14 @@ function forward(req: RelayedHttpRequest, res: RelayedHttpResponse, target: Http
     sendText(res, 400, 'Bad Request', `the request path leaves the target's base path ${target.path}`);
     return;
   }
-  const release = options.tracker?.add(() => {
-    upstream.destroy();
-    res.destroy();
+  const connection = options.lifecycle.open({
+    role: 'listener',
+    kind: 'http',
+    fields: { hyco: options.relayName, method: req.method, path, target: origin },
+    abort: () => {
+      upstream.destroy();
+      res.destroy();
+    },
   });
   const { localAddress, family } = outboundBinding(options);
   const requestOptions: RequestOptions & { rejectUnauthorized?: boolean; servername?: string } = {
@@ -84,10 +89,8 @@ function forward(req: RelayedHttpRequest, res: RelayedHttpResponse, target: Http
   const finish = (status: number | string, error?: string) => {
     if (finished) return;
     finished = true;
-    release?.();
-    const fields = { relay: options.relayName, method: req.method, path, target: origin, status, ms: Date.now() - started, ...(error ? { reason: error } : {}) };
-    if (typeof status === 'number' && status < 500) options.log.info(fields, 'http request');
-    else options.log.warn(fields, 'http request failed');
+    const end: ConnectionEnd = typeof status !== 'number' ? 'relay-error' : status === 502 && error ? 'target-unreachable' : 'closed';
+    connection.end({ end, ...(error ? { reason: error } : {}), extra: { status } });
   };
   upstream.once('socket', (socket) => {
     if (!socket.connecting) return;

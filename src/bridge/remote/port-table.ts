@@ -64,6 +64,14 @@ export class PortTable {
     return name === undefined ? undefined : this.byName.get(name);
   }
 
+  /** Every pool with its port name (metrics read the members' health). */
+  *entries(): Iterable<{ port: string; pool: TargetPool<StreamBinding> | TargetPool<UdpRemoteBinding> }> {
+    for (const entry of this.byName.values()) {
+      if (entry.stream) yield { port: entry.name, pool: entry.stream };
+      if (entry.datagram) yield { port: entry.name, pool: entry.datagram };
+    }
+  }
+
   /** Starts the health checks. */
   start(): void {
     for (const pool of this.pools()) pool.start();

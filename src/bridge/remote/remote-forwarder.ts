@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { encodePortList, PORTS_HEADER } from '../../protocol/port-announcement.js';
 import { HybridConnectionListener, type HybridConnectionStream } from '../../client/index.js';
-import { dispatchConnection, LISTENER_MAX_AUTHORIZATION_FAILURES, type ProtocolHandler } from '../../forwarding/listener-end.js';
+import type { ConnectionLifecycle } from '../../forwarding/lifecycle/connection-lifecycle.js';
+import { dispatchConnection, LISTENER_MAX_AUTHORIZATION_FAILURES, trackAccepted, type ProtocolHandler } from '../../forwarding/listener-end.js';
 import type { ConnectionString } from '../../protocol/connection-string.js';
 import type { ProxyPolicy } from '../../proxy/proxy-policy.js';
 import type { Logger } from '../../util/logger.js';
 import type { TlsClientOptions } from '../../websocket/client-handshake.js';
 import type { HttpRemoteBinding, PoolSettings, RemoteBinding } from '../config/index.js';
-import type { ConnectionTracker } from '../connection-tracker.js';
 import type { OutboundOptions } from '../outbound-address.js';
 import { MuxListener } from '../../mux/mux-listener.js';
 import { relayClientOptions } from '../relay-options.js';
@@ -25,7 +25,9 @@ export interface RemoteForwarderOptions {
   /** Serves connections whose first message is an aztunnel envelope (text). */
   aztunnel: ProtocolHandler;
   log: Logger;
-  tracker: ConnectionTracker;
+  lifecycle: ConnectionLifecycle;
+  /** Control-channel state changes (metrics). */
+  onControlChannel?(relayName: string, online: boolean): void;
   tls?: TlsClientOptions;
   tokenInQuery?: boolean;
   proxy?: ProxyPolicy;
@@ -60,7 +62,6 @@ export class RemoteForwarder {
       ...options.outbound,
       relayName: options.relayName,
       log: options.log,
-      tracker: options.tracker,
       udpIdleMs: options.udpIdleMs,
       poolDefaults: options.poolDefaults,
     });
@@ -93,12 +94,17 @@ export class RemoteForwarder {
         this.azbridge.close();
         throw err;
       }
-      this.log.error({ relay: this.relayName, reason: (err as Error).message }, 'relay listener could not connect; retrying in the background');
+      this.log.error({ hyco: this.relayName, reason: (err as Error).message }, 'relay listener could not connect; retrying in the background');
     }
     const retrying = this.createListener();
     this.listener = retrying;
     this.started = true;
     retrying.start();
+  }
+
+  /** The target pools of this relay's ports, for metrics. */
+  *targetPools(): Iterable<{ forwarder: string; members: () => readonly { label: string; up: boolean }[] }> {
+    for (const { port, members } of this.azbridge.pools()) yield { forwarder: `${this.relayName}:${port}`, members: () => members };
   }
 
   /** Closes the control channel: no new connections or requests; accepted ones carry on. */
@@ -123,21 +129,27 @@ export class RemoteForwarder {
       // Port-name-aware routing on the hybridge relay; Azure and older relays ignore the header.
       headers: { [PORTS_HEADER]: encodePortList(this.azbridge.portNames) },
       maxAuthorizationFailures: LISTENER_MAX_AUTHORIZATION_FAILURES,
-      requestHandler: createHttpRequestHandler(httpBindings, { ...o.outbound, relayName: o.relayName, log: o.log, tracker: o.tracker, affinity }),
+      requestHandler: createHttpRequestHandler(httpBindings, { ...o.outbound, relayName: o.relayName, log: o.log, lifecycle: o.lifecycle, affinity }),
     });
     if (affinity) listener.on('clientConnectionClosed', (id) => affinity.close(id));
-    listener.on('online', () => this.log.info({ relay: o.relayName, forwards: this.summary }, 'relay listener online'));
-    listener.on('connecting', () => this.log.debug({ relay: o.relayName }, 'relay listener connecting'));
-    listener.on('stalled', (silentMs) => this.log.warn({ relay: o.relayName, silentMs }, 'relay listener control channel not answering; opening another one beside it'));
+    listener.on('online', () => {
+      this.log.info({ hyco: o.relayName, forwards: this.summary, listenerId: listener.listenerId }, 'relay listener online');
+      o.onControlChannel?.(o.relayName, true);
+    });
+    listener.on('connecting', () => this.log.debug({ hyco: o.relayName }, 'relay listener connecting'));
+    listener.on('stalled', (silentMs) => this.log.warn({ hyco: o.relayName, silentMs }, 'relay listener control channel not answering; opening another one beside it'));
     listener.on('offline', (error) => {
+      o.onControlChannel?.(o.relayName, false);
       if (!error) return;
-      this.log.error({ relay: o.relayName, reason: error.message }, 'relay listener stopped');
+      this.log.error({ hyco: o.relayName, reason: error.message }, 'relay listener stopped');
       // A first open() that fails is reported by start(); only a listener that was running stops here.
       if (this.listener === listener && this.started) o.onStopped?.(error);
     });
-    listener.on('error', (error) => this.log.warn({ relay: o.relayName, reason: error.message }, 'relay listener problem'));
+    listener.on('error', (error) => {
+      if (!listener.isOnline) o.onControlChannel?.(o.relayName, false);
+      this.log.warn({ hyco: o.relayName, reason: error.message }, 'relay listener problem');
+    });
     listener.on('connection', (stream: HybridConnectionStream) => {
-      this.log.debug({ relay: o.relayName, conn: stream.trackingId }, 'relayed connection accepted');
       this.serve(stream, true);
     });
     return listener;
@@ -145,9 +157,10 @@ export class RemoteForwarder {
 
   private serve(stream: HybridConnectionStream, mayMultiplex: boolean): void {
     const o = this.options;
-    const dispatch = { firstMessageTimeoutMs: 60_000, log: o.log, ...(mayMultiplex && { mux: this.mux }) };
-    void dispatchConnection(stream, { azbridge: this.azbridge, aztunnel: o.aztunnel }, dispatch).catch((err: Error) => {
-      this.log.warn({ relay: o.relayName, conn: stream.trackingId, reason: err.message }, 'connection handler failed');
+    const dispatch = { firstMessageTimeoutMs: 60_000, ...(mayMultiplex && { mux: this.mux }) };
+    const connection = trackAccepted(o.lifecycle, stream, { hyco: o.relayName });
+    void dispatchConnection(stream, { azbridge: this.azbridge, aztunnel: o.aztunnel }, connection, dispatch).catch((err: Error) => {
+      connection.end({ end: 'local-error', reason: `connection handler failed: ${err.message}` });
       stream.destroy();
     });
   }

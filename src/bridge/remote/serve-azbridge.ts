@@ -4,8 +4,7 @@ import { encodePreambleReply, PreambleDecoder, PreambleMode, type Preamble } fro
 import { withListenerId } from '../../protocol/port-announcement.js';
 import type { Logger } from '../../util/logger.js';
 import type { PoolSettings, RemoteBinding } from '../config/index.js';
-import { logSetupFailure, type ConnectionLabel } from '../connection-log.js';
-import type { ConnectionTracker } from '../connection-tracker.js';
+import type { TrackedConnection } from '../../forwarding/lifecycle/tracked-connection.js';
 import type { OutboundOptions } from '../outbound-address.js';
 import { readDecoded } from '../read-messages.js';
 import { refuseStream } from '../refuse.js';
@@ -17,8 +16,6 @@ export interface AzbridgeHandlerOptions extends OutboundOptions {
   /** The hybrid connection these bindings belong to (for messages). */
   relayName: string;
   log: Logger;
-  /** Live connections, so shutdown can drain them. */
-  tracker?: ConnectionTracker;
   /** How long the rest of the preamble may take after its first message (default 30 s). */
   preambleTimeoutMs?: number;
   /** UDP flows end after this long without a datagram (default 4 minutes, as azbridge). */
@@ -40,6 +37,8 @@ export interface AzbridgeHandler extends ProtocolHandler {
   start(): void;
   /** Stops them; connections already served are not touched. */
   close(): void;
+  /** The target pools by port name, with their members (read live: health changes). */
+  pools(): Iterable<{ port: string; members: readonly { label: string; up: boolean }[] }>;
 }
 
 const DEFAULT_PREAMBLE_TIMEOUT_MS = 30_000;
@@ -54,62 +53,56 @@ const DEFAULT_PREAMBLE_TIMEOUT_MS = 30_000;
  */
 export function createAzbridgeHandler(bindings: readonly RemoteBinding[], options: AzbridgeHandlerOptions): AzbridgeHandler {
   const table = new PortTable(bindings, { relayName: options.relayName, log: options.log, outbound: options, defaults: options.poolDefaults });
-  const handler: ProtocolHandler = async (stream, first) => {
-    const startedAt = Date.now();
-    const label: ConnectionLabel = { relay: options.relayName, port: '?', conn: stream.trackingId };
+  const handler: ProtocolHandler = async (stream, first, connection) => {
+    connection.update({ hyco: options.relayName });
     stream.on('error', () => undefined);
-    let release: (() => void) | undefined;
-    try {
-      const preamble = await readPreamble(stream, first, options, label, startedAt);
-      if (!preamble) return;
-      label.port = preamble.portName;
-      const found = table.lookup(preamble.portName);
-      if (!found) {
-        // The sender learns only that the name is unknown; which names exist is for the operator's log.
-        const reason = `no port named "${preamble.portName}" on relay ${options.relayName}`;
-        const served = table.isEmpty ? 'none' : table.names.map((n) => `"${n}"`).join(', ');
-        logSetupFailure(options.log, label, 'unknown-port', `${reason}; ports served: ${served}`, startedAt);
-        return await refuseStream(stream, encodePreambleReply({ kind: 'unknown-port-name', reason: withListenerId(reason, options.listenerId) }));
-      }
-      const wantDatagram = preamble.mode === PreambleMode.Datagram;
-      const streamPool = found.stream;
-      const datagramPool = found.datagram;
-      if (wantDatagram ? !datagramPool : !streamPool) {
-        const reason = wantDatagram ? `port "${found.name}" forwards a stream, but UDP was requested` : `port "${found.name}" forwards UDP, but a stream was requested`;
-        logSetupFailure(options.log, label, 'refused', reason, startedAt);
-        return await refuseStream(stream, encodePreambleReply({ kind: wantDatagram ? 'target-is-stream' : 'target-is-datagram' }));
-      }
-      options.log.debug({ relay: options.relayName, port: preamble.portName, conn: stream.trackingId, mode: wantDatagram ? 'datagram' : 'stream' }, 'preamble received');
-      release = options.tracker?.add(() => stream.destroy(), wantDatagram ? 'datagram' : 'stream');
-      if (wantDatagram && datagramPool) await serveDatagramTarget(stream, datagramPool, options, label, startedAt);
-      else if (streamPool) await serveStreamTarget(stream, streamPool, options, label, startedAt);
-    } finally {
-      release?.();
+    const preamble = await readPreamble(stream, first, options, connection);
+    if (!preamble) return;
+    connection.update({ port: preamble.portName });
+    const found = table.lookup(preamble.portName);
+    if (!found) {
+      // The sender learns only that the name is unknown; which names exist is for the operator's log.
+      const reason = `no port named "${preamble.portName}" on relay ${options.relayName}`;
+      const served = table.isEmpty ? 'none' : table.names.map((n) => `"${n}"`).join(', ');
+      connection.end({ end: 'unknown-port', reason: `${reason}; ports served: ${served}` });
+      return await refuseStream(stream, encodePreambleReply({ kind: 'unknown-port-name', reason: withListenerId(reason, options.listenerId) }));
     }
+    const wantDatagram = preamble.mode === PreambleMode.Datagram;
+    const streamPool = found.stream;
+    const datagramPool = found.datagram;
+    if (wantDatagram ? !datagramPool : !streamPool) {
+      const reason = wantDatagram ? `port "${found.name}" forwards a stream, but UDP was requested` : `port "${found.name}" forwards UDP, but a stream was requested`;
+      connection.end({ end: 'refused', reason });
+      return await refuseStream(stream, encodePreambleReply({ kind: wantDatagram ? 'target-is-stream' : 'target-is-datagram' }));
+    }
+    connection.log.debug({ mode: wantDatagram ? 'datagram' : 'stream' }, 'preamble received');
+    if (wantDatagram) connection.kind = 'datagram';
+    if (wantDatagram && datagramPool) await serveDatagramTarget(stream, datagramPool, options, connection);
+    else if (streamPool) await serveStreamTarget(stream, streamPool, options, connection);
   };
-  return Object.assign(handler, { portNames: table.names, start: () => table.start(), close: () => table.close() });
+  return Object.assign(handler, { portNames: table.names, start: () => table.start(), close: () => table.close(), pools: () => [...table.entries()].map(({ port, pool }) => ({ port, members: pool.members })) });
 }
 
 /** The preamble, or undefined after answering/closing a connection that did not send a valid one. */
-async function readPreamble(stream: HybridConnectionStream, first: RelayedMessage, options: AzbridgeHandlerOptions, label: ConnectionLabel, startedAt: number): Promise<Preamble | undefined> {
+async function readPreamble(stream: HybridConnectionStream, first: RelayedMessage, options: AzbridgeHandlerOptions, connection: TrackedConnection): Promise<Preamble | undefined> {
   const decoder = new PreambleDecoder();
   let outcome;
   try {
     outcome = await readDecoded(stream, (chunk) => decoder.push(chunk), options.preambleTimeoutMs ?? DEFAULT_PREAMBLE_TIMEOUT_MS, first.data);
   } catch (err) {
-    logSetupFailure(options.log, label, 'bad-preamble', `incomplete preamble: ${(err as Error).message}`, startedAt);
+    connection.end({ end: 'bad-preamble', reason: `incomplete preamble: ${(err as Error).message}` });
     stream.destroy();
     return undefined;
   }
   if (outcome.status === 'ended') {
-    logSetupFailure(options.log, label, 'bad-preamble', 'the sender closed before its preamble was complete', startedAt);
+    connection.end({ end: 'bad-preamble', reason: 'the sender closed before its preamble was complete' });
     await refuseStream(stream, undefined, 1000);
     return undefined;
   }
   if (outcome.status === 'text' || !outcome.value.ok) {
     const invalidName = outcome.status === 'complete' && !outcome.value.ok && outcome.value.problem === 'invalid-port-name';
     const reason = invalidName ? 'the port name is not valid UTF-8' : 'not an azbridge 1.0 preamble';
-    logSetupFailure(options.log, label, 'bad-preamble', reason, startedAt);
+    connection.end({ end: 'bad-preamble', reason });
     await refuseStream(stream, encodePreambleReply(invalidName ? { kind: 'unknown-port-name', reason } : { kind: 'unsupported-version' }));
     return undefined;
   }

@@ -2,7 +2,7 @@ import type { Socket as UdpSocket } from 'node:dgram';
 import type { HybridConnectionStream } from '../../client/index.js';
 import { encodePreambleReply, PreambleMode } from '../../protocol/azbridge-preamble.js';
 import type { UdpRemoteBinding } from '../config/index.js';
-import { logConnectionEnd, logSetupFailure, type ConnectionLabel } from '../connection-log.js';
+import type { TrackedConnection } from '../../forwarding/lifecycle/tracked-connection.js';
 import { DatagramChannel } from '../datagram-channel.js';
 import { refuseStream } from '../refuse.js';
 import type { AzbridgeHandlerOptions } from './serve-azbridge.js';
@@ -19,47 +19,40 @@ export async function serveDatagramTarget(
   stream: HybridConnectionStream,
   pool: TargetPool<UdpRemoteBinding>,
   options: AzbridgeHandlerOptions,
-  label: ConnectionLabel,
-  startedAt: number,
+  connection: TrackedConnection,
 ): Promise<void> {
   const result = await pool.connect((target) => openUdpTarget(target, options), () => stream.destroyed);
   if (!result.ok) {
-    if (result.lastTarget) label.target = result.lastTarget;
-    logSetupFailure(options.log, label, 'target-unreachable', result.reason, startedAt);
+    if (result.lastTarget) connection.update({ target: result.lastTarget });
+    connection.end({ end: 'target-unreachable', reason: result.reason });
     await refuseStream(stream, encodePreambleReply({ kind: 'target-unreachable', reason: result.code }));
     return;
   }
-  label.target = result.member.label;
+  connection.update({ target: result.member.label });
   try {
-    await carryFlow(stream, result.value, options, label);
+    await carryFlow(stream, result.value, options, connection);
   } finally {
     pool.release(result.member);
   }
 }
 
-async function carryFlow(stream: HybridConnectionStream, udp: UdpSocket, options: AzbridgeHandlerOptions, label: ConnectionLabel): Promise<void> {
+async function carryFlow(stream: HybridConnectionStream, udp: UdpSocket, options: AzbridgeHandlerOptions, connection: TrackedConnection): Promise<void> {
   await stream.sendMessage(encodePreambleReply({ kind: 'accepted', mode: PreambleMode.Datagram })).catch(() => undefined);
-  options.log.debug({ relay: options.relayName, port: label.port, target: label.target, conn: stream.trackingId }, 'datagram flow open');
+  connection.established({ mode: 'datagram' });
   await new Promise<void>((resolve) => {
     const channel = new DatagramChannel(stream, {
       idleMs: options.udpIdleMs,
+      meter: connection,
       onDatagram: (payload) => sendQuietly(udp, payload),
       onEnd: (how, stats, error) => {
         udp.close();
-        logConnectionEnd(options.log, label, {
-          sent: stats.bytesSent,
-          received: stats.bytesReceived,
-          ms: stats.durationMs,
-          end: how,
-          datagrams: `${stats.datagramsSent}/${stats.datagramsReceived}`,
-          ...(error ? { error } : {}),
-        });
+        connection.end({ end: how, ...(error ? { reason: error.message } : {}), extra: { datagrams: `${stats.datagramsSent}/${stats.datagramsReceived}` } });
         resolve();
       },
     });
     udp.on('message', (message) => channel.send(message));
     // A connected UDP socket reports ICMP port-unreachable as an error; UDP may lose datagrams anyway.
-    udp.on('error', (err) => options.log.debug({ relay: options.relayName, port: label.port, reason: err.message }, 'target socket error'));
+    udp.on('error', (err) => connection.log.debug({ reason: err.message }, 'target socket error'));
   });
 }
 

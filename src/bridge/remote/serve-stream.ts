@@ -1,7 +1,7 @@
 import type { HybridConnectionStream } from '../../client/index.js';
-import { pump } from '../../forwarding/pump.js';
+import type { TrackedConnection } from '../../forwarding/lifecycle/tracked-connection.js';
+import { pumpTracked } from '../../forwarding/pump-tracked.js';
 import { encodePreambleReply, PreambleMode } from '../../protocol/azbridge-preamble.js';
-import { logConnectionEnd, logSetupFailure, pumpSummary, type ConnectionLabel } from '../connection-log.js';
 import { refuseStream } from '../refuse.js';
 import type { StreamBinding } from './port-table.js';
 import type { AzbridgeHandlerOptions } from './serve-azbridge.js';
@@ -17,28 +17,29 @@ export async function serveStreamTarget(
   stream: HybridConnectionStream,
   pool: TargetPool<StreamBinding>,
   options: AzbridgeHandlerOptions,
-  label: ConnectionLabel,
-  startedAt: number,
+  connection: TrackedConnection,
 ): Promise<void> {
+  const dialStarted = Date.now();
   const result = await pool.connect((target) => dialStreamTarget(target, options), () => stream.destroyed);
   if (!result.ok) {
-    if (result.lastTarget) label.target = result.lastTarget;
-    logSetupFailure(options.log, label, stream.destroyed ? 'client-gone' : 'target-unreachable', result.reason, startedAt);
+    connection.dialed(Date.now() - dialStarted, result.dialCode);
+    if (result.lastTarget) connection.update({ target: result.lastTarget });
+    connection.end({ end: stream.destroyed ? 'client-gone' : 'target-unreachable', reason: result.reason });
     await refuseStream(stream, encodePreambleReply({ kind: 'target-unreachable', reason: result.code }));
     return;
   }
+  connection.dialed(Date.now() - dialStarted, undefined);
   const { member, value: socket } = result;
-  label.target = member.label;
+  connection.update({ target: member.label });
   try {
     if (stream.destroyed) {
       socket.destroy();
-      logSetupFailure(options.log, label, 'client-gone', 'the sender went away while the target was dialled', startedAt);
+      connection.end({ end: 'client-gone', reason: 'the sender went away while the target was dialled' });
       return;
     }
     stream.write(encodePreambleReply({ kind: 'accepted', mode: PreambleMode.Stream }));
-    options.log.debug({ relay: options.relayName, port: label.port, target: label.target, conn: stream.trackingId }, 'connection open');
-    const outcome = await pump(socket, stream);
-    logConnectionEnd(options.log, label, pumpSummary(outcome));
+    connection.established();
+    await pumpTracked(socket, stream, connection);
   } finally {
     pool.release(member);
   }

@@ -28,7 +28,7 @@ export interface TargetPoolOptions<T> {
 /** A connection made through the pool, or why none could be made. */
 export type PoolConnectResult<T extends PoolBinding, R> =
   | { ok: true; member: PoolMember<T>; value: R }
-  | { ok: false; allDown: boolean; tried: number; code: string; reason: string; lastTarget?: string };
+  | { ok: false; allDown: boolean; tried: number; code: string; reason: string; lastTarget?: string; dialCode: string };
 
 /**
  * The targets one logical port leads to (bindings that share a port name on one relay). New
@@ -78,7 +78,7 @@ export class TargetPool<T extends PoolBinding = PoolBinding> {
     if (this.members.length > 1 || this.policy.healthCheck.enabled) {
       this.options.log.info(
         {
-          relay: this.options.relayName,
+          hyco: this.options.relayName,
           port: this.portName,
           targets: this.members.map((m) => m.label).join(', '),
           balance: this.policy.balance,
@@ -125,19 +125,19 @@ export class TargetPool<T extends PoolBinding = PoolBinding> {
         lastError = err as Error;
         this.dialFailed(member, lastError);
         if (tried.size < this.members.length) {
-          this.options.log.debug({ relay: this.options.relayName, port: this.portName, target: member.label, reason: lastError.message }, 'target did not answer; trying the next one');
+          this.options.log.debug({ hyco: this.options.relayName, port: this.portName, target: member.label, reason: lastError.message }, 'target did not answer; trying the next one');
         }
       }
     }
     const port = `port "${this.portName}"`;
     if (tried.size === 0 && !senderGone()) {
       const reason = `all ${this.members.length} targets of ${port} are down`;
-      return { ok: false, allDown: true, tried: 0, code: reason, reason: `${reason} (health checks: ${describeHealthCheck(this.policy.healthCheck)})` };
+      return { ok: false, allDown: true, tried: 0, code: reason, reason: `${reason} (health checks: ${describeHealthCheck(this.policy.healthCheck)})`, dialCode: 'all_targets_down' };
     }
     const code = lastError instanceof DialError ? (lastError.code ?? 'connection_failed') : 'connection_failed';
     const reason = lastError?.message ?? 'the sender went away';
-    if (this.members.length === 1) return { ok: false, allDown: false, tried: tried.size, code, reason, lastTarget };
-    return { ok: false, allDown: false, tried: tried.size, code: `no target of ${port} answered (last: ${code})`, reason: `no target of ${port} answered; last: ${reason}`, lastTarget };
+    if (this.members.length === 1) return { ok: false, allDown: false, tried: tried.size, code, reason, lastTarget, dialCode: code };
+    return { ok: false, allDown: false, tried: tried.size, code: `no target of ${port} answered (last: ${code})`, reason: `no target of ${port} answered; last: ${reason}`, lastTarget, dialCode: code };
   }
 
   /** Passive detection: a connection could not reach `member`. */
@@ -171,11 +171,11 @@ export class TargetPool<T extends PoolBinding = PoolBinding> {
   private markDown(member: PoolMember<T>, reason: string): void {
     member.up = false;
     const log = this.options.log;
-    const fields = { relay: this.options.relayName, port: this.portName, target: member.label, reason, up: `${this.upCount}/${this.members.length}` };
+    const fields = { hyco: this.options.relayName, port: this.portName, target: member.label, reason, up: `${this.upCount}/${this.members.length}` };
     log.warn(fields, 'target down');
     if (this.upCount === 0) {
       log.error(
-        { relay: this.options.relayName, port: this.portName, targets: this.members.length },
+        { hyco: this.options.relayName, port: this.portName, targets: this.members.length },
         'every target of the port is down; new connections to it are refused until a health check brings one back',
       );
     }
@@ -183,7 +183,7 @@ export class TargetPool<T extends PoolBinding = PoolBinding> {
 
   private markUp(member: PoolMember<T>, reason: string): void {
     member.up = true;
-    this.options.log.info({ relay: this.options.relayName, port: this.portName, target: member.label, reason, up: `${this.upCount}/${this.members.length}` }, 'target up');
+    this.options.log.info({ hyco: this.options.relayName, port: this.portName, target: member.label, reason, up: `${this.upCount}/${this.members.length}` }, 'target up');
   }
 }
 

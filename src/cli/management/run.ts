@@ -20,6 +20,15 @@ export async function runManagement(flags: ManagementFlags, call: (client: Manag
   if (result !== undefined) printResult(result, flags);
 }
 
+/** One call to the relay, its failures turned into one-line errors (exit 1) as runManagement does. */
+export async function callRelay<T>(client: ManagementClient, call: (client: ManagementClient) => Promise<T>): Promise<T> {
+  try {
+    return await call(client);
+  } catch (err) {
+    throw explain(err, client.baseUrl);
+  }
+}
+
 function explain(err: unknown, baseUrl: string): Error {
   if (err instanceof ManagementNetworkError) return new CliError(networkMessage(err, baseUrl), ExitCode.Failure);
   if (err instanceof ManagementHttpError) return new CliError(httpMessage(err), ExitCode.Failure);

@@ -74,6 +74,10 @@ export class ClusterDirectory implements ListenerDirectory {
     });
   }
 
+  membership(): { nodes: string[]; redisUp: boolean } {
+    return { nodes: [...this.live].sort(), redisUp: redisReady(this.redis.command) };
+  }
+
   /**
    * Joins the cluster (call once, before serving): forgets entries a previous run of this node id
    * left behind (killed, restarted within the TTL), then announces this node.

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createAzbridgeHandler } from '../../../src/bridge/remote/serve-azbridge.js';
 import { HybridConnectionListener, type HybridConnectionStream } from '../../../src/client/index.js';
-import { dispatchConnection, type ProtocolHandler } from '../../../src/forwarding/listener-end.js';
+import { ConnectionLifecycle } from '../../../src/forwarding/lifecycle/connection-lifecycle.js';
+import { dispatchConnection, trackAccepted, type ProtocolHandler } from '../../../src/forwarding/listener-end.js';
 import { Allowlist } from '../../../src/tunnel/allowlist.js';
 import { createAztunnelHandler } from '../../../src/tunnel/serve-aztunnel.js';
 import { silentLogger } from '../../../src/util/logger.js';
@@ -22,6 +23,7 @@ type Misbehaviour = 'abort' | 'close-cleanly';
 async function flakyListener(relay: TestRelay, hyco: string, failFirst: number, handler: ProtocolHandler, how: Misbehaviour = 'abort') {
   const listener = new HybridConnectionListener({ endpoint: relay.wsBase, entityPath: hyco, keyName: ROOT_RULE, key: ROOT_KEY });
   let seen = 0;
+  const lifecycle = new ConnectionLifecycle(silentLogger());
   listener.on('connection', (stream: HybridConnectionStream) => {
     stream.on('error', () => undefined);
     if (++seen <= failFirst) {
@@ -31,7 +33,7 @@ async function flakyListener(relay: TestRelay, hyco: string, failFirst: number, 
       );
       return;
     }
-    void dispatchConnection(stream, { azbridge: handler, aztunnel: handler }, { firstMessageTimeoutMs: 5000, log: silentLogger() });
+    void dispatchConnection(stream, { azbridge: handler, aztunnel: handler }, trackAccepted(lifecycle, stream, { hyco }), { firstMessageTimeoutMs: 5000 });
   });
   await listener.open();
   // Tracked, so that a failed test still closes it (a listener left open reconnects forever).
@@ -75,7 +77,7 @@ describe('a relayed connection lost before the listener answers is tried again (
     const local = await startBridge(['-x', relay.connectionString(), '-L', `${port}/app:rb-bridge-max`]);
     const closed = await expectClosed(port);
     assert.equal(closed.received, 0);
-    await local.waitForOutput(/connection failed relay=rb-bridge-max port=app .*end=relay-unavailable reason="no answer to the preamble: relayed connection lost/);
+    await local.waitForOutput(/connection failed hyco=rb-bridge-max port=app .*end=relay-unavailable reason="no answer to the preamble: relayed connection lost/);
     assert.equal(listener.seen, 4);
     await local.stop();
     await listener.close();
@@ -94,7 +96,7 @@ describe('a relayed connection lost before the listener answers is tried again (
   });
 
   test('relay-sender port-forward: a connection lost before the ConnectResponse is tried again', async () => {
-    const aztunnel = createAztunnelHandler({ allowlist: Allowlist.parse([`127.0.0.1:${echo.port}`]), connectTimeoutMs: 5000, tcpKeepAliveMs: 0, listenerId: 'flaky', log: silentLogger() });
+    const aztunnel = createAztunnelHandler({ allowlist: Allowlist.parse([`127.0.0.1:${echo.port}`]), connectTimeoutMs: 5000, tcpKeepAliveMs: 0, listenerId: 'flaky' });
     const listener = await flakyListener(relay, 'rb-tunnel', 1, aztunnel);
     const port = await freePort();
     const sender = spawnHybridge(['relay-sender', 'port-forward', `127.0.0.1:${echo.port}`, '-x', relay.connectionString('rb-tunnel'), '-b', `127.0.0.1:${port}`], { env: bridgeEnv() });

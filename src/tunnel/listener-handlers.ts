@@ -1,0 +1,162 @@
+/**
+ * What a `relay-listener` serves, from its flags and its `--config` file: the allowlist for aztunnel
+ * envelopes and the --bridge-target bindings (with their pools) for azbridge preambles. Built again
+ * on SIGHUP from the file; a problem is a ListenerSettingsError with one line per problem.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { BridgeConfigError, checkBalanceMode, parseHealthCheckSpec, parseRemoteForwardOption, type PoolSettings, type RemoteBinding } from '../bridge/config/index.js';
+import { ValueError } from '../bridge/config/config-error.js';
+import { MAX_CONFIG_FILE_BYTES } from '../bridge/config/limits.js';
+import { createAzbridgeHandler, rejectAzbridgeConnection, type AzbridgeHandler } from '../bridge/remote/serve-azbridge.js';
+import type { ProtocolHandler } from '../forwarding/listener-end.js';
+import { silentLogger, type Logger } from '../util/logger.js';
+import { Allowlist, AllowlistError } from './allowlist.js';
+import type { ConnectionSlots } from './connection-slots.js';
+import { createAztunnelHandler } from './serve-aztunnel.js';
+import { systemLookup } from './target-access.js';
+
+export class ListenerSettingsError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('; '));
+    this.name = 'ListenerSettingsError';
+  }
+}
+
+/** The reloadable settings, as flags and as `--config` file keys. */
+export interface ListenerSettings {
+  allow: string[];
+  allowResolve: boolean;
+  bridgeTargets: string[];
+  balance?: string;
+  healthCheck?: string;
+}
+
+/** The azbridge side: the --bridge-target handler with its pools, or the one that refuses azbridge senders. */
+export type AzbridgeEnd = ProtocolHandler & { start?(): void; close?(): void; pools?: AzbridgeHandler['pools'] };
+
+export interface ListenerHandlers {
+  allowlist: Allowlist;
+  aztunnel: ProtocolHandler;
+  azbridge: AzbridgeEnd;
+}
+
+export interface HandlerContext {
+  hyco: string;
+  connectTimeoutMs: number;
+  tcpKeepAliveMs: number;
+  slots: ConnectionSlots;
+  listenerId: string;
+  log?: Logger;
+}
+
+const FILE_KEYS = new Set(['allow', 'allowResolve', 'bridgeTargets', 'balance', 'healthCheck']);
+
+/**
+ * Reads a `--config` file (YAML or JSON): `allow` and `bridgeTargets` lists (added to the flags'),
+ * `allowResolve`, `balance`, `healthCheck` (the file's win over the flags').
+ */
+export function readListenerFile(path: string): Partial<ListenerSettings> {
+  let text: string;
+  try {
+    if (statSync(path).size > MAX_CONFIG_FILE_BYTES) throw new ListenerSettingsError([`${path} is larger than ${MAX_CONFIG_FILE_BYTES} bytes`]);
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if (err instanceof ListenerSettingsError) throw err;
+    throw new ListenerSettingsError([`--config: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`]);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text) ?? {};
+  } catch (err) {
+    throw new ListenerSettingsError([`${path}: not valid YAML or JSON (${(err as Error).message.split('\n')[0]})`]);
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new ListenerSettingsError([`${path}: must be a mapping of allow, allowResolve, bridgeTargets, balance, healthCheck`]);
+  const problems: string[] = [];
+  const out: Partial<ListenerSettings> = {};
+  for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
+    if (!FILE_KEYS.has(key)) problems.push(`${path}: unknown key "${key.slice(0, 64)}" (known: ${[...FILE_KEYS].join(', ')})`);
+    else if (key === 'allow' || key === 'bridgeTargets') {
+      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) problems.push(`${path}: ${key} must be a list of strings`);
+      else out[key] = value as string[];
+    } else if (key === 'allowResolve') {
+      if (typeof value !== 'boolean') problems.push(`${path}: allowResolve must be true or false`);
+      else out.allowResolve = value;
+    } else if (typeof value !== 'string') problems.push(`${path}: ${key} must be a string`);
+    else out[key as 'balance' | 'healthCheck'] = value;
+  }
+  if (problems.length > 0) throw new ListenerSettingsError(problems);
+  return out;
+}
+
+/** Flags and file together: the file's lists are added, its scalars win. */
+export function mergeListenerSettings(flags: ListenerSettings, file: Partial<ListenerSettings>): ListenerSettings {
+  return {
+    allow: [...flags.allow, ...(file.allow ?? [])],
+    allowResolve: file.allowResolve ?? flags.allowResolve,
+    bridgeTargets: [...flags.bridgeTargets, ...(file.bridgeTargets ?? [])],
+    balance: file.balance ?? flags.balance,
+    healthCheck: file.healthCheck ?? flags.healthCheck,
+  };
+}
+
+/** The handlers for `settings`; throws ListenerSettingsError naming every problem. */
+export function buildListenerHandlers(settings: ListenerSettings, ctx: HandlerContext): ListenerHandlers {
+  let allowlist: Allowlist;
+  try {
+    allowlist = Allowlist.parse(settings.allow, settings.allowResolve ? { resolveEntries: { resolve: systemLookup } } : {});
+  } catch (err) {
+    if (err instanceof AllowlistError) throw new ListenerSettingsError([...err.problems]);
+    throw err;
+  }
+  const azbridge = azbridgeEnd(settings, ctx);
+  const aztunnel = createAztunnelHandler({ allowlist, connectTimeoutMs: ctx.connectTimeoutMs, tcpKeepAliveMs: ctx.tcpKeepAliveMs, slots: ctx.slots, listenerId: ctx.listenerId, resolveNames: settings.allowResolve });
+  return { allowlist, aztunnel, azbridge };
+}
+
+/** --balance and --health-check: the target-pool defaults of the --bridge-target ports. */
+function poolSettings(settings: ListenerSettings): PoolSettings {
+  const pools: PoolSettings = {};
+  const problems: string[] = [];
+  try {
+    if (settings.balance !== undefined) pools.balance = checkBalanceMode(settings.balance);
+  } catch (err) {
+    problems.push(`--balance: ${(err as Error).message}`);
+  }
+  try {
+    if (settings.healthCheck !== undefined) pools.healthCheck = parseHealthCheckSpec(settings.healthCheck);
+  } catch (err) {
+    problems.push(`--health-check "${settings.healthCheck}": ${(err as Error).message}`);
+  }
+  if (problems.length > 0) throw new ListenerSettingsError(problems);
+  return pools;
+}
+
+/** azbridge-style senders: served by --bridge-target bindings (ports with several targets are pools), or refused with the reason. */
+function azbridgeEnd(settings: ListenerSettings, ctx: HandlerContext): AzbridgeEnd {
+  const pools = poolSettings(settings);
+  if (settings.bridgeTargets.length === 0) {
+    const reason = `relay-listener on "${ctx.hyco}" serves aztunnel-style tunnels only; start it with --bridge-target to serve azbridge ports`;
+    return async (stream, first, connection) => {
+      connection.end({ end: 'refused', reason: 'azbridge-style sender refused: no --bridge-target configured' });
+      await rejectAzbridgeConnection(stream, first, reason);
+    };
+  }
+  const bindings: RemoteBinding[] = [];
+  const problems: string[] = [];
+  for (const expression of settings.bridgeTargets) {
+    try {
+      bindings.push(...parseRemoteForwardOption(`${ctx.hyco}:${expression}`).bindings);
+    } catch (err) {
+      if (!(err instanceof BridgeConfigError)) throw err;
+      problems.push(`--bridge-target ${expression}: ${err.message}`);
+    }
+  }
+  if (problems.length > 0) throw new ListenerSettingsError(problems);
+  try {
+    return createAzbridgeHandler(bindings, { relayName: ctx.hyco, log: ctx.log ?? silentLogger(), connectTimeoutMs: ctx.connectTimeoutMs, poolDefaults: pools });
+  } catch (err) {
+    if (err instanceof ValueError) throw new ListenerSettingsError([`--bridge-target: ${err.message}`]);
+    throw err;
+  }
+}

@@ -1,0 +1,31 @@
+import type { TrackedConnection } from '../forwarding/lifecycle/tracked-connection.js';
+import { connectionEndOf, type TunnelFailure } from './tunnel-failures.js';
+import { TunnelError, type OpenedTunnel, type TunnelSender } from './tunnel-sender.js';
+
+/**
+ * Opens a tunnel for a tracked connection: the relay dial is reported to the observers, the ids the
+ * two ends exchanged join the connection's fields, and a failure ends the connection with its reason.
+ */
+export async function openTracked(
+  sender: TunnelSender,
+  target: string,
+  connection: TrackedConnection,
+  signal?: AbortSignal,
+  /** More fields for the failure line (the SOCKS5 reply sent). */
+  onFailure?: (failure: TunnelFailure) => Record<string, string>,
+): Promise<OpenedTunnel | undefined> {
+  const started = Date.now();
+  try {
+    const tunnel = await sender.open(target, signal);
+    connection.dialed(Date.now() - started, undefined);
+    connection.update({ trackingId: tunnel.trackingId, bridgeId: tunnel.bridgeId, listenerId: tunnel.listenerId });
+    return tunnel;
+  } catch (err) {
+    if (!(err instanceof TunnelError)) throw err;
+    if (err.trackingId) connection.update({ trackingId: err.trackingId });
+    connection.dialed(Date.now() - started, err.failure);
+    const extra = { failure: err.failure, ...onFailure?.(err.failure) };
+    connection.end({ end: signal?.aborted ? 'shutdown' : connectionEndOf(err.failure), reason: err.message, extra });
+    return undefined;
+  }
+}
