@@ -240,7 +240,13 @@ export class ConnectBroker {
   accept(req: IncomingMessage, socket: Socket, head: Buffer, gesture: HcGesture): void {
     const pending = gesture.id ? this.pending.get(gesture.id) : undefined;
     if (!pending || pending.socket.destroyed) {
-      this.options.refuse(req, socket, 403, 'The rendezvous address is not valid: it expired or was already used', { what: 'rendezvous' });
+      // Usually the sender left before its listener came (churn does this by the thousand). The
+      // address is a 128-bit secret, so there is nothing to guess and nothing to slow down: answered
+      // at once, outside the failure throttle, or a listener's rendezvous sockets would pile up
+      // against its own address until the per-address limit locked it out.
+      if (pending) this.release(pending);
+      this.options.lines.info({ hyco: pending?.entity, remote: this.options.clientAddressOf(req).address }, 'rendezvous refused: it expired or was already used (the sender may have left)');
+      rejectUpgrade(socket, 403, 'The rendezvous address is not valid: it expired or was already used');
       return;
     }
     this.release(pending);

@@ -134,7 +134,7 @@ describe('relay cluster behind haproxy (TLS terminated, PROXY protocol v2)', () 
     const tls = { ca: haproxy.ca };
     const listener = await ExchangeListener.open('pipe-l', connectionString(await from('127.0.0.2'), 'pipe'), tls);
     listeners.push(listener);
-    const online = await waitFor(() => logsOf('listener online').find((r) => r.listener === 'pipe-l'), 5000, 'listener online');
+    const online = await waitFor(() => logsOf('listener online').find((r) => r.listenerId === 'pipe-l'), 5000, 'listener online');
     assert.equal(online!.remote, '127.0.0.2', "the listener's address, not haproxy's");
 
     const sender = connectionString(await from('127.0.0.3'), 'pipe');
@@ -146,9 +146,9 @@ describe('relay cluster behind haproxy (TLS terminated, PROXY protocol v2)', () 
       trackingIds.push(r.trackingId);
     }
     const closed = await waitFor(() => {
-      const lines = logsOf('connection closed').filter((r) => trackingIds.includes(String(r.trackingId)));
+      const lines = logsOf('connection ended').filter((r) => trackingIds.includes(String(r.trackingId)));
       return lines.length === 4 ? lines : undefined;
-    }, 5000, 'four connection closed lines');
+    }, 5000, 'four connection ended lines');
     assert.deepEqual(closed!.map((r) => r.remote), ['127.0.0.3', '127.0.0.3', '127.0.0.3', '127.0.0.3']);
     for (const r of closed!) assert.equal(r.bytesToListener, 2 * MiB);
     const relayingNodes = new Set(closed!.map((r) => r.node));

@@ -118,7 +118,7 @@ describe('relay behind nginx (TLS terminated, X-Forwarded-For from a trusted and
     const r = await checkedExchange(connectionString(await from('127.0.0.3', ports.trusted), 'pipe'), [listener], { bytes: MiB, uploadSeed: 1, replySeed: 2, what: 'trusted', tls, timeoutMs: 30_000 });
     assert.equal(r.atListener.remoteEndpoint?.address, '127.0.0.3');
     assert.equal(r.atListener.remoteEndpoint?.port, 0, 'X-Forwarded-For carries no port');
-    const closed = await waitFor(() => trusting.records().find((l) => l.msg === 'connection closed' && l.trackingId === r.trackingId), 5000, 'connection closed');
+    const closed = await waitFor(() => trusting.records().find((l) => l.msg === 'connection ended' && l.trackingId === r.trackingId), 5000, 'connection ended');
     assert.equal(closed!.remote, '127.0.0.3');
   });
 
@@ -143,7 +143,7 @@ describe('relay behind nginx (TLS terminated, X-Forwarded-For from a trusted and
     listeners.push(listener);
     const r = await checkedExchange(connectionString(await from('127.0.0.3', ports.untrusted), 'pipe'), [listener], { bytes: MiB, uploadSeed: 3, replySeed: 4, what: 'untrusted', tls, timeoutMs: 30_000 });
     assert.equal(r.atListener.remoteEndpoint?.address, '127.0.0.1', "nginx's address: its X-Forwarded-For (127.0.0.3) is not trusted");
-    const closed = await waitFor(() => untrusting.records().find((l) => l.msg === 'connection closed' && l.trackingId === r.trackingId), 5000, 'connection closed');
+    const closed = await waitFor(() => untrusting.records().find((l) => l.msg === 'connection ended' && l.trackingId === r.trackingId), 5000, 'connection ended');
     assert.equal(closed!.remote, '127.0.0.1');
   });
 });

@@ -96,7 +96,7 @@ for (const tls of [false, true]) {
         assert.ok(out.bytes <= 100_000, `${out.bytes} bytes`);
         if (tls) assert.ok([18, 56, 92].includes(out.code!), out.error);
         else assert.match(out.error ?? '', /terminated|other side closed|socket|aborted/i);
-        await bridge.waitForOutput(new RegExp(`http request failed relay=ab method=GET path=${path} .*status=aborted`), 5000);
+        await bridge.waitForOutput(new RegExp(`http request failed hyco=ab method=GET path=${path} .*status=aborted`), 5000);
       });
     }
 

@@ -129,8 +129,8 @@ describe('port-name-aware routing: listeners of different port names on one hybr
     const closed = await expectClosed(port);
     assert.equal(closed.received, 0);
     assert.ok(Date.now() - started < 10_000, 'no 30 s wait for a listener after the only one refused the port');
-    await front.waitForOutput(/connection failed relay=pr-none port=gamma .*end=unknown-port/, 5000);
-    await listener.waitForOutput(/connection failed relay=pr-none port=gamma .*end=unknown-port/, 5000);
+    await front.waitForOutput(/connection failed hyco=pr-none port=gamma .*end=unknown-port/, 5000);
+    await listener.waitForOutput(/connection failed hyco=pr-none .*port=gamma .*end=unknown-port/, 5000);
     assert.equal(refusalsIn(listener), 1, 'offered once, then passed over');
     // The relay's answer once every listener is passed over (what the front got on its second try).
     const id = routing.server.local.registry.channels('pr-none')[0]!.listenerId;

@@ -106,7 +106,10 @@ export async function startSquid(options: { users?: Record<string, string>; conn
       'http_access deny all',
     ].join('\n');
     writeFileSync(join(dir, 'squid.conf'), `${config}\n`);
-    const proc = spawnProcess(SQUID, ['-N', '-d', '1', '-f', join(dir, 'squid.conf')]);
+    // A service name of its own: squid names its shared memory segments after it, and two squids
+    // with the default name (test files run side by side) collide on /dev/shm/squid-*.shm.
+    const service = `hybridge${process.pid}n${Math.floor(Math.random() * 1e9)}`;
+    const proc = spawnProcess(SQUID, ['-N', '-n', service, '-d', '1', '-f', join(dir, 'squid.conf')]);
     try {
       await proc.waitForOutput(/Accepting HTTP Socket connections|FATAL/, 15_000);
     } catch (err) {

@@ -22,9 +22,9 @@ import { echoServer, roundTrip, startListener, startPortForward, type TestServer
 const HYCOS = ['mux-pf', 'mux-bridge', 'mux-aztunnel', 'mux-azbridge'];
 const CLIENTS = 40;
 
-/** Rendezvous connections the relay carried (and finished) on `hyco`: one 'connection closed' line each. */
+/** Rendezvous connections the relay carried (and finished) on `hyco`: one 'connection ended' line each. */
 function relayedConnections(records: Record<string, unknown>[], hyco: string): number {
-  return records.filter((r) => r.msg === 'connection closed' && r.hyco === hyco).length;
+  return records.filter((r) => r.msg === 'connection ended' && r.hyco === hyco).length;
 }
 
 function count(output: string, pattern: RegExp): number {
@@ -60,9 +60,9 @@ describe('multiplexed sessions between hybridge ends (processes, through the rel
     const pf = await startPortForward(relay, 'mux-pf', target, ['--mux', '2']);
     await waitFor(() => count(pf.proc.output(), /multiplexed session open/) === 2, 10_000, 'two sessions');
     await manyRoundTrips(pf.port, CLIENTS);
-    // The listener applied its usual path to every stream: one 'tunnel open' per client connection.
-    await waitFor(() => count(listener.output(), /tunnel closed/) === CLIENTS, 10_000, 'tunnels logged');
-    assert.equal(count(listener.output(), /tunnel open/), CLIENTS);
+    // The listener applied its usual path to every stream: one 'connection open' per client connection (tracking ids session/stream).
+    await waitFor(() => count(listener.output(), /connection ended .*trackingId=\S+\/\d+ .*end=closed/) === CLIENTS, 10_000, 'tunnels logged');
+    assert.equal(count(listener.output(), /connection open .*trackingId=\S+\/\d+ /), CLIENTS);
     assert.equal(count(listener.output(), /multiplexed session open/), 2);
     await pf.proc.stop('SIGTERM');
     await listener.stop('SIGTERM');
@@ -104,8 +104,8 @@ describe('multiplexed sessions between hybridge ends (processes, through the rel
       listener.child.kill('SIGKILL');
       await withTimeout(Promise.all(closed), 15_000, 'client connections closed');
       // Each one is reported as broken, none as a clean end.
-      await waitFor(() => count(pf.proc.output(), /tunnel ended abruptly/) === 3, 10_000, 'abrupt ends logged');
-      assert.equal(count(pf.proc.output(), /tunnel closed/), 0);
+      await waitFor(() => count(pf.proc.output(), /connection failed .*trackingId=\S+\/\d+ /) === 3, 10_000, 'abrupt ends logged');
+      assert.equal(count(pf.proc.output(), /connection ended .*trackingId=\S+\/\d+ /), 0);
       listener = await startListener(relay, 'mux-pf', ['--allow', target]);
       const again = patternBytes(100_000, 77);
       assert.equal((await roundTrip(pf.port, again, 30_000)).sha256, sha256(again));

@@ -84,7 +84,7 @@ describe('events, audit log and webhooks (processes)', { timeout: 60_000 }, () =
 
     const listenerEnd = (await waitFor(() => jsonLines(remote.output()).find((r) => r.msg === 'connection ended' && r.trackingId === trackingId), 5000, 'the listener logged it'))!;
     assert.equal(listenerEnd.bytesToSender, payload.length);
-    const relayEnd = await relay.proc.waitForOutput(new RegExp(`connection ended hyco=${HYCO} trackingId=${trackingId} listenerId=(\\S+) bytesToListener=${payload.length + encodePreamble({ mode: PreambleMode.Stream, portName: String(localPort) }).length} bytesToSender=${payload.length + 3} .*event=SenderConnectionClosed`), 5000);
+    const relayEnd = await relay.proc.waitForOutput(new RegExp(`connection ended hyco=${HYCO} trackingId=${trackingId} listenerId=(\\S+) remote=127\\.0\\.0\\.1 bytesToListener=${payload.length + encodePreamble({ mode: PreambleMode.Stream, portName: String(localPort) }).length} bytesToSender=${payload.length + 3} .*event=SenderConnectionClosed`), 5000);
 
     const steps = (await waitFor(() => {
       const events = jsonLines(readFileSync(eventLog, 'utf8')).filter((e) => e.trackingId === trackingId).map((e) => e.event);

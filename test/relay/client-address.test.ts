@@ -129,7 +129,7 @@ describe('relay with --proxy-protocol behind a PROXY v2 forwarder', () => {
     peer.socket.destroy();
   });
 
-  it("gives a sender's address in the accept's remoteEndpoint, in 'connection closed' and relays its bytes", async () => {
+  it("gives a sender's address in the accept's remoteEndpoint, in 'connection ended' and relays its bytes", async () => {
     const ws = new WebSocket(`ws://127.0.0.1:${forwarder.port}/$hc/pipe?sb-hc-action=connect`, { headers: { ServiceBusAuthorization: relay.token('pipe') }, localAddress: '127.0.0.3', perMessageDeflate: false });
     ws.on('error', () => undefined);
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
@@ -138,7 +138,7 @@ describe('relay with --proxy-protocol behind a PROXY v2 forwarder', () => {
     assert.ok(accept!.remoteEndpoint!.port > 0, 'with the client port');
     await assertBinaryEcho(ws, Buffer.alloc(100_000, 7));
     ws.close();
-    const closed = await waitFor(() => logged('connection closed').find((r) => r.trackingId === accept!.id), 5000, 'connection closed');
+    const closed = await waitFor(() => logged('connection ended').find((r) => r.trackingId === accept!.id), 5000, 'connection ended');
     assert.equal(closed!.remote, '127.0.0.3');
   });
 

@@ -196,7 +196,7 @@ describe('what the .NET and Java SDKs expect from the service', () => {
     await reply;
     sender.close(1000);
     await waitFor(() => logged.records.some((r) => r.msg === 'listener online' && r.agent === agent), WAIT_MS, 'listener online line with its agent');
-    await waitFor(() => logged.records.some((r) => r.msg === 'connection closed' && r.agent === 'azure-relay-java/0.0.6'), WAIT_MS, 'connection closed line with the sender agent');
+    await waitFor(() => logged.records.some((r) => r.msg === 'connection ended' && r.agent === 'azure-relay-java/0.0.6'), WAIT_MS, 'connection ended line with the sender agent');
   });
 
   it('ends every refusal description with TrackingId, SystemTracker and Timestamp, naming the client\'s sb-hc-id', async () => {

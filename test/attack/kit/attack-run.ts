@@ -50,6 +50,8 @@ export interface AttackSpec {
   relayMustCloseWithin?: number;
   /** How long resources may take to come back after the attacker stops. */
   settleMs?: number;
+  /** What RSS may stay above 110 % of its value before once the attack is over (default 16 MiB). */
+  rssSlackMiB?: number;
   /** Length of the warm-up run before the baseline (default: durationMs, at most 5 s; 0 for none). */
   warmupMs?: number;
   /** More traffic measured during the attack (its own assertions); runs until the signal aborts. */
@@ -143,7 +145,7 @@ export async function runAttack(relay: AttackRelay, legit: LegitPair, spec: Atta
     }
     attackerStats = await stopAttacker(attacker);
     const settleMs = spec.settleMs ?? 8000;
-    const rssTarget = rssBefore * 1.1 + 16 * MiB;
+    const rssTarget = rssBefore * 1.1 + (spec.rssSlackMiB ?? 16) * MiB;
     const back = await settles(() => relay.openFds() <= fdsBefore && relay.rssBytes() <= rssTarget, settleMs);
     const rssAfter = relay.rssBytes();
     const fdsAfter = relay.openFds();
