@@ -1,8 +1,5 @@
 import type { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycle.js';
-import type { ProxyPolicy } from '../proxy/proxy-policy.js';
-import type { Logger } from '../util/logger.js';
-import type { TlsClientOptions } from '../websocket/client-handshake.js';
-import type { ProtocolHandler } from '../forwarding/listener-end.js';
+import type { BridgeHostOptions } from './bridge-host.js';
 import { aztunnelOnBridge } from './aztunnel-on-bridge.js';
 import { forwardConnection, poolDefaults, type BridgeConfig, type RemoteBinding, type RemoteForward } from './config/index.js';
 import { LocalForwarder } from './local/local-forwarder.js';
@@ -26,19 +23,12 @@ const DEFAULT_TARGET_TIMEOUT_MS = 30_000;
 /** A local side waits this long for the remote's answer to its preamble (the remote dials first). */
 const MIN_REPLY_TIMEOUT_MS = 60_000;
 
-export interface PlanContext {
-  log: Logger;
+/** What the forwarders are built with: the bridge host's options, its lifecycle, and what to do when a relay listener stops. */
+export type PlanContext = Omit<BridgeHostOptions, 'lifecycle' | 'onFatal'> & {
   lifecycle: ConnectionLifecycle;
-  tls?: TlsClientOptions;
-  tokenInQuery?: boolean;
-  proxy?: ProxyPolicy;
-  allow?: readonly string[];
-  aztunnel?: ProtocolHandler;
-  udpIdleMs?: number;
-  onControlChannel?(relayName: string, online: boolean): void;
   /** A relay listener stopped for good after its start (hybrid connection deleted, credentials refused). */
   onRemoteStopped?(relayName: string, source: string, error: Error): void;
-}
+};
 
 /**
  * One forwarder a configuration asks for: a relay listener (all RemoteForward entries of one relay)
