@@ -12,6 +12,7 @@ import type { Command } from 'commander';
 import { createProgram } from '../../src/cli/program.js';
 import { HYBRIDGE_BIN } from '../helpers/processes.js';
 import { runCli } from '../relay/management-cli-kit.js';
+import { requireTool } from '../tunnel/tunnel-kit.js';
 
 const VERSION = (JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as { version: string }).version;
 const HYBRIDGE = `"${process.execPath}" "${HYBRIDGE_BIN}"`;
@@ -19,10 +20,6 @@ const HYBRIDGE = `"${process.execPath}" "${HYBRIDGE_BIN}"`;
 function shellRun(shell: string, script: string): { status: number | null; stdout: string; stderr: string } {
   const result = spawnSync(shell, ['-c', script], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, HOME: process.env.HOME ?? '/tmp' } });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-function available(shell: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${shell}`]).status === 0;
 }
 
 /** Completes `words` (the last one being completed) with the bash script loaded, as bash's programmable completion calls it. */
@@ -67,15 +64,15 @@ describe('help, version and shell completion', () => {
     assert.deepEqual(bashComplete(['hybridge', 'completion', 'b']), [], 'shell names are arguments, not subcommands');
   });
 
-  it('the zsh script loads through bashcompinit and registers the completion', (t) => {
-    if (!available('zsh')) return t.skip('zsh is not installed (Debian package zsh)');
+  it('the zsh script loads through bashcompinit and registers the completion', () => {
+    requireTool('zsh', 'zsh');
     const result = shellRun('zsh', `autoload -U compinit && compinit -u -D && source <(${HYBRIDGE} completion zsh) && print -r -- \${_comps[hybridge]}`);
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /_bash_complete -F _hybridge|_hybridge/);
   });
 
-  it('fish completes commands, nested subcommands and options', (t) => {
-    if (!available('fish')) return t.skip('fish is not installed (Debian package fish)');
+  it('fish completes commands, nested subcommands and options', () => {
+    requireTool('fish', 'fish');
     const complete = (line: string) => {
       const result = shellRun('fish', `${HYBRIDGE} completion fish | source; complete -C '${line}'`);
       assert.equal(result.status, 0, result.stderr);
