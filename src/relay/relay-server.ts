@@ -346,14 +346,16 @@ export class RelayServer {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    if (!this.gate.attribute(req.socket, this.clients.clientAddressOf(req).address)) return;
+    // Resolved once per request: PROXY protocol and trusted-proxy headers give the same answer each time.
+    const client = this.clients.clientAddressOf(req).address;
+    if (!this.gate.attribute(req.socket, client)) return;
     if (!this.serving) return this.refusals.http(req, res, 503, 'ServiceUnavailable', 'The relay is starting', { what: 'http request' });
     const url = req.url ?? '/';
     if (url.length > this.limits.maxRequestTargetBytes) {
       return this.refusals.http(req, res, 414, 'UriTooLong', `the request target is longer than ${this.limits.maxRequestTargetBytes} bytes`, { what: 'http request' });
     }
     // The IP rules come before any authentication work, and cover management calls too; health checks (load balancers) are exempt.
-    const byAddress = this.store.decideAddress(this.clients.clientAddressOf(req).address);
+    const byAddress = this.store.decideAddress(client);
     if (isHealthRequest(url)) {
       return void answerHealth(
         {
@@ -413,9 +415,10 @@ export class RelayServer {
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     this.sockets.add(socket);
     socket.on('error', () => socket.destroy());
-    if (!this.gate.attribute(socket, this.clients.clientAddressOf(req).address)) return;
+    const client = this.clients.clientAddressOf(req).address;
+    if (!this.gate.attribute(socket, client)) return;
     if (!this.serving) return this.refuse(req, socket, 503, 'The relay is starting', 'handshake', '');
-    const byAddress = this.store.decideAddress(this.clients.clientAddressOf(req).address);
+    const byAddress = this.store.decideAddress(client);
     if (!byAddress.allowed) return this.refusals.byAddress(req, byAddress, 'handshake', () => rejectUpgrade(socket, 403, ADDRESS_REFUSED));
     const url = req.url ?? '/';
     if (url.length > this.limits.maxRequestTargetBytes) return this.refuse(req, socket, 414, `the request target is longer than ${this.limits.maxRequestTargetBytes} bytes`, 'handshake', '');
