@@ -11,8 +11,9 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { requireTool } from '../tunnel/tunnel-kit.js';
 
 const EXAMPLES = fileURLToPath(new URL('../../../examples/', import.meta.url));
 /** [unit file, the unit name to check (an instance for templates), the highest exposure accepted] */
@@ -24,10 +25,8 @@ const UNITS: [string, string, number][] = [
 ];
 const HARDENING = ['NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'RestrictAddressFamilies=', 'CapabilityBoundingSet='];
 
-const analyzer = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' });
-const skip = analyzer.status === 0 ? false : 'systemd-analyze is not installed (Debian package systemd)';
-
-describe('systemd units', { skip }, () => {
+describe('systemd units', () => {
+  before(() => requireTool('systemd-analyze', 'systemd'));
   const dir = mkdtempSync(join(tmpdir(), 'hybridge-systemd-'));
   const shim = join(dir, 'hybridge');
   writeFileSync(shim, '#!/bin/sh\nexit 0\n');
