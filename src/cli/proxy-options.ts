@@ -27,10 +27,15 @@ export function addProxyOptions(command: Command): Command {
  * command line, which other local users can read in the process list.
  */
 export function proxyFrom(flags: ProxyFlags, warn: (line: string) => void, env: NodeJS.ProcessEnv = process.env): ProxyPolicy {
+  return proxySettingFrom(flags.proxy, '--proxy', warn, env);
+}
+
+/** `setting` from the flag named `flag` (a URL, false for its --no- form, or undefined for the environment), checked as proxyFrom does. */
+export function proxySettingFrom(setting: string | false | undefined, flag: string, warn: (line: string) => void, env: NodeJS.ProcessEnv = process.env): ProxyPolicy {
   try {
-    const policy = ProxyPolicy.from(flags.proxy === undefined ? undefined : flags.proxy, { env, source: '--proxy' });
-    if (typeof flags.proxy === 'string' && flags.proxy.trim().toLowerCase() !== 'none' && parseProxyUrl(flags.proxy, '--proxy').password) {
-      warn('--proxy holds a password, which other local users can see in the process list; prefer HTTPS_PROXY (or HTTP_PROXY, ALL_PROXY) in the environment');
+    const policy = ProxyPolicy.from(setting, { env, source: flag });
+    if (typeof setting === 'string' && setting.trim().toLowerCase() !== 'none' && parseProxyUrl(setting, flag).password) {
+      warn(`${flag} holds a password, which other local users can see in the process list; prefer HTTPS_PROXY (or HTTP_PROXY, ALL_PROXY) in the environment`);
     }
     return policy;
   } catch (err) {

@@ -13,11 +13,12 @@ import { CliError, ExitCode, fail } from './errors.js';
 import { readSecret, VISIBLE_IN_PS } from './secret-input.js';
 import { addJwtOptions, jwtOptionsFromFlags, type JwtFlags } from './server-jwt.js';
 import { addLimitOptions, limitsFromFlags } from './server-limits.js';
+import { addOutboundProxyOptions, outboundProxyFrom, type OutboundProxyFlags } from './server-outbound.js';
 import type { RelayObservability } from '../observability/relay-observability.js';
 import { addObservabilityOptions, observabilityFrom, startObservability, type ObservabilityFlags } from './server-observability.js';
 import { checkTlsFlags, loadTls, writeGeneratedTls } from './server-tls.js';
 
-interface ServerFlags extends JwtFlags, ObservabilityFlags {
+interface ServerFlags extends JwtFlags, ObservabilityFlags, OutboundProxyFlags {
   host: string;
   port: string;
   data?: string;
@@ -90,7 +91,7 @@ export function registerServerCommand(program: Command): void {
     .option('--proxy-protocol', 'every connection starts with a PROXY protocol v1/v2 header from a load balancer naming the client (read before TLS); connections without one are closed')
     .option('--trusted-proxy <cidr>', 'a load balancer or proxy (address or CIDR, repeatable) whose Forwarded / X-Forwarded-For headers name the client; from other peers these headers are ignored', collect, [])
     .option('--no-port-routing', 'pick listeners as Azure Relay does, without looking at the port names hybridge senders and listeners announce (Hybridge-Port / Hybridge-Ports)');
-  addObservabilityOptions(addLogOptions(addLimitOptions(addJwtOptions(command)))).addHelpText('after', EXAMPLES).action(async (flags: ServerFlags) => runServer(flags));
+  addOutboundProxyOptions(addObservabilityOptions(addLogOptions(addLimitOptions(addJwtOptions(command))))).addHelpText('after', EXAMPLES).action(async (flags: ServerFlags) => runServer(flags));
 }
 
 async function runServer(flags: ServerFlags): Promise<void> {
@@ -100,7 +101,9 @@ async function runServer(flags: ServerFlags): Promise<void> {
   const drainMs = parseDurationOption(flags.drainTimeout, '--drain-timeout');
   const heartbeatMs = parseDurationOption(flags.clusterHeartbeat, '--cluster-heartbeat');
   const limits = limitsFromFlags(flags);
-  const jwt = jwtOptionsFromFlags(flags);
+  const outboundProxy = outboundProxyFrom(flags, log);
+  const jwtFlags = jwtOptionsFromFlags(flags);
+  const jwt = jwtFlags && { ...jwtFlags, proxy: outboundProxy };
   if (heartbeatMs < 100 || heartbeatMs > 60_000) fail('--cluster-heartbeat must be from 100ms to 60s');
   if (flags.publicUrl !== undefined) checkPublicUrl(flags.publicUrl);
   for (const text of flags.trustedProxy) {
@@ -111,7 +114,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
   const dataDir = resolve(flags.data ?? defaultDataDirectory());
   checkTlsFlags(flags);
   const nodeId = flags.nodeId ?? hostname().split('.')[0]!;
-  const monitoring = await observabilityFrom(flags, log);
+  const monitoring = { ...(await observabilityFrom(flags, log)), proxy: outboundProxy };
   if (flags.redis) {
     if (!flags.publicUrl) fail('--redis needs --public-url: each node tells listeners how to reach it directly (rendezvous addresses name the sender\'s node)');
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(nodeId)) fail('--node-id must be 1 to 64 letters, digits, ".", "_" or "-"');

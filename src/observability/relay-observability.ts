@@ -9,6 +9,7 @@ import { auditFileSink, eventFileSink } from './events/file-sinks.js';
 import { JsonLinesFile } from './events/json-lines-file.js';
 import { RecentEvents } from './events/recent-events.js';
 import { Webhook } from './events/webhooks.js';
+import type { ProxyPolicy } from '../proxy/proxy-policy.js';
 import { RelayMetrics } from './metrics/relay-metrics.js';
 import { sendMetrics, startMetricsServer, type MetricsAddress, type MetricsServer } from './metrics/metrics-server.js';
 import { metricsRegistry } from './metrics/registry.js';
@@ -31,6 +32,8 @@ export interface RelayObservabilityOptions {
   auditLog?: string;
   /** `--webhook URL` (repeatable). */
   webhooks?: readonly URL[];
+  /** `--outbound-proxy`: webhooks are delivered through it. */
+  proxy?: ProxyPolicy;
   /** Serves the dashboard's files; undefined when `--dashboard` is off. */
   dashboard?: (req: IncomingMessage, res: ServerResponse, url: string) => boolean;
 }
@@ -75,6 +78,7 @@ export class RelayObservability {
     for (const url of options.webhooks ?? []) {
       const hook = new Webhook(url, {
         log: options.log,
+        proxy: options.proxy,
         onDelivered: () => this.metrics?.webhookDeliveries.inc({ result: 'delivered' }),
         onFailed: () => this.metrics?.webhookDeliveries.inc({ result: 'failed' }),
         onDropped: () => this.metrics?.webhookDropped.inc(),

@@ -1,6 +1,11 @@
+import { outboundRequest } from '../../proxy/outbound-request.js';
+import { ProxyPolicy } from '../../proxy/proxy-policy.js';
 import type { Logger } from '../../util/logger.js';
 import type { RelayEventSink } from './event-bus.js';
 import { WEBHOOK_EVENTS, type RelayEvent } from './relay-event.js';
+
+/** A webhook's answer body is not used; a larger one is a failed delivery. */
+const MAX_ANSWER_BYTES = 1024 * 1024;
 
 export class WebhookUrlError extends Error {
   constructor(message: string) {
@@ -40,6 +45,8 @@ export interface WebhookOptions {
   backoffMs?: readonly number[];
   /** One POST may take this long (default 5 s). */
   timeoutMs?: number;
+  /** The proxy deliveries go through (default: none). */
+  proxy?: ProxyPolicy;
   onDelivered?(): void;
   onFailed?(): void;
   onDropped?(): void;
@@ -110,8 +117,14 @@ export class Webhook {
     const body = JSON.stringify(event);
     for (let attempt = 1; attempt <= this.attempts && !this.closed; attempt++) {
       try {
-        const response = await fetch(this.url, { method: 'POST', headers: { 'Content-Type': 'application/json', 'User-Agent': 'hybridge-relay' }, body, signal: AbortSignal.timeout(this.timeoutMs), redirect: 'manual' });
-        await response.body?.cancel().catch(() => undefined);
+        const response = await outboundRequest(this.url, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', 'User-Agent': 'hybridge-relay' },
+          body,
+          timeoutMs: this.timeoutMs,
+          maxBytes: MAX_ANSWER_BYTES,
+          policy: this.options.proxy ?? ProxyPolicy.DIRECT,
+        });
         if (response.status >= 200 && response.status < 300) return true;
         // A client error will not change with a retry, except being rate limited.
         if (response.status >= 400 && response.status < 500 && response.status !== 429 && response.status !== 408) return false;

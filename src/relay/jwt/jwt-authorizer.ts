@@ -1,3 +1,4 @@
+import { ProxyPolicy, type ProxySetting } from '../../proxy/proxy-policy.js';
 import type { Logger } from '../../util/logger.js';
 import type { AuthResult } from '../authorizer.js';
 import type { AccessRight } from '../namespace-model.js';
@@ -26,6 +27,8 @@ export interface JwtAuthOptions {
   /** Tokens longer than this are refused before they are parsed; default 16 KiB. */
   maxTokenBytes?: number;
   timing?: Partial<KeySetTiming>;
+  /** The proxy signing-key fetches go through; default: the environment's (HTTPS_PROXY, NO_PROXY; loopback direct). */
+  proxy?: ProxySetting;
 }
 
 export interface JwtRequest {
@@ -55,7 +58,8 @@ export class JwtAuthorizer {
     log: Logger,
   ) {
     const timing = { ...DEFAULT_KEY_SET_TIMING, ...options.timing };
-    for (const issuer of options.issuers) this.sets.set(issuer.issuer, new KeySet(issuer.keys, timing, log));
+    const proxy = ProxyPolicy.from(options.proxy);
+    for (const issuer of options.issuers) this.sets.set(issuer.issuer, new KeySet(issuer.keys, timing, log, proxy));
     this.audiences = new Set(options.audiences ?? DEFAULT_JWT_AUDIENCES);
     this.skew = options.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS;
     this.roles = options.roles ?? defaultRoleMapping();

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from '../../util/logger.js';
+import { ProxyPolicy } from '../../proxy/proxy-policy.js';
 import { fetchBoundedText } from './fetch-json-text.js';
 import { JwksError, parseJwks, type SigningKey } from './jwks.js';
 
@@ -52,6 +53,8 @@ export class KeySet {
     readonly source: KeySource,
     private readonly timing: KeySetTiming,
     private readonly log: Logger,
+    /** The proxy key-set fetches go through (ProxyPolicy.from(undefined): the environment's). */
+    private readonly proxy: ProxyPolicy = ProxyPolicy.DIRECT,
   ) {}
 
   /** Loads the keys once and starts the refresh schedule. Rejects when the first load fails. */
@@ -117,9 +120,9 @@ export class KeySet {
   private async document(): Promise<string> {
     const { timing, source } = this;
     if (source.kind === 'file') return readFile(source.path, 'utf8');
-    if (source.kind === 'jwks') return fetchBoundedText(source.url, MAX_DOCUMENT_BYTES, timing.fetchTimeoutMs);
-    const text = await fetchBoundedText(source.url, MAX_DOCUMENT_BYTES, timing.fetchTimeoutMs);
-    return fetchBoundedText(jwksUriOf(text, source.issuer), MAX_DOCUMENT_BYTES, timing.fetchTimeoutMs);
+    if (source.kind === 'jwks') return fetchBoundedText(source.url, MAX_DOCUMENT_BYTES, timing.fetchTimeoutMs, this.proxy);
+    const text = await fetchBoundedText(source.url, MAX_DOCUMENT_BYTES, timing.fetchTimeoutMs, this.proxy);
+    return fetchBoundedText(jwksUriOf(text, source.issuer), MAX_DOCUMENT_BYTES, timing.fetchTimeoutMs, this.proxy);
   }
 }
 
