@@ -66,6 +66,7 @@ export class RelayObservability {
             lifecycle: server.lifecycle,
             events: server.events,
             listenerEntities: () => directory.localChannels().map((c) => c.entity),
+            socketRefusals: () => server.socketRefusals(),
             ...(directory.membership ? { membership: () => directory.membership!() } : {}),
           },
           { maxEntities: options.maxEntities },

@@ -18,7 +18,12 @@ interface Entry {
  * is the client's (ClientAddresses): the PROXY protocol source, or, for a connection from a trusted
  * proxy, the client its request names (`attribute`), counted from the request head on.
  */
+/** Why the gate closed a socket, as the metrics label it. */
+export type SocketRefusal = 'max_sockets' | 'unauthenticated_per_address' | 'handshake_timeout';
+
 export class ConnectionGate {
+  /** Sockets the gate closed so far, by reason. */
+  readonly refusals: Record<SocketRefusal, number> = { max_sockets: 0, unauthenticated_per_address: 0, handshake_timeout: 0 };
   private readonly entries = new Map<string, Entry>();
   /** Entries still waiting to authenticate, oldest first (one timeout for all keeps this ordered by deadline). */
   private readonly waiting = new Map<string, Entry>();
@@ -51,7 +56,7 @@ export class ConnectionGate {
       return false;
     }
     const peer = this.clients.peerOf(socket).address;
-    if (this.entries.size >= this.limits.maxSockets) return this.refuse(socket, { remote: peer, sockets: this.entries.size }, 'connection refused: the relay holds its maximum number of sockets (--max-sockets)');
+    if (this.entries.size >= this.limits.maxSockets) return this.refuse(socket, 'max_sockets', { remote: peer, sockets: this.entries.size }, 'connection refused: the relay holds its maximum number of sockets (--max-sockets)');
     // A trusted proxy carries many clients: its connections count against the client each request names.
     const address = this.clients.isTrusted(peer) ? undefined : peer;
     if (address !== undefined && !this.roomFor(socket, address)) return false;
@@ -97,14 +102,15 @@ export class ConnectionGate {
   private roomFor(socket: Socket, address: string): boolean {
     const pending = this.unauthenticatedOf(address);
     if (pending < this.limits.maxUnauthenticatedPerAddress) return true;
-    return this.refuse(socket, { remote: address, unauthenticated: pending }, 'connection refused: too many unauthenticated connections from this address (--max-unauthenticated-per-address)');
+    return this.refuse(socket, 'unauthenticated_per_address', { remote: address, unauthenticated: pending }, 'connection refused: too many unauthenticated connections from this address (--max-unauthenticated-per-address)');
   }
 
   private count(address: string): void {
     this.unauthenticated.set(address, this.unauthenticatedOf(address) + 1);
   }
 
-  private refuse(socket: Socket, fields: Record<string, unknown>, message: string): false {
+  private refuse(socket: Socket, reason: SocketRefusal, fields: Record<string, unknown>, message: string): false {
+    this.refusals[reason]++;
     this.lines.warn(fields, message);
     socket.destroy();
     return false;
@@ -133,6 +139,7 @@ export class ConnectionGate {
       expired++;
       entry.socket.destroy();
     }
+    this.refusals.handshake_timeout += expired;
     if (expired > 0) this.lines.info({ expired }, 'connections closed: not authenticated within --handshake-timeout');
   }
 }

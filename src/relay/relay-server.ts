@@ -21,7 +21,7 @@ import { AuthorizationCache } from './authorization-cache.js';
 import type { AuthResult } from './authorizer.js';
 import { ADDRESS_REFUSED, ClientAddresses } from './client-address.js';
 import { ConnectBroker, type RelayedConnection } from './connect-broker.js';
-import { ConnectionGate } from './connection-gate.js';
+import { ConnectionGate, type SocketRefusal } from './connection-gate.js';
 import { createFrontDoor } from './front-door.js';
 import { answerHealth, isHealthRequest } from './health.js';
 import { FEATURES_HEADER, parseFeatures } from '../protocol/hybridge-extensions.js';
@@ -120,6 +120,10 @@ export class RelayServer {
   readonly clients: ClientAddresses;
   private readonly gate: ConnectionGate;
   private readonly refusals: Refusals;
+  /** Sockets closed before a byte was read (socket cap, per-address cap) or before they authenticated. */
+  socketRefusals(): Readonly<Record<SocketRefusal, number>> {
+    return this.gate.refusals;
+  }
   private readonly log: Logger;
   private endpoint!: RelayEndpoint;
   private draining = false;

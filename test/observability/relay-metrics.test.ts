@@ -6,6 +6,8 @@
  * goes away.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createConnection, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Registry } from 'prom-client';
 import { HybridConnectionListener } from '../../src/client/index.js';
@@ -23,6 +25,33 @@ async function value(registry: Registry, name: string, labels: Record<string, st
   const samples = (await metric.get()).values.filter((v) => Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want));
   return samples.reduce((sum, v) => sum + v.value, 0);
 }
+
+describe('relay metrics: sockets the socket gate closes', () => {
+  test('the per-address cap and the handshake deadline are counted by reason', async () => {
+    const relay = await startRelay({ hybridConnections: ['g'], limits: { maxUnauthenticatedPerAddress: 2, handshakeTimeoutMs: 600 } });
+    const registry = new Registry();
+    const { server } = relay;
+    new RelayMetrics(registry, { node: 'n1', lifecycle: server.lifecycle, events: server.events, listenerEntities: () => [], socketRefusals: () => server.socketRefusals() });
+    const sockets: Socket[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        const socket = createConnection({ host: '127.0.0.1', port: relay.port });
+        socket.on('error', () => undefined);
+        await once(socket, 'connect');
+        sockets.push(socket);
+      }
+      const closed = sockets.map((s): Promise<unknown> => (s.destroyed ? Promise.resolve() : once(s, 'close')));
+      await withTimeout(closed[2]!, 3000, 'the third socket is closed at once');
+      assert.equal(await value(registry, 'hybridge_relay_socket_refusals_total', { reason: 'unauthenticated_per_address' }), 1);
+      await withTimeout(Promise.all(closed), 5000, 'the two silent sockets are closed at the deadline');
+      assert.equal(await value(registry, 'hybridge_relay_socket_refusals_total', { reason: 'handshake_timeout' }), 2);
+      assert.equal(await value(registry, 'hybridge_relay_socket_refusals_total', { reason: 'max_sockets' }), 0);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await relay.stop();
+    }
+  });
+});
 
 describe('relay metrics: refusals, throttling, HTTP, disconnects', () => {
   let relay: TestRelay;

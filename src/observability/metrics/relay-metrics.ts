@@ -16,6 +16,8 @@ export interface RelayMetricsSource {
   listenerEntities(): Iterable<string>;
   /** Cluster mode: live nodes and whether Redis answers. */
   membership?(): { nodes: string[]; redisUp: boolean };
+  /** Sockets the relay's socket gate closed, by reason (max_sockets, unauthenticated_per_address, handshake_timeout). */
+  socketRefusals?(): Readonly<Record<string, number>>;
 }
 
 export interface RelayMetricsOptions {
@@ -108,6 +110,18 @@ export class RelayMetrics {
         this.set({ node: source.node }, 1);
       },
     });
+    if (source.socketRefusals) {
+      new Counter({
+        name: 'hybridge_relay_socket_refusals_total',
+        help: 'Sockets closed by the relay before a request (max_sockets, unauthenticated_per_address) or before authenticating (handshake_timeout).',
+        labelNames: ['reason'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [reason, count] of Object.entries(source.socketRefusals!())) this.inc({ reason }, count);
+        },
+      });
+    }
     if (source.membership) {
       new Gauge({ name: 'hybridge_relay_cluster_nodes', help: 'Live nodes in the cluster, as this node saw at its last heartbeat.', registers, collect() { this.set(source.membership!().nodes.length); } });
       new Gauge({ name: 'hybridge_relay_redis_up', help: 'Whether this node reaches Redis (1) or not (0).', registers, collect() { this.set(source.membership!().redisUp ? 1 : 0); } });
