@@ -2,12 +2,13 @@
 // executable applications (https://nodejs.org/api/single-executable-applications.html):
 //   1. esbuild bundles src/cli/main.ts and every dependency into one CommonJS script (Node 20's SEA
 //      runs a single CommonJS script; ioredis and @azure/identity, loaded lazily, are inside it);
-//   2. `node --experimental-sea-config` turns it into a preparation blob;
+//   2. `node --experimental-sea-config` turns it into a preparation blob, with the dashboard's page
+//      (dist/src/dashboard, from npm run build) as its assets;
 //   3. a copy of this Node binary gets the blob injected with postject.
 // The optional native `bufferutil` cannot be inside the executable; WebSocket masking falls back to
 // JavaScript, as it does wherever bufferutil is not installed.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -48,8 +49,19 @@ await build({
 });
 step(`bundled ${(statSync(bundle).size / 1048576).toFixed(1)} MiB`);
 
+// The dashboard's page (built by npm run build) travels as the executable's assets, read with node:sea.
+const dashboard = join(root, 'dist', 'src', 'dashboard');
+const assets = {};
+for (const file of ['index.html', 'app.js', 'app.css']) {
+  const path = join(dashboard, file);
+  if (!existsSync(path)) {
+    process.stderr.write(`build:sea: ${path} is missing; run npm run build first\n`);
+    process.exit(1);
+  }
+  assets[`dashboard/${file}`] = path;
+}
 const config = join(out, 'sea-config.json');
-writeFileSync(config, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: false }));
+writeFileSync(config, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: false, assets }));
 execFileSync(process.execPath, ['--experimental-sea-config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
 step('prepared the blob');
 

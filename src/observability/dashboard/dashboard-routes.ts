@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import { isSingleExecutable } from '../../util/self-command.js';
 
 export const DASHBOARD_PATH = '/$hybridge/dashboard';
 
@@ -27,6 +29,8 @@ const FILES: Record<string, { file: string; type: string }> = {
 
 /** The page's files, built by scripts/build-dashboard.mjs next to the compiled server (dist/src/dashboard/). */
 const STATIC_DIR = new URL('../../dashboard/', import.meta.url);
+/** In the single executable the files are its assets (scripts/build-sea.mjs), under these keys. */
+export const SEA_ASSET_PREFIX = 'dashboard/';
 
 export class DashboardFilesMissingError extends Error {
   constructor(dir: string) {
@@ -40,13 +44,14 @@ export class DashboardFilesMissingError extends Error {
  * once, at start: a missing build is one line then, not a 404 later). The page talks to the
  * management and status APIs with its token; these routes themselves need none (they hold no data).
  */
-export function dashboardRoutes(dir: URL = STATIC_DIR): (req: IncomingMessage, res: ServerResponse, url: string) => boolean {
+export function dashboardRoutes(dir?: URL): (req: IncomingMessage, res: ServerResponse, url: string) => boolean {
+  const read = dir === undefined && isSingleExecutable() ? assetReader() : (file: string) => readFileSync(new URL(file, dir ?? STATIC_DIR));
   const bodies = new Map<string, { body: Buffer; type: string }>();
   for (const [path, { file, type }] of Object.entries(FILES)) {
     try {
-      bodies.set(path, { body: readFileSync(new URL(file, dir)), type });
+      bodies.set(path, { body: read(file), type });
     } catch {
-      throw new DashboardFilesMissingError(dir.pathname);
+      throw new DashboardFilesMissingError(dir === undefined && isSingleExecutable() ? 'this executable' : (dir ?? STATIC_DIR).pathname);
     }
   }
   return (req, res, url) => {
@@ -67,4 +72,10 @@ export function dashboardRoutes(dir: URL = STATIC_DIR): (req: IncomingMessage, r
     res.end(req.method === 'HEAD' ? undefined : found.body);
     return true;
   };
+}
+
+/** Reads a file from the single executable's assets (node:sea exists in Node 20.12 and later). */
+function assetReader(): (file: string) => Buffer {
+  const sea = createRequire(import.meta.url)('node:sea') as { getAsset(key: string): ArrayBuffer };
+  return (file) => Buffer.from(sea.getAsset(`${SEA_ASSET_PREFIX}${file}`));
 }
