@@ -24,7 +24,7 @@ function ratioAtLeast(get: Lookup, s: string, path: string, metric: string, base
   if (f.value === null) return { status: 'MISS', measured: `${metric}: ${f.errors} errors (${f.error})` };
   if (!b || b.value === null) return { status: 'N/A', measured: `${metric}: no ${baseline} baseline in this run` };
   const ratio = f.value / b.value;
-  return { status: ratio >= factor ? 'PASS' : 'MISS', measured: `${metric} ${ratio.toFixed(2)}× (${fmt(f.value)} vs ${fmt(b.value)} ${f.unit})` };
+  return { status: ratio >= factor - 1e-9 ? 'PASS' : 'MISS', measured: `${metric} ${ratio.toFixed(2)}× (${fmt(f.value)} vs ${fmt(b.value)} ${f.unit})` };
 }
 
 function below(get: Lookup, s: string, path: string, metric: string, limit: number, inclusive = false): Check {
@@ -43,7 +43,8 @@ function atMost(get: Lookup, s: string, path: string, metric: string, baseline: 
   if (f.value === null) return { status: 'MISS', measured: `${metric}: ${f.errors} errors (${f.error})` };
   if (!b || b.value === null) return { status: 'N/A', measured: `${metric}: no ${baseline} baseline in this run` };
   const reference = b.value + offset;
-  return { status: f.value <= factor * reference ? 'PASS' : 'MISS', measured: `${metric} ${fmt(f.value)} ${f.unit} = ${(f.value / reference).toFixed(2)}× ${fmt(reference)} ${f.unit}` };
+  // A ratio exactly at the limit passes (1.5 × 1.4 is 2.0999... in floating point).
+  return { status: f.value / reference <= factor + 1e-9 ? 'PASS' : 'MISS', measured: `${metric} ${fmt(f.value)} ${f.unit} = ${(f.value / reference).toFixed(2)}× ${fmt(reference)} ${f.unit}` };
 }
 
 /**

@@ -43,9 +43,19 @@ describe('bench harness (tiny run)', () => {
       }
     }
     assert.equal(result.scenarios[0]!.figures.length, expectedPaths.length * 2, 'upload and download per path');
-    const t4 = result.targets.find((t) => t.id === 'T4' && t.path === 'bridge-ws');
-    assert.ok(t4 && (t4.status === 'PASS' || t4.status === 'MISS'));
-    assert.match(t4.measured, /set-up p99 [\d.]+ ms \[Node floor [\d.]+ ms\]/, 'the floor chain ran the same check');
+    const l1 = result.targets.find((t) => t.id === 'L1' && t.path === 'bridge-ws');
+    assert.ok(l1 && (l1.status === 'PASS' || l1.status === 'MISS'));
+    assert.match(l1.measured, /^upload [\d.]+× \([\d.,]+ vs [\d.,]+ MB\/s\); download [\d.]+× /, 'held against the Node floor of the same run');
+    assert.ok(result.loadAverage && result.loadAverage.start.length === 3);
+    // CPU per GiB (s1) and per connection (s3) of each process the path started, by slot.
+    for (const [s, measurement] of [[result.scenarios[0]!, 'upload'], [result.scenarios[1]!, 'set-up']] as const) {
+      const bridge = s.cpuCosts?.find((c) => c.path === 'bridge-ws' && c.measurement === measurement);
+      assert.ok(bridge, `${s.id}: a CPU cost for bridge-ws ${measurement}`);
+      assert.deepEqual(Object.keys(bridge.byProcess).sort(), ['bridge -L', 'bridge -T', 'hybridge server']);
+      assert.deepEqual(Object.keys(bridge.bySlot).sort(), ['listener', 'relay', 'sender']);
+      assert.ok(s.cpuCosts!.some((c) => c.path === 'node-chain' && c.measurement === measurement), `${s.id}: the floor's CPU cost`);
+      assert.ok(!s.cpuCosts!.some((c) => c.path === 'direct'), 'direct starts no process of its own');
+    }
 
     const md = readFileSync(join(out, 'latest.md'), 'utf8');
     assert.match(md, /^# hybridge benchmark/);
@@ -54,6 +64,8 @@ describe('bench harness (tiny run)', () => {
     assert.match(md, /\| bridge -L\/-T \(WS\) \| download \| [\d.,]+( †)? \| MB\/s \| [\d.]+× \|/);
     assert.match(md, /\| 3 bare Node forwarders in series \(floor\) \| upload \| [\d.,]+( †)? \| MB\/s \|/);
     assert.match(md, /\| path \| figure \| value \| unit \| × direct \|( × socat \|)? × Node floor \|/);
+    assert.match(md, /\| path \| measured \| unit \| sender end \| relay \| listener end \| ends \+ relay \| × Node floor \| per process \|/);
+    assert.match(md, /\| bridge -L\/-T \(WS\) \| set-up \| ms\/connection \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+× \| hybridge server [\d.]+, bridge -L [\d.]+, bridge -T [\d.]+ \|/);
     const svg = readFileSync(join(out, 'latest.svg'), 'utf8');
     assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
     assert.match(svg, /<rect x="\d+" y="[\d.]+" width="[\d.]+" height="\d+" fill="#4285f4"\/>/);
