@@ -7,7 +7,10 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { ComparedFigure } from '../../bench/report/compare.js';
 import type { BenchResult } from '../../bench/report/model.js';
 import { runBench as runBenchProcess } from '../helpers/bench-run.js';
 import { processesMentioning } from '../helpers/processes.js';
@@ -106,5 +109,38 @@ describe('bench harness (tiny run)', () => {
     }
     assert.deepEqual(readdirSync(tmp), [], 'the temp dir was removed');
     assert.deepEqual(processesMentioning(tmp), [], 'no process the bench started is still running (redis-server included)');
+  });
+
+  test('bench:compare alternates runs of two builds (here this build twice) and prints medians and B / A per figure and CPU slot', { timeout: 90_000 }, async () => {
+    const compare = fileURLToPath(new URL('../../bench/compare.js', import.meta.url));
+    const root = fileURLToPath(new URL('../../../', import.meta.url));
+    const compareOut = join(tmp, '..', 'compare');
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [compare, ...args], { env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+        child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+        const timer = setTimeout(() => child.kill('SIGKILL'), 80_000);
+        child.on('exit', (code) => {
+          clearTimeout(timer);
+          resolve({ code, stdout, stderr });
+        });
+      });
+    const bad = await run(['--runs', '2']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^bench:compare: --other DIR is required\n/);
+    const r = await run(['--other', root, '--runs', '1', '--out', compareOut, '--', '--tiny', '--skip-tls', '--only', 's3', '--paths', 'node-chain']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /compare: run 1\/1, A \(.+\)\n[\s\S]*compare: run 1\/1, B \(this checkout\)/);
+    assert.match(r.stdout, /\| s3 \| node-chain \| set-up p50 \| ms \| [\d.]+ \| [\d.]+ \| [\d.]+× \| (runs overlap|\*\*better\*\*|\*\*worse\*\*) \|/, 'one run each: any verdict');
+    const saved = JSON.parse(readFileSync(join(compareOut, 'compare.json'), 'utf8')) as { figures: ComparedFigure[] };
+    const metrics = saved.figures.map((f) => f.metric);
+    for (const m of ['p50', 'p95', 'p99', 'cpu-set-up', 'cpu-set-up-sender', 'cpu-set-up-relay', 'cpu-set-up-listener']) assert.ok(metrics.includes(m), `${m} compared: ${metrics.join(', ')}`);
+    const a = JSON.parse(readFileSync(join(compareOut, 'a-1', 'latest.json'), 'utf8')) as BenchResult;
+    assert.equal(a.options.hybridge, root.replace(/\/$/, ''), 'run A used the other build through --hybridge');
+    assert.deepEqual(readdirSync(tmp), [], 'the temp dirs were removed');
+    assert.deepEqual(processesMentioning('node-forwarder.js'), []);
   });
 });
