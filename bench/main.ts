@@ -2,17 +2,18 @@
  * `npm run bench`: runs the scenarios over hybridge and the baselines, all as separate processes on
  * 127.0.0.1, and writes bench/results/latest.{json,md,svg}. Progress goes to stderr.
  */
-import { rmSync } from 'node:fs';
-import { cpus, release, totalmem, type } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
+import { cpus, loadavg, release, totalmem, type } from 'node:os';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PROFILES, type Profile } from './config.js';
-import { createContext } from './lib/context.js';
+import { createContext, hybridgeCli } from './lib/context.js';
 import { killAllNow, stopAllProcesses } from './lib/procs.js';
 import { elapsedSeconds, progress } from './lib/progress.js';
 import { parseOptions, USAGE, type BenchOptions } from './options.js';
 import { SOCAT_BUFFER } from './paths/baselines.js';
 import type { BenchContext } from './paths/types.js';
+import { cpuCosts } from './report/cpu-cost.js';
 import type { BenchResult, ScenarioResult } from './report/model.js';
 import { evaluateTargets } from './report/targets.js';
 import { writeResults } from './report/write.js';
@@ -47,6 +48,10 @@ function runNotes(ctx: BenchContext, profile: Profile): string[] {
   return notes;
 }
 
+function loadAverage(): number[] {
+  return loadavg().map((v) => Math.round(v * 100) / 100);
+}
+
 /** --only's ids with groups (wan) expanded; throws on an id that names no scenario. */
 function selectedScenarios(only: string[] | undefined): string[] | undefined {
   const ids = only?.flatMap((id) => SCENARIO_GROUPS[id] ?? [id]);
@@ -58,7 +63,7 @@ function selectedScenarios(only: string[] | undefined): string[] | undefined {
 async function main(options: BenchOptions): Promise<number> {
   const profile = { ...PROFILES[options.profile], ...(options.sha256 ? { bulkCheck: 'sha256' as const } : {}) };
   const out = options.out ?? join(ROOT, 'bench', 'results');
-  const ctx = createContext(ROOT);
+  const ctx = createContext(ROOT, options.hybridge ? resolve(options.hybridge) : ROOT);
   let cleaned = false;
   const cleanup = async () => {
     if (cleaned) return;
@@ -81,11 +86,13 @@ async function main(options: BenchOptions): Promise<number> {
   const missingTools = Object.entries(ctx.tools).filter(([, v]) => !v).map(([k]) => k);
   if (missingTools.length) progress(`missing tools: ${missingTools.join(', ')} (apt-get install socat openssh-server iperf3); their baselines are skipped`);
   const scenarios: ScenarioResult[] = [];
+  const loadAtStart = loadAverage();
   try {
     const only = selectedScenarios(options.only);
     for (const scenario of SCENARIOS) {
       if (only && !only.includes(scenario.id)) continue;
-      scenarios.push(await runScenario(ctx, profile, scenario, { paths: options.paths, tls: options.tls, profileDir: options.cpuProfile ? join(out, 'profiles') : undefined }));
+      const result = await runScenario(ctx, profile, scenario, { paths: options.paths, tls: options.tls, profileDir: options.cpuProfile ? join(out, 'profiles') : undefined });
+      scenarios.push({ ...result, cpuCosts: cpuCosts(result.figures) });
     }
   } finally {
     await cleanup();
@@ -95,10 +102,11 @@ async function main(options: BenchOptions): Promise<number> {
     mode: profile.name,
     machine: machine(),
     seconds: elapsedSeconds(),
-    options: { check: profile.bulkCheck, ...(options.only ? { only: options.only } : {}), ...(options.paths ? { paths: options.paths } : {}), tls: options.tls },
+    options: { check: profile.bulkCheck, ...(options.hybridge ? { hybridge: resolve(options.hybridge) } : {}), ...(options.only ? { only: options.only } : {}), ...(options.paths ? { paths: options.paths } : {}), tls: options.tls },
     notes: runNotes(ctx, profile),
     scenarios,
     targets: evaluateTargets(scenarios),
+    loadAverage: { start: loadAtStart, end: loadAverage() },
   };
   const files = writeResults(out, result);
   const missed = result.targets.filter((t) => t.status === 'MISS').length;
@@ -111,6 +119,7 @@ let options: BenchOptions;
 try {
   options = parseOptions(process.argv.slice(2));
   selectedScenarios(options.only);
+  if (options.hybridge && !existsSync(hybridgeCli(resolve(options.hybridge)))) throw new Error(`--hybridge: no built hybridge at ${hybridgeCli(resolve(options.hybridge))} (run npm run build there)`);
 } catch (err) {
   process.stderr.write(`bench: ${(err as Error).message}\n${USAGE}`);
   process.exit(2);

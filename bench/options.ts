@@ -7,6 +7,8 @@ export interface BenchOptions {
   paths?: string[];
   tls: boolean;
   out?: string;
+  /** Another checkout whose built hybridge (DIR/dist/src/cli/main.js) the paths run instead of this one's. */
+  hybridge?: string;
   cpuProfile: boolean;
   sha256: boolean;
   help: boolean;
@@ -22,6 +24,8 @@ export const USAGE = `usage: npm run bench -- [options]
                      tunnel-ws, tunnel-tls, tunnel-ws-prewarm, bridge-ws-mux, tunnel-ws-mux, hyco-ws-ws, hyco-ws-tls, bridge-ws-cluster, ...)
   --skip-tls         no TLS paths
   --out DIR          write latest.{json,md,svg} there (default bench/results)
+  --hybridge DIR     run the hybridge processes of another checkout (DIR/dist/src/cli/main.js, built)
+                     with this bench's drivers, targets and baselines; see also bench/compare (--help)
   --sha256           bulk receivers check each stream by SHA-256 instead of byte for byte
                      (costs ~1 s of CPU per GiB on the receiving side, which caps the figures)
   --cpu-prof         run hybridge processes with --cpu-prof; profiles go to OUT/profiles/<scenario>-<path>/
@@ -57,6 +61,10 @@ export function parseOptions(argv: string[]): BenchOptions {
       case '--out':
         o.out = value();
         if (!o.out) throw new Error('--out needs a directory');
+        break;
+      case '--hybridge':
+        o.hybridge = value();
+        if (!o.hybridge) throw new Error('--hybridge needs a directory');
         break;
       case '--sha256':
         o.sha256 = true;

@@ -31,7 +31,14 @@ function hybridgeCommands(cli: string): Set<string> {
   return commands;
 }
 
-export function createContext(root: string): BenchContext {
+/** A checkout's built CLI. */
+export function hybridgeCli(root: string): string {
+  return join(root, 'dist', 'src', 'cli', 'main.js');
+}
+
+/** `root`: this checkout (bench tools); `hybridgeRoot`: the checkout whose built CLI the paths run (default: the same). */
+export function createContext(root: string, hybridgeRoot = root): BenchContext {
+  const cli = hybridgeCli(hybridgeRoot);
   const dir = mkdtempSync(join(tmpdir(), 'hybridge-bench-'));
   const home = join(dir, 'home');
   mkdirSync(home);
@@ -41,7 +48,6 @@ export function createContext(root: string): BenchContext {
   writeFileSync(tlsCertFile, cert.cert);
   writeFileSync(tlsKeyFile, cert.key, { mode: 0o600 });
   const sbin = ['/usr/sbin', '/sbin', '/usr/local/sbin'];
-  const cli = join(root, 'dist', 'src', 'cli', 'main.js');
   return {
     dir,
     home,

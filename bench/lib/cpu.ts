@@ -1,26 +1,59 @@
 /** CPU time from /proc: per process (utime, stime) and for the whole machine. */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
-export const TICKS_PER_SECOND = 100;
+/** The kernel's clock ticks per second (`getconf CLK_TCK`), the unit of /proc's CPU times; 100 if getconf cannot say. */
+function clockTicks(): number {
+  try {
+    const ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8', timeout: 5000 }).trim());
+    return Number.isInteger(ticks) && ticks > 0 ? ticks : 100;
+  } catch {
+    return 100;
+  }
+}
+
+export const TICKS_PER_SECOND = clockTicks();
 
 export interface Ticks {
   user: number;
   system: number;
 }
 
+/** The fields of a /proc/PID/stat line after "pid (comm) ", so that field 3 (state) is [0]; comm may hold spaces and parentheses. */
+export function statFieldsOf(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(')') + 2).trim().split(' ');
+}
+
+/** utime and stime (fields 14 and 15 of proc(5), clock ticks) of a /proc/PID/stat line. */
+export function parseStatTicks(stat: string): Ticks {
+  const f = statFieldsOf(stat);
+  const user = Number(f[11]);
+  const system = Number(f[12]);
+  if (!Number.isFinite(user) || !Number.isFinite(system)) throw new Error(`not a /proc/PID/stat line: ${stat.slice(0, 80)}`);
+  return { user, system };
+}
+
 function statFields(pid: number): string[] | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return statFieldsOf(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return undefined;
   }
 }
 
-/** utime and stime (clock ticks) of one process. */
+/** utime and stime (clock ticks) of one process; undefined once it has gone. */
 export function cpuTicks(pid: number): Ticks | undefined {
-  const f = statFields(pid);
-  return f ? { user: Number(f[11]), system: Number(f[12]) } : undefined;
+  try {
+    return parseStatTicks(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** utime + stime of one process in seconds; undefined once it has gone. */
+export function cpuSecondsOf(pid: number): number | undefined {
+  const t = cpuTicks(pid);
+  return t ? (t.user + t.system) / TICKS_PER_SECOND : undefined;
 }
 
 /**

@@ -105,3 +105,14 @@ export class Sampler {
     };
   }
 }
+
+/** Role -> slot of a path's watched processes and the target, as figures record them (detail.cpuSlots) next to detail.cpuSeconds. */
+export function cpuSlotsOf(watched: readonly WatchedProcess[]): Record<string, Slot> {
+  return Object.fromEntries([...watched.map((w) => [w.role, w.slot] as const), ['target', 'target'] as const]);
+}
+
+/** The names of a path's processes that are not watched (their CPU time would be missing from the path's sums). */
+export function unwatchedProcesses(procs: readonly { name: string; pid: number }[], watched: readonly WatchedProcess[]): string[] {
+  const pids = new Set(watched.map((w) => w.pid));
+  return procs.filter((p) => !pids.has(p.pid)).map((p) => p.name);
+}

@@ -48,7 +48,7 @@ export const socatUdpPath: PathDef = {
     const port = await freeUdpPort();
     const host = ctx.sites.address('relay');
     const proc = ctx.sites.start('relay', 'socat (UDP)', ctx.tools.socat!, ['-T', '60', '-b', '65536', `UDP4-LISTEN:${port},bind=${host},reuseaddr,fork`, `UDP4:${target.host}:${target.port}`]);
-    return { endpoint: { host, port }, watched: [], procs: [proc], stop: () => stopProcs([proc]) };
+    return { endpoint: { host, port }, watched: [{ slot: 'sender', role: 'socat (all forks)', pid: proc.pid, tree: true }], procs: [proc], stop: () => stopProcs([proc]) };
   },
 };
 

@@ -1,4 +1,5 @@
 /** latest.md: machine and date, the targets with PASS/MISS, then one table per scenario. */
+import { COST_SLOTS, costToFloor, type CpuCost } from './cpu-cost.js';
 import { baselineColumns, formatValue, ratio } from './format.js';
 import type { BenchResult, Figure, ScenarioResult } from './model.js';
 
@@ -37,6 +38,25 @@ function scenarioSection(s: ScenarioResult): string[] {
   if (disturbed.length) lines.push(`† Programs outside the bench used more than ${DISTURBED * 100}% of a core during this measurement (up to ${Math.round(Math.max(...disturbed.map(disturbance)) * 100)}%); treat the figure with care.`);
   for (const note of s.notes) lines.push(`- ${note}`);
   lines.push('');
+  if (s.cpuCosts?.length) lines.push(...cpuCostSection(s.cpuCosts, labels));
+  return lines;
+}
+
+const SLOT_TITLES: Record<(typeof COST_SLOTS)[number], string> = { sender: 'sender end', relay: 'relay', listener: 'listener end' };
+
+/** CPU per GiB or per connection of each path's own processes, next to the floors', socat's and ssh -L's. */
+function cpuCostSection(costs: CpuCost[], labels: Map<string, string>): string[] {
+  const cell = (v: number | undefined) => (v === undefined ? '' : formatValue(v));
+  const lines = [
+    `| path | measured | unit | ${COST_SLOTS.map((k) => SLOT_TITLES[k]).join(' | ')} | ends + relay | × Node floor | per process |`,
+    `|---|---|---|${COST_SLOTS.map(() => '---:|').join('')}---:|---:|---|`,
+  ];
+  for (const c of costs) {
+    const toFloor = costToFloor(costs, c);
+    const processes = Object.entries(c.byProcess).map(([role, v]) => `${role} ${formatValue(v)}`).join(', ');
+    lines.push(`| ${escape(labels.get(c.path) ?? c.path)} | ${c.measurement} | ${c.unit} | ${COST_SLOTS.map((k) => cell(c.bySlot[k])).join(' | ')} | ${formatValue(c.sum)} | ${toFloor === undefined ? '' : `${toFloor.toFixed(2)}×`} | ${escape(processes)} |`);
+  }
+  lines.push('', 'CPU cost: user + system time (/proc/PID/stat) each process used during the measurement, per GiB moved (CPU seconds) or per connection set up (CPU ms); ends + relay is the sum of the path\'s own processes (the target and the driver are the same for every path and left out). × Node floor divides that sum by the floor chain\'s (the TLS one for TLS paths).', '');
   return lines;
 }
 
@@ -49,6 +69,7 @@ export function renderMarkdown(r: BenchResult): string {
     `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}`,
     `- Node: ${m.node}`,
     `- Mode: ${r.mode} (${(r.seconds / 60).toFixed(1)} min); options: \`${JSON.stringify(r.options)}\``,
+    ...(r.loadAverage ? [`- Load average (1, 5, 15 min): ${r.loadAverage.start.join(', ')} at the start, ${r.loadAverage.end.join(', ')} at the end`] : []),
     '',
     'Every process (relay, each hybridge end, target, driver, socat, sshd, ssh) runs separately on 127.0.0.1. Hybridge paths get a fresh relay per path and scenario.',
     '',

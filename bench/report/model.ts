@@ -1,4 +1,5 @@
 /** The bench's results: what latest.json holds and the Markdown and SVG reports are drawn from. */
+import type { CpuCost } from './cpu-cost.js';
 
 export type Better = 'higher' | 'lower';
 
@@ -32,6 +33,8 @@ export interface ScenarioResult {
   /** Skipped paths and other remarks. */
   notes: string[];
   seconds: number;
+  /** CPU per GiB moved and per connection set up, per process and summed (derived from the figures' CPU detail). */
+  cpuCosts?: CpuCost[];
 }
 
 export type TargetStatus = 'PASS' | 'MISS' | 'N/A';
@@ -62,4 +65,6 @@ export interface BenchResult {
   notes: string[];
   scenarios: ScenarioResult[];
   targets: TargetResult[];
+  /** The 1, 5 and 15 minute load averages when the run started and ended (other programs on the machine). */
+  loadAverage?: { start: number[]; end: number[] };
 }

@@ -2,6 +2,7 @@
  * latest.svg: horizontal bars per path for the figures people compare first (throughput, set-up,
  * concurrency, HTTP, UDP). Hand-written SVG, no dependencies.
  */
+import { costFigures } from './cpu-cost.js';
 import { formatValue } from './format.js';
 import type { BenchResult, Figure, PathInfo } from './model.js';
 
@@ -15,7 +16,9 @@ const PANELS: Panel[] = [
   { scenario: 's1', metric: 'download', title: 'Single stream, download (MB/s, higher is better)' },
   { scenario: 's1', metric: 'upload', title: 'Single stream, upload (MB/s, higher is better)' },
   { scenario: 's2', metric: 'download', title: '8 streams, aggregate download (MB/s, higher is better)' },
+  { scenario: 's1', metric: 'cpu-download', title: 'Single stream: CPU of both ends and the relay per GiB downloaded (s, lower is better)' },
   { scenario: 's3', metric: 'p99', title: 'Connection set-up p99 (ms, lower is better)' },
+  { scenario: 's3', metric: 'cpu-set-up', title: 'Connection set-up: CPU of both ends and the relay per connection (ms, lower is better)' },
   { scenario: 's4', metric: 'p99', title: 'Concurrent connections: echo latency p99 (ms, lower is better)' },
   { scenario: 's4', metric: 'mem-relay', title: 'Concurrent connections: relay memory per connection (KiB, lower is better)' },
   { scenario: 's5', metric: 'usable', title: 'RDP-like sessions: all usable after (ms, lower is better)' },
@@ -65,7 +68,8 @@ export function renderSvg(r: BenchResult): string {
   for (const panel of PANELS) {
     const s = r.scenarios.find((x) => x.id === panel.scenario);
     if (!s) continue;
-    const figures = s.paths.map((p) => s.figures.find((f) => f.path === p.id && f.metric === panel.metric)).filter((f): f is Figure => f !== undefined);
+    const all = [...s.figures, ...(s.cpuCosts ?? []).flatMap(costFigures)];
+    const figures = s.paths.map((p) => all.find((f) => f.path === p.id && f.metric === panel.metric)).filter((f): f is Figure => f !== undefined);
     if (figures.length === 0) continue;
     const values = figures.map((f) => f.value ?? 0).filter((v) => v > 0);
     const max = Math.max(...values, 1e-9);

@@ -9,7 +9,7 @@ import type { Profile } from '../config.js';
 import { waitForQuiet } from '../lib/cpu.js';
 import { delay } from '../lib/net.js';
 import { progress } from '../lib/progress.js';
-import { Sampler } from '../lib/sampler.js';
+import { cpuSlotsOf, Sampler, unwatchedProcesses } from '../lib/sampler.js';
 import { startTarget, type RunningTarget } from '../lib/tools.js';
 import { exitedProcess, type BenchContext, type PathDef, type RunningPath } from '../paths/types.js';
 import type { Figure, ScenarioResult } from '../report/model.js';
@@ -31,6 +31,18 @@ function shareCpuDetail(figures: Figure[]): void {
   if (distinct.size !== 1) return;
   const cpuSeconds = JSON.parse([...distinct][0]!) as Record<string, number>;
   for (const f of figures) if (!f.detail?.cpuSeconds) f.detail = { ...f.detail, cpuSeconds };
+}
+
+/**
+ * Records which slot (sender end, relay, listener end, target) each CPU figure's process is, for the
+ * report's CPU cost per GiB and per connection; notes a process of the path that is not watched.
+ */
+function recordCpuSlots(figures: Figure[], path: RunningPath, pathId: string, notes: string[]): void {
+  const cpuSlots = cpuSlotsOf(path.watched);
+  for (const f of figures) if (f.detail?.cpuSeconds) f.detail = { ...f.detail, cpuSlots };
+  const missing = unwatchedProcesses(path.procs, path.watched);
+  const note = `${pathId}: the CPU time of ${missing.join(', ')} is not watched, so the path's CPU sums leave it out`;
+  if (missing.length && !notes.includes(note)) notes.push(note);
 }
 
 /** Time spent waiting for a quiet machine so far in this run. */
@@ -149,6 +161,7 @@ async function runPaths(ctx: BenchContext, profile: Profile, scenario: Scenario,
       });
       phase('measure');
       shareCpuDetail(got);
+      recordCpuSlots(got, path, def.id, notes);
       const dead = exitedProcess(path);
       for (const f of got) {
         if (dead && f.value !== null) Object.assign(f, { value: null, errors: f.errors + 1, error: dead });

@@ -4,9 +4,9 @@
  * upload throughput (S8) and sequential set-up latency (S9). The cost is the median "on" figure's
  * difference from the median "off" one, in per cent.
  */
-import { cpuTicks, TICKS_PER_SECOND } from '../lib/cpu.js';
+import { cpuSecondsOf } from '../lib/cpu.js';
 import { runDriver } from '../lib/tools.js';
-import { round } from '../lib/stats.js';
+import { median, round } from '../lib/stats.js';
 import { metricsPath, SCRAPE_INTERVAL_MS } from '../paths/metrics.js';
 import type { Endpoint } from '../paths/types.js';
 import type { Figure } from '../report/model.js';
@@ -28,20 +28,9 @@ const SETUP_COST: MetricDef = { metric: 'setup-cost', label: 'set-up cost of met
 const CPU_ADDED: MetricDef = { metric: 'cpu-per-connection', label: 'CPU metrics add per connection (both ends and the relay, in-process)', unit: 'µs', better: 'lower' };
 const CPU_COST: MetricDef = { metric: 'cpu-cost', label: 'that CPU as a share of the set-up time (metrics off)', unit: '%', better: 'lower' };
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
 /** CPU seconds the variant's processes (relay and both ends) have used so far. */
 function cpuSeconds(pids: readonly number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    const t = cpuTicks(pid);
-    if (t) ticks += t.user + t.system;
-  }
-  return ticks / TICKS_PER_SECOND;
+  return pids.reduce((sum, pid) => sum + (cpuSecondsOf(pid) ?? 0), 0);
 }
 
 /**

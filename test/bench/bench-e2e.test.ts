@@ -7,7 +7,10 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { ComparedFigure } from '../../bench/report/compare.js';
 import type { BenchResult } from '../../bench/report/model.js';
 import { runBench as runBenchProcess } from '../helpers/bench-run.js';
 import { processesMentioning } from '../helpers/processes.js';
@@ -43,9 +46,19 @@ describe('bench harness (tiny run)', () => {
       }
     }
     assert.equal(result.scenarios[0]!.figures.length, expectedPaths.length * 2, 'upload and download per path');
-    const t4 = result.targets.find((t) => t.id === 'T4' && t.path === 'bridge-ws');
-    assert.ok(t4 && (t4.status === 'PASS' || t4.status === 'MISS'));
-    assert.match(t4.measured, /set-up p99 [\d.]+ ms \[Node floor [\d.]+ ms\]/, 'the floor chain ran the same check');
+    const l1 = result.targets.find((t) => t.id === 'L1' && t.path === 'bridge-ws');
+    assert.ok(l1 && (l1.status === 'PASS' || l1.status === 'MISS'));
+    assert.match(l1.measured, /^upload [\d.]+× \([\d.,]+ vs [\d.,]+ MB\/s\); download [\d.]+× /, 'held against the Node floor of the same run');
+    assert.ok(result.loadAverage && result.loadAverage.start.length === 3);
+    // CPU per GiB (s1) and per connection (s3) of each process the path started, by slot.
+    for (const [s, measurement] of [[result.scenarios[0]!, 'upload'], [result.scenarios[1]!, 'set-up']] as const) {
+      const bridge = s.cpuCosts?.find((c) => c.path === 'bridge-ws' && c.measurement === measurement);
+      assert.ok(bridge, `${s.id}: a CPU cost for bridge-ws ${measurement}`);
+      assert.deepEqual(Object.keys(bridge.byProcess).sort(), ['bridge -L', 'bridge -T', 'hybridge server']);
+      assert.deepEqual(Object.keys(bridge.bySlot).sort(), ['listener', 'relay', 'sender']);
+      assert.ok(s.cpuCosts!.some((c) => c.path === 'node-chain' && c.measurement === measurement), `${s.id}: the floor's CPU cost`);
+      assert.ok(!s.cpuCosts!.some((c) => c.path === 'direct'), 'direct starts no process of its own');
+    }
 
     const md = readFileSync(join(out, 'latest.md'), 'utf8');
     assert.match(md, /^# hybridge benchmark/);
@@ -54,6 +67,8 @@ describe('bench harness (tiny run)', () => {
     assert.match(md, /\| bridge -L\/-T \(WS\) \| download \| [\d.,]+( †)? \| MB\/s \| [\d.]+× \|/);
     assert.match(md, /\| 3 bare Node forwarders in series \(floor\) \| upload \| [\d.,]+( †)? \| MB\/s \|/);
     assert.match(md, /\| path \| figure \| value \| unit \| × direct \|( × socat \|)? × Node floor \|/);
+    assert.match(md, /\| path \| measured \| unit \| sender end \| relay \| listener end \| ends \+ relay \| × Node floor \| per process \|/);
+    assert.match(md, /\| bridge -L\/-T \(WS\) \| set-up \| ms\/connection \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+× \| hybridge server [\d.]+, bridge -L [\d.]+, bridge -T [\d.]+ \|/);
     const svg = readFileSync(join(out, 'latest.svg'), 'utf8');
     assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
     assert.match(svg, /<rect x="\d+" y="[\d.]+" width="[\d.]+" height="\d+" fill="#4285f4"\/>/);
@@ -94,5 +109,38 @@ describe('bench harness (tiny run)', () => {
     }
     assert.deepEqual(readdirSync(tmp), [], 'the temp dir was removed');
     assert.deepEqual(processesMentioning(tmp), [], 'no process the bench started is still running (redis-server included)');
+  });
+
+  test('bench:compare alternates runs of two builds (here this build twice) and prints medians and B / A per figure and CPU slot', { timeout: 90_000 }, async () => {
+    const compare = fileURLToPath(new URL('../../bench/compare.js', import.meta.url));
+    const root = fileURLToPath(new URL('../../../', import.meta.url));
+    const compareOut = join(tmp, '..', 'compare');
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [compare, ...args], { env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+        child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+        const timer = setTimeout(() => child.kill('SIGKILL'), 80_000);
+        child.on('exit', (code) => {
+          clearTimeout(timer);
+          resolve({ code, stdout, stderr });
+        });
+      });
+    const bad = await run(['--runs', '2']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^bench:compare: --other DIR is required\n/);
+    const r = await run(['--other', root, '--runs', '1', '--out', compareOut, '--', '--tiny', '--skip-tls', '--only', 's3', '--paths', 'node-chain']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /compare: run 1\/1, A \(.+\)\n[\s\S]*compare: run 1\/1, B \(this checkout\)/);
+    assert.match(r.stdout, /\| s3 \| node-chain \| set-up p50 \| ms \| [\d.]+ \| [\d.]+ \| [\d.]+× \| (runs overlap|\*\*better\*\*|\*\*worse\*\*) \|/, 'one run each: any verdict');
+    const saved = JSON.parse(readFileSync(join(compareOut, 'compare.json'), 'utf8')) as { figures: ComparedFigure[] };
+    const metrics = saved.figures.map((f) => f.metric);
+    for (const m of ['p50', 'p95', 'p99', 'cpu-set-up', 'cpu-set-up-sender', 'cpu-set-up-relay', 'cpu-set-up-listener']) assert.ok(metrics.includes(m), `${m} compared: ${metrics.join(', ')}`);
+    const a = JSON.parse(readFileSync(join(compareOut, 'a-1', 'latest.json'), 'utf8')) as BenchResult;
+    assert.equal(a.options.hybridge, root.replace(/\/$/, ''), 'run A used the other build through --hybridge');
+    assert.deepEqual(readdirSync(tmp), [], 'the temp dirs were removed');
+    assert.deepEqual(processesMentioning('node-forwarder.js'), []);
   });
 });
