@@ -36,14 +36,15 @@ describe('WebSocket upgrades on the HTTP address', () => {
       ws.once('error', reject);
     });
   };
-  const status = async (path: string, headers?: Record<string, string>): Promise<number> => {
+  const answer = async (path: string, headers?: Record<string, string>): Promise<{ statusCode: number; statusMessage: string }> => {
     try {
       (await open(path, { headers })).terminate();
-      return 101;
+      return { statusCode: 101, statusMessage: '' };
     } catch (err) {
-      return (err as { statusCode: number }).statusCode;
+      return err as { statusCode: number; statusMessage: string };
     }
   };
+  const status = async (path: string, headers?: Record<string, string>): Promise<number> => (await answer(path, headers)).statusCode;
   const auth = (entity = 'up') => ({ ServiceBusAuthorization: relay.token(entity) });
 
   before(async () => {
@@ -99,6 +100,9 @@ describe('WebSocket upgrades on the HTTP address', () => {
     assert.equal(contexts[before]!.requestTarget, undefined);
     assert.equal(contexts[before]!.query, 'q=1');
     ws.terminate();
+    const direct = await open('/up/p?q=1&sb-hc-via=http', { headers: auth() });
+    assert.equal(contexts[before + 1]!.requestTarget, '/up/p?q=1', 'the same on the HTTP address is one (its own sb-hc-via taken out)');
+    direct.terminate();
   });
 
   it('a token is checked as for relayed HTTP: none where one is required is 401, one for another entity is refused, an anonymous hybrid connection needs none', async () => {
@@ -109,8 +113,12 @@ describe('WebSocket upgrades on the HTTP address', () => {
   });
 
   it('no such hybrid connection, or no listener: 404', async () => {
-    assert.equal(await status('/nothing-here/x', auth('nothing-here')), 404);
-    assert.equal(await status('/alone/x', auth('alone')), 404);
+    const unknown = await answer('/nothing-here/x', auth('nothing-here'));
+    assert.equal(unknown.statusCode, 404);
+    assert.match(unknown.statusMessage, /no hybrid connection matches/);
+    const alone = await answer('/alone/x', auth('alone'));
+    assert.equal(alone.statusCode, 404);
+    assert.match(alone.statusMessage, /No listener is connected to "alone"/);
   });
 
   it("a listener's refusal is the client's status", async () => {
