@@ -19,6 +19,8 @@ export interface SeenMessage {
 
 export interface TargetSession {
   url: string;
+  /** The address the bridge connected from. */
+  remoteAddress: string | undefined;
   headers: IncomingMessage['headers'];
   protocol: string;
   ws: WebSocket;
@@ -70,7 +72,7 @@ export async function startWebSocketTarget(): Promise<WebSocketTarget> {
 }
 
 function serve(target: WebSocketTarget, ws: WebSocket, req: IncomingMessage): void {
-  const session: TargetSession = { url: req.url ?? '', headers: req.headers, protocol: ws.protocol, ws, messages: [], digest: new Digest(), pongs: [] };
+  const session: TargetSession = { url: req.url ?? '', remoteAddress: req.socket.remoteAddress, headers: req.headers, protocol: ws.protocol, ws, messages: [], digest: new Digest(), pongs: [] };
   target.sessions.push(session);
   const url = new URL(session.url, 'http://target');
   ws.on('error', () => undefined);

@@ -64,7 +64,7 @@ for (const tls of [false, true]) {
       withTimeout(once(ws, 'close').then(([code, reason]) => ({ code: code as number, reason: (reason as Buffer).toString('utf8') })), 5000, 'the close');
 
     before(async () => {
-      relay = await startRelay({ tls, log: logs.log, hybridConnections: ['ws', 'nolistener'] });
+      relay = await startRelay({ tls, log: logs.log, hybridConnections: ['ws', 'nolistener', 'wsb'] });
       target = await startWebSocketTarget();
       bridge = await startBridge(['-x', relay.connectionString(), '-H', `ws:http/127.0.0.1:${target.port}`], { env: trustRelay(relay).env });
     });
@@ -175,6 +175,17 @@ for (const tls of [false, true]) {
       ws.close();
       await closed(ws);
     });
+
+    if (!tls)
+      test('-b sets the source address of the connection to the target', async () => {
+        await startBridge(['-x', relay.connectionString(), '-b', '127.0.0.2', '-H', `wsb:http/127.0.0.1:${target.port}`]);
+        const count = target.sessions.length;
+        const ws = new WebSocket(address('/wsb/echo'), { headers: { ServiceBusAuthorization: relay.token('wsb') }, perMessageDeflate: false });
+        await withTimeout(once(ws, 'open'), 5000, 'open');
+        assert.equal((await session(count)).remoteAddress, '127.0.0.2');
+        ws.close();
+        await closed(ws);
+      });
 
     if (!tls)
       test('a client that does not read holds the target back', async () => {

@@ -8,11 +8,12 @@ import type { Logger } from '../../util/logger.js';
 import { clientConnection, openWebSocket, WebSocketHandshakeError, WebSocketTimeoutError, type OpenedWebSocket } from '../../websocket/client-handshake.js';
 import type { WsConnection } from '../../websocket/connection.js';
 import type { HttpRemoteBinding } from '../config/index.js';
+import { outboundBinding, type OutboundOptions } from '../outbound-address.js';
 import { targetRequestHeaders } from './http-headers.js';
 import { targetPath } from './http-target-path.js';
 import { spliceWebSockets } from './websocket-splice.js';
 
-export interface HttpWebSocketOptions {
+export interface HttpWebSocketOptions extends Pick<OutboundOptions, 'sourceAddress' | 'addressFamily'> {
   relayName: string;
   log: Logger;
   lifecycle: ConnectionLifecycle;
@@ -65,8 +66,11 @@ async function upgrade(context: AcceptContext, requestTarget: string, options: H
     },
   });
   const started = Date.now();
+  const { localAddress, family } = outboundBinding(options);
   try {
     target = await openWebSocket(`${origin}${path}`, {
+      localAddress,
+      family: family === 0 ? undefined : family,
       headers: targetHandshakeHeaders(context.connectHeaders),
       protocols: parseProtocolList(headerValue(context.connectHeaders, 'sec-websocket-protocol')),
       timeoutMs: TARGET_HANDSHAKE_MS,

@@ -132,7 +132,7 @@ export class RemoteForwarder {
       maxAuthorizationFailures: LISTENER_MAX_AUTHORIZATION_FAILURES,
       requestHandler: createHttpRequestHandler(httpBindings, { ...o.outbound, relayName: o.relayName, log: o.log, lifecycle: o.lifecycle, affinity }),
       // WebSocket upgrades on the relay's HTTP address go to the -H targets; every other accept is a stream.
-      acceptHandler: createHttpUpgradeHandler({ relayName: o.relayName, log: o.log, lifecycle: o.lifecycle, nextBinding: takeTurns(httpBindings) }),
+      acceptHandler: createHttpUpgradeHandler({ ...o.outbound, relayName: o.relayName, log: o.log, lifecycle: o.lifecycle, nextBinding: takeTurns(httpBindings) }),
     });
     if (affinity) listener.on('clientConnectionClosed', (id) => affinity.close(id));
     listener.on('online', () => {
