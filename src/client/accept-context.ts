@@ -50,7 +50,7 @@ export function acceptContext(command: AcceptCommand, entityPath: string): Accep
       .split('&')
       .filter((p) => p && !/^sb-hc-[^=]*=/i.test(p))
       .join('&');
-    if (isHttpUpgradeAddress(url.search.replace(/^\?/, ''))) requestTarget = `${url.pathname.replace(/^\/(\$|%24)hc(?=\/)/i, '')}${query ? `?${query}` : ''}`;
+    if (isHttpUpgradeAddress(url.search.replace(/^\?/, ''))) requestTarget = rawRequestTarget(command.address);
   } catch {
     // A malformed address fails when we open it; the context just stays empty.
   }
@@ -64,4 +64,17 @@ export function headerValue(headers: Record<string, string>, name: string): stri
 
 export function isAcceptAsWebSocket(decision: AcceptDecision): decision is AcceptAsWebSocket {
   return typeof decision === 'object' && decision !== null && 'onWebSocket' in decision;
+}
+
+/**
+ * The path and query of an accept address as the relay wrote them, `/$hc` taken off and sb-hc-*
+ * parameters out: not through URL, which resolves dot segments (`a/%2e%2e/b` would become `b`) and
+ * would hide from a proxy's confinement checks what the client asked for.
+ */
+function rawRequestTarget(address: string): string {
+  const raw = address.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '').replace(/#.*$/, '');
+  const q = raw.indexOf('?');
+  const path = (q < 0 ? raw : raw.slice(0, q)).replace(/^\/(\$|%24)hc(?=\/)/i, '');
+  const query = q < 0 ? '' : raw.slice(q + 1).split('&').filter((p) => p && !/^sb-hc-[^=]*=/i.test(p)).join('&');
+  return `${path}${query ? `?${query}` : ''}`;
 }

@@ -9,6 +9,8 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { endBridgeSuite, startBridge } from '../bridge/bridge-kit.js';
@@ -152,6 +154,15 @@ for (const tls of [false, true]) {
       assert.equal((await refusal(open('/ws/echo/..%2f..%2fsecret'))).statusCode, 400);
     });
 
+    test('a WebSocket is confined to the -H path as requests are (dot segments sent raw, as ws and browsers never do)', async () => {
+      const count = target.sessions.length;
+      for (const path of ['/ws/%2e%2e/etc/passwd', '/ws/echo/%2e%2e/%2e%2e/secret', '/ws/echo/..%5csecret']) {
+        assert.equal(await rawUpgrade(relay, path), 400, path);
+      }
+      assert.equal(target.sessions.length, count, 'the target saw none of them');
+      await bridge.waitForOutput(/WebSocket upgrade refused: the request path leaves the target's base path/, 5000);
+    });
+
     test('a target that does not read holds the client back: what is in flight stays bounded, nothing is lost', async () => {
       const count = target.sessions.length;
       const ws = await open('/ws/slow');
@@ -212,6 +223,29 @@ for (const tls of [false, true]) {
         await closed(ws);
       });
   });
+}
+
+/** A WebSocket upgrade with the path exactly as given (node:http does not resolve dot segments); resolves with the status. */
+function rawUpgrade(relay: TestRelay, path: string): Promise<number> {
+  const headers = { ServiceBusAuthorization: relay.token('ws'), Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' };
+  const options = { host: '127.0.0.1', port: relay.port, path, headers, agent: false as const, ...(relay.ca && { ca: relay.ca }) };
+  return withTimeout(
+    new Promise<number>((resolve, reject) => {
+      const req = (relay.ca ? httpsRequest : httpRequest)(options);
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('upgrade', (_res, socket) => {
+        socket.destroy();
+        resolve(101);
+      });
+      req.on('error', reject);
+      req.end();
+    }),
+    5000,
+    'raw upgrade',
+  );
 }
 
 /** Waits until `value` has stopped changing for a while (bounded to 10 s). */

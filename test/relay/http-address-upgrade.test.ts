@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { request, type IncomingMessage } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { HybridConnectionListener, type AcceptContext, type AcceptDecision } from '../../src/client/index.js';
@@ -91,6 +92,16 @@ describe('WebSocket upgrades on the HTTP address', () => {
     const relayed = [...relay.server.relayedConnections].find((c) => c.trackingId === context.trackingId);
     assert.equal(relayed?.viaHttpAddress, true, 'the relayed connection is marked as an HTTP-address upgrade');
     ws.terminate();
+  });
+
+  it('the request target keeps dot segments as the client sent them (raw), for the listener to judge', async () => {
+    decide = () => ({ statusCode: 403 });
+    const before = contexts.length;
+    const req = request({ host: '127.0.0.1', port: relay.port, path: '/up/a/%2e%2e/b/./c?k=v', agent: false, headers: { ...auth(), Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' } });
+    const [res] = (await withTimeout(once(req.end(), 'response'), 5000, 'refusal')) as [IncomingMessage];
+    res.resume();
+    assert.equal(res.statusCode, 403);
+    assert.equal(contexts[before]!.requestTarget, '/up/a/%2e%2e/b/./c?k=v');
   });
 
   it('a $hc sender cannot make its accept look like an HTTP-address upgrade', async () => {
