@@ -5,7 +5,7 @@ import { FEATURES_HEADER, LISTENER_FEATURES } from '../protocol/hybridge-extensi
 import { buildHybridConnectionUrl } from '../protocol/relay-endpoint.js';
 import { parseProtocolList } from '../protocol/websocket-handshake.js';
 import { clientConnection, openWebSocket, WebSocketHandshakeError } from '../websocket/client-handshake.js';
-import { acceptContext, headerValue, type AcceptDecision, type AcceptHandler } from './accept-context.js';
+import { acceptContext, headerValue, isAcceptAsWebSocket, type AcceptAsWebSocket, type AcceptDecision, type AcceptHandler } from './accept-context.js';
 import { resolveConnection, type ResolvedConnection } from './connection-options.js';
 import { ControlSession, type ControlSessionEnd } from './control-session.js';
 import { AuthorizationFailedError, EndpointNotFoundError, type RelayError } from './errors.js';
@@ -23,7 +23,7 @@ import {
 } from './listener-options.js';
 import { fetchToken } from './token-fetch.js';
 
-export type { AcceptContext, AcceptDecision, AcceptHandler } from './accept-context.js';
+export type { AcceptAsWebSocket, AcceptContext, AcceptDecision, AcceptHandler } from './accept-context.js';
 export * from './listener-options.js';
 
 /**
@@ -314,6 +314,7 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
         decision = { statusCode: 502, statusDescription: "The Listener's custom AcceptHandler threw an exception. See Listener logs for details." };
       }
     }
+    if (isAcceptAsWebSocket(decision)) return this.acceptAsWebSocket(command.address, context.trackingId, decision);
     if (decision !== true && decision !== undefined && this.options.acceptHandler) {
       const status = decision === false ? { statusCode: 400, statusDescription: 'Rejected by the listener' } : decision;
       return this.reject(command.address, status.statusCode, status.statusDescription ?? 'Rejected by the listener');
@@ -334,6 +335,20 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
     } catch (err) {
       this.emitError(toRelayError(err, 'listener', `accepting connection ${context.trackingId}`));
     }
+  }
+
+  private async acceptAsWebSocket(address: string, trackingId: string, taker: AcceptAsWebSocket): Promise<void> {
+    const protocols = taker.subProtocol === undefined ? [] : [taker.subProtocol];
+    let opened: Awaited<ReturnType<typeof openWebSocket>>;
+    try {
+      opened = await openWebSocket(address, { protocols, timeoutMs: Math.min(this.connection.operationTimeoutMs, 20_000), tls: this.connection.tls, proxy: this.connection.proxy });
+    } catch (err) {
+      const error = toRelayError(err, 'listener', `accepting connection ${trackingId}`);
+      taker.onFailed(error);
+      this.emitError(error);
+      return;
+    }
+    taker.onWebSocket(clientConnection(opened), opened.head);
   }
 
   private async reject(address: string, statusCode: number, description: string): Promise<void> {

@@ -2,6 +2,7 @@ export { HybridConnectionClient, type ConnectRetry, type CreateConnectionOptions
 export {
   DEFAULT_RECONNECT_DELAYS_MS,
   HybridConnectionListener,
+  type AcceptAsWebSocket,
   type AcceptContext,
   type AcceptDecision,
   type AcceptHandler,

@@ -43,3 +43,18 @@ export function encodeConnectionClosed(connection: string): string {
 export function connectionIdFrom(value: unknown): string | undefined {
   return typeof value === 'string' && value.length > 0 && value.length <= MAX_CONNECTION_ID_LENGTH ? value : undefined;
 }
+
+/**
+ * A WebSocket upgrade a client sent to a hybrid connection's HTTP address (`/{hyco}/...`, not
+ * `/$hc/...`) reaches a listener as an ordinary `accept` whose address keeps the client's path and
+ * query, and carries this parameter too. The relay owns the `sb-hc-*` names in its addresses (a
+ * sender's own `sb-hc-*` parameters never reach an accept address), so a listener can trust it; SDK
+ * listeners just open the address as it is.
+ */
+export const HTTP_UPGRADE_PARAM = 'sb-hc-via';
+export const HTTP_UPGRADE_VALUE = 'http';
+
+/** True when an accept address says the connection is a WebSocket upgrade on the HTTP address. */
+export function isHttpUpgradeAddress(query: string): boolean {
+  return query.split('&').some((p) => p.toLowerCase() === `${HTTP_UPGRADE_PARAM}=${HTTP_UPGRADE_VALUE}`);
+}

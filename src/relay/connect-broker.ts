@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { encodeCommand, type AcceptCommand } from '../protocol/control-messages.js';
 import { encodeEntityPath } from '../protocol/relay-endpoint.js';
+import { HTTP_UPGRADE_PARAM, HTTP_UPGRADE_VALUE } from '../protocol/hybridge-extensions.js';
 import { parseProtocolList } from '../protocol/websocket-handshake.js';
 import type { RelayEventBus } from '../observability/events/event-bus.js';
 import type { RelayEventName } from '../observability/events/relay-event.js';
@@ -44,6 +45,7 @@ interface PendingAccept {
   handoffTimer?: NodeJS.Timeout;
   /** Reads the held socket while it waits, so that a sender who gives up is noticed at once. */
   onEarlyData: (chunk: Buffer) => void;
+  viaHttpAddress: boolean;
 }
 
 /** A WebSocket client sends nothing before its 101; more than this while waiting is abuse. */
@@ -60,6 +62,8 @@ export interface SenderRequest {
   grant: Grant;
   /** The sender's Authorization header carried its relay token: the listener does not get it. */
   authorizationConsumed?: boolean;
+  /** The upgrade came to the hybrid connection's HTTP address (websocket-upgrade-relay.ts), not to `$hc`. */
+  viaHttpAddress?: boolean;
 }
 
 /** A relayed WebSocket connection and who was admitted to it. */
@@ -77,6 +81,8 @@ export interface RelayedConnection {
   listenerId: string | undefined;
   /** When the sender's upgrade arrived. */
   requestedAt: number;
+  /** A WebSocket upgrade on the HTTP address, not a `$hc` sender. */
+  viaHttpAddress?: boolean;
 }
 
 /** Answers a handshake with an HTTP error (through the relay's failure throttle) and logs it. */
@@ -181,6 +187,7 @@ export class ConnectBroker {
         path: `${encodeEntityPath(entity)}${request.rawSuffix ? '/' + request.rawSuffix : ''}`,
         query: gesture.appQuery,
       },
+      viaHttpAddress: request.viaHttpAddress === true,
       timer: setTimeout(() => this.expire(secret), this.options.acceptTimeoutMs),
       onEarlyData: (chunk) => {
         // Kept for the pairing, in case a client does send early; a flood is cut off.
@@ -272,7 +279,10 @@ export class ConnectBroker {
     }
     const offered = parseProtocolList(pending.req.headers['sec-websocket-protocol'] as string | undefined);
     const requested = parseProtocolList(req.headers['sec-websocket-protocol'] as string | undefined)[0];
-    const senderProtocol = requested && offered.includes(requested) ? requested : offered[0];
+    // A `$hc` sender gets the first protocol it offered when the listener named none (as Azure does);
+    // an upgrade on the HTTP address gets exactly what the listener (its target, behind -H) chose.
+    const chosen = requested && offered.includes(requested) ? requested : undefined;
+    const senderProtocol = pending.viaHttpAddress ? chosen : (chosen ?? offered[0]);
     acceptUpgrade(req, socket, requested);
     acceptUpgrade(pending.req, pending.socket, senderProtocol);
     socket.setNoDelay(true);
@@ -287,6 +297,7 @@ export class ConnectBroker {
       senderAgent: clientAgent(pending.req),
       listenerId: pending.target?.listenerId,
       requestedAt: pending.requestedAt,
+      ...(pending.viaHttpAddress && { viaHttpAddress: true }),
       pair: undefined as unknown as PairedConnection,
     };
     connection.pair = new PairedConnection(pending.socket, socket, this.options.maxLegBufferedBytes, {
@@ -332,7 +343,8 @@ export class ConnectBroker {
         pending.target = target;
         const base = target.channel && !this.options.publicBaseUrl ? target.channel.baseUrl : this.options.publicBaseUrl!;
         const query = pending.pathAndQuery.query ? `${pending.pathAndQuery.query}&` : '';
-        pending.command.address = `${base}/$hc/${pending.pathAndQuery.path}?${query}sb-hc-action=accept&sb-hc-id=${pending.secret}`;
+        const via = pending.viaHttpAddress ? `&${HTTP_UPGRADE_PARAM}=${HTTP_UPGRADE_VALUE}` : '';
+        pending.command.address = `${base}/$hc/${pending.pathAndQuery.path}?${query}sb-hc-action=accept&sb-hc-id=${pending.secret}${via}`;
         const redispatch = () => {
           if (this.pending.has(pending.secret)) void this.dispatchOrFail(pending, `The listener of "${pending.entity}" went away before accepting`);
         };

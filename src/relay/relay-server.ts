@@ -39,6 +39,7 @@ import { enforceNamespaceChange } from './namespace-enforcement.js';
 import { NamespaceStore, type NamespaceChange, type StoreBackend } from './namespace-store.js';
 import { proxyProtocolFront, type ProxyProtocolListener } from './proxy-protocol-listener.js';
 import { Refusals, type RefusalContext } from './refusals.js';
+import { relayHttpAddressUpgrade, type HttpAddressUpgradeContext } from './websocket-upgrade-relay.js';
 import { answerRuntimeInformation, isRuntimeInformationRequest, type RuntimeInformationContext } from './runtime-information.js';
 import { gestureToken, headerValue, isHcPath, listenerIdFromTracking, parseHcGesture, parseRelayedTarget, rawSuffixAfter, type HcGesture, type RelayedTarget } from './request-url.js';
 
@@ -426,7 +427,7 @@ export class RelayServer {
     if (!byAddress.allowed) return this.refusals.byAddress(req, byAddress, 'handshake', () => rejectUpgrade(socket, 403, ADDRESS_REFUSED));
     const url = req.url ?? '/';
     if (url.length > this.limits.maxRequestTargetBytes) return this.refuse(req, socket, 414, `the request target is longer than ${this.limits.maxRequestTargetBytes} bytes`, 'handshake', '');
-    if (!isHcPath(url)) return this.refuse(req, socket, 404, 'WebSocket endpoints live under /$hc/{hybrid connection}', 'handshake', '');
+    if (!isHcPath(url)) return this.onHttpAddressUpgrade(req, socket, head, url);
     const gesture = parseHcGesture(url);
     if (!gesture) return this.refuse(req, socket, 400, 'malformed URL encoding in the request path', 'handshake', '');
     if (this.draining && gesture.action !== 'accept' && gesture.action !== 'request') return this.refuse(req, socket, 503, 'The relay is shutting down', 'handshake', gesture.path);
@@ -442,6 +443,21 @@ export class RelayServer {
       default:
         return this.refuse(req, socket, 400, 'sb-hc-action must be listen, connect, accept or request', 'handshake', gesture.path);
     }
+  }
+
+  /** A WebSocket upgrade on a hybrid connection's HTTP address (websocket-upgrade-relay.ts). */
+  private onHttpAddressUpgrade(req: IncomingMessage, socket: Socket, head: Buffer, url: string): void {
+    if (this.draining) return this.refuse(req, socket, 503, 'The relay is shutting down', 'sender', '');
+    const context: HttpAddressUpgradeContext = {
+      store: this.store,
+      authorizer: this.authorizer,
+      broker: this.broker,
+      refuse: (status, reason, hyco, headers) => this.refuse(req, socket, status, reason, 'sender', hyco, headers),
+      onAuthenticated: (s) => this.gate.authenticated(s),
+      hasRoom: () => this.namespaceConnections < this.limits.maxConnectionsPerNamespace,
+      namespaceFullReason: () => this.namespaceFullReason(),
+    };
+    void relayHttpAddressUpgrade(context, req, socket, head, url).catch(() => this.refuse(req, socket, 503, 'The relay could not check the token now', 'sender', ''));
   }
 
   private refuse(req: IncomingMessage, socket: Socket, status: number, reason: string, what: string, hyco: string, headers?: Record<string, string>): void {
@@ -519,7 +535,7 @@ export class RelayServer {
     let cut = false;
     const connection = this.lifecycle.open({
       role: 'relay',
-      fields: { hyco: c.entity, trackingId: c.trackingId, listenerId: c.listenerId, remote: c.remote.address, ...(c.senderAgent ? { agent: c.senderAgent } : {}) },
+      fields: { hyco: c.entity, trackingId: c.trackingId, listenerId: c.listenerId, remote: c.remote.address, ...(c.senderAgent ? { agent: c.senderAgent } : {}), ...(c.viaHttpAddress ? { via: 'http' } : {}) },
       bytes: () => ({ toListener: pair.bytesSenderToListener, toSender: pair.bytesListenerToSender }),
       abort: () => {
         cut = true;

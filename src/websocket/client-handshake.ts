@@ -30,6 +30,9 @@ export interface OpenWebSocketOptions {
    * used through a proxy (the proxy makes the connection).
    */
   connectRetryMs?: number;
+  /** Source address and address family of the TCP connection (-H targets: `-b`, `AddressFamily`); not used through a proxy. */
+  localAddress?: string;
+  family?: 4 | 6;
 }
 
 /** How a client reaches a relay: TLS trust and proxy. */
@@ -127,6 +130,9 @@ export function openWebSocket(address: string, options: OpenWebSocketOptions = {
         (raw) => (settled ? raw.destroy() : begin(secure ? connectTls(host, port, options.tls, raw) : raw)),
         (err: Error) => fail(err),
       );
+    } else if (options.localAddress !== undefined || options.family !== undefined) {
+      const raw = net.connect({ host, port, localAddress: options.localAddress, family: options.family });
+      begin(secure ? connectTls(host, port, options.tls, raw) : raw);
     } else begin(secure ? connectTls(host, port, options.tls) : net.connect({ host, port }));
 
     function startTimer(): void {

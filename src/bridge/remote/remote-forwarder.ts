@@ -13,6 +13,7 @@ import { MuxListener } from '../../mux/mux-listener.js';
 import { relayClientOptions } from '../relay-options.js';
 import { AffinityAgents } from './http-affinity.js';
 import { createHttpRequestHandler } from './http-proxy.js';
+import { createHttpUpgradeHandler } from './http-websocket.js';
 import { createAzbridgeHandler, type AzbridgeHandler } from './serve-azbridge.js';
 
 export interface RemoteForwarderOptions {
@@ -130,6 +131,8 @@ export class RemoteForwarder {
       headers: { [PORTS_HEADER]: encodePortList(this.azbridge.portNames) },
       maxAuthorizationFailures: LISTENER_MAX_AUTHORIZATION_FAILURES,
       requestHandler: createHttpRequestHandler(httpBindings, { ...o.outbound, relayName: o.relayName, log: o.log, lifecycle: o.lifecycle, affinity }),
+      // WebSocket upgrades on the relay's HTTP address go to the -H targets; every other accept is a stream.
+      acceptHandler: createHttpUpgradeHandler({ ...o.outbound, relayName: o.relayName, log: o.log, lifecycle: o.lifecycle, nextBinding: takeTurns(httpBindings) }),
     });
     if (affinity) listener.on('clientConnectionClosed', (id) => affinity.close(id));
     listener.on('online', () => {
@@ -175,4 +178,14 @@ function describeBinding(binding: RemoteBinding): string {
     default:
       return `${binding.portName} -> ${binding.kind}:${binding.host.includes(':') ? `[${binding.host}]` : binding.host}:${binding.port}`;
   }
+}
+
+/** The bindings in turn (undefined when there are none). */
+function takeTurns<T>(items: readonly T[]): () => T | undefined {
+  let turn = 0;
+  return () => {
+    const item = items[turn % Math.max(1, items.length)];
+    turn++;
+    return item;
+  };
 }
