@@ -5,9 +5,10 @@
 // concurrent streams over mux and reports each stream's rate against their mean.
 //
 //   node scripts/mux-throughput.mjs [MIB=256] [ROUNDS=3] [STREAMS=8]
-//   HYBRIDGE_CPU_PROF=dir  also writes --cpu-prof profiles of the ends there.
+//   HYBRIDGE_CPU_PROF=dir  also writes --cpu-prof profiles of the ends there; HYBRIDGE_LOGS=dir their output;
+//   HYBRIDGE_ONLY=mux|plain runs one of the two.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +24,7 @@ const prof = process.env.HYBRIDGE_CPU_PROF;
 const procs = [];
 
 function start(name, args, env = {}) {
-  const flags = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+  const flags = [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${name}.cpuprofile`] : []), ...(process.env.HYBRIDGE_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])];
   const child = spawn(process.execPath, [...flags, bin, ...args], { env: { ...process.env, HOME: data, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const onData = (chunk) => (output += chunk.toString());
@@ -184,6 +185,7 @@ try {
   }
 } finally {
   for (const proc of procs) proc.child.kill(prof ? 'SIGINT' : 'SIGKILL');
+  if (process.env.HYBRIDGE_LOGS) for (const proc of procs) writeFileSync(join(process.env.HYBRIDGE_LOGS, `${proc.name}.log`), proc.output());
   await new Promise((r) => setTimeout(r, prof ? 1500 : 100));
   target.close();
   rmSync(data, { recursive: true, force: true });

@@ -11,7 +11,11 @@
  * added), so what a session can hold for readers that stop is bounded as before plus that budget,
  * and concurrent streams get the same window.
  */
-import type { MuxChannel } from './mux-channel.js';
+/** What the tuner needs to know of a stream's window. */
+export interface TunedWindow {
+  readonly initialWindow: number;
+  readonly currentWindow: number;
+}
 
 /** Largest receive window a stream grows to. */
 export const MAX_STREAM_WINDOW = 8 * 1024 * 1024;
@@ -72,7 +76,7 @@ export class WindowTuner {
    * withholding at most `credit`) when more streams arrived since it grew. Only a stream whose
    * reader kept up (`mayGrow`) grows.
    */
-  windowChange(channel: MuxChannel, credit: number, mayGrow: boolean, streams: number): number {
+  windowChange(channel: TunedWindow, credit: number, mayGrow: boolean, streams: number): number {
     const share = channel.initialWindow + Math.floor(WINDOW_GROWTH_BUDGET / Math.max(1, streams));
     const desired = Math.max(channel.initialWindow, Math.min(this.target, MAX_STREAM_WINDOW, share));
     let change = 0;
@@ -83,7 +87,7 @@ export class WindowTuner {
   }
 
   /** A stream is over: what its window grew by returns to the budget. */
-  released(channel: MuxChannel): void {
+  released(channel: TunedWindow): void {
     this.budget += channel.currentWindow - channel.initialWindow;
   }
 }
