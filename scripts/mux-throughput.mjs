@@ -6,7 +6,7 @@
 //
 //   node scripts/mux-throughput.mjs [MIB=256] [ROUNDS=3] [STREAMS=8]
 //   HYBRIDGE_CPU_PROF=dir  also writes --cpu-prof profiles of the ends there; HYBRIDGE_LOGS=dir their output;
-//   HYBRIDGE_ONLY=mux|plain runs one of the two.
+//   HYBRIDGE_ONLY=mux|plain runs one of the two; HYBRIDGE_BIN=path/main.js runs another build.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
@@ -17,7 +17,7 @@ const mib = Number(process.argv[2] ?? 256);
 const rounds = Number(process.argv[3] ?? 3);
 const streamCount = Number(process.argv[4] ?? 8);
 const bytes = mib * 2 ** 20;
-const bin = new URL('../dist/src/cli/main.js', import.meta.url).pathname;
+const bin = process.env.HYBRIDGE_BIN ?? new URL('../dist/src/cli/main.js', import.meta.url).pathname;
 const key = 'mux-throughput-root-key-0123456789';
 const data = mkdtempSync(join(tmpdir(), 'hybridge-mux-throughput-'));
 const prof = process.env.HYBRIDGE_CPU_PROF;
