@@ -7,6 +7,7 @@
 //   node scripts/mux-throughput.mjs [MIB=256] [ROUNDS=3] [STREAMS=8]
 //   HYBRIDGE_CPU_PROF=dir  also writes --cpu-prof profiles of the ends there; HYBRIDGE_LOGS=dir their output;
 //   HYBRIDGE_ONLY=mux|plain runs one of the two; HYBRIDGE_BIN=path/main.js runs another build.
+import { Buffer } from 'node:buffer';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
