@@ -8,43 +8,21 @@
 //   HYBRIDGE_CPU_PROF=dir  also writes --cpu-prof profiles of the ends there; HYBRIDGE_LOGS=dir their output;
 //   HYBRIDGE_ONLY=mux|plain runs one of the two; HYBRIDGE_BIN=path/main.js runs another build.
 import { Buffer } from 'node:buffer';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { processGroup, waitFor } from './lib-processes.mjs';
 
 const mib = Number(process.argv[2] ?? 256);
 const rounds = Number(process.argv[3] ?? 3);
 const streamCount = Number(process.argv[4] ?? 8);
 const bytes = mib * 2 ** 20;
-const bin = process.env.HYBRIDGE_BIN ?? new URL('../dist/src/cli/main.js', import.meta.url).pathname;
 const key = 'mux-throughput-root-key-0123456789';
 const data = mkdtempSync(join(tmpdir(), 'hybridge-mux-throughput-'));
 const prof = process.env.HYBRIDGE_CPU_PROF;
-const procs = [];
-
-function start(name, args, env = {}) {
-  const flags = [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${name}.cpuprofile`] : []), ...(process.env.HYBRIDGE_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])];
-  const child = spawn(process.execPath, [...flags, bin, ...args], { env: { ...process.env, HOME: data, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const onData = (chunk) => (output += chunk.toString());
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
-  const proc = { name, child, output: () => output };
-  procs.push(proc);
-  return proc;
-}
-
-async function waitFor(proc, pattern, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const m = proc.output().match(pattern);
-    if (m) return m;
-    if (Date.now() > deadline) throw new Error(`${proc.name}: no ${pattern} within ${timeoutMs} ms:\n${proc.output().slice(-2000)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const { procs, start: startProcess } = processGroup(data, process.env.HYBRIDGE_NODE_FLAGS?.split(' ').filter(Boolean) ?? []);
+const start = (name, args, env) => startProcess(name, args, env, prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${name}.cpuprofile`] : []);
 
 async function freePort() {
   const probe = createServer().listen(0, '127.0.0.1');
@@ -57,21 +35,23 @@ async function freePort() {
 // The target: the first byte a client sends says what it wants: 'u' = sink (count `bytes`, answer
 // one byte), 'd' = source (send `bytes`).
 const chunk = Buffer.alloc(64 * 1024, 0x5a);
+
+/** Writes `bytes` bytes to `socket` with backpressure, then calls `done`. */
+function pumpBytes(socket, bytes, done) {
+  let left = bytes;
+  const more = () => {
+    while (left > 0) {
+      const n = Math.min(left, chunk.length);
+      left -= n;
+      if (!socket.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void socket.once('drain', more);
+    }
+    done();
+  };
+  more();
+}
 const target = createServer((socket) => {
   socket.once('data', (first) => {
-    if (first[0] === 0x64) {
-      let left = bytes;
-      const pump = () => {
-        while (left > 0) {
-          const n = Math.min(left, chunk.length);
-          left -= n;
-          if (!socket.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void socket.once('drain', pump);
-        }
-        socket.end();
-      };
-      pump();
-      return;
-    }
+    if (first[0] === 0x64) return pumpBytes(socket, bytes, () => socket.end());
     let got = first.length - 1;
     const check = () => {
       if (got >= bytes) socket.end('k');
@@ -102,19 +82,11 @@ function transfer(port, direction) {
       return;
     }
     socket.write('u');
-    let left = bytes;
-    const pump = () => {
-      while (left > 0) {
-        const n = Math.min(left, chunk.length);
-        left -= n;
-        if (!socket.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void socket.once('drain', pump);
-      }
-    };
     socket.once('data', () => {
       done();
       socket.destroy();
     });
-    pump();
+    pumpBytes(socket, bytes, () => undefined);
   });
 }
 
