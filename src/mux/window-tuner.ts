@@ -23,6 +23,8 @@ export const MAX_STREAM_WINDOW = 8 * 1024 * 1024;
 export const WINDOW_GROWTH_BUDGET = 16 * 1024 * 1024;
 /** The target grows when a round trip's worth per stream reaches this share of it. */
 const GROW_AT = 2 / 3;
+/** A probe unanswered this long is given up (its ACK may have been lost behind another PING) and replaced. */
+export const PROBE_TIMEOUT_MS = 3000;
 /** Marks the tuner's PINGs (the other 4 bytes count), so keep-alive ACKs are told apart. */
 const PROBE_TAG = 0x68627764; // 'hbwd'
 
@@ -30,6 +32,7 @@ export class WindowTuner {
   private target: number;
   private probe: Buffer | undefined;
   private probeCount = 0;
+  private probeSentAt = 0;
   private bytes = 0;
   private readonly streams = new Set<number>();
   private budget = WINDOW_GROWTH_BUDGET;
@@ -44,8 +47,8 @@ export class WindowTuner {
   }
 
   /** DATA of `length` bytes arrived on `stream`; returns the payload of a PING to send now, if one is due. */
-  received(stream: number, length: number): Buffer | undefined {
-    if (this.probe) {
+  received(stream: number, length: number, now: number = Date.now()): Buffer | undefined {
+    if (this.probe && now - this.probeSentAt < PROBE_TIMEOUT_MS) {
       this.bytes += length;
       this.streams.add(stream);
       return undefined;
@@ -55,6 +58,7 @@ export class WindowTuner {
     probe.writeUInt32BE(PROBE_TAG, 0);
     probe.writeUInt32BE(++this.probeCount >>> 0, 4);
     this.probe = probe;
+    this.probeSentAt = now;
     this.bytes = 0;
     this.streams.clear();
     return probe;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { HybridConnectionStream } from '../../src/client/hybrid-connection-stream.js';
 import { DEFAULT_STREAM_WINDOW } from '../../src/mux/session.js';
-import { MAX_STREAM_WINDOW, WINDOW_GROWTH_BUDGET, WindowTuner } from '../../src/mux/window-tuner.js';
+import { MAX_STREAM_WINDOW, PROBE_TIMEOUT_MS, WINDOW_GROWTH_BUDGET, WindowTuner } from '../../src/mux/window-tuner.js';
 import { readAll, waitFor, withTimeout } from '../helpers/async.js';
 import { patternBytes, sha256 } from '../helpers/data.js';
 import { muxPair } from './mux-pair.js';
@@ -79,6 +79,19 @@ describe('mux flow tuning', () => {
     } finally {
       pair.destroy();
     }
+  });
+
+  it('a probe whose ACK never comes is replaced after PROBE_TIMEOUT_MS, so the measurement goes on', () => {
+    const tuner = new WindowTuner(DEFAULT_STREAM_WINDOW);
+    const first = tuner.received(1, 1000, 0)!;
+    assert.ok(first);
+    assert.equal(tuner.received(1, 1000, PROBE_TIMEOUT_MS - 1), undefined, 'one probe at a time');
+    const second = tuner.received(1, 1000, PROBE_TIMEOUT_MS);
+    assert.ok(second && !second.equals(first), 'a new probe replaces the lost one');
+    tuner.received(1, 1024 * 1024, PROBE_TIMEOUT_MS + 1);
+    assert.equal(tuner.acknowledged(first), false, 'the late ACK of the old probe counts for nothing');
+    assert.equal(tuner.acknowledged(second!), true);
+    assert.equal(tuner.targetWindow, 2 * 1024 * 1024);
   });
 
   it('grown windows share one budget evenly: a stream added later shrinks the grown ones back by withholding credit', () => {
