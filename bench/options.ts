@@ -17,8 +17,8 @@ export interface BenchOptions {
 export const USAGE = `usage: npm run bench -- [options]
   --quick            smaller sizes and shorter runs; TLS only for s1 and the WAN scenarios
   --tiny             a seconds-long smoke run (used by test/bench)
-  --only s1,s3       run only these scenarios (s1..s9 on loopback, s8/s9: the cost of metrics, off and on
-                     in alternating rounds; w1..w3 across an emulated WAN in network namespaces, root
+  --only s1,s3       run only these scenarios (s1..s10 on loopback, s8/s9: the cost of metrics, off and on
+                     in alternating rounds; s10: --mux against no mux; w1..w3 across an emulated WAN in network namespaces, root
                      only; "wan" = w1,w2,w3)
   --paths a,b        run only these paths (direct, socat, ssh, node-chain, node-chain-tls, bridge-ws, bridge-tls, bridge-ws-prewarm,
                      tunnel-ws, tunnel-tls, tunnel-ws-prewarm, bridge-ws-mux, tunnel-ws-mux, hyco-ws-ws, hyco-ws-tls, bridge-ws-cluster, ...)

@@ -10,34 +10,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { processGroup, waitFor } from './lib-processes.mjs';
 
 const count = Number(process.argv[2] ?? 20_000);
 const sessions = Number(process.argv[3] ?? 24);
-const bin = new URL('../dist/src/cli/main.js', import.meta.url).pathname;
 const key = 'mux-streams-root-key-0123456789';
 const data = mkdtempSync(join(tmpdir(), 'hybridge-mux-streams-'));
-const procs = [];
-
-function start(name, args, env = {}) {
-  const child = spawn(process.execPath, ['--max-old-space-size=4096', bin, ...args], { env: { ...process.env, HOME: data, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const onData = (chunk) => (output += chunk.toString());
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
-  const proc = { name, child, output: () => output };
-  procs.push(proc);
-  return proc;
-}
-
-async function waitFor(proc, pattern, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const m = proc.output().match(pattern);
-    if (m) return m;
-    if (Date.now() > deadline) throw new Error(`${proc.name}: no ${pattern} within ${timeoutMs} ms:\n${proc.output().slice(-2000)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const { procs, start } = processGroup(data, ['--max-old-space-size=4096']);
 
 function rssKiB(pid) {
   const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);

@@ -74,6 +74,7 @@ function download(socket: Socket, bytes: number, spec: BulkSpec): Promise<string
 export async function driveBulk(spec: BulkSpec): Promise<BulkResult> {
   const errors = new ErrorLog();
   let verified = 0;
+  const streamMbPerSecond: number[] = [];
   const started = performance.now();
   const timer = setTimeout(() => {
     errors.add(`timed out after ${spec.timeoutMs} ms`);
@@ -84,12 +85,16 @@ export async function driveBulk(spec: BulkSpec): Promise<BulkResult> {
   const timedOut = new Promise<void>((resolve) => (finish = resolve));
   const one = async () => {
     let socket: Socket | undefined;
+    const opened = performance.now();
     try {
       socket = await open(spec);
       sockets.push(socket);
       const problem = spec.direction === 'upload' ? uploadVerdict(await upload(socket, spec.bytes, spec.check), spec.bytes, spec) : await download(socket, spec.bytes, spec);
       if (problem) errors.add(problem);
-      else verified++;
+      else {
+        verified++;
+        streamMbPerSecond.push(spec.bytes / ((performance.now() - opened) / 1000) / 1e6);
+      }
     } catch (err) {
       errors.add(describe(err));
     } finally {
@@ -101,5 +106,5 @@ export async function driveBulk(spec: BulkSpec): Promise<BulkResult> {
   clearTimeout(timer);
   for (const s of sockets) s.destroy();
   const bytes = spec.bytes * verified;
-  return { mode: 'bulk', ...errors.result, bytes, seconds, mbPerSecond: bytes / seconds / 1e6, verified };
+  return { mode: 'bulk', ...errors.result, bytes, seconds, mbPerSecond: bytes / seconds / 1e6, verified, streamMbPerSecond };
 }

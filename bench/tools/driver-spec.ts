@@ -88,6 +88,8 @@ export interface BulkResult extends DriverResultBase {
   seconds: number;
   mbPerSecond: number;
   verified: number;
+  /** Each verified stream's own rate (its bytes over its own connect-to-end time). */
+  streamMbPerSecond?: number[];
 }
 
 export interface SetupResult extends DriverResultBase {

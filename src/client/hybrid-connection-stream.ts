@@ -265,6 +265,21 @@ export class HybridConnectionStream extends Duplex {
     else this.afterDrain(callback);
   }
 
+  /**
+   * Sends the buffers as one binary message now, past the Writable's buffer: for a protocol layered
+   * on the stream that keeps a bounded queue of its own (a multiplexed session, src/mux). Returns
+   * false when the caller should wait for onceDrained() before sending more.
+   */
+  sendParts(parts: readonly Buffer[]): boolean {
+    if (this.peerGone || this.conn.isFinished || this.conn.outputClosed) return true;
+    return this.conn.sendFrameParts(Opcode.Binary, parts);
+  }
+
+  /** Calls back once sendParts() may go on, or with an error when the connection closed first. */
+  onceDrained(callback: (error?: Error) => void): void {
+    this.afterDrain(callback);
+  }
+
   override _final(callback: (error?: Error | null) => void): void {
     this.outputEnded = true;
     if (!this.conn.isFinished) this.conn.close(CloseCode.Normal, 'Shutdown');

@@ -193,12 +193,7 @@ export class FrameDecoder {
       offset = start + length;
       onFrame({ type: type as FrameType, flags, stream, payload: chunk.subarray(start, offset) });
     }
-    if (offset < chunk.length) {
-      // Copy the partial frame so a large chunk is not kept alive by the slice.
-      const rest = Buffer.from(chunk.subarray(offset));
-      this.pending.push(rest);
-      this.pendingBytes = rest.length;
-    }
+    if (offset < chunk.length) this.hold(chunk.subarray(offset));
   }
 
   /** Adds bytes of `chunk` to the held partial frame; emits it once complete. Returns the bytes taken. */
@@ -209,8 +204,8 @@ export class FrameDecoder {
       this.hold(chunk.subarray(0, taken));
       if (this.pendingBytes < FRAME_HEADER_BYTES) return taken;
     }
-    const head = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [head];
+    const head = this.pending[0]!.length >= FRAME_HEADER_BYTES ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    if (head !== this.pending[0]) this.pending = [head];
     const length = head.readUInt16BE(6);
     checkHeader(head[0]!, head[1]!, head.readUInt32BE(2), length);
     const total = FRAME_HEADER_BYTES + length;
@@ -225,8 +220,12 @@ export class FrameDecoder {
     return taken;
   }
 
+  /**
+   * Keeps a piece of a partial frame until the rest arrives (the frame is copied together once,
+   * when complete). A small piece of a large chunk is copied now, so it does not keep the chunk alive.
+   */
   private hold(bytes: Buffer): void {
-    this.pending.push(Buffer.from(bytes));
+    this.pending.push(bytes.length * 4 < bytes.buffer.byteLength ? Buffer.from(bytes) : bytes);
     this.pendingBytes += bytes.length;
   }
 

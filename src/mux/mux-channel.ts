@@ -12,12 +12,21 @@ export interface ChannelHost {
   sendReset(channel: MuxChannel, code: number, reason: string): void;
   /** The channel wants to return credit to the peer. */
   grant(channel: MuxChannel): void;
+  /**
+   * By how much this stream's receive window changes with a grant of `credit` bytes (towards the
+   * session's estimate of what one stream needs in flight, within its budget): positive to grow,
+   * negative (at most `credit`) to shrink by withholding credit; it grows only when `mayGrow`.
+   */
+  windowChange(channel: MuxChannel, credit: number, mayGrow: boolean): number;
   /** The channel is over in both directions: forget it. */
   release(channel: MuxChannel): void;
 }
 
-/** Queued bytes above which a write returns false (the writer waits for 'drain'). */
-export const CHANNEL_SEND_HIGH_WATER = 64 * 1024;
+/**
+ * Queued bytes above which a write returns false (the writer waits for 'drain'). Above one 64 KiB
+ * socket read, so a reader that keeps up is not paused and resumed for every read.
+ */
+export const CHANNEL_SEND_HIGH_WATER = 256 * 1024;
 
 interface QueuedChunk {
   data: Buffer;
@@ -54,6 +63,10 @@ export class MuxChannel implements StreamChannel {
   private sendCredit: number;
   private receiveLeft: number;
   private pendingCredit = 0;
+  /** Our receive window now: the initial one, plus what the session let it grow by. */
+  private window: number;
+  /** The reader paused since the last grant (its pace, not the window, limits the stream). */
+  private pausedSinceGrant = false;
   private bytesIn = 0;
   private bytesOut = 0;
   /** In the session's round-robin ring. */
@@ -62,15 +75,16 @@ export class MuxChannel implements StreamChannel {
   constructor(
     readonly id: number,
     private readonly host: ChannelHost,
-    /** Our receive window (what we told the peer). */
-    private readonly window: number,
+    /** Our initial receive window (what we told the peer). */
+    readonly initialWindow: number,
     /** The peer's receive window: our initial credit. */
     peerWindow: number,
     /** A stream the peer opened starts open; one we open sends OPEN first. */
     openedByPeer: boolean,
   ) {
     this.sendCredit = peerWindow;
-    this.receiveLeft = window;
+    this.receiveLeft = initialWindow;
+    this.window = initialWindow;
     this.opened = openedByPeer;
   }
 
@@ -108,6 +122,11 @@ export class MuxChannel implements StreamChannel {
     return this.window - this.receiveLeft;
   }
 
+  /** Our receive window now (it only grows, by what the session allows, while the reader keeps up). */
+  get currentWindow(): number {
+    return this.window;
+  }
+
   sendBinary(payload: Buffer, fin = true): boolean {
     return this.enqueue([payload], false, fin);
   }
@@ -125,6 +144,7 @@ export class MuxChannel implements StreamChannel {
 
   pauseReading(): void {
     this.paused = true;
+    this.pausedSinceGrant = true;
   }
 
   resumeReading(): void {
@@ -221,11 +241,23 @@ export class MuxChannel implements StreamChannel {
     return frames;
   }
 
-  /** The credit to return now (taken by the session when it writes the WINDOW frame). */
+  /**
+   * The credit to return now (taken by the session when it writes the WINDOW frame): what was
+   * read, plus the window's growth when the reader kept up since the last grant, so the stream's
+   * in-flight bytes can follow the path's bandwidth-delay product. A reader that paused never grows
+   * its window: it keeps bounding what the stream holds.
+   */
   takeGrant(): number {
     if (this.paused || this.finished || this.closeReceived) return 0;
-    const credit = this.pendingCredit;
+    let credit = this.pendingCredit;
     this.pendingCredit = 0;
+    if (credit > 0) {
+      // A reader that paused keeps its window (or gives some back); only one that kept up grows it.
+      const change = this.host.windowChange(this, credit, !this.pausedSinceGrant);
+      this.window += change;
+      credit += change;
+    }
+    this.pausedSinceGrant = false;
     this.receiveLeft += credit;
     return credit;
   }

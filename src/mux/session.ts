@@ -18,9 +18,17 @@ import {
   type Settings,
 } from './frame.js';
 import { MuxChannel, type ChannelHost } from './mux-channel.js';
+import { WindowTuner } from './window-tuner.js';
 
-/** The relayed connection a session rides on (a HybridConnectionStream; close() carries a close code). */
-export type MuxTransport = Duplex & { close?(code: number, reason: string): void };
+/**
+ * The relayed connection a session rides on (a HybridConnectionStream; close() carries a close
+ * code). With sendParts, a turn's frames leave as one message past the Duplex's own buffer.
+ */
+export type MuxTransport = Duplex & {
+  close?(code: number, reason: string): void;
+  sendParts?(parts: readonly Buffer[]): boolean;
+  onceDrained?(callback: (error?: Error) => void): void;
+};
 
 export const DEFAULT_STREAM_WINDOW = 256 * 1024;
 export const DEFAULT_MAX_STREAMS = 1024;
@@ -74,6 +82,9 @@ export class MuxSession implements ChannelHost {
   private readonly readyWaiters: Array<(error?: Error) => void> = [];
   private closeError: Error | undefined;
   private readonly unusableWaiters: Array<() => void> = [];
+  private readonly tuner: WindowTuner;
+  /** Frames of the turn being written (sendParts transports). */
+  private parts: Buffer[] = [];
 
   constructor(
     private readonly transport: MuxTransport,
@@ -81,6 +92,7 @@ export class MuxSession implements ChannelHost {
     head?: Buffer,
   ) {
     this.local = { window: options.window ?? DEFAULT_STREAM_WINDOW, maxStreams: options.maxStreams ?? DEFAULT_MAX_STREAMS };
+    this.tuner = new WindowTuner(this.local.window);
     this.urgent.push(encodeSettings(this.local));
     transport.on('data', (chunk: Buffer) => this.receive(chunk));
     transport.on('end', () => this.peerEnded());
@@ -191,7 +203,17 @@ export class MuxSession implements ChannelHost {
     this.kick();
   }
 
+  windowChange(channel: MuxChannel, credit: number, mayGrow: boolean): number {
+    return this.tuner.windowChange(channel, credit, mayGrow, this.channels.size);
+  }
+
+  /** Per-stream receive window the session grows its readers' windows to (measured, see WindowTuner). */
+  get targetWindow(): number {
+    return this.tuner.targetWindow;
+  }
+
   release(channel: MuxChannel): void {
+    if (this.channels.get(channel.id) === channel) this.tuner.released(channel);
     this.channels.delete(channel.id);
     this.grants.delete(channel);
     this.endIfIdle();
@@ -222,7 +244,10 @@ export class MuxSession implements ChannelHost {
       case FrameType.Settings:
         throw new MuxProtocolError('SETTINGS sent twice');
       case FrameType.Ping:
-        if (frame.flags & FrameFlag.Ack) return;
+        if (frame.flags & FrameFlag.Ack) {
+          this.tuner.acknowledged(frame.payload);
+          return;
+        }
         this.pendingPong = Buffer.from(frame.payload);
         this.kick();
         return;
@@ -240,6 +265,7 @@ export class MuxSession implements ChannelHost {
     }
     switch (frame.type) {
       case FrameType.Data:
+        this.measure(frame);
         return channel.receiveData(frame);
       case FrameType.Fin:
         return channel.receiveFin();
@@ -263,6 +289,14 @@ export class MuxSession implements ChannelHost {
     this.channels.set(id, channel);
     this.options.onStream?.(channel);
     channel.receiveData(frame);
+  }
+
+  private measure(frame: Frame): void {
+    const probe = this.tuner.received(frame.stream, frame.payload.length);
+    if (probe) {
+      this.urgent.push(encodePing(false, probe));
+      this.kick();
+    }
   }
 
   private refuse(id: number, code: number, reason: string): void {
@@ -297,13 +331,17 @@ export class MuxSession implements ChannelHost {
     setImmediate(() => this.flush());
   }
 
-  /** Writes control frames, then data round-robin, until the transport pushes back or a turn's budget is spent. */
+  /**
+   * Writes control frames, then data round-robin, until the transport pushes back or a turn's budget
+   * is spent. With sendParts, everything of the turn leaves as one message (one socket write).
+   */
   private flush(): void {
     this.flushScheduled = false;
     if (this.closed || this.waitingForDrain) return;
     const transport = this.transport;
+    const direct = transport.sendParts !== undefined;
     let written = 0;
-    transport.cork();
+    if (!direct) transport.cork();
     this.flushing = true;
     try {
       if (this.pendingPong) {
@@ -316,7 +354,7 @@ export class MuxSession implements ChannelHost {
         if (credit > 0) written += this.write(encodeWindow(channel.id, credit));
       }
       this.grants.clear();
-      while (this.ring.length > 0 && written < BYTES_PER_TURN && !transport.writableNeedDrain && !this.closed) {
+      while (this.ring.length > 0 && written < BYTES_PER_TURN && (direct || !transport.writableNeedDrain) && !this.closed) {
         const channel = this.ring.shift()!;
         const frame = channel.takeFrame();
         if (frame) for (const part of frame) written += this.write(part);
@@ -325,16 +363,32 @@ export class MuxSession implements ChannelHost {
       }
     } finally {
       this.flushing = false;
-      transport.uncork();
+      if (!direct) transport.uncork();
     }
     if (this.closed) return;
-    if (transport.writableNeedDrain) this.waitingForDrain = true;
+    const blocked = direct ? this.sendTurn() : transport.writableNeedDrain;
+    if (blocked) this.waitingForDrain = true;
     else if (this.ring.length > 0 || this.urgent.length > 0) this.kick();
     this.endIfIdle();
   }
 
+  /** Sends the turn's frames as one message; true when the transport asks to wait for its drain. */
+  private sendTurn(): boolean {
+    const parts = this.parts;
+    if (parts.length === 0) return false;
+    this.parts = [];
+    if (this.transport.sendParts!(parts)) return false;
+    this.transport.onceDrained!((error) => {
+      if (error) return this.lost(error);
+      this.waitingForDrain = false;
+      this.kick();
+    });
+    return true;
+  }
+
   private write(buffer: Buffer): number {
-    this.transport.write(buffer);
+    if (this.transport.sendParts) this.parts.push(buffer);
+    else this.transport.write(buffer);
     return buffer.length;
   }
 
