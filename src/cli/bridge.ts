@@ -124,6 +124,7 @@ async function runBridge(flags: BridgeFlags): Promise<void> {
   const drainMs = parseDurationOption(flags.drainTimeout, '--drain-timeout');
   const format = flags.logFormat.toLowerCase();
   if (format !== 'text' && format !== 'json') fail('--log-format must be text or json');
+  const preconnect = preconnectFlag(flags.preconnect);
   const config = loadConfig(flags);
   const problems = validateRunnable(config);
   if (problems.length > 0) throw new CliError(problems.join('\nhybridge: '), ExitCode.Usage);
@@ -144,7 +145,7 @@ async function runBridge(flags: BridgeFlags): Promise<void> {
     log,
     tls,
     proxy,
-    preconnect: preconnectFlag(flags.preconnect),
+    preconnect,
     allow: flags.allow ?? [],
     tokenInQuery: flags.tokenInQuery === true,
     lifecycle,

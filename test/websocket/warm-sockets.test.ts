@@ -102,15 +102,20 @@ describe('pre-connected sockets', () => {
     }
   });
 
-  it('a socket the server closed while it waited is dropped and never used', async () => {
+  /** A pool of one that holds one socket the server accepted, and that socket at the server's side. */
+  async function oneParked(): Promise<{ warm: WarmSockets; parked: Socket }> {
     const warm = new WarmSockets({ perHost: 1 });
     const origin = { host: '127.0.0.1', port: plain.port, secure: false };
+    (await openWebSocket(`ws://127.0.0.1:${plain.port}/a`, { timeoutMs: 5000, warm })).socket.destroy();
+    await waitFor(() => warm.readyCount(origin) === 1, 5000, 'one socket warm');
+    await waitFor(() => plain.waiting().length === 1, 5000, 'the server holds one waiting socket');
+    return { warm, parked: plain.waiting()[0]! };
+  }
+
+  it('a socket the server closed while it waited is dropped and never used', async () => {
+    const { warm, parked } = await oneParked();
     try {
-      (await openWebSocket(`ws://127.0.0.1:${plain.port}/a`, { timeoutMs: 5000, warm })).socket.destroy();
-      await waitFor(() => warm.readyCount(origin) === 1, 5000, 'one socket warm');
-      await waitFor(() => plain.waiting().length === 1, 5000, 'the server holds one waiting socket');
-      const [parked] = plain.waiting();
-      parked!.end();
+      parked.end();
       await waitFor(() => warm.stats.diedIdle === 1, 5000, 'the pool saw the server close it');
       const upgradesBefore = plain.upgrades;
       const next = await openWebSocket(`ws://127.0.0.1:${plain.port}/b`, { timeoutMs: 5000, warm });
@@ -123,17 +128,12 @@ describe('pre-connected sockets', () => {
   });
 
   it('a socket the server closes just as it is taken is replaced by a new connection', async () => {
-    const warm = new WarmSockets({ perHost: 1 });
-    const origin = { host: '127.0.0.1', port: plain.port, secure: false };
+    const { warm, parked } = await oneParked();
     try {
-      (await openWebSocket(`ws://127.0.0.1:${plain.port}/a`, { timeoutMs: 5000, warm })).socket.destroy();
-      await waitFor(() => warm.readyCount(origin) === 1, 5000, 'one socket warm');
-      await waitFor(() => plain.waiting().length === 1, 5000, 'the server holds one waiting socket');
-      const [parked] = plain.waiting();
       // The server resets the connection without reading: the request written on it is lost.
-      parked!.pause();
+      parked.pause();
       const opening = openWebSocket(`ws://127.0.0.1:${plain.port}/b`, { timeoutMs: 5000, warm });
-      parked!.resetAndDestroy();
+      parked.resetAndDestroy();
       const opened = await opening;
       assert.equal(opened.preconnected, false, 'answered on a new connection');
       assert.equal(warm.stats.taken, 1);
