@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { ProxyPolicy } from '../../src/proxy/proxy-policy.js';
 import { generateSelfSignedCertificate } from '../../src/relay/self-signed.js';
 import { openWebSocket } from '../../src/websocket/client-handshake.js';
 import { acceptUpgrade } from '../../src/websocket/server-handshake.js';
@@ -171,6 +172,38 @@ describe('pre-connected sockets', () => {
       assert.ok(warm.stats.failed >= 2 && warm.stats.failed <= 4, `${warm.stats.failed} failed connects in 0.8 s`);
     } finally {
       warm.close();
+    }
+  });
+
+  it('through a proxy no socket is kept: each handshake gets its own CONNECT tunnel', async () => {
+    let tunnels = 0;
+    const proxy = createHttpServer();
+    proxy.on('connect', (req, client: Socket) => {
+      tunnels++;
+      const [host, port] = req.url!.split(':');
+      const upstream = connect({ host, port: Number(port) }, () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.pipe(client).pipe(upstream);
+      });
+      for (const s of [client, upstream]) s.on('error', () => undefined);
+    });
+    proxy.listen(0, '127.0.0.1');
+    await once(proxy, 'listening');
+    const policy = ProxyPolicy.from(`http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, { env: {} });
+    const warm = new WarmSockets({ perHost: 2 });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const opened = await openWebSocket(`ws://127.0.0.1:${plain.port}/p${i}`, { timeoutMs: 5000, warm, proxy: policy });
+        assert.equal(opened.preconnected, false);
+        opened.socket.destroy();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal(tunnels, 3, 'one CONNECT per handshake');
+      assert.deepEqual([warm.stats.opened, warm.readyCount({ host: '127.0.0.1', port: plain.port, secure: false })], [0, 0], 'nothing opened ahead');
+    } finally {
+      warm.close();
+      proxy.close();
+      proxy.closeAllConnections();
     }
   });
 });
