@@ -28,6 +28,8 @@ export class EarlyBytes {
   ) {
     source.on('data', this.onData);
     source.once('end', this.onEnd);
+    // A source paused by an earlier reader (the SOCKS5 handshake) starts flowing here.
+    source.resume();
   }
 
   /** Bytes read ahead so far. */

@@ -109,10 +109,12 @@ export class TunnelSender {
       let outcome;
       try {
         outcome = await this.openOnce(target, signal, early);
-      } finally {
+      } catch (err) {
         early?.detach();
+        throw err;
       }
       if (!('lost' in outcome)) return outcome;
+      early?.detach();
       const again = retry <= MAX_RETRIES_BEFORE_RESPONSE && !signal?.aborted && Date.now() - started < this.retryBudgetMs;
       if (!again) throw new TunnelError(target, 'relay_failed', outcome.lost);
       this.options.log.info({ target, retry, reason: outcome.lost }, 'relayed connection lost before the listener answered; trying again');

@@ -55,7 +55,8 @@ describe('pre-connected sockets', () => {
   after(() => {
     for (const s of [plain, secure]) {
       s.server.close();
-      s.server.closeAllConnections();
+      // Upgraded sockets are no longer the HTTP server's to close.
+      for (const socket of s.accepted) socket.destroy();
     }
   });
 
@@ -177,14 +178,17 @@ describe('pre-connected sockets', () => {
 
   it('through a proxy no socket is kept: each handshake gets its own CONNECT tunnel', async () => {
     let tunnels = 0;
+    const proxied: Socket[] = [];
     const proxy = createHttpServer();
     proxy.on('connect', (req, client: Socket) => {
       tunnels++;
+      proxied.push(client);
       const [host, port] = req.url!.split(':');
       const upstream = connect({ host, port: Number(port) }, () => {
         client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
         upstream.pipe(client).pipe(upstream);
       });
+      proxied.push(upstream);
       for (const s of [client, upstream]) s.on('error', () => undefined);
     });
     proxy.listen(0, '127.0.0.1');
@@ -203,7 +207,7 @@ describe('pre-connected sockets', () => {
     } finally {
       warm.close();
       proxy.close();
-      proxy.closeAllConnections();
+      for (const socket of proxied) socket.destroy();
     }
   });
 });
