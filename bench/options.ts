@@ -21,7 +21,7 @@ export const USAGE = `usage: npm run bench -- [options]
                      in alternating rounds; s10: --mux against no mux; w1..w3 across an emulated WAN in network namespaces, root
                      only; "wan" = w1,w2,w3)
   --paths a,b        run only these paths (direct, socat, ssh, node-chain, node-chain-tls, bridge-ws, bridge-tls, bridge-ws-prewarm,
-                     tunnel-ws, tunnel-tls, tunnel-ws-prewarm, bridge-ws-mux, tunnel-ws-mux, hyco-ws-ws, hyco-ws-tls, bridge-ws-cluster, ...)
+                     tunnel-ws, tunnel-tls, tunnel-ws-prewarm, bridge-ws-mux, tunnel-ws-mux, hyco-ws-ws, hyco-ws-tls, bridge-ws-cluster, bridge-ws-nopreconnect, ...)
   --skip-tls         no TLS paths
   --out DIR          write latest.{json,md,svg} there (default bench/results)
   --hybridge DIR     run the hybridge processes of another checkout (DIR/dist/src/cli/main.js, built)

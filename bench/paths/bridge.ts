@@ -5,6 +5,7 @@
 import { freePort, freeUdpPort, HOST } from '../lib/net.js';
 import type { Proc } from '../lib/procs.js';
 import type { Site } from '../lib/sites.js';
+import { preconnectArgs, preconnectLabel, preconnectSuffix } from './preconnect.js';
 import { assemble, hybridgeEnv, nodeArgs, type RelayProcess } from './relay.js';
 import { missingCommands, type BenchContext, type Endpoint, type PathDef, type PathParts, type Transport } from './types.js';
 
@@ -14,15 +15,15 @@ function startBridge(ctx: BenchContext, site: Site, relay: RelayProcess, name: s
   });
 }
 
-export function bridgeTcpPath(transport: Transport, prewarm = 0, mux = 0): PathDef {
+export function bridgeTcpPath(transport: Transport, prewarm = 0, mux = 0, preconnect?: number): PathDef {
   return {
-    id: `bridge-${transport}${prewarm ? '-prewarm' : ''}${mux ? '-mux' : ''}`,
-    label: `bridge -L/-T (${transport === 'tls' ? 'TLS' : 'WS'}${prewarm ? `, --prewarm ${prewarm}` : ''}${mux ? `, --mux ${mux}` : ''})`,
+    id: `bridge-${transport}${prewarm ? '-prewarm' : ''}${mux ? '-mux' : ''}${preconnectSuffix(preconnect)}`,
+    label: `bridge -L/-T (${transport === 'tls' ? 'TLS' : 'WS'}${prewarm ? `, --prewarm ${prewarm}` : ''}${mux ? `, --mux ${mux}` : ''}${preconnectLabel(preconnect)})`,
     kind: 'hybridge',
     unavailable: (ctx) => missingCommands(ctx, 'server', 'bridge'),
     transport,
     prewarm,
-    start: (ctx, target: Endpoint) => assemble(ctx, transport, (relay, procs) => startTcpBridgePair(ctx, { listenerRelay: relay, senderRelay: relay, target, prewarm, mux }, procs)),
+    start: (ctx, target: Endpoint) => assemble(ctx, transport, (relay, procs) => startTcpBridgePair(ctx, { listenerRelay: relay, senderRelay: relay, target, prewarm, mux, args: preconnectArgs(preconnect) }, procs)),
   };
 }
 

@@ -51,18 +51,20 @@ export function tcpPaths(choice: TcpPathChoice): PathDef[] {
  * The hybridge TCP paths the WAN scenarios measure, each cold and with --prewarm: adding a path to
  * the WAN scenarios is one more entry here.
  */
-export const WAN_HYBRIDGE_PATHS: ((transport: Transport, prewarm?: number) => PathDef)[] = [bridgeTcpPath, tunnelTcpPath];
+export const WAN_HYBRIDGE_PATHS: ((transport: Transport, prewarm?: number, mux?: number, preconnect?: number) => PathDef)[] = [bridgeTcpPath, tunnelTcpPath];
 
 /**
  * The WAN scenarios' paths: direct TCP (routed through the relay site), socat and ssh -L in the
- * relay's place, then every WAN_HYBRIDGE_PATHS entry per transport, cold and (with `prewarm`)
- * prewarmed.
+ * relay's place, then every WAN_HYBRIDGE_PATHS entry per transport: cold without pre-connected
+ * sockets (--preconnect 0), cold as by default (pre-connected sockets, first bytes behind the
+ * preamble/envelope), and (with `prewarm`) prewarmed.
  */
 export function wanPaths(tls: boolean, prewarm?: number): PathDef[] {
   const paths: PathDef[] = [directPath, socatTcpPath, sshPath];
   for (const make of WAN_HYBRIDGE_PATHS) {
     for (const t of tls ? (['ws', 'tls'] as const) : (['ws'] as const)) {
-      paths.push(make(t));
+      // Cold set-up as it was (no pre-connected sockets), then as it is by default.
+      paths.push(make(t, 0, 0, 0), make(t));
       if (prewarm) paths.push(make(t, prewarm));
     }
   }

@@ -19,6 +19,8 @@ export interface BridgeHostOptions {
   tokenInQuery?: boolean;
   /** --proxy, or the proxy environment variables (default: none). */
   proxy?: ProxyPolicy;
+  /** --preconnect: sockets kept connected per relay host (client library default when not given). */
+  preconnect?: number;
   /** --allow rules for aztunnel envelopes on -T relays (default: none, envelopes are refused). */
   allow?: readonly string[];
   /** Overrides the aztunnel handler (tests). */

@@ -67,6 +67,7 @@ export function planForwarders(config: BridgeConfig, ctx: PlanContext): Forwarde
           tls: ctx.tls,
           tokenInQuery: ctx.tokenInQuery,
           proxy: ctx.proxy,
+          preconnect: ctx.preconnect,
           udpIdleMs: ctx.udpIdleMs,
           poolDefaults: settings.pools,
           onStopped: (error) => ctx.onRemoteStopped?.(group.first.relayName, group.first.source, error),
@@ -92,7 +93,7 @@ export function planForwarders(config: BridgeConfig, ctx: PlanContext): Forwarde
       relayName: forward.relayName,
       source: forward.source,
       prewarm: forward.prewarm,
-      build: () => new LocalForwarder(forward, { ...options, log: ctx.log, lifecycle: ctx.lifecycle, tls: ctx.tls, tokenInQuery: ctx.tokenInQuery, proxy: ctx.proxy, udpIdleMs: ctx.udpIdleMs }),
+      build: () => new LocalForwarder(forward, { ...options, log: ctx.log, lifecycle: ctx.lifecycle, tls: ctx.tls, tokenInQuery: ctx.tokenInQuery, proxy: ctx.proxy, preconnect: ctx.preconnect, udpIdleMs: ctx.udpIdleMs }),
     });
   }
   return plans;

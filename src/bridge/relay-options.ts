@@ -8,7 +8,7 @@ import type { ConnectionString } from '../protocol/connection-string.js';
  * string has one, Microsoft Entra ID (DefaultAzureCredential) otherwise, as azbridge does; no token at
  * all for NoAuthentication senders.
  */
-export function relayClientOptions(connection: ConnectionString, extra: { anonymous?: boolean; tls?: TlsClientOptions; tokenInQuery?: boolean; proxy?: ProxyPolicy } = {}): HybridConnectionOptions {
+export function relayClientOptions(connection: ConnectionString, extra: { anonymous?: boolean; tls?: TlsClientOptions; tokenInQuery?: boolean; proxy?: ProxyPolicy; preconnect?: number } = {}): HybridConnectionOptions {
   const options: HybridConnectionOptions = { endpoint: connection.endpoint, entityPath: connection.entityPath };
   if (extra.anonymous) options.anonymous = true;
   else if (connection.sharedAccessSignature !== undefined) options.signature = connection.sharedAccessSignature;
@@ -20,5 +20,6 @@ export function relayClientOptions(connection: ConnectionString, extra: { anonym
   if (extra.tls) options.tls = extra.tls;
   if (extra.tokenInQuery) options.tokenInQuery = true;
   if (extra.proxy) options.proxy = extra.proxy;
+  if (extra.preconnect !== undefined) options.preconnect = extra.preconnect;
   return options;
 }

@@ -8,7 +8,7 @@ import { DEFAULT_HOSTS_FILE, HostsError } from '../bridge/hosts/hosts-store.js';
 import { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycle.js';
 import { Allowlist, AllowlistError } from '../tunnel/allowlist.js';
 import { createLogger, type LogFormat, type Logger } from '../util/logger.js';
-import { collect, onReloadSignal, onShutdownSignal, parseDurationOption, readPemFile } from './common-options.js';
+import { collect, onReloadSignal, onShutdownSignal, parseDurationOption, PRECONNECT_HELP, preconnectFlag, readPemFile } from './common-options.js';
 import { reloadBridge } from './bridge-reload.js';
 import { CliError, ExitCode, fail } from './errors.js';
 import { addMetricsOptions, metricsFrom, serveMetrics } from './metrics-options.js';
@@ -40,6 +40,7 @@ interface BridgeFlags extends ProxyFlags {
   httpAffinity?: boolean;
   prewarm?: string;
   mux?: string;
+  preconnect?: string;
   maxUdpFlows?: string;
   balance?: string;
   healthCheck?: string;
@@ -100,6 +101,7 @@ export function registerBridgeCommand(program: Command): void {
     .option('--http-affinity', "the -H forwarders keep one target connection per client connection, for NTLM/Negotiate (needs a hybridge relay); config key ConnectionAffinity")
     .option('--prewarm <n>', 'relayed connections each -L forwarder keeps open ahead of demand (0-1000, default 0)')
     .option('--mux <n>', 'multiplexed sessions each -L forwarder keeps open to a hybridge -T side; every TCP/Unix connection becomes a stream in one, with no relay round trip (0-64, default 0 = off; azbridge peers fall back to a connection each); config key Multiplex')
+    .option('--preconnect <n>', PRECONNECT_HELP)
     .option('--max-udp-flows <n>', 'UDP client endpoints (flows, one relayed connection each) a UDP -L forwarder carries at once; datagrams from new clients beyond it are dropped (1-100000, default 1000); config key MaxUdpFlows')
     .option('--balance <mode>', 'target pools (-T bindings sharing a port name): round-robin (default) or least-connections; config key LoadBalancing')
     .option('--health-check <spec>', 'target pools: off, on, or interval=10s,timeout=3s,fail=3,pass=2 (default: on for ports with 2+ TCP/Unix targets); config key HealthCheck')
@@ -122,6 +124,7 @@ async function runBridge(flags: BridgeFlags): Promise<void> {
   const drainMs = parseDurationOption(flags.drainTimeout, '--drain-timeout');
   const format = flags.logFormat.toLowerCase();
   if (format !== 'text' && format !== 'json') fail('--log-format must be text or json');
+  const preconnect = preconnectFlag(flags.preconnect);
   const config = loadConfig(flags);
   const problems = validateRunnable(config);
   if (problems.length > 0) throw new CliError(problems.join('\nhybridge: '), ExitCode.Usage);
@@ -142,6 +145,7 @@ async function runBridge(flags: BridgeFlags): Promise<void> {
     log,
     tls,
     proxy,
+    preconnect,
     allow: flags.allow ?? [],
     tokenInQuery: flags.tokenInQuery === true,
     lifecycle,

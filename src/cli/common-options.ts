@@ -33,6 +33,13 @@ export function parsePositiveInt(text: string, what: string, min = 1, max = Numb
   return n;
 }
 
+export const PRECONNECT_HELP = 'connected (and TLS-negotiated) sockets kept ready per relay host once it is in use, so a new relayed connection only costs the WebSocket upgrade (0-64, default 2; 0 = off; not used through a proxy)';
+
+/** --preconnect's value: sockets per relay host (0-64), undefined for the client library's default. */
+export function preconnectFlag(text: string | undefined): number | undefined {
+  return text === undefined ? undefined : parsePositiveInt(text, '--preconnect', 0, 64);
+}
+
 export function parseDurationOption(text: string, what: string): number {
   try {
     return parseDuration(text);

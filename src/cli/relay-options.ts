@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { RelaySettingsError, resolveTunnelConnection, type TunnelConnection } from '../tunnel/relay-connection.js';
 import type { Logger } from '../util/logger.js';
-import { addLogOptions, parseDurationOption } from './common-options.js';
+import { addLogOptions, parseDurationOption, PRECONNECT_HELP, preconnectFlag } from './common-options.js';
 import { fail } from './errors.js';
 import { readSecret, VISIBLE_IN_PS } from './secret-input.js';
 import { addProxyOptions, logProxyPolicy, proxyFrom, type ProxyFlags } from './proxy-options.js';
@@ -18,6 +18,7 @@ export interface RelayFlags extends ProxyFlags {
   connectionStringFile?: string;
   ca?: string;
   tokenInQuery?: boolean;
+  preconnect?: string;
   logLevel?: string;
   logFormat?: string;
 }
@@ -32,7 +33,8 @@ export function addRelayOptions(command: Command): Command {
     .option('-x, --connection-string <cs>', `relay connection string (Endpoint, EntityPath, SharedAccessKeyName/SharedAccessKey; ${VISIBLE_IN_PS}) [env HYBRIDGE_CONNECTION_STRING]`)
     .option('--connection-string-file <file>', 'read --connection-string from this file (its first line)')
     .option('--ca <file>', 'PEM file with extra certificates to trust for the relay (or NODE_EXTRA_CA_CERTS)')
-    .option('--token-in-query', 'send the token as the sb-hc-token query parameter instead of a header (aztunnel\'s development relay reads only that)');
+    .option('--token-in-query', 'send the token as the sb-hc-token query parameter instead of a header (aztunnel\'s development relay reads only that)')
+    .option('--preconnect <n>', PRECONNECT_HELP);
   addProxyOptions(command);
   addLogOptions(command);
   return command;
@@ -80,6 +82,8 @@ export function relayConnectionFrom(flags: RelayFlags, positionalHyco: string | 
   logProxyPolicy(proxy, log);
   for (const warning of resolved.warnings) log.warn(warning);
   if (flags.tokenInQuery) resolved.options.tokenInQuery = true;
+  const preconnect = preconnectFlag(flags.preconnect);
+  if (preconnect !== undefined) resolved.options.preconnect = preconnect;
   return resolved;
 }
 

@@ -3,6 +3,7 @@ import { isValidEntityPath, parseRelayEndpoint, type RelayEndpoint } from '../pr
 import { normalizeAudience } from '../protocol/sas-token.js';
 import { ProxyPolicy, type ProxySetting } from '../proxy/proxy-policy.js';
 import type { TlsClientOptions } from '../websocket/client-handshake.js';
+import { WarmSockets, type PreconnectOptions } from '../websocket/warm-sockets.js';
 import {
   EntraTokenProvider,
   SasKeyTokenProvider,
@@ -46,6 +47,12 @@ export interface HybridConnectionOptions {
    * HTTP_PROXY, ALL_PROXY and NO_PROXY from the environment (see docs/deployment.md).
    */
   proxy?: ProxySetting;
+  /**
+   * Connected (and TLS-negotiated) sockets kept ready per relay host once it is in use: a
+   * sender's next connect, or a listener's next rendezvous, then only costs the WebSocket upgrade.
+   * A number sets the sockets per host (default 2); 0 or false turns it off. Not used through a proxy.
+   */
+  preconnect?: number | false | PreconnectOptions;
 }
 
 export interface ResolvedConnection {
@@ -58,6 +65,8 @@ export interface ResolvedConnection {
   /** The audience tokens are signed for. */
   audience: string;
   tokenInQuery: boolean;
+  /** The pre-connected sockets of this client or listener; undefined when off. */
+  warm: WarmSockets | undefined;
 }
 
 export const DEFAULT_OPERATION_TIMEOUT_MS = 60_000;
@@ -93,5 +102,16 @@ export function resolveConnection(options: HybridConnectionOptions): ResolvedCon
     proxy,
     audience: normalizeAudience(endpoint.host, entityPath),
     tokenInQuery: options.tokenInQuery === true,
+    warm: warmSocketsFor(options.preconnect, options.tls),
   };
+}
+
+/** The pre-connected socket pool `setting` asks for (default 2 per host), or undefined when it is off. */
+function warmSocketsFor(setting: HybridConnectionOptions['preconnect'], tls: TlsClientOptions | undefined): WarmSockets | undefined {
+  if (setting === false || setting === 0) return undefined;
+  const options = typeof setting === 'number' ? { perHost: setting } : (setting ?? {});
+  if (options.perHost !== undefined && !(Number.isInteger(options.perHost) && options.perHost >= 0 && options.perHost <= 64)) {
+    throw new Error(`preconnect: ${options.perHost} is not a number of sockets from 0 to 64`);
+  }
+  return options.perHost === 0 ? undefined : new WarmSockets(options, tls);
 }

@@ -2,6 +2,7 @@ import { MAX_CONTROL_MESSAGE_BYTES, parseServiceCommand, type RequestCommand } f
 import { FEATURES_HEADER, LISTENER_FEATURES } from '../protocol/hybridge-extensions.js';
 import { CloseCode } from '../protocol/websocket-frame.js';
 import type { ProxyPolicy } from '../proxy/proxy-policy.js';
+import type { WarmSockets } from '../websocket/warm-sockets.js';
 import { clientConnection, openWebSocket, type TlsClientOptions } from '../websocket/client-handshake.js';
 import type { WsConnection } from '../websocket/connection.js';
 import { RelayedHttpRequest } from './relayed-http-request.js';
@@ -13,6 +14,7 @@ export interface HttpDispatchContext {
   handler: RequestHandler | undefined;
   tls: TlsClientOptions | undefined;
   proxy: ProxyPolicy;
+  warm?: WarmSockets;
   rendezvousTimeoutMs: number;
   /** Sends a response and its body on the control channel as one uninterrupted pair of messages. */
   sendInline(json: string, body: Buffer | undefined): void;
@@ -22,7 +24,7 @@ export interface HttpDispatchContext {
 }
 
 async function openRendezvous(address: string, ctx: HttpDispatchContext): Promise<{ conn: WsConnection; head: Buffer }> {
-  const opened = await openWebSocket(address, { timeoutMs: ctx.rendezvousTimeoutMs, tls: ctx.tls, proxy: ctx.proxy, headers: { [FEATURES_HEADER]: LISTENER_FEATURES } });
+  const opened = await openWebSocket(address, { timeoutMs: ctx.rendezvousTimeoutMs, tls: ctx.tls, proxy: ctx.proxy, warm: ctx.warm, headers: { [FEATURES_HEADER]: LISTENER_FEATURES } });
   // The request command is a JSON text message; request bodies are binary and streamed.
   return { conn: clientConnection(opened, { maxTextMessageBytes: MAX_CONTROL_MESSAGE_BYTES, validateUtf8: true }), head: opened.head };
 }

@@ -60,6 +60,11 @@ export class HybridConnectionClient {
     return buildHybridConnectionUrl(this.connection.endpoint, this.connection.entityPath, 'connect').replace(/\?.*$/, '');
   }
 
+  /** Closes the pre-connected sockets; connections already made are not touched. */
+  close(): void {
+    this.connection.warm?.close();
+  }
+
   async createConnection(options: CreateConnectionOptions = {}): Promise<HybridConnectionStream> {
     validateHeaders(options.headers ?? {});
     const budget = options.retryBudgetMs ?? DEFAULT_RETRY_BUDGET_MS;
@@ -97,7 +102,7 @@ export class HybridConnectionClient {
     const timeoutMs = first ? perAttempt : Math.max(1000, Math.min(perAttempt, deadline - Date.now()));
     let opened;
     try {
-      opened = await openWebSocket(url, { headers, protocols: options.protocols, timeoutMs, signal: options.signal, tls: c.tls, proxy: c.proxy });
+      opened = await openWebSocket(url, { headers, protocols: options.protocols, timeoutMs, signal: options.signal, tls: c.tls, proxy: c.proxy, warm: c.warm });
     } catch (err) {
       if (options.signal?.aborted) throw new RelayError('connect aborted');
       throw err;

@@ -98,6 +98,7 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
     this.wakeDelay?.();
     if (this.renewTimer) clearTimeout(this.renewTimer);
     this.session?.close();
+    this.connection.warm?.close();
     await this.loop;
     for (const taker of this.takers.splice(0)) taker(undefined);
     for (const stream of this.pending.splice(0)) stream.destroy();
@@ -324,7 +325,7 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
     }
     try {
       const protocols = parseProtocolList(headerValue(command.connectHeaders, 'sec-websocket-protocol')).slice(0, 1);
-      const opened = await openWebSocket(command.address, { protocols, timeoutMs: Math.min(this.connection.operationTimeoutMs, 20_000), tls: this.connection.tls, proxy: this.connection.proxy });
+      const opened = await openWebSocket(command.address, { protocols, timeoutMs: Math.min(this.connection.operationTimeoutMs, 20_000), tls: this.connection.tls, proxy: this.connection.proxy, warm: this.connection.warm });
       const stream = new HybridConnectionStream(
         clientConnection(opened),
         { trackingId: context.trackingId, protocol: opened.protocol, connectHeaders: context.connectHeaders, remoteEndpoint: context.remoteEndpoint, pathSuffix: context.pathSuffix, query: context.query },
@@ -354,7 +355,7 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
   private async reject(address: string, statusCode: number, description: string): Promise<void> {
     const url = `${address}&sb-hc-statusCode=${statusCode}&sb-hc-statusDescription=${encodeURIComponent(description)}`;
     try {
-      const opened = await openWebSocket(url, { timeoutMs: 20_000, tls: this.connection.tls, proxy: this.connection.proxy });
+      const opened = await openWebSocket(url, { timeoutMs: 20_000, tls: this.connection.tls, proxy: this.connection.proxy, warm: this.connection.warm });
       opened.socket.destroy();
     } catch (err) {
       // The relay confirms a rejection with 410 Gone.
@@ -382,6 +383,7 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
       handler: this.options.requestHandler,
       tls: this.connection.tls,
       proxy: this.connection.proxy,
+      warm: this.connection.warm,
       rendezvousTimeoutMs: 20_000,
       sendInline: (json: string, body: Buffer | undefined) => this.session?.sendResponse(json, body),
       onError: (error: Error) => this.emitError(error),

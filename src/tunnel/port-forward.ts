@@ -1,9 +1,11 @@
 /**
  * `relay-sender port-forward <host:port>`: every local connection becomes one tunnel to the same
- * target. Bytes the client sends before the tunnel is open wait in the socket; when the tunnel
- * cannot be opened the client's connection is closed and the reason is logged.
+ * target. The client's first bytes follow the envelope without waiting for the listener's answer
+ * (up to 64 KiB, kept for a retry; more waits in the socket); when the tunnel cannot be opened the
+ * client's connection is closed and the reason is logged.
  */
 import type { Socket } from 'node:net';
+import { EarlyBytes } from '../forwarding/early-bytes.js';
 import type { TrackedConnection } from '../forwarding/lifecycle/tracked-connection.js';
 import { pumpTracked } from '../forwarding/pump-tracked.js';
 import type { LocalConnectionHandler } from './local-tunnel-server.js';
@@ -13,7 +15,7 @@ import type { TunnelSender } from './tunnel-sender.js';
 export function portForwardHandler(sender: TunnelSender, target: string): LocalConnectionHandler {
   return async (socket: Socket, connection: TrackedConnection, signal: AbortSignal) => {
     connection.update({ target });
-    const tunnel = await openTracked(sender, target, connection, signal);
+    const tunnel = await openTracked(sender, target, connection, signal, undefined, new EarlyBytes(socket));
     if (!tunnel) {
       socket.destroy();
       return;

@@ -6,6 +6,7 @@
  */
 import type { Socket } from 'node:net';
 import type { TrackedConnection } from '../forwarding/lifecycle/tracked-connection.js';
+import { EarlyBytes } from '../forwarding/early-bytes.js';
 import { pumpTracked } from '../forwarding/pump-tracked.js';
 import type { LocalConnectionHandler } from './local-tunnel-server.js';
 import { openTracked } from './open-tracked.js';
@@ -34,10 +35,12 @@ export function socks5ProxyHandler(options: Socks5ProxyOptions): LocalConnection
     const { request, username } = negotiated;
     connection.update({ user: username, target: request.target });
     let refusal: Socks5ReplyCode | undefined;
+    // An optimistic client's bytes after its CONNECT go ahead behind the envelope.
+    const early = new EarlyBytes(socket);
     const tunnel = await openTracked(sender, request.target, connection, signal, (failure) => {
       refusal = socks5ReplyFor(failure);
       return { socksReply: `0x0${refusal}` };
-    });
+    }, early);
     if (!tunnel) {
       if (!socket.destroyed && refusal !== undefined) socket.end(encodeSocks5Reply(refusal));
       return;

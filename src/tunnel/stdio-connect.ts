@@ -5,19 +5,26 @@
  * kept back and the tunnel runs until the listener ends it.
  */
 import { Duplex, type Readable, type Writable } from 'node:stream';
+import { EarlyBytes } from '../forwarding/early-bytes.js';
 import { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycle.js';
 import { pump, type PumpOptions, type PumpResult } from '../forwarding/pump.js';
 import type { Logger } from '../util/logger.js';
 import { TunnelError, type TunnelSender } from './tunnel-sender.js';
 import { connectionEndOf } from './tunnel-failures.js';
 
-/** Opens the tunnel (throws TunnelError) and carries stdin/stdout through it until both directions end. */
+/**
+ * Opens the tunnel (throws TunnelError), stdin's first bytes following the envelope, and carries
+ * stdin/stdout through it until both directions end.
+ */
 export async function connectStdio(sender: TunnelSender, target: string, io: { input: Readable; output: Writable }, log: Logger): Promise<PumpResult> {
   const connection = new ConnectionLifecycle(log).open({ role: 'sender', fields: { hyco: sender.hyco, client: 'stdio', target }, abort: () => undefined });
   let tunnel;
+  const early = new EarlyBytes(io.input);
   try {
-    tunnel = await sender.open(target);
+    tunnel = await sender.open(target, undefined, early);
+    connection.toRelay += early.release();
   } catch (err) {
+    early.release();
     if (err instanceof TunnelError) connection.end({ end: connectionEndOf(err.failure), reason: err.message, quiet: true });
     throw err;
   }
@@ -46,7 +53,9 @@ class StdioDuplex extends Duplex {
     input.on('data', (chunk: Buffer) => {
       if (!this.push(chunk)) input.pause();
     });
-    input.once('end', () => this.push(null));
+    // The end may have been read already, with the first bytes that went ahead of the tunnel.
+    if (input.readableEnded) this.push(null);
+    else input.once('end', () => this.push(null));
     input.once('error', (err: Error) => this.destroy(err));
     output.on('error', (err: Error) => this.destroy(err));
   }

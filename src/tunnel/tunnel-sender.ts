@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import type { HybridConnectionClient } from '../client/hybrid-connection-client.js';
 import { RelayTimeoutError } from '../client/errors.js';
 import type { HybridConnectionStream, RelayedMessage } from '../client/hybrid-connection-stream.js';
+import type { EarlyBytes } from '../forwarding/early-bytes.js';
 import { RELAY_WAIT_BUDGET_MS, relayWaitProgress } from '../forwarding/relay-wait.js';
 import { SenderPool } from '../forwarding/sender-pool.js';
 import { MuxConnector } from '../mux/mux-connector.js';
@@ -98,20 +99,29 @@ export class TunnelSender {
    * Opens a tunnel to `target` (`host:port`); throws TunnelError with a one-line reason. A relayed
    * connection that ends before the listener's response (the listener died after taking it, or a
    * prewarmed connection went stale) is tried again, up to MAX_RETRIES_BEFORE_RESPONSE times within
-   * the retry budget: only the envelope was sent, the client's bytes were not read yet.
+   * the retry budget. The client's first bytes (`early`) follow the envelope without waiting for
+   * the response, in messages of at most 32 KiB (aztunnel's read limit), and are sent again on a
+   * retry: a listener reads the envelope, dials, answers, and only then reads what follows.
    */
-  async open(target: string, signal?: AbortSignal): Promise<OpenedTunnel> {
+  async open(target: string, signal?: AbortSignal, early?: EarlyBytes): Promise<OpenedTunnel> {
     const started = Date.now();
     for (let retry = 1; ; retry++) {
-      const outcome = await this.openOnce(target, signal);
+      let outcome;
+      try {
+        outcome = await this.openOnce(target, signal, early);
+      } catch (err) {
+        early?.detach();
+        throw err;
+      }
       if (!('lost' in outcome)) return outcome;
+      early?.detach();
       const again = retry <= MAX_RETRIES_BEFORE_RESPONSE && !signal?.aborted && Date.now() - started < this.retryBudgetMs;
       if (!again) throw new TunnelError(target, 'relay_failed', outcome.lost);
       this.options.log.info({ target, retry, reason: outcome.lost }, 'relayed connection lost before the listener answered; trying again');
     }
   }
 
-  private async openOnce(target: string, signal: AbortSignal | undefined): Promise<OpenedTunnel | { lost: string }> {
+  private async openOnce(target: string, signal: AbortSignal | undefined, early: EarlyBytes | undefined): Promise<OpenedTunnel | { lost: string }> {
     const bridgeId = newTunnelId();
     const envelope = encodeConnectEnvelope({ target, bridgeId, halfClose: true });
     let stream: HybridConnectionStream;
@@ -141,6 +151,8 @@ export class TunnelSender {
     let answer: RelayedMessage | undefined;
     try {
       await sendRelayMessage(stream, envelope);
+      stream.setMaxOutgoingMessageBytes(AZTUNNEL_MAX_MESSAGE_BYTES);
+      early?.sendTo(stream);
       answer = await stream.readMessage(this.options.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS);
     } catch (err) {
       if (err instanceof RelayTimeoutError) return fail('relay_failed', `the listener did not answer (${err.message})`);
@@ -159,7 +171,6 @@ export class TunnelSender {
       return fail('rejected', err instanceof EnvelopeError ? err.message : String(err));
     }
     if (!response.ok) return fail(failureFromResponse(response), response.error, response);
-    stream.setMaxOutgoingMessageBytes(AZTUNNEL_MAX_MESSAGE_BYTES);
     return { stream, trackingId: stream.trackingId, bridgeId, listenerId: response.listenerId, peerHalfClose: response.halfClose === true };
   }
 
@@ -171,6 +182,7 @@ export class TunnelSender {
   close(): void {
     this.pool?.close();
     this.mux?.close();
+    this.client.close();
   }
 }
 

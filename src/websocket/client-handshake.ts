@@ -1,19 +1,16 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import net, { type Socket } from 'node:net';
-import tls, { type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { BodyCollector, encodeRequestHead, parseResponseHead, type ResponseHead } from '../protocol/http-message-head.js';
 import { computeAcceptKey, generateWebSocketKey } from '../protocol/websocket-handshake.js';
 import { openTunnel } from '../proxy/open-tunnel.js';
 import type { ProxyPolicy } from '../proxy/proxy-policy.js';
 import { WsConnection, type ConnectionOptions } from './connection.js';
 import { raceConnect, type RacingConnect } from './racing-connect.js';
-import { clientSecureContext, tlsResumption } from './tls-reuse.js';
+import { connectTls, type TlsClientOptions } from './tls-connect.js';
+import type { WarmSockets } from './warm-sockets.js';
 
-export interface TlsClientOptions {
-  ca?: string | Buffer | Array<string | Buffer>;
-  rejectUnauthorized?: boolean;
-  servername?: string;
-}
+export type { TlsClientOptions } from './tls-connect.js';
 
 export interface OpenWebSocketOptions {
   headers?: Record<string, string>;
@@ -33,6 +30,12 @@ export interface OpenWebSocketOptions {
   /** Source address and address family of the TCP connection (-H targets: `-b`, `AddressFamily`); not used through a proxy. */
   localAddress?: string;
   family?: 4 | 6;
+  /**
+   * Pre-connected sockets to take the connection from (warm-sockets.ts); not used through a proxy
+   * or with a source address. A taken socket that fails before the server answered a byte is
+   * replaced by a new connection.
+   */
+  warm?: WarmSockets;
 }
 
 /** How a client reaches a relay: TLS trust and proxy. */
@@ -49,6 +52,10 @@ export interface OpenedWebSocket {
    * intermediaries that interpret the cleartext bytes). HYBRIDGE_WS_MASK=always turns this off.
    */
   maskingOptional: boolean;
+  /** The connection came from the pre-connected pool (its TCP and TLS set-up were paid before). */
+  preconnected: boolean;
+  /** On TLS: the session was resumed from an earlier connection's ticket. */
+  tlsSessionReused: boolean | undefined;
 }
 
 /** The server answered the upgrade with an HTTP status instead of 101. */
@@ -108,6 +115,7 @@ export function openWebSocket(address: string, options: OpenWebSocketOptions = {
     let tunnel: AbortController | undefined;
     let race: RacingConnect | undefined;
     let settled = false;
+    let preconnected = false;
     let received: Buffer = Buffer.alloc(0);
     let response: ResponseHead | undefined;
     let body: BodyCollector | undefined;
@@ -130,10 +138,35 @@ export function openWebSocket(address: string, options: OpenWebSocketOptions = {
         (raw) => (settled ? raw.destroy() : begin(secure ? connectTls(host, port, options.tls, raw) : raw)),
         (err: Error) => fail(err),
       );
-    } else if (options.localAddress !== undefined || options.family !== undefined) {
+    } else {
+      const bound = options.localAddress !== undefined || options.family !== undefined;
+      const warm = bound ? undefined : options.warm?.take({ host, port, secure });
+      preconnected = warm !== undefined;
+      begin(warm ?? connectDirect());
+    }
+
+    function connectDirect(): Socket {
       const raw = net.connect({ host, port, localAddress: options.localAddress, family: options.family });
-      begin(secure ? connectTls(host, port, options.tls, raw) : raw);
-    } else begin(secure ? connectTls(host, port, options.tls) : net.connect({ host, port }));
+      return secure ? connectTls(host, port, options.tls, raw) : raw;
+    }
+
+    /**
+     * A pre-connected socket the server closed just as it was taken (its end crossed our request)
+     * is replaced by a new connection: the server never read the request.
+     */
+    function replaceStale(): boolean {
+      if (!preconnected || settled || received.length > 0 || response) return false;
+      preconnected = false;
+      const stale = socket!;
+      stale.off('error', onError);
+      stale.off('data', onData);
+      stale.off('end', onEnd);
+      stale.off('close', onEnd);
+      stale.on('error', () => undefined);
+      stale.destroy();
+      begin(connectDirect());
+      return true;
+    }
 
     function startTimer(): void {
       if (!options.timeoutMs || timer) return;
@@ -145,7 +178,7 @@ export function openWebSocket(address: string, options: OpenWebSocketOptions = {
       socket = connection;
       startTimer();
       connection.setNoDelay(true);
-      connection.on('error', fail);
+      connection.on('error', onError);
       connection.on('data', onData);
       connection.on('end', onEnd);
       connection.on('close', onEnd);
@@ -159,6 +192,10 @@ export function openWebSocket(address: string, options: OpenWebSocketOptions = {
       socket?.off('data', onData);
       socket?.off('end', onEnd);
       socket?.off('close', onEnd);
+    }
+
+    function onError(error: Error): void {
+      if (!replaceStale()) fail(error);
     }
 
     function fail(error: Error): void {
@@ -176,6 +213,7 @@ export function openWebSocket(address: string, options: OpenWebSocketOptions = {
 
     function onEnd(): void {
       if (body) return refuse();
+      if (replaceStale()) return;
       fail(Object.assign(new Error(`${url.host} closed the connection before answering the WebSocket handshake`), { code: 'ECONNRESET' }));
     }
 
@@ -213,34 +251,17 @@ export function openWebSocket(address: string, options: OpenWebSocketOptions = {
       const upgradedSocket = socket!;
       // Until the new owner attaches its own listeners, an error must not go unhandled (it
       // still sees the socket closed), and nothing is read (as after node:http's upgrade).
-      upgradedSocket.off('error', fail);
+      upgradedSocket.off('error', onError);
       upgradedSocket.on('error', () => undefined);
       upgradedSocket.pause();
       // Back to "no reader yet" (what node:http does), so the owner's 'data' listener starts the flow.
       (upgradedSocket as unknown as { readableFlowing: boolean | null }).readableFlowing = null;
       upgradedSocket.setTimeout(0);
       const maskless = maskingOptional(upgradedSocket, secure, proxy !== undefined);
-      resolve({ socket: upgradedSocket, head, protocol, headers: answer, maskingOptional: maskless });
+      const tlsSessionReused = secure ? (upgradedSocket as TLSSocket).isSessionReused() : undefined;
+      resolve({ socket: upgradedSocket, head, protocol, headers: answer, maskingOptional: maskless, preconnected, tlsSessionReused });
     }
   });
-}
-
-/** TLS to the relay, on a new TCP connection or end to end inside a proxy tunnel (`through`). */
-function connectTls(host: string, port: number, trust: TlsClientOptions | undefined, through?: Socket): TLSSocket {
-  const servername = trust?.servername ?? (isIpLiteral(host) ? undefined : host);
-  const secureContext = clientSecureContext(trust);
-  const resumption = tlsResumption(secureContext, host, port, servername);
-  const socket = tls.connect({
-    host,
-    port,
-    socket: through,
-    servername,
-    secureContext,
-    session: resumption.session,
-    rejectUnauthorized: trust?.rejectUnauthorized !== false,
-  });
-  resumption.remember(socket);
-  return socket;
 }
 
 function abortReason(signal: AbortSignal): Error {
@@ -259,8 +280,4 @@ function maskingOptional(socket: Socket, secure: boolean, viaProxy: boolean): bo
   if (viaProxy) return false;
   const peer = socket.remoteAddress ?? '';
   return peer === '::1' || peer.startsWith('127.') || peer.startsWith('::ffff:127.');
-}
-
-function isIpLiteral(host: string): boolean {
-  return /^[\d.]+$/.test(host) || host.includes(':');
 }

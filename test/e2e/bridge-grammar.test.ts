@@ -84,6 +84,7 @@ const BAD: [string, string[], RegExp][] = [
   ['-o ConnectTimeout garbage', ['-o', 'ConnectTimeout:garbage', '-L', '1:a'], /ConnectTimeout/],
   ['-a not a number', ['-a', 'often', '-L', '1:a'], /^hybridge: -a "often": KeepAliveInterval must be a whole number$/],
   ['--prewarm out of range', ['--prewarm', '5000', '-L', '1:a'], /Prewarm 5000 is out of range 0\.\.1000/],
+  ['--preconnect out of range', ['--preconnect', '65', '-L', '1:a'], /^hybridge: --preconnect must be a whole number from 0 to 64, not "65"$/],
   ['-f missing file', ['-f', '/nonexistent/bridge.yml'], /^hybridge: The config file was not found: \/nonexistent\/bridge\.yml$/],
   ['unknown option', ['--bogus'], /^hybridge: unknown option '--bogus'/],
   ['stray argument', ['-L', '1:a', 'extra'], /^hybridge: .*argument/],

@@ -142,7 +142,8 @@ describe('hybridge bridge: volume (processes)', () => {
     const [coldPort, warmPort] = [await freePort(), await freePort()];
     const remoteCold = await startBridge(['-x', cs, '-T', `sl-cold:${echo.port}`]);
     const remoteWarm = await startBridge(['-x', cs, '-T', `sl-warm:${echo.port}`]);
-    const cold = await startBridge(['-x', slowCs, '-L', `${coldPort}:sl-cold`]);
+    // --preconnect 0: no pre-connected sockets either, so "cold" opens a TCP connection per client connection.
+    const cold = await startBridge(['-x', slowCs, '--preconnect', '0', '-L', `${coldPort}:sl-cold`]);
     const warm = await startBridge(['-x', slowCs, '--prewarm', '4', '-L', `${warmPort}:sl-warm`]);
     await new Promise((r) => setTimeout(r, 500));
     const payload = patternBytes(100, 300);
@@ -164,7 +165,7 @@ describe('hybridge bridge: volume (processes)', () => {
     const coldRun = await carriedByEarlierConnection(coldPort);
     const warmRun = await carriedByEarlierConnection(warmPort);
     t.diagnostic(`client connection times (connect, 100 bytes each way, close): cold ${coldRun.times.join(', ')} ms; prewarmed ${warmRun.times.join(', ')} ms`);
-    assert.deepEqual(coldRun.verdicts, [false, false, false, false, false], 'without --prewarm every client connection opens its relay connection after it arrives');
+    assert.deepEqual(coldRun.verdicts, [false, false, false, false, false], 'without --prewarm (and --preconnect 0) every client connection opens its relay connection after it arrives');
     assert.deepEqual(warmRun.verdicts, [true, true, true, true, true], 'with --prewarm every client connection is carried by a relay connection that was already open');
     await Promise.all([cold.stop(), warm.stop(), remoteCold.stop(), remoteWarm.stop()]);
     await slowRelay.close();

@@ -16,6 +16,8 @@ export interface LocalForwarderOptions extends Omit<LocalContext, 'relayName' | 
   tls?: TlsClientOptions;
   tokenInQuery?: boolean;
   proxy?: ProxyPolicy;
+  /** Sockets kept connected to the relay host (HybridConnectionOptions.preconnect). */
+  preconnect?: number;
   /** Multiplexed sessions per connector (0 = off). */
   mux?: number;
 }
@@ -78,7 +80,7 @@ export class LocalForwarder {
   private connectorFor(anonymous: boolean): SenderConnector {
     let connector = this.connectors.get(anonymous);
     if (!connector) {
-      const client = new HybridConnectionClient(relayClientOptions(this.options.connection, { anonymous, tls: this.options.tls, tokenInQuery: this.options.tokenInQuery, proxy: this.options.proxy }));
+      const client = new HybridConnectionClient(relayClientOptions(this.options.connection, { anonymous, tls: this.options.tls, tokenInQuery: this.options.tokenInQuery, proxy: this.options.proxy, preconnect: this.options.preconnect }));
       connector = new SenderConnector(client, {
         relayName: this.forward.relayName,
         attempts: this.options.attempts,

@@ -3,10 +3,12 @@ import {
   describePreambleReply,
   encodePreamble,
   isAcceptedFor,
+  PreambleMode,
   PreambleReplyDecoder,
   type Preamble,
   type PreambleReply,
 } from '../../protocol/azbridge-preamble.js';
+import type { EarlyBytes } from '../../forwarding/early-bytes.js';
 import type { ConnectionEnd } from '../../forwarding/lifecycle/connection-fields.js';
 import { readDecoded } from '../read-messages.js';
 import { listenerIdInReason, withoutListenerId } from '../../protocol/port-announcement.js';
@@ -35,6 +37,11 @@ export interface OpenBridgeStreamOptions {
   replyTimeoutMs: number;
   signal?: AbortSignal;
   /**
+   * The client's first bytes (forwarding/early-bytes.ts): sent right behind the preamble of each
+   * try, without waiting for the reply, and replayed on the next try after a refusal or a loss.
+   */
+  early?: EarlyBytes;
+  /**
    * Called before another try: `lost`, the connection was lost ahead of the reply; `port-refused`,
    * a listener that does not serve the port refused it, and another listener is tried.
    */
@@ -59,8 +66,8 @@ export const MAX_PORT_REFUSALS = 8;
  * Opens a relayed connection for one logical port (openOnce), and tries again when the relayed
  * connection is lost before the remote side answered the preamble: the listener it reached died
  * (one of a pool of listeners killed between taking the connection and answering) or a prewarmed
- * connection had gone stale. The client's bytes are not read until the reply came, so nothing was
- * sent on its behalf and another try is safe. Retries stay within `replyTimeoutMs` and stop when the
+ * connection had gone stale. The client's bytes sent behind the preamble are kept (`early`) and
+ * sent again on the next try; a peer that did not accept the preamble has not passed them on. Retries stay within `replyTimeoutMs` and stop when the
  * client goes away. A refusal, a clean close without reply, or a reply timeout is not retried.
  */
 export async function openBridgeStream(connector: SenderConnector, preamble: Preamble, options: OpenBridgeStreamOptions): Promise<HybridConnectionStream> {
@@ -71,8 +78,9 @@ export async function openBridgeStream(connector: SenderConnector, preamble: Pre
   for (let retry = 1; ; retry++) {
     try {
       const route = { portName: preamble.portName, disallowedListeners: refusedBy };
-      return await openOnce(connector, preamble, { replyTimeoutMs: Math.max(1, deadline - Date.now()), signal: options.signal, route });
+      return await openOnce(connector, preamble, { replyTimeoutMs: Math.max(1, deadline - Date.now()), signal: options.signal, route, early: options.early });
     } catch (err) {
+      options.early?.detach();
       // No other listener to try after a refusal of the port: the refusal is the answer.
       if (refusal && err instanceof BridgeOpenError && err.failure === 'relay-unavailable') throw refusal;
       if (!(err instanceof BridgeOpenError) || options.signal?.aborted || Date.now() >= deadline) throw err;
@@ -91,7 +99,7 @@ export async function openBridgeStream(connector: SenderConnector, preamble: Pre
  * connection through; hybridge's refusals are turned into a message that names the port and the
  * reason, so a port-name mismatch is never a silent EOF. Bytes after the reply stay in the stream.
  */
-async function openOnce(connector: SenderConnector, preamble: Preamble, options: { replyTimeoutMs: number; signal?: AbortSignal; route: ConnectRoute }): Promise<HybridConnectionStream> {
+async function openOnce(connector: SenderConnector, preamble: Preamble, options: { replyTimeoutMs: number; signal?: AbortSignal; route: ConnectRoute; early?: EarlyBytes }): Promise<HybridConnectionStream> {
   let stream: HybridConnectionStream;
   try {
     stream = await connector.connect(options.signal, options.route);
@@ -103,6 +111,8 @@ async function openOnce(connector: SenderConnector, preamble: Preamble, options:
   stream.on('error', () => undefined);
   try {
     await stream.sendMessage(encodePreamble(preamble));
+    // Datagrams are framed per flow and wait for the reply; only streams carry early bytes.
+    if (preamble.mode === PreambleMode.Stream) options.early?.sendTo(stream);
     const decoder = new PreambleReplyDecoder();
     const outcome = await readDecoded(stream, (chunk) => decoder.push(chunk), options.replyTimeoutMs);
     let reply: PreambleReply | undefined;

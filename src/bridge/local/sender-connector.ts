@@ -95,5 +95,6 @@ export class SenderConnector {
   close(): void {
     this.pool?.close();
     this.mux?.close();
+    this.client.close();
   }
 }

@@ -1,6 +1,7 @@
 import type { Server, Socket } from 'node:net';
 import type { HybridConnectionStream } from '../../client/index.js';
 import { formatTarget } from '../../forwarding/dial.js';
+import { EarlyBytes } from '../../forwarding/early-bytes.js';
 import { listenTcp, listenUnix } from '../../forwarding/local-listen.js';
 import { pumpTracked } from '../../forwarding/pump-tracked.js';
 import { PreambleMode } from '../../protocol/azbridge-preamble.js';
@@ -11,7 +12,8 @@ import { BridgeOpenError, openBridgeStream, retryMessage } from './open-bridge-s
 
 /**
  * -L for TCP ports and Unix sockets: every accepted connection gets its own relayed connection,
- * opened with the binding's port name, and bytes are pumped both ways with half-close.
+ * opened with the binding's port name, and bytes are pumped both ways with half-close. The client's
+ * first bytes follow the preamble without waiting for its reply (early-bytes.ts).
  */
 export class StreamForwarder implements LocalListener {
   private readonly servers: Server[] = [];
@@ -68,13 +70,16 @@ export class StreamForwarder implements LocalListener {
     const onClientGone = () => abort.abort();
     socket.once('close', onClientGone);
     const dialStarted = Date.now();
+    const early = new EarlyBytes(socket);
     try {
       stream = await openBridgeStream(ctx.connectorFor(binding.noAuthentication), { mode: PreambleMode.Stream, portName: binding.portName }, {
         replyTimeoutMs: ctx.replyTimeoutMs,
         signal: abort.signal,
+        early,
         onRetry: (retry, reason, why) => connection.log.info({ retry, reason }, retryMessage(why)),
       });
     } catch (err) {
+      early.release();
       const failure = err instanceof BridgeOpenError ? err.failure : 'relay-unavailable';
       if (err instanceof BridgeOpenError && err.trackingId) connection.update({ trackingId: err.trackingId });
       connection.dialed(Date.now() - dialStarted, failure);
@@ -83,6 +88,8 @@ export class StreamForwarder implements LocalListener {
       return;
     }
     connection.dialed(Date.now() - dialStarted, undefined);
+    // What went ahead behind the preamble is counted like the bytes the pump moves.
+    connection.toRelay += early.release();
     socket.off('close', onClientGone);
     connection.update({ trackingId: stream.trackingId });
     if (socket.destroyed) {

@@ -32,6 +32,8 @@ export interface RemoteForwarderOptions {
   tls?: TlsClientOptions;
   tokenInQuery?: boolean;
   proxy?: ProxyPolicy;
+  /** Sockets kept connected to the rendezvous host (HybridConnectionOptions.preconnect). */
+  preconnect?: number;
   udpIdleMs?: number;
   /** LoadBalancing / HealthCheck defaults for this relay's target pools. */
   poolDefaults?: PoolSettings;
@@ -124,7 +126,7 @@ export class RemoteForwarder {
     const affinity = httpBindings.some((b) => b.connectionAffinity) ? new AffinityAgents() : undefined;
     this.affinity = affinity;
     const listener = new HybridConnectionListener({
-      ...relayClientOptions(o.connection, { tls: o.tls, tokenInQuery: o.tokenInQuery, proxy: o.proxy }),
+      ...relayClientOptions(o.connection, { tls: o.tls, tokenInQuery: o.tokenInQuery, proxy: o.proxy, preconnect: o.preconnect }),
       keepAliveIntervalMs: o.keepAliveIntervalMs,
       listenerId: this.listenerId,
       // Port-name-aware routing on the hybridge relay; Azure and older relays ignore the header.
