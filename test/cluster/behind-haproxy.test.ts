@@ -25,6 +25,9 @@ import { distinctFreePorts, ROOT_KEY, ROOT_RULE, startCluster, type Cluster, typ
 import { checkedExchange, endClusterSuite, ExchangeListener } from './peers.js';
 import { MiB } from './streams.js';
 
+/** See the first relaying test: the nodes' per-address cap (2) is below what a pre-connecting client holds. */
+const NO_PRECONNECT = 0;
+
 /** The tested haproxy configuration (docs/deployment.md shows the same). */
 function haproxyConfig(dir: string, ports: { lb: number; perNode: number[]; nodes: number[] }): string {
   const server = (name: string, port: number) => `  server ${name} 127.0.0.1:${port} send-proxy-v2 check check-send-proxy inter 300ms`;
@@ -132,7 +135,10 @@ describe('relay cluster behind haproxy (TLS terminated, PROXY protocol v2)', () 
 
   test("4 connections through haproxy (2 MiB each way, SHA-256): both nodes relay, and the listener's remoteEndpoint and the logs name the client", async () => {
     const tls = { ca: haproxy.ca };
-    const listener = await ExchangeListener.open('pipe-l', connectionString(await from('127.0.0.2'), 'pipe'), tls);
+    // The nodes allow 2 unauthenticated connections per client address (the per-address test below);
+    // a pre-connecting client holds 2 idle ones per relay host besides the one it uses, so these
+    // clients connect on demand.
+    const listener = await ExchangeListener.open('pipe-l', connectionString(await from('127.0.0.2'), 'pipe'), tls, NO_PRECONNECT);
     listeners.push(listener);
     const online = await waitFor(() => logsOf('listener online').find((r) => r.listenerId === 'pipe-l'), 5000, 'listener online');
     assert.equal(online!.remote, '127.0.0.2', "the listener's address, not haproxy's");
@@ -140,7 +146,7 @@ describe('relay cluster behind haproxy (TLS terminated, PROXY protocol v2)', () 
     const sender = connectionString(await from('127.0.0.3'), 'pipe');
     const trackingIds: string[] = [];
     for (let i = 0; i < 4; i++) {
-      const r = await checkedExchange(sender, listeners, { bytes: 2 * MiB, uploadSeed: 10 + i, replySeed: 20 + i, what: `connection ${i}`, tls, timeoutMs: 30_000 });
+      const r = await checkedExchange(sender, listeners, { bytes: 2 * MiB, uploadSeed: 10 + i, replySeed: 20 + i, what: `connection ${i}`, tls, timeoutMs: 30_000, preconnect: NO_PRECONNECT });
       assert.equal(r.atListener.remoteEndpoint?.address, '127.0.0.3', `connection ${i}: remoteEndpoint`);
       assert.ok((r.atListener.remoteEndpoint?.port ?? 0) > 0, `connection ${i}: with the client's port`);
       trackingIds.push(r.trackingId);
@@ -156,7 +162,7 @@ describe('relay cluster behind haproxy (TLS terminated, PROXY protocol v2)', () 
   });
 
   test("a refused sender is logged with the client's address", async () => {
-    const client = new HybridConnectionClient({ connectionString: connectionString(await from('127.0.0.6'), 'pipe', 'd3Jvbmcta2V5LTAxMjM0NTY3ODk='), tls: { ca: haproxy.ca } });
+    const client = new HybridConnectionClient({ connectionString: connectionString(await from('127.0.0.6'), 'pipe', 'd3Jvbmcta2V5LTAxMjM0NTY3ODk='), tls: { ca: haproxy.ca }, preconnect: NO_PRECONNECT });
     await assert.rejects(client.createConnection({ retryBudgetMs: 0 }), /401/);
     const line = await waitFor(() => logsOf('sender refused').find((r) => r.remote === '127.0.0.6'), 5000, 'the refusal with 127.0.0.6');
     assert.equal(line!.status, 401);
@@ -194,9 +200,9 @@ describe('relay cluster behind haproxy (TLS terminated, PROXY protocol v2)', () 
     await management.addIpRule('127.0.0.7', 'Deny');
     try {
       const tls = { ca: haproxy.ca };
-      const denied = new HybridConnectionClient({ connectionString: connectionString(await from('127.0.0.7'), 'pipe'), tls });
+      const denied = new HybridConnectionClient({ connectionString: connectionString(await from('127.0.0.7'), 'pipe'), tls, preconnect: NO_PRECONNECT });
       await assert.rejects(denied.createConnection({ retryBudgetMs: 0 }), /403/, 'a valid token from a denied address');
-      const deniedBadKey = new HybridConnectionClient({ connectionString: connectionString(await from('127.0.0.7'), 'pipe', 'd3Jvbmcta2V5LTAxMjM0NTY3ODk='), tls });
+      const deniedBadKey = new HybridConnectionClient({ connectionString: connectionString(await from('127.0.0.7'), 'pipe', 'd3Jvbmcta2V5LTAxMjM0NTY3ODk='), tls, preconnect: NO_PRECONNECT });
       await assert.rejects(deniedBadKey.createConnection({ retryBudgetMs: 0 }), /403/, 'a bad token from a denied address is refused by address, not by its token (never 401)');
       const decisions = await waitFor(() => {
         const lines = logsOf('client refused by the IP rules').filter((r) => r.remote === '127.0.0.7');
@@ -206,7 +212,7 @@ describe('relay cluster behind haproxy (TLS terminated, PROXY protocol v2)', () 
       assert.equal(logsOf('sender refused').filter((r) => r.remote === '127.0.0.7').length, 0, 'no token of a denied client was looked at');
       assert.equal(logsOf('client refused by the IP rules').filter((r) => r.remote === '127.0.0.1').length, 0, "haproxy's own address is never the one decided on");
 
-      const r = await checkedExchange(connectionString(await from('127.0.0.8'), 'pipe'), listeners, { bytes: MiB, uploadSeed: 40, replySeed: 41, what: 'allowed client', tls, timeoutMs: 30_000 });
+      const r = await checkedExchange(connectionString(await from('127.0.0.8'), 'pipe'), listeners, { bytes: MiB, uploadSeed: 40, replySeed: 41, what: 'allowed client', tls, timeoutMs: 30_000, preconnect: NO_PRECONNECT });
       assert.equal(r.atListener.remoteEndpoint?.address, '127.0.0.8');
     } finally {
       await management.removeIpRule('127.0.0.7');

@@ -48,10 +48,12 @@ export class ExchangeListener {
     readonly id: string,
     connectionString: string,
     tls?: TlsClientOptions,
+    preconnect?: number,
   ) {
     this.listener = new HybridConnectionListener({
       connectionString,
       tls,
+      preconnect,
       listenerId: id,
       reconnectDelaysMs: FAST_RECONNECT_MS,
       requestHandler: (req, res) => this.serveHttp(req, res),
@@ -61,8 +63,8 @@ export class ExchangeListener {
     this.listener.on('connection', (stream) => void this.serve(stream));
   }
 
-  static async open(id: string, connectionString: string, tls?: TlsClientOptions): Promise<ExchangeListener> {
-    const peer = new ExchangeListener(id, connectionString, tls);
+  static async open(id: string, connectionString: string, tls?: TlsClientOptions, preconnect?: number): Promise<ExchangeListener> {
+    const peer = new ExchangeListener(id, connectionString, tls, preconnect);
     await withTimeout(peer.listener.open(), 15_000, `listener ${id} open`);
     return peer;
   }
@@ -126,6 +128,8 @@ export interface ExchangeOptions {
   timeoutMs?: number;
   /** Extra TLS trust for the sender (a balancer's self-signed certificate). */
   tls?: TlsClientOptions;
+  /** The sender's pre-connected sockets per relay host (the library's default when absent). */
+  preconnect?: number;
 }
 
 export interface Exchange {
@@ -138,7 +142,7 @@ export interface Exchange {
 /** Opens a connection as a sender and starts an exchange; `done` gives the reply's digest. */
 export async function startExchange(connectionString: string, options: ExchangeOptions): Promise<Exchange> {
   const trackingId = randomUUID();
-  const client = new HybridConnectionClient({ connectionString, tls: options.tls });
+  const client = new HybridConnectionClient({ connectionString, tls: options.tls, preconnect: options.preconnect });
   const stream = await client.createConnection({
     trackingId,
     retryBudgetMs: options.retryBudgetMs ?? 0,
