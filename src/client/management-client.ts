@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { createSasToken, normalizeAudience } from '../protocol/sas-token.js';
-import { hostPort, type RelayEndpoint } from '../protocol/relay-endpoint.js';
+import { audienceEntityPath, endpointBase, type RelayEndpoint } from '../protocol/relay-endpoint.js';
 import { proxyAgent } from '../proxy/proxy-agent.js';
 import { ProxyError } from '../proxy/proxy-error.js';
 import { ProxyPolicy, type ProxySetting } from '../proxy/proxy-policy.js';
@@ -81,7 +81,7 @@ export class ManagementNetworkError extends Error {
 
 /** `ws://host:port/` → `http://host:port`, `sb://host[:port]/` → `https://host:port`. */
 export function managementBaseUrl(endpoint: RelayEndpoint): string {
-  return `${endpoint.secure ? 'https' : 'http'}://${hostPort(endpoint)}`;
+  return `${endpoint.secure ? 'https' : 'http'}://${endpointBase(endpoint)}`;
 }
 
 /** Calls a hybridge relay's management API with a Manage credential. */
@@ -174,7 +174,7 @@ export class ManagementClient {
   private token(): string {
     const credential = this.options.credential;
     if ('sharedAccessSignature' in credential) return credential.sharedAccessSignature;
-    const audience = normalizeAudience(this.options.endpoint.host, '');
+    const audience = normalizeAudience(this.options.endpoint.host, audienceEntityPath(this.options.endpoint, ''));
     return createSasToken(audience, credential.keyName, credential.key, Math.floor(Date.now() / 1000) + TOKEN_LIFETIME_SECONDS);
   }
 
@@ -200,7 +200,7 @@ export class ManagementClient {
     }
     const proxied = this.proxy.route(endpoint.host, endpoint.port, endpoint.secure) !== undefined;
     const agent = proxied ? proxyAgent(this.proxy, endpoint.secure) : false;
-    const request: https.RequestOptions = { host: endpoint.host, port: endpoint.port, method, path: API_PREFIX + path, headers, agent };
+    const request: https.RequestOptions = { host: endpoint.host, port: endpoint.port, method, path: (endpoint.namespacePath ?? '') + API_PREFIX + path, headers, agent };
     if (endpoint.secure && this.options.ca && this.options.ca.length > 0) request.ca = [...rootCertificates, ...this.options.ca];
     const timeoutMs = this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
 

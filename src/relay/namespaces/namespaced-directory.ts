@@ -1,0 +1,75 @@
+import type { Grant } from '../authorizer.js';
+import type { ListenerChannel } from '../listener-channel.js';
+import type { ListenerDirectory, ListenerRef, PickCriteria } from '../listener-directory.js';
+import { DEFAULT_NAMESPACE, directoryKey } from './namespace-name.js';
+
+/**
+ * One namespace's view of the directory every namespace shares: hybrid connection names are
+ * turned into the namespace's keys on the way in, and only the namespace's own control channels
+ * come out, so a namespace never sees, counts or picks another one's listeners.
+ */
+export class NamespacedDirectory implements ListenerDirectory {
+  /** The cluster's membership, when there is a cluster: the same for every namespace. */
+  readonly membership?: () => { nodes: string[]; redisUp: boolean };
+
+  constructor(
+    private readonly shared: ListenerDirectory,
+    readonly namespace: string,
+  ) {
+    if (shared.membership) this.membership = () => shared.membership!();
+  }
+
+  get nodeId(): string {
+    return this.shared.nodeId;
+  }
+
+  register(channel: ListenerChannel): Promise<boolean> {
+    channel.namespace = this.namespace;
+    return this.shared.register(channel);
+  }
+
+  unregister(channel: ListenerChannel): void {
+    this.shared.unregister(channel);
+  }
+
+  refresh(channel: ListenerChannel, grant: Grant): void {
+    this.shared.refresh(channel, grant);
+  }
+
+  pick(entity: string, criteria: PickCriteria): Promise<ListenerRef | undefined> {
+    return this.shared.pick(this.key(entity), criteria);
+  }
+
+  deliver(target: ListenerRef, json: string, ref: string, onUndeliverable: () => void): Promise<boolean> {
+    return this.shared.deliver(target, json, ref, onUndeliverable);
+  }
+
+  settle(ref: string): void {
+    this.shared.settle(ref);
+  }
+
+  noteSilent(target: ListenerRef): void {
+    this.shared.noteSilent(target);
+  }
+
+  noteResponsive(target: ListenerRef): void {
+    this.shared.noteResponsive(target);
+  }
+
+  count(entity: string): Promise<number> {
+    return this.shared.count(this.key(entity));
+  }
+
+  localChannels(entity?: string): ListenerChannel[] {
+    if (entity !== undefined) return this.shared.localChannels(this.key(entity));
+    return this.shared.localChannels().filter((c) => c.namespace === this.namespace);
+  }
+
+
+  /** The shared directory outlives its namespaces: closing one view releases nothing. */
+  async close(): Promise<void> {}
+
+  private key(entity: string): string {
+    return this.namespace === DEFAULT_NAMESPACE ? entity : directoryKey(this.namespace, entity);
+  }
+}
