@@ -16,8 +16,9 @@ import { addLimitOptions, limitsFromFlags } from './server-limits.js';
 import type { RelayObservability } from '../observability/relay-observability.js';
 import { addObservabilityOptions, observabilityFrom, startObservability, type ObservabilityFlags } from './server-observability.js';
 import { checkTlsFlags, loadTls, writeGeneratedTls } from './server-tls.js';
+import { addNamespaceOptions, namespaceHostFor, namespaceSettingsFrom, type NamespaceFlags } from './server-namespaces.js';
 
-interface ServerFlags extends JwtFlags, ObservabilityFlags {
+interface ServerFlags extends JwtFlags, ObservabilityFlags, NamespaceFlags {
   host: string;
   port: string;
   data?: string;
@@ -90,7 +91,7 @@ export function registerServerCommand(program: Command): void {
     .option('--proxy-protocol', 'every connection starts with a PROXY protocol v1/v2 header from a load balancer naming the client (read before TLS); connections without one are closed')
     .option('--trusted-proxy <cidr>', 'a load balancer or proxy (address or CIDR, repeatable) whose Forwarded / X-Forwarded-For headers name the client; from other peers these headers are ignored', collect, [])
     .option('--no-port-routing', 'pick listeners as Azure Relay does, without looking at the port names hybridge senders and listeners announce (Hybridge-Port / Hybridge-Ports)');
-  addObservabilityOptions(addLogOptions(addLimitOptions(addJwtOptions(command)))).addHelpText('after', EXAMPLES).action(async (flags: ServerFlags) => runServer(flags));
+  addObservabilityOptions(addLogOptions(addLimitOptions(addJwtOptions(addNamespaceOptions(command))))).addHelpText('after', EXAMPLES).action(async (flags: ServerFlags) => runServer(flags));
 }
 
 async function runServer(flags: ServerFlags): Promise<void> {
@@ -116,6 +117,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
     if (!flags.publicUrl) fail('--redis needs --public-url: each node tells listeners how to reach it directly (rendezvous addresses name the sender\'s node)');
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(nodeId)) fail('--node-id must be 1 to 64 letters, digits, ".", "_" or "-"');
   }
+  const namespaces = namespaceSettingsFrom(flags, log);
   // Every flag and file is checked before anything is bound, connected or written.
   const tls = loadTls(flags, dataDir);
   if (flags.redis && flags.data !== undefined && !flags.tlsSelfSigned) {
@@ -144,6 +146,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
   }
   let cluster: ClusterDirectory | undefined;
   const routes: { handle?: RelayObservability['routes'] } = {};
+  const hostedNamespaces = await namespaceHostFor(namespaces, { dataDir, redis }, log);
   const server = new RelayServer({
     host: flags.host,
     port,
@@ -162,6 +165,8 @@ async function runServer(flags: ServerFlags): Promise<void> {
     trustedProxies: flags.trustedProxy,
     directory: redis && clusterModules ? (local) => (cluster = new clusterModules[2].ClusterDirectory(local, redis, { maxPerEntity: maxListeners, log, heartbeatMs })) : undefined,
     extraRoutes: (req, res, url) => routes.handle?.(req, res, url) ?? false,
+    namespaceDomain: namespaces.domain,
+    hostedNamespaces,
   });
   // Loaded here, not with the command tree: prom-client alone is a good part of every command's start-up time.
   const { RelayObservability: Observability } = await import('../observability/relay-observability.js');
@@ -191,7 +196,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
     log.info({ logFile: flags.logFile, eventLog: flags.eventLog, auditLog: flags.auditLog }, 'SIGHUP: log files reopened');
   });
   log.info(
-    { url: started.url, ...(redis ? { node: nodeId, cluster: 'redis' } : { data: dataDir }), tls: tls ? 'on' : 'off', hybridConnections: server.store.hybridConnections().length, jwtIssuers: jwt?.issuers.length },
+    { url: started.url, ...(redis ? { node: nodeId, cluster: 'redis' } : { data: dataDir }), tls: tls ? 'on' : 'off', hybridConnections: server.store.hybridConnections().length, namespaces: server.namespaces.size - 1, adminApi: namespaces.adminKey ? 'on' : 'off', jwtIssuers: jwt?.issuers.length },
     'relay listening',
   );
   if (started.rootConnectionString) {

@@ -34,7 +34,7 @@ import { LocalDirectory, type ListenerDirectory } from './listener-directory.js'
 import type { ListenerRegistry } from './listener-registry.js';
 import { handleManagementRequest, MANAGEMENT_PREFIX, type ManagementContext } from './management-api.js';
 import { emptyNamespace, ROOT_RULE_NAME, type HybridConnection } from './namespace-model.js';
-import type { NamespaceStore, StoreBackend } from './namespace-store.js';
+import { StoreError, type NamespaceStore, type StoreBackend } from './namespace-store.js';
 import { HostedNamespace, type SharedRelayParts } from './namespaces/hosted-namespace.js';
 import { namespaceAddressOf, namespaceEndpoint, type NamespaceAddress } from './namespaces/namespace-address.js';
 import type { NamespaceHosting } from './namespaces/namespace-hosting.js';
@@ -171,7 +171,8 @@ export class RelayServer {
       onRelayed: (c, ns) => this.trackRelayed(c, ns),
       onFinished: (c) => this.relayedEnds.get(c)?.(),
     };
-    this.defaultNamespace = this.hostNamespace(DEFAULT_NAMESPACE, options.backend);
+    this.defaultNamespace = new HostedNamespace(DEFAULT_NAMESPACE, options.backend, this.sharedParts);
+    this.namespaces.set(DEFAULT_NAMESPACE, this.defaultNamespace);
     this.server = createFrontDoor({
       tls: options.tls,
       limits,
@@ -241,9 +242,12 @@ export class RelayServer {
     return primary || secondary;
   }
 
-  /** Serves a namespace from now on (its store is opened by the caller). */
-  hostNamespace(name: string, backend: StoreBackend): HostedNamespace {
+  /** Opens a hosted namespace's document (it must exist) and serves the namespace from then on. */
+  async hostNamespace(name: string, backend: StoreBackend): Promise<HostedNamespace> {
     const ns = new HostedNamespace(name, backend, this.sharedParts);
+    await ns.store.open(() => {
+      throw new StoreError(`namespace "${name}" has no document`, 404);
+    });
     this.namespaces.set(name, ns);
     return ns;
   }
@@ -324,8 +328,8 @@ export class RelayServer {
   }
 
   /** The endpoint of a namespace in connection strings: `{ns}.{domain}` with --namespace-domain, else the relay's with the `/$ns/{ns}` path. */
-  endpointOf(ns: HostedNamespace): RelayEndpoint {
-    return namespaceEndpoint(this.endpoint, ns.name, this.sharedParts.namespaceDomain);
+  endpointOf(ns: HostedNamespace | string): RelayEndpoint {
+    return namespaceEndpoint(this.endpoint, typeof ns === 'string' ? ns : ns.name, this.sharedParts.namespaceDomain);
   }
 
   private managementContext(req: IncomingMessage, ns: HostedNamespace): ManagementContext {
