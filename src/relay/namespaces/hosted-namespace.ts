@@ -15,6 +15,7 @@ import type { LogLimiter } from '../log-limiter.js';
 import { enforceNamespaceChange } from '../namespace-enforcement.js';
 import { NamespaceStore, type NamespaceChange, type StoreBackend } from '../namespace-store.js';
 import type { RefusalContext } from '../refusals.js';
+import { namespaceBasePath } from './namespace-address.js';
 import { namespaceAudience } from './namespace-audience.js';
 import { DEFAULT_NAMESPACE } from './namespace-name.js';
 import { NamespacedDirectory } from './namespaced-directory.js';
@@ -71,7 +72,9 @@ export class HostedNamespace {
     this.authorizer = new AuthorizationCache(this.store, isDefault ? shared.jwt : undefined, namespaceAudience(name, shared.namespaceDomain));
     this.directory = new NamespacedDirectory(shared.directory, name);
     const limits = shared.limits;
-    const publicBaseUrl = isDefault ? shared.publicBaseUrl : undefined;
+    // Rendezvous addresses name this node (cluster mode): a hosted namespace's go by its path
+    // prefix, which reaches it whatever host name the node has.
+    const publicBaseUrl = isDefault || !shared.publicBaseUrl ? shared.publicBaseUrl : `${shared.publicBaseUrl}${namespaceBasePath(name)}`;
     this.broker = new ConnectBroker({
       directory: this.directory,
       log: shared.log,

@@ -22,6 +22,11 @@ export interface NamespaceAddress {
   basePath: string;
 }
 
+/** `/$ns/{namespace}`: the path prefix of a hosted namespace. */
+export function namespaceBasePath(namespace: string): string {
+  return `/${NAMESPACE_PATH_MARKER}/${namespace}`;
+}
+
 /** The namespace a request names (not yet looked up) and its target inside the namespace. */
 export function namespaceAddressOf(req: IncomingMessage, domain: string | undefined): NamespaceAddress {
   const url = req.url ?? '/';
@@ -31,7 +36,7 @@ export function namespaceAddressOf(req: IncomingMessage, domain: string | undefi
   if (!prefix) return { namespace: DEFAULT_NAMESPACE, url, basePath: '' };
   const name = safeDecode(prefix[1]!).toLowerCase();
   const rest = url.slice(prefix[0].length);
-  return { namespace: name, url: rest.startsWith('/') ? rest : `/${rest}`, basePath: `/${NAMESPACE_PATH_MARKER}/${name}` };
+  return { namespace: name, url: rest.startsWith('/') ? rest : `/${rest}`, basePath: namespaceBasePath(name) };
 }
 
 /** The first label of a Host header under `.{domain}` (the port dropped), or undefined for any other host. */
@@ -60,5 +65,5 @@ function safeDecode(text: string): string {
 export function namespaceEndpoint(relay: RelayEndpoint, namespace: string, domain: string | undefined): RelayEndpoint {
   if (namespace === DEFAULT_NAMESPACE) return relay;
   if (domain) return { secure: relay.secure, host: `${namespace}.${domain}`, port: relay.port };
-  return { ...relay, namespacePath: `/${NAMESPACE_PATH_MARKER}/${namespace}` };
+  return { ...relay, namespacePath: namespaceBasePath(namespace) };
 }
