@@ -27,7 +27,8 @@ export class FileNamespaceCatalog implements NamespaceCatalog {
   }
 
   async create(name: string, doc: NamespaceDocument, max: number): Promise<boolean> {
-    if ((await this.list()).length >= max) throw new CatalogFullError(max);
+    // Directories only: a half-created one (no document yet) counts too, which errs on the safe side.
+    if (existsSync(this.root) && readdirSync(this.root).length >= max) throw new CatalogFullError(max);
     mkdirSync(this.root, { recursive: true, mode: 0o700 });
     const dir = join(this.root, name);
     try {
