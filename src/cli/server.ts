@@ -54,6 +54,7 @@ Examples:
   hybridge server --redis redis://10.0.0.5:6379 --node-id a --public-url wss://a.relay.example.com --root-key-file /run/secrets/root-key
   hybridge server --host 0.0.0.0 --proxy-protocol --public-url wss://relay.example.com   # behind haproxy "send-proxy-v2"
   hybridge server --host 0.0.0.0 --trusted-proxy 10.0.0.0/8 --public-url wss://relay.example.com   # behind nginx (X-Forwarded-For)
+  hybridge server --admin-key-file /etc/hybridge/admin.key --namespace-domain relay.example.com   # hosted namespaces (docs/namespaces.md)
   hybridge server --jwt-issuer https://login.microsoftonline.com/<tenant>/v2.0 --jwt-roles roles.yaml   # Entra ID tokens beside SAS
 
 The data directory is --data, else $${DATA_DIR_ENV}/relay, else ~/.hybridge/relay (cluster nodes keep
