@@ -11,6 +11,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { buffer } from 'node:stream/consumers';
 import { fileURLToPath } from 'node:url';
 import { HybridConnectionClient } from '../../src/client/hybrid-connection-client.js';
 import { HybridConnectionListener } from '../../src/client/hybrid-connection-listener.js';
@@ -51,6 +52,20 @@ function admin(port: number, method: string, name: string): Promise<{ status: nu
   });
 }
 
+/** One admin call per name, one after the other, each timed; any other status than `expected` fails the run. */
+async function timedCalls(port: number, method: string, names: string[], expected: number): Promise<{ ms: number[]; answers: Awaited<ReturnType<typeof admin>>[] }> {
+  const ms: number[] = [];
+  const answers: Awaited<ReturnType<typeof admin>>[] = [];
+  for (const name of names) {
+    const started = process.hrtime.bigint();
+    const answer = await admin(port, method, name);
+    ms.push(Number(process.hrtime.bigint() - started) / 1e6);
+    if (answer.status !== expected) throw new Error(`${method} ${name}: HTTP ${answer.status}`);
+    answers.push(answer);
+  }
+  return { ms, answers };
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
@@ -74,16 +89,9 @@ async function useNamespace(cs: string): Promise<boolean> {
   try {
     const payload = randomBytes(PAYLOAD_BYTES);
     const stream = await new HybridConnectionClient(cs, 'session').createConnection();
-    const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer) => chunks.push(c));
-    const ended = new Promise<void>((resolve, reject) => {
-      stream.once('end', resolve);
-      stream.once('error', reject);
-    });
     stream.end(payload);
-    await ended;
     const digest = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-    return digest(Buffer.concat(chunks)) === digest(payload);
+    return digest(await buffer(stream)) === digest(payload);
   } finally {
     await listener.close();
   }
@@ -103,26 +111,13 @@ export async function namespaceChurn(count: number): Promise<NamespaceChurnFigur
     await admin(port, 'DELETE', 'warm-up-ns');
     settle();
     const before = process.memoryUsage();
-    const createMs: number[] = [];
-    const connectionStrings: string[] = [];
-    for (const name of names) {
-      const started = process.hrtime.bigint();
-      const answer = await admin(port, 'PUT', name);
-      createMs.push(Number(process.hrtime.bigint() - started) / 1e6);
-      if (answer.status !== 201) throw new Error(`creating ${name}: HTTP ${answer.status}`);
-      connectionStrings.push(String(answer.body.rootConnectionString));
-    }
+    const { ms: createMs, answers } = await timedCalls(port, 'PUT', names, 201);
+    const connectionStrings = answers.map((a) => String(a.body.rootConnectionString));
     settle();
     const idle = process.memoryUsage();
     let used = 0;
     for (const cs of connectionStrings) if (await useNamespace(cs)) used++;
-    const deleteMs: number[] = [];
-    for (const name of names) {
-      const started = process.hrtime.bigint();
-      const answer = await admin(port, 'DELETE', name);
-      deleteMs.push(Number(process.hrtime.bigint() - started) / 1e6);
-      if (answer.status !== 200) throw new Error(`deleting ${name}: HTTP ${answer.status}`);
-    }
+    const { ms: deleteMs } = await timedCalls(port, 'DELETE', names, 200);
     createMs.sort((a, b) => a - b);
     deleteMs.sort((a, b) => a - b);
     let onDisk = 0;
