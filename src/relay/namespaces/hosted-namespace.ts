@@ -141,7 +141,7 @@ export class HostedNamespace {
 
   /** Connections of the namespace on this node, as counted against its maxConnectionsPerNamespace. */
   get connections(): number {
-    return this.directory.localChannels().length + this.broker.pendingCount + this.broker.relayed.size + this.http.pendingCount;
+    return this.directory.localCount + this.broker.pendingCount + this.broker.relayed.size + this.http.pendingCount;
   }
 
   /**

@@ -11,6 +11,7 @@ import { DEFAULT_NAMESPACE, directoryKey } from './namespace-name.js';
 export class NamespacedDirectory implements ListenerDirectory {
   /** The cluster's membership, when there is a cluster: the same for every namespace. */
   readonly membership?: () => { nodes: string[]; redisUp: boolean };
+  private readonly own = new Set<ListenerChannel>();
 
   constructor(
     private readonly shared: ListenerDirectory,
@@ -23,13 +24,22 @@ export class NamespacedDirectory implements ListenerDirectory {
     return this.shared.nodeId;
   }
 
-  register(channel: ListenerChannel): Promise<boolean> {
+  async register(channel: ListenerChannel): Promise<boolean> {
     channel.namespace = this.namespace;
-    return this.shared.register(channel);
+    const registered = await this.shared.register(channel);
+    // A channel that closed while it was being registered has already been unregistered.
+    if (registered && channel.isOpen) this.own.add(channel);
+    return registered;
   }
 
   unregister(channel: ListenerChannel): void {
+    this.own.delete(channel);
     this.shared.unregister(channel);
+  }
+
+  /** This namespace's control channels on this node, counted without walking every namespace's. */
+  get localCount(): number {
+    return this.own.size;
   }
 
   refresh(channel: ListenerChannel, grant: Grant): void {
@@ -62,7 +72,7 @@ export class NamespacedDirectory implements ListenerDirectory {
 
   localChannels(entity?: string): ListenerChannel[] {
     if (entity !== undefined) return this.shared.localChannels(this.key(entity));
-    return this.shared.localChannels().filter((c) => c.namespace === this.namespace);
+    return [...this.own];
   }
 
 
