@@ -48,7 +48,7 @@ export interface NamespaceDocument {
 
 /** What one hosted namespace may hold and use (namespaces/namespace-limits.ts). */
 export interface NamespaceLimits {
-  /** Connections of the namespace on one relay node (the relay's --max-namespace-connections otherwise). */
+  /** Connections of the namespace on one relay node (the relay's --max-connections otherwise). */
   maxConnections?: number;
   /** Listeners per hybrid connection (the relay's --max-listeners otherwise). */
   maxListenersPerHyco?: number;

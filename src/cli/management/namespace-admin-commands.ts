@@ -31,7 +31,7 @@ const NAME_HELP = 'namespace name (6 to 50 letters, digits and hyphens, starting
 export function registerNamespaceAdminCommands(namespace: Command): void {
   const create = subcommand(namespace, 'create', 'create a hosted namespace on the relay; prints it with its root connection string (admin key)').requiredOption('-n, --name <name>', NAME_HELP);
   create
-    .option('--max-connections <n>', "the namespace's connections per relay node (default: the relay's --max-namespace-connections)")
+    .option('--max-connections <n>', "the namespace's connections per relay node (default: the relay's --max-connections)")
     .option('--max-listeners <n>', 'listeners per hybrid connection (default: the relay\'s --max-listeners)')
     .option('--max-hycos <n>', 'hybrid connections the namespace may hold (default: no limit)')
     .option('--max-rules <n>', 'authorization rules per scope, at most 12 (default 12)')
