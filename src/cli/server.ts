@@ -17,8 +17,9 @@ import { addOutboundProxyOptions, outboundProxyFrom, type OutboundProxyFlags } f
 import type { RelayObservability } from '../observability/relay-observability.js';
 import { addObservabilityOptions, observabilityFrom, startObservability, type ObservabilityFlags } from './server-observability.js';
 import { checkTlsFlags, loadTls, writeGeneratedTls } from './server-tls.js';
+import { addNamespaceOptions, namespaceHostFor, namespaceSettingsFrom, type NamespaceFlags } from './server-namespaces.js';
 
-interface ServerFlags extends JwtFlags, ObservabilityFlags, OutboundProxyFlags {
+interface ServerFlags extends JwtFlags, ObservabilityFlags, OutboundProxyFlags, NamespaceFlags {
   host: string;
   port: string;
   data?: string;
@@ -54,6 +55,7 @@ Examples:
   hybridge server --redis redis://10.0.0.5:6379 --node-id a --public-url wss://a.relay.example.com --root-key-file /run/secrets/root-key
   hybridge server --host 0.0.0.0 --proxy-protocol --public-url wss://relay.example.com   # behind haproxy "send-proxy-v2"
   hybridge server --host 0.0.0.0 --trusted-proxy 10.0.0.0/8 --public-url wss://relay.example.com   # behind nginx (X-Forwarded-For)
+  hybridge server --admin-key-file /etc/hybridge/admin.key --namespace-domain relay.example.com   # hosted namespaces (docs/namespaces.md)
   hybridge server --jwt-issuer https://login.microsoftonline.com/<tenant>/v2.0 --jwt-roles roles.yaml   # Entra ID tokens beside SAS
 
 The data directory is --data, else $${DATA_DIR_ENV}/relay, else ~/.hybridge/relay (cluster nodes keep
@@ -91,7 +93,7 @@ export function registerServerCommand(program: Command): void {
     .option('--proxy-protocol', 'every connection starts with a PROXY protocol v1/v2 header from a load balancer naming the client (read before TLS); connections without one are closed')
     .option('--trusted-proxy <cidr>', 'a load balancer or proxy (address or CIDR, repeatable) whose Forwarded / X-Forwarded-For headers name the client; from other peers these headers are ignored', collect, [])
     .option('--no-port-routing', 'pick listeners as Azure Relay does, without looking at the port names hybridge senders and listeners announce (Hybridge-Port / Hybridge-Ports)');
-  addOutboundProxyOptions(addObservabilityOptions(addLogOptions(addLimitOptions(addJwtOptions(command))))).addHelpText('after', EXAMPLES).action(async (flags: ServerFlags) => runServer(flags));
+  addOutboundProxyOptions(addObservabilityOptions(addLogOptions(addLimitOptions(addJwtOptions(addNamespaceOptions(command)))))).addHelpText('after', EXAMPLES).action(async (flags: ServerFlags) => runServer(flags));
 }
 
 async function runServer(flags: ServerFlags): Promise<void> {
@@ -119,6 +121,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
     if (!flags.publicUrl) fail('--redis needs --public-url: each node tells listeners how to reach it directly (rendezvous addresses name the sender\'s node)');
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(nodeId)) fail('--node-id must be 1 to 64 letters, digits, ".", "_" or "-"');
   }
+  const namespaces = namespaceSettingsFrom(flags, log);
   // Every flag and file is checked before anything is bound, connected or written.
   const tls = loadTls(flags, dataDir);
   if (flags.redis && flags.data !== undefined && !flags.tlsSelfSigned) {
@@ -147,6 +150,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
   }
   let cluster: ClusterDirectory | undefined;
   const routes: { handle?: RelayObservability['routes'] } = {};
+  const hostedNamespaces = await namespaceHostFor(namespaces, { dataDir, redis }, log);
   const server = new RelayServer({
     host: flags.host,
     port,
@@ -165,6 +169,8 @@ async function runServer(flags: ServerFlags): Promise<void> {
     trustedProxies: flags.trustedProxy,
     directory: redis && clusterModules ? (local) => (cluster = new clusterModules[2].ClusterDirectory(local, redis, { maxPerEntity: maxListeners, log, heartbeatMs })) : undefined,
     extraRoutes: (req, res, url) => routes.handle?.(req, res, url) ?? false,
+    namespaceDomain: namespaces.domain,
+    hostedNamespaces,
   });
   // Loaded here, not with the command tree: prom-client alone is a good part of every command's start-up time.
   const { RelayObservability: Observability } = await import('../observability/relay-observability.js');
@@ -194,7 +200,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
     log.info({ logFile: flags.logFile, eventLog: flags.eventLog, auditLog: flags.auditLog }, 'SIGHUP: log files reopened');
   });
   log.info(
-    { url: started.url, ...(redis ? { node: nodeId, cluster: 'redis' } : { data: dataDir }), tls: tls ? 'on' : 'off', hybridConnections: server.store.hybridConnections().length, jwtIssuers: jwt?.issuers.length },
+    { url: started.url, ...(redis ? { node: nodeId, cluster: 'redis' } : { data: dataDir }), tls: tls ? 'on' : 'off', hybridConnections: server.store.hybridConnections().length, namespaces: server.namespaces.size - 1, adminApi: namespaces.adminKey ? 'on' : 'off', jwtIssuers: jwt?.issuers.length },
     'relay listening',
   );
   if (started.rootConnectionString) {

@@ -1,5 +1,5 @@
 import { parseConnectionString } from '../protocol/connection-string.js';
-import { isValidEntityPath, parseRelayEndpoint, type RelayEndpoint } from '../protocol/relay-endpoint.js';
+import { audienceEntityPath, isValidEntityPath, parseRelayEndpoint, type RelayEndpoint } from '../protocol/relay-endpoint.js';
 import { normalizeAudience } from '../protocol/sas-token.js';
 import { ProxyPolicy, type ProxySetting } from '../proxy/proxy-policy.js';
 import type { TlsClientOptions } from '../websocket/client-handshake.js';
@@ -100,7 +100,7 @@ export function resolveConnection(options: HybridConnectionOptions): ResolvedCon
     operationTimeoutMs: options.operationTimeoutMs ?? cs?.operationTimeoutMs ?? DEFAULT_OPERATION_TIMEOUT_MS,
     tls: options.tls,
     proxy,
-    audience: normalizeAudience(endpoint.host, entityPath),
+    audience: normalizeAudience(endpoint.host, audienceEntityPath(endpoint, entityPath)),
     tokenInQuery: options.tokenInQuery === true,
     warm: warmSocketsFor(options.preconnect, options.tls),
   };

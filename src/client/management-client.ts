@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { createSasToken, normalizeAudience } from '../protocol/sas-token.js';
-import { hostPort, type RelayEndpoint } from '../protocol/relay-endpoint.js';
+import { audienceEntityPath, endpointBase, type RelayEndpoint } from '../protocol/relay-endpoint.js';
 import { proxyAgent } from '../proxy/proxy-agent.js';
 import { ProxyError } from '../proxy/proxy-error.js';
 import { ProxyPolicy, type ProxySetting } from '../proxy/proxy-policy.js';
@@ -14,7 +14,16 @@ const TOKEN_LIFETIME_SECONDS = 3600;
 const DEFAULT_TIMEOUT_MS = 30_000;
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
-export type ManagementCredential = { keyName: string; key: string } | { sharedAccessSignature: string };
+/** A rule's key or a SAS token for one namespace; or the server-level admin key, for the namespaces themselves (createNamespace, ...). */
+export type ManagementCredential = { keyName: string; key: string } | { sharedAccessSignature: string } | { adminKey: string };
+
+/** A hosted namespace's own quotas (docs/namespaces.md). */
+export interface NamespaceQuotas {
+  maxConnections?: number;
+  maxListenersPerHyco?: number;
+  maxHybridConnections?: number;
+  maxRulesPerScope?: number;
+}
 
 export interface ManagementClientOptions {
   endpoint: RelayEndpoint;
@@ -81,7 +90,7 @@ export class ManagementNetworkError extends Error {
 
 /** `ws://host:port/` → `http://host:port`, `sb://host[:port]/` → `https://host:port`. */
 export function managementBaseUrl(endpoint: RelayEndpoint): string {
-  return `${endpoint.secure ? 'https' : 'http'}://${hostPort(endpoint)}`;
+  return `${endpoint.secure ? 'https' : 'http'}://${endpointBase(endpoint)}`;
 }
 
 /** Calls a hybridge relay's management API with a Manage credential. */
@@ -166,15 +175,38 @@ export class ManagementClient {
     return this.call('DELETE', `${NETWORK_RULE_SET_PATH}/iprules/${encodeURIComponent(ipMask)}`);
   }
 
+  /** Creates a hosted namespace (admin key); the answer holds its rootConnectionString. */
+  createNamespace(name: string, limits?: NamespaceQuotas): Promise<unknown> {
+    return this.call('PUT', `/namespaces/${encodeURIComponent(name)}`, limits ? { limits } : {});
+  }
+
+  listNamespaces(): Promise<unknown> {
+    return this.call('GET', '/namespaces');
+  }
+
+  getNamespace(name: string): Promise<unknown> {
+    return this.call('GET', `/namespaces/${encodeURIComponent(name)}`);
+  }
+
+  /** Deletes a hosted namespace and its data; its listeners and senders are cut at once. */
+  deleteNamespace(name: string): Promise<unknown> {
+    return this.call('DELETE', `/namespaces/${encodeURIComponent(name)}`);
+  }
+
   /** The relay node's status (GET /$hybridge/v1/status): hybrid connections, listeners, connections, events after `eventsAfter`. */
   status(eventsAfter = 0): Promise<unknown> {
     return this.call('GET', `/status${eventsAfter > 0 ? `?events=${eventsAfter}` : ''}`);
   }
 
-  private token(): string {
+  private authorizationHeader(): Record<string, string> {
     const credential = this.options.credential;
-    if ('sharedAccessSignature' in credential) return credential.sharedAccessSignature;
-    const audience = normalizeAudience(this.options.endpoint.host, '');
+    if ('adminKey' in credential) return { Authorization: `Bearer ${credential.adminKey}` };
+    if ('sharedAccessSignature' in credential) return { ServiceBusAuthorization: credential.sharedAccessSignature };
+    return { ServiceBusAuthorization: this.token(credential) };
+  }
+
+  private token(credential: { keyName: string; key: string }): string {
+    const audience = normalizeAudience(this.options.endpoint.host, audienceEntityPath(this.options.endpoint, ''));
     return createSasToken(audience, credential.keyName, credential.key, Math.floor(Date.now() / 1000) + TOKEN_LIFETIME_SECONDS);
   }
 
@@ -193,14 +225,14 @@ export class ManagementClient {
   private callOnce(method: string, path: string, body?: unknown): Promise<unknown> {
     const { endpoint } = this.options;
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
-    const headers: Record<string, string | number> = { Accept: 'application/json', ServiceBusAuthorization: this.token() };
+    const headers: Record<string, string | number> = { Accept: 'application/json', ...this.authorizationHeader() };
     if (payload) {
       headers['Content-Type'] = 'application/json';
       headers['Content-Length'] = payload.length;
     }
     const proxied = this.proxy.route(endpoint.host, endpoint.port, endpoint.secure) !== undefined;
     const agent = proxied ? proxyAgent(this.proxy, endpoint.secure) : false;
-    const request: https.RequestOptions = { host: endpoint.host, port: endpoint.port, method, path: API_PREFIX + path, headers, agent };
+    const request: https.RequestOptions = { host: endpoint.host, port: endpoint.port, method, path: (endpoint.namespacePath ?? '') + API_PREFIX + path, headers, agent };
     if (endpoint.secure && this.options.ca && this.options.ca.length > 0) request.ca = [...rootCertificates, ...this.options.ca];
     const timeoutMs = this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
 

@@ -65,14 +65,17 @@ export class RelayObservability {
             node: directory.nodeId,
             lifecycle: server.lifecycle,
             events: server.events,
-            listenerEntities: () => directory.localChannels().map((c) => c.entity),
+            listenerEntities: () => server.local.localChannels().map((c) => c.directoryKey),
             socketRefusals: () => server.socketRefusals(),
             ...(directory.membership ? { membership: () => directory.membership!() } : {}),
           },
           { maxEntities: options.maxEntities },
         )
       : undefined;
-    server.events.subscribe(this.recent.sink);
+    // The status page and the dashboard are the default namespace's (its Manage key opens them): hosted namespaces' events stay out.
+    server.events.subscribe((event) => {
+      if (event.namespace === undefined) this.recent.sink(event);
+    });
     this.status = new RelayStatus(server, this.recent);
     if (options.eventLog) this.files.push(this.subscribeFile(options.eventLog, eventFileSink));
     if (options.auditLog) this.files.push(this.subscribeFile(options.auditLog, auditFileSink));

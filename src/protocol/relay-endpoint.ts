@@ -8,7 +8,16 @@ export interface RelayEndpoint {
   /** Host name or IP address, without brackets. */
   host: string;
   port: number;
+  /**
+   * A namespace hosted by a hybridge relay and addressed by path (`/$ns/{namespace}`, no trailing
+   * slash); every address built on the endpoint starts with it. Absent for Azure and for a relay's
+   * default namespace.
+   */
+  namespacePath?: string;
 }
+
+/** `/$ns/{namespace}` (or `/%24ns/...`, with an optional trailing slash): the only path an endpoint may have. */
+const NAMESPACE_PATH = /^\/(?:\$|%24)ns\/([A-Za-z][A-Za-z0-9-]{4,48}[A-Za-z0-9])\/?$/i;
 
 export const DEFAULT_RELAY_SUFFIX = '.servicebus.windows.net';
 
@@ -48,11 +57,16 @@ export function parseRelayEndpoint(text: string, suffix = DEFAULT_RELAY_SUFFIX):
   }
   if (url.username || url.password) throw new EndpointError('relay endpoint must not contain user information');
   if (url.search || url.hash) throw new EndpointError('relay endpoint must not contain a query or fragment');
-  if (url.pathname !== '/' && url.pathname !== '') throw new EndpointError(`relay endpoint must not contain a path ("${url.pathname}")`);
+  const namespace = NAMESPACE_PATH.exec(url.pathname)?.[1];
+  if (url.pathname !== '/' && url.pathname !== '' && namespace === undefined) {
+    throw new EndpointError(`relay endpoint must not contain a path other than /$ns/{namespace} ("${url.pathname}")`);
+  }
   if (!url.hostname) throw new EndpointError(`relay endpoint "${value}" has no host`);
   const defaultPort = secure ? 443 : 80;
   const port = url.port ? Number(url.port) : defaultPort;
-  return { secure, host: url.hostname.replace(/^\[|\]$/g, '').toLowerCase(), port };
+  const endpoint: RelayEndpoint = { secure, host: url.hostname.replace(/^\[|\]$/g, '').toLowerCase(), port };
+  if (namespace !== undefined) endpoint.namespacePath = `/$ns/${namespace.toLowerCase()}`;
+  return endpoint;
 }
 
 /** `host:port` as it goes into a URL (IPv6 literals bracketed). */
@@ -66,8 +80,19 @@ export function formatHost(host: string): string {
 
 /** The endpoint as written in a connection string: `sb://host[:port]/` for TLS, `ws://host:port/` otherwise. */
 export function formatEndpoint(endpoint: RelayEndpoint): string {
-  if (endpoint.secure) return endpoint.port === 443 ? `sb://${formatHost(endpoint.host)}/` : `sb://${hostPort(endpoint)}/`;
-  return `ws://${hostPort(endpoint)}/`;
+  const path = `${endpoint.namespacePath ?? ''}/`;
+  if (endpoint.secure) return endpoint.port === 443 ? `sb://${formatHost(endpoint.host)}${path}` : `sb://${hostPort(endpoint)}${path}`;
+  return `ws://${hostPort(endpoint)}${path}`;
+}
+
+/** `host:port` and the namespace path: what follows the scheme in every address built on the endpoint. */
+export function endpointBase(endpoint: RelayEndpoint): string {
+  return `${hostPort(endpoint)}${endpoint.namespacePath ?? ''}`;
+}
+
+/** The path tokens for `entityPath` are signed for: the namespace path (without its leading slash) and the entity path. */
+export function audienceEntityPath(endpoint: RelayEndpoint, entityPath: string): string {
+  return endpoint.namespacePath ? `${endpoint.namespacePath.slice(1)}/${entityPath}` : entityPath;
 }
 
 const ENTITY_PATH = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9._-]+)*$/;
@@ -104,12 +129,12 @@ export function buildHybridConnectionUrl(endpoint: RelayEndpoint, entityPath: st
   params.push(`sb-hc-action=${action}`);
   if (options.trackingId) params.push(`sb-hc-id=${encodeURIComponent(options.trackingId)}`);
   if (options.token) params.push(`sb-hc-token=${encodeURIComponent(options.token)}`);
-  return `${scheme}://${hostPort(endpoint)}/$hc/${encodeEntityPath(entityPath)}${suffix}?${params.join('&')}`;
+  return `${scheme}://${endpointBase(endpoint)}/$hc/${encodeEntityPath(entityPath)}${suffix}?${params.join('&')}`;
 }
 
 /** The plain HTTP(S) address senders use for relayed requests: `https://host:port/{path}`. */
 export function buildHttpUrl(endpoint: RelayEndpoint, entityPath: string, pathSuffix = ''): string {
   const scheme = endpoint.secure ? 'https' : 'http';
   const suffix = pathSuffix ? '/' + pathSuffix.replace(/^\/+/, '') : '';
-  return `${scheme}://${hostPort(endpoint)}/${encodeEntityPath(entityPath)}${suffix}`;
+  return `${scheme}://${endpointBase(endpoint)}/${encodeEntityPath(entityPath)}${suffix}`;
 }

@@ -148,8 +148,21 @@ function decodeSegment(raw: string): string | undefined {
  * one namespace, so the key, not the host name, decides. A refused audience covers nothing.
  */
 export function audienceCovers(resource: string, entityPath: string): boolean {
-  const tokenPath = audiencePath(resource);
+  return pathCovers(audiencePath(resource), entityPath);
+}
+
+/** Whether an audience path (audiencePath's answer; undefined: refused) covers `entityPath`, as audienceCovers explains. */
+export function pathCovers(tokenPath: string | undefined, entityPath: string): boolean {
   if (tokenPath === undefined) return false;
   const entity = entityPath.replace(/^\/+/, '').replace(/\/+$/, '').toLowerCase();
   return tokenPath === '' || tokenPath === entity || entity.startsWith(tokenPath + '/');
+}
+
+/** The lower-cased host name of a token's resource URI (no port, no brackets), or undefined when it has none. */
+export function audienceHost(resource: string): string | undefined {
+  const scheme = AUDIENCE_SCHEME.exec(resource);
+  if (!scheme) return undefined;
+  const authority = resource.slice(scheme[0].length).split(/[/?#]/, 1)[0] ?? '';
+  if (!isPlainAuthority(authority)) return undefined;
+  return new URL(`http://${authority}/`).hostname.replace(/^\[|\]$/g, '').toLowerCase();
 }

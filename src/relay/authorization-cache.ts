@@ -1,4 +1,4 @@
-import { authorize, type AuthorizeRequest, type AuthResult } from './authorizer.js';
+import { authorize, type AudiencePathOf, type AuthorizeRequest, type AuthResult } from './authorizer.js';
 import type { JwtAuthorizer } from './jwt/jwt-authorizer.js';
 import { isJwtCandidate } from './jwt/jwt-token.js';
 import type { NamespaceStore } from './namespace-store.js';
@@ -30,11 +30,13 @@ export class AuthorizationCache {
   constructor(
     private readonly store: NamespaceStore,
     private readonly jwt?: JwtAuthorizer,
+    /** Which audiences belong to the namespace (the default: every host, as a single-namespace relay). */
+    private readonly audienceOf?: AudiencePathOf,
   ) {}
 
   async authorize(request: AuthorizeRequest): Promise<AuthResult> {
     const token = request.token;
-    if (!token) return authorize(this.store, request);
+    if (!token) return authorize(this.store, request, this.audienceOf);
     const key = `${request.right}\n${request.anonymousAllowed ? 1 : 0}\n${request.entity ?? ''}\n${token}`;
     const now = request.now ?? Date.now() / 1000;
     const keys = this.jwt?.generation ?? 0;
@@ -43,7 +45,7 @@ export class AuthorizationCache {
     if (hit) this.entries.delete(key);
     const revision = this.store.revision;
     const isJwt = this.jwt !== undefined && !token.startsWith('SharedAccessSignature ') && isJwtCandidate(token);
-    const result = isJwt ? await this.jwt!.authorize({ token, entity: request.entity, right: request.right, now: request.now }) : authorize(this.store, request);
+    const result = isJwt ? await this.jwt!.authorize({ token, entity: request.entity, right: request.right, now: request.now }) : authorize(this.store, request, this.audienceOf);
     if (result.ok) setNewest(this.entries, key, { result, revision, keys }, MAX_ENTRIES);
     return result;
   }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { audienceCovers, parseSasToken, SasTokenError, verifySasSignature, type SasToken } from '../protocol/sas-token.js';
+import { audiencePath, parseSasToken, pathCovers, SasTokenError, verifySasSignature, type SasToken } from '../protocol/sas-token.js';
 import type { AccessRight, AuthorizationRule } from './namespace-model.js';
 import type { NamespaceStore, RuleScope } from './namespace-store.js';
 
@@ -32,10 +32,16 @@ export interface AuthorizeRequest {
 }
 
 /**
+ * The path inside the namespace that a token's resource URI names, or undefined when the audience
+ * is refused (malformed, or another namespace's: namespaces/namespace-audience.ts).
+ */
+export type AudiencePathOf = (resource: string) => string | undefined;
+
+/**
  * Checks a SAS token against the namespace's and the entity's rules (protocol reference §4.1).
  * Reasons are safe to show: they never contain the token or a key.
  */
-export function authorize(store: NamespaceStore, request: AuthorizeRequest): AuthResult {
+export function authorize(store: NamespaceStore, request: AuthorizeRequest, audienceOf: AudiencePathOf = audiencePath): AuthResult {
   const { token, entity, right } = request;
   if (!token) {
     if (request.anonymousAllowed) return { ok: true, grant: ANONYMOUS_GRANT };
@@ -65,10 +71,11 @@ export function authorize(store: NamespaceStore, request: AuthorizeRequest): Aut
   ];
   for (const { scope, rule, key } of verified) {
     if (key === undefined || rule === undefined) continue;
-    if (entity !== undefined && !audienceCovers(sas.resource, entity)) {
+    const tokenPath = audienceOf(sas.resource);
+    if (entity !== undefined && !pathCovers(tokenPath, entity)) {
       return { ok: false, status: 401, reason: `InvalidAudience: the token is not for "${entity}"` };
     }
-    if (entity === undefined && !audienceCovers(sas.resource, '')) {
+    if (entity === undefined && !pathCovers(tokenPath, '')) {
       return { ok: false, status: 401, reason: 'InvalidAudience: namespace management needs a token for the namespace' };
     }
     if (!rule.rights.includes(right)) {

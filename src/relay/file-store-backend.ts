@@ -26,7 +26,11 @@ export class FileStoreBackend implements StoreBackend {
   private readonly lockFile: string;
   private locked = false;
 
-  constructor(private readonly dir: string) {
+  constructor(
+    private readonly dir: string,
+    /** false: another lock covers the directory (a hosted namespace's, inside the relay's locked data directory). */
+    private readonly ownLock = true,
+  ) {
     this.file = join(dir, FILE_NAME);
     this.lockFile = join(dir, LOCK_NAME);
   }
@@ -72,7 +76,7 @@ export class FileStoreBackend implements StoreBackend {
   }
 
   async open(): Promise<void> {
-    this.lock();
+    if (this.ownLock) this.lock();
   }
 
   async load(): Promise<NamespaceDocument | undefined> {

@@ -5,6 +5,7 @@ import { CloseCode } from '../protocol/websocket-frame.js';
 import type { WsConnection } from '../websocket/connection.js';
 import type { AuthResult, Grant } from './authorizer.js';
 import { SILENCE_DEMOTION_MS, type ListenerState } from './listener-selection.js';
+import { DEFAULT_NAMESPACE, directoryKey } from './namespaces/namespace-name.js';
 
 /** Receives one HTTP response coming back from a listener (headers, then streamed body). */
 export interface ResponseSink {
@@ -51,6 +52,13 @@ export class ListenerChannel {
   private renewals = 0;
   /** The port names the listener announced (Hybridge-Ports); undefined when it announced none. */
   ports: readonly string[] | undefined;
+  /** The namespace of its hybrid connection (namespaces/namespace-name.ts; '' is the default one). */
+  namespace = DEFAULT_NAMESPACE;
+
+  /** Its hybrid connection's key in the listener registry and the cluster's hashes. */
+  get directoryKey(): string {
+    return directoryKey(this.namespace, this.entity);
+  }
 
   constructor(
     readonly conn: WsConnection,

@@ -26,7 +26,7 @@ export class ListenerRegistry {
 
   /** Adds a channel unless the entity already has the maximum number of listeners. */
   add(channel: ListenerChannel): boolean {
-    const key = channel.entity.toLowerCase();
+    const key = channel.directoryKey.toLowerCase();
     let slot = this.byEntity.get(key);
     if (!slot) {
       slot = { channels: [], next: 0 };
@@ -44,7 +44,7 @@ export class ListenerRegistry {
   }
 
   remove(channel: ListenerChannel): void {
-    const key = channel.entity.toLowerCase();
+    const key = channel.directoryKey.toLowerCase();
     const slot = this.byEntity.get(key);
     if (!slot) return;
     const before = slot.channels.length;

@@ -42,6 +42,20 @@ export interface NamespaceDocument {
   hybridConnections: HybridConnection[];
   /** Client IP rules (src/relay/ip-rules.ts); absent means every address may connect. */
   networkRuleSet?: NetworkRuleSet;
+  /** A hosted namespace's own quotas (set when it is created); absent ones are the relay's. */
+  limits?: NamespaceLimits;
+}
+
+/** What one hosted namespace may hold and use (namespaces/namespace-limits.ts). */
+export interface NamespaceLimits {
+  /** Connections of the namespace on one relay node (the relay's --max-connections otherwise). */
+  maxConnections?: number;
+  /** Listeners per hybrid connection (the relay's --max-listeners otherwise). */
+  maxListenersPerHyco?: number;
+  /** Hybrid connections in the namespace (no limit otherwise). */
+  maxHybridConnections?: number;
+  /** Authorization rules per scope (MAX_RULES_PER_SCOPE otherwise, and never more). */
+  maxRulesPerScope?: number;
 }
 
 export const ROOT_RULE_NAME = 'RootManageSharedAccessKey';

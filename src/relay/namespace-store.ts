@@ -176,6 +176,8 @@ export class NamespaceStore extends EventEmitter {
     }
     return this.mutate((doc) => {
       if (findEntity(doc, name)) throw new StoreError(`hybrid connection "${name}" already exists`, 409);
+      const max = doc.limits?.maxHybridConnections;
+      if (max !== undefined && doc.hybridConnections.length >= max) throw new StoreError(`QuotaExceeded: the namespace has its maximum of ${max} hybrid connections`, 409);
       const now = new Date().toISOString();
       const entity: HybridConnection = {
         name,
@@ -276,7 +278,8 @@ export class NamespaceStore extends EventEmitter {
         existing.modifiedAt = new Date().toISOString();
         return existing;
       }
-      if (list.length >= MAX_RULES_PER_SCOPE) throw new StoreError(`at most ${MAX_RULES_PER_SCOPE} authorization rules per scope`, 409);
+      const max = Math.min(MAX_RULES_PER_SCOPE, doc.limits?.maxRulesPerScope ?? MAX_RULES_PER_SCOPE);
+      if (list.length >= max) throw new StoreError(`at most ${max} authorization rules per scope`, 409);
       const rule = newRule(keyName, rights);
       list.push(rule);
       return rule;

@@ -17,28 +17,30 @@ import { acceptUpgrade, checkUpgradeRequest, rejectUpgrade } from '../websocket/
 import { boundUrl, listenerBaseUrl, toWebSocketBase } from './advertised-url.js';
 import { clientAgent } from './client-agent.js';
 import { announcedPorts } from './port-headers.js';
-import { AuthorizationCache } from './authorization-cache.js';
 import type { AuthResult } from './authorizer.js';
 import { ADDRESS_REFUSED, ClientAddresses } from './client-address.js';
-import { ConnectBroker, type RelayedConnection } from './connect-broker.js';
+import type { ConnectBroker, RelayedConnection } from './connect-broker.js';
 import { ConnectionGate, type SocketRefusal } from './connection-gate.js';
 import { createFrontDoor } from './front-door.js';
 import { answerHealth, isHealthRequest } from './health.js';
 import { FEATURES_HEADER, parseFeatures } from '../protocol/hybridge-extensions.js';
 import { httpDeadlinesFor } from './http-deadlines.js';
 import { sendRelayError } from './http-errors.js';
-import { HttpRelay } from './http-relay.js';
+import type { HttpRelay } from './http-relay.js';
 import { JwtAuthorizer, type JwtAuthOptions } from './jwt/jwt-authorizer.js';
 import { limitWarnings, resolveRelayLimits, type RelayLimits } from './limits.js';
-import { controlConnectionOptions, openListenerChannel, type ChannelWiring } from './listener-admission.js';
+import { controlConnectionOptions, openListenerChannel } from './listener-admission.js';
 import { LocalDirectory, type ListenerDirectory } from './listener-directory.js';
 import type { ListenerRegistry } from './listener-registry.js';
 import { handleManagementRequest, MANAGEMENT_PREFIX, type ManagementContext } from './management-api.js';
 import { emptyNamespace, ROOT_RULE_NAME, type HybridConnection } from './namespace-model.js';
-import { enforceNamespaceChange } from './namespace-enforcement.js';
-import { NamespaceStore, type NamespaceChange, type StoreBackend } from './namespace-store.js';
+import { StoreError, type NamespaceStore, type StoreBackend } from './namespace-store.js';
+import { HostedNamespace, type SharedRelayParts } from './namespaces/hosted-namespace.js';
+import { namespaceAddressOf, namespaceEndpoint, type NamespaceAddress } from './namespaces/namespace-address.js';
+import type { NamespaceHosting } from './namespaces/namespace-hosting.js';
+import { DEFAULT_NAMESPACE } from './namespaces/namespace-name.js';
 import { proxyProtocolFront, type ProxyProtocolListener } from './proxy-protocol-listener.js';
-import { Refusals, type RefusalContext } from './refusals.js';
+import { Refusals } from './refusals.js';
 import { relayHttpAddressUpgrade, type HttpAddressUpgradeContext } from './websocket-upgrade-relay.js';
 import { answerRuntimeInformation, isRuntimeInformationRequest, type RuntimeInformationContext } from './runtime-information.js';
 import { gestureToken, headerValue, isHcPath, listenerIdFromTracking, parseHcGesture, parseRelayedTarget, rawSuffixAfter, type HcGesture, type RelayedTarget } from './request-url.js';
@@ -83,6 +85,10 @@ export interface RelayServerOptions {
    * return true when handled. Runs before the management API and the relayed-HTTP routing.
    */
   extraRoutes?: (req: IncomingMessage, res: ServerResponse, url: string) => boolean;
+  /** Hosted namespaces are addressed as `{namespace}.{namespaceDomain}` (besides the `/$ns/{namespace}` path prefix). */
+  namespaceDomain?: string;
+  /** Hosts namespaces besides the default one: opens them at start, serves the server-level admin API (namespaces/namespace-hosting.ts). */
+  hostedNamespaces?: NamespaceHosting;
 }
 
 export interface RelayServerStarted {
@@ -98,17 +104,17 @@ export interface RelayServerStarted {
  * HTTP, and the management API, on one HTTP(S) port, within the limits of `options.limits`.
  */
 export class RelayServer {
-  readonly store: NamespaceStore;
   readonly limits: RelayLimits;
-  private readonly authorizer: AuthorizationCache;
-  /** Verifies tokens from identity providers, when the relay trusts any. */
+  /** Verifies tokens from identity providers, when the relay trusts any (default namespace only). */
   readonly jwt: JwtAuthorizer | undefined;
-  /** This node's control channels. */
+  /** This node's control channels, of every namespace. */
   readonly local: LocalDirectory;
-  /** Where listeners are: this node's, or the whole cluster's. */
-  readonly directory: ListenerDirectory;
-  readonly broker: ConnectBroker;
-  readonly http: HttpRelay;
+  /** Where listeners of every namespace are: this node's, or the whole cluster's. */
+  private readonly sharedDirectory: ListenerDirectory;
+  /** The namespace every single-namespace set-up uses: its URLs, keys and data directory are those of a relay without hosted namespaces. */
+  readonly defaultNamespace: HostedNamespace;
+  /** The namespaces this relay serves, by name ('' is the default one). */
+  readonly namespaces = new Map<string, HostedNamespace>();
   /** Relayed connections and HTTP requests: tracked, counted and drained here. */
   readonly lifecycle: ConnectionLifecycle;
   /** Lifecycle steps, management operations and key changes (docs/operations.md, "Events"). */
@@ -132,70 +138,46 @@ export class RelayServer {
   private serving = false;
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly sockets = new Set<Socket>();
-  private readonly channelWiring: ChannelWiring;
   /** How each relayed connection's tracked connection ends. */
   private readonly relayedEnds = new WeakMap<RelayedConnection, () => void>();
+  private readonly sharedParts: SharedRelayParts;
 
   constructor(private readonly options: RelayServerOptions) {
     this.log = options.log;
     this.limits = resolveRelayLimits({ maxListenersPerHyco: options.maxListenersPerEntity, ...options.limits });
     const limits = this.limits;
     this.clients = new ClientAddresses(options.trustedProxies);
-    const clientAddressOf = (req: IncomingMessage) => this.clients.clientAddressOf(req);
     this.lifecycle = new ConnectionLifecycle(options.log);
     this.events = new RelayEventBus(options.nodeId ?? 'local', (err) => this.log.error({ reason: err.message }, 'an event sink failed; it gets no more events'));
     this.events.subscribe(logSink(this.log));
     this.refusals = new Refusals(this.log, this.clients, this.events);
     this.gate = new ConnectionGate(limits, this.refusals.lines, this.clients);
-    this.store = new NamespaceStore(options.backend);
     this.jwt = options.jwt ? new JwtAuthorizer(options.jwt, this.log) : undefined;
-    this.authorizer = new AuthorizationCache(this.store, this.jwt);
     this.local = new LocalDirectory(options.nodeId ?? 'local', limits.maxListenersPerHyco);
-    this.directory = options.directory?.(this.local) ?? this.local;
-    const publicBaseUrl = options.publicUrl ? toWebSocketBase(options.publicUrl) : undefined;
-    const refuse = (req: IncomingMessage, socket: Socket, status: number, reason: string, context: RefusalContext) => this.refusals.upgrade(req, socket, status, reason, context);
-    const onAuthenticated = (socket: Socket) => this.gate.authenticated(socket);
-    this.broker = new ConnectBroker({
-      directory: this.directory,
+    this.sharedDirectory = options.directory?.(this.local) ?? this.local;
+    this.sharedParts = {
       log: this.log,
-      events: this.events,
       lines: this.refusals.lines,
-      refuse,
-      onAuthenticated,
-      clientAddressOf,
-      onRelayed: (c) => this.trackRelayed(c),
-      onFinished: (c) => this.relayedEnds.get(c)?.(),
-      maxPendingPerHyco: limits.maxPendingSendersPerHyco,
-      maxLegBufferedBytes: limits.maxLegBufferedBytes,
+      events: this.events,
+      directory: this.sharedDirectory,
+      limits,
+      jwt: this.jwt,
+      namespaceDomain: options.namespaceDomain?.toLowerCase(),
       acceptTimeoutMs: options.acceptTimeoutMs ?? 30_000,
-      portRouting: options.portRouting ?? true,
       handoffMs: options.handoffMs,
-      publicBaseUrl,
-    });
-    this.http = new HttpRelay({
-      directory: this.directory,
-      log: this.log,
-      inlineBodyLimit: 64 * 1024,
-      inlineWaitMs: 1000,
-      silenceMs: options.handoffMs ?? 5000,
-      publicBaseUrl,
-      rendezvousConnection: controlConnectionOptions(this.limits),
-      refuse,
-      refuseRequest: (req, res, status, code, message) => this.refusals.http(req, res, status, code, message, { what: 'http request' }),
-      onAuthenticated,
-      clientAddressOf,
-    });
-    this.channelWiring = {
-      directory: this.directory,
-      broker: this.broker,
-      http: this.http,
-      authorizer: this.authorizer,
-      log: this.log,
-      lines: this.refusals.lines,
-      events: this.events,
+      portRouting: options.portRouting ?? true,
       pingIntervalMs: options.pingIntervalMs ?? 30_000,
       pingTimeoutMs: options.pingTimeoutMs ?? 60_000,
+      publicBaseUrl: options.publicUrl ? toWebSocketBase(options.publicUrl) : undefined,
+      refuse: (req, socket, status, reason, context) => this.refusals.upgrade(req, socket, status, reason, context),
+      refuseRequest: (req, res, status, code, message) => this.refusals.http(req, res, status, code, message, { what: 'http request' }),
+      onAuthenticated: (socket) => this.gate.authenticated(socket),
+      clientAddressOf: (req) => this.clients.clientAddressOf(req),
+      onRelayed: (c, ns) => this.trackRelayed(c, ns),
+      onFinished: (c) => this.relayedEnds.get(c)?.(),
     };
+    this.defaultNamespace = new HostedNamespace(DEFAULT_NAMESPACE, options.backend, this.sharedParts);
+    this.namespaces.set(DEFAULT_NAMESPACE, this.defaultNamespace);
     this.server = createFrontDoor({
       tls: options.tls,
       limits,
@@ -209,7 +191,6 @@ export class RelayServer {
     });
     this.proxyProtocol = options.proxyProtocol ? proxyProtocolFront(this.server, this.clients, limits, this.refusals.lines) : undefined;
     this.listener = this.proxyProtocol?.server ?? this.server;
-    this.store.on('change', (change: NamespaceChange) => enforceNamespaceChange({ store: this.store, directory: this.directory, relayed: this.broker.relayed, events: this.events }, change));
     this.store.on('restored', () => this.log.warn('the namespace document was missing from the cluster store (Redis restarted empty?); wrote back this node\'s copy'));
   }
 
@@ -227,7 +208,9 @@ export class RelayServer {
       for (const name of this.options.hybridConnections ?? []) {
         if (await this.store.ensureHybridConnection(name)) this.log.info({ hyco: name }, 'hybrid connection created');
       }
+      await this.options.hostedNamespaces?.open(this);
     } catch (err) {
+      await this.options.hostedNamespaces?.close().catch(() => undefined);
       this.proxyProtocol?.server.close();
       this.jwt?.close();
       this.server.close();
@@ -242,7 +225,9 @@ export class RelayServer {
     const url = this.options.publicUrl ?? boundUrl(this.options.host, address.port, secure);
     this.endpoint = parseRelayEndpoint(url);
     const pingIntervalMs = this.options.pingIntervalMs ?? 30_000;
-    this.sweepTimer = setInterval(() => this.broker.sweepIdle(pingIntervalMs), pingIntervalMs);
+    this.sweepTimer = setInterval(() => {
+      for (const ns of this.namespaces.values()) ns.broker.sweepIdle(pingIntervalMs);
+    }, pingIntervalMs);
     this.sweepTimer.unref();
     const result: RelayServerStarted = { url: url.replace(/\/+$/, ''), endpoint: this.endpoint };
     this.serving = true;
@@ -262,6 +247,42 @@ export class RelayServer {
     return primary || secondary;
   }
 
+  /** Opens a hosted namespace's document (it must exist) and serves the namespace from then on. */
+  async hostNamespace(name: string, backend: StoreBackend): Promise<HostedNamespace> {
+    const ns = new HostedNamespace(name, backend, this.sharedParts);
+    await ns.store.open(() => {
+      throw new StoreError(`namespace "${name}" has no document`, 404);
+    });
+    this.namespaces.set(name, ns);
+    return ns;
+  }
+
+  /** Stops serving a namespace: its connections are cut (close 1001 with `reason`); returns how many. */
+  unhostNamespace(name: string, reason: string): number {
+    const ns = this.namespaces.get(name);
+    if (!ns || ns.isDefault) return 0;
+    this.namespaces.delete(name);
+    return ns.cut(reason);
+  }
+
+  /** The default namespace's entities and rules. */
+  get store(): NamespaceStore {
+    return this.defaultNamespace.store;
+  }
+
+  /** The default namespace's view of the listener directory (its listeners only). */
+  get directory(): ListenerDirectory {
+    return this.defaultNamespace.directory;
+  }
+
+  get broker(): ConnectBroker {
+    return this.defaultNamespace.broker;
+  }
+
+  get http(): HttpRelay {
+    return this.defaultNamespace.http;
+  }
+
   get port(): number {
     return (this.listener.address() as AddressInfo).port;
   }
@@ -274,9 +295,9 @@ export class RelayServer {
     return this.broker.relayed;
   }
 
-  /** Connections of the namespace on this node, as counted against limits.maxConnectionsPerNamespace. */
+  /** Connections of the default namespace on this node, as counted against limits.maxConnectionsPerNamespace. */
   get namespaceConnections(): number {
-    return this.local.registry.size + this.broker.pendingCount + this.broker.relayed.size + this.http.pendingCount;
+    return this.defaultNamespace.connections;
   }
 
   /**
@@ -287,16 +308,19 @@ export class RelayServer {
   async stop(graceMs = 0): Promise<void> {
     this.draining = true;
     const deadline = Date.now() + graceMs;
-    await this.directory.close().catch(() => undefined);
-    this.broker.abortAll(503, 'The relay is shutting down');
+    const namespaces = [...this.namespaces.values()];
+    await this.sharedDirectory.close().catch(() => undefined);
+    for (const ns of namespaces) ns.broker.abortAll(503, 'The relay is shutting down');
     await this.lifecycle.whenIdle(Math.min(graceMs, 5000), (c) => c.kind === 'http');
-    for (const channel of this.directory.localChannels()) channel.close(CloseCode.GoingAway, 'this relay node is shutting down; reconnect');
+    for (const channel of this.sharedDirectory.localChannels()) channel.close(CloseCode.GoingAway, 'this relay node is shutting down; reconnect');
     await this.lifecycle.whenIdle(deadline - Date.now(), (c) => c.kind === 'stream');
     this.proxyProtocol?.server.close();
     this.proxyProtocol?.destroyWaiting();
     this.server.close();
-    this.http.abortAll('the relay is shutting down');
-    for (const c of this.broker.relayed) c.pair.shutdown(CloseCode.GoingAway, 'the relay is shutting down');
+    for (const ns of namespaces) {
+      ns.http.abortAll('the relay is shutting down');
+      for (const c of ns.broker.relayed) c.pair.shutdown(CloseCode.GoingAway, 'the relay is shutting down');
+    }
     // The Close frames just queued get a moment to leave before the sockets are cut.
     await this.lifecycle.whenIdle(100, (c) => c.kind === 'stream');
     for (const socket of this.sockets) socket.destroy();
@@ -304,28 +328,34 @@ export class RelayServer {
     this.gate.close();
     this.refusals.close();
     this.jwt?.close();
-    await this.store.close();
+    for (const ns of namespaces) await ns.store.close();
+    await this.options.hostedNamespaces?.close();
   }
 
-  private managementContext(req: IncomingMessage): ManagementContext {
+  /** The endpoint of a namespace in connection strings: `{ns}.{domain}` with --namespace-domain, else the relay's with the `/$ns/{ns}` path. */
+  endpointOf(ns: HostedNamespace | string): RelayEndpoint {
+    return namespaceEndpoint(this.endpoint, typeof ns === 'string' ? ns : ns.name, this.sharedParts.namespaceDomain);
+  }
+
+  private managementContext(req: IncomingMessage, ns: HostedNamespace): ManagementContext {
     return {
-      store: this.store,
-      listenerCount: (entity) => this.directory.count(entity),
-      endpoint: this.endpoint,
-      authorizeManage: (token, entity) => this.authorizeManage(token, entity, req.socket),
+      store: ns.store,
+      listenerCount: (entity) => ns.directory.count(entity),
+      endpoint: this.endpointOf(ns),
+      authorizeManage: (token, entity) => this.authorizeManage(token, entity, req.socket, ns),
       onAuthFailure: (answer) => this.refusals.quietly(req, answer),
-      onOperation: (record) => this.events.emit('ManagementOperation', { role: 'management', ...record }),
+      onOperation: (record) => ns.events.emit('ManagementOperation', { role: 'management', ...record }),
       clientAddress: this.clients.clientAddressOf(req).address,
     };
   }
 
-  private runtimeInformationContext(req: IncomingMessage): RuntimeInformationContext {
+  private runtimeInformationContext(req: IncomingMessage, ns: HostedNamespace): RuntimeInformationContext {
     return {
-      entityAt: (path) => this.store.getHybridConnection(path),
-      listenerCount: (entity) => this.directory.count(entity),
-      authorize: (token, entity, right) => this.authorizer.authorize({ token, entity, right }),
-      host: this.endpoint.host,
-      refuse: (status, reason, hyco, answer) => this.refusals.custom(req, status, reason, { what: 'runtime information request', fields: { hyco } }, answer),
+      entityAt: (path) => ns.store.getHybridConnection(path),
+      listenerCount: (entity) => ns.directory.count(entity),
+      authorize: (token, entity, right) => ns.authorizer.authorize({ token, entity, right }),
+      host: this.endpointOf(ns).host,
+      refuse: (status, reason, hyco, answer) => this.refusals.custom(req, status, reason, { what: 'runtime information request', fields: { hyco, namespace: ns.name || undefined } }, answer),
       onAuthenticated: () => this.gate.authenticated(req.socket),
     };
   }
@@ -334,8 +364,8 @@ export class RelayServer {
    * Checks a Manage token for the namespace (entity undefined) or one hybrid connection; with the
    * request's socket, a good token also lets the socket past the socket gate's authentication deadline.
    */
-  async authorizeManage(token: string | undefined, entity?: string, socket?: Socket): Promise<AuthResult> {
-    const result = await this.authorizer.authorize({ token, entity, right: 'Manage' });
+  async authorizeManage(token: string | undefined, entity?: string, socket?: Socket, ns = this.defaultNamespace): Promise<AuthResult> {
+    const result = await ns.authorizer.authorize({ token, entity, right: 'Manage' });
     if (result.ok && socket) this.gate.authenticated(socket);
     return result;
   }
@@ -350,70 +380,81 @@ export class RelayServer {
     this.refusals.quietly(req, answer);
   }
 
+  /** The namespace a request names, when this relay serves it. */
+  private namespaceOf(req: IncomingMessage): { ns: HostedNamespace | undefined; address: NamespaceAddress } {
+    const address = namespaceAddressOf(req, this.sharedParts.namespaceDomain);
+    const ns = this.namespaces.get(address.namespace);
+    return { ns: ns?.live ? ns : undefined, address };
+  }
+
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     // Resolved once per request: PROXY protocol and trusted-proxy headers give the same answer each time.
     const client = this.clients.clientAddressOf(req).address;
     if (!this.gate.attribute(req.socket, client)) return;
     if (!this.serving) return this.refusals.http(req, res, 503, 'ServiceUnavailable', 'The relay is starting', { what: 'http request' });
-    const url = req.url ?? '/';
-    if (url.length > this.limits.maxRequestTargetBytes) {
+    if ((req.url ?? '/').length > this.limits.maxRequestTargetBytes) {
       return this.refusals.http(req, res, 414, 'UriTooLong', `the request target is longer than ${this.limits.maxRequestTargetBytes} bytes`, { what: 'http request' });
     }
+    const { ns, address } = this.namespaceOf(req);
+    const url = address.url;
+    if (!ns) return this.refusals.http(req, res, 404, 'NamespaceNotFound', `no namespace "${address.namespace.slice(0, 64)}" on this relay`, { what: 'http request' });
     // The IP rules come before any authentication work, and cover management calls too; health checks (load balancers) are exempt.
-    const byAddress = this.store.decideAddress(client);
-    if (isHealthRequest(url)) {
+    const byAddress = ns.store.decideAddress(client);
+    if (ns.isDefault && isHealthRequest(url)) {
       return void answerHealth(
         {
           draining: this.draining,
           mayShowDetails: byAddress.allowed,
-          authorizeManage: (token) => this.authorizer.authorize({ token, entity: undefined, right: 'Manage' }),
-          details: () => ({ node: this.directory.nodeId, listeners: this.local.registry.size, connections: this.broker.relayed.size }),
+          authorizeManage: (token) => ns.authorizer.authorize({ token, entity: undefined, right: 'Manage' }),
+          details: () => ({ node: this.sharedDirectory.nodeId, listeners: ns.directory.localChannels().length, connections: ns.broker.relayed.size }),
           onBadToken: (answer) => this.refusals.quietly(req, answer),
         },
         req,
         res,
       );
     }
+    if (ns.isDefault && this.options.hostedNamespaces?.handle(req, res, url)) return;
     if (!byAddress.allowed) return this.refusals.byAddress(req, byAddress, 'http request', () => sendRelayError(res, 403, 'Forbidden', ADDRESS_REFUSED, { Connection: 'close' }));
-    if (this.options.extraRoutes?.(req, res, url)) return;
+    if (ns.isDefault && this.options.extraRoutes?.(req, res, url)) return;
     if (url.startsWith(MANAGEMENT_PREFIX + '/')) {
-      void handleManagementRequest(this.managementContext(req), req, res, url.slice(MANAGEMENT_PREFIX.length).replace(/\?.*$/, ''));
+      void handleManagementRequest(this.managementContext(req, ns), req, res, url.slice(MANAGEMENT_PREFIX.length).replace(/\?.*$/, ''));
       return;
     }
-    const refuse = (status: number, code: string, message: string, hyco?: string) => this.refusals.http(req, res, status, code, message, { what: 'http request', fields: { hyco } });
+    const refuse = (status: number, code: string, message: string, hyco?: string) => this.refusals.http(req, res, status, code, message, { what: 'http request', fields: { hyco, namespace: ns.name || undefined } });
     if (isHcPath(url)) return refuse(400, 'BadRequest', 'WebSocket endpoints under /$hc/ need a WebSocket upgrade');
     if (req.method === 'CONNECT') return refuse(405, 'MethodNotAllowed', 'CONNECT is not relayed');
     if (this.draining) return refuse(503, 'ServiceUnavailable', 'The relay is shutting down');
     const target = parseRelayedTarget(url);
     if (!target) return refuse(400, 'BadRequest', 'malformed URL encoding in the request path');
-    if (isRuntimeInformationRequest(req)) return void answerRuntimeInformation(this.runtimeInformationContext(req), req, res, target.path.replace(/\/+$/, '')).catch(() => res.destroy());
-    const match = this.store.matchPath(target.path);
+    if (isRuntimeInformationRequest(req)) return void answerRuntimeInformation(this.runtimeInformationContext(req, ns), req, res, target.path.replace(/\/+$/, '')).catch(() => res.destroy());
+    const match = ns.store.matchPath(target.path);
     if (!match) return refuse(404, 'EndpointNotFound', `Endpoint does not exist: no hybrid connection matches "/${firstSegment(target.path)}"`);
-    void this.relayRequest(req, res, match.entity, target, refuse).catch(() => refuse(503, 'ServiceUnavailable', 'The relay could not check the token now'));
+    void this.relayRequest(req, res, ns, match.entity, target, refuse).catch(() => refuse(503, 'ServiceUnavailable', 'The relay could not check the token now'));
   }
 
-  private async relayRequest(req: IncomingMessage, res: ServerResponse, entity: HybridConnection, target: RelayedTarget, refuse: (status: number, code: string, message: string, hyco?: string) => void): Promise<void> {
+  private async relayRequest(req: IncomingMessage, res: ServerResponse, ns: HostedNamespace, entity: HybridConnection, target: RelayedTarget, refuse: (status: number, code: string, message: string, hyco?: string) => void): Promise<void> {
     const sbHeader = headerValue(req, 'servicebusauthorization');
     const authHeader = headerValue(req, 'authorization');
     let authorizationConsumed = false;
     if (entity.requiresClientAuthorization) {
       const token = target.token ?? sbHeader ?? authHeader;
       authorizationConsumed = !target.token && !sbHeader && authHeader !== undefined;
-      const result = await this.authorizer.authorize({ token, entity: entity.name, right: 'Send' });
+      const result = await ns.authorizer.authorize({ token, entity: entity.name, right: 'Send' });
       if (!result.ok) return refuse(result.status, result.status === 401 ? 'TokenMissingOrInvalid' : 'Forbidden', result.reason, entity.name);
     }
-    if (req.destroyed) return;
+    if (req.destroyed || !ns.live) return;
     this.gate.authenticated(req.socket);
-    if (this.namespaceConnections >= this.limits.maxConnectionsPerNamespace) return refuse(503, 'QuotaExceeded', this.namespaceFullReason(), entity.name);
-    this.trackHttp(req, res, entity.name);
-    this.http.handle({
+    const limits = ns.limits;
+    if (ns.connections >= limits.maxConnectionsPerNamespace) return refuse(503, 'QuotaExceeded', namespaceFullReason(limits), entity.name);
+    this.trackHttp(req, res, ns, entity.name);
+    ns.http.handle({
       req,
       res,
       entity: entity.name,
       requestTarget: target.requestTarget,
       authorizationConsumed,
-      viaHost: this.endpoint.host,
-      deadlines: httpDeadlinesFor(entity, this.limits),
+      viaHost: this.endpointOf(ns).host,
+      deadlines: httpDeadlinesFor(entity, limits),
     });
   }
 
@@ -423,98 +464,100 @@ export class RelayServer {
     const client = this.clients.clientAddressOf(req).address;
     if (!this.gate.attribute(socket, client)) return;
     if (!this.serving) return this.refuse(req, socket, 503, 'The relay is starting', 'handshake', '');
-    const byAddress = this.store.decideAddress(client);
+    if ((req.url ?? '/').length > this.limits.maxRequestTargetBytes) return this.refuse(req, socket, 414, `the request target is longer than ${this.limits.maxRequestTargetBytes} bytes`, 'handshake', '');
+    const { ns, address } = this.namespaceOf(req);
+    if (!ns) return this.refuse(req, socket, 404, `NamespaceNotFound: no namespace "${address.namespace.slice(0, 64)}" on this relay`, 'handshake', '');
+    const byAddress = ns.store.decideAddress(client);
     if (!byAddress.allowed) return this.refusals.byAddress(req, byAddress, 'handshake', () => rejectUpgrade(socket, 403, ADDRESS_REFUSED));
-    const url = req.url ?? '/';
-    if (url.length > this.limits.maxRequestTargetBytes) return this.refuse(req, socket, 414, `the request target is longer than ${this.limits.maxRequestTargetBytes} bytes`, 'handshake', '');
-    if (!isHcPath(url)) return this.onHttpAddressUpgrade(req, socket, head, url);
+    const url = address.url;
+    if (!isHcPath(url)) return this.onHttpAddressUpgrade(req, socket, head, url, ns);
     const gesture = parseHcGesture(url);
     if (!gesture) return this.refuse(req, socket, 400, 'malformed URL encoding in the request path', 'handshake', '');
     if (this.draining && gesture.action !== 'accept' && gesture.action !== 'request') return this.refuse(req, socket, 503, 'The relay is shutting down', 'handshake', gesture.path);
     switch (gesture.action) {
       case 'listen':
-        return void this.onListen(req, socket, head, gesture).catch((err: Error) => this.refuse(req, socket, 503, `The relay cannot register listeners now: ${err.message}`, 'listener', gesture.path));
+        return void this.onListen(req, socket, head, gesture, ns, address.basePath).catch((err: Error) => this.refuse(req, socket, 503, `The relay cannot register listeners now: ${err.message}`, 'listener', gesture.path));
       case 'connect':
-        return void this.onConnect(req, socket, head, gesture, url).catch(() => this.refuse(req, socket, 503, 'The relay could not check the token now', 'sender', gesture.path));
+        return void this.onConnect(req, socket, head, gesture, url, ns).catch(() => this.refuse(req, socket, 503, 'The relay could not check the token now', 'sender', gesture.path));
       case 'accept':
-        return this.broker.accept(req, socket, head, gesture);
+        return ns.broker.accept(req, socket, head, gesture);
       case 'request':
-        return this.http.rendezvous(req, socket, head, gesture);
+        return ns.http.rendezvous(req, socket, head, gesture);
       default:
         return this.refuse(req, socket, 400, 'sb-hc-action must be listen, connect, accept or request', 'handshake', gesture.path);
     }
   }
 
   /** A WebSocket upgrade on a hybrid connection's HTTP address (websocket-upgrade-relay.ts). */
-  private onHttpAddressUpgrade(req: IncomingMessage, socket: Socket, head: Buffer, url: string): void {
-    if (this.draining) return this.refuse(req, socket, 503, 'The relay is shutting down', 'sender', '');
+  private onHttpAddressUpgrade(req: IncomingMessage, socket: Socket, head: Buffer, url: string, ns: HostedNamespace): void {
+    if (this.draining) return this.refuse(req, socket, 503, 'The relay is shutting down', 'sender', '', undefined, ns);
     const context: HttpAddressUpgradeContext = {
-      store: this.store,
-      authorizer: this.authorizer,
-      broker: this.broker,
-      refuse: (status, reason, hyco, headers) => this.refuse(req, socket, status, reason, 'sender', hyco, headers),
+      store: ns.store,
+      authorizer: ns.authorizer,
+      broker: ns.broker,
+      refuse: (status, reason, hyco, headers) => this.refuse(req, socket, status, reason, 'sender', hyco, headers, ns),
       onAuthenticated: (s) => this.gate.authenticated(s),
-      hasRoom: () => this.namespaceConnections < this.limits.maxConnectionsPerNamespace,
-      namespaceFullReason: () => this.namespaceFullReason(),
+      hasRoom: () => ns.connections < ns.limits.maxConnectionsPerNamespace,
+      namespaceFullReason: () => namespaceFullReason(ns.limits),
     };
-    void relayHttpAddressUpgrade(context, req, socket, head, url).catch(() => this.refuse(req, socket, 503, 'The relay could not check the token now', 'sender', ''));
+    void relayHttpAddressUpgrade(context, req, socket, head, url).catch(() => this.refuse(req, socket, 503, 'The relay could not check the token now', 'sender', '', undefined, ns));
   }
 
-  private refuse(req: IncomingMessage, socket: Socket, status: number, reason: string, what: string, hyco: string, headers?: Record<string, string>): void {
-    this.refusals.upgrade(req, socket, status, reason, { what, fields: { hyco: hyco || undefined } }, headers);
+  private refuse(req: IncomingMessage, socket: Socket, status: number, reason: string, what: string, hyco: string, headers?: Record<string, string>, ns?: HostedNamespace): void {
+    this.refusals.upgrade(req, socket, status, reason, { what, fields: { hyco: hyco || undefined, namespace: ns?.name || undefined } }, headers);
   }
 
-  private namespaceFullReason(): string {
-    return `QuotaExceeded: the namespace has its maximum of ${this.limits.maxConnectionsPerNamespace} connections on this relay node`;
-  }
-
-  private async onListen(req: IncomingMessage, socket: Socket, head: Buffer, gesture: HcGesture): Promise<void> {
-    const entity = this.store.getHybridConnection(gesture.path);
-    if (!entity) return this.refuse(req, socket, 404, `Endpoint does not exist: no hybrid connection "${gesture.path.slice(0, 300)}"`, 'listener', '');
-    const result = await this.authorizer.authorize({ token: gestureToken(req, gesture, true).token, entity: entity.name, right: 'Listen' });
-    if (!result.ok) return this.refuse(req, socket, result.status, result.reason, 'listener', entity.name);
-    if (socket.destroyed) return;
+  private async onListen(req: IncomingMessage, socket: Socket, head: Buffer, gesture: HcGesture, ns: HostedNamespace, basePath: string): Promise<void> {
+    const refuse = (status: number, reason: string, hyco: string, headers?: Record<string, string>) => this.refuse(req, socket, status, reason, 'listener', hyco, headers, ns);
+    const entity = ns.store.getHybridConnection(gesture.path);
+    if (!entity) return refuse(404, `Endpoint does not exist: no hybrid connection "${gesture.path.slice(0, 300)}"`, '');
+    const result = await ns.authorizer.authorize({ token: gestureToken(req, gesture, true).token, entity: entity.name, right: 'Listen' });
+    if (!result.ok) return refuse(result.status, result.reason, entity.name);
+    if (socket.destroyed || !ns.live) return;
     this.gate.authenticated(socket);
     const problem = checkUpgradeRequest(req);
-    if (problem) return this.refuse(req, socket, 400, problem.reason, 'listener', entity.name, problem.headers);
+    if (problem) return refuse(400, problem.reason, entity.name, problem.headers);
     const announced = announcedPorts(req);
-    if (announced instanceof Error) return this.refuse(req, socket, 400, announced.message, 'listener', entity.name);
-    if (this.namespaceConnections >= this.limits.maxConnectionsPerNamespace) return this.refuse(req, socket, 503, this.namespaceFullReason(), 'listener', entity.name);
-    const max = this.limits.maxListenersPerHyco;
+    if (announced instanceof Error) return refuse(400, announced.message, entity.name);
+    const limits = ns.limits;
+    if (ns.connections >= limits.maxConnectionsPerNamespace) return refuse(503, namespaceFullReason(limits), entity.name);
+    const max = limits.maxListenersPerHyco;
     const quota = `QuotaExceeded: "${entity.name}" already has ${max} listeners`;
-    if ((await this.directory.count(entity.name)) >= max) return this.refuse(req, socket, 403, quota, 'listener', entity.name);
-    if (socket.destroyed) return;
+    if ((await ns.directory.count(entity.name)) >= max) return refuse(403, quota, entity.name);
+    if (socket.destroyed || !ns.live) return;
     acceptUpgrade(req, socket);
     socket.setNoDelay(true);
     const listenerId = listenerIdFromTracking(gesture.id) ?? randomUUID();
-    const baseUrl = listenerBaseUrl(req, this.options.tls !== undefined || this.clients.tlsAtBalancer(req), this.endpoint);
-    const conn = new WsConnection(socket, { ...controlConnectionOptions(this.limits), maxMessageBytes: this.limits.maxControlBodyBytes, role: 'server', autoCloseReply: true });
-    const channel = openListenerChannel(this.channelWiring, { conn, head, entity: entity.name, listenerId, grant: result.grant, baseUrl, ports: announced });
+    const baseUrl = listenerBaseUrl(req, this.options.tls !== undefined || this.clients.tlsAtBalancer(req), this.endpoint) + basePath;
+    const conn = new WsConnection(socket, { ...controlConnectionOptions(limits), maxMessageBytes: limits.maxControlBodyBytes, role: 'server', autoCloseReply: true });
+    const channel = openListenerChannel(ns.wiring, { conn, head, entity: entity.name, listenerId, grant: result.grant, baseUrl, ports: announced });
     channel.features = parseFeatures(req.headers[FEATURES_HEADER.toLowerCase()]);
-    if (!(await this.directory.register(channel))) {
+    if (!(await ns.directory.register(channel))) {
       // Another listener took the last slot while this one was being admitted.
       channel.close(CloseCode.PolicyViolation, quota);
       return;
     }
-    this.events.emit('NewListenerRegistered', { role: 'listener', hyco: entity.name, listenerId, remote: this.clients.clientAddressOf(req).address, agent: clientAgent(req), ports: announced?.join(',').slice(0, 500), listeners: this.local.registry.count(entity.name) });
-    this.broker.channelOpened(channel);
+    ns.events.emit('NewListenerRegistered', { role: 'listener', hyco: entity.name, listenerId, remote: this.clients.clientAddressOf(req).address, agent: clientAgent(req), ports: announced?.join(',').slice(0, 500), listeners: ns.directory.localChannels(entity.name).length });
+    ns.broker.channelOpened(channel);
   }
 
-  private async onConnect(req: IncomingMessage, socket: Socket, head: Buffer, gesture: HcGesture, url: string): Promise<void> {
-    const match = this.store.matchPath(gesture.path);
-    if (!match) return this.refuse(req, socket, 404, `Endpoint does not exist: no hybrid connection matches "${gesture.path.slice(0, 300)}"`, 'sender', '');
+  private async onConnect(req: IncomingMessage, socket: Socket, head: Buffer, gesture: HcGesture, url: string, ns: HostedNamespace): Promise<void> {
+    const refuse = (status: number, reason: string, hyco: string, headers?: Record<string, string>) => this.refuse(req, socket, status, reason, 'sender', hyco, headers, ns);
+    const match = ns.store.matchPath(gesture.path);
+    if (!match) return refuse(404, `Endpoint does not exist: no hybrid connection matches "${gesture.path.slice(0, 300)}"`, '');
     const entity = match.entity;
     // An anonymous sender's Authorization header is its own business, passed on to the listener.
     const { token, fromAuthorization } = gestureToken(req, gesture, entity.requiresClientAuthorization);
-    const result = await this.authorizer.authorize({ token, entity: entity.name, right: 'Send', anonymousAllowed: !entity.requiresClientAuthorization });
-    if (!result.ok) return this.refuse(req, socket, result.status, result.reason, 'sender', entity.name);
-    if (socket.destroyed) return;
+    const result = await ns.authorizer.authorize({ token, entity: entity.name, right: 'Send', anonymousAllowed: !entity.requiresClientAuthorization });
+    if (!result.ok) return refuse(result.status, result.reason, entity.name);
+    if (socket.destroyed || !ns.live) return;
     this.gate.authenticated(socket);
     const problem = checkUpgradeRequest(req);
-    if (problem) return this.refuse(req, socket, 400, problem.reason, 'sender', entity.name, problem.headers);
-    if (this.namespaceConnections >= this.limits.maxConnectionsPerNamespace) return this.refuse(req, socket, 503, this.namespaceFullReason(), 'sender', entity.name);
+    if (problem) return refuse(400, problem.reason, entity.name, problem.headers);
+    const limits = ns.limits;
+    if (ns.connections >= limits.maxConnectionsPerNamespace) return refuse(503, namespaceFullReason(limits), entity.name);
     const rawPathAfterHc = url.replace(/^\/(\$|%24)hc\//i, '');
-    this.broker.connect({
+    ns.broker.connect({
       req,
       socket,
       head,
@@ -530,12 +573,12 @@ export class RelayServer {
    * A sender and a listener were paired: the connection joins the lifecycle (its bytes are the
    * frames the relay copies) and ends there with one line, `event=SenderConnectionClosed`.
    */
-  private trackRelayed(c: RelayedConnection): void {
+  private trackRelayed(c: RelayedConnection, ns: HostedNamespace): void {
     const pair = c.pair;
     let cut = false;
     const connection = this.lifecycle.open({
       role: 'relay',
-      fields: { hyco: c.entity, trackingId: c.trackingId, listenerId: c.listenerId, remote: c.remote.address, ...(c.senderAgent ? { agent: c.senderAgent } : {}), ...(c.viaHttpAddress ? { via: 'http' } : {}) },
+      fields: { ...namespaceField(ns), hyco: c.entity, trackingId: c.trackingId, listenerId: c.listenerId, remote: c.remote.address, ...(c.senderAgent ? { agent: c.senderAgent } : {}), ...(c.viaHttpAddress ? { via: 'http' } : {}) },
       bytes: () => ({ toListener: pair.bytesSenderToListener, toSender: pair.bytesListenerToSender }),
       abort: () => {
         cut = true;
@@ -544,23 +587,32 @@ export class RelayServer {
     });
     // Set-up ran from the sender's upgrade to this pairing.
     connection.setupMs = Date.now() - c.requestedAt;
-    this.events.emit('SenderListenerConnectionEstablished', { role: 'sender', hyco: c.entity, trackingId: c.trackingId, listenerId: c.listenerId, setupMs: connection.setupMs });
+    ns.events.emit('SenderListenerConnectionEstablished', { role: 'sender', hyco: c.entity, trackingId: c.trackingId, listenerId: c.listenerId, setupMs: connection.setupMs });
     this.relayedEnds.set(c, () => {
       const extra = { senderClose: pair.senderToListener.closeCode, listenerClose: pair.listenerToSender.closeCode, event: 'SenderConnectionClosed' };
       connection.end({ end: cut || this.draining ? 'shutdown' : 'closed', extra });
       const { bytesToListener, bytesToSender } = connection;
-      this.events.emit('SenderConnectionClosed', { role: 'sender', hyco: c.entity, trackingId: c.trackingId, listenerId: c.listenerId, bytesToListener, bytesToSender, durationMs: Date.now() - connection.startedAt, logged: true });
+      ns.events.emit('SenderConnectionClosed', { role: 'sender', hyco: c.entity, trackingId: c.trackingId, listenerId: c.listenerId, bytesToListener, bytesToSender, durationMs: Date.now() - connection.startedAt, logged: true });
     });
   }
 
   /** A relayed HTTP request joins the lifecycle until its response is over (its log line is the HTTP relay's). */
-  private trackHttp(req: IncomingMessage, res: ServerResponse, entity: string): void {
-    const connection = this.lifecycle.open({ role: 'relay', kind: 'http', fields: { hyco: entity, method: req.method }, abort: () => res.destroy() });
+  private trackHttp(req: IncomingMessage, res: ServerResponse, ns: HostedNamespace, entity: string): void {
+    const connection = this.lifecycle.open({ role: 'relay', kind: 'http', fields: { ...namespaceField(ns), hyco: entity, method: req.method }, abort: () => res.destroy() });
     res.once('close', () => {
       connection.end({ end: res.writableFinished ? 'closed' : 'client-gone', extra: { status: res.statusCode }, quiet: true });
-      this.events.emit('ListenerReturningHttpResponse', { role: 'http', hyco: entity, status: res.statusCode, durationMs: Date.now() - connection.startedAt, ...(res.writableFinished ? {} : { reason: 'the response did not complete' }) });
+      ns.events.emit('ListenerReturningHttpResponse', { role: 'http', hyco: entity, status: res.statusCode, durationMs: Date.now() - connection.startedAt, ...(res.writableFinished ? {} : { reason: 'the response did not complete' }) });
     });
   }
+}
+
+function namespaceFullReason(limits: RelayLimits): string {
+  return `QuotaExceeded: the namespace has its maximum of ${limits.maxConnectionsPerNamespace} connections on this relay node`;
+}
+
+/** A hosted namespace's connections carry its name in their log lines and lifecycle fields; the default namespace's carry none. */
+function namespaceField(ns: HostedNamespace): { namespace?: string } {
+  return ns.isDefault ? {} : { namespace: ns.name };
 }
 
 /** The first segment of an unmatched path, for the 404's text (bounded: the path is the client's). */

@@ -2,15 +2,15 @@ import { ManagementHttpError, ManagementNetworkError, type ManagementClient } fr
 import { CliError, ExitCode } from '../errors.js';
 import { clientFromFlags } from './client-from-flags.js';
 import type { ManagementFlags } from './options.js';
-import { checkOutputFlags, printResult } from './output.js';
+import { checkOutputFlags, printResult, type OutputFlags } from './output.js';
 
 /**
  * Runs one management call: flags are checked first (exit 2), the relay's answer is printed (or
  * nothing, for `undefined`), and relay or network failures become one-line errors (exit 1).
  */
-export async function runManagement(flags: ManagementFlags, call: (client: ManagementClient) => Promise<unknown>): Promise<void> {
+export async function runManagement(flags: OutputFlags, call: (client: ManagementClient) => Promise<unknown>, clientOf: () => ManagementClient = () => clientFromFlags(flags as ManagementFlags)): Promise<void> {
   checkOutputFlags(flags);
-  const client = clientFromFlags(flags);
+  const client = clientOf();
   let result: unknown;
   try {
     result = await call(client);

@@ -49,9 +49,11 @@ export function isNormalEnd(end: ConnectionEnd): boolean {
  * - client: the local client's address (sender ends)
  * - target: what the listener end reached (host:port, unix:path, an HTTP origin)
  * - remote: the peer's address as the relay sees it
+ * - namespace: the relay's hosted namespace (absent: the default namespace)
  */
 export interface ConnectionFields {
   hyco?: string;
+  namespace?: string;
   port?: string;
   trackingId?: string;
   listenerId?: string;

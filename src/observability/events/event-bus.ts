@@ -26,7 +26,17 @@ export class RelayEventBus {
 
   emit(name: RelayEventName, fields: RelayEventFields = {}): void {
     if (this.sinks.length === 0) return;
-    const event: RelayEvent = { event: name, time: new Date().toISOString(), node: this.node, ...fields };
+    this.deliver({ event: name, time: new Date().toISOString(), node: this.node, ...fields });
+  }
+
+  /** A bus whose events come out of this one with `fields` added (a hosted namespace's events carry its name). */
+  scoped(fields: RelayEventFields): RelayEventBus {
+    const child = new RelayEventBus(this.node, this.onSinkError);
+    child.subscribe((event) => this.deliver({ ...event, ...fields }));
+    return child;
+  }
+
+  private deliver(event: RelayEvent): void {
     for (const sink of this.sinks) {
       try {
         sink(event);

@@ -30,6 +30,8 @@ export type RelayEventName =
 export type RelayClientRole = 'listener' | 'sender' | 'http' | 'management';
 
 export interface RelayEventFields {
+  /** The hosted namespace (absent: the default namespace). */
+  namespace?: string;
   /** The hybrid connection (the log vocabulary's `hyco`). */
   hyco?: string;
   trackingId?: string;

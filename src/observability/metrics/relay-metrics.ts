@@ -4,6 +4,8 @@ import type { RelayEventBus } from '../events/event-bus.js';
 import { reasonKind, type RelayEvent } from '../events/relay-event.js';
 import { BoundedLabel } from './bounded-label.js';
 import { Totals } from './registry.js';
+import type { ConnectionFields } from '../../forwarding/lifecycle/connection-fields.js';
+import { DEFAULT_NAMESPACE, directoryKey } from '../../relay/namespaces/namespace-name.js';
 
 const SETUP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -71,7 +73,7 @@ export class RelayMetrics {
       registers,
       collect() {
         this.reset();
-        for (const c of source.lifecycle.connections()) if (c.kind === 'stream') this.inc({ entity: entity(c.hyco) });
+        for (const c of source.lifecycle.connections()) if (c.kind === 'stream') this.inc({ entity: entity(connectionEntity(c)) });
       },
     });
     new Gauge({
@@ -131,14 +133,14 @@ export class RelayMetrics {
     source.lifecycle.observe({
       ended: (c) => {
         if (c.kind !== 'stream') return;
-        this.bytes.add({ entity: entity(c.hyco), direction: 'to_listener' }, c.bytesToListener);
-        this.bytes.add({ entity: entity(c.hyco), direction: 'to_sender' }, c.bytesToSender);
+        this.bytes.add({ entity: entity(connectionEntity(c)), direction: 'to_listener' }, c.bytesToListener);
+        this.bytes.add({ entity: entity(connectionEntity(c)), direction: 'to_sender' }, c.bytesToSender);
       },
     });
   }
 
   private count(event: RelayEvent, entity: (name: string | undefined) => string): void {
-    const e = entity(event.hyco);
+    const e = entity(event.hyco === undefined ? undefined : directoryKey(event.namespace ?? DEFAULT_NAMESPACE, event.hyco));
     const role = event.role ?? 'sender';
     const failed = (status: number | undefined) => {
       const result: Result = status !== undefined && status >= 500 ? 'server_error' : 'client_error';
@@ -181,8 +183,13 @@ export class RelayMetrics {
   private *liveBytes(entity: (name: string | undefined) => string): Iterable<[Record<'entity' | 'direction', string>, number]> {
     for (const c of this.source.lifecycle.connections()) {
       if (c.kind !== 'stream') continue;
-      yield [{ entity: entity(c.hyco), direction: 'to_listener' }, c.bytesToListener];
-      yield [{ entity: entity(c.hyco), direction: 'to_sender' }, c.bytesToSender];
+      yield [{ entity: entity(connectionEntity(c)), direction: 'to_listener' }, c.bytesToListener];
+      yield [{ entity: entity(connectionEntity(c)), direction: 'to_sender' }, c.bytesToSender];
     }
   }
+}
+
+/** A relayed connection's entity label: `{namespace}:{hyco}` for a hosted namespace's, the plain name for the default namespace's. */
+function connectionEntity(c: { hyco: string; fields: Readonly<ConnectionFields> }): string {
+  return directoryKey(c.fields.namespace ?? DEFAULT_NAMESPACE, c.hyco);
 }

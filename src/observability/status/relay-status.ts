@@ -71,7 +71,8 @@ export class RelayStatus {
     const connections: ConnectionStatus[] = [];
     const live = new Map<string, { open: number; toListener: number; toSender: number }>();
     for (const c of server.lifecycle.connections()) {
-      if (c.kind !== 'stream') continue;
+      // The default namespace's view: a hosted namespace's connections are its own business.
+      if (c.kind !== 'stream' || c.fields.namespace !== undefined) continue;
       const bytes = { toListener: c.bytesToListener, toSender: c.bytesToSender };
       connections.push({ trackingId: c.trackingId, hyco: c.hyco, listenerId: c.fields.listenerId, since: new Date(c.startedAt).toISOString(), bytesToListener: bytes.toListener, bytesToSender: bytes.toSender });
       const key = c.hyco.toLowerCase();

@@ -94,7 +94,7 @@ export class ClusterDirectory implements ListenerDirectory {
     // Without Redis the listener is served locally; resync() registers it when Redis is back.
     if (!redisReady(this.redis.command)) return true;
     const added = await this.redis.command
-      .eval(REGISTER_SCRIPT, 2, this.hashOf(channel.entity), this.nodesKey, String(this.options.maxPerEntity), this.local.keyOf(channel)!, this.entryJson(channel, channel.grant), String(this.nodeTtlMs))
+      .eval(REGISTER_SCRIPT, 2, this.hashOf(channel.directoryKey), this.nodesKey, String(this.options.maxPerEntity), this.local.keyOf(channel)!, this.entryJson(channel, channel.grant), String(this.nodeTtlMs))
       .catch(() => 1);
     if (added !== 1) {
       this.local.unregister(channel);
@@ -107,14 +107,14 @@ export class ClusterDirectory implements ListenerDirectory {
     const key = this.local.keyOf(channel);
     if (key === undefined || !redisReady(this.redis.command)) return;
     // A renewToken may carry another key of the rule: revocation on other nodes must follow it.
-    this.redis.command.hset(this.hashOf(channel.entity), key, this.entryJson(channel, grant)).catch(() => undefined);
+    this.redis.command.hset(this.hashOf(channel.directoryKey), key, this.entryJson(channel, grant)).catch(() => undefined);
   }
 
   unregister(channel: ListenerChannel): void {
     const key = this.local.keyOf(channel);
     this.local.unregister(channel);
     if (key === undefined) return;
-    this.redis.command.hdel(this.hashOf(channel.entity), key).catch(() => this.removedWhileDown.push({ entity: channel.entity, key }));
+    this.redis.command.hdel(this.hashOf(channel.directoryKey), key).catch(() => this.removedWhileDown.push({ entity: channel.directoryKey, key }));
     // Connections offered to this listener that it never took go back to their senders' nodes.
     for (const [ref, d] of this.delivered) {
       if (d.channel !== channel) continue;
@@ -189,7 +189,7 @@ export class ClusterDirectory implements ListenerDirectory {
     const pipeline = redis.pipeline();
     for (const channel of this.local.localChannels()) {
       const key = this.local.keyOf(channel);
-      if (key) pipeline.hdel(this.hashOf(channel.entity), key);
+      if (key) pipeline.hdel(this.hashOf(channel.directoryKey), key);
     }
     pipeline.zrem(this.nodesKey, this.nodeId);
     await pipeline.exec().catch(() => undefined);
@@ -253,7 +253,7 @@ export class ClusterDirectory implements ListenerDirectory {
     const pipeline = this.redis.command.pipeline();
     for (const channel of this.local.localChannels()) {
       const key = this.local.keyOf(channel);
-      if (key && channel.isOpen) pipeline.hset(this.hashOf(channel.entity), key, this.entryJson(channel, channel.grant));
+      if (key && channel.isOpen) pipeline.hset(this.hashOf(channel.directoryKey), key, this.entryJson(channel, channel.grant));
     }
     if (pipeline.length > 0) await pipeline.exec();
   }

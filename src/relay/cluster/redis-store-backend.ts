@@ -31,9 +31,15 @@ export class RedisStoreBackend implements StoreBackend {
   private readonly key: string;
   private readonly channel: string;
 
-  constructor(private readonly redis: RedisPair) {
-    this.key = `${redis.prefix}namespace`;
-    this.channel = `${redis.prefix}namespace-changed`;
+  private readonly unwatch: (() => void)[] = [];
+
+  constructor(
+    private readonly redis: RedisPair,
+    /** Between the cluster's prefix and `namespace`: `ns:{name}:` for a hosted namespace, '' for the default one. */
+    scope = '',
+  ) {
+    this.key = `${redis.prefix}${scope}namespace`;
+    this.channel = `${redis.prefix}${scope}namespace-changed`;
   }
 
   async load(): Promise<NamespaceDocument | undefined> {
@@ -61,15 +67,29 @@ export class RedisStoreBackend implements StoreBackend {
 
   async watch(onChange: () => void): Promise<void> {
     const subscriber = this.redis.subscriber;
-    subscriber.on('message', (channel: string) => {
+    const onMessage = (channel: string) => {
       if (channel === this.channel) onChange();
-    });
+    };
+    subscriber.on('message', onMessage);
     // Changes made while this node could not hear them are picked up when Redis comes back, and a
     // document lost with Redis is written back (NamespaceStore.reload); either connection may be
     // ready last, and a reload needs the command connection.
     subscriber.on('ready', onChange);
     this.redis.command.on('ready', onChange);
+    this.unwatch.push(() => {
+      subscriber.off('message', onMessage);
+      subscriber.off('ready', onChange);
+      this.redis.command.off('ready', onChange);
+    });
     await subscriber.subscribe(this.channel);
+  }
+
+  /** Stops watching (a deleted hosted namespace); the Redis connections stay, they are the cluster's. */
+  async close(): Promise<void> {
+    const watched = this.unwatch.length > 0;
+    for (const stop of this.unwatch.splice(0)) stop();
+    // Not awaited: with Redis away the command would wait in the offline queue, and stopping must not.
+    if (watched) void this.redis.subscriber.unsubscribe(this.channel).catch(() => undefined);
   }
 
   private read(): Promise<string | null> {
@@ -84,12 +104,17 @@ export class RedisStoreBackend implements StoreBackend {
     }
   }
 
-  private async call<T>(command: () => Promise<T>): Promise<T> {
-    if (!redisReady(this.redis.command)) throw new StoreError('the cluster store (Redis) is unreachable; try again when it is back', 503);
-    try {
-      return await command();
-    } catch (err) {
-      throw new StoreError(`the cluster store (Redis) failed: ${(err as Error).message}; try again`, 503);
-    }
+  private call<T>(command: () => Promise<T>): Promise<T> {
+    return storeCall(this.redis, command);
+  }
+}
+
+/** Runs a command of the cluster store; Redis being away or failing becomes StoreError 503. */
+export async function storeCall<T>(redis: RedisPair, command: () => Promise<T>): Promise<T> {
+  if (!redisReady(redis.command)) throw new StoreError('the cluster store (Redis) is unreachable; try again when it is back', 503);
+  try {
+    return await command();
+  } catch (err) {
+    throw new StoreError(`the cluster store (Redis) failed: ${(err as Error).message}; try again`, 503);
   }
 }
