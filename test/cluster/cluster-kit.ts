@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSasToken } from '../../src/protocol/sas-token.js';
-import { freePort, waitFor } from '../helpers/async.js';
+import { distinctFreePorts, waitFor } from '../helpers/async.js';
 import { spawnHybridge, type RunningProcess } from '../helpers/processes.js';
 import { cleanEnv, runCli, type CliResult } from '../relay/management-cli-kit.js';
 import { RedisServer } from './redis-server.js';
@@ -152,9 +152,4 @@ function startNode(id: string, port: number, publicUrl: string | undefined, redi
   };
 }
 
-/** `count` free ports, all different (freePort alone may hand out the same port twice). */
-export async function distinctFreePorts(count: number): Promise<number[]> {
-  const ports = new Set<number>();
-  while (ports.size < count) ports.add(await freePort());
-  return [...ports];
-}
+export { distinctFreePorts } from '../helpers/async.js';

@@ -5,7 +5,7 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { closeAll, digestOf, endBridgeSuite, exchange, expectClosed, startBridge, startEchoTarget, type TcpTarget } from '../bridge/bridge-kit.js';
-import { freePort, waitFor, withTimeout } from '../helpers/async.js';
+import { distinctFreePorts, freePort, waitFor, withTimeout } from '../helpers/async.js';
 import { Digest, patternBytes } from '../helpers/data.js';
 import { stopAll, type RunningProcess } from '../helpers/processes.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
@@ -35,9 +35,12 @@ describe('hybridge bridge: TCP and Unix-socket streams (processes)', () => {
     sql2 = await startEchoTarget({}, Buffer.from('sql2:'));
     targets.push(echo, unixEcho, sql1, sql2);
     halfClose = await startHalfCloseTarget();
-    closedPort = await freePort();
     hasIpv6 = await canListen('::1');
-    for (const name of ['tcp', 'unixOut', 'sql', 'v6', 'half', 'mismatch', 'unreach']) ports[name] = await freePort();
+    // All different: two forwarders on one port would make the bridge refuse the whole command line.
+    const names = ['tcp', 'unixOut', 'sql', 'v6', 'half', 'mismatch', 'unreach'];
+    const free = await distinctFreePorts(names.length + 1);
+    closedPort = free.pop()!;
+    names.forEach((name, i) => (ports[name] = free[i]!));
 
     const cs = relay.connectionString();
     remote = await startBridge([
