@@ -41,9 +41,10 @@ import type { NamespaceHosting } from './namespaces/namespace-hosting.js';
 import { DEFAULT_NAMESPACE } from './namespaces/namespace-name.js';
 import { proxyProtocolFront, type ProxyProtocolListener } from './proxy-protocol-listener.js';
 import { Refusals } from './refusals.js';
+import { authorizeRelayedHttp } from './relayed-http-authorization.js';
 import { relayHttpAddressUpgrade, type HttpAddressUpgradeContext } from './websocket-upgrade-relay.js';
 import { answerRuntimeInformation, isRuntimeInformationRequest, type RuntimeInformationContext } from './runtime-information.js';
-import { gestureToken, headerValue, isHcPath, listenerIdFromTracking, parseHcGesture, parseRelayedTarget, rawSuffixAfter, type HcGesture, type RelayedTarget } from './request-url.js';
+import { gestureToken, isHcPath, listenerIdFromTracking, parseHcGesture, parseRelayedTarget, rawSuffixAfter, type HcGesture, type RelayedTarget } from './request-url.js';
 
 export interface RelayServerOptions {
   host: string;
@@ -433,19 +434,14 @@ export class RelayServer {
   }
 
   private async relayRequest(req: IncomingMessage, res: ServerResponse, ns: HostedNamespace, entity: HybridConnection, target: RelayedTarget, refuse: (status: number, code: string, message: string, hyco?: string) => void): Promise<void> {
-    const sbHeader = headerValue(req, 'servicebusauthorization');
-    const authHeader = headerValue(req, 'authorization');
-    let authorizationConsumed = false;
-    if (entity.requiresClientAuthorization) {
-      const token = target.token ?? sbHeader ?? authHeader;
-      authorizationConsumed = !target.token && !sbHeader && authHeader !== undefined;
-      const result = await ns.authorizer.authorize({ token, entity: entity.name, right: 'Send' });
-      if (!result.ok) return refuse(result.status, result.status === 401 ? 'TokenMissingOrInvalid' : 'Forbidden', result.reason, entity.name);
-    }
+    const auth = await authorizeRelayedHttp(ns.authorizer, req, entity, target);
+    if (!auth.ok) return refuse(auth.status, auth.status === 401 ? 'TokenMissingOrInvalid' : 'Forbidden', auth.reason, entity.name);
+    const { authorizationConsumed } = auth;
     if (req.destroyed || !ns.live) return;
     this.gate.authenticated(req.socket);
     const limits = ns.limits;
-    if (ns.connections >= limits.maxConnectionsPerNamespace) return refuse(503, 'QuotaExceeded', namespaceFullReason(limits), entity.name);
+    const full = ns.fullReason(limits);
+    if (full) return refuse(503, 'QuotaExceeded', full, entity.name);
     this.trackHttp(req, res, ns, entity.name);
     ns.http.handle({
       req,
@@ -492,13 +488,9 @@ export class RelayServer {
   private onHttpAddressUpgrade(req: IncomingMessage, socket: Socket, head: Buffer, url: string, ns: HostedNamespace): void {
     if (this.draining) return this.refuse(req, socket, 503, 'The relay is shutting down', 'sender', '', undefined, ns);
     const context: HttpAddressUpgradeContext = {
-      store: ns.store,
-      authorizer: ns.authorizer,
-      broker: ns.broker,
+      ns,
       refuse: (status, reason, hyco, headers) => this.refuse(req, socket, status, reason, 'sender', hyco, headers, ns),
       onAuthenticated: (s) => this.gate.authenticated(s),
-      hasRoom: () => ns.connections < ns.limits.maxConnectionsPerNamespace,
-      namespaceFullReason: () => namespaceFullReason(ns.limits),
     };
     void relayHttpAddressUpgrade(context, req, socket, head, url).catch(() => this.refuse(req, socket, 503, 'The relay could not check the token now', 'sender', '', undefined, ns));
   }
@@ -520,7 +512,8 @@ export class RelayServer {
     const announced = announcedPorts(req);
     if (announced instanceof Error) return refuse(400, announced.message, entity.name);
     const limits = ns.limits;
-    if (ns.connections >= limits.maxConnectionsPerNamespace) return refuse(503, namespaceFullReason(limits), entity.name);
+    const full = ns.fullReason(limits);
+    if (full) return refuse(503, full, entity.name);
     const max = limits.maxListenersPerHyco;
     const quota = `QuotaExceeded: "${entity.name}" already has ${max} listeners`;
     if ((await ns.directory.count(entity.name)) >= max) return refuse(403, quota, entity.name);
@@ -555,7 +548,8 @@ export class RelayServer {
     const problem = checkUpgradeRequest(req);
     if (problem) return refuse(400, problem.reason, entity.name, problem.headers);
     const limits = ns.limits;
-    if (ns.connections >= limits.maxConnectionsPerNamespace) return refuse(503, namespaceFullReason(limits), entity.name);
+    const full = ns.fullReason(limits);
+    if (full) return refuse(503, full, entity.name);
     const rawPathAfterHc = url.replace(/^\/(\$|%24)hc\//i, '');
     ns.broker.connect({
       req,
@@ -604,10 +598,6 @@ export class RelayServer {
       ns.events.emit('ListenerReturningHttpResponse', { role: 'http', hyco: entity, status: res.statusCode, durationMs: Date.now() - connection.startedAt, ...(res.writableFinished ? {} : { reason: 'the response did not complete' }) });
     });
   }
-}
-
-function namespaceFullReason(limits: RelayLimits): string {
-  return `QuotaExceeded: the namespace has its maximum of ${limits.maxConnectionsPerNamespace} connections on this relay node`;
 }
 
 /** A hosted namespace's connections carry its name in their log lines and lifecycle fields; the default namespace's carry none. */

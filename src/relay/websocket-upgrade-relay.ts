@@ -1,23 +1,17 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { checkUpgradeRequest } from '../websocket/server-handshake.js';
-import type { AuthorizationCache } from './authorization-cache.js';
-import { ANONYMOUS_GRANT } from './authorizer.js';
-import type { ConnectBroker } from './connect-broker.js';
-import type { NamespaceStore } from './namespace-store.js';
-import { headerValue, parseRelayedTarget, rawSuffixAfter, splitQuery, type HcGesture } from './request-url.js';
+import type { HostedNamespace } from './namespaces/hosted-namespace.js';
+import { authorizeRelayedHttp } from './relayed-http-authorization.js';
+import { parseRelayedTarget, rawSuffixAfter, splitQuery, type HcGesture } from './request-url.js';
 
 export interface HttpAddressUpgradeContext {
-  store: NamespaceStore;
-  authorizer: AuthorizationCache;
-  broker: ConnectBroker;
+  /** The namespace the upgrade is addressed to (its store, authorizer, broker and limits). */
+  ns: HostedNamespace;
   /** Refuses the upgrade with an HTTP status (through the relay's failure throttle) and logs it. */
   refuse(status: number, reason: string, hyco: string, headers?: Record<string, string>): void;
   /** The upgrade's socket proved its token (or needs none): it passes the socket gate. */
   onAuthenticated(socket: Socket): void;
-  /** Whether the namespace has room for one more connection on this node. */
-  hasRoom(): boolean;
-  namespaceFullReason(): string;
 }
 
 /**
@@ -32,25 +26,19 @@ export interface HttpAddressUpgradeContext {
 export async function relayHttpAddressUpgrade(ctx: HttpAddressUpgradeContext, req: IncomingMessage, socket: Socket, head: Buffer, url: string): Promise<void> {
   const target = parseRelayedTarget(url);
   if (!target) return ctx.refuse(400, 'malformed URL encoding in the request path', '');
-  const match = ctx.store.matchPath(target.path);
+  const { ns } = ctx;
+  const match = ns.store.matchPath(target.path);
   if (!match) return ctx.refuse(404, `Endpoint does not exist: no hybrid connection matches "/${(target.path.split('/', 1)[0] ?? '').slice(0, 64)}"`, '');
   const entity = match.entity;
-  const sbHeader = headerValue(req, 'servicebusauthorization');
-  const authHeader = headerValue(req, 'authorization');
-  let grant = ANONYMOUS_GRANT;
-  let authorizationConsumed = false;
-  if (entity.requiresClientAuthorization) {
-    const token = target.token ?? sbHeader ?? authHeader;
-    authorizationConsumed = !target.token && !sbHeader && authHeader !== undefined;
-    const result = await ctx.authorizer.authorize({ token, entity: entity.name, right: 'Send' });
-    if (!result.ok) return ctx.refuse(result.status, result.reason, entity.name);
-    grant = result.grant;
-  }
-  if (socket.destroyed) return;
+  const auth = await authorizeRelayedHttp(ns.authorizer, req, entity, target);
+  if (!auth.ok) return ctx.refuse(auth.status, auth.reason, entity.name);
+  const { grant, authorizationConsumed } = auth;
+  if (socket.destroyed || !ns.live) return;
   ctx.onAuthenticated(socket);
   const problem = checkUpgradeRequest(req);
   if (problem) return ctx.refuse(400, problem.reason, entity.name, problem.headers);
-  if (!ctx.hasRoom()) return ctx.refuse(503, ctx.namespaceFullReason(), entity.name);
+  const full = ns.fullReason();
+  if (full) return ctx.refuse(503, full, entity.name);
   const q = url.indexOf('?');
   const rawPath = q < 0 ? url : url.slice(0, q);
   const gesture: HcGesture = {
@@ -62,7 +50,7 @@ export async function relayHttpAddressUpgrade(ctx: HttpAddressUpgradeContext, re
     statusDescription: undefined,
     appQuery: q < 0 ? '' : splitQuery(url.slice(q + 1)).rest.join('&'),
   };
-  ctx.broker.connect({
+  ns.broker.connect({
     req,
     socket,
     head,

@@ -144,6 +144,12 @@ export class HostedNamespace {
     return this.directory.localCount + this.broker.pendingCount + this.broker.relayed.size + this.http.pendingCount;
   }
 
+  /** Why one more connection is refused (503), or undefined while the namespace has room on this node. */
+  fullReason(limits: RelayLimits = this.limits): string | undefined {
+    if (this.connections < limits.maxConnectionsPerNamespace) return undefined;
+    return `QuotaExceeded: the namespace has its maximum of ${limits.maxConnectionsPerNamespace} connections on this relay node`;
+  }
+
   /**
    * The namespace was deleted (here or on another node): its listeners, waiting and relayed senders
    * and HTTP requests are cut at once, and no new one is let in.
