@@ -11,6 +11,7 @@ import { proxyAgent } from '../proxy/proxy-agent.js';
 import { ProxyError } from '../proxy/proxy-error.js';
 import { ProxyPolicy, type ProxySetting } from '../proxy/proxy-policy.js';
 import { sleep } from '../util/sleep.js';
+import { collectBody } from '../util/collect-body.js';
 
 export interface ArmClientOptions {
   /** https://management.azure.com (no trailing slash). */
@@ -163,18 +164,15 @@ function exchange(url: URL, options: ExchangeOptions): Promise<Answer> {
     const where = url.host;
     const fail = (message: string, transient: boolean) => reject(new ArmUnreachableError(message, transient));
     const req = httpsRequest(url, { method: options.method, headers: options.headers, ca: options.ca, agent: options.agent, signal: options.signal, timeout: options.timeoutMs }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > MAX_ANSWER_BYTES) {
+      collectBody(
+        res,
+        MAX_ANSWER_BYTES,
+        (body) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }),
+        () => {
           req.destroy();
           fail(`ARM at ${where} sent an answer larger than ${MAX_ANSWER_BYTES} bytes`, false);
-          return;
-        }
-        chunks.push(chunk);
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        },
+      );
       res.on('error', (err) => fail(`the answer from ARM at ${where} broke off (${err.message})`, true));
     });
     req.on('timeout', () => {

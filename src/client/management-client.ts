@@ -7,6 +7,7 @@ import { proxyAgent } from '../proxy/proxy-agent.js';
 import { ProxyError } from '../proxy/proxy-error.js';
 import { ProxyPolicy, type ProxySetting } from '../proxy/proxy-policy.js';
 import { sleep } from '../util/sleep.js';
+import { collectBody } from '../util/collect-body.js';
 
 /** The management API's path prefix on a hybridge relay (see src/relay/management-api.ts). */
 const API_PREFIX = '/$hybridge/v1';
@@ -238,23 +239,18 @@ export class ManagementClient {
 
     return new Promise((resolve, reject) => {
       const req = (endpoint.secure ? https : http).request(request, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_RESPONSE_BYTES) {
-            req.destroy(new Error('the answer is too large'));
-            return;
-          }
-          chunks.push(chunk);
-        });
-        res.on('end', () => {
-          try {
-            resolve(interpret(res.statusCode ?? 0, res.statusMessage ?? '', Buffer.concat(chunks).toString('utf8')));
-          } catch (err) {
-            reject(err as Error);
-          }
-        });
+        collectBody(
+          res,
+          MAX_RESPONSE_BYTES,
+          (body) => {
+            try {
+              resolve(interpret(res.statusCode ?? 0, res.statusMessage ?? '', body.toString('utf8')));
+            } catch (err) {
+              reject(err as Error);
+            }
+          },
+          () => req.destroy(new Error('the answer is too large')),
+        );
         res.on('error', (err) => reject(networkError(err, this.baseUrl, timeoutMs)));
       });
       req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));

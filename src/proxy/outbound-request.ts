@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import { collectBody } from '../util/collect-body.js';
 import { proxyAgent } from './proxy-agent.js';
 import type { ProxyPolicy } from './proxy-policy.js';
 
@@ -60,14 +61,12 @@ function once(url: URL, request: OutboundRequest, timeoutMs: number): Promise<Ou
     const req = (secure ? https.request : http.request)(url, { method: request.method ?? 'GET', headers, agent, timeout: timeoutMs }, (res) => {
       const declared = Number(res.headers['content-length'] ?? 0);
       if (declared > request.maxBytes) return fail(`the document is larger than ${request.maxBytes} bytes`);
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > request.maxBytes) return fail(`the document is larger than ${request.maxBytes} bytes`);
-        chunks.push(chunk);
-      });
-      res.once('end', () => done(() => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), location: headerText(res.headers.location) })));
+      collectBody(
+        res,
+        request.maxBytes,
+        (body) => done(() => resolve({ status: res.statusCode ?? 0, text: body.toString('utf8'), location: headerText(res.headers.location) })),
+        () => fail(`the document is larger than ${request.maxBytes} bytes`),
+      );
       res.once('error', (err) => done(() => reject(new Error(reasonOf(err)))));
     });
     req.once('error', (err) => done(() => reject(new Error(reasonOf(err)))));
