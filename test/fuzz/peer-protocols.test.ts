@@ -4,6 +4,7 @@
  * datagram framing (udp-framing.ts) and the SOCKS5 server handshake (src/tunnel/socks5-protocol.ts).
  */
 import assert from 'node:assert/strict';
+import { isIPv6 } from 'node:net';
 import { describe, it } from 'node:test';
 import {
   encodePreamble,
@@ -195,7 +196,8 @@ const socksRequest = fc.tuple(
 ).map(([atyp, h, port, extra]) => {
   let address: Buffer;
   if (atyp === 1) address = Buffer.from(h.split('.').slice(0, 4).map((x) => Number(x) & 255).concat([0, 0, 0, 0]).slice(0, 4));
-  else if (atyp === 4) address = /:/.test(h) ? parseIPv6(h) : Buffer.alloc(16);
+  // parseIPv6 takes checked literals only (its callers test isIP first); any other text is 16 zero bytes.
+  else if (atyp === 4) address = isIPv6(h) ? parseIPv6(h) : Buffer.alloc(16);
   else address = Buffer.concat([Buffer.from([Math.min(255, Buffer.byteLength(h, 'latin1'))]), Buffer.from(h, 'latin1').subarray(0, 255)]);
   const p = Buffer.alloc(2);
   p.writeUInt16BE(port);
