@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { normalizeRuleSet } from './ip-rules.js';
 import type { NamespaceDocument } from './namespace-model.js';
-import type { StoreBackend } from './namespace-store.js';
+import { StoreError, type StoreBackend } from './namespace-store.js';
 
 const FILE_NAME = 'namespace.json';
 const LOCK_NAME = 'server.lock';
@@ -121,9 +121,17 @@ export class FileStoreBackend implements StoreBackend {
   }
 
   private write(doc: NamespaceDocument): void {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    // A hosted namespace's directory is made by its catalog; gone means deleted, and a store that
+    // still holds a copy must not bring it back.
+    if (this.ownLock) mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const temp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`;
-    const fd = openSync(temp, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
+    let fd: number;
+    try {
+      fd = openSync(temp, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
+    } catch (err) {
+      if (!this.ownLock && (err as NodeJS.ErrnoException).code === 'ENOENT') throw new StoreError(`the namespace in ${this.dir} was deleted`, 404);
+      throw err;
+    }
     try {
       try {
         // writeFileSync on a descriptor loops until every byte is written; writeSync may stop short.

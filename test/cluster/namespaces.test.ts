@@ -1,12 +1,14 @@
 /**
  * Hosted namespaces in a cluster: created on one node, served by every node (the catalog and the
- * documents are in Redis); deleted on one node, cut on every node.
+ * documents are in Redis); deleted on one node, cut on every node; a Redis that restarts empty
+ * gets the namespaces written back by the nodes, and nothing is cut.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { WebSocket } from 'ws';
 import { ManagementClient } from '../../src/client/management-client.js';
 import { parseConnectionString } from '../../src/protocol/connection-string.js';
 import { createSasToken } from '../../src/protocol/sas-token.js';
@@ -75,5 +77,41 @@ describe('hosted namespaces in a cluster', () => {
     assert.equal((await senderClosed).code, 1001);
     await waitFor(async () => (await adminFetch(b, 'GET', 'shared-ns')).status === 404, 5000, 'node B forgetting the namespace');
     await b.waitForLog('namespace deleted; its listeners and connections were closed', 5000, (r) => r.namespace === 'shared-ns');
+  });
+
+  it('keeps serving a namespace when Redis restarts empty: the nodes write it back, nothing is cut', async () => {
+    const [a, b] = cluster.nodes as [ClusterNode, ClusterNode];
+    const created = await adminFetch(a, 'PUT', 'kept-ns');
+    assert.equal(created.status, 201);
+    const key = parseConnectionString(((await created.json()) as { rootConnectionString: string }).rootConnectionString).sharedAccessKey!;
+    await waitFor(async () => (await adminFetch(b, 'GET', 'kept-ns')).status === 200, 5000, 'node B serving the namespace');
+    const onA = new ManagementClient({ endpoint: { secure: false, host: '127.0.0.1', port: a.port, namespacePath: '/$ns/kept-ns' }, credential: { keyName: 'RootManageSharedAccessKey', key } });
+    await onA.createHybridConnection('web', {});
+    const listener = await RawListener.open(addressOn(b, 'kept-ns', key), 'web', { onAccept: (accept, l) => acceptAndEcho(accept, l) });
+
+    await cluster.redis.restart();
+    // The first node back writes the catalog back; the other finds it there.
+    const recovered = 'the cluster store lost the namespace catalog (Redis restarted without its data?); this node wrote back the namespaces it serves';
+    await waitFor(() => a.logged(recovered).length + b.logged(recovered).length === 1, 10_000, 'one node writing the catalog back');
+    // Both nodes serve it again through Redis: a sender on node A reaches the listener on node B.
+    await waitFor(
+      async () => {
+        const sender = await openSender(addressOn(a, 'kept-ns', key), 'web').catch(() => undefined);
+        if (!sender) return false;
+        const payload = patternBytes(100_000, 41);
+        const chunks: Buffer[] = [];
+        sender.on('message', (data) => chunks.push(toBuffer(data)));
+        sender.send(payload, { binary: true });
+        await waitFor(() => Buffer.concat(chunks).length >= payload.length, 5000, 'echo across nodes after the restart').catch(() => undefined);
+        sender.close();
+        return sha256(chunks) === sha256(payload);
+      },
+      20_000,
+      'a cross-node exchange in the written-back namespace',
+    );
+    assert.equal(listener.ws.readyState, WebSocket.OPEN, 'the listener was not cut');
+    for (const node of [a, b]) assert.equal((await adminFetch(node, 'GET', 'kept-ns')).status, 200);
+    await onA.getHybridConnection('web');
+    await listener.close();
   });
 });

@@ -3,13 +3,31 @@ import { CatalogFullError, type NamespaceCatalog } from '../namespaces/namespace
 import type { RedisPair } from './redis-connection.js';
 import { RedisStoreBackend, storeCall } from './redis-store-backend.js';
 
-/** KEYS: the set of names, the document, the change channel. ARGV: name, document, cap. 1 created, 0 exists, -1 full. */
+/**
+ * KEYS: the set of names, the document, the change channel, the catalog's presence mark. ARGV: name,
+ * document, cap. 1 created, 0 exists, -1 full. The set says what exists (a document without a name in
+ * the set is a leftover and is replaced).
+ */
 const CREATE = `
-if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 0 end
 if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[3]) then return -1 end
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[4], '1')
 redis.call('PUBLISH', KEYS[3], ARGV[1])
+return 1
+`;
+
+/**
+ * KEYS: the set of names, the presence mark, the change channel. ARGV: the names a node hosts. The
+ * mark is set with the first namespace and never removed, so an empty set with the mark is "all
+ * deleted", and a missing mark is a catalog Redis lost: the names are written back (1), else 0.
+ */
+const RECOVER = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('SET', KEYS[2], '1')
+for _, name in ipairs(ARGV) do redis.call('SADD', KEYS[1], name) end
+redis.call('PUBLISH', KEYS[3], '')
 return 1
 `;
 
@@ -29,10 +47,12 @@ return removed
 export class RedisNamespaceCatalog implements NamespaceCatalog {
   private readonly setKey: string;
   private readonly channel: string;
+  private readonly presenceKey: string;
 
   constructor(private readonly redis: RedisPair) {
     this.setKey = `${redis.prefix}namespaces`;
     this.channel = `${redis.prefix}namespaces-changed`;
+    this.presenceKey = `${redis.prefix}namespaces-present`;
     // One watcher per hosted namespace on the shared connections.
     redis.subscriber.setMaxListeners(0);
     redis.command.setMaxListeners(0);
@@ -43,7 +63,7 @@ export class RedisNamespaceCatalog implements NamespaceCatalog {
   }
 
   async create(name: string, doc: NamespaceDocument, max: number): Promise<boolean> {
-    const result = await this.call(() => this.redis.command.eval(CREATE, 3, this.setKey, this.documentKey(name), this.channel, name, JSON.stringify(doc), String(max)));
+    const result = await this.call(() => this.redis.command.eval(CREATE, 4, this.setKey, this.documentKey(name), this.channel, this.presenceKey, name, JSON.stringify(doc), String(max)));
     if (result === -1) throw new CatalogFullError(max);
     return result === 1;
   }
@@ -53,8 +73,16 @@ export class RedisNamespaceCatalog implements NamespaceCatalog {
     return Number(removed) > 0;
   }
 
+  async recover(hosted: string[]): Promise<boolean> {
+    // A node that hosts nothing has nothing to give back, and must not mark the catalog present for nodes that do.
+    if (hosted.length === 0) return false;
+    return (await this.call(() => this.redis.command.eval(RECOVER, 3, this.setKey, this.presenceKey, this.channel, ...hosted))) === 1;
+  }
+
   backendFor(name: string): RedisStoreBackend {
-    return new RedisStoreBackend(this.redis, this.scopeOf(name));
+    // Writes of the document are refused once the name has left the set: a node's copy of a
+    // namespace deleted elsewhere must not bring its document back.
+    return new RedisStoreBackend(this.redis, this.scopeOf(name), { setKey: this.setKey, name });
   }
 
   async watch(onChange: () => void): Promise<void> {

@@ -9,11 +9,14 @@ const MAX_BACKOFF_MS = 50;
 
 /**
  * Compare-and-set of the namespace document, with the change announcement in the same step.
- * KEYS: document, change channel. ARGV: the text the change was computed from ('' = none), new text, stamp.
+ * KEYS: document, change channel, the hosted-namespace catalog set. ARGV: the text the change was
+ * computed from ('' = none), new text, stamp, the hosted namespace's name ('' = the default one,
+ * which is in no catalog). 1 written, 0 changed meanwhile, -1 the namespace is no longer in the catalog.
  * (A script rather than WATCH/MULTI: WATCH is per connection, and the registry's own MULTI/EXEC on
  * the shared command connection would silently drop it.)
  */
 const COMPARE_AND_SET = `
+if ARGV[4] ~= '' and redis.call('SISMEMBER', KEYS[3], ARGV[4]) == 0 then return -1 end
 local current = redis.call('GET', KEYS[1])
 if (current or '') ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
@@ -37,6 +40,8 @@ export class RedisStoreBackend implements StoreBackend {
     private readonly redis: RedisPair,
     /** Between the cluster's prefix and `namespace`: `ns:{name}:` for a hosted namespace, '' for the default one. */
     scope = '',
+    /** A hosted namespace's entry in the catalog: writes stop once it is gone. */
+    private readonly catalogEntry?: { setKey: string; name: string },
   ) {
     this.key = `${redis.prefix}${scope}namespace`;
     this.channel = `${redis.prefix}${scope}namespace-changed`;
@@ -55,9 +60,10 @@ export class RedisStoreBackend implements StoreBackend {
       // Nothing to write (e.g. "create unless it exists" found it).
       if (next === current && current !== undefined) return current;
       const written = await this.call(() =>
-        this.redis.command.eval(COMPARE_AND_SET, 2, this.key, this.channel, text ?? '', JSON.stringify(next), String(Date.now())),
+        this.redis.command.eval(COMPARE_AND_SET, 3, this.key, this.channel, this.catalogEntry?.setKey ?? this.key, text ?? '', JSON.stringify(next), String(Date.now()), this.catalogEntry?.name ?? ''),
       );
       if (written === 1) return next;
+      if (written === -1) throw new StoreError(`namespace "${this.catalogEntry?.name}" was deleted`, 404);
       // Another node wrote in between: read again and reapply, after a random pause, so a node
       // with a long queue of changes cannot win every round against another one.
       await sleep(Math.random() * Math.min(MAX_BACKOFF_MS, 2 ** attempt));

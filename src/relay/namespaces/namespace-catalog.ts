@@ -15,6 +15,11 @@ export interface NamespaceCatalog {
   remove(name: string): Promise<boolean>;
   /** Where the namespace's document lives, for its NamespaceStore. */
   backendFor(name: string): StoreBackend;
+  /**
+   * When the catalog itself was lost (a cluster's Redis restarted without persistence), writes back
+   * the names of the namespaces this node hosts and says true; false when nothing was lost. Cluster only.
+   */
+  recover?(hosted: string[]): Promise<boolean>;
   /** Calls back when another process created or deleted a namespace (cluster only). */
   watch?(onChange: () => void): Promise<void>;
   close?(): Promise<void>;

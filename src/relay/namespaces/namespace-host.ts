@@ -78,6 +78,7 @@ export class NamespaceHost implements NamespaceHosting {
 
   private async reconcile(): Promise<void> {
     const server = this.requireServer();
+    await this.recoverLostCatalog(server);
     const names = new Set(await this.options.catalog.list());
     for (const name of names) {
       if (server.namespaces.has(name)) continue;
@@ -89,6 +90,17 @@ export class NamespaceHost implements NamespaceHosting {
       }
     }
     for (const ns of [...server.namespaces.values()]) if (!ns.isDefault && !names.has(ns.name)) this.drop(ns.name);
+  }
+
+  /** An empty catalog that Redis lost is not "every namespace deleted": the ones this node serves are written back. */
+  private async recoverLostCatalog(server: RelayServer): Promise<void> {
+    const hosted = [...server.namespaces.values()].filter((ns) => !ns.isDefault);
+    if (!this.options.catalog.recover || !(await this.options.catalog.recover(hosted.map((ns) => ns.name)))) return;
+    this.options.log.warn({ namespaces: hosted.length }, 'the cluster store lost the namespace catalog (Redis restarted without its data?); this node wrote back the namespaces it serves');
+    // Their documents went too; each store writes its copy back now that its name is in the catalog again.
+    for (const ns of hosted) {
+      await ns.store.reload().catch((err: Error) => this.options.log.warn({ namespace: ns.name, reason: err.message }, 'could not write a hosted namespace back'));
+    }
   }
 
   private drop(name: string): number {
