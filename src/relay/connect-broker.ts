@@ -75,6 +75,8 @@ export interface RelayedConnection {
   trackingId: string;
   /** The sender's client address (behind a load balancer, the real client's). */
   remote: ClientAddress;
+  /** The client address the listener's rendezvous came from. */
+  listenerRemote: string;
   /** The sender's Relay-User-Agent (or User-Agent), for the log. */
   senderAgent?: string;
   /** The listener that took it. */
@@ -294,6 +296,7 @@ export class ConnectBroker {
       listenerGrant: pending.target?.grant ?? ANONYMOUS_GRANT,
       trackingId: pending.trackingId,
       remote: pending.command.remoteEndpoint!,
+      listenerRemote: this.options.clientAddressOf(req).address,
       senderAgent: clientAgent(pending.req),
       listenerId: pending.target?.listenerId,
       requestedAt: pending.requestedAt,

@@ -48,6 +48,8 @@ export class ListenerChannel {
   private closing = false;
   /** hybridge extensions the listener announced (protocol/hybridge-extensions.ts). */
   features: ReadonlySet<HybridgeFeature> = new Set();
+  /** The listener's client address (behind a trusted balancer, the real client's), for IP rule changes. */
+  clientAddress: string | undefined;
   /** Counts renewToken commands: only the newest one's verdict counts when checks overlap. */
   private renewals = 0;
   /** The port names the listener announced (Hybridge-Ports); undefined when it announced none. */

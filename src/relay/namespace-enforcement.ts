@@ -5,6 +5,8 @@ import type { RelayedConnection } from './connect-broker.js';
 import type { ListenerDirectory } from './listener-directory.js';
 import type { NamespaceChange, NamespaceStore } from './namespace-store.js';
 
+const ADDRESS_NO_LONGER_ALLOWED = 'the client address is no longer allowed by the IP rules';
+
 export interface LiveConnections {
   store: NamespaceStore;
   directory: ListenerDirectory;
@@ -16,7 +18,8 @@ export interface LiveConnections {
 /**
  * Applies a namespace change to the connections it affects, on every node: a deleted hybrid
  * connection closes its listeners and connections (1001), turning client authorization on cuts
- * off anonymous senders, and a renewed or removed key cuts off everything admitted with it (1008).
+ * off anonymous senders, a renewed or removed key cuts off everything admitted with it (1008), and
+ * new IP rules cut off every listener, sender and rendezvous leg from an address they refuse (1008).
  */
 export function enforceNamespaceChange(live: LiveConnections, change: NamespaceChange): void {
   const { store, directory, relayed, events } = live;
@@ -32,6 +35,24 @@ export function enforceNamespaceChange(live: LiveConnections, change: NamespaceC
     for (const c of relayed) {
       if (c.entity.toLowerCase() === change.name.toLowerCase() && c.senderGrant.anonymous) c.pair.shutdown(CloseCode.PolicyViolation, 'client authorization is now required');
     }
+    return;
+  }
+  if (change.kind === 'networkRulesChanged') {
+    const refused = (address: string | undefined) => address !== undefined && !store.decideAddress(address).allowed;
+    let closed = 0;
+    for (const channel of directory.localChannels()) {
+      if (refused(channel.clientAddress)) {
+        channel.close(CloseCode.PolicyViolation, ADDRESS_NO_LONGER_ALLOWED);
+        closed++;
+      }
+    }
+    for (const c of relayed) {
+      if (refused(c.remote.address) || refused(c.listenerRemote)) {
+        c.pair.shutdown(CloseCode.PolicyViolation, ADDRESS_NO_LONGER_ALLOWED);
+        closed++;
+      }
+    }
+    events.emit('NetworkRulesChanged', { closed });
     return;
   }
   const revoked = (grant: Grant) => grantRevoked(grant, change.scope, change.keyName, change.revokedKeys);

@@ -50,7 +50,8 @@ export type NamespaceChange =
   | { kind: 'hycoDeleted'; name: string }
   | { kind: 'hycoUpdated'; name: string }
   | { kind: 'ruleKeysChanged'; scope: RuleScope; keyName: string; revokedKeys: string[] }
-  | { kind: 'ruleRemoved'; scope: RuleScope; keyName: string; revokedKeys: string[] };
+  | { kind: 'ruleRemoved'; scope: RuleScope; keyName: string; revokedKeys: string[] }
+  | { kind: 'networkRulesChanged' };
 
 /** A rule of one hybrid connection. */
 export interface EntityRule {
@@ -410,6 +411,7 @@ export function diffNamespaces(before: NamespaceDocument, after: NamespaceDocume
     }
   };
   diffRules(undefined, before.authorizationRules, after.authorizationRules);
+  if (JSON.stringify(before.networkRuleSet ?? ALLOW_ALL) !== JSON.stringify(after.networkRuleSet ?? ALLOW_ALL)) changes.push({ kind: 'networkRulesChanged' });
   for (const old of before.hybridConnections) {
     const now = after.hybridConnections.find((e) => e.name.toLowerCase() === old.name.toLowerCase());
     if (!now) {

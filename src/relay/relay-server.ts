@@ -525,12 +525,13 @@ export class RelayServer {
     const conn = new WsConnection(socket, { ...controlConnectionOptions(limits), maxMessageBytes: limits.maxControlBodyBytes, role: 'server', autoCloseReply: true });
     const channel = openListenerChannel(ns.wiring, { conn, head, entity: entity.name, listenerId, grant: result.grant, baseUrl, ports: announced });
     channel.features = parseFeatures(req.headers[FEATURES_HEADER.toLowerCase()]);
+    channel.clientAddress = this.clients.clientAddressOf(req).address;
     if (!(await ns.directory.register(channel))) {
       // Another listener took the last slot while this one was being admitted.
       channel.close(CloseCode.PolicyViolation, quota);
       return;
     }
-    ns.events.emit('NewListenerRegistered', { role: 'listener', hyco: entity.name, listenerId, remote: this.clients.clientAddressOf(req).address, agent: clientAgent(req), ports: announced?.join(',').slice(0, 500), listeners: ns.directory.localChannels(entity.name).length });
+    ns.events.emit('NewListenerRegistered', { role: 'listener', hyco: entity.name, listenerId, remote: channel.clientAddress, agent: clientAgent(req), ports: announced?.join(',').slice(0, 500), listeners: ns.directory.localChannels(entity.name).length });
     ns.broker.channelOpened(channel);
   }
 

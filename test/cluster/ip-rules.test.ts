@@ -1,13 +1,14 @@
 /**
  * Client IP rules in a two-node cluster: the rule set lives in the namespace document in Redis, so
- * a change made through one node is enforced by the other, for new connections, at once.
+ * a change made through one node is enforced by the other, for new connections and for the
+ * connections it already relays, at once.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type WebSocket from 'ws';
 import { waitFor } from '../helpers/async.js';
 import { patternBytes } from '../helpers/data.js';
-import { assertBinaryEcho, openSender, startEchoListener, type RawListener, type RelayAddress } from '../relay/protocol-peers.js';
+import { assertBinaryEcho, closedPromise, openSender, startEchoListener, type RawListener, type RelayAddress } from '../relay/protocol-peers.js';
 import { startCluster, type Cluster, type ClusterNode } from './cluster-kit.js';
 
 const DENIED = '127.0.0.3';
@@ -70,5 +71,17 @@ describe('relay cluster: IP rules set on one node are enforced by the other', ()
     await manage(b, ['ip-rule', 'remove', '--ip-address', DENIED]);
     await waitFor(async () => (await senderStatus(a, DENIED)) === 0, 10_000, `node ${a.id} admitting ${DENIED}`);
     await assertBinaryEcho(open[open.length - 1]!, patternBytes(64 * 1024, 23));
+  });
+
+  test('a rule added through node B cuts a connection node A relays from that address; others keep going', async () => {
+    const doomed = await openSender(address(a), 'web', { localAddress: '127.0.0.4' });
+    open.push(doomed);
+    await assertBinaryEcho(doomed, patternBytes(32 * 1024, 24));
+    const survivor = open[open.length - 2]!;
+    const closed = closedPromise(doomed);
+    await manage(b, ['ip-rule', 'add', '--ip-address', '127.0.0.4', '--action', 'Deny', '--position', '1']);
+    assert.deepEqual(await closed, { code: 1008, reason: 'the client address is no longer allowed by the IP rules' });
+    await a.waitForLog('IP rules changed; connections from addresses they now refuse were closed', 5000, (r) => r.closed === 1);
+    await assertBinaryEcho(survivor, patternBytes(64 * 1024, 25));
   });
 });

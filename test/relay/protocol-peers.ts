@@ -229,9 +229,9 @@ export function headerOf(headers: Record<string, string>, name: string): string 
 }
 
 /** Opens the accept address and echoes every message back with its type; text gets `prefix`. */
-export function acceptAndEcho(accept: AcceptCommand, listener: RawListener, prefix = ''): WebSocket {
+export function acceptAndEcho(accept: AcceptCommand, listener: RawListener, prefix = '', localAddress?: string): WebSocket {
   const protocol = headerOf(accept.connectHeaders, 'sec-websocket-protocol');
-  const ws = new WebSocket(accept.address, protocol ? [protocol.split(',')[0]!.trim()] : [], { perMessageDeflate: false, maxPayload: 256 * 1024 * 1024 });
+  const ws = new WebSocket(accept.address, protocol ? [protocol.split(',')[0]!.trim()] : [], { perMessageDeflate: false, maxPayload: 256 * 1024 * 1024, localAddress });
   ws.on('error', () => undefined);
   ws.on('message', (data, isBinary) => {
     if (isBinary) ws.send(toBuffer(data), { binary: true });

@@ -17,10 +17,10 @@ export function eventFileSink(file: JsonLinesFile): RelayEventSink {
 
 /**
  * `--audit-log FILE`: every management operation (who by rule name, what, on which entity, the
- * result) and every key change, one JSON object per line. Records carry names, never a key.
+ * result), every key change and every IP rule change, one JSON object per line. Records carry names, never a key.
  */
 export function auditFileSink(file: JsonLinesFile): RelayEventSink {
   return (event) => {
-    if (event.event === 'ManagementOperation' || event.event === 'AuthorizationRuleKeysChanged') file.write(fileRecord(event));
+    if (event.event === 'ManagementOperation' || event.event === 'AuthorizationRuleKeysChanged' || event.event === 'NetworkRulesChanged') file.write(fileRecord(event));
   };
 }

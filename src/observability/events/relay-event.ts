@@ -23,6 +23,7 @@ export type RelayEventName =
   | 'SenderConnectionFailed'
   | 'HttpRequestFailed'
   | 'AuthorizationRuleKeysChanged'
+  | 'NetworkRulesChanged'
   | 'HybridConnectionDeleted'
   | 'ManagementOperation';
 
@@ -77,12 +78,13 @@ export const EVENT_LINES: Record<RelayEventName, { message: string; level: 'debu
   SenderConnectionFailed: { message: 'sender refused', level: 'info' },
   HttpRequestFailed: { message: 'http request refused', level: 'info' },
   AuthorizationRuleKeysChanged: { message: 'authorization rule keys changed; connections using the old key were closed', level: 'info' },
+  NetworkRulesChanged: { message: 'IP rules changed; connections from addresses they now refuse were closed', level: 'info' },
   HybridConnectionDeleted: { message: 'hybrid connection deleted; its listeners and connections were closed', level: 'info' },
   ManagementOperation: { message: 'management operation', level: 'info' },
 };
 
 /** Events webhooks are told about. */
-export const WEBHOOK_EVENTS: ReadonlySet<RelayEventName> = new Set(['NewListenerRegistered', 'ListenerUnregistered', 'AuthorizationRuleKeysChanged']);
+export const WEBHOOK_EVENTS: ReadonlySet<RelayEventName> = new Set(['NewListenerRegistered', 'ListenerUnregistered', 'AuthorizationRuleKeysChanged', 'NetworkRulesChanged']);
 
 /** `Kind: detail` reasons from the authorizer: the kind (MissingToken, ExpiredToken, ...) for metrics. */
 export function reasonKind(reason: string | undefined): string {
