@@ -2,6 +2,7 @@
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSasToken } from '../../src/protocol/sas-token.js';
+import { launchFlags } from '../lib/launch-flags.js';
 import { freePort } from '../lib/net.js';
 import type { Proc } from '../lib/procs.js';
 import { startPathProcesses, type BenchContext, type PathParts, type RunningPath, type Transport } from './types.js';
@@ -25,10 +26,10 @@ export function hybridgeEnv(ctx: BenchContext, extra: Record<string, string> = {
   return { PATH: process.env.PATH, HOME: ctx.home, ...extra };
 }
 
-/** node's arguments for a hybridge command; `role` names its CPU profile (<role>.cpuprofile). */
+/** node's arguments for a hybridge command (with the flags of the CLI's #! line); `role` names its CPU profile (<role>.cpuprofile). */
 export function nodeArgs(ctx: BenchContext, role: string, args: string[]): string[] {
   const profile = ctx.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', ctx.cpuProfDir, '--cpu-prof-name', `${role}.cpuprofile`] : [];
-  return [...profile, ctx.cli, ...args];
+  return [...launchFlags(ctx.cli), ...profile, ctx.cli, ...args];
 }
 
 export interface ClusterNodeOptions {

@@ -5,6 +5,7 @@
  */
 import { floorFor } from './format.js';
 import type { Figure } from './model.js';
+import { pairedFloorOf } from './paired-floor.js';
 
 /** The processes a path adds between the client and the target; the target and the driver are the same for every path. */
 export const COST_SLOTS = ['sender', 'relay', 'listener'] as const;
@@ -24,6 +25,8 @@ export interface CpuCost {
   byProcess: Record<string, number>;
   /** sender + relay + listener. */
   sum: number;
+  /** The same cost of the Node floor measured beside this measurement (s1), when there was one. */
+  floorBeside?: CpuCost;
 }
 
 const GiB = 2 ** 30;
@@ -46,31 +49,47 @@ export function cpuCosts(figures: readonly Figure[]): CpuCost[] {
   for (const f of figures) {
     if (f.value === null) continue;
     const m = measurementOf(f);
-    const seconds = f.detail?.cpuSeconds as Record<string, number> | undefined;
-    const slots = f.detail?.cpuSlots as Record<string, string> | undefined;
-    if (!m || !seconds || !slots) continue;
+    if (!m) continue;
     const key = `${f.scenario}\u0000${f.path}\u0000${m.measurement}`;
     if (seen.has(key)) continue;
+    const cost = costOf(f);
+    if (!cost) continue;
     seen.add(key);
-    const bySlot: CpuCost['bySlot'] = {};
-    const byProcess: Record<string, number> = {};
-    for (const [role, slot] of Object.entries(slots)) {
-      if (!(COST_SLOTS as readonly string[]).includes(slot) || typeof seconds[role] !== 'number') continue;
-      const perUnit = (seconds[role] * m.scale) / m.count;
-      byProcess[role] = perUnit;
-      bySlot[slot as CostSlot] = (bySlot[slot as CostSlot] ?? 0) + perUnit;
-    }
-    if (Object.keys(byProcess).length === 0) continue;
-    const sum = Object.values(bySlot).reduce((a, b) => a + b, 0);
-    out.push({ scenario: f.scenario, path: f.path, measurement: m.measurement, unit: m.unit, count: m.count, bySlot, byProcess, sum });
+    const floor = pairedFloorOf(f);
+    const floorCost = floor ? costOf({ ...f, path: floor.path, detail: { bytes: floor.bytes, cpuSeconds: floor.cpuSeconds, cpuSlots: floor.cpuSlots } }) : undefined;
+    out.push(floorCost ? { ...cost, floorBeside: floorCost } : cost);
   }
   return out;
 }
 
-/** A cost's sum divided by the same measurement's sum on the path's Node floor (node-chain, or node-chain-tls for TLS paths); undefined without one. */
+/** A figure's CPU cost, or undefined when it has no CPU detail or no processes of its own. */
+function costOf(f: Figure): CpuCost | undefined {
+  const m = measurementOf(f);
+  const seconds = f.detail?.cpuSeconds as Record<string, number> | undefined;
+  const slots = f.detail?.cpuSlots as Record<string, string> | undefined;
+  if (!m || !seconds || !slots) return undefined;
+  const bySlot: CpuCost['bySlot'] = {};
+  const byProcess: Record<string, number> = {};
+  for (const [role, slot] of Object.entries(slots)) {
+    if (!(COST_SLOTS as readonly string[]).includes(slot) || typeof seconds[role] !== 'number') continue;
+    const perUnit = (seconds[role] * m.scale) / m.count;
+    byProcess[role] = perUnit;
+    bySlot[slot as CostSlot] = (bySlot[slot as CostSlot] ?? 0) + perUnit;
+  }
+  if (Object.keys(byProcess).length === 0) return undefined;
+  const sum = Object.values(bySlot).reduce((a, b) => a + b, 0);
+  return { scenario: f.scenario, path: f.path, measurement: m.measurement, unit: m.unit, count: m.count, bySlot, byProcess, sum };
+}
+
+/**
+ * A cost's sum divided by the same measurement's sum on the path's Node floor (node-chain, or
+ * node-chain-tls for TLS paths): the floor measured beside it when there was one, else the floor
+ * path's; undefined without either.
+ */
 export function costToFloor(costs: readonly CpuCost[], c: CpuCost): number | undefined {
   const floor = floorFor(c.path);
   if (c.path === floor) return undefined;
+  if (c.floorBeside && c.floorBeside.sum > 0) return c.sum / c.floorBeside.sum;
   const f = costs.find((x) => x.scenario === c.scenario && x.path === floor && x.measurement === c.measurement);
   return f && f.sum > 0 ? c.sum / f.sum : undefined;
 }

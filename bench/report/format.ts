@@ -1,5 +1,6 @@
 /** Number formatting and baseline ratios shared by the Markdown and SVG reports. */
 import type { Figure, ScenarioResult } from './model.js';
+import { pairedFloorOf } from './paired-floor.js';
 
 export function formatValue(v: number): string {
   if (v === 0) return '0';
@@ -24,7 +25,7 @@ export function baselineColumns(scenario: ScenarioResult): BaselineColumn[] {
   if (ran.has('direct')) cols.push({ title: '× direct', pathFor: () => 'direct' });
   if (ran.has('socat')) cols.push({ title: '× socat', pathFor: () => 'socat' });
   if (ran.has('ssh')) cols.push({ title: '× ssh -L', pathFor: () => 'ssh' });
-  if (ran.has('node-chain') || ran.has('node-chain-tls')) {
+  if (ran.has('node-chain') || ran.has('node-chain-tls') || scenario.figures.some((f) => pairedFloorOf(f) !== undefined)) {
     // A TLS path is held against the TLS floor, everything else against the plain one.
     cols.push({ title: '× Node floor', pathFor: floorFor });
   }
@@ -42,9 +43,14 @@ export function floorFor(path: string): string {
   return pathTransport(path) === 'tls' ? 'node-chain-tls' : 'node-chain';
 }
 
-/** value / baseline value for the same metric, formatted; '' when there is nothing to compare. */
+/**
+ * value / baseline value for the same metric, formatted; '' when there is nothing to compare. A
+ * figure's own floor (measured beside it) stands in for the floor path's figure.
+ */
 export function ratio(figures: Figure[], f: Figure, baselinePath: string | undefined): string {
   if (!baselinePath || f.path === baselinePath || f.value === null) return '';
+  const beside = pairedFloorOf(f);
+  if (beside && beside.path === baselinePath) return `${(f.value / beside.value).toFixed(2)}×`;
   const b = figures.find((x) => x.path === baselinePath && x.metric === f.metric);
   if (!b || b.value === null || b.value === 0) return '';
   return `${(f.value / b.value).toFixed(2)}×`;

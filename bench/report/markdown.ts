@@ -56,7 +56,7 @@ function cpuCostSection(costs: CpuCost[], labels: Map<string, string>): string[]
     const processes = Object.entries(c.byProcess).map(([role, v]) => `${role} ${formatValue(v)}`).join(', ');
     lines.push(`| ${escape(labels.get(c.path) ?? c.path)} | ${c.measurement} | ${c.unit} | ${COST_SLOTS.map((k) => cell(c.bySlot[k])).join(' | ')} | ${formatValue(c.sum)} | ${toFloor === undefined ? '' : `${toFloor.toFixed(2)}×`} | ${escape(processes)} |`);
   }
-  lines.push('', 'CPU cost: user + system time (/proc/PID/stat) each process used during the measurement, per GiB moved (CPU seconds) or per connection set up (CPU ms); ends + relay is the sum of the path\'s own processes (the target and the driver are the same for every path and left out). × Node floor divides that sum by the floor chain\'s (the TLS one for TLS paths).', '');
+  lines.push('', 'CPU cost: user + system time (/proc/PID/stat) each process used during the measurement, per GiB moved (CPU seconds) or per connection set up (CPU ms); ends + relay is the sum of the path\'s own processes (the target and the driver are the same for every path and left out). × Node floor divides that sum by the floor chain\'s (the TLS one for TLS paths): in s1 the floor measured beside the path (right before and after it, same target), elsewhere the floor row of the same run.', '');
   return lines;
 }
 
