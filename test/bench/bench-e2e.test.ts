@@ -48,7 +48,9 @@ describe('bench harness (tiny run)', () => {
     assert.equal(result.scenarios[0]!.figures.length, expectedPaths.length * 2, 'upload and download per path');
     const l1 = result.targets.find((t) => t.id === 'L1' && t.path === 'bridge-ws');
     assert.ok(l1 && (l1.status === 'PASS' || l1.status === 'MISS'));
-    assert.match(l1.measured, /^upload [\d.]+× \([\d.,]+ vs [\d.,]+ MB\/s\); download [\d.]+× /, 'held against the Node floor of the same run');
+    assert.match(l1.measured, /^upload [\d.]+× \([\d.,]+ vs [\d.,]+ MB\/s, the floor measured beside it\); download [\d.]+× /, 'held against the Node floor measured beside it');
+    const l1Figure = result.scenarios[0]!.figures.find((f) => f.path === 'bridge-ws' && f.metric === 'upload')!;
+    assert.equal((l1Figure.detail?.floor as { path?: string } | undefined)?.path, 'node-chain', 'the floor beside bridge-ws is the plain chain');
     assert.ok(result.loadAverage && result.loadAverage.start.length === 3);
     // CPU per GiB (s1) and per connection (s3) of each process the path started, by slot.
     for (const [s, measurement] of [[result.scenarios[0]!, 'upload'], [result.scenarios[1]!, 'set-up']] as const) {
@@ -88,8 +90,10 @@ describe('bench harness (tiny run)', () => {
     for (const f of s1.figures) assert.ok(f.errors === 0 && typeof f.value === 'number' && f.value > 0, `${f.path} ${f.metric}: ${f.value} (${f.error})`);
     const figure = (path: string, metric: string) => s1.figures.find((f) => f.path === path && f.metric === metric)!.value!;
     const md = readFileSync(join(tlsOut, 'latest.md'), 'utf8');
-    // The TLS path's floor ratio is against the TLS chain, not the plain one.
-    const expected = (figure('bridge-tls', 'upload') / figure('node-chain-tls', 'upload')).toFixed(2);
+    // The TLS path's floor ratio is against the TLS chain measured beside it, not the plain one.
+    const beside = s1.figures.find((f) => f.path === 'bridge-tls' && f.metric === 'upload')!.detail?.floor as { path: string; value: number };
+    assert.equal(beside.path, 'node-chain-tls');
+    const expected = (figure('bridge-tls', 'upload') / beside.value).toFixed(2);
     const row = md.split('\n').find((line) => line.startsWith('| bridge -L/-T (TLS) | upload |'));
     assert.ok(row?.trimEnd().endsWith(`| ${expected}× |`), `bridge-tls upload row ends with its TLS floor ratio ${expected}×: ${row}`);
     assert.match(md, /\| 3 bare Node forwarders in series, TLS between them \(floor\) \| download \| [\d.,]+( †)? \| MB\/s \|/);
