@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { StreamChannel } from '../client/hybrid-connection-stream.js';
 import { CloseCode, Opcode } from '../protocol/websocket-frame.js';
 import type { ConnectionHandler } from '../websocket/connection.js';
-import { encodeHeader, encodeReset, FrameFlag, FrameType, MAX_FRAME_PAYLOAD, MAX_WINDOW, MuxProtocolError, type Frame } from './frame.js';
+import { encodeHeader, encodeReset, FrameFlag, FrameType, MAX_WINDOW, MuxProtocolError } from './frame.js';
 
 /** What a channel asks of its session. */
 export interface ChannelHost {
@@ -60,6 +60,8 @@ export class MuxChannel implements StreamChannel {
   private finished = false;
   private paused = false;
   private inMessage = false;
+  /** The frame being received ends its message (no MORE flag). */
+  private frameEndsMessage = true;
   private sendCredit: number;
   private receiveLeft: number;
   private pendingCredit = 0;
@@ -194,32 +196,48 @@ export class MuxChannel implements StreamChannel {
     return this.closing !== undefined;
   }
 
-  /** The next frame to write (header and payload), at most MAX_FRAME_PAYLOAD bytes and within credit. */
-  takeFrame(): Buffer[] | undefined {
+  /**
+   * The next frame to write (header, then the payload's parts, uncopied): at most `maxPayload` bytes
+   * of one message, within credit. A frame never spans two messages.
+   */
+  takeFrame(maxPayload: number): Buffer[] | undefined {
     if (!this.wantsToSend()) return undefined;
-    const head = this.queue[0];
-    if (!head) return this.takeClosing();
-    const room = Math.min(MAX_FRAME_PAYLOAD, this.sendCredit);
-    let data = head.data;
-    let last = head.last;
-    if (data.length > room) {
-      head.data = data.subarray(room);
-      data = data.subarray(0, room);
-      last = false;
-    } else {
+    const first = this.queue[0];
+    if (!first) return this.takeClosing();
+    const room = Math.min(maxPayload, this.sendCredit);
+    const frame: Buffer[] = [EMPTY];
+    let size = 0;
+    let last = false;
+    for (;;) {
+      const head = this.queue[0]!;
+      const take = Math.min(head.data.length, room - size);
+      if (take < head.data.length) {
+        frame.push(head.data.subarray(0, take));
+        head.data = head.data.subarray(take);
+        size += take;
+        break;
+      }
       this.queue.shift();
+      if (take > 0) frame.push(head.data);
+      size += take;
+      if (head.last) {
+        last = true;
+        break;
+      }
+      if (size >= room || this.queue.length === 0) break;
     }
-    this.queued -= data.length;
-    this.sendCredit -= data.length;
-    this.bytesOut += data.length;
-    const flags = (head.text ? FrameFlag.Text : 0) | (last ? 0 : FrameFlag.More);
+    this.queued -= size;
+    this.sendCredit -= size;
+    this.bytesOut += size;
+    const flags = (first.text ? FrameFlag.Text : 0) | (last ? 0 : FrameFlag.More);
     const type = this.opened ? FrameType.Data : FrameType.Open;
     this.opened = true;
     if (this.writeBlocked && this.queued < CHANNEL_SEND_HIGH_WATER) {
       this.writeBlocked = false;
       this.socket.emit('drain');
     }
-    return [encodeHeader(type, flags, this.id, data.length), data];
+    frame[0] = encodeHeader(type, flags, this.id, size);
+    return frame;
   }
 
   private takeClosing(): Buffer[] {
@@ -262,28 +280,32 @@ export class MuxChannel implements StreamChannel {
     return credit;
   }
 
-  /** DATA or OPEN from the peer. */
-  receiveData(frame: Frame): void {
+  /** A DATA or OPEN frame from the peer begins (its payload follows in receivePiece calls). */
+  receiveStart(flags: number, length: number): void {
     if (this.closeReceived) throw new MuxProtocolError(`data on stream ${this.id} after its fin`);
-    const length = frame.payload.length;
     if (length > this.receiveLeft) throw new MuxProtocolError(`stream ${this.id} sent ${length} bytes with ${this.receiveLeft} of credit`, CloseCode.PolicyViolation);
     this.receiveLeft -= length;
     this.bytesIn += length;
-    const handler = this.handler;
+    this.frameEndsMessage = (flags & FrameFlag.More) === 0;
     if (!this.inMessage) {
       this.inMessage = true;
-      handler?.onMessageStart?.((frame.flags & FrameFlag.Text) === 0);
+      this.handler?.onMessageStart?.((flags & FrameFlag.Text) === 0);
     }
-    // A small frame is copied, so it never keeps the transport's whole read chunk alive.
-    const payload = frame.payload;
-    if (length > 0 && !this.finished) handler?.onMessageData(length * 4 < payload.buffer.byteLength ? Buffer.from(payload) : payload);
-    if ((frame.flags & FrameFlag.More) === 0) {
-      this.inMessage = false;
-      if (!this.finished) handler?.onMessageEnd?.();
-    }
-    this.pendingCredit += length;
+  }
+
+  /** Payload bytes of the current frame: handed to the reader as they are, a view of the transport's chunk. */
+  receivePiece(piece: Buffer): void {
+    // A small piece is copied, so it never keeps the transport's whole read chunk alive.
+    if (!this.finished) this.handler?.onMessageData(piece.length * 4 < piece.buffer.byteLength ? Buffer.from(piece) : piece);
+    this.pendingCredit += piece.length;
     // Grant in batches of a quarter window: the peer keeps at least three quarters to send with.
     if (!this.paused && this.pendingCredit >= this.window / 4) this.host.grant(this);
+  }
+
+  receiveEnd(): void {
+    if (!this.frameEndsMessage) return;
+    this.inMessage = false;
+    if (!this.finished) this.handler?.onMessageEnd?.();
   }
 
   receiveFin(): void {
@@ -360,3 +382,5 @@ export class MuxChannel implements StreamChannel {
     this.socket.emit('close');
   }
 }
+
+const EMPTY = Buffer.alloc(0);

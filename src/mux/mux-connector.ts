@@ -15,6 +15,8 @@ export interface MuxConnectorOptions {
   openTimeoutMs?: number;
   keepAliveMs?: number;
   window?: number;
+  /** Largest LONG frame taken (default DEFAULT_MAX_FRAME; 16 KiB: frame version 1 only). */
+  maxFrame?: number;
   /** After a listener that does not multiplex, ask again this much later (default 60 s). */
   recheckMs?: number;
 }
@@ -113,14 +115,14 @@ export class MuxConnector {
     try {
       await stream.sendMessage(muxHello(this.options.style));
       const answer = await stream.readMessage(timeoutMs);
-      const { accepted, rest } = muxAccepted(this.options.style, answer);
+      const { accepted, rest, peerMaxFrame } = muxAccepted(this.options.style, answer);
       if (!accepted) {
         if (!this.notMultiplexing) this.options.log.info({ hyco: this.client.connection.entityPath }, 'the listener does not multiplex; one relayed connection per client connection');
         this.notMultiplexing = true;
         stream.close(1000, 'done');
         return undefined;
       }
-      const session = new MuxSession(stream, { role: 'initiator', keepAliveMs: this.options.keepAliveMs, window: this.options.window }, rest);
+      const session = new MuxSession(stream, { role: 'initiator', keepAliveMs: this.options.keepAliveMs, window: this.options.window, maxFrame: this.options.maxFrame, peerMaxFrame }, rest);
       sessionIds.set(session, stream.trackingId);
       await session.whenReady();
       this.options.log.info({ conn: stream.trackingId }, 'multiplexed session open');

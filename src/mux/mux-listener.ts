@@ -2,7 +2,7 @@ import { HybridConnectionStream, type RelayedMessage } from '../client/hybrid-co
 import type { Logger } from '../util/logger.js';
 import type { MuxChannel } from './mux-channel.js';
 import { muxAccept, muxHelloStyle } from './negotiation.js';
-import { MuxSession } from './session.js';
+import { DEFAULT_MAX_FRAME, MuxSession } from './session.js';
 
 export interface MuxListenerOptions {
   log: Logger;
@@ -17,6 +17,8 @@ export interface MuxListenerOptions {
   /** Streams per session (default DEFAULT_MAX_STREAMS). */
   maxStreams?: number;
   window?: number;
+  /** Largest LONG frame taken (default DEFAULT_MAX_FRAME; 16 KiB: frame version 1 only). */
+  maxFrame?: number;
   keepAliveMs?: number;
 }
 
@@ -45,12 +47,17 @@ export class MuxListener {
     if (!style || this.goingAway || this.nested.has(stream)) return false;
     const log = this.options.log;
     const conn = stream.trackingId;
-    try {
-      await stream.sendMessage(muxAccept(style, this.options.listenerId));
-    } catch (err) {
-      log.info({ conn, reason: (err as Error).message }, 'sender left before its multiplexed session opened');
-      stream.destroy();
-      return true;
+    const maxFrame = this.options.maxFrame ?? DEFAULT_MAX_FRAME;
+    // Azbridge style, the acceptance leads the session's first message (its SETTINGS and offer follow).
+    const prefix = style === 'azbridge' ? (muxAccept(style) as Buffer) : undefined;
+    if (!prefix) {
+      try {
+        await stream.sendMessage(muxAccept(style, this.options.listenerId, maxFrame));
+      } catch (err) {
+        log.info({ conn, reason: (err as Error).message }, 'sender left before its multiplexed session opened');
+        stream.destroy();
+        return true;
+      }
     }
     let served = 0;
     await new Promise<void>((resolve) => {
@@ -58,6 +65,8 @@ export class MuxListener {
         role: 'acceptor',
         maxStreams: this.options.maxStreams,
         window: this.options.window,
+        maxFrame,
+        prefix,
         keepAliveMs: this.options.keepAliveMs,
         onStream: (channel) => {
           served++;

@@ -8,10 +8,14 @@
  *   aztunnel style:  sender `{"version":1,"target":"","hybridge_mux":1}`; aztunnel answers
  *                    "missing target"; a hybridge listener answers `{"version":1,"ok":true,...,"hybridge_mux":1}`.
  *
- * After the acceptance the connection carries mux frames (frame.ts) in binary messages.
+ * After the acceptance the connection carries mux frames (frame.ts) in binary messages. A listener
+ * that takes LONG frames (frame version 2) offers them: azbridge style, its SETTINGS and the offer
+ * (a PING ACK) follow the acceptance in the same message; aztunnel style, the acceptance names the
+ * largest frame (`hybridge_mux_max_frame`). A version 1 sender ignores both.
  */
 import type { RelayedMessage } from '../client/hybrid-connection-stream.js';
 import { ENVELOPE_VERSION, MAX_ENVELOPE_BYTES } from '../protocol/aztunnel-envelope.js';
+import { decodeLongFrameOffer, FRAME_HEADER_BYTES, FrameFlag, FrameType, MAX_FRAME_PAYLOAD, MAX_LONG_FRAME } from './frame.js';
 
 export type HelloStyle = 'azbridge' | 'aztunnel';
 
@@ -22,6 +26,8 @@ const PREAMBLE_ACCEPT = Buffer.from([0x01, 0x00, MUX_PREAMBLE_MODE]);
 /** The envelope field that asks for (and acknowledges) a session; its value is the mux version. */
 export const MUX_ENVELOPE_FIELD = 'hybridge_mux';
 export const MUX_VERSION = 1;
+/** The aztunnel-style acceptance's offer of LONG frames: the largest payload the listener takes. */
+export const MUX_MAX_FRAME_FIELD = 'hybridge_mux_max_frame';
 
 /** The sender's first message. */
 export function muxHello(style: HelloStyle): string | Buffer {
@@ -29,12 +35,17 @@ export function muxHello(style: HelloStyle): string | Buffer {
   return JSON.stringify({ version: ENVELOPE_VERSION, target: '', [MUX_ENVELOPE_FIELD]: MUX_VERSION });
 }
 
-/** The listener's acceptance. */
-export function muxAccept(style: HelloStyle, listenerId?: string): string | Buffer {
+/**
+ * The listener's acceptance. Azbridge style it is the start of the session's first message (the
+ * session's SETTINGS and offer follow in it); aztunnel style a text message of its own that offers
+ * LONG frames up to `maxFrame` when that is above 16 KiB.
+ */
+export function muxAccept(style: HelloStyle, listenerId?: string, maxFrame = MAX_FRAME_PAYLOAD): string | Buffer {
   if (style === 'azbridge') return Buffer.from(PREAMBLE_ACCEPT);
   const wire: Record<string, unknown> = { version: ENVELOPE_VERSION, ok: true };
   if (listenerId) wire.listener_id = listenerId;
   wire[MUX_ENVELOPE_FIELD] = MUX_VERSION;
+  if (maxFrame > MAX_FRAME_PAYLOAD) wire[MUX_MAX_FRAME_FIELD] = maxFrame;
   return JSON.stringify(wire);
 }
 
@@ -46,19 +57,37 @@ export function muxHelloStyle(first: RelayedMessage): HelloStyle | undefined {
   return 'aztunnel';
 }
 
-/**
- * Sender side: whether the listener's answer accepts the session. Bytes that followed the acceptance
- * in the same message (mux frames) come back as `rest`.
- */
-export function muxAccepted(style: HelloStyle, answer: RelayedMessage | undefined): { accepted: boolean; rest?: Buffer } {
+export interface MuxAcceptance {
+  accepted: boolean;
+  /** Bytes that followed the acceptance in the same message: mux frames. */
+  rest?: Buffer;
+  /** The listener's offer of LONG frames (their largest payload), if it made one. */
+  peerMaxFrame?: number;
+}
+
+/** Sender side: whether the listener's answer accepts the session, and whether it offers LONG frames. */
+export function muxAccepted(style: HelloStyle, answer: RelayedMessage | undefined): MuxAcceptance {
   if (!answer) return { accepted: false };
   if (style === 'azbridge') {
     if (!answer.binary || answer.data.length < 3 || !answer.data.subarray(0, 3).equals(PREAMBLE_ACCEPT)) return { accepted: false };
-    return { accepted: true, rest: answer.data.subarray(3) };
+    const rest = answer.data.subarray(3);
+    return { accepted: true, rest, peerMaxFrame: offerBehindSettings(rest) };
   }
   if (answer.binary) return { accepted: false };
   const value = boundedJson(answer.data);
-  return { accepted: value !== undefined && value.ok === true && value[MUX_ENVELOPE_FIELD] === MUX_VERSION };
+  if (value === undefined || value.ok !== true || value[MUX_ENVELOPE_FIELD] !== MUX_VERSION) return { accepted: false };
+  const maxFrame = value[MUX_MAX_FRAME_FIELD];
+  const offered = typeof maxFrame === 'number' && Number.isInteger(maxFrame) && maxFrame > MAX_FRAME_PAYLOAD && maxFrame <= MAX_LONG_FRAME;
+  return { accepted: true, ...(offered && { peerMaxFrame: maxFrame }) };
+}
+
+/** The maxFrame of an offer right behind the listener's SETTINGS (8-byte payload) at the start of `frames`. */
+function offerBehindSettings(frames: Buffer): number | undefined {
+  const settings = FRAME_HEADER_BYTES + 8;
+  if (frames.length < settings + FRAME_HEADER_BYTES + 8 || frames[0] !== FrameType.Settings || frames.readUInt16BE(6) !== 8) return undefined;
+  const ping = frames.subarray(settings, settings + FRAME_HEADER_BYTES + 8);
+  if (ping[0] !== FrameType.Ping || ping[1] !== FrameFlag.Ack || ping.readUInt32BE(2) !== 0 || ping.readUInt16BE(6) !== 8) return undefined;
+  return decodeLongFrameOffer(ping.subarray(FRAME_HEADER_BYTES));
 }
 
 function boundedJson(data: Buffer): Record<string, unknown> | undefined {

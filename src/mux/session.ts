@@ -5,6 +5,7 @@ import {
   decodeCodeAndReason,
   decodeSettings,
   encodeGoAway,
+  encodeLongFrameOffer,
   encodePing,
   encodeReset,
   encodeSettings,
@@ -12,9 +13,11 @@ import {
   FrameDecoder,
   FrameFlag,
   FrameType,
+  MAX_FRAME_PAYLOAD,
   MuxProtocolError,
   ResetCode,
   type Frame,
+  type FrameSink,
   type Settings,
 } from './frame.js';
 import { MuxChannel, type ChannelHost } from './mux-channel.js';
@@ -33,6 +36,8 @@ export type MuxTransport = Duplex & {
 export const DEFAULT_STREAM_WINDOW = 256 * 1024;
 export const DEFAULT_MAX_STREAMS = 1024;
 export const DEFAULT_KEEPALIVE_MS = 15_000;
+/** Largest LONG frame payload we take (frame version 2). Payloads are streamed, never held whole. */
+export const DEFAULT_MAX_FRAME = 1024 * 1024;
 /** Bytes of frames written per scheduling turn before reading gets a turn too. */
 const BYTES_PER_TURN = 256 * 1024;
 
@@ -43,6 +48,16 @@ export interface MuxSessionOptions {
   window?: number;
   /** Streams we take at once (acceptor); beyond it an OPEN is answered with RESET 4001. */
   maxStreams?: number;
+  /**
+   * Largest LONG frame payload we take (default DEFAULT_MAX_FRAME); MAX_FRAME_PAYLOAD (16 KiB) speaks
+   * frame version 1 only. The acceptor offers it right behind its SETTINGS; the initiator announces
+   * it in its SETTINGS when the acceptor offered LONG frames.
+   */
+  maxFrame?: number;
+  /** Initiator: the acceptor's offer of LONG frames (from the acceptance), if it made one. */
+  peerMaxFrame?: number;
+  /** Acceptor: bytes sent in front of the first frames, in the same message (the azbridge-style acceptance). */
+  prefix?: Buffer;
   /** PING after this long without a frame from the peer; the session is lost after twice that (0 = no keep-alive). */
   keepAliveMs?: number;
   /** Acceptor: a stream the peer opened (its first message follows at once). */
@@ -60,8 +75,12 @@ export interface MuxSessionOptions {
  * Control frames go first and are bounded: one pending pong, one grant per stream, one reset per
  * stream. A frame that breaks the protocol closes the session with a close code (1002, 1008, 1009).
  */
-export class MuxSession implements ChannelHost {
-  private readonly decoder = new FrameDecoder();
+export class MuxSession implements ChannelHost, FrameSink {
+  private readonly decoder: FrameDecoder;
+  /** The stream the DATA/OPEN payload being read belongs to (undefined: dropped). */
+  private receiving: MuxChannel | undefined;
+  /** Largest frame payload we send: 16 KiB unless the peer takes LONG frames. */
+  private sendMaxFrame = MAX_FRAME_PAYLOAD;
   private readonly channels = new Map<number, MuxChannel>();
   private readonly ring: MuxChannel[] = [];
   private readonly urgent: Buffer[] = [];
@@ -93,7 +112,20 @@ export class MuxSession implements ChannelHost {
   ) {
     this.local = { window: options.window ?? DEFAULT_STREAM_WINDOW, maxStreams: options.maxStreams ?? DEFAULT_MAX_STREAMS };
     this.tuner = new WindowTuner(this.local.window);
-    this.urgent.push(encodeSettings(this.local));
+    const maxFrame = options.maxFrame ?? DEFAULT_MAX_FRAME;
+    const long = maxFrame > MAX_FRAME_PAYLOAD;
+    if (options.prefix) this.urgent.push(options.prefix);
+    if (options.role === 'acceptor') {
+      // The offer goes right behind SETTINGS; the initiator's SETTINGS says whether it takes LONG frames too.
+      this.decoder = new FrameDecoder(long ? maxFrame : 0);
+      this.urgent.push(encodeSettings(this.local));
+      if (long) this.urgent.push(encodeLongFrameOffer(maxFrame));
+    } else {
+      const offered = options.peerMaxFrame !== undefined && options.peerMaxFrame > MAX_FRAME_PAYLOAD;
+      this.decoder = new FrameDecoder(long && offered ? maxFrame : 0);
+      if (offered) this.sendMaxFrame = options.peerMaxFrame!;
+      this.urgent.push(encodeSettings(long && offered ? { ...this.local, maxFrame } : this.local));
+    }
     transport.on('data', (chunk: Buffer) => this.receive(chunk));
     transport.on('end', () => this.peerEnded());
     transport.on('error', (err: Error) => this.lost(err));
@@ -225,18 +257,19 @@ export class MuxSession implements ChannelHost {
     if (this.closed) return;
     this.lastReceived = Date.now();
     try {
-      this.decoder.push(chunk, (frame) => this.onFrame(frame));
+      this.decoder.push(chunk, this);
     } catch (err) {
       if (err instanceof MuxProtocolError) this.fail(err, err.closeCode, `mux: ${err.message}`);
       else this.fail(err as Error, CloseCode.InternalError, 'mux: internal error');
     }
   }
 
-  private onFrame(frame: Frame): void {
+  onFrame(frame: Frame): void {
     if (this.closed) return;
     if (!this.peer) {
       if (frame.type !== FrameType.Settings) throw new MuxProtocolError('the first frame must be SETTINGS');
-      this.peer = decodeSettings(frame.payload);
+      this.peer = decodeSettings(frame.payload, this.options.role === 'acceptor' && this.decoder.maxLongFrame > 0);
+      if (this.peer.maxFrame !== undefined) this.sendMaxFrame = this.peer.maxFrame;
       for (const wake of this.readyWaiters.splice(0)) wake();
       return;
     }
@@ -245,6 +278,8 @@ export class MuxSession implements ChannelHost {
         throw new MuxProtocolError('SETTINGS sent twice');
       case FrameType.Ping:
         if (frame.flags & FrameFlag.Ack) {
+          // Anything but the tuner's probe (the acceptor's offer of LONG frames, read by negotiation.ts
+          // from the acceptance, or a late answer) is dropped.
           this.tuner.acknowledged(frame.payload);
           return;
         }
@@ -253,8 +288,6 @@ export class MuxSession implements ChannelHost {
         return;
       case FrameType.GoAway:
         return this.onGoAway(frame.payload);
-      case FrameType.Open:
-        return this.onOpen(frame);
     }
     const channel = this.channels.get(frame.stream);
     if (!channel) {
@@ -264,9 +297,6 @@ export class MuxSession implements ChannelHost {
       return;
     }
     switch (frame.type) {
-      case FrameType.Data:
-        this.measure(frame);
-        return channel.receiveData(frame);
       case FrameType.Fin:
         return channel.receiveFin();
       case FrameType.Window:
@@ -278,21 +308,48 @@ export class MuxSession implements ChannelHost {
     }
   }
 
-  private onOpen(frame: Frame): void {
+  onDataStart(type: FrameType, flags: number, stream: number, length: number): void {
+    this.receiving = undefined;
+    if (this.closed) return;
+    if (!this.peer) throw new MuxProtocolError('the first frame must be SETTINGS');
+    if (type === FrameType.Open) {
+      this.receiving = this.onOpen(stream);
+    } else {
+      const channel = this.channels.get(stream);
+      // DATA for a stream that is over (reset here, or refused) is dropped; for one that never
+      // existed it is a protocol error.
+      if (!channel && !this.wasOpened(stream)) throw new MuxProtocolError(`frame for stream ${stream}, which was never opened`);
+      if (channel) this.measure(stream, length);
+      this.receiving = channel;
+    }
+    this.receiving?.receiveStart(flags, length);
+  }
+
+  onPayload(piece: Buffer): void {
+    if (!this.closed) this.receiving?.receivePiece(piece);
+  }
+
+  onDataEnd(): void {
+    const channel = this.receiving;
+    this.receiving = undefined;
+    if (!this.closed) channel?.receiveEnd();
+  }
+
+  /** An OPEN: the new stream, or undefined when it was refused. */
+  private onOpen(id: number): MuxChannel | undefined {
     if (this.options.role !== 'acceptor') throw new MuxProtocolError('the listener side opened a stream');
-    const id = frame.stream;
     if (id % 2 === 0 || id <= this.highestPeerId) throw new MuxProtocolError(`stream id ${id} is not odd and above ${this.highestPeerId}`);
     this.highestPeerId = id;
-    if (this.localGoingAway) return this.refuse(id, ResetCode.RefusedGoingAway, 'the session is going away');
-    if (this.channels.size >= this.local.maxStreams) return this.refuse(id, ResetCode.RefusedStreamLimit, `at most ${this.local.maxStreams} streams per session`);
+    if (this.localGoingAway) return void this.refuse(id, ResetCode.RefusedGoingAway, 'the session is going away');
+    if (this.channels.size >= this.local.maxStreams) return void this.refuse(id, ResetCode.RefusedStreamLimit, `at most ${this.local.maxStreams} streams per session`);
     const channel = new MuxChannel(id, this, this.local.window, this.peer!.window, true);
     this.channels.set(id, channel);
     this.options.onStream?.(channel);
-    channel.receiveData(frame);
+    return channel;
   }
 
-  private measure(frame: Frame): void {
-    const probe = this.tuner.received(frame.stream, frame.payload.length);
+  private measure(stream: number, length: number): void {
+    const probe = this.tuner.received(stream, length);
     if (probe) {
       this.urgent.push(encodePing(false, probe));
       this.kick();
@@ -354,9 +411,12 @@ export class MuxSession implements ChannelHost {
         if (credit > 0) written += this.write(encodeWindow(channel.id, credit));
       }
       this.grants.clear();
+      // One frame per stream per round: a turn's budget shared by the streams that have data, in
+      // frames as large as the peer takes (16 KiB for a version 1 peer), so a lone stream sends few.
+      const quantum = Math.max(MAX_FRAME_PAYLOAD, Math.min(this.sendMaxFrame, Math.floor(BYTES_PER_TURN / Math.max(1, this.ring.length))));
       while (this.ring.length > 0 && written < BYTES_PER_TURN && (direct || !transport.writableNeedDrain) && !this.closed) {
         const channel = this.ring.shift()!;
-        const frame = channel.takeFrame();
+        const frame = channel.takeFrame(quantum);
         if (frame) for (const part of frame) written += this.write(part);
         if (channel.wantsToSend()) this.ring.push(channel);
         else channel.inRing = false;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodeFrame, encodeGoAway, encodePing, encodeReset, encodeSettings, encodeWindow, FrameDecoder, FrameFlag, FrameType, MAX_FRAME_PAYLOAD, MuxProtocolError, type Frame } from '../../src/mux/frame.js';
+import { encodeFrame, encodeGoAway, encodePing, encodeReset, encodeSettings, encodeWindow, FrameDecoder, FrameFlag, FrameType, MAX_FRAME_PAYLOAD, MuxProtocolError, type Frame, type FrameSink } from '../../src/mux/frame.js';
 import { MuxSession } from '../../src/mux/session.js';
 import { fc, fuzz, onlyThrows, split } from '../fuzz/fuzz-kit.js';
 import { waitFor, withTimeout } from '../helpers/async.js';
@@ -16,10 +16,24 @@ const validFrame = fc.oneof(
   fc.record({ window: fc.integer({ min: MAX_FRAME_PAYLOAD, max: 0x7fffffff }), maxStreams: fc.integer({ min: 1, max: 100_000 }) }).map((s) => encodeSettings(s)),
 );
 
-function decodeAll(chunks: Buffer[]): Frame[] {
-  const decoder = new FrameDecoder();
+/** Reassembles whole frames from a decoder's events (DATA/OPEN payloads arrive in pieces). */
+function collecting(frames: Frame[]): FrameSink {
+  let data: { type: FrameType; flags: number; stream: number; pieces: Buffer[] } | undefined;
+  return {
+    onFrame: (f) => frames.push({ ...f, payload: Buffer.from(f.payload) }),
+    onDataStart: (type, flags, stream) => (data = { type, flags, stream, pieces: [] }),
+    onPayload: (piece) => data!.pieces.push(Buffer.from(piece)),
+    onDataEnd: () => frames.push({ type: data!.type, flags: data!.flags, stream: data!.stream, payload: Buffer.concat(data!.pieces) }),
+  };
+}
+
+const ignore: FrameSink = { onFrame: () => undefined, onDataStart: () => undefined, onPayload: () => undefined, onDataEnd: () => undefined };
+
+function decodeAll(chunks: Buffer[], maxLongFrame = 0): Frame[] {
+  const decoder = new FrameDecoder(maxLongFrame);
   const frames: Frame[] = [];
-  for (const chunk of chunks) decoder.push(chunk, (f) => frames.push({ ...f, payload: Buffer.from(f.payload) }));
+  const sink = collecting(frames);
+  for (const chunk of chunks) decoder.push(chunk, sink);
   return frames;
 }
 
@@ -41,7 +55,7 @@ describe('mux frames', () => {
       const decoder = new FrameDecoder();
       onlyThrows(() => {
         for (const chunk of chunks) {
-          decoder.push(Buffer.from(chunk), () => undefined);
+          decoder.push(Buffer.from(chunk), ignore);
           assert.ok(decoder.buffered < 8 + MAX_FRAME_PAYLOAD);
         }
       }, MuxProtocolError);
@@ -65,7 +79,7 @@ describe('mux frames', () => {
       [header(FrameType.Fin, 0x80, 1, 0), /unknown flags/],
       [header(FrameType.Window, 0, 1, 2), /4 bytes/],
     ];
-    for (const [bytes, message] of cases) assert.throws(() => new FrameDecoder().push(bytes, () => undefined), (err: Error) => err instanceof MuxProtocolError && message.test(err.message));
+    for (const [bytes, message] of cases) assert.throws(() => new FrameDecoder().push(bytes, ignore), (err: Error) => err instanceof MuxProtocolError && message.test(err.message));
   });
 
   it('a session fed garbage after the handshake closes its connection with a protocol close code; it never throws', async () => {
