@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodeFrame, encodeGoAway, encodePing, encodeReset, encodeSettings, encodeWindow, FrameDecoder, FrameFlag, FrameType, MAX_FRAME_PAYLOAD, MuxProtocolError, type Frame, type FrameSink } from '../../src/mux/frame.js';
+import { decodeSettings, encodeFrame, encodeGoAway, encodeHeader, encodePing, encodeReset, encodeSettings, encodeWindow, FrameDecoder, FrameFlag, FrameType, MAX_FRAME_PAYLOAD, MuxProtocolError, type Frame, type FrameSink } from '../../src/mux/frame.js';
 import { MuxSession } from '../../src/mux/session.js';
 import { fc, fuzz, onlyThrows, split } from '../fuzz/fuzz-kit.js';
 import { waitFor, withTimeout } from '../helpers/async.js';
@@ -80,6 +80,38 @@ describe('mux frames', () => {
       [header(FrameType.Window, 0, 1, 2), /4 bytes/],
     ];
     for (const [bytes, message] of cases) assert.throws(() => new FrameDecoder().push(bytes, ignore), (err: Error) => err instanceof MuxProtocolError && message.test(err.message));
+  });
+
+  it('LONG frames (version 2): decoded in pieces cut anywhere, refused when not offered, 1009 above the agreed size', () => {
+    fuzz(fc.record({ size: fc.integer({ min: MAX_FRAME_PAYLOAD + 1, max: 200_000 }), cuts: fc.array(fc.nat(), { maxLength: 12 }), stream: fc.integer({ min: 1, max: 0xffffffff }) }), ({ size, cuts, stream }) => {
+      const payload = Buffer.alloc(size, stream & 0xff);
+      const bytes = Buffer.concat([encodeHeader(FrameType.Data, FrameFlag.More, stream, size), payload, encodeFrame(FrameType.Fin, 0, stream)]);
+      const frames = decodeAll(split(bytes, cuts), 1024 * 1024);
+      assert.equal(frames.length, 2);
+      assert.equal(frames[0]!.flags, FrameFlag.More, 'the LONG flag is the decoder\'s business, not the stream\'s');
+      assert.equal(frames[0]!.payload.length, size);
+      assert.ok(frames[0]!.payload.equals(payload));
+      assert.equal(frames[1]!.type, FrameType.Fin);
+    });
+    const long = encodeHeader(FrameType.Data, 0, 1, MAX_FRAME_PAYLOAD + 1);
+    assert.equal(long.length, 10);
+    assert.throws(() => new FrameDecoder().push(long, ignore), (err: Error) => err instanceof MuxProtocolError && /unknown flags/.test(err.message), 'a version 1 decoder refuses LONG');
+    assert.throws(() => new FrameDecoder(64 * 1024).push(encodeHeader(FrameType.Data, 0, 1, 64 * 1024 + 1), ignore), (err: Error) => err instanceof MuxProtocolError && err.closeCode === 1009);
+    // A short payload never takes the LONG form.
+    assert.equal(encodeHeader(FrameType.Data, 0, 1, MAX_FRAME_PAYLOAD).length, 8);
+  });
+
+  it('the 12-byte SETTINGS (maxFrame) only where LONG frames were offered, and within bounds', () => {
+    const twelve = Buffer.alloc(12);
+    twelve.writeUInt32BE(256 * 1024, 0);
+    twelve.writeUInt32BE(100, 4);
+    twelve.writeUInt32BE(1024 * 1024, 8);
+    assert.deepEqual(decodeSettings(twelve, true), { window: 256 * 1024, maxStreams: 100, maxFrame: 1024 * 1024 });
+    assert.throws(() => decodeSettings(twelve), (err: Error) => err instanceof MuxProtocolError && /must carry 8 bytes/.test(err.message));
+    twelve.writeUInt32BE(MAX_FRAME_PAYLOAD, 8);
+    assert.throws(() => decodeSettings(twelve, true), (err: Error) => err instanceof MuxProtocolError && /max frame/.test(err.message));
+    twelve.writeUInt32BE(32 * 1024 * 1024, 8);
+    assert.throws(() => decodeSettings(twelve, true), (err: Error) => err instanceof MuxProtocolError && /max frame/.test(err.message));
   });
 
   it('a session fed garbage after the handshake closes its connection with a protocol close code; it never throws', async () => {
