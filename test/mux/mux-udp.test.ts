@@ -13,18 +13,10 @@ import { endBridgeSuite, startBridge, startUdpEcho, udpClient, type UdpTarget } 
 import { delay, freePort, waitFor } from '../helpers/async.js';
 import { patternBytes, sha256 } from '../helpers/data.js';
 import { capturingLogger, startRelay, type TestRelay } from '../helpers/relay.js';
+import { count, relayedConnections } from './log-counts.js';
 
 const HYCOS = ['mu-echo', 'mu-credit', 'mu-lost', 'mu-azbridge'];
 const FLOWS = 40;
-
-/** Rendezvous connections the relay carried (and finished) on `hyco`: one 'connection ended' line each. */
-function relayedConnections(records: Record<string, unknown>[], hyco: string): number {
-  return records.filter((r) => r.msg === 'connection ended' && r.hyco === hyco).length;
-}
-
-function count(output: string, pattern: RegExp): number {
-  return output.split('\n').filter((line) => pattern.test(line)).length;
-}
 
 type Client = Awaited<ReturnType<typeof udpClient>>;
 
