@@ -1,6 +1,6 @@
 import type { HybridConnectionStream } from '../client/index.js';
 import type { ByteMeter } from '../forwarding/lifecycle/tracked-connection.js';
-import { DatagramDecoder, encodeDatagram, MAX_DATAGRAM_LENGTH } from '../protocol/udp-framing.js';
+import { DATAGRAM_HEADER_LENGTH, DatagramDecoder, encodeDatagram, MAX_DATAGRAM_LENGTH } from '../protocol/udp-framing.js';
 
 /** azbridge expires a UDP route after 4 minutes without a datagram in either direction. */
 export const UDP_IDLE_MS = 4 * 60_000;
@@ -25,9 +25,10 @@ export interface DatagramChannelOptions {
 }
 
 /**
- * UDP datagrams over a relayed stream (reference/azbridge.md §3.4): each datagram goes out as one
- * message holding a 2-byte big-endian length and the payload; incoming bytes are split back into
- * datagrams however the stream chunks them. The channel ends after `idleMs` without traffic, when
+ * UDP datagrams over a relayed stream (reference/azbridge.md §3.4), or over a stream of a
+ * multiplexed session with the same framing: each datagram goes out as one message holding a 2-byte
+ * big-endian length and the payload; incoming bytes are split back into datagrams however the
+ * stream chunks them. The channel ends after `idleMs` without traffic, when
  * the peer closes, or on a relay error, and reports that once through onEnd.
  */
 export class DatagramChannel {
@@ -64,9 +65,14 @@ export class DatagramChannel {
     return !this.ended;
   }
 
-  /** Sends one datagram; returns false when it was dropped (channel ended, too large, or backlog full). */
+  /**
+   * Sends one datagram; returns false when it was dropped: the channel ended, the datagram is too
+   * large, the backlog is full, or (a stream of a multiplexed session) the peer's credit does not
+   * cover it. A datagram is never queued for credit: UDP may lose it, and late datagrams are worth
+   * less than memory that stays bounded by the stream's window.
+   */
   send(payload: Buffer): boolean {
-    if (this.ended || this.stream.destroyed || this.stream.writableEnded || payload.length > MAX_DATAGRAM_LENGTH || this.unsent >= MAX_UNSENT) {
+    if (this.ended || this.stream.destroyed || this.stream.writableEnded || payload.length > MAX_DATAGRAM_LENGTH || this.unsent >= MAX_UNSENT || !this.creditCovers(payload)) {
       this.stats.dropped++;
       return false;
     }
@@ -79,6 +85,11 @@ export class DatagramChannel {
       () => this.unsent--,
     );
     return true;
+  }
+
+  private creditCovers(payload: Buffer): boolean {
+    const room = this.stream.sendRoom;
+    return room === undefined || room >= DATAGRAM_HEADER_LENGTH + payload.length;
   }
 
   /** Ends the channel: half-closes the relayed stream and gives the peer a moment to close its side. */

@@ -100,7 +100,7 @@ export function registerBridgeCommand(program: Command): void {
     .option('-H, --remote-http-forward <expr>', 'relay_name:{http|https}/host[/path][:port]{;...}: HTTP reverse proxy (repeatable)', collect)
     .option('--http-affinity', "the -H forwarders keep one target connection per client connection, for NTLM/Negotiate (needs a hybridge relay); config key ConnectionAffinity")
     .option('--prewarm <n>', 'relayed connections each -L forwarder keeps open ahead of demand (0-1000, default 0)')
-    .option('--mux <n>', 'multiplexed sessions each -L forwarder keeps open to a hybridge -T side; every TCP/Unix connection becomes a stream in one, with no relay round trip (0-64, default 0 = off; azbridge peers fall back to a connection each); config key Multiplex')
+    .option('--mux <n>', 'multiplexed sessions each -L forwarder keeps open to a hybridge -T side; every TCP/Unix connection and UDP flow becomes a stream in one, with no relay round trip (0-64, default 0 = off; azbridge peers fall back to a connection each); config key Multiplex')
     .option('--preconnect <n>', PRECONNECT_HELP)
     .option('--max-udp-flows <n>', 'UDP client endpoints (flows, one relayed connection each) a UDP -L forwarder carries at once; datagrams from new clients beyond it are dropped (1-100000, default 1000); config key MaxUdpFlows')
     .option('--balance <mode>', 'target pools (-T bindings sharing a port name): round-robin (default) or least-connections; config key LoadBalancing')

@@ -171,6 +171,9 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
     const stall = probe > 0 && stallAfter > 0 && stallAfter < timeout ? { afterMs: stallAfter, onStalled: () => this.replace(session) } : undefined;
     session.keepAlive(stall ? Math.min(interval, probe) : interval, timeout, stall);
     if (expiresAt !== undefined) this.scheduleRenewal(expiresAt);
+    // The first rendezvous need not start cold: warm the host this listener is registered with (no pre-connected sockets through a proxy).
+    const { host, port, secure } = this.connection.endpoint;
+    if (!this.connection.proxy.route(host, port, secure)) this.connection.warm?.warm({ host, port, secure });
   }
 
   /**

@@ -13,6 +13,8 @@ export type StreamChannel = Pick<
 > & {
   /** Emits 'drain' when a write that returned false may go on, and 'close' when the channel is gone. */
   readonly socket: Pick<NodeJS.EventEmitter, 'on' | 'off'>;
+  /** Bytes that can be sent now without waiting for the peer's credit (a multiplexed stream only). */
+  sendRoom?(): number;
 };
 import { ConnectionLostError, MessageTooLargeError, RelayTimeoutError } from './errors.js';
 
@@ -159,6 +161,14 @@ export class HybridConnectionStream extends Duplex {
 
   get bytesSent(): number {
     return this.conn.sentBytes;
+  }
+
+  /**
+   * Bytes this stream can send now without queueing them for the peer's credit: a stream of a
+   * multiplexed session has a credit window, a relayed connection of its own has none (undefined).
+   */
+  get sendRoom(): number | undefined {
+    return this.conn.sendRoom?.();
   }
 
   /**

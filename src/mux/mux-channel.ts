@@ -119,6 +119,11 @@ export class MuxChannel implements StreamChannel {
     return this.queued;
   }
 
+  /** Bytes the peer's credit still covers beyond what already waits to be sent. */
+  sendRoom(): number {
+    return Math.max(0, this.sendCredit - this.queued);
+  }
+
   /** Bytes received and not yet granted back: what this stream holds of the peer's data at most. */
   get unGrantedBytes(): number {
     return this.window - this.receiveLeft;

@@ -1,4 +1,5 @@
 import net, { type Socket } from 'node:net';
+import { countIdle, hostLabel, reportTake } from './preconnect-census.js';
 import { connectTls, type TlsClientOptions } from './tls-connect.js';
 
 /** How many pre-connected sockets to keep, and for how long. */
@@ -44,6 +45,8 @@ interface Idle {
 
 interface HostPool {
   origin: WarmOrigin;
+  /** `host:port`, as metrics name the host. */
+  label: string;
   ready: Idle[];
   opening: Set<Socket>;
   lastDemand: number;
@@ -99,6 +102,7 @@ export class WarmSockets {
     let taken: Socket | undefined;
     while (!taken && pool.ready.length > 0) {
       const idle = pool.ready.pop()!;
+      countIdle(pool.label, -1);
       this.release(idle);
       if (isUsable(idle.socket)) taken = idle.socket;
       else {
@@ -110,8 +114,20 @@ export class WarmSockets {
       this.stats.taken++;
       taken.ref();
     }
+    reportTake(pool.label, taken !== undefined);
     this.fill(pool);
     return taken;
+  }
+
+  /**
+   * Marks `origin` as in use without taking a socket, so that its pool fills now (and stays warm
+   * keepWarmMs): a listener warms the host its control channel reached before the first rendezvous.
+   */
+  warm(origin: WarmOrigin): void {
+    if (this.closed || this.perHost === 0) return;
+    const pool = this.poolFor(origin);
+    pool.lastDemand = Date.now();
+    this.fill(pool);
   }
 
   /** Closes every waiting socket and stops refilling. */
@@ -130,7 +146,7 @@ export class WarmSockets {
       this.hosts.set(key, pool);
       return pool;
     }
-    pool = { origin: { ...origin }, ready: [], opening: new Set(), lastDemand: 0, failures: 0, retryTimer: undefined };
+    pool = { origin: { ...origin }, label: hostLabel(origin), ready: [], opening: new Set(), lastDemand: 0, failures: 0, retryTimer: undefined };
     this.hosts.set(key, pool);
     if (this.hosts.size > MAX_HOSTS) {
       const [oldestKey, oldest] = this.hosts.entries().next().value as [string, HostPool];
@@ -194,11 +210,15 @@ export class WarmSockets {
     socket.on('close', idle.onGone);
     socket.on('error', idle.onGone);
     pool.ready.push(idle);
+    countIdle(pool.label, 1);
   }
 
   private unpark(pool: HostPool, idle: Idle): void {
     const i = pool.ready.indexOf(idle);
-    if (i >= 0) pool.ready.splice(i, 1);
+    if (i >= 0) {
+      pool.ready.splice(i, 1);
+      countIdle(pool.label, -1);
+    }
     this.release(idle);
   }
 
@@ -225,6 +245,7 @@ export class WarmSockets {
     if (pool.retryTimer) clearTimeout(pool.retryTimer);
     pool.retryTimer = undefined;
     for (const idle of pool.ready.splice(0)) {
+      countIdle(pool.label, -1);
       this.release(idle);
       idle.socket.destroy();
     }

@@ -4,7 +4,8 @@
  * - an azbridge local side: preamble as two messages (`01 00 mode len`, then the name), then a
  *   3-byte reply read from the byte stream, then data;
  * - an azbridge remote side: reads 3 version bytes, 1 length byte and the name as a byte stream,
- *   answers `01 00 mode`, then echoes (stream) or echoes framed datagrams (UDP).
+ *   answers `01 00 mode`, then echoes (stream) or echoes framed datagrams (UDP); a mode other than
+ *   0 and 1 gets `00 00 00` and a close.
  */
 import { HybridConnectionClient, HybridConnectionListener, type HybridConnectionStream } from '../../src/client/index.js';
 import type { TestRelay } from '../helpers/relay.js';
@@ -54,6 +55,11 @@ export async function azbridgeRemoteSide(relay: TestRelay, entity: string, optio
       const head = await readExactly(stream, 4);
       const name = await readExactly(stream, head[3]!);
       peer.preambles.push(Buffer.concat([head, name]));
+      // azbridge knows modes 0 (stream) and 1 (datagram) only: anything else (hybridge's session hello) gets 00 00 00.
+      if (head[2] !== 0 && head[2] !== 1) {
+        stream.write(Buffer.from([0, 0, 0]));
+        return stream.end();
+      }
       const delay = options.replyDelayMs?.(n) ?? 0;
       if (delay > 0) await new Promise((r) => setTimeout(r, delay));
       stream.write(Buffer.from([1, 0, head[2]!]));

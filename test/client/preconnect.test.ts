@@ -7,48 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { HybridConnectionClient, HybridConnectionListener, type HybridConnectionStream } from '../../src/client/index.js';
 import { waitFor } from '../helpers/async.js';
+import { countingFront, type Seen } from '../helpers/counting-front.js';
 import { patternBytes, sha256 } from '../helpers/data.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
-
-interface Seen {
-  acceptedAt: number;
-  /** When the first bytes came, and the request line they started with. */
-  firstByteAt?: number;
-  requestLine?: string;
-}
-
-/** A TCP pass-through to `port` that records each connection it accepts. */
-async function countingFront(port: number): Promise<{ server: Server; port: number; seen: Seen[] }> {
-  const seen: Seen[] = [];
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const entry: Seen = { acceptedAt: performance.now() };
-    seen.push(entry);
-    const upstream = connect({ host: '127.0.0.1', port });
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => sockets.delete(s));
-    }
-    client.once('data', (chunk: Buffer) => {
-      entry.firstByteAt = performance.now();
-      entry.requestLine = chunk.toString('latin1').split('\r\n')[0];
-    });
-    client.pipe(upstream).pipe(client);
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  server.on('close', () => {
-    for (const s of sockets) s.destroy();
-  });
-  return { server, port: (server.address() as AddressInfo).port, seen };
-}
 
 async function echoRoundTrip(client: HybridConnectionClient): Promise<void> {
   const stream = await client.createConnection({ retryBudgetMs: 0 });

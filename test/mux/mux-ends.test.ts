@@ -18,18 +18,10 @@ import { capturingLogger, startRelay, type TestRelay } from '../helpers/relay.js
 import { readExactly } from '../shared/read-exactly.js';
 import { bridgeEnv } from '../bridge/bridge-kit.js';
 import { echoServer, roundTrip, startListener, startPortForward, type TestServer } from '../tunnel/tunnel-kit.js';
+import { count, relayedConnections } from './log-counts.js';
 
 const HYCOS = ['mux-pf', 'mux-bridge', 'mux-aztunnel', 'mux-azbridge'];
 const CLIENTS = 40;
-
-/** Rendezvous connections the relay carried (and finished) on `hyco`: one 'connection ended' line each. */
-function relayedConnections(records: Record<string, unknown>[], hyco: string): number {
-  return records.filter((r) => r.msg === 'connection ended' && r.hyco === hyco).length;
-}
-
-function count(output: string, pattern: RegExp): number {
-  return output.split('\n').filter((line) => pattern.test(line)).length;
-}
 
 async function manyRoundTrips(port: number, clients: number): Promise<void> {
   const payloads = Array.from({ length: clients }, (_, i) => patternBytes(64 * 1024 + i * 7919, 100 + i));

@@ -46,7 +46,8 @@ async function carryFlow(stream: HybridConnectionStream, udp: UdpSocket, options
       onDatagram: (payload) => sendQuietly(udp, payload),
       onEnd: (how, stats, error) => {
         udp.close();
-        connection.end({ end: how, ...(error ? { reason: error.message } : {}), extra: { datagrams: `${stats.datagramsSent}/${stats.datagramsReceived}` } });
+        const extra = { datagrams: `${stats.datagramsSent}/${stats.datagramsReceived}`, ...(stats.dropped > 0 ? { dropped: stats.dropped } : {}) };
+        connection.end({ end: how, ...(error ? { reason: error.message } : {}), extra });
         resolve();
       },
     });

@@ -4,6 +4,7 @@ import { TOKEN_FETCH_CHANNEL, type TokenFetch } from '../../client/token-fetch.j
 import type { ConnectionLifecycle } from '../../forwarding/lifecycle/connection-lifecycle.js';
 import type { ConnectionEnd } from '../../forwarding/lifecycle/connection-fields.js';
 import type { ConnectionOutcome, TrackedConnection } from '../../forwarding/lifecycle/tracked-connection.js';
+import { idlePreconnected, PRECONNECT_CHANNEL, type PreconnectTake } from '../../websocket/preconnect-census.js';
 import { BoundedLabel } from './bounded-label.js';
 import { Totals } from './registry.js';
 
@@ -11,6 +12,11 @@ import { Totals } from './registry.js';
 const CONNECTION_DURATION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600];
 const DIAL_DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const TOKEN_FETCH_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, 60];
+/**
+ * Relay hosts named in the pre-connected socket series before `__other__`: a pool keeps at most 8
+ * hosts, and a process has a pool per relay client or listener.
+ */
+const MAX_RELAY_HOSTS = 32;
 
 export interface EndMetricsOptions {
   /** Distinct `target` label values before `__other__` (aztunnel's --metrics-max-targets, default 500). */
@@ -144,6 +150,37 @@ export class EndMetrics {
       collect() {
         this.reset();
         for (const [forwarder, ready] of prewarmPools()) this.set({ forwarder }, ready());
+      },
+    });
+    const relayHosts = new BoundedLabel(MAX_RELAY_HOSTS);
+    const hostsSeen = new Set<string>();
+    const preconnectTakes = new Counter({
+      name: 'hybridge_preconnect_handshakes_total',
+      help: 'Relay WebSocket handshakes with pre-connected sockets on (--preconnect), by relay host and socket: preconnected (a socket connected ahead of time) or new (none was ready; a new connection).',
+      labelNames: ['host', 'socket'],
+      registers,
+    });
+    subscribe(PRECONNECT_CHANNEL, (message) => {
+      const { host, preconnected } = message as PreconnectTake;
+      const label = relayHosts.value(host);
+      hostsSeen.add(label);
+      preconnectTakes.inc({ host: label, socket: preconnected ? 'preconnected' : 'new' });
+    });
+    new Gauge({
+      name: 'hybridge_preconnect_idle_sockets',
+      help: 'Pre-connected sockets waiting for a handshake now, by relay host.',
+      labelNames: ['host'],
+      registers,
+      collect() {
+        this.reset();
+        // A host once seen stays in the series at 0 rather than vanishing between uses.
+        const byLabel = new Map<string, number>([...hostsSeen].map((host) => [host, 0]));
+        for (const [host, idle] of idlePreconnected()) {
+          const label = relayHosts.value(host);
+          hostsSeen.add(label);
+          byLabel.set(label, (byLabel.get(label) ?? 0) + idle);
+        }
+        for (const [host, idle] of byLabel) this.set({ host }, idle);
       },
     });
     new Gauge({
