@@ -21,7 +21,7 @@ export async function bulkFigures(run: ScenarioRun, scenario: string, metrics: {
       timeoutMs: 240_000,
     };
     const { result: r, sample } = await sampled(() => runDriver<BulkResult>(ctx, spec, 260_000, path.driverEnv));
-    figures.push(figure(scenario, def.id, metrics[direction], r.mbPerSecond, r, { seconds: r.seconds, bytes: r.bytes, streams, cpuSeconds: cpuDetail(sample, r.cpu) }));
+    figures.push(figure(scenario, def.id, metrics[direction], r.mbPerSecond, r, { seconds: r.seconds, bytes: r.bytes, streams, ...(streams > 1 ? { streamMbPerSecond: r.streamMbPerSecond } : {}), cpuSeconds: cpuDetail(sample, r.cpu) }));
   }
   return figures;
 }
