@@ -37,6 +37,10 @@ export interface WanProfile {
   /** w3: bytes per direction without loss, and with loss. */
   bulkBytes: number;
   lossyBytes: number;
+  /** w1, w2: sessions of the multiplexed paths (--mux N); w3 puts all its streams on one. */
+  mux: number;
+  /** w3's head-of-line case: this many streams at once, each moving these bytes per direction (without loss, with loss). */
+  hol: { streams: number; bytesPerStream: number; lossyBytesPerStream: number };
 }
 
 const MiB = 1024 * 1024;
@@ -55,7 +59,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     prewarm: 4,
     bulkCheck: 'compare',
     quietWait: { perPathMs: 3_000, totalMs: 30_000 },
-    wan: { delayMs: 40, lossPercent: 1, pings: 20, setupCount: 100, burst: 500, bulkBytes: 64 * MiB, lossyBytes: 1 * MiB },
+    wan: { delayMs: 40, lossPercent: 1, pings: 20, setupCount: 100, burst: 500, bulkBytes: 64 * MiB, lossyBytes: 1 * MiB, mux: 2, hol: { streams: 8, bytesPerStream: 4 * MiB, lossyBytesPerStream: 512 * 1024 } },
   },
   quick: {
     name: 'quick',
@@ -70,7 +74,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     prewarm: 4,
     bulkCheck: 'compare',
     quietWait: { perPathMs: 0, totalMs: 0 },
-    wan: { delayMs: 40, lossPercent: 1, pings: 10, setupCount: 20, burst: 500, bulkBytes: 16 * MiB, lossyBytes: 256 * 1024 },
+    wan: { delayMs: 40, lossPercent: 1, pings: 10, setupCount: 20, burst: 500, bulkBytes: 16 * MiB, lossyBytes: 256 * 1024, mux: 2, hol: { streams: 8, bytesPerStream: 2 * MiB, lossyBytesPerStream: 128 * 1024 } },
   },
   tiny: {
     name: 'tiny',
@@ -85,6 +89,6 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     prewarm: 2,
     bulkCheck: 'compare',
     quietWait: { perPathMs: 0, totalMs: 0 },
-    wan: { delayMs: 10, lossPercent: 1, pings: 5, setupCount: 3, burst: 20, bulkBytes: 1 * MiB, lossyBytes: 64 * 1024 },
+    wan: { delayMs: 10, lossPercent: 1, pings: 5, setupCount: 3, burst: 20, bulkBytes: 1 * MiB, lossyBytes: 64 * 1024, mux: 2, hol: { streams: 3, bytesPerStream: 256 * 1024, lossyBytesPerStream: 32 * 1024 } },
   },
 };

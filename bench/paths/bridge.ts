@@ -5,17 +5,18 @@
 import { freePort, freeUdpPort, HOST } from '../lib/net.js';
 import type { Proc } from '../lib/procs.js';
 import type { Site } from '../lib/sites.js';
+import { awaitMuxSessions, senderLogArgs, type MuxReadiness } from './mux-ready.js';
 import { preconnectArgs, preconnectLabel, preconnectSuffix } from './preconnect.js';
 import { assemble, hybridgeEnv, nodeArgs, type RelayProcess } from './relay.js';
 import { missingCommands, type BenchContext, type Endpoint, type PathDef, type PathParts, type Transport } from './types.js';
 
-function startBridge(ctx: BenchContext, site: Site, relay: RelayProcess, name: string, args: string[]): Proc {
-  return ctx.sites.start(site, name, process.execPath, nodeArgs(ctx, name.replace(/[^A-Za-z]+/g, '-').replace(/-$/, ''), ['bridge', '-x', relay.connectionString, '-q', '--drain-timeout', '1s', ...args]), {
+function startBridge(ctx: BenchContext, site: Site, relay: RelayProcess, name: string, args: string[], logArgs = ['-q']): Proc {
+  return ctx.sites.start(site, name, process.execPath, nodeArgs(ctx, name.replace(/[^A-Za-z]+/g, '-').replace(/-$/, ''), ['bridge', '-x', relay.connectionString, ...logArgs, '--drain-timeout', '1s', ...args]), {
     env: hybridgeEnv(ctx, relay.clientEnv),
   });
 }
 
-export function bridgeTcpPath(transport: Transport, prewarm = 0, mux = 0, preconnect?: number): PathDef {
+export function bridgeTcpPath(transport: Transport, prewarm = 0, mux = 0, preconnect?: number, readiness?: MuxReadiness): PathDef {
   return {
     id: `bridge-${transport}${prewarm ? '-prewarm' : ''}${mux ? '-mux' : ''}${preconnectSuffix(preconnect)}`,
     label: `bridge -L/-T (${transport === 'tls' ? 'TLS' : 'WS'}${prewarm ? `, --prewarm ${prewarm}` : ''}${mux ? `, --mux ${mux}` : ''}${preconnectLabel(preconnect)})`,
@@ -23,7 +24,7 @@ export function bridgeTcpPath(transport: Transport, prewarm = 0, mux = 0, precon
     unavailable: (ctx) => missingCommands(ctx, 'server', 'bridge'),
     transport,
     prewarm,
-    start: (ctx, target: Endpoint) => assemble(ctx, transport, (relay, procs) => startTcpBridgePair(ctx, { listenerRelay: relay, senderRelay: relay, target, prewarm, mux, args: preconnectArgs(preconnect) }, procs)),
+    start: (ctx, target: Endpoint) => assemble(ctx, transport, (relay, procs) => startTcpBridgePair(ctx, { listenerRelay: relay, senderRelay: relay, target, prewarm, mux, readiness, args: preconnectArgs(preconnect) }, procs)),
   };
 }
 
@@ -36,19 +37,21 @@ export interface TcpBridgePair {
   prewarm?: number;
   /** Multiplexed sessions of bridge -L (--mux). */
   mux?: number;
+  readiness?: MuxReadiness;
   /** More arguments for each end (e.g. --metrics-addr). */
   args?: { sender?: string[]; listener?: string[] };
 }
 
 /** bridge -T to the target and bridge -L on a free loopback port at the client site; both are pushed onto `procs`. */
 export async function startTcpBridgePair(ctx: BenchContext, pair: TcpBridgePair, procs: Proc[]): Promise<PathParts> {
-  const { listenerRelay, senderRelay, target, prewarm, mux } = pair;
+  const { listenerRelay, senderRelay, target, prewarm, mux = 0, readiness } = pair;
   const remote = startBridge(ctx, 'service', listenerRelay, 'bridge -T', ['-T', `${ctx.hyco}:${target.host}:${target.port}`, ...(pair.args?.listener ?? [])]);
   procs.push(remote);
   const port = await freePort();
-  const local = startBridge(ctx, 'client', senderRelay, 'bridge -L', ['-L', `${HOST}:${port}:${ctx.hyco}`, ...(prewarm ? ['--prewarm', String(prewarm)] : []), ...(mux ? ['--mux', String(mux)] : []), ...(pair.args?.sender ?? [])]);
+  const local = startBridge(ctx, 'client', senderRelay, 'bridge -L', ['-L', `${HOST}:${port}:${ctx.hyco}`, ...(prewarm ? ['--prewarm', String(prewarm)] : []), ...(mux ? ['--mux', String(mux)] : []), ...(pair.args?.sender ?? [])], senderLogArgs(mux, readiness, ['-q']));
   procs.push(local);
   await ctx.sites.waitForListening('client', local, { host: HOST, port }, 15_000);
+  await awaitMuxSessions(local, mux, readiness);
   return {
     endpoint: { host: HOST, port },
     watched: bridgeEnds(local, remote),

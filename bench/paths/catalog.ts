@@ -3,6 +3,7 @@ import { directPath, nodeChainPath, socatTcpPath, socatUdpPath } from './baselin
 import { bridgeHttpPath, bridgeTcpPath, bridgeUdpPath } from './bridge.js';
 import { bridgeClusterPath } from './cluster.js';
 import { hycoWsPath } from './hyco-ws.js';
+import type { MuxReadiness } from './mux-ready.js';
 import { sshPath } from './ssh.js';
 import { tunnelTcpPath } from './tunnel.js';
 import type { PathDef, Transport } from './types.js';
@@ -48,24 +49,32 @@ export function tcpPaths(choice: TcpPathChoice): PathDef[] {
 }
 
 /**
- * The hybridge TCP paths the WAN scenarios measure, each cold and with --prewarm: adding a path to
- * the WAN scenarios is one more entry here.
+ * The hybridge TCP paths the WAN scenarios measure, each cold, prewarmed and multiplexed: adding a
+ * path to the WAN scenarios is one more entry here.
  */
-export const WAN_HYBRIDGE_PATHS: ((transport: Transport, prewarm?: number, mux?: number, preconnect?: number) => PathDef)[] = [bridgeTcpPath, tunnelTcpPath];
+export const WAN_HYBRIDGE_PATHS: ((transport: Transport, prewarm?: number, mux?: number, preconnect?: number, readiness?: MuxReadiness) => PathDef)[] = [bridgeTcpPath, tunnelTcpPath];
+
+export interface WanPathChoice {
+  /** Also each hybridge path with --prewarm N. */
+  prewarm?: number;
+  /** Also each hybridge path with --mux N, measured once all N sessions are open. */
+  mux?: number;
+}
 
 /**
  * The WAN scenarios' paths: direct TCP (routed through the relay site), socat and ssh -L in the
  * relay's place, then every WAN_HYBRIDGE_PATHS entry per transport: cold without pre-connected
  * sockets (--preconnect 0), cold as by default (pre-connected sockets, first bytes behind the
- * preamble/envelope), and (with `prewarm`) prewarmed.
+ * preamble/envelope), prewarmed (with `prewarm`) and multiplexed (with `mux`).
  */
-export function wanPaths(tls: boolean, prewarm?: number): PathDef[] {
+export function wanPaths(tls: boolean, choice: WanPathChoice = {}): PathDef[] {
   const paths: PathDef[] = [directPath, socatTcpPath, sshPath];
   for (const make of WAN_HYBRIDGE_PATHS) {
     for (const t of tls ? (['ws', 'tls'] as const) : (['ws'] as const)) {
       // Cold set-up as it was (no pre-connected sockets), then as it is by default.
       paths.push(make(t, 0, 0, 0), make(t));
-      if (prewarm) paths.push(make(t, prewarm));
+      if (choice.prewarm) paths.push(make(t, choice.prewarm));
+      if (choice.mux) paths.push(make(t, 0, choice.mux, undefined, { awaitSessions: true }));
     }
   }
   return paths;

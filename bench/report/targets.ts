@@ -7,6 +7,12 @@ type Lookup = (scenario: string, path: string, metric: string) => Figure | undef
 
 const fmt = formatValue;
 
+/**
+ * W4: at 1 % loss, streams sharing one multiplexed session (one TCP connection per leg) may move at
+ * most 20 % less in aggregate than the same streams as relayed connections of their own.
+ */
+export const HOL_MARGIN = 0.8;
+
 interface Check {
   status: TargetStatus;
   measured: string;
@@ -40,11 +46,12 @@ function ratioAtLeast(get: Lookup, s: string, path: string, metric: string, base
   return { status: ratio >= factor - 1e-9 ? 'PASS' : 'MISS', measured: `${metric} ${ratio.toFixed(2)}× (${fmt(f.value)} vs ${fmt(b.value)} ${f.unit})` };
 }
 
-function below(get: Lookup, s: string, path: string, metric: string, limit: number, inclusive = false): Check {
+/** value < limit (≤ with `inclusive`); with `side` 'higher', value > limit (≥) instead. */
+function below(get: Lookup, s: string, path: string, metric: string, limit: number, inclusive = false, side: 'lower' | 'higher' = 'lower'): Check {
   const f = get(s, path, metric);
   if (!f) return { status: 'N/A', measured: `${metric}: not measured` };
   if (f.value === null) return { status: 'MISS', measured: `${metric}: ${f.errors} errors (${f.error})` };
-  const ok = inclusive ? f.value <= limit : f.value < limit;
+  const ok = side === 'higher' ? (inclusive ? f.value >= limit : f.value > limit) : inclusive ? f.value <= limit : f.value < limit;
   return { status: ok ? 'PASS' : 'MISS', measured: `${f.label} ${fmt(f.value)} ${f.unit}` };
 }
 
@@ -112,8 +119,14 @@ export function evaluateTargets(scenarios: ScenarioResult[]): TargetResult[] {
   add('T7', 'all RDP-like sessions usable within 2 s, zero loss', 's5', noPrewarm, (p) => worst([below(get, 's5', p, 'usable', 2000, true), below(get, 's5', p, 'lost', 0, true)]));
   add('T8', 'HTTP small-GET rate through the relay ≥ 40% of direct', 's6', hybridge.test.bind(hybridge), (p) => ratioAtLeast(get, 's6', p, 'rps', 'direct', 0.4));
   add('T9', '1.5 MB response p50 < 50 ms', 's6', hybridge.test.bind(hybridge), (p) => below(get, 's6', p, 'large-p50', 50));
-  // The -nopreconnect paths are the baseline the pre-connected sockets are measured against.
-  const preconnected = (p: string) => noPrewarm(p) && !p.endsWith('-nopreconnect');
+  // The -nopreconnect paths are the baseline the pre-connected sockets are measured against; W1 is for
+  // peers that cannot multiplex, W2-W4 for the --mux paths.
+  const preconnected = (p: string) => noPrewarm(p) && !p.endsWith('-nopreconnect') && !mux(p);
   add('W1', 'cold WAN set-up p50 ≤ 3 path RTTs (no prewarm, pre-connected sockets, issue 19)', 'w1', preconnected, (p) => below(get, 'w1', p, 'p50', 3, true));
+  add('W2', 'multiplexed WAN set-up p50 ≤ 1.2 and p99 ≤ 1.5 path RTTs (sessions open, issue 19)', 'w1', mux, (p) => worst([below(get, 'w1', p, 'p50', 1.2, true), below(get, 'w1', p, 'p99', 1.5, true)]));
+  add('W3', 'multiplexed WAN burst: every connection usable within 2 path RTTs of the first (issue 19)', 'w2', mux, (p) => below(get, 'w2', p, 'usable-after-first', 2, true));
+  add('W4', `lossy WAN: streams at once over one session ≥ ${HOL_MARGIN}× the same streams as relayed connections of their own (head-of-line margin, issue 19)`, 'w3', mux, (p) =>
+    both((m) => below(get, 'w3', p, `${m}-many-lossy-vs-plain`, HOL_MARGIN, true, 'higher')),
+  );
   return out;
 }

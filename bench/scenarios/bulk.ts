@@ -52,7 +52,7 @@ export async function bulkFigures(run: ScenarioRun, scenario: string, metrics: {
       await measureFloor();
       const { result: r, sample } = await sampled(() => runDriver<BulkResult>(ctx, spec(path.endpoint), 260_000, path.driverEnv));
       await measureFloor();
-      const detail: Record<string, unknown> = { seconds: r.seconds, bytes: r.bytes, streams, cpuSeconds: cpuDetail(sample, r.cpu) };
+      const detail: Record<string, unknown> = { seconds: r.seconds, bytes: r.bytes, streams, ...(streams > 1 ? { streamMbPerSecond: r.streamMbPerSecond } : {}), cpuSeconds: cpuDetail(sample, r.cpu) };
       if (floor && floorDef) detail.floor = pairedFloor(floorDef.id, floorRuns, floor);
       figures.push(figure(scenario, def.id, metrics[direction], r.mbPerSecond, r, detail));
     }

@@ -13,10 +13,10 @@ export const wanSetup = wanScenario({
   id: 'w1',
   title: 'WAN connection set-up',
   description: (p) =>
-    `Client, relay and service in separate network namespaces (the network-fault lab, docs/lab.md), ${p.wan.delayMs} ms one way on each of the two links, no loss. ${p.wan.setupCount} sequential connections: connect, write 1 byte, wait for its echo, close (as in S3), timed from connect() to the echo at the client site. Figures are multiples of the path RTT measured by TCP ping-pong at the start (the lab row). Direct TCP crosses both links through the relay node acting as a router (2 RTT: handshake, then the byte); socat and sshd run in the relay's place, ssh -L opens a channel over its established connection. Hybridge paths cold and with --prewarm ${p.prewarm}.`,
+    `Client, relay and service in separate network namespaces (the network-fault lab, docs/lab.md), ${p.wan.delayMs} ms one way on each of the two links, no loss. ${p.wan.setupCount} sequential connections: connect, write 1 byte, wait for its echo, close (as in S3), timed from connect() to the echo at the client site. Figures are multiples of the path RTT measured by TCP ping-pong at the start (the lab row). Direct TCP crosses both links through the relay node acting as a router (2 RTT: handshake, then the byte); socat and sshd run in the relay's place, ssh -L opens a channel over its established connection. Hybridge paths cold (without and with pre-connected sockets), with --prewarm ${p.prewarm}, and with --mux ${p.wan.mux}, measured once every session is open (its floor is 1 RTT: the stream's open, the first byte behind it and the echo cross the WAN once; the client's handshake is local, the target's next to the listener).`,
   target: 'echo',
   metrics: [P50, P99],
-  paths: (p, tls) => wanPaths(tls, p.prewarm),
+  paths: (p, tls) => wanPaths(tls, { prewarm: p.prewarm, mux: p.wan.mux }),
   run: async ({ ctx, profile, def, path, sampled }, wan) => {
     const count = profile.wan.setupCount;
     const { result: r, sample } = await sampled(() => runDriver<SetupResult>(ctx, { mode: 'setup', endpoint: path.endpoint, count, timeoutMs: 900_000 }, 920_000, path.driverEnv));

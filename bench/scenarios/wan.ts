@@ -6,6 +6,7 @@
  * run in the lab through its Sites (bench/lib/lab-sites.ts).
  */
 import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Lab, labUnavailable, tcpPingPong, threeSites, type RoundTrips } from '../../lab/index.js';
 import { generateSelfSignedCertificate } from '../../src/relay/self-signed.js';
@@ -86,9 +87,14 @@ export function wanScenario(def: WanScenarioDef): Scenario {
         throw err;
       }
     },
-    run: (run) => {
+    run: async (run) => {
       if (!session) throw new Error(`${def.id}: the lab is not prepared`);
-      return def.run(run, session);
+      // Other programs share the cores with the lab's delay program: the load goes next to every figure.
+      const start = loadavg()[0]!;
+      const figures = await def.run(run, session);
+      const load1 = [round(start, 2), round(loadavg()[0]!, 2)];
+      for (const f of figures) f.detail = { ...f.detail, load1 };
+      return figures;
     },
   };
 }

@@ -103,6 +103,8 @@ export interface SessionsResult extends DriverResultBase {
   opened: number;
   /** From the first connect to the last connection's hello echo. */
   allUsableMs: number;
+  /** From the first connect to the first connection's hello echo. */
+  firstUsableMs: number;
   usableMs: LatencySummary;
   messagesSent: number;
   messagesEchoed: number;

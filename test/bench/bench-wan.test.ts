@@ -23,17 +23,23 @@ describe('bench: WAN scenarios in a network-fault lab (tiny run)', { skip: skipL
   mkdirSync(tmp);
   after(() => rmSync(root, { recursive: true, force: true }));
 
-  test('w1-w3: every row in path RTTs or MB/s, the lab row, and nothing left behind', { timeout: 150_000 }, async () => {
-    const paths = 'direct,socat,bridge-ws,bridge-ws-prewarm,bridge-tls';
-    const { stderr, pid } = await runBench(['--tiny', '--only', 'wan', '--paths', paths, '--out', out], tmp, 140_000);
+  test('w1-w3: every row in path RTTs or MB/s, the lab row, the multiplexed paths, and nothing left behind', { timeout: 170_000 }, async () => {
+    const paths = 'direct,socat,bridge-ws,bridge-ws-prewarm,bridge-tls,bridge-ws-mux,tunnel-ws-mux';
+    const { stderr, pid } = await runBench(['--tiny', '--only', 'wan', '--paths', paths, '--out', out], tmp, 160_000);
     assert.match(stderr, /lab hyblab-\d+-[0-9a-f]{4}: 10 ms one way per link; path RTT by TCP ping-pong p50 [\d.]+ ms/);
+    // The multiplexed paths are measured once every session is open: w1 and w2 with --mux 2, w3 with one session.
+    assert.equal(stderr.match(/bridge -L: 2 multiplexed sessions open/g)?.length, 2, 'w1 and w2 waited for both sessions of bridge -L');
+    assert.equal(stderr.match(/relay-sender: 2 multiplexed sessions open/g)?.length, 2, 'w1 and w2 waited for both sessions of relay-sender');
+    assert.match(stderr, /bridge -L: 1 multiplexed session open/);
+    assert.match(stderr, /relay-sender: 1 multiplexed session open/);
 
     const result = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as BenchResult;
     assert.deepEqual(result.scenarios.map((s) => s.id), ['w1', 'w2', 'w3']);
+    const measured = ['upload', 'download', 'upload-many', 'download-many', 'upload-lossy', 'download-lossy', 'upload-many-lossy', 'download-many-lossy'];
     const expected: Record<string, { paths: string[]; metrics: string[]; unit: string }> = {
-      w1: { paths: ['lab', 'direct', 'socat', 'bridge-ws', 'bridge-ws-prewarm', 'bridge-tls'], metrics: ['p50', 'p99'], unit: 'RTT' },
-      w2: { paths: ['lab', 'direct', 'socat', 'bridge-ws', 'bridge-ws-prewarm'], metrics: ['usable', 'usable-p50'], unit: 'RTT' },
-      w3: { paths: ['lab', 'direct', 'socat', 'bridge-ws'], metrics: ['upload', 'download', 'upload-lossy', 'download-lossy'], unit: 'MB/s' },
+      w1: { paths: ['lab', 'direct', 'socat', 'bridge-ws', 'bridge-ws-prewarm', 'bridge-ws-mux', 'bridge-tls', 'tunnel-ws-mux'], metrics: ['p50', 'p99'], unit: 'RTT' },
+      w2: { paths: ['lab', 'direct', 'socat', 'bridge-ws', 'bridge-ws-prewarm', 'bridge-ws-mux', 'tunnel-ws-mux'], metrics: ['usable', 'usable-p50', 'usable-after-first'], unit: 'RTT' },
+      w3: { paths: ['lab', 'direct', 'socat', 'bridge-ws', 'bridge-ws-mux', 'tunnel-ws-mux'], metrics: measured, unit: 'MB/s' },
     };
     for (const s of result.scenarios) {
       const want = expected[s.id]!;
@@ -41,14 +47,34 @@ describe('bench: WAN scenarios in a network-fault lab (tiny run)', { skip: skipL
       const rtt = s.figures.find((f) => f.path === 'lab' && f.metric === 'rtt')!;
       assert.ok(rtt.value! >= 40, `${s.id}: the path RTT cannot be below the configured 4 x 10 ms: ${rtt.value}`);
       for (const path of want.paths.slice(1)) {
-        const figures = s.figures.filter((f) => f.path === path);
+        const figures = s.figures.filter((f) => f.path === path && f.unit === want.unit);
         assert.deepEqual(figures.map((f) => f.metric), want.metrics, `${s.id} ${path}`);
         for (const f of figures) {
           assert.ok(f.errors === 0 && typeof f.value === 'number' && f.value > 0, `${s.id} ${path} ${f.metric}: ${f.value} (${f.error})`);
-          assert.equal(f.unit, want.unit);
+          const load = f.detail?.load1 as number[] | undefined;
+          assert.ok(load?.length === 2 && load.every((l) => l >= 0), `${s.id} ${path} ${f.metric}: the load average at the start and end: ${String(load)}`);
         }
       }
     }
+    // The several-streams rows moved every stream's bytes (checked by the driver), each stream's rate kept.
+    const many = result.scenarios[2]!.figures.find((f) => f.path === 'bridge-ws-mux' && f.metric === 'download-many-lossy')!;
+    assert.equal(many.detail?.bytes, 3 * 32 * 1024);
+    assert.equal((many.detail?.streamMbPerSecond as number[]).length, 3);
+    // Multiplexed rows are held against the same path without --mux (only where that path ran).
+    const ratios = result.scenarios[2]!.figures.filter((f) => f.unit === 'x');
+    assert.deepEqual(ratios.map((f) => f.path).sort(), Array<string>(measured.length).fill('bridge-ws-mux'));
+    assert.deepEqual(ratios.map((f) => f.metric).sort(), measured.map((m) => `${m}-vs-plain`).sort());
+    for (const f of ratios) assert.ok(Math.abs(f.value! - (f.detail!.mux as number) / (f.detail!.plain as number)) < 1e-9);
+    const burst = result.scenarios[1]!.figures.find((f) => f.path === 'bridge-ws-mux' && f.metric === 'usable-after-first')!;
+    const all = result.scenarios[1]!.figures.find((f) => f.path === 'bridge-ws-mux' && f.metric === 'usable')!;
+    assert.ok(burst.value! <= all.value!, `from the first usable connection is no longer than from the first connect: ${burst.value} vs ${all.value}`);
+    for (const [id, path] of [['W2', 'bridge-ws-mux'], ['W2', 'tunnel-ws-mux'], ['W3', 'bridge-ws-mux'], ['W4', 'bridge-ws-mux']] as const) {
+      assert.ok(result.targets.some((t) => t.id === id && t.path === path && (t.status === 'PASS' || t.status === 'MISS')), `${id} judged for ${path}`);
+    }
+    // W4 needs the path without --mux: tunnel-ws did not run, so it cannot be judged.
+    assert.equal(result.targets.find((t) => t.id === 'W4' && t.path === 'tunnel-ws-mux')?.status, 'N/A');
+    assert.ok(!result.targets.some((t) => t.id === 'W1' && t.path.endsWith('-mux')), 'W1 is for the paths that do not multiplex');
+
     const direct = result.scenarios[0]!.figures.find((f) => f.path === 'direct' && f.metric === 'p50')!;
     const measuredRtt = result.scenarios[0]!.figures.find((f) => f.path === 'lab' && f.metric === 'rtt')!.value!;
     // The delays are floors: a direct connect plus echo cannot take less than two configured round
