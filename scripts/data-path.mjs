@@ -10,13 +10,13 @@
 //                          HYBRIDGE_PROF_FLOOR=1); HYBRIDGE_NODE_FLAGS="..." more node flags for them;
 //   HYBRIDGE_ONLY=floor|bridge runs one of the two; HYBRIDGE_BIN=path/main.js runs another build;
 //   HYBRIDGE_DIRECTIONS=u,d (default both).
-import { Buffer } from 'node:buffer';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { processGroup, waitFor } from './lib-processes.mjs';
+import { freePort, startTarget, transfer as transferBytes } from './lib-transfer.mjs';
 
 const mib = Number(process.argv[2] ?? 256);
 const rounds = Number(process.argv[3] ?? 3);
@@ -26,6 +26,9 @@ if (!Number.isFinite(mib) || mib <= 0 || !Number.isInteger(rounds) || rounds < 1
   process.exit(2);
 }
 const bytes = Math.round(mib * 2 ** 20);
+const target = await startTarget(bytes);
+const targetPort = target.address().port;
+const transfer = (port, direction) => transferBytes(port, direction, bytes);
 const tls = transport === 'tls';
 const key = 'data-path-root-key-0123456789abcdef';
 const data = mkdtempSync(join(tmpdir(), 'hybridge-data-path-'));
@@ -37,14 +40,6 @@ const profFlags = (name) => (prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--
 const start = (name, args, env) => startProcess(name, args, env, profFlags(name));
 const forwarder = new URL('../dist/bench/tools/node-forwarder.js', import.meta.url).pathname;
 const { generateSelfSignedCertificate } = await import(new URL('../dist/src/relay/self-signed.js', import.meta.url).href);
-
-async function freePort() {
-  const probe = createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => probe.once('listening', r));
-  const port = probe.address().port;
-  await new Promise((r) => probe.close(r));
-  return port;
-}
 
 async function listening(port, timeoutMs = 20_000) {
   const deadline = Date.now() + timeoutMs;
@@ -58,66 +53,6 @@ async function listening(port, timeoutMs = 20_000) {
     if (Date.now() > deadline) throw new Error(`nothing listens on ${port} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-// The target: first byte 'u' = sink (count `bytes`, answer one byte), 'd' = source (send `bytes`).
-const chunk = Buffer.alloc(64 * 1024, 0x5a);
-function pumpBytes(socket, count, done) {
-  let left = count;
-  const more = () => {
-    while (left > 0) {
-      const n = Math.min(left, chunk.length);
-      left -= n;
-      if (!socket.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void socket.once('drain', more);
-    }
-    done();
-  };
-  more();
-}
-const target = createServer({ allowHalfOpen: true }, (socket) => {
-  socket.on('error', () => {});
-  socket.once('data', (first) => {
-    if (first[0] === 0x64) return pumpBytes(socket, bytes, () => socket.end());
-    let got = first.length - 1;
-    const check = () => {
-      if (got >= bytes) socket.end('k');
-    };
-    socket.on('data', (b) => {
-      got += b.length;
-      check();
-    });
-    socket.on('end', () => socket.end());
-    check();
-  });
-}).listen(0, '127.0.0.1');
-await new Promise((r) => target.once('listening', r));
-const targetPort = target.address().port;
-
-/** One stream moving `bytes` in `direction` through `port`; resolves with bytes per second. */
-function transfer(port, direction) {
-  return new Promise((resolve, reject) => {
-    const socket = createConnection({ port, host: '127.0.0.1', allowHalfOpen: true });
-    const started = process.hrtime.bigint();
-    const done = () => resolve(bytes / (Number(process.hrtime.bigint() - started) / 1e9));
-    socket.on('error', reject);
-    if (direction === 'd') {
-      let got = 0;
-      socket.on('data', (b) => (got += b.length));
-      socket.on('end', () => {
-        socket.end();
-        if (got >= bytes) done();
-        else reject(new Error(`download: ${got} of ${bytes} bytes`));
-      });
-      socket.write('d');
-      return;
-    }
-    socket.write('u');
-    socket.once('data', () => {
-      done();
-      socket.end();
-    });
-    pumpBytes(socket, bytes, () => undefined);
-  });
 }
 
 const ticks = 100; // USER_HZ

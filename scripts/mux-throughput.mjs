@@ -7,88 +7,24 @@
 //   node scripts/mux-throughput.mjs [MIB=256] [ROUNDS=3] [STREAMS=8]
 //   HYBRIDGE_CPU_PROF=dir  also writes --cpu-prof profiles of the ends there; HYBRIDGE_LOGS=dir their output;
 //   HYBRIDGE_ONLY=mux|plain runs one of the two; HYBRIDGE_BIN=path/main.js runs another build.
-import { Buffer } from 'node:buffer';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { processGroup, waitFor } from './lib-processes.mjs';
+import { freePort, startTarget, transfer as transferBytes } from './lib-transfer.mjs';
 
 const mib = Number(process.argv[2] ?? 256);
 const rounds = Number(process.argv[3] ?? 3);
 const streamCount = Number(process.argv[4] ?? 8);
 const bytes = mib * 2 ** 20;
+const target = await startTarget(bytes);
+const targetAddr = `127.0.0.1:${target.address().port}`;
+const transfer = (port, direction) => transferBytes(port, direction, bytes);
 const key = 'mux-throughput-root-key-0123456789';
 const data = mkdtempSync(join(tmpdir(), 'hybridge-mux-throughput-'));
 const prof = process.env.HYBRIDGE_CPU_PROF;
 const { procs, start: startProcess } = processGroup(data, process.env.HYBRIDGE_NODE_FLAGS?.split(' ').filter(Boolean) ?? []);
 const start = (name, args, env) => startProcess(name, args, env, prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${name}.cpuprofile`] : []);
-
-async function freePort() {
-  const probe = createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => probe.once('listening', r));
-  const port = probe.address().port;
-  await new Promise((r) => probe.close(r));
-  return port;
-}
-
-// The target: the first byte a client sends says what it wants: 'u' = sink (count `bytes`, answer
-// one byte), 'd' = source (send `bytes`).
-const chunk = Buffer.alloc(64 * 1024, 0x5a);
-
-/** Writes `bytes` bytes to `socket` with backpressure, then calls `done`. */
-function pumpBytes(socket, bytes, done) {
-  let left = bytes;
-  const more = () => {
-    while (left > 0) {
-      const n = Math.min(left, chunk.length);
-      left -= n;
-      if (!socket.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void socket.once('drain', more);
-    }
-    done();
-  };
-  more();
-}
-const target = createServer((socket) => {
-  socket.once('data', (first) => {
-    if (first[0] === 0x64) return pumpBytes(socket, bytes, () => socket.end());
-    let got = first.length - 1;
-    const check = () => {
-      if (got >= bytes) socket.end('k');
-    };
-    socket.on('data', (b) => {
-      got += b.length;
-      check();
-    });
-    check();
-  });
-  socket.on('error', () => {});
-}).listen(0, '127.0.0.1');
-await new Promise((r) => target.once('listening', r));
-const targetAddr = `127.0.0.1:${target.address().port}`;
-
-/** One stream moving `bytes` in `direction`; resolves with bytes per second. */
-function transfer(port, direction) {
-  return new Promise((resolve, reject) => {
-    const socket = createConnection({ port, host: '127.0.0.1' });
-    const started = process.hrtime.bigint();
-    const done = () => resolve(bytes / (Number(process.hrtime.bigint() - started) / 1e9));
-    socket.on('error', reject);
-    if (direction === 'd') {
-      let got = 0;
-      socket.on('data', (b) => (got += b.length));
-      socket.on('end', () => (got >= bytes ? done() : reject(new Error(`download: ${got} of ${bytes} bytes`))));
-      socket.write('d');
-      return;
-    }
-    socket.write('u');
-    socket.once('data', () => {
-      done();
-      socket.destroy();
-    });
-    pumpBytes(socket, bytes, () => undefined);
-  });
-}
 
 const mbps = (r) => (r / 1e6).toFixed(0);
 const ticks = 100; // USER_HZ
