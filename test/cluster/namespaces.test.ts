@@ -92,7 +92,7 @@ describe('hosted namespaces in a cluster', () => {
     await cluster.redis.restart();
     // The first node back writes the catalog back; the other finds it there.
     const recovered = 'the cluster store lost the namespace catalog (Redis restarted without its data?); this node wrote back the namespaces it serves';
-    await waitFor(() => a.logged(recovered).length + b.logged(recovered).length === 1, 10_000, 'one node writing the catalog back');
+    await waitFor(() => a.logged(recovered).length + b.logged(recovered).length === 1, 30_000, 'one node writing the catalog back');
     // Both nodes serve it again through Redis: a sender on node A reaches the listener on node B.
     await waitFor(
       async () => {

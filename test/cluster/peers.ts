@@ -205,7 +205,9 @@ export async function checkFinished(listeners: ExchangeListener[], exchange: Exc
  * open), then waits until each is online on a node: the node of each listener id.
  */
 export async function openThroughBalancer(cluster: Cluster, hyco: string, ids: string[], listeners: ExchangeListener[]): Promise<Map<string, ClusterNode>> {
-  for (const id of ids) listeners.push(await ExchangeListener.open(id, cluster.connectionString(cluster.balancer.url, hyco)));
+  // Without pre-connected sockets: a listener warms its relay host as soon as it is online, and those
+  // sockets would take turns of the round-robin balancer, so the listeners would not land one per node.
+  for (const id of ids) listeners.push(await ExchangeListener.open(id, cluster.connectionString(cluster.balancer.url, hyco), undefined, 0));
   const homes = new Map<string, ClusterNode>();
   for (const id of ids) homes.set(id, (await waitFor(() => nodeWithListener(cluster.nodes, id), 5000, `${id} online somewhere`))!);
   return homes;

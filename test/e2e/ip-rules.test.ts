@@ -13,7 +13,7 @@ import { createSasToken } from '../../src/protocol/sas-token.js';
 import { ADDRESS_REFUSED } from '../../src/relay/client-address.js';
 import { patternBytes } from '../helpers/data.js';
 import { waitFor } from '../helpers/async.js';
-import { assertBinaryEcho, httpRequest, openSender, RawListener, startEchoListener, type RelayAddress } from '../relay/protocol-peers.js';
+import { assertBinaryEcho, closedPromise, httpRequest, openSender, RawListener, startEchoListener, type RelayAddress } from '../relay/protocol-peers.js';
 import { cleanEnv, connectionString, runCli, startServer, ROOT_RULE, type ServerProcess } from '../relay/management-cli-kit.js';
 
 const ROOT_KEY = 'iprules-test-root-key-0123456789';
@@ -104,17 +104,21 @@ describe('client IP rules on a running hybridge server', () => {
     assert.equal(health.status, 200, 'health checks are exempt (load balancers)');
   });
 
-  test('a rule change applies to new connections at once; connections already open stay', async () => {
+  test('a rule change applies to new connections at once, and cuts the open ones it refuses (1008)', async () => {
     const removed = await manage(['ip-rule', 'remove', '--ip-address', DENIED, '-o', 'none']);
     assert.equal(removed.code, 0, removed.stderr);
     const sender = await openSender(relay, 'web', { localAddress: DENIED });
     open.push(sender);
     await assertBinaryEcho(sender, patternBytes(64 * 1024, 16));
+    const closed = closedPromise(sender);
 
     const added = await manage(['ip-rule', 'add', '--ip-address', DENIED, '--action', 'Deny', '--position', '1', '--query', 'ipRules[0].action', '-o', 'tsv']);
     assert.equal(added.stdout, 'Deny\n', added.stderr);
     assert.equal((await refusedSender(DENIED)).status, 403);
-    await assertBinaryEcho(sender, patternBytes(64 * 1024, 17));
+    assert.deepEqual(await closed, { code: 1008, reason: 'the client address is no longer allowed by the IP rules' });
+    const kept = await openSender(relay, 'web', { localAddress: ALLOWED });
+    open.push(kept);
+    await assertBinaryEcho(kept, patternBytes(64 * 1024, 17));
   });
 
   test('refusal by address comes before authentication: bad tokens from a denied address reach neither the authorizer nor the failure throttle', async () => {

@@ -89,8 +89,11 @@ export class RedisNamespaceCatalog implements NamespaceCatalog {
     this.redis.subscriber.on('message', (channel: string) => {
       if (channel === this.channel) onChange();
     });
-    // Namespaces created or deleted while this node could not hear it are picked up when Redis is back.
+    // Namespaces created or deleted while this node could not hear it are picked up when Redis is
+    // back (and a lost catalog written back); either connection may be ready last, and the catalog
+    // is read on the command connection.
     this.redis.subscriber.on('ready', onChange);
+    this.redis.command.on('ready', onChange);
     await this.redis.subscriber.subscribe(this.channel);
   }
 
