@@ -1,12 +1,12 @@
 // Child processes of hybridge for the measurement scripts (mux-streams, mux-throughput): started with
 // their output collected, waited on by a pattern in it, killed together at the end.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import process from 'node:process';
 
 export const hybridgeBin = process.env.HYBRIDGE_BIN ?? new URL('../dist/src/cli/main.js', import.meta.url).pathname;
 /** The node flags of the CLI's `#!/usr/bin/env -S node ...` line: it runs as a user's shell would start it. */
-const launchFlags = (/^#!\s*\S*env\s+-S\s+node\s+(.*)$/.exec(readFileSync(hybridgeBin, 'utf8').split('\n')[0].trim())?.[1] ?? '').split(/\s+/).filter((f) => f.startsWith('--'));
+const { launchFlags: readLaunchFlags } = await import(new URL('../dist/bench/lib/launch-flags.js', import.meta.url).href);
+const launchFlags = readLaunchFlags(hybridgeBin);
 
 /** A group of hybridge processes sharing `home` (their HOME) and `nodeFlags`. */
 export function processGroup(home, nodeFlags = []) {

@@ -46,13 +46,21 @@ function ratioAtLeast(get: Lookup, s: string, path: string, metric: string, base
   return { status: ratio >= factor - 1e-9 ? 'PASS' : 'MISS', measured: `${metric} ${ratio.toFixed(2)}× (${fmt(f.value)} vs ${fmt(b.value)} ${f.unit})` };
 }
 
-/** value < limit (≤ with `inclusive`); with `side` 'higher', value > limit (≥) instead. */
-function below(get: Lookup, s: string, path: string, metric: string, limit: number, inclusive = false, side: 'lower' | 'higher' = 'lower'): Check {
+/** value < limit (≤ with `inclusive`). */
+function below(get: Lookup, s: string, path: string, metric: string, limit: number, inclusive = false): Check {
+  return against(get, s, path, metric, (v) => (inclusive ? v <= limit : v < limit));
+}
+
+/** value ≥ limit. */
+function atLeast(get: Lookup, s: string, path: string, metric: string, limit: number): Check {
+  return against(get, s, path, metric, (v) => v >= limit);
+}
+
+function against(get: Lookup, s: string, path: string, metric: string, ok: (value: number) => boolean): Check {
   const f = get(s, path, metric);
   if (!f) return { status: 'N/A', measured: `${metric}: not measured` };
   if (f.value === null) return { status: 'MISS', measured: `${metric}: ${f.errors} errors (${f.error})` };
-  const ok = side === 'higher' ? (inclusive ? f.value >= limit : f.value > limit) : inclusive ? f.value <= limit : f.value < limit;
-  return { status: ok ? 'PASS' : 'MISS', measured: `${f.label} ${fmt(f.value)} ${f.unit}` };
+  return { status: ok(f.value) ? 'PASS' : 'MISS', measured: `${f.label} ${fmt(f.value)} ${f.unit}` };
 }
 
 /** value ≤ factor × (baseline + offset) (lower is better), e.g. set-up against direct TCP + 1 ms. */
@@ -126,7 +134,7 @@ export function evaluateTargets(scenarios: ScenarioResult[]): TargetResult[] {
   add('W2', 'multiplexed WAN set-up p50 ≤ 1.2 and p99 ≤ 1.5 path RTTs (sessions open, issue 19)', 'w1', mux, (p) => worst([below(get, 'w1', p, 'p50', 1.2, true), below(get, 'w1', p, 'p99', 1.5, true)]));
   add('W3', 'multiplexed WAN burst: every connection usable within 2 path RTTs of the first (issue 19)', 'w2', mux, (p) => below(get, 'w2', p, 'usable-after-first', 2, true));
   add('W4', `lossy WAN: streams at once over one session ≥ ${HOL_MARGIN}× the same streams as relayed connections of their own (head-of-line margin, issue 19)`, 'w3', mux, (p) =>
-    both((m) => below(get, 'w3', p, `${m}-many-lossy-vs-plain`, HOL_MARGIN, true, 'higher')),
+    both((m) => atLeast(get, 'w3', p, `${m}-many-lossy-vs-plain`, HOL_MARGIN)),
   );
   return out;
 }

@@ -2,6 +2,7 @@ import { CloseCode } from '../protocol/websocket-frame.js';
 import type { RelayEventBus } from '../observability/events/event-bus.js';
 import { grantRevoked, type Grant } from './authorizer.js';
 import type { RelayedConnection } from './connect-broker.js';
+import type { ListenerChannel } from './listener-channel.js';
 import type { ListenerDirectory } from './listener-directory.js';
 import type { NamespaceChange, NamespaceStore } from './namespace-store.js';
 
@@ -39,35 +40,29 @@ export function enforceNamespaceChange(live: LiveConnections, change: NamespaceC
   }
   if (change.kind === 'networkRulesChanged') {
     const refused = (address: string | undefined) => address !== undefined && !store.decideAddress(address).allowed;
-    let closed = 0;
-    for (const channel of directory.localChannels()) {
-      if (refused(channel.clientAddress)) {
-        channel.close(CloseCode.PolicyViolation, ADDRESS_NO_LONGER_ALLOWED);
-        closed++;
-      }
-    }
-    for (const c of relayed) {
-      if (refused(c.remote.address) || refused(c.listenerRemote)) {
-        c.pair.shutdown(CloseCode.PolicyViolation, ADDRESS_NO_LONGER_ALLOWED);
-        closed++;
-      }
-    }
+    const closed = cutOff(live, ADDRESS_NO_LONGER_ALLOWED, (channel) => refused(channel.clientAddress), (c) => refused(c.remote.address) || refused(c.listenerRemote));
     events.emit('NetworkRulesChanged', { closed });
     return;
   }
   const revoked = (grant: Grant) => grantRevoked(grant, change.scope, change.keyName, change.revokedKeys);
-  let closed = 0;
-  for (const channel of directory.localChannels()) {
-    if (revoked(channel.grant)) {
-      channel.close(CloseCode.PolicyViolation, 'authorization revoked');
-      closed++;
-    }
-  }
-  for (const c of relayed) {
-    if (revoked(c.senderGrant) || revoked(c.listenerGrant)) {
-      c.pair.shutdown(CloseCode.PolicyViolation, 'authorization revoked');
-      closed++;
-    }
-  }
+  const closed = cutOff(live, 'authorization revoked', (channel) => revoked(channel.grant), (c) => revoked(c.senderGrant) || revoked(c.listenerGrant));
   events.emit('AuthorizationRuleKeysChanged', { rule: change.keyName, scope: change.scope ?? '(namespace)', change: change.kind === 'ruleRemoved' ? 'removed' : 'renewed', closed });
+}
+
+/** Closes (1008, `reason`) the local listener channels and relayed connections that match; returns how many. */
+function cutOff(live: LiveConnections, reason: string, channelMatches: (channel: ListenerChannel) => boolean, connectionMatches: (c: RelayedConnection) => boolean): number {
+  let closed = 0;
+  for (const channel of live.directory.localChannels()) {
+    if (channelMatches(channel)) {
+      channel.close(CloseCode.PolicyViolation, reason);
+      closed++;
+    }
+  }
+  for (const c of live.relayed) {
+    if (connectionMatches(c)) {
+      c.pair.shutdown(CloseCode.PolicyViolation, reason);
+      closed++;
+    }
+  }
+  return closed;
 }

@@ -1,4 +1,5 @@
 import { channel } from 'node:diagnostics_channel';
+import { formatHost } from '../protocol/relay-endpoint.js';
 
 /** One handshake that asked a pre-connected socket pool for a socket, as published on PRECONNECT_CHANNEL. */
 export interface PreconnectTake {
@@ -20,7 +21,7 @@ const idle = new Map<string, number>();
 
 /** The relay host of an origin as metrics name it. */
 export function hostLabel(origin: { host: string; port: number }): string {
-  return origin.host.includes(':') ? `[${origin.host}]:${origin.port}` : `${origin.host}:${origin.port}`;
+  return `${formatHost(origin.host)}:${origin.port}`;
 }
 
 export function reportTake(host: string, preconnected: boolean): void {
