@@ -18,16 +18,22 @@ describe('UDP flows expire when idle (in process, short idle time)', () => {
     await relay?.stop();
   });
 
-  test('both ends end an idle flow and log it; the next datagram opens a new flow', async () => {
+  /** bridge -T to a UDP echo and bridge -L on a free port for `hyco`, in process, both with a 300 ms UDP idle time. */
+  async function startIdlePair(hyco: string, mux?: number) {
     const echo = await startUdpEcho();
     const port = await freePort();
     const input = { machineConfigPath: null, userConfigPath: null, env: {}, connectionString: relay.connectionString() };
     const remoteLog = capturingLogger();
     const localLog = capturingLogger();
-    const remote = new BridgeHost(loadBridgeConfig({ ...input, remoteForward: [`su-idle:dns/127.0.0.1:${echo.port}U`] }), { log: remoteLog.log, udpIdleMs: 300 });
-    const local = new BridgeHost(loadBridgeConfig({ ...input, localForward: [`${port}U/dns:su-idle`] }), { log: localLog.log, udpIdleMs: 300 });
+    const remote = new BridgeHost(loadBridgeConfig({ ...input, remoteForward: [`${hyco}:dns/127.0.0.1:${echo.port}U`] }), { log: remoteLog.log, udpIdleMs: 300 });
+    const local = new BridgeHost(loadBridgeConfig({ ...input, localForward: [`${port}U/dns:${hyco}`], ...(mux ? { mux } : {}) }), { log: localLog.log, udpIdleMs: 300 });
     await remote.start();
     await local.start();
+    return { port, remote, local, remoteLog, localLog };
+  }
+
+  test('both ends end an idle flow and log it; the next datagram opens a new flow', async () => {
+    const { port, remote, local, remoteLog, localLog } = await startIdlePair('su-idle');
     try {
       const client = await udpClient();
       client.send(Buffer.from('one'), port);
@@ -48,15 +54,7 @@ describe('UDP flows expire when idle (in process, short idle time)', () => {
   });
 
   test('over a multiplexed session, an idle flow closes its stream at both ends; the session stays and carries the next flow', async () => {
-    const echo = await startUdpEcho();
-    const port = await freePort();
-    const input = { machineConfigPath: null, userConfigPath: null, env: {}, connectionString: relay.connectionString() };
-    const remoteLog = capturingLogger();
-    const localLog = capturingLogger();
-    const remote = new BridgeHost(loadBridgeConfig({ ...input, remoteForward: [`su-idle-mux:dns/127.0.0.1:${echo.port}U`] }), { log: remoteLog.log, udpIdleMs: 300 });
-    const local = new BridgeHost(loadBridgeConfig({ ...input, localForward: [`${port}U/dns:su-idle-mux`], mux: 1 }), { log: localLog.log, udpIdleMs: 300 });
-    await remote.start();
-    await local.start();
+    const { port, remote, local, remoteLog, localLog } = await startIdlePair('su-idle-mux', 1);
     const streamEnds = (lines: string[], stream: number) => lines.filter((l) => /"msg":"connection ended"/.test(l) && new RegExp(`"trackingId":"[^"]+/${stream}"`).test(l) && /"end":"(idle|closed)"/.test(l)).length;
     try {
       await waitFor(() => localLog.lines.some((l) => /multiplexed session open/.test(l)), 10_000, 'session');

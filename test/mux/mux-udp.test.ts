@@ -40,6 +40,16 @@ describe('UDP flows over multiplexed sessions (bridge processes, through the rel
   });
   after(() => endBridgeSuite(relay));
 
+  /** bridge -T (`portName` to the UDP echo) and bridge -L (UDP on a free port, --mux 1) for `hyco`, once the session is open. */
+  async function startMuxPair(hyco: string, portName: string) {
+    const cs = relay.connectionString();
+    const port = await freePort();
+    const remote = await startBridge(['-x', cs, '-T', `${hyco}:${portName}/127.0.0.1:${echo.port}U`]);
+    const local = await startBridge(['-x', cs, '-L', `127.0.0.1:${port}U/${portName}:${hyco}`, '--mux', '1', '-v']);
+    await waitFor(() => count(local.output(), /multiplexed session open/) === 1, 10_000, 'session');
+    return { port, remote, local };
+  }
+
   it(`bridge -L NU --mux 2: ${FLOWS} flows at once ride 2 sessions, datagrams intact both ways, the relay carries 2 rendezvous`, async () => {
     const cs = relay.connectionString();
     const port = await freePort();
@@ -63,12 +73,8 @@ describe('UDP flows over multiplexed sessions (bridge processes, through the rel
   });
 
   it('a datagram the stream has no credit for is dropped and counted, not queued: the listener stopped (SIGSTOP) receives at most one window', async () => {
-    const cs = relay.connectionString();
-    const port = await freePort();
-    const remote = await startBridge(['-x', cs, '-T', `mu-credit:sink/127.0.0.1:${echo.port}U`]);
-    const local = await startBridge(['-x', cs, '-L', `127.0.0.1:${port}U/sink:mu-credit`, '--mux', '1', '-v']);
+    const { port, remote, local } = await startMuxPair('mu-credit', 'sink');
     try {
-      await waitFor(() => count(local.output(), /multiplexed session open/) === 1, 10_000, 'session');
       const client = await udpClient();
       await pingPong(client, port, [Buffer.from('open the flow')], 'first');
       remote.child.kill('SIGSTOP');
@@ -111,11 +117,10 @@ describe('UDP flows over multiplexed sessions (bridge processes, through the rel
 
   it('a lost session (the listener killed) fails its flows cleanly; the next datagram opens a new flow that works', async () => {
     const cs = relay.connectionString();
-    const port = await freePort();
-    let remote = await startBridge(['-x', cs, '-T', `mu-lost:game/127.0.0.1:${echo.port}U`]);
-    const local = await startBridge(['-x', cs, '-L', `127.0.0.1:${port}U/game:mu-lost`, '--mux', '1', '-v']);
+    const pair = await startMuxPair('mu-lost', 'game');
+    const { port, local } = pair;
+    let { remote } = pair;
     try {
-      await waitFor(() => count(local.output(), /multiplexed session open/) === 1, 10_000, 'session');
       const clients = await Promise.all([udpClient(), udpClient(), udpClient()]);
       await Promise.all(clients.map((client, c) => pingPong(client, port, [patternBytes(500, c)], `client ${c} before`)));
       remote.child.kill('SIGKILL');
