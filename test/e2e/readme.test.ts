@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../helpers/async.js';
+import { distinctFreePorts } from '../helpers/async.js';
 import { HYBRIDGE_BIN } from '../helpers/processes.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -68,7 +68,9 @@ describe('README', () => {
 
   before(async () => {
     work = mkdtempSync(join(tmpdir(), 'hybridge-readme-'));
-    for (const port of README_PORTS) ports.set(port, await freePort());
+    // Distinct: two probes in a row can be handed the same free port (seen: the SOCKS5 proxy and a cluster node on one port).
+    const free = await distinctFreePorts(README_PORTS.length);
+    README_PORTS.forEach((port, i) => ports.set(port, free[i]!));
     web = createServer((_req, res) => res.end(`${WEB_REPLY}\n`));
     await new Promise<void>((resolve) => web.listen(ports.get(8080), '127.0.0.1', () => resolve()));
   });

@@ -126,11 +126,19 @@ export interface HealthResult {
   failures: string[];
 }
 
+/**
+ * Where the health probe connects from: its own address, as a load balancer's probe has. The
+ * test's listeners (127.0.0.1) open a rendezvous socket per relayed request, and under the churn
+ * attack the attacker's abandoned requests make them hold the per-address cap of unauthenticated
+ * sockets for moments at a time (docs/security.md); a probe sharing their address was refused then.
+ */
+const HEALTH_PROBE_SOURCE = '127.0.0.250';
+
 /** One GET /$hybridge/health on a new connection; resolves with its duration. */
 export function healthCheck(relay: AttackRelay, timeoutMs = 3000): Promise<number> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: relay.port, path: '/$hybridge/health', agent: false, timeout: timeoutMs }, (res) => {
+    const req = request({ host: '127.0.0.1', port: relay.port, localAddress: HEALTH_PROBE_SOURCE, path: '/$hybridge/health', agent: false, timeout: timeoutMs }, (res) => {
       res.resume();
       res.on('end', () => (res.statusCode === 200 ? resolve(Date.now() - started) : reject(new Error(`health answered ${res.statusCode}`))));
     });
