@@ -3,8 +3,13 @@
  * announced (256 KiB), which caps a stream at window / round-trip time. The tuner measures what the
  * path carries per round trip, the way HTTP/2 implementations estimate the bandwidth-delay product:
  * while data arrives it keeps one PING out; when its ACK returns, the bytes received meanwhile, per
- * stream that received any, are one round trip's worth. When that reaches two thirds of the current
- * target, the target doubles it (up to MAX_STREAM_WINDOW). A stream whose reader keeps up grows its
+ * stream that received any, are one round trip's worth. Those bytes were sent under the credit
+ * granted a round trip earlier, i.e. under the target before the last change (a grown window reaches
+ * the sender half a round trip after the grant, and its data the receiver another half later). When
+ * they reach two thirds of that window, the window was the limit and the target quadruples, once per
+ * round trip (up to MAX_STREAM_WINDOW): doubling, as TCP's slow start does, left a session's first
+ * transfer across a 160 ms round trip behind a fresh TCP connection's. Otherwise the path is the
+ * limit, and the target stays. A stream whose reader keeps up grows its
  * window to the target with its next grant (extra WINDOW credit; the wire format is unchanged). The
  * grown parts of all the session's windows together stay within WINDOW_GROWTH_BUDGET, shared
  * evenly by the open streams (a grown window shrinks back, by withholding credit, as streams are
@@ -23,6 +28,8 @@ export const MAX_STREAM_WINDOW = 8 * 1024 * 1024;
 export const WINDOW_GROWTH_BUDGET = 16 * 1024 * 1024;
 /** The target grows when a round trip's worth per stream reaches this share of it. */
 const GROW_AT = 2 / 3;
+/** What a window-limited round trip multiplies the target by. */
+const GROWTH_FACTOR = 4;
 /** A probe unanswered this long is given up (its ACK may have been lost behind another PING) and replaced. */
 export const PROBE_TIMEOUT_MS = 3000;
 /** Marks the tuner's PINGs (the other 4 bytes count), so keep-alive ACKs are told apart. */
@@ -30,6 +37,8 @@ const PROBE_TAG = 0x68627764; // 'hbwd'
 
 export class WindowTuner {
   private target: number;
+  /** The target the data of the probe out now was sent under: the one before the last change. */
+  private governing: number;
   private probe: Buffer | undefined;
   private probeCount = 0;
   private probeSentAt = 0;
@@ -39,6 +48,7 @@ export class WindowTuner {
 
   constructor(initialWindow: number) {
     this.target = initialWindow;
+    this.governing = initialWindow;
   }
 
   /** Current per-stream target window (for tests and measurements). */
@@ -70,7 +80,9 @@ export class WindowTuner {
     this.probe = undefined;
     if (this.streams.size === 0) return true;
     const perStream = this.bytes / this.streams.size;
-    if (perStream >= GROW_AT * this.target) this.target = Math.min(MAX_STREAM_WINDOW, Math.max(this.target, Math.ceil(2 * perStream)));
+    const governing = this.governing;
+    this.governing = this.target;
+    if (perStream >= GROW_AT * governing) this.target = Math.min(MAX_STREAM_WINDOW, Math.max(GROWTH_FACTOR * this.target, Math.ceil(2 * perStream)));
     return true;
   }
 

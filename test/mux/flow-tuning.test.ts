@@ -94,6 +94,29 @@ describe('mux flow tuning', () => {
     assert.equal(tuner.targetWindow, 2 * 1024 * 1024);
   });
 
+  it('the target grows by the window the probed data was sent under (one round trip earlier), and stops where the path is the limit', () => {
+    const tuner = new WindowTuner(DEFAULT_STREAM_WINDOW);
+    const roundTrip = (bytes: number): number => {
+      const probe = tuner.received(1, 1)!;
+      assert.ok(probe, 'a probe goes out with the first data after an ACK');
+      tuner.received(1, bytes - 1);
+      assert.equal(tuner.acknowledged(probe), true);
+      return tuner.targetWindow;
+    };
+    const KiB = 1024;
+    // The initial window was the limit: the target quadruples.
+    assert.equal(roundTrip(256 * KiB), 1024 * KiB);
+    // The grant of the grown window reached the sender only half a round trip ago, so this round
+    // trip still carried about the old window: that is still window-limited, and it grows again.
+    assert.equal(roundTrip(300 * KiB), 4096 * KiB);
+    // Sent under the 1 MiB window, only 600 KiB arrived: the path is the limit now.
+    assert.equal(roundTrip(600 * KiB), 4096 * KiB);
+    assert.equal(roundTrip(1024 * KiB), 4096 * KiB);
+    assert.equal(roundTrip(2560 * KiB), 4096 * KiB);
+    // The path got faster and filled two thirds of the window: it grows again, up to the cap.
+    assert.equal(roundTrip(3000 * KiB), MAX_STREAM_WINDOW);
+  });
+
   it('grown windows share one budget evenly: a stream added later shrinks the grown ones back by withholding credit', () => {
     const tuner = new WindowTuner(DEFAULT_STREAM_WINDOW);
     // One probe round trip in which a stream received 4 MiB: the target doubles it.
