@@ -66,10 +66,12 @@ function bridgeEnds(local: Proc, remote: Proc): PathParts['watched'] {
   ];
 }
 
-export function bridgeUdpPath(transport: Transport): PathDef {
+/** bridge -L ...U / -T ...U; with `mux`, every flow is a stream of one of the sender's sessions, measured once they are open. */
+export function bridgeUdpPath(transport: Transport, mux = 0): PathDef {
+  const readiness: MuxReadiness = { awaitSessions: true };
   return {
-    id: `bridge-${transport}`,
-    label: `bridge -L/-T UDP (${transport === 'tls' ? 'TLS' : 'WS'})`,
+    id: `bridge-${transport}${mux ? '-mux' : ''}`,
+    label: `bridge -L/-T UDP (${transport === 'tls' ? 'TLS' : 'WS'}${mux ? `, --mux ${mux}` : ''})`,
     kind: 'hybridge',
     unavailable: (ctx) => missingCommands(ctx, 'server', 'bridge'),
     transport,
@@ -78,8 +80,9 @@ export function bridgeUdpPath(transport: Transport): PathDef {
         const remote = startBridge(ctx, 'service', relay, 'bridge -T (UDP)', ['-T', `${ctx.hyco}:udp/${target.host}:${target.port}U`]);
         procs.push(remote);
         const port = await freeUdpPort();
-        const local = startBridge(ctx, 'client', relay, 'bridge -L (UDP)', ['-L', `${HOST}:${port}U/udp:${ctx.hyco}`]);
+        const local = startBridge(ctx, 'client', relay, 'bridge -L (UDP)', ['-L', `${HOST}:${port}U/udp:${ctx.hyco}`, ...(mux ? ['--mux', String(mux)] : [])], senderLogArgs(mux, readiness, ['-q']));
         procs.push(local);
+        await awaitMuxSessions(local, mux, readiness);
         return {
           endpoint: { host: HOST, port },
           watched: bridgeEnds(local, remote),

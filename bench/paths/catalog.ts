@@ -85,5 +85,5 @@ export function httpPaths(tls: boolean): PathDef[] {
 }
 
 export function udpPaths(tls: boolean, socat = true): PathDef[] {
-  return [directPath, ...(socat ? [socatUdpPath] : []), bridgeUdpPath('ws'), ...(tls ? [bridgeUdpPath('tls')] : [])];
+  return [directPath, ...(socat ? [socatUdpPath] : []), bridgeUdpPath('ws'), bridgeUdpPath('ws', 2), ...(tls ? [bridgeUdpPath('tls')] : [])];
 }
