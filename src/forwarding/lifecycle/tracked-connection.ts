@@ -103,6 +103,11 @@ export class TrackedConnection implements ByteMeter {
     return this.childLog;
   }
 
+  /** A debug line with the connection's fields; its child logger is made only when debug is on. */
+  debug(fields: Record<string, unknown>, message: string): void {
+    this.write('debug', fields, message);
+  }
+
   get isEnded(): boolean {
     return this.outcome !== undefined;
   }
