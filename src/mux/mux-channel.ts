@@ -156,7 +156,7 @@ export class MuxChannel implements StreamChannel {
 
   resumeReading(): void {
     this.paused = false;
-    if (this.pendingCredit > 0) this.host.grant(this);
+    this.grantIfDue();
   }
 
   /** Our direction ends: FIN after the queued data for a clean close, an immediate RESET otherwise. */
@@ -303,7 +303,15 @@ export class MuxChannel implements StreamChannel {
     // A small piece is copied, so it never keeps the transport's whole read chunk alive.
     if (!this.finished) this.handler?.onMessageData(piece.length * 4 < piece.buffer.byteLength ? Buffer.from(piece) : piece);
     this.pendingCredit += piece.length;
-    // Grant in batches of a quarter window: the peer keeps at least three quarters to send with.
+    this.grantIfDue();
+  }
+
+  /**
+   * Grants in batches of a quarter window: the peer keeps at least three quarters to send with, so
+   * a reader that pauses and resumes (as every stream's first message does) sends no WINDOW for a
+   * few bytes.
+   */
+  private grantIfDue(): void {
     if (!this.paused && this.pendingCredit >= this.window / 4) this.host.grant(this);
   }
 

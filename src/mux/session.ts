@@ -40,6 +40,12 @@ export const DEFAULT_KEEPALIVE_MS = 15_000;
 export const DEFAULT_MAX_FRAME = 1024 * 1024;
 /** Bytes of frames written per scheduling turn before reading gets a turn too. */
 const BYTES_PER_TURN = 256 * 1024;
+/**
+ * A stream that has received less than this cannot be window-limited yet, so its DATA starts no
+ * window probe: a short-lived stream (a connection's preamble, one request and its answer) would
+ * otherwise cost a PING and its ACK in both directions, extra socket writes on its critical path.
+ */
+const PROBE_AFTER_BYTES = MAX_FRAME_PAYLOAD;
 
 export interface MuxSessionOptions {
   /** The initiator (sender end) opens streams; the acceptor (listener end) takes them. */
@@ -319,7 +325,7 @@ export class MuxSession implements ChannelHost, FrameSink {
       // DATA for a stream that is over (reset here, or refused) is dropped; for one that never
       // existed it is a protocol error.
       if (!channel && !this.wasOpened(stream)) throw new MuxProtocolError(`frame for stream ${stream}, which was never opened`);
-      if (channel) this.measure(stream, length);
+      if (channel && channel.receivedBytes + length >= PROBE_AFTER_BYTES) this.measure(stream, length);
       this.receiving = channel;
     }
     this.receiving?.receiveStart(flags, length);

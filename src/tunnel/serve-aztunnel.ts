@@ -102,7 +102,7 @@ export function createAztunnelHandler(options: AztunnelHandlerOptions): Protocol
         connection.end({ end: 'client-gone', reason: `the sender left before the tunnel opened: ${(err as Error).message}` });
         return;
       }
-      connection.established({ rule: access.rule, dialMs, targetAddress: `${socket.remoteAddress}:${socket.remotePort}` }, 'info');
+      connection.established(() => ({ rule: access.rule, dialMs, targetAddress: `${socket.remoteAddress}:${socket.remotePort}` }), 'info');
       stream.setMaxOutgoingMessageBytes(AZTUNNEL_MAX_MESSAGE_BYTES);
       const peerHalfClose = envelope.halfClose === true;
       connection.update({ halfClose: peerHalfClose });

@@ -75,7 +75,7 @@ export function createAzbridgeHandler(bindings: readonly RemoteBinding[], option
       connection.end({ end: 'refused', reason });
       return await refuseStream(stream, encodePreambleReply({ kind: wantDatagram ? 'target-is-stream' : 'target-is-datagram' }));
     }
-    connection.log.debug({ mode: wantDatagram ? 'datagram' : 'stream' }, 'preamble received');
+    connection.debug({ mode: wantDatagram ? 'datagram' : 'stream' }, 'preamble received');
     if (wantDatagram) connection.kind = 'datagram';
     if (wantDatagram && datagramPool) await serveDatagramTarget(stream, datagramPool, options, connection);
     else if (streamPool) await serveStreamTarget(stream, streamPool, options, connection);

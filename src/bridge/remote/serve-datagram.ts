@@ -53,7 +53,7 @@ async function carryFlow(stream: HybridConnectionStream, udp: UdpSocket, options
     });
     udp.on('message', (message) => channel.send(message));
     // A connected UDP socket reports ICMP port-unreachable as an error; UDP may lose datagrams anyway.
-    udp.on('error', (err) => connection.log.debug({ reason: err.message }, 'target socket error'));
+    udp.on('error', (err) => connection.debug({ reason: err.message }, 'target socket error'));
   });
 }
 

@@ -26,6 +26,9 @@ export interface OpenConnection {
   bytes?: () => DirectedBytes;
 }
 
+/** Extra fields of a connection's log line. */
+type LineFields = Record<string, string | number | undefined>;
+
 /** How a connection ended, for its closing line and the observers. */
 export interface ConnectionOutcome {
   end: ConnectionEnd;
@@ -103,6 +106,11 @@ export class TrackedConnection implements ByteMeter {
     return this.childLog;
   }
 
+  /** A debug line with the connection's fields; its child logger is made only when debug is on. */
+  debug(fields: Record<string, unknown>, message: string): void {
+    this.write('debug', fields, message);
+  }
+
   get isEnded(): boolean {
     return this.outcome !== undefined;
   }
@@ -132,10 +140,11 @@ export class TrackedConnection implements ByteMeter {
    * Set-up is over and bytes may flow: logs `connection open` with the set-up time (at debug by
    * default; the tunnel commands log it at info, as aztunnel does).
    */
-  established(extra: Record<string, string | number | undefined> = {}, level: 'debug' | 'info' = 'debug'): void {
+  established(extra: LineFields | (() => LineFields) = {}, level: 'debug' | 'info' = 'debug'): void {
     if (this.setupMs !== undefined || this.outcome) return;
     this.setupMs = Date.now() - this.startedAt;
-    this.write(level, { setupMs: this.setupMs, ...extra }, 'connection open');
+    // A function is called only when the line is written (its fields may cost a system call).
+    if (this.parentLog.isLevelEnabled(level)) this.log[level]({ setupMs: this.setupMs, ...(typeof extra === 'function' ? extra() : extra) }, 'connection open');
     for (const observer of this.registry.observers) observer.established?.(this);
   }
 
