@@ -11,8 +11,7 @@ import { RelayTimeoutError } from '../client/errors.js';
 import type { HybridConnectionStream, RelayedMessage } from '../client/hybrid-connection-stream.js';
 import type { EarlyBytes } from '../forwarding/early-bytes.js';
 import { RELAY_WAIT_BUDGET_MS, relayWaitProgress } from '../forwarding/relay-wait.js';
-import { SenderPool } from '../forwarding/sender-pool.js';
-import { MuxConnector } from '../mux/mux-connector.js';
+import { ReadyStreams } from '../forwarding/ready-streams.js';
 import { describePreambleReply, PreambleReplyDecoder } from '../protocol/azbridge-preamble.js';
 import { encodeConnectEnvelope, EnvelopeError, newTunnelId, parseConnectResponse, type ConnectResponse } from '../protocol/aztunnel-envelope.js';
 import type { Logger } from '../util/logger.js';
@@ -67,19 +66,14 @@ export interface TunnelSenderOptions {
 }
 
 export class TunnelSender {
-  private readonly pool: SenderPool | undefined;
-  private readonly mux: MuxConnector | undefined;
+  private readonly ready: ReadyStreams;
 
   constructor(
     private readonly client: HybridConnectionClient,
     private readonly options: TunnelSenderOptions,
   ) {
     const connectOptions = { retryBudgetMs: this.retryBudgetMs, attemptTimeoutMs: this.attemptTimeoutMs, keepAliveIntervalMs: options.keepAliveIntervalMs };
-    if ((options.prewarm ?? 0) > 0) this.pool = new SenderPool(client, { size: options.prewarm!, connectOptions, log: options.log });
-    if ((options.mux ?? 0) > 0) {
-      this.mux = new MuxConnector(client, { sessions: options.mux!, style: 'aztunnel', log: options.log });
-      this.mux.start();
-    }
+    this.ready = new ReadyStreams(client, { prewarm: options.prewarm, mux: options.mux, style: 'aztunnel', log: options.log, connectOptions });
   }
 
   /** The hybrid connection the tunnels go through. */
@@ -126,18 +120,16 @@ export class TunnelSender {
     const envelope = encodeConnectEnvelope({ target, bridgeId, halfClose: true });
     let stream: HybridConnectionStream;
     try {
-      // A stream of a multiplexed session costs no relay round trip; without one ready, a connection of its own.
+      // A stream of a multiplexed session or a prewarmed connection costs no relay round trip; without one ready, a connection of its own.
       stream =
-        this.mux?.openStream() ??
-        (this.pool
-        ? await this.pool.take()
-        : await this.client.createConnection({
-            retryBudgetMs: this.retryBudgetMs,
-            attemptTimeoutMs: this.attemptTimeoutMs,
-            keepAliveIntervalMs: this.options.keepAliveIntervalMs,
-            signal,
-            onRetry: relayWaitProgress(this.options.log, { target }, this.client.connection.entityPath),
-          }));
+        (await this.ready.take()) ??
+        (await this.client.createConnection({
+          retryBudgetMs: this.retryBudgetMs,
+          attemptTimeoutMs: this.attemptTimeoutMs,
+          keepAliveIntervalMs: this.options.keepAliveIntervalMs,
+          signal,
+          onRetry: relayWaitProgress(this.options.log, { target }, this.client.connection.entityPath),
+        }));
     } catch (err) {
       throw new TunnelError(target, 'relay_failed', (err as Error).message);
     }
@@ -176,12 +168,11 @@ export class TunnelSender {
 
   /** Prewarmed connections ready now; undefined without `--prewarm`. */
   get prewarmReady(): number | undefined {
-    return this.pool?.readyCount;
+    return this.ready.prewarmReady;
   }
 
   close(): void {
-    this.pool?.close();
-    this.mux?.close();
+    this.ready.close();
     this.client.close();
   }
 }

@@ -1,8 +1,7 @@
 import { RelayError, type HybridConnectionClient, type HybridConnectionStream } from '../../client/index.js';
 import { RELAY_WAIT_BUDGET_MS, relayWaitProgress } from '../../forwarding/relay-wait.js';
-import { SenderPool } from '../../forwarding/sender-pool.js';
+import { ReadyStreams } from '../../forwarding/ready-streams.js';
 import { encodePortName, PORT_HEADER } from '../../protocol/port-announcement.js';
-import { MuxConnector } from '../../mux/mux-connector.js';
 import type { Logger } from '../../util/logger.js';
 import { sleep } from '../../util/sleep.js';
 
@@ -36,24 +35,20 @@ export interface ConnectRoute {
  * refused) is never retried.
  */
 export class SenderConnector {
-  private readonly pool: SenderPool | undefined;
-  private readonly mux: MuxConnector | undefined;
+  private readonly ready: ReadyStreams;
 
   constructor(
     private readonly client: HybridConnectionClient,
     private readonly options: SenderConnectorOptions,
   ) {
-    if (options.prewarm > 0) {
-      this.pool = new SenderPool(client, {
-        size: options.prewarm,
-        log: options.log,
-        connectOptions: { retryBudgetMs: 0, attemptTimeoutMs: options.attemptTimeoutMs },
-      });
-    }
-    if ((options.mux ?? 0) > 0) {
-      this.mux = new MuxConnector(client, { sessions: options.mux!, style: 'azbridge', log: options.log, openTimeoutMs: options.attemptTimeoutMs });
-      this.mux.start();
-    }
+    this.ready = new ReadyStreams(client, {
+      prewarm: options.prewarm,
+      mux: options.mux,
+      style: 'azbridge',
+      log: options.log,
+      connectOptions: { retryBudgetMs: 0, attemptTimeoutMs: options.attemptTimeoutMs },
+      muxOpenTimeoutMs: options.attemptTimeoutMs,
+    });
   }
 
   /**
@@ -63,11 +58,8 @@ export class SenderConnector {
    */
   async connect(signal?: AbortSignal, route?: ConnectRoute): Promise<HybridConnectionStream> {
     const avoid = route?.disallowedListeners?.length ? [...route.disallowedListeners] : undefined;
-    if (!avoid) {
-      const muxed = this.mux?.openStream();
-      if (muxed) return muxed;
-    }
-    if (this.pool && this.pool.readyCount > 0 && !avoid) return this.pool.take();
+    const ready = avoid ? undefined : this.ready.take();
+    if (ready) return ready;
     const { attempts, attemptTimeoutMs, log } = this.options;
     const routing = { headers: route ? { [PORT_HEADER]: encodePortName(route.portName) } : undefined, disallowedListeners: avoid };
     // Passing over listeners that refused the port: when none is left, the refusal stands at once.
@@ -89,12 +81,11 @@ export class SenderConnector {
 
   /** Prewarmed connections ready now; undefined without a prewarm pool. */
   get prewarmReady(): number | undefined {
-    return this.pool?.readyCount;
+    return this.ready.prewarmReady;
   }
 
   close(): void {
-    this.pool?.close();
-    this.mux?.close();
+    this.ready.close();
     this.client.close();
   }
 }
