@@ -43,8 +43,6 @@ class RelayDirection implements FrameHandler {
   private pingWaiting = false;
   private pongWaiting: Buffer | undefined;
   private drainWait = false;
-  /** `from` is paused until `to` drains. */
-  private pausedForDrain = false;
   private closeAfterFrame: Buffer | undefined;
   private readonly decoder: FrameDecoder;
   private readonly controlRate = new ControlFrameRate(DEFAULT_MAX_CONTROL_FRAMES_PER_SECOND);
@@ -57,12 +55,6 @@ class RelayDirection implements FrameHandler {
     private readonly pair: PairedConnection,
   ) {
     this.decoder = new FrameDecoder(this, { expectMasked: true });
-    // One listener for the life of the pair: a bulk transfer waits for a drain after nearly every read.
-    to.on('drain', () => {
-      if (!this.pausedForDrain) return;
-      this.pausedForDrain = false;
-      if (!this.failed) this.from.resume();
-    });
   }
 
   push(chunk: Buffer): void {
@@ -82,7 +74,9 @@ class RelayDirection implements FrameHandler {
     }
     if (to.writableNeedDrain && !this.from.isPaused()) {
       this.from.pause();
-      this.pausedForDrain = true;
+      to.once('drain', () => {
+        if (!this.failed) this.from.resume();
+      });
     }
     this.pair.checkBudget(this);
   }
