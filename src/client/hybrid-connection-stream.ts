@@ -2,7 +2,6 @@ import { Duplex } from 'node:stream';
 import type { RemoteEndpointInfo } from '../protocol/control-messages.js';
 import { CloseCode, Opcode } from '../protocol/websocket-frame.js';
 import type { WsConnection } from '../websocket/connection.js';
-import { joinReadPieces } from '../websocket/read-pieces.js';
 
 /**
  * What a stream needs from the connection it rides on: a WebSocket connection, or one stream of a
@@ -98,11 +97,6 @@ export class HybridConnectionStream extends Duplex {
   private readonly endCodes = new Set<number>();
   /** The peer ended the whole connection (a treatCloseAsEnd code): our writes can go nowhere now. */
   private peerGone = false;
-  /** While streaming, the network read being decoded: its payload pieces are pushed as one chunk once it is done. */
-  private pendingRead: Buffer | undefined;
-  private readonly readPieces: Buffer[] = [];
-  private drainWaiters: ((error?: Error) => void)[] = [];
-  private watchingDrain = false;
 
   constructor(
     private readonly conn: StreamChannel,
@@ -119,10 +113,6 @@ export class HybridConnectionStream extends Duplex {
           if (!this.streaming) this.queue.push({ binary, chunks: [], size: 0, complete: false });
         },
         onMessageData: (chunk) => this.onData(chunk),
-        onReadStart: (read) => {
-          if (this.streaming) this.pendingRead = read;
-        },
-        onReadEnd: () => this.pushReadPieces(),
         onMessageEnd: () => {
           if (this.streaming) return;
           const last = this.queue[this.queue.length - 1];
@@ -130,7 +120,6 @@ export class HybridConnectionStream extends Duplex {
           this.wake();
         },
         onPeerClose: (code, reason) => {
-          this.pushReadPieces();
           this.peerClosed = true;
           this.peerCode = code;
           this.peerReason = reason;
@@ -320,8 +309,7 @@ export class HybridConnectionStream extends Duplex {
 
   private onData(chunk: Buffer): void {
     if (this.streaming) {
-      if (this.pendingRead) this.readPieces.push(chunk);
-      else if (!this.push(chunk)) this.conn.pauseReading();
+      if (!this.push(chunk)) this.conn.pauseReading();
       return;
     }
     const last = this.queue[this.queue.length - 1];
@@ -338,17 +326,6 @@ export class HybridConnectionStream extends Duplex {
     // only a whole message can be handed out, and pausing under it would leave it waiting for nothing.
     const awaited = this.readLimit !== undefined && !this.queue[0]!.complete;
     if (this.queuedBytes >= QUEUE_LIMIT && !awaited) this.conn.pauseReading();
-  }
-
-  /** Pushes what one network read carried as one chunk: it is written on in one system call, not one per frame it held a part of. */
-  private pushReadPieces(): void {
-    const read = this.pendingRead;
-    this.pendingRead = undefined;
-    if (!read || this.readPieces.length === 0) return;
-    const chunk = joinReadPieces(read, this.readPieces);
-    this.readPieces.length = 0;
-    if (this.destroyed) return;
-    if (!this.push(chunk)) this.conn.pauseReading();
   }
 
   /** Ends the connection with 1009 because a message is larger than `limit`; a waiting readMessage() rejects with the reason. */
@@ -383,24 +360,17 @@ export class HybridConnectionStream extends Duplex {
     }
   }
 
-  /**
-   * Calls back on the channel's next 'drain', or with an error when it closes first. The two
-   * listeners are added once and stay: a bulk transfer waits for a drain after nearly every write.
-   */
   private afterDrain(callback: (error?: Error) => void): void {
-    this.drainWaiters.push(callback);
-    if (this.watchingDrain) return;
-    this.watchingDrain = true;
     const socket = this.conn.socket;
-    socket.on('drain', () => this.settleDrainWaiters());
-    socket.on('close', () => this.settleDrainWaiters(new ConnectionLostError(this.peerCode, this.peerReason || 'connection closed')));
-  }
-
-  private settleDrainWaiters(error?: Error): void {
-    const waiters = this.drainWaiters;
-    if (waiters.length === 0) return;
-    this.drainWaiters = [];
-    for (const waiter of waiters) waiter(error);
+    const done = (error?: Error) => {
+      socket.off('drain', onDrain);
+      socket.off('close', onClose);
+      callback(error);
+    };
+    const onDrain = () => done();
+    const onClose = () => done(new ConnectionLostError(this.peerCode, this.peerReason || 'connection closed'));
+    socket.on('drain', onDrain);
+    socket.on('close', onClose);
   }
 
   private wake(): void {

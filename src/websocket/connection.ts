@@ -38,13 +38,6 @@ export interface ConnectionHandler {
   /** The underlying socket is gone. `code` is the peer's close code, or 1006 when there was none. */
   onClosed?(code: number, reason: string, error?: Error): void;
   onPong?(payload: Buffer): void;
-  /**
-   * The bytes of one network read are about to be decoded (`read`: the buffer that onMessageData's
-   * chunks are views into), and they have been (onReadEnd). A reader may gather the chunks of one
-   * read between the two and pass them on at once.
-   */
-  onReadStart?(read: Buffer): void;
-  onReadEnd?(): void;
 }
 
 export interface ConnectionOptions extends MessageLimits {
@@ -262,8 +255,6 @@ export class WsConnection implements FrameHandler {
 
   private receive(chunk: Buffer): void {
     this.keepAlive.noteReceived(Date.now());
-    const handler = this.handler;
-    handler?.onReadStart?.(chunk);
     try {
       this.decoder.push(chunk);
     } catch (err) {
@@ -279,8 +270,6 @@ export class WsConnection implements FrameHandler {
       } else {
         this.fail(err as Error, false);
       }
-    } finally {
-      handler?.onReadEnd?.();
     }
   }
 
