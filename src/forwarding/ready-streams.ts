@@ -38,11 +38,8 @@ export class ReadyStreams {
   }
 
   /** A stream of a session, or a prewarmed connection, or undefined when neither is ready now. */
-  take(): HybridConnectionStream | Promise<HybridConnectionStream> | undefined {
-    const muxed = this.mux?.openStream();
-    if (muxed) return muxed;
-    if (this.pool && this.pool.readyCount > 0) return this.pool.take();
-    return undefined;
+  take(): HybridConnectionStream | undefined {
+    return this.mux?.openStream() ?? this.pool?.take();
   }
 
   /** Prewarmed connections ready now; undefined without a prewarm pool. */

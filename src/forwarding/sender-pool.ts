@@ -23,8 +23,8 @@ const BACKOFF_MS = [250, 1000, 2000, 5000, 10_000, 30_000];
 
 /**
  * Relayed connections opened before they are needed, so a new client connection starts without
- * waiting for a relay round trip and a rendezvous (`--prewarm N`). take() falls back to a fresh
- * connection when the pool is empty.
+ * waiting for a relay round trip and a rendezvous (`--prewarm N`). take() hands one over when one
+ * is ready; otherwise the caller opens a connection with its own policy.
  */
 export class SenderPool {
   private readonly ready: Pooled[] = [];
@@ -49,18 +49,16 @@ export class SenderPool {
     return this.ready.length;
   }
 
-  /** A connected stream: a pooled one when available, otherwise a new one. */
-  async take(): Promise<HybridConnectionStream> {
-    while (this.ready.length > 0) {
+  /** A pooled connection that is still usable, or undefined when none is; the pool refills either way. */
+  take(): HybridConnectionStream | undefined {
+    let taken: HybridConnectionStream | undefined;
+    while (!taken && this.ready.length > 0) {
       const pooled = this.ready.shift()!;
       pooled.stream.removeAllListeners('close');
-      if (usable(pooled.stream)) {
-        this.fill();
-        return pooled.stream;
-      }
+      if (usable(pooled.stream)) taken = pooled.stream;
     }
     this.fill();
-    return this.client.createConnection({ ...this.options.connectOptions, retryBudgetMs: this.options.connectOptions?.retryBudgetMs });
+    return taken;
   }
 
   close(): void {

@@ -122,7 +122,7 @@ export class TunnelSender {
     try {
       // A stream of a multiplexed session or a prewarmed connection costs no relay round trip; without one ready, a connection of its own.
       stream =
-        (await this.ready.take()) ??
+        this.ready.take() ??
         (await this.client.createConnection({
           retryBudgetMs: this.retryBudgetMs,
           attemptTimeoutMs: this.attemptTimeoutMs,
