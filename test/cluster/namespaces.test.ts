@@ -87,7 +87,14 @@ describe('hosted namespaces in a cluster', () => {
     await waitFor(async () => (await adminFetch(b, 'GET', 'kept-ns')).status === 200, 5000, 'node B serving the namespace');
     const onA = new ManagementClient({ endpoint: { secure: false, host: '127.0.0.1', port: a.port, namespacePath: '/$ns/kept-ns' }, credential: { keyName: 'RootManageSharedAccessKey', key } });
     await onA.createHybridConnection('web', {});
-    const listener = await RawListener.open(addressOn(b, 'kept-ns', key), 'web', { onAccept: (accept, l) => acceptAndEcho(accept, l) });
+    // Created on node A: node B hears of the hybrid connection through Redis, so its first listen may still get 404.
+    let opened: RawListener | undefined;
+    await waitFor(
+      async () => (opened = await RawListener.open(addressOn(b, 'kept-ns', key), 'web', { onAccept: (accept, l) => acceptAndEcho(accept, l) }).catch(() => undefined)) !== undefined,
+      5000,
+      'node B accepting a listener for the new hybrid connection',
+    );
+    const listener = opened!;
 
     await cluster.redis.restart();
     // The first node back writes the catalog back; the other finds it there.
