@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { distinctFreePorts } from '../helpers/async.js';
+import { distinctFreePortsBelowEphemeral, ephemeralRangeStart } from '../helpers/async.js';
 import { HYBRIDGE_BIN } from '../helpers/processes.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -68,8 +68,10 @@ describe('README', () => {
 
   before(async () => {
     work = mkdtempSync(join(tmpdir(), 'hybridge-readme-'));
-    // Distinct: two probes in a row can be handed the same free port (seen: the SOCKS5 proxy and a cluster node on one port).
-    const free = await distinctFreePorts(README_PORTS.length);
+    // Distinct (two probes in a row can be handed the same port: seen, the SOCKS5 proxy and a cluster
+    // node on one), and below the ephemeral range: the walk-through listens on some of them seconds
+    // later, and an outgoing connection took one as its source port meanwhile in a clean-clone run.
+    const free = await distinctFreePortsBelowEphemeral(README_PORTS.length);
     README_PORTS.forEach((port, i) => ports.set(port, free[i]!));
     web = createServer((_req, res) => res.end(`${WEB_REPLY}\n`));
     await new Promise<void>((resolve) => web.listen(ports.get(8080), '127.0.0.1', () => resolve()));
@@ -82,11 +84,11 @@ describe('README', () => {
   });
 
   it('uses only ports below the ephemeral range, every one of them listed here, and binds helper servers to 127.0.0.1', () => {
-    const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    const low = ephemeralRangeStart();
     const story = marked.filter((b) => b.kind === 'story').map((b) => b.body).join('\n');
     const used = new Set([...story.matchAll(/(?:127\.0\.0\.1:|--port |localhost:)(\d{2,5})\b/g)].map((m) => Number(m[1])));
     for (const port of used) assert.ok(README_PORTS.includes(port), `port ${port} of the walk-through is not in README_PORTS`);
-    for (const port of README_PORTS) assert.ok(port < low!, `port ${port} is in this machine's ephemeral range (from ${low}), where outgoing connections take their ports`);
+    for (const port of README_PORTS) assert.ok(port < low, `port ${port} is in this machine's ephemeral range (from ${low}), where outgoing connections take their ports`);
     // Commands (with arguments), not mentions of the packages.
     const helpers = [...README.matchAll(/((?:python3 -m http\.server \d+|redis-server --)[^`\n]*)/g)];
     assert.ok(helpers.length >= 2, 'the web server and Redis commands were found');
@@ -133,7 +135,8 @@ describe('README', () => {
       if (block.kind === 'library') parts.push(`cat > app.js <<'README_LIBRARY_EOF'\n${block.body}README_LIBRARY_EOF\n`);
     }
     let script = parts.join('\n');
-    for (const [from, to] of ports) script = script.replace(new RegExp(`\\b${from}\\b`, 'g'), String(to));
+    // In one pass: a free port drawn for one example may be another example's number (both lie below the ephemeral range).
+    script = script.replace(new RegExp(`\\b(${README_PORTS.join('|')})\\b`, 'g'), (port) => String(ports.get(Number(port))));
     const env = {
       ...process.env,
       PATH: `${shim}:${process.env.PATH}`,

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 
@@ -98,6 +99,38 @@ export function drainOrClose(stream: Writable): Promise<void> {
     };
     stream.once('drain', done);
     stream.once('close', done);
+  });
+}
+
+/**
+ * `count` different ports that are free on 127.0.0.1 now and lie below the kernel's ephemeral range,
+ * so that no outgoing connection of any process takes one of them as its source port before the
+ * caller listens there (a port from freePort() is in that range: held for seconds, one was taken so
+ * in a clean-clone run). Drawn at random from the 12,000 ports under the range; bounded in tries.
+ */
+export async function distinctFreePortsBelowEphemeral(count: number): Promise<number[]> {
+  const low = ephemeralRangeStart();
+  const first = Math.max(1024, low - 12_000);
+  const ports = new Set<number>();
+  for (let tries = 0; ports.size < count && tries < count * 50; tries++) {
+    const port = first + Math.floor(Math.random() * (low - first));
+    if (!ports.has(port) && (await isFreeOnLoopback(port))) ports.add(port);
+  }
+  if (ports.size < count) throw new Error(`could not find ${count} distinct free ports below ${low}`);
+  return [...ports];
+}
+
+/** The first port of /proc/sys/net/ipv4/ip_local_port_range (Linux's default is 32768). */
+export function ephemeralRangeStart(): number {
+  const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  return Number.isInteger(low) && low > 1024 ? low : 32768;
+}
+
+function isFreeOnLoopback(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
