@@ -21,7 +21,7 @@ import { parseRelayEndpoint } from '../../src/protocol/relay-endpoint.js';
 import { waitFor } from '../helpers/async.js';
 import { startHaproxy, type BalancerProcess } from '../helpers/load-balancers.js';
 import { startTcpForwarder, type TcpForwarder } from '../helpers/proxy-header.js';
-import { distinctFreePorts, ROOT_KEY, ROOT_RULE, startCluster, type Cluster, type ClusterNode, type LogRecord } from './cluster-kit.js';
+import { distinctFreePortsBelowEphemeral, ROOT_KEY, ROOT_RULE, startCluster, type Cluster, type ClusterNode, type LogRecord } from './cluster-kit.js';
 import { checkedExchange, endClusterSuite, ExchangeListener } from './peers.js';
 import { MiB } from './streams.js';
 
@@ -102,7 +102,7 @@ describe('relay cluster behind haproxy (TLS terminated, PROXY protocol v2)', () 
   const logsOf = (msg: string) => cluster.nodes.flatMap((n) => n.logged(msg).map((r): LogRecord & { node: string } => ({ ...r, node: n.id })));
 
   before(async () => {
-    const [lb, a, b, ...nodes] = await distinctFreePorts(5);
+    const [lb, a, b, ...nodes] = await distinctFreePortsBelowEphemeral(5);
     ports = { lb: lb!, perNode: [a!, b!], nodes };
     cluster = await startCluster({
       hycos: ['pipe'],

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSasToken } from '../../src/protocol/sas-token.js';
-import { distinctFreePorts, waitFor } from '../helpers/async.js';
+import { distinctFreePortsBelowEphemeral, waitFor } from '../helpers/async.js';
 import { spawnHybridge, type RunningProcess } from '../helpers/processes.js';
 import { cleanEnv, runCli, type CliResult } from '../relay/management-cli-kit.js';
 import { RedisServer } from './redis-server.js';
@@ -81,7 +81,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   };
   try {
     const count = options.nodes ?? 3;
-    const ports = options.ports ?? (await distinctFreePorts(count));
+    const ports = options.ports ?? (await distinctFreePortsBelowEphemeral(count));
     // All nodes start at once: the one that finds Redis empty creates the namespace.
     nodes.push(...ports.map((port, i) => startNode(`node-${String.fromCharCode(97 + i)}`, port, options.publicUrl?.(i, port), redis, options, dataRoot)));
     await Promise.all(nodes.map((n) => n.proc.waitForOutput(/"msg":"relay listening"/, 20_000)));
@@ -152,4 +152,4 @@ function startNode(id: string, port: number, publicUrl: string | undefined, redi
   };
 }
 
-export { distinctFreePorts } from '../helpers/async.js';
+export { distinctFreePortsBelowEphemeral } from '../helpers/async.js';

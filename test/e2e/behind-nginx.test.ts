@@ -18,7 +18,7 @@ import { waitFor } from '../helpers/async.js';
 import { startNginx, type BalancerProcess } from '../helpers/load-balancers.js';
 import { spawnHybridge, type RunningProcess } from '../helpers/processes.js';
 import { startTcpForwarder, type TcpForwarder } from '../helpers/proxy-header.js';
-import { distinctFreePorts, ROOT_KEY, ROOT_RULE } from '../cluster/cluster-kit.js';
+import { distinctFreePortsBelowEphemeral, ROOT_KEY, ROOT_RULE } from '../cluster/cluster-kit.js';
 import { checkedExchange, ExchangeListener } from '../cluster/peers.js';
 import { MiB } from '../cluster/streams.js';
 import { cleanEnv } from '../relay/management-cli-kit.js';
@@ -94,7 +94,7 @@ describe('relay behind nginx (TLS terminated, X-Forwarded-For from a trusted and
   const connectionString = (port: number, entity: string) => `Endpoint=sb://127.0.0.1:${port}/;SharedAccessKeyName=${ROOT_RULE};SharedAccessKey=${ROOT_KEY};EntityPath=${entity}`;
 
   before(async () => {
-    const [trusted, untrusted, relayT, relayU] = await distinctFreePorts(4);
+    const [trusted, untrusted, relayT, relayU] = await distinctFreePortsBelowEphemeral(4);
     ports = { trusted: trusted!, untrusted: untrusted!, relayT: relayT!, relayU: relayU! };
     trusting = startRelayProcess(ports.relayT, ['--trusted-proxy', '127.0.0.1'], join(dataRoot, 't'));
     untrusting = startRelayProcess(ports.relayU, ['--public-url', `wss://127.0.0.1:${ports.untrusted}`], join(dataRoot, 'u'));
