@@ -91,6 +91,12 @@ export class WarmSockets {
     return this.hosts.get(keyOf(origin))?.ready.length ?? 0;
   }
 
+  /** Sockets ready or still connecting now for `origin`. */
+  pendingCount(origin: WarmOrigin): number {
+    const pool = this.hosts.get(keyOf(origin));
+    return pool ? pool.ready.length + pool.opening.size : 0;
+  }
+
   /**
    * A connected socket to `origin` when one is ready (the caller owns it from now on), else
    * undefined; either way the origin counts as in use and its pool is refilled in the background.
