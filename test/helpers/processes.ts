@@ -18,6 +18,8 @@ export interface RunningProcess {
 }
 
 const running = new Set<RunningProcess>();
+/** How long a process's output may trail its exit. */
+const OUTPUT_AFTER_EXIT_MS = 2000;
 
 /** Starts `node dist/src/cli/main.js ...args`; every process is tracked and killed by stopAll(). */
 export function spawnHybridge(args: string[], options: SpawnOptions = {}): RunningProcess {
@@ -36,8 +38,16 @@ export function spawnProcess(command: string, args: string[], options: SpawnOpti
   child.stderr?.on('data', onData);
   const exited = new Promise<number | string>((resolve) => {
     child.once('exit', (code, signal) => {
-      for (const w of waiters.splice(0)) w();
-      resolve(code ?? signal ?? -1);
+      // 'exit' can come before the last of the output (seen: a usage error's one line missing when
+      // fifty bridges ran at once); 'close' comes after it, unless a child of the process still
+      // holds the pipes, hence the bound.
+      const finish = () => {
+        clearTimeout(bound);
+        for (const w of waiters.splice(0)) w();
+        resolve(code ?? signal ?? -1);
+      };
+      const bound = setTimeout(finish, OUTPUT_AFTER_EXIT_MS);
+      child.once('close', finish);
     });
   });
   let exitedFlag = false;
