@@ -1,5 +1,5 @@
 import { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycle.js';
-import type { ProtocolHandler } from '../forwarding/listener-end.js';
+import type { ProtocolHandlerFactory } from '../forwarding/listener-end.js';
 import { ListenError } from '../forwarding/local-listen.js';
 import type { ProxyPolicy } from '../proxy/proxy-policy.js';
 import type { Logger } from '../util/logger.js';
@@ -21,10 +21,11 @@ export interface BridgeHostOptions {
   proxy?: ProxyPolicy;
   /** --preconnect: sockets kept connected per relay host (client library default when not given). */
   preconnect?: number;
-  /** --allow rules for aztunnel envelopes on -T relays (default: none, envelopes are refused). */
-  allow?: readonly string[];
-  /** Overrides the aztunnel handler (tests). */
-  aztunnel?: ProtocolHandler;
+  /**
+   * Serves aztunnel-style senders on -T relays (the CLI builds it from --allow with the tunnel's
+   * handler); without it their envelopes are refused with a line that names --allow.
+   */
+  serveAztunnel?: ProtocolHandlerFactory;
   udpIdleMs?: number;
   /** Where the bridge's connections are tracked (one is made when not given). */
   lifecycle?: ConnectionLifecycle;

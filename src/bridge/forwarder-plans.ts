@@ -1,6 +1,6 @@
 import type { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycle.js';
 import type { BridgeHostOptions } from './bridge-host.js';
-import { aztunnelOnBridge } from './aztunnel-on-bridge.js';
+import { refuseAztunnelSenders } from './aztunnel-refused.js';
 import { forwardConnection, poolDefaults, type BridgeConfig, type RemoteBinding, type RemoteForward } from './config/index.js';
 import { LocalForwarder } from './local/local-forwarder.js';
 import type { OutboundOptions } from './outbound-address.js';
@@ -60,7 +60,7 @@ export function planForwarders(config: BridgeConfig, ctx: PlanContext): Forwarde
           bindings: group.bindings,
           keepAliveIntervalMs: config.keepAliveInterval * 1000,
           outbound,
-          aztunnel: ctx.aztunnel ?? aztunnelOnBridge(ctx.allow ?? [], { connectTimeoutMs: targetTimeoutMs }),
+          aztunnel: ctx.serveAztunnel?.({ connectTimeoutMs: targetTimeoutMs }) ?? refuseAztunnelSenders,
           log: ctx.log,
           lifecycle: ctx.lifecycle,
           onControlChannel: ctx.onControlChannel,

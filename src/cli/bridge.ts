@@ -7,6 +7,7 @@ import { claimHostNames, parseHostPins, type ClaimedHostNames } from '../bridge/
 import { DEFAULT_HOSTS_FILE, HostsError } from '../bridge/hosts/hosts-store.js';
 import { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycle.js';
 import { Allowlist, AllowlistError } from '../tunnel/allowlist.js';
+import { aztunnelOnBridge } from '../tunnel/aztunnel-on-bridge.js';
 import { createLogger, type LogFormat, type Logger } from '../util/logger.js';
 import { collect, onReloadSignal, onShutdownSignal, parseDurationOption, PRECONNECT_HELP, preconnectFlag, readPemFile } from './common-options.js';
 import { reloadBridge } from './bridge-reload.js';
@@ -146,7 +147,7 @@ async function runBridge(flags: BridgeFlags): Promise<void> {
     tls,
     proxy,
     preconnect,
-    allow: flags.allow ?? [],
+    serveAztunnel: flags.allow?.length ? aztunnelOnBridge(flags.allow) : undefined,
     tokenInQuery: flags.tokenInQuery === true,
     lifecycle,
     onControlChannel: (hyco, online) => metrics?.controlChannel(hyco, online),

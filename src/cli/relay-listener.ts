@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { bridgeTargetsHandler } from '../bridge/remote/bridge-targets.js';
 import { ArcPortsError, createArcListenerEnd, parseArcPorts, type ArcListenerEnd, type ArcPortList } from '../arc/serve-arc.js';
 import { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycle.js';
 import { newTunnelId } from '../protocol/aztunnel-envelope.js';
@@ -83,7 +84,7 @@ async function runRelayListener(hyco: string | undefined, flags: ListenerFlags):
   const hycoName = connection.entityPath ?? '';
   const listenerId = newTunnelId();
   const slots = new ConnectionSlots(maxConnections);
-  const context: HandlerContext = { hyco: hycoName, connectTimeoutMs, tcpKeepAliveMs, slots, listenerId, log };
+  const context: HandlerContext = { hyco: hycoName, connectTimeoutMs, tcpKeepAliveMs, slots, listenerId, log, bridgeTargets: bridgeTargetsHandler };
   const settings = () => mergeListenerSettings(flagSettings(flags), flags.config ? readListenerFile(flags.config) : {});
   // Every flag is checked before the first log line, so that a bad one ends in a single line.
   let handlers: ListenerHandlers;

@@ -11,6 +11,15 @@ import type { TrackedConnection } from './lifecycle/tracked-connection.js';
  */
 export type ProtocolHandler = (stream: HybridConnectionStream, first: RelayedMessage, connection: TrackedConnection) => Promise<void>;
 
+/** The target pools a handler serves, by port name, with their members (read live: health changes). */
+export type TargetPools = Iterable<{ port: string; members: readonly { label: string; up: boolean }[] }>;
+
+/** A handler that may own target pools: health checks to start and stop, members for the metrics. */
+export type PooledHandler = ProtocolHandler & { start?(): void; close?(): void; pools?(): TargetPools };
+
+/** Builds a handler with the target dial timeout of the configuration it serves (which a reload may change). */
+export type ProtocolHandlerFactory = (options: { connectTimeoutMs: number }) => ProtocolHandler;
+
 export interface ListenerEndHandlers {
   /** azbridge senders open with a binary preamble (`01 00 mode len name`). */
   azbridge: ProtocolHandler;

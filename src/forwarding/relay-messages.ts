@@ -1,6 +1,7 @@
 /**
- * Sending the envelope and its response: one text message each, before any byte of the tunnel.
- * A peer can vanish at any moment, so every send is bounded by the stream closing and by a timeout.
+ * The messages a connection's ends exchange before its bytes (an aztunnel envelope and its response,
+ * a refusal): one message each. A peer can vanish at any moment, so every send is bounded by the
+ * stream closing and by a timeout.
  */
 import type { HybridConnectionStream } from '../client/hybrid-connection-stream.js';
 

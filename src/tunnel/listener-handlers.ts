@@ -5,20 +5,19 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { BridgeConfigError, checkBalanceMode, parseHealthCheckSpec, parseRemoteForwardOption, type PoolSettings, type RemoteBinding } from '../bridge/config/index.js';
-import { ValueError } from '../bridge/config/config-error.js';
-import { MAX_CONFIG_FILE_BYTES } from '../bridge/config/limits.js';
-import { createAzbridgeHandler, rejectAzbridgeConnection, type AzbridgeHandler } from '../bridge/remote/serve-azbridge.js';
-import type { ProtocolHandler } from '../forwarding/listener-end.js';
+import type { PooledHandler, ProtocolHandler } from '../forwarding/listener-end.js';
+import { rejectAzbridgeConnection } from '../forwarding/peer-refusals.js';
+import { SettingsError } from '../forwarding/settings-error.js';
+import { MAX_CONFIG_FILE_BYTES } from '../util/config-file-limit.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { Allowlist, AllowlistError } from './allowlist.js';
 import type { ConnectionSlots } from './connection-slots.js';
 import { createAztunnelHandler } from './serve-aztunnel.js';
 import { systemLookup } from './target-access.js';
 
-export class ListenerSettingsError extends Error {
-  constructor(readonly problems: string[]) {
-    super(problems.join('; '));
+export class ListenerSettingsError extends SettingsError {
+  constructor(problems: string[]) {
+    super(problems);
     this.name = 'ListenerSettingsError';
   }
 }
@@ -33,7 +32,13 @@ export interface ListenerSettings {
 }
 
 /** The azbridge side: the --bridge-target handler with its pools, or the one that refuses azbridge senders. */
-export type AzbridgeEnd = ProtocolHandler & { start?(): void; close?(): void; pools?: AzbridgeHandler['pools'] };
+export type AzbridgeEnd = PooledHandler;
+
+/**
+ * Builds the --bridge-target handler (the bridge's -R grammar and azbridge handler, which the CLI
+ * passes in): undefined when there are no bridge targets; throws SettingsError naming every problem.
+ */
+export type BridgeTargetsBuilder = (settings: ListenerSettings, ctx: { hyco: string; connectTimeoutMs: number; log: Logger }) => PooledHandler | undefined;
 
 export interface ListenerHandlers {
   allowlist: Allowlist;
@@ -48,6 +53,8 @@ export interface HandlerContext {
   slots: ConnectionSlots;
   listenerId: string;
   log?: Logger;
+  /** Serves --bridge-target ports; without it, bridge targets are a settings problem. */
+  bridgeTargets?: BridgeTargetsBuilder;
 }
 
 const FILE_KEYS = new Set(['allow', 'allowResolve', 'bridgeTargets', 'balance', 'healthCheck']);
@@ -114,49 +121,20 @@ export function buildListenerHandlers(settings: ListenerSettings, ctx: HandlerCo
   return { allowlist, aztunnel, azbridge };
 }
 
-/** --balance and --health-check: the target-pool defaults of the --bridge-target ports. */
-function poolSettings(settings: ListenerSettings): PoolSettings {
-  const pools: PoolSettings = {};
-  const problems: string[] = [];
-  try {
-    if (settings.balance !== undefined) pools.balance = checkBalanceMode(settings.balance);
-  } catch (err) {
-    problems.push(`--balance: ${(err as Error).message}`);
-  }
-  try {
-    if (settings.healthCheck !== undefined) pools.healthCheck = parseHealthCheckSpec(settings.healthCheck);
-  } catch (err) {
-    problems.push(`--health-check "${settings.healthCheck}": ${(err as Error).message}`);
-  }
-  if (problems.length > 0) throw new ListenerSettingsError(problems);
-  return pools;
-}
-
-/** azbridge-style senders: served by --bridge-target bindings (ports with several targets are pools), or refused with the reason. */
+/** azbridge-style senders: served by the --bridge-target ports (ports with several targets are pools), or refused with the reason. */
 function azbridgeEnd(settings: ListenerSettings, ctx: HandlerContext): AzbridgeEnd {
-  const pools = poolSettings(settings);
-  if (settings.bridgeTargets.length === 0) {
-    const reason = `relay-listener on "${ctx.hyco}" serves aztunnel-style tunnels only; start it with --bridge-target to serve azbridge ports`;
-    return async (stream, first, connection) => {
-      connection.end({ end: 'refused', reason: 'azbridge-style sender refused: no --bridge-target configured' });
-      await rejectAzbridgeConnection(stream, first, reason);
-    };
-  }
-  const bindings: RemoteBinding[] = [];
-  const problems: string[] = [];
-  for (const expression of settings.bridgeTargets) {
-    try {
-      bindings.push(...parseRemoteForwardOption(`${ctx.hyco}:${expression}`).bindings);
-    } catch (err) {
-      if (!(err instanceof BridgeConfigError)) throw err;
-      problems.push(`--bridge-target ${expression}: ${err.message}`);
-    }
-  }
-  if (problems.length > 0) throw new ListenerSettingsError(problems);
+  let served: PooledHandler | undefined;
   try {
-    return createAzbridgeHandler(bindings, { relayName: ctx.hyco, log: ctx.log ?? silentLogger(), connectTimeoutMs: ctx.connectTimeoutMs, poolDefaults: pools });
+    served = ctx.bridgeTargets?.(settings, { hyco: ctx.hyco, connectTimeoutMs: ctx.connectTimeoutMs, log: ctx.log ?? silentLogger() });
   } catch (err) {
-    if (err instanceof ValueError) throw new ListenerSettingsError([`--bridge-target: ${err.message}`]);
+    if (err instanceof SettingsError) throw new ListenerSettingsError(err.problems);
     throw err;
   }
+  if (served) return served;
+  if (settings.bridgeTargets.length > 0) throw new ListenerSettingsError(['--bridge-target: this listener end serves no azbridge ports']);
+  const reason = `relay-listener on "${ctx.hyco}" serves aztunnel-style tunnels only; start it with --bridge-target to serve azbridge ports`;
+  return async (stream, first, connection) => {
+    connection.end({ end: 'refused', reason: 'azbridge-style sender refused: no --bridge-target configured' });
+    await rejectAzbridgeConnection(stream, first, reason);
+  };
 }

@@ -8,7 +8,6 @@
  * addresses; half-close is carried end to end with senders that say they carry it (`half_close`),
  * and an aztunnel sender's end without a Close frame is a clean end, not an abrupt one.
  */
-import type { HybridConnectionStream, RelayedMessage } from '../client/hybrid-connection-stream.js';
 import { DialError } from '../forwarding/dial.js';
 import type { ProtocolHandler } from '../forwarding/listener-end.js';
 import { pumpTracked } from '../forwarding/pump-tracked.js';
@@ -19,13 +18,13 @@ import {
   parseConnectEnvelope,
   Rejection,
   rejectedResponse,
-  type ConnectResponse,
 } from '../protocol/aztunnel-envelope.js';
 import { CloseCode } from '../protocol/websocket-frame.js';
 import type { Allowlist } from './allowlist.js';
 import { AZTUNNEL_MAX_MESSAGE_BYTES } from '../protocol/aztunnel-envelope.js';
 import { ConnectionSlots } from './connection-slots.js';
-import { closeQuietly, sendRelayMessage } from './stream-messages.js';
+import { answerAndClose } from '../forwarding/peer-refusals.js';
+import { sendRelayMessage } from '../forwarding/relay-messages.js';
 import { authorizeTarget, dialFirstReachable, systemLookup, type Lookup } from './target-access.js';
 
 export interface AztunnelHandlerOptions {
@@ -114,22 +113,4 @@ export function createAztunnelHandler(options: AztunnelHandlerOptions): Protocol
       slots.release(stream);
     }
   };
-}
-
-/**
- * Refuses a tunnel request on a listener that does not serve tunnels (e.g. `bridge -T` when a
- * relay-sender connects): answers the envelope with `{"ok":false,"error":reason}` and closes.
- */
-export async function rejectAztunnelConnection(stream: HybridConnectionStream, _first: RelayedMessage, reason: string): Promise<void> {
-  stream.on('error', () => undefined);
-  await answerAndClose(stream, { ok: false, error: reason });
-}
-
-async function answerAndClose(stream: HybridConnectionStream, response: ConnectResponse): Promise<void> {
-  try {
-    await sendRelayMessage(stream, encodeConnectResponse(response));
-  } catch {
-    // The sender is gone; nothing left to tell it.
-  }
-  closeQuietly(stream);
 }

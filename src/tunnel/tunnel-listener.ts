@@ -19,7 +19,7 @@ import { encodePreambleReply } from '../protocol/azbridge-preamble.js';
 import { formatEndpoint } from '../protocol/relay-endpoint.js';
 import type { Logger } from '../util/logger.js';
 import type { ConnectionSlots } from './connection-slots.js';
-import { closeQuietly, sendRelayMessage } from './stream-messages.js';
+import { closeQuietly, sendRelayMessage } from '../forwarding/relay-messages.js';
 
 export interface TunnelListenerOptions {
   connection: HybridConnectionOptions;

@@ -16,7 +16,7 @@ import { describePreambleReply, PreambleReplyDecoder } from '../protocol/azbridg
 import { encodeConnectEnvelope, EnvelopeError, newTunnelId, parseConnectResponse, type ConnectResponse } from '../protocol/aztunnel-envelope.js';
 import type { Logger } from '../util/logger.js';
 import { AZTUNNEL_MAX_MESSAGE_BYTES } from '../protocol/aztunnel-envelope.js';
-import { closeQuietly, sendRelayMessage } from './stream-messages.js';
+import { closeQuietly, sendRelayMessage } from '../forwarding/relay-messages.js';
 import { describeTunnelFailure, failureFromResponse, type TunnelFailure } from './tunnel-failures.js';
 
 export const SENDER_RETRY_BUDGET_MS = RELAY_WAIT_BUDGET_MS;

@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { connect } from 'node:net';
 import { HybridConnectionListener, type HybridConnectionStream } from '../../src/client/index.js';
 import { encodePreambleReply, PreambleDecoder, PreambleMode } from '../../src/protocol/azbridge-preamble.js';
-import { readDecoded } from '../../src/bridge/read-messages.js';
+import { readDecoded } from '../../src/forwarding/read-decoded.js';
 import { endBridgeSuite, expectClosed, startBridge, track } from '../bridge/bridge-kit.js';
 import { startTaggedEcho, trickleExchange, type ClientResult, type TaggedTarget } from '../bridge/pools/pool-kit.js';
 import { freePort, waitFor } from '../helpers/async.js';

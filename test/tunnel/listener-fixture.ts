@@ -2,7 +2,7 @@
  * An in-process relay-listener (TunnelListener + the aztunnel handler) on a test relay, and a raw
  * sender that speaks the envelope by hand, as an aztunnel sender does.
  */
-import { rejectAzbridgeConnection } from '../../src/bridge/remote/serve-azbridge.js';
+import { rejectAzbridgeConnection } from '../../src/forwarding/peer-refusals.js';
 import { HybridConnectionClient, type HybridConnectionStream } from '../../src/client/index.js';
 import type { ProtocolHandler } from '../../src/forwarding/listener-end.js';
 import { Allowlist } from '../../src/tunnel/allowlist.js';

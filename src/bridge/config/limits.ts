@@ -4,8 +4,7 @@
  * generated file), refused with one line before the bridge builds anything.
  */
 
-/** A configuration file's size, checked before it is parsed (10,000 bindings take well under 2 MiB). */
-export const MAX_CONFIG_FILE_BYTES = 4 * 1024 * 1024;
+export { MAX_CONFIG_FILE_BYTES } from '../../util/config-file-limit.js';
 
 /** Forwarder bindings (-L, -T, -R, -H, LocalForward, RemoteForward) in all layers together. */
 export const MAX_FORWARD_BINDINGS = 10_000;

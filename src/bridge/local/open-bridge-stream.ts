@@ -10,7 +10,7 @@ import {
 } from '../../protocol/azbridge-preamble.js';
 import type { EarlyBytes } from '../../forwarding/early-bytes.js';
 import type { ConnectionEnd } from '../../forwarding/lifecycle/connection-fields.js';
-import { readDecoded } from '../read-messages.js';
+import { readDecoded } from '../../forwarding/read-decoded.js';
 import { listenerIdInReason, withoutListenerId } from '../../protocol/port-announcement.js';
 import type { ConnectRoute, SenderConnector } from './sender-connector.js';
 

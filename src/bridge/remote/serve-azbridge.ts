@@ -1,13 +1,13 @@
 import type { HybridConnectionStream, RelayedMessage } from '../../client/index.js';
-import type { ProtocolHandler } from '../../forwarding/listener-end.js';
+import type { ProtocolHandler, TargetPools } from '../../forwarding/listener-end.js';
 import { encodePreambleReply, PreambleDecoder, PreambleMode, type Preamble } from '../../protocol/azbridge-preamble.js';
 import { withListenerId } from '../../protocol/port-announcement.js';
 import type { Logger } from '../../util/logger.js';
 import type { PoolSettings, RemoteBinding } from '../config/index.js';
 import type { TrackedConnection } from '../../forwarding/lifecycle/tracked-connection.js';
 import type { OutboundOptions } from '../outbound-address.js';
-import { readDecoded } from '../read-messages.js';
-import { refuseStream } from '../refuse.js';
+import { readDecoded } from '../../forwarding/read-decoded.js';
+import { refuseStream } from '../../forwarding/refuse-stream.js';
 import { PortTable } from './port-table.js';
 import { serveDatagramTarget } from './serve-datagram.js';
 import { serveStreamTarget } from './serve-stream.js';
@@ -38,7 +38,7 @@ export interface AzbridgeHandler extends ProtocolHandler {
   /** Stops them; connections already served are not touched. */
   close(): void;
   /** The target pools by port name, with their members (read live: health changes). */
-  pools(): Iterable<{ port: string; members: readonly { label: string; up: boolean }[] }>;
+  pools(): TargetPools;
 }
 
 const DEFAULT_PREAMBLE_TIMEOUT_MS = 30_000;
@@ -107,25 +107,4 @@ async function readPreamble(stream: HybridConnectionStream, first: RelayedMessag
     return undefined;
   }
   return outcome.value.preamble;
-}
-
-/**
- * Refuses an azbridge sender on a listener that serves no azbridge ports (`hybridge relay-listener`
- * mounts this): reads its preamble, answers `00 00 FE` with `reason`, and closes. An azbridge local
- * side sees a refusal; a hybridge local side logs the reason.
- */
-export async function rejectAzbridgeConnection(stream: HybridConnectionStream, first: RelayedMessage, reason: string): Promise<void> {
-  stream.on('error', () => undefined);
-  const decoder = new PreambleDecoder();
-  try {
-    const outcome = await readDecoded(stream, (chunk) => decoder.push(chunk), 10_000, first.data);
-    if (outcome.status === 'ended') return await refuseStream(stream, undefined, 1000);
-    if (outcome.status === 'complete' && !outcome.value.ok && outcome.value.problem === 'unsupported-version') {
-      return await refuseStream(stream, encodePreambleReply({ kind: 'unsupported-version' }));
-    }
-  } catch {
-    stream.destroy();
-    return;
-  }
-  await refuseStream(stream, encodePreambleReply({ kind: 'unknown-port-name', reason }));
 }

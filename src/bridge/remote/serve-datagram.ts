@@ -4,7 +4,7 @@ import { encodePreambleReply, PreambleMode } from '../../protocol/azbridge-pream
 import type { UdpRemoteBinding } from '../config/index.js';
 import type { TrackedConnection } from '../../forwarding/lifecycle/tracked-connection.js';
 import { DatagramChannel } from '../datagram-channel.js';
-import { refuseStream } from '../refuse.js';
+import { refuseStream } from '../../forwarding/refuse-stream.js';
 import type { AzbridgeHandlerOptions } from './serve-azbridge.js';
 import type { TargetPool } from './target-pool.js';
 import { openUdpTarget } from './udp-target.js';

@@ -2,7 +2,7 @@ import type { HybridConnectionStream } from '../../client/index.js';
 import type { TrackedConnection } from '../../forwarding/lifecycle/tracked-connection.js';
 import { pumpTracked } from '../../forwarding/pump-tracked.js';
 import { encodePreambleReply, PreambleMode } from '../../protocol/azbridge-preamble.js';
-import { refuseStream } from '../refuse.js';
+import { refuseStream } from '../../forwarding/refuse-stream.js';
 import type { StreamBinding } from './port-table.js';
 import type { AzbridgeHandlerOptions } from './serve-azbridge.js';
 import { dialStreamTarget } from './stream-target.js';
