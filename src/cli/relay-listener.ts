@@ -2,11 +2,11 @@ import type { Command } from 'commander';
 import { bridgeTargetsHandler } from '../bridge/remote/bridge-targets.js';
 import { ArcPortsError, createArcListenerEnd, parseArcPorts, type ArcListenerEnd, type ArcPortList } from '../arc/serve-arc.js';
 import { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycle.js';
+import { SettingsError } from '../forwarding/settings-error.js';
 import { newTunnelId } from '../protocol/aztunnel-envelope.js';
 import { ConnectionSlots } from '../tunnel/connection-slots.js';
 import {
   buildListenerHandlers,
-  ListenerSettingsError,
   mergeListenerSettings,
   readListenerFile,
   type HandlerContext,
@@ -91,7 +91,7 @@ async function runRelayListener(hyco: string | undefined, flags: ListenerFlags):
   try {
     handlers = buildListenerHandlers(settings(), context);
   } catch (err) {
-    if (err instanceof ListenerSettingsError) fail(err.problems.join('\nhybridge: '));
+    if (err instanceof SettingsError) fail(err.problems.join('\nhybridge: '));
     throw err;
   }
   const arcPorts = arcPortsFrom(flags);
@@ -136,7 +136,7 @@ async function runRelayListener(hyco: string | undefined, flags: ListenerFlags):
     try {
       next = buildListenerHandlers(settings(), context);
     } catch (err) {
-      if (!(err instanceof ListenerSettingsError)) throw err;
+      if (!(err instanceof SettingsError)) throw err;
       return void log.error({ reason: err.message }, 'SIGHUP: new configuration refused; the running one carries on');
     }
     const previous = handlers;

@@ -1,7 +1,7 @@
 /**
  * What a `relay-listener` serves, from its flags and its `--config` file: the allowlist for aztunnel
  * envelopes and the --bridge-target bindings (with their pools) for azbridge preambles. Built again
- * on SIGHUP from the file; a problem is a ListenerSettingsError with one line per problem.
+ * on SIGHUP from the file; a problem is a SettingsError with one line per problem.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
@@ -15,13 +15,6 @@ import type { ConnectionSlots } from './connection-slots.js';
 import { createAztunnelHandler } from './serve-aztunnel.js';
 import { systemLookup } from './target-access.js';
 
-export class ListenerSettingsError extends SettingsError {
-  constructor(problems: string[]) {
-    super(problems);
-    this.name = 'ListenerSettingsError';
-  }
-}
-
 /** The reloadable settings, as flags and as `--config` file keys. */
 export interface ListenerSettings {
   allow: string[];
@@ -30,9 +23,6 @@ export interface ListenerSettings {
   balance?: string;
   healthCheck?: string;
 }
-
-/** The azbridge side: the --bridge-target handler with its pools, or the one that refuses azbridge senders. */
-export type AzbridgeEnd = PooledHandler;
 
 /**
  * Builds the --bridge-target handler (the bridge's -R grammar and azbridge handler, which the CLI
@@ -43,7 +33,8 @@ export type BridgeTargetsBuilder = (settings: ListenerSettings, ctx: { hyco: str
 export interface ListenerHandlers {
   allowlist: Allowlist;
   aztunnel: ProtocolHandler;
-  azbridge: AzbridgeEnd;
+  /** The azbridge side: the --bridge-target handler with its pools, or the one that refuses azbridge senders. */
+  azbridge: PooledHandler;
 }
 
 export interface HandlerContext {
@@ -66,19 +57,19 @@ const FILE_KEYS = new Set(['allow', 'allowResolve', 'bridgeTargets', 'balance', 
 export function readListenerFile(path: string): Partial<ListenerSettings> {
   let text: string;
   try {
-    if (statSync(path).size > MAX_CONFIG_FILE_BYTES) throw new ListenerSettingsError([`${path} is larger than ${MAX_CONFIG_FILE_BYTES} bytes`]);
+    if (statSync(path).size > MAX_CONFIG_FILE_BYTES) throw new SettingsError([`${path} is larger than ${MAX_CONFIG_FILE_BYTES} bytes`]);
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    if (err instanceof ListenerSettingsError) throw err;
-    throw new ListenerSettingsError([`--config: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`]);
+    if (err instanceof SettingsError) throw err;
+    throw new SettingsError([`--config: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`]);
   }
   let doc: unknown;
   try {
     doc = parseYaml(text) ?? {};
   } catch (err) {
-    throw new ListenerSettingsError([`${path}: not valid YAML or JSON (${(err as Error).message.split('\n')[0]})`]);
+    throw new SettingsError([`${path}: not valid YAML or JSON (${(err as Error).message.split('\n')[0]})`]);
   }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new ListenerSettingsError([`${path}: must be a mapping of allow, allowResolve, bridgeTargets, balance, healthCheck`]);
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new SettingsError([`${path}: must be a mapping of allow, allowResolve, bridgeTargets, balance, healthCheck`]);
   const problems: string[] = [];
   const out: Partial<ListenerSettings> = {};
   for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
@@ -92,7 +83,7 @@ export function readListenerFile(path: string): Partial<ListenerSettings> {
     } else if (typeof value !== 'string') problems.push(`${path}: ${key} must be a string`);
     else out[key as 'balance' | 'healthCheck'] = value;
   }
-  if (problems.length > 0) throw new ListenerSettingsError(problems);
+  if (problems.length > 0) throw new SettingsError(problems);
   return out;
 }
 
@@ -107,13 +98,13 @@ export function mergeListenerSettings(flags: ListenerSettings, file: Partial<Lis
   };
 }
 
-/** The handlers for `settings`; throws ListenerSettingsError naming every problem. */
+/** The handlers for `settings`; throws SettingsError naming every problem. */
 export function buildListenerHandlers(settings: ListenerSettings, ctx: HandlerContext): ListenerHandlers {
   let allowlist: Allowlist;
   try {
     allowlist = Allowlist.parse(settings.allow, settings.allowResolve ? { resolveEntries: { resolve: systemLookup } } : {});
   } catch (err) {
-    if (err instanceof AllowlistError) throw new ListenerSettingsError([...err.problems]);
+    if (err instanceof AllowlistError) throw new SettingsError([...err.problems]);
     throw err;
   }
   const azbridge = azbridgeEnd(settings, ctx);
@@ -122,16 +113,10 @@ export function buildListenerHandlers(settings: ListenerSettings, ctx: HandlerCo
 }
 
 /** azbridge-style senders: served by the --bridge-target ports (ports with several targets are pools), or refused with the reason. */
-function azbridgeEnd(settings: ListenerSettings, ctx: HandlerContext): AzbridgeEnd {
-  let served: PooledHandler | undefined;
-  try {
-    served = ctx.bridgeTargets?.(settings, { hyco: ctx.hyco, connectTimeoutMs: ctx.connectTimeoutMs, log: ctx.log ?? silentLogger() });
-  } catch (err) {
-    if (err instanceof SettingsError) throw new ListenerSettingsError(err.problems);
-    throw err;
-  }
+function azbridgeEnd(settings: ListenerSettings, ctx: HandlerContext): PooledHandler {
+  const served = ctx.bridgeTargets?.(settings, { hyco: ctx.hyco, connectTimeoutMs: ctx.connectTimeoutMs, log: ctx.log ?? silentLogger() });
   if (served) return served;
-  if (settings.bridgeTargets.length > 0) throw new ListenerSettingsError(['--bridge-target: this listener end serves no azbridge ports']);
+  if (settings.bridgeTargets.length > 0) throw new SettingsError(['--bridge-target: this listener end serves no azbridge ports']);
   const reason = `relay-listener on "${ctx.hyco}" serves aztunnel-style tunnels only; start it with --bridge-target to serve azbridge ports`;
   return async (stream, first, connection) => {
     connection.end({ end: 'refused', reason: 'azbridge-style sender refused: no --bridge-target configured' });

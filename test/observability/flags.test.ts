@@ -6,7 +6,8 @@ import { after, describe, test } from 'node:test';
 import { BoundedLabel, OVERFLOW_LABEL } from '../../src/observability/metrics/bounded-label.js';
 import { MetricsAddressError, parseMetricsAddress } from '../../src/observability/metrics/metrics-server.js';
 import { claimedRule, describeOperation } from '../../src/relay/management-operation.js';
-import { ListenerSettingsError, mergeListenerSettings, readListenerFile } from '../../src/tunnel/listener-handlers.js';
+import { SettingsError } from '../../src/forwarding/settings-error.js';
+import { mergeListenerSettings, readListenerFile } from '../../src/tunnel/listener-handlers.js';
 import { cleanEnv, oneLine, runCli } from '../relay/management-cli-kit.js';
 
 describe('operations flags and helpers', () => {
@@ -42,7 +43,7 @@ describe('operations flags and helpers', () => {
     const merged = mergeListenerSettings({ allow: ['127.0.0.1:80'], allowResolve: false, bridgeTargets: [], balance: 'round-robin' }, readListenerFile(file));
     assert.deepEqual(merged, { allow: ['127.0.0.1:80', '10.0.0.1:22'], allowResolve: false, bridgeTargets: [], balance: 'least-connections', healthCheck: undefined });
     writeFileSync(file, 'allow: 22\nbogus: 1\n');
-    assert.throws(() => readListenerFile(file), (err: Error) => err instanceof ListenerSettingsError && /allow must be a list/.test(err.message) && /unknown key "bogus"/.test(err.message));
+    assert.throws(() => readListenerFile(file), (err: Error) => err instanceof SettingsError && /allow must be a list/.test(err.message) && /unknown key "bogus"/.test(err.message));
     assert.throws(() => readListenerFile(join(dir, 'missing.yml')), /cannot read/);
   });
 
