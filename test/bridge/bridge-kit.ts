@@ -6,14 +6,13 @@
 import assert from 'node:assert/strict';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { withTimeout } from '../helpers/async.js';
 import { Digest, sha256 } from '../helpers/data.js';
 import { spawnHybridge, stopAll, type RunningProcess } from '../helpers/processes.js';
 import type { TestRelay } from '../helpers/relay.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 const resources = new Set<() => Promise<void>>();
 
@@ -49,7 +48,7 @@ export async function endBridgeSuite(relay: TestRelay | undefined, ...dirs: stri
 }
 
 /** An empty HOME, so no user configuration file of the machine running the tests is read. */
-const home = mkdtempSync(join(tmpdir(), 'hybridge-bridge-home-'));
+const home = scratchDir('hybridge-bridge-home-');
 
 export function bridgeEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: home, ...extra };

@@ -6,15 +6,15 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { delay, withTimeout } from '../helpers/async.js';
 import { Digest, patternBytes } from '../helpers/data.js';
 import type { TestRelay } from '../helpers/relay.js';
 import { track } from './bridge-kit.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 /** What the target saw of one request, by its X-Test-Id. */
 export interface TargetRecord {
@@ -86,7 +86,7 @@ export async function startHttpServer(handler: RequestListener): Promise<{ port:
  */
 export function trustRelay(relay: TestRelay): { env: Record<string, string>; caFile: string } {
   if (!relay.ca) return { env: {}, caFile: '' };
-  const caFile = join(mkdtempSync(join(tmpdir(), 'hybridge-relay-ca-')), 'ca.pem');
+  const caFile = join(scratchDir('hybridge-relay-ca-'), 'ca.pem');
   writeFileSync(caFile, relay.ca);
   return { env: { NODE_EXTRA_CA_CERTS: caFile }, caFile };
 }

@@ -8,17 +8,17 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type RequestListener } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { endBridgeSuite, expectUsageErrors, startBridge } from '../bridge/bridge-kit.js';
 import { startHttpServer, trustRelay } from '../bridge/http-scripted-target.js';
 import { waitFor, withTimeout } from '../helpers/async.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 interface HandshakeTarget {
   port: number;
@@ -117,7 +117,7 @@ for (const tls of [false, true]) {
     before(async () => {
       relay = await startRelay({ tls, hybridConnections: ['af-yaml', 'af-off', 'af-cli'] });
       target = await startHandshakeTarget();
-      const dir = mkdtempSync(join(tmpdir(), 'hybridge-affinity-'));
+      const dir = scratchDir('hybridge-affinity-');
       const { env } = trustRelay(relay);
       const config = join(dir, 'affinity.yml');
       writeFileSync(config, ['RemoteForward:', '  - RelayName: af-yaml', '    ConnectionAffinity: true', '    Bindings:', `      - { Http: true, PortName: http, Host: 127.0.0.1, HostPort: ${target.port} }`, ''].join('\n'));
@@ -156,7 +156,7 @@ for (const tls of [false, true]) {
 
 describe('-H connection affinity: configuration errors', () => {
   test('--http-affinity without -H, and ConnectionAffinity on a TCP binding, are refused with one line and exit 2', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hybridge-affinity-config-'));
+    const dir = scratchDir('hybridge-affinity-config-');
     const tcp = join(dir, 'tcp.yml');
     writeFileSync(tcp, ['RemoteForward:', '  - RelayName: db', '    Host: 127.0.0.1', '    HostPort: 5432', '    ConnectionAffinity: true', ''].join('\n'));
     const cs = 'Endpoint=sb://relay.example/;SharedAccessKeyName=k;SharedAccessKey=a2V5';

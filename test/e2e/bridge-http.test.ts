@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -13,6 +12,7 @@ import { Digest, patternBytes, sha256 } from '../helpers/data.js';
 import type { RunningProcess } from '../helpers/processes.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
 import { generateSelfSignedCertificate } from '../../src/relay/self-signed.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 const MiB = 1024 * 1024;
 
@@ -187,7 +187,7 @@ describe('hybridge bridge -H: HTTP reverse proxy (processes)', () => {
     await once(secure, 'listening');
     const port = (secure.address() as AddressInfo).port;
     track({ close: () => new Promise<void>((r) => (secure.closeAllConnections(), secure.close(() => r()))) });
-    const config = join(mkdtempSync(join(tmpdir(), 'hybridge-bridge-https-')), 'https.yml');
+    const config = join(scratchDir('hybridge-bridge-https-'), 'https.yml');
     writeFileSync(
       config,
       [

@@ -4,14 +4,13 @@
  * at the client site that opens tunnels and probes through them (fixtures/fault-driver.ts).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { Lab, threeSites, type LabNode } from '../../lab/index.js';
 import { HYBRIDGE_BIN, spawnProcess, type RunningProcess } from '../helpers/processes.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 const DRIVER = fileURLToPath(new URL('./fixtures/fault-driver.js', import.meta.url));
 export const RELAY_PORT = 9000;
@@ -57,7 +56,7 @@ export async function startFaultSetup(options: FaultOptions = {}): Promise<Fault
     const [client, relayNode, service] = [lab.node('client'), lab.node('relay'), lab.node('service')];
     const relayUrl = `ws://${relayNode.address}:${RELAY_PORT}`;
     const keyEnv = { AZTUNNEL_KEY_NAME: 'RootManageSharedAccessKey', AZTUNNEL_KEY: KEY };
-    const relay = inNode(relayNode, [HYBRIDGE_BIN, 'server', '--host', relayNode.address, '--port', String(RELAY_PORT), '--hyco', HYCO, '--data', mkdtempSync(join(tmpdir(), 'hyb-faults-')), '--drain-timeout', '1s', ...(options.relayArgs ?? [])], { HYBRIDGE_ROOT_KEY: KEY });
+    const relay = inNode(relayNode, [HYBRIDGE_BIN, 'server', '--host', relayNode.address, '--port', String(RELAY_PORT), '--hyco', HYCO, '--data', scratchDir('hyb-faults-'), '--drain-timeout', '1s', ...(options.relayArgs ?? [])], { HYBRIDGE_ROOT_KEY: KEY });
     started.push(relay);
     await relay.waitForOutput(/Created a new namespace/, 20_000);
     const echo = inNode(service, [DRIVER, 'echo', '127.0.0.1', String(ECHO_PORT)]);
