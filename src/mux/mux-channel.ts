@@ -73,6 +73,8 @@ export class MuxChannel implements StreamChannel {
   private bytesOut = 0;
   /** In the session's round-robin ring. */
   inRing = false;
+  /** The session scheduler's byte balance for this stream (deficit round-robin). */
+  sendBalance = 0;
 
   constructor(
     readonly id: number,

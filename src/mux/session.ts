@@ -417,15 +417,31 @@ export class MuxSession implements ChannelHost, FrameSink {
         if (credit > 0) written += this.write(encodeWindow(channel.id, credit));
       }
       this.grants.clear();
-      // One frame per stream per round: a turn's budget shared by the streams that have data, in
-      // frames as large as the peer takes (16 KiB for a version 1 peer), so a lone stream sends few.
+      // Deficit round-robin: each visit adds a quantum (the turn's budget shared by the streams that
+      // have data, in frames as large as the peer takes) to the stream's balance, and the stream
+      // sends frames while its balance is positive. Fair in bytes, not in frames: a frame never
+      // spans two messages, so a stream whose messages are small (short socket reads) would
+      // otherwise move less per round than one whose messages are large.
       const quantum = Math.max(MAX_FRAME_PAYLOAD, Math.min(this.sendMaxFrame, Math.floor(BYTES_PER_TURN / Math.max(1, this.ring.length))));
-      while (this.ring.length > 0 && written < BYTES_PER_TURN && (direct || !transport.writableNeedDrain) && !this.closed) {
+      const canWrite = () => written < BYTES_PER_TURN && (direct || !transport.writableNeedDrain) && !this.closed;
+      while (this.ring.length > 0 && canWrite()) {
         const channel = this.ring.shift()!;
-        const frame = channel.takeFrame(quantum);
-        if (frame) for (const part of frame) written += this.write(part);
+        // What a visit cut short by the turn's budget kept carries over, up to one more quantum.
+        channel.sendBalance = Math.min(channel.sendBalance + quantum, 2 * quantum);
+        while (channel.sendBalance > 0 && canWrite()) {
+          const before = channel.sentBytes;
+          const frame = channel.takeFrame(quantum);
+          if (!frame) break;
+          for (const part of frame) written += this.write(part);
+          channel.sendBalance -= channel.sentBytes - before;
+          if (!channel.wantsToSend()) break;
+        }
         if (channel.wantsToSend()) this.ring.push(channel);
-        else channel.inRing = false;
+        else {
+          channel.inRing = false;
+          // A stream with nothing to send saves no balance for later, but keeps what it overdrew.
+          channel.sendBalance = Math.min(channel.sendBalance, 0);
+        }
       }
     } finally {
       this.flushing = false;
