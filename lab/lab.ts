@@ -150,7 +150,13 @@ export class Lab {
   destroy(graceMs = 1000): Promise<void> {
     this.destroying ??= (async () => {
       await Promise.all(this.linkList.map((l) => l.close().catch(() => undefined)));
-      await removeNamespaces(this.nodeList.map((n) => n.netns), graceMs);
+      // With the processes the lab started itself: one spawned just before may still be on its way
+      // into its namespace, where `ip netns pids` does not see it yet.
+      await removeNamespaces(
+        this.nodeList.map((n) => n.netns),
+        graceMs,
+        this.nodeList.flatMap((n) => n.spawnedPids),
+      );
       await releaseLab(this.id);
     })();
     return this.destroying;

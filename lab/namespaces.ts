@@ -63,11 +63,11 @@ function alive(pid: number): boolean {
 }
 
 /**
- * Stops every process in `names` (SIGTERM, then SIGKILL after `graceMs`), then deletes the
- * namespaces (their veths, addresses and iptables rules go with them).
+ * Stops every process in `names` and the `also` pids (SIGTERM, then SIGKILL after `graceMs`), then
+ * deletes the namespaces (their veths, addresses and iptables rules go with them).
  */
-export async function removeNamespaces(names: readonly string[], graceMs = 1000): Promise<void> {
-  const pids = (await Promise.all(names.map(pidsIn))).flat();
+export async function removeNamespaces(names: readonly string[], graceMs = 1000, also: readonly number[] = []): Promise<void> {
+  const pids = [...new Set([...(await Promise.all(names.map(pidsIn))).flat(), ...also])];
   for (const pid of pids) signal(pid, 'SIGTERM');
   const deadline = Date.now() + graceMs;
   while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));

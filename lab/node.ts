@@ -16,6 +16,8 @@ export interface TcpSocket {
 
 export class LabNode {
   private unpluggedState = false;
+  /** What spawn() started and has not exited yet (a process still entering the namespace is not in `ip netns pids`). */
+  private readonly children = new Set<ChildProcess>();
 
   constructor(
     readonly name: string,
@@ -44,7 +46,17 @@ export class LabNode {
   /** Starts `file args` inside this node. The process's pid is the program's own (ip execs it). */
   spawn(file: string, args: readonly string[] = [], options: SpawnOptions = {}): ChildProcess {
     const [f, a] = this.wrap(file, args);
-    return spawn(f, a, { stdio: ['pipe', 'pipe', 'pipe'], ...options });
+    const child = spawn(f, a, { stdio: ['pipe', 'pipe', 'pipe'], ...options });
+    if (child.pid !== undefined) {
+      this.children.add(child);
+      child.once('exit', () => this.children.delete(child));
+    }
+    return child;
+  }
+
+  /** The pids of the processes spawn() started that have not exited. */
+  get spawnedPids(): number[] {
+    return [...this.children].map((c) => c.pid!);
   }
 
   /** Runs `file args` inside this node to completion; resolves with stdout, rejects on failure. */
