@@ -423,12 +423,11 @@ export class MuxSession implements ChannelHost, FrameSink {
       // spans two messages, so a stream whose messages are small (short socket reads) would
       // otherwise move less per round than one whose messages are large.
       const quantum = Math.max(MAX_FRAME_PAYLOAD, Math.min(this.sendMaxFrame, Math.floor(BYTES_PER_TURN / Math.max(1, this.ring.length))));
-      const canWrite = () => written < BYTES_PER_TURN && (direct || !transport.writableNeedDrain) && !this.closed;
-      while (this.ring.length > 0 && canWrite()) {
+      while (this.ring.length > 0 && this.mayWrite(written, direct)) {
         const channel = this.ring.shift()!;
         // What a visit cut short by the turn's budget kept carries over, up to one more quantum.
         channel.sendBalance = Math.min(channel.sendBalance + quantum, 2 * quantum);
-        while (channel.sendBalance > 0 && canWrite()) {
+        while (channel.sendBalance > 0 && this.mayWrite(written, direct)) {
           const before = channel.sentBytes;
           const frame = channel.takeFrame(quantum);
           if (!frame) break;
@@ -452,6 +451,11 @@ export class MuxSession implements ChannelHost, FrameSink {
     if (blocked) this.waitingForDrain = true;
     else if (this.ring.length > 0 || this.urgent.length > 0) this.kick();
     this.endIfIdle();
+  }
+
+  /** Whether the turn may write more: budget left, the transport not pushing back, the session open. */
+  private mayWrite(written: number, direct: boolean): boolean {
+    return written < BYTES_PER_TURN && (direct || !this.transport.writableNeedDrain) && !this.closed;
   }
 
   /** Sends the turn's frames as one message; true when the transport asks to wait for its drain. */

@@ -5,7 +5,7 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { closeAll, digestOf, endBridgeSuite, exchange, expectClosed, startBridge, startEchoTarget, type TcpTarget } from '../bridge/bridge-kit.js';
-import { distinctFreePorts, freePort, waitFor, withTimeout } from '../helpers/async.js';
+import { distinctFreePortsBelowEphemeral, freePort, waitFor, withTimeout } from '../helpers/async.js';
 import { Digest, patternBytes } from '../helpers/data.js';
 import { stopAll, type RunningProcess } from '../helpers/processes.js';
 import { startRelay, type TestRelay } from '../helpers/relay.js';
@@ -38,7 +38,7 @@ describe('hybridge bridge: TCP and Unix-socket streams (processes)', () => {
     hasIpv6 = await canListen('::1');
     // All different: two forwarders on one port would make the bridge refuse the whole command line.
     const names = ['tcp', 'unixOut', 'sql', 'v6', 'half', 'mismatch', 'unreach'];
-    const free = await distinctFreePorts(names.length + 1);
+    const free = await distinctFreePortsBelowEphemeral(names.length + 1);
     closedPort = free.pop()!;
     names.forEach((name, i) => (ports[name] = free[i]!));
 

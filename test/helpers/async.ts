@@ -35,7 +35,6 @@ export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs: number,
 
 /** A free TCP port on 127.0.0.1 (bound and released; good enough for tests that bind right after). */
 export { freeTcpPort as freePort } from '../../src/util/free-port.js';
-import { freeTcpPort } from '../../src/util/free-port.js';
 
 /** Starts a TCP server on loopback and returns it with its port; sockets are tracked for cleanup. */
 export async function listenTcp(onConnection: (socket: Socket) => void, host = '127.0.0.1'): Promise<{ server: Server; port: number; close(): Promise<void> }> {
@@ -132,12 +131,4 @@ function isFreeOnLoopback(port: number): Promise<boolean> {
     server.once('error', () => resolve(false));
     server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
-}
-
-/** `count` free ports, all different (freePort alone may hand out the same port twice). */
-export async function distinctFreePorts(count: number): Promise<number[]> {
-  const ports = new Set<number>();
-  for (let tries = 0; ports.size < count && tries < count * 20; tries++) ports.add(await freeTcpPort());
-  if (ports.size < count) throw new Error(`could not find ${count} distinct free ports`);
-  return [...ports];
 }
