@@ -2,14 +2,18 @@
  * Receive-window tuning for a multiplexed session: streams start with the window their SETTINGS
  * announced (256 KiB), which caps a stream at window / round-trip time. The tuner measures what the
  * path carries per round trip, the way HTTP/2 implementations estimate the bandwidth-delay product:
- * while data arrives it keeps one PING out; when its ACK returns, the bytes received meanwhile, per
- * stream that received any, are one round trip's worth. Those bytes were sent under the credit
+ * while data arrives it keeps one PING out; when its ACK returns, the bytes received since (the
+ * frame that set it off included), per stream that received any, are one round trip's worth. Those bytes were sent under the credit
  * granted a round trip earlier, i.e. under the target before the last change (a grown window reaches
  * the sender half a round trip after the grant, and its data the receiver another half later). When
  * they reach two thirds of that window, the window was the limit and the target quadruples, once per
  * round trip (up to MAX_STREAM_WINDOW): doubling, as TCP's slow start does, left a session's first
- * transfer across a 160 ms round trip behind a fresh TCP connection's. Otherwise the path is the
- * limit, and the target stays. A stream whose reader keeps up grows its
+ * transfer across a 160 ms round trip behind a fresh TCP connection's. A window-limited sender moves
+ * its window in one burst per round trip, and a probe's round trip need not line up with the bursts:
+ * across 160 ms one measured 262 KiB of a 256 KiB window and the next 138 KiB. So two back-to-back
+ * round trips under the same window that together reach two thirds of twice that window count as
+ * window-limited too.
+ * Otherwise the path is the limit, and the target stays. A stream whose reader keeps up grows its
  * window to the target with its next grant (extra WINDOW credit; the wire format is unchanged). The
  * grown parts of all the session's windows together stay within WINDOW_GROWTH_BUDGET, shared
  * evenly by the open streams (a grown window shrinks back, by withholding credit, as streams are
@@ -44,6 +48,8 @@ export class WindowTuner {
   private probeSentAt = 0;
   private bytes = 0;
   private readonly streams = new Set<number>();
+  /** The last answered probe's round trip, while the next one follows it without a pause. */
+  private previous: { perStream: number; governing: number; answeredAt: number; roundTrip: number } | undefined;
   private budget = WINDOW_GROWTH_BUDGET;
 
   constructor(initialWindow: number) {
@@ -64,25 +70,35 @@ export class WindowTuner {
       return undefined;
     }
     if (this.target >= MAX_STREAM_WINDOW) return undefined;
+    if (this.previous && now - this.previous.answeredAt > this.previous.roundTrip) this.previous = undefined;
     const probe = Buffer.allocUnsafe(8);
     probe.writeUInt32BE(PROBE_TAG, 0);
     probe.writeUInt32BE(++this.probeCount >>> 0, 4);
     this.probe = probe;
     this.probeSentAt = now;
-    this.bytes = 0;
+    // The data that sets the probe off counts: it was in flight under the same window as what follows.
+    this.bytes = length;
     this.streams.clear();
+    this.streams.add(stream);
     return probe;
   }
 
   /** A PING ACK arrived; true when it answered the tuner's probe. */
-  acknowledged(payload: Buffer): boolean {
+  acknowledged(payload: Buffer, now: number = Date.now()): boolean {
     if (!this.probe || !payload.equals(this.probe)) return false;
     this.probe = undefined;
-    if (this.streams.size === 0) return true;
+    if (this.streams.size === 0) {
+      this.previous = undefined;
+      return true;
+    }
     const perStream = this.bytes / this.streams.size;
     const governing = this.governing;
+    const previous = this.previous;
     this.governing = this.target;
-    if (perStream >= GROW_AT * governing) this.target = Math.min(MAX_STREAM_WINDOW, Math.max(GROWTH_FACTOR * this.target, Math.ceil(2 * perStream)));
+    this.previous = { perStream, governing, answeredAt: now, roundTrip: now - this.probeSentAt };
+    const windowLimited =
+      perStream >= GROW_AT * governing || (previous?.governing === governing && perStream + previous.perStream >= 2 * GROW_AT * governing);
+    if (windowLimited) this.target = Math.min(MAX_STREAM_WINDOW, Math.max(GROWTH_FACTOR * this.target, Math.ceil(2 * perStream)));
     return true;
   }
 

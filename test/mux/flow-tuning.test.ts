@@ -91,7 +91,8 @@ describe('mux flow tuning', () => {
     tuner.received(1, 1024 * 1024, PROBE_TIMEOUT_MS + 1);
     assert.equal(tuner.acknowledged(first), false, 'the late ACK of the old probe counts for nothing');
     assert.equal(tuner.acknowledged(second!), true);
-    assert.equal(tuner.targetWindow, 2 * 1024 * 1024);
+    // The data that set the probe off counts with what followed: twice the 1 MiB + 1000 bytes.
+    assert.equal(tuner.targetWindow, 2 * (1024 * 1024 + 1000));
   });
 
   it('the target grows by the window the probed data was sent under (one round trip earlier), and stops where the path is the limit', () => {
@@ -115,6 +116,31 @@ describe('mux flow tuning', () => {
     assert.equal(roundTrip(2560 * KiB), 4096 * KiB);
     // The path got faster and filled two thirds of the window: it grows again, up to the cap.
     assert.equal(roundTrip(3000 * KiB), MAX_STREAM_WINDOW);
+  });
+
+  it('a window-limited round trip whose burst spilled into the next probe still grows the target, unless a pause parted the two', () => {
+    const KiB = 1024;
+    const RTT = 160;
+    const run = (rounds: Array<{ bytes: number; pauseAfter?: number }>): number[] => {
+      const tuner = new WindowTuner(DEFAULT_STREAM_WINDOW);
+      let now = 1000;
+      return rounds.map(({ bytes, pauseAfter = 0 }) => {
+        const probe = tuner.received(1, 1, now)!;
+        assert.ok(probe);
+        tuner.received(1, bytes - 1, now + 1);
+        now += RTT;
+        assert.equal(tuner.acknowledged(probe, now), true);
+        now += pauseAfter;
+        return tuner.targetWindow;
+      });
+    };
+    // Measured across 160 ms: the 256 KiB window's first burst all fell into the first probe, the
+    // second burst partly into the probe after the next. Under the same window, the two carried 78 %.
+    assert.deepEqual(run([{ bytes: 262 * KiB }, { bytes: 138 * KiB }]), [1024 * KiB, 4096 * KiB]);
+    // The same two with more than a round trip between them: the second alone is path-limited.
+    assert.deepEqual(run([{ bytes: 262 * KiB, pauseAfter: 2 * RTT }, { bytes: 138 * KiB }]), [1024 * KiB, 1024 * KiB]);
+    // A path that carries 60 % of the window round after round never grows it.
+    assert.deepEqual(run([{ bytes: 154 * KiB }, { bytes: 154 * KiB }, { bytes: 154 * KiB }]), [256 * KiB, 256 * KiB, 256 * KiB]);
   });
 
   it('grown windows share one budget evenly: a stream added later shrinks the grown ones back by withholding credit', () => {
