@@ -1,6 +1,7 @@
 import type { HybridConnectionStream } from '../client/index.js';
 import type { ByteMeter } from '../forwarding/lifecycle/tracked-connection.js';
 import { DATAGRAM_HEADER_LENGTH, DatagramDecoder, encodeDatagram, MAX_DATAGRAM_LENGTH } from '../protocol/udp-framing.js';
+import { clearTimer } from '../util/clear-timer.js';
 
 /** azbridge expires a UDP route after 4 minutes without a datagram in either direction. */
 export const UDP_IDLE_MS = 4 * 60_000;
@@ -109,7 +110,7 @@ export class DatagramChannel {
   private finish(how: DatagramChannelEnd, error?: Error): void {
     if (this.ended) return;
     this.ended = true;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.idleTimer) clearTimer(this.idleTimer);
     const stream = this.stream;
     stream.on('error', () => undefined);
     if (how === 'relay-error') stream.destroy();

@@ -2,6 +2,7 @@ import { Duplex } from 'node:stream';
 import type { RemoteEndpointInfo } from '../protocol/control-messages.js';
 import { CloseCode, Opcode } from '../protocol/websocket-frame.js';
 import type { WsConnection } from '../websocket/connection.js';
+import { clearTimer } from '../util/clear-timer.js';
 
 /**
  * What a stream needs from the connection it rides on: a WebSocket connection, or one stream of a
@@ -382,7 +383,7 @@ export class HybridConnectionStream extends Duplex {
       let timer: NodeJS.Timeout | undefined;
       const done = () => {
         this.waiters.delete(done);
-        if (timer) clearTimeout(timer);
+        if (timer) clearTimer(timer);
         resolve();
       };
       this.waiters.add(done);

@@ -4,6 +4,7 @@ import { encodeCommand, type HeaderMap } from '../protocol/control-messages.js';
 import { isConnectionLevelHeader } from '../protocol/http-headers.js';
 import { CloseCode, Opcode } from '../protocol/websocket-frame.js';
 import type { WsConnection } from '../websocket/connection.js';
+import { clearTimer } from '../util/clear-timer.js';
 
 /** Where a response can go: inline on the control channel, or over a request rendezvous. */
 export interface ResponseRoute {
@@ -115,7 +116,7 @@ export class RelayedHttpResponse extends Writable {
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    if (this.flushTimer) clearTimeout(this.flushTimer);
+    if (this.flushTimer) clearTimer(this.flushTimer);
     const finish = (conn: WsConnection) => {
       conn.sendFrame(this.framesSent ? Opcode.Continuation : Opcode.Binary, Buffer.alloc(0), true);
       conn.close(CloseCode.Normal, 'done');
@@ -147,7 +148,7 @@ export class RelayedHttpResponse extends Writable {
    * relay aborts the sender's response instead of waiting for the rest until it times out.
    */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    if (this.flushTimer) clearTimeout(this.flushTimer);
+    if (this.flushTimer) clearTimer(this.flushTimer);
     if (!this.writableFinished) {
       const abort = (conn: WsConnection) => {
         if (!conn.isFinished) conn.terminate(CloseCode.InternalError, 'response aborted');
@@ -172,7 +173,7 @@ export class RelayedHttpResponse extends Writable {
   }
 
   private switchToRendezvous(): Promise<WsConnection> {
-    if (this.flushTimer) clearTimeout(this.flushTimer);
+    if (this.flushTimer) clearTimer(this.flushTimer);
     this.switching ??= this.route.rendezvous().then((conn) => {
       conn.sendText(this.responseJson(true));
       this.sentHeaders = true;

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
+import { clearTimer } from '../util/clear-timer.js';
 
 export interface TransferResult {
   bytes: number;
@@ -25,7 +26,7 @@ export function echoThrough(port: number, size: number, timeoutMs = 60_000): Pro
     let received = 0;
     const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
     const finish = (ok: boolean, detail: string) => {
-      clearTimeout(timer);
+      clearTimer(timer);
       socket.destroy();
       resolve({ bytes: size, ms: Date.now() - started, ok, detail });
     };

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { hybridgeCommand } from '../util/self-command.js';
+import { clearTimer } from '../util/clear-timer.js';
 
 /** A `hybridge` child process of the demo, with its output kept for readiness checks and errors. */
 export class DemoProcess {
@@ -27,10 +28,10 @@ export class DemoProcess {
       const poll = setInterval(() => {
         const match = this.output.match(pattern);
         if (match) {
-          clearInterval(poll);
+          clearTimer(poll);
           resolve(match);
         } else if (this.exited || Date.now() > deadline) {
-          clearInterval(poll);
+          clearTimer(poll);
           reject(new Error(`${this.label} ${this.exited ? 'exited' : 'did not get ready'}:\n${this.output.trim().split('\n').slice(-5).join('\n')}`));
         }
       }, 20);
@@ -42,7 +43,7 @@ export class DemoProcess {
     return new Promise((resolve) => {
       const timer = setTimeout(() => this.child.kill('SIGKILL'), 3000);
       this.child.once('exit', () => {
-        clearTimeout(timer);
+        clearTimer(timer);
         resolve();
       });
       this.child.kill('SIGTERM');

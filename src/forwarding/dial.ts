@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import type { DialFailureCode } from '../protocol/aztunnel-envelope.js';
 import { classifyDialError, ConnectTimeoutError } from './dial-errors.js';
+import { clearTimer } from '../util/clear-timer.js';
 
 export interface TcpDialOptions {
   host: string;
@@ -59,13 +60,13 @@ function dial(create: () => Socket, target: string, timeoutMs: number): Promise<
     const socket = create();
     const timer = setTimeout(() => fail(new ConnectTimeoutError(target, timeoutMs)), timeoutMs);
     function fail(err: Error): void {
-      clearTimeout(timer);
+      clearTimer(timer);
       socket.destroy();
       reject(new DialError(target, classifyDialError(err), err));
     }
     socket.once('error', fail);
     socket.once('connect', () => {
-      clearTimeout(timer);
+      clearTimer(timer);
       socket.off('error', fail);
       resolve(socket);
     });

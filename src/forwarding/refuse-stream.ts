@@ -1,4 +1,5 @@
 import type { HybridConnectionStream } from '../client/index.js';
+import { clearTimer } from '../util/clear-timer.js';
 
 /**
  * Sends a final message (a refusal reply), if any, and half-closes; whatever the peer still sends is
@@ -11,7 +12,7 @@ export function refuseStream(stream: HybridConnectionStream, reply: Buffer | str
     const timer = setTimeout(() => stream.destroy(), graceMs);
     timer.unref();
     stream.once('close', () => {
-      clearTimeout(timer);
+      clearTimer(timer);
       resolve();
     });
     if (typeof reply === 'string') {

@@ -4,6 +4,7 @@
  * stream closing and by a timeout.
  */
 import type { HybridConnectionStream } from '../client/hybrid-connection-stream.js';
+import { clearTimer } from '../util/clear-timer.js';
 
 const SEND_TIMEOUT_MS = 30_000;
 
@@ -14,7 +15,7 @@ export function sendRelayMessage(stream: HybridConnectionStream, data: string | 
     const onClose = () => settle(new Error('the relayed connection closed while sending'));
     const timer = setTimeout(() => settle(new Error(`sending a message took longer than ${timeoutMs} ms`)), timeoutMs);
     function settle(error?: Error): void {
-      clearTimeout(timer);
+      clearTimer(timer);
       stream.off('close', onClose);
       if (error) reject(error);
       else resolve();

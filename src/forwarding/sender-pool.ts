@@ -1,6 +1,7 @@
 import type { CreateConnectionOptions, HybridConnectionClient } from '../client/hybrid-connection-client.js';
 import type { HybridConnectionStream } from '../client/hybrid-connection-stream.js';
 import type { Logger } from '../util/logger.js';
+import { clearTimer } from '../util/clear-timer.js';
 
 export interface SenderPoolOptions {
   /** Connections kept open ahead of demand. */
@@ -63,8 +64,8 @@ export class SenderPool {
 
   close(): void {
     this.closed = true;
-    clearInterval(this.recycleTimer);
-    if (this.retryTimer) clearTimeout(this.retryTimer);
+    clearTimer(this.recycleTimer);
+    if (this.retryTimer) clearTimer(this.retryTimer);
     for (const pooled of this.ready.splice(0)) pooled.stream.end();
   }
 

@@ -22,6 +22,7 @@ import {
 } from './frame.js';
 import { MuxChannel, type ChannelHost } from './mux-channel.js';
 import { WindowTuner } from './window-tuner.js';
+import { clearTimer } from '../util/clear-timer.js';
 
 /**
  * The relayed connection a session rides on (a HybridConnectionStream; close() carries a close
@@ -537,7 +538,7 @@ export class MuxSession implements ChannelHost, FrameSink {
   }
 
   private stopTimers(): void {
-    if (this.keepAliveTimer) clearInterval(this.keepAliveTimer);
+    if (this.keepAliveTimer) clearTimer(this.keepAliveTimer);
     this.keepAliveTimer = undefined;
   }
 }

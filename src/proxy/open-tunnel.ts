@@ -14,6 +14,7 @@ import { ProxyError } from './proxy-error.js';
 import type { ProxyServer } from './proxy-url.js';
 import { ConnectionEndedError } from './read-message.js';
 import { socks5Connect } from './socks5-connect.js';
+import { clearTimer } from '../util/clear-timer.js';
 
 export interface TunnelOptions {
   /** For the connection to the proxy and its answer together; default 30 s. */
@@ -34,7 +35,7 @@ export function openTunnel(proxy: ProxyServer, host: string, port: number, optio
     const finish = (error: Error | undefined) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      clearTimer(timer);
       options.signal?.removeEventListener('abort', onAbort);
       socket.off('error', onError);
       if (!error) {

@@ -8,6 +8,7 @@ import https from 'node:https';
 import { collectBody } from '../util/collect-body.js';
 import { proxyAgent } from './proxy-agent.js';
 import type { ProxyPolicy } from './proxy-policy.js';
+import { clearTimer } from '../util/clear-timer.js';
 
 export interface OutboundRequest {
   method?: 'GET' | 'POST';
@@ -52,7 +53,7 @@ function once(url: URL, request: OutboundRequest, timeoutMs: number): Promise<Ou
     };
     const timer = setTimeout(() => fail(`no answer within ${request.timeoutMs} ms`), timeoutMs);
     const done = (settle: () => void) => {
-      clearTimeout(timer);
+      clearTimer(timer);
       agent.destroy();
       settle();
     };

@@ -21,6 +21,7 @@ import type { LogLimiter } from './log-limiter.js';
 import type { RefusalContext } from './refusals.js';
 import { PairedConnection } from './frame-relay.js';
 import { rawHeaderMap, type HcGesture } from './request-url.js';
+import { clearTimer } from '../util/clear-timer.js';
 
 /** A sender waiting for a listener to come to its rendezvous address. */
 interface PendingAccept {
@@ -363,7 +364,7 @@ export class ConnectBroker {
   }
 
   private armHandoff(pending: PendingAccept): void {
-    if (pending.handoffTimer) clearTimeout(pending.handoffTimer);
+    if (pending.handoffTimer) clearTimer(pending.handoffTimer);
     pending.handoffTimer = setTimeout(() => {
       if (!this.pending.has(pending.secret)) return;
       if (pending.target) this.options.directory.noteSilent(pending.target);
@@ -386,8 +387,8 @@ export class ConnectBroker {
     if (waiting > 0) this.pendingPerHyco.set(key, waiting);
     else this.pendingPerHyco.delete(key);
     this.options.directory.settle(pending.secret);
-    clearTimeout(pending.timer);
-    if (pending.handoffTimer) clearTimeout(pending.handoffTimer);
+    clearTimer(pending.timer);
+    if (pending.handoffTimer) clearTimer(pending.handoffTimer);
     pending.socket.off('data', pending.onEarlyData);
   }
 

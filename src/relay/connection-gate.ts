@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { ClientAddresses } from './client-address.js';
 import type { RelayLimits } from './limits.js';
 import type { LogLimiter } from './log-limiter.js';
+import { clearTimer } from '../util/clear-timer.js';
 
 interface Entry {
   socket: Socket;
@@ -96,7 +97,7 @@ export class ConnectionGate {
   }
 
   close(): void {
-    clearInterval(this.sweepTimer);
+    clearTimer(this.sweepTimer);
   }
 
   private roomFor(socket: Socket, address: string): boolean {

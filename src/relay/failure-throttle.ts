@@ -1,4 +1,5 @@
 import type { LogLimiter } from './log-limiter.js';
+import { clearTimer } from '../util/clear-timer.js';
 
 export interface FailureLine {
   message: string;
@@ -61,7 +62,7 @@ export class FailureThrottle {
   }
 
   close(): void {
-    clearInterval(this.sweep);
+    clearTimer(this.sweep);
   }
 
   private prune(): void {

@@ -11,6 +11,7 @@ import {
   WebSocketProtocolError,
 } from '../protocol/websocket-frame.js';
 import { ControlFrameRate, DEFAULT_MAX_CONTROL_FRAMES_PER_SECOND } from '../websocket/control-frame-rate.js';
+import { clearTimer } from '../util/clear-timer.js';
 
 export interface PairedConnectionEvents {
   /** Both sockets are gone. */
@@ -349,7 +350,7 @@ export class PairedConnection {
       gone();
       this.finishedSockets++;
       if (this.finishedSockets === 2) {
-        if (this.lingerTimer) clearTimeout(this.lingerTimer);
+        if (this.lingerTimer) clearTimer(this.lingerTimer);
         this.events.onFinished(this);
       }
     });

@@ -3,6 +3,7 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { ConnectionGate } from './connection-gate.js';
 import type { RelayLimits } from './limits.js';
+import { clearTimer } from '../util/clear-timer.js';
 
 export interface FrontDoorOptions {
   tls?: { cert: string | Buffer; key: string | Buffer };
@@ -55,5 +56,5 @@ function refuseHead(err: NodeJS.ErrnoException, socket: Socket): void {
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
   const timer = setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS);
   timer.unref();
-  socket.once('close', () => clearTimeout(timer));
+  socket.once('close', () => clearTimer(timer));
 }

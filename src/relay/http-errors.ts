@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { sanitizeReasonPhrase } from '../protocol/http-headers.js';
+import { clearTimer } from '../util/clear-timer.js';
 
 /**
  * A request answered before its body arrived (a refusal) may finish sending that body for this
@@ -33,5 +34,5 @@ export function boundUnreadBody(res: ServerResponse): void {
     if (!req.complete) socket.destroy();
   }, UNREAD_BODY_LINGER_MS);
   timer.unref();
-  socket.once('close', () => clearTimeout(timer));
+  socket.once('close', () => clearTimer(timer));
 }

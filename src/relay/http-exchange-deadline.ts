@@ -1,4 +1,5 @@
 import type { HttpDeadlines } from './http-deadlines.js';
+import { clearTimer } from '../util/clear-timer.js';
 
 export type DeadlineKind = 'response' | 'idle';
 
@@ -51,7 +52,7 @@ export class ExchangeDeadline {
   }
 
   private clear(): void {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) clearTimer(this.timer);
     this.timer = undefined;
   }
 }

@@ -6,6 +6,7 @@ import type { WsConnection } from '../websocket/connection.js';
 import type { AuthResult, Grant } from './authorizer.js';
 import { SILENCE_DEMOTION_MS, type ListenerState } from './listener-selection.js';
 import { DEFAULT_NAMESPACE, directoryKey } from './namespaces/namespace-name.js';
+import { clearTimer } from '../util/clear-timer.js';
 
 /** Receives one HTTP response coming back from a listener (headers, then streamed body). */
 export interface ResponseSink {
@@ -193,7 +194,7 @@ export class ListenerChannel {
   }
 
   private scheduleExpiry(): void {
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    if (this.expiryTimer) clearTimer(this.expiryTimer);
     const expiresAt = this.grant.expiresAt;
     if (!Number.isFinite(expiresAt)) return;
     const wait = expiresAt * 1000 - Date.now();
@@ -217,7 +218,7 @@ export class ListenerChannel {
   private finished(code: number, reason: string, error: Error | undefined): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    if (this.expiryTimer) clearTimer(this.expiryTimer);
     this.bodySink?.onAbort('listener control channel closed');
     this.bodySink = undefined;
     this.hooks.onClosed(this, code, reason, error);

@@ -1,4 +1,5 @@
 import type { Logger } from '../util/logger.js';
+import { clearTimer } from '../util/clear-timer.js';
 
 type Level = 'info' | 'warn';
 
@@ -32,7 +33,7 @@ export class LogLimiter {
   }
 
   close(): void {
-    for (const w of this.windows.values()) if (w.timer) clearTimeout(w.timer);
+    for (const w of this.windows.values()) if (w.timer) clearTimer(w.timer);
     this.windows.clear();
   }
 
@@ -57,7 +58,7 @@ export class LogLimiter {
   }
 
   private flush(level: Level, message: string, w: Window): void {
-    if (w.timer) clearTimeout(w.timer);
+    if (w.timer) clearTimer(w.timer);
     w.timer = undefined;
     if (w.suppressed === 0) return;
     this.log[level]({ suppressed: w.suppressed, windowMs: this.windowMs }, `${message} (${w.suppressed} more like it not logged)`);

@@ -4,6 +4,7 @@ import type { ClientAddresses } from './client-address.js';
 import type { RelayLimits } from './limits.js';
 import type { LogLimiter } from './log-limiter.js';
 import { parseProxyHeader, PROXY_V2_MAX_BYTES, type ProxyHeader } from './proxy-protocol.js';
+import { clearTimer } from '../util/clear-timer.js';
 
 export interface ProxyProtocolListenerOptions {
   /** How long a connection may take to send its whole header; then it is destroyed. */
@@ -41,7 +42,7 @@ export function createProxyProtocolListener(options: ProxyProtocolListenerOption
     const settle = () => {
       settled = true;
       waiting.delete(socket);
-      clearTimeout(timer);
+      clearTimer(timer);
       socket.off('data', onData);
       socket.off('close', onClose);
       socket.off('error', onError);

@@ -45,6 +45,7 @@ import { authorizeRelayedHttp } from './relayed-http-authorization.js';
 import { relayHttpAddressUpgrade, type HttpAddressUpgradeContext } from './websocket-upgrade-relay.js';
 import { answerRuntimeInformation, isRuntimeInformationRequest, type RuntimeInformationContext } from './runtime-information.js';
 import { gestureToken, isHcPath, listenerIdFromTracking, parseHcGesture, parseRelayedTarget, rawSuffixAfter, type HcGesture, type RelayedTarget } from './request-url.js';
+import { clearTimer } from '../util/clear-timer.js';
 
 export interface RelayServerOptions {
   host: string;
@@ -325,7 +326,7 @@ export class RelayServer {
     // The Close frames just queued get a moment to leave before the sockets are cut.
     await this.lifecycle.whenIdle(100, (c) => c.kind === 'stream');
     for (const socket of this.sockets) socket.destroy();
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.sweepTimer) clearTimer(this.sweepTimer);
     this.gate.close();
     this.refusals.close();
     this.jwt?.close();

@@ -13,6 +13,7 @@ import { openTracked } from './open-tracked.js';
 import { encodeSocks5Reply, Socks5Reply, Socks5ServerHandshake, type CredentialCheck, type Socks5ConnectRequest, type Socks5ReplyCode } from './socks5-protocol.js';
 import { socks5ReplyFor } from './tunnel-failures.js';
 import type { TunnelSender } from './tunnel-sender.js';
+import { clearTimer } from '../util/clear-timer.js';
 
 /** The whole negotiation, greeting to CONNECT request, must fit in this (aztunnel: 30 s). */
 export const SOCKS5_HANDSHAKE_TIMEOUT_MS = 30_000;
@@ -67,7 +68,7 @@ function negotiate(socket: Socket, options: Socks5ProxyOptions): Promise<Negotia
     const onEnd = () => finish({ failure: 'the client closed the connection during the handshake' });
     const onClose = () => finish({ failure: 'the client went away during the handshake' });
     function finish(result: Negotiated): void {
-      clearTimeout(timer);
+      clearTimer(timer);
       socket.pause();
       socket.off('data', onData);
       socket.off('end', onEnd);

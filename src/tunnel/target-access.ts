@@ -11,6 +11,7 @@ import { dialTcp, DialError } from '../forwarding/dial.js';
 import { ConnectTimeoutError } from '../forwarding/dial-errors.js';
 import { formatTarget, type TargetAddress } from '../protocol/aztunnel-envelope.js';
 import type { Allowlist } from './allowlist.js';
+import { clearTimer } from '../util/clear-timer.js';
 
 export type Lookup = (hostname: string) => Promise<readonly string[]>;
 
@@ -93,5 +94,5 @@ function withDeadline<T>(promise: Promise<T>, ms: number, message: string): Prom
     new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(message)), ms);
     }),
-  ]).finally(() => clearTimeout(timer));
+  ]).finally(() => clearTimer(timer));
 }

@@ -9,6 +9,7 @@ import { WsConnection, type ConnectionOptions } from './connection.js';
 import { raceConnect, type RacingConnect } from './racing-connect.js';
 import { connectTls, type TlsClientOptions } from './tls-connect.js';
 import type { WarmSockets } from './warm-sockets.js';
+import { clearTimer } from '../util/clear-timer.js';
 
 export type { TlsClientOptions } from './tls-connect.js';
 
@@ -187,7 +188,7 @@ export function openWebSocket(address: string, options: OpenWebSocketOptions = {
 
     function cleanup(): void {
       settled = true;
-      if (timer) clearTimeout(timer);
+      if (timer) clearTimer(timer);
       options.signal?.removeEventListener('abort', onAbort);
       socket?.off('data', onData);
       socket?.off('end', onEnd);

@@ -14,6 +14,7 @@ import { ControlFrameRate, DEFAULT_MAX_CONTROL_FRAMES_PER_SECOND } from './contr
 import { InboundMessages, type MessageLimits } from './inbound-messages.js';
 import { KeepAlive, type StallWatch } from './keep-alive.js';
 import { OutboundGuard, type WriteBudget } from './outbound-guard.js';
+import { clearTimer } from '../util/clear-timer.js';
 
 export type Role = 'client' | 'server';
 
@@ -350,7 +351,7 @@ export class WsConnection implements FrameHandler {
     this.finished = true;
     this.keepAlive.stop();
     this.guard.stop();
-    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    if (this.lingerTimer) clearTimer(this.lingerTimer);
     const code = this.closeReceived ? this.peerCode : CloseCode.Abnormal;
     this.handler?.onClosed?.(code, this.peerReason, error ?? this.failure);
   }

@@ -1,4 +1,5 @@
 /** Early warning of a dead path: a ping unanswered for `afterMs`, well before the keep-alive timeout. */
+import { clearTimer } from '../util/clear-timer.js';
 export interface StallWatch {
   afterMs: number;
   /** Called once per unanswered ping, `afterMs` after it was sent. */
@@ -61,7 +62,7 @@ export class KeepAlive {
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimer(this.timer);
     this.timer = undefined;
   }
 }

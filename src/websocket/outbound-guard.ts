@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import { clearTimer } from '../util/clear-timer.js';
 
 export interface WriteBudget {
   /** Bytes waiting in the socket's write buffer (control frames included) above which the peer counts as not reading. */
@@ -65,7 +66,7 @@ export class OutboundGuard {
   }
 
   stop(): void {
-    if (this.stallTimer) clearTimeout(this.stallTimer);
+    if (this.stallTimer) clearTimer(this.stallTimer);
     this.stallTimer = undefined;
     this.socket.off('drain', this.backUnder);
     this.socket.off('drain', this.flushPong);
@@ -92,7 +93,7 @@ export class OutboundGuard {
   private readonly backUnder = (): void => {
     if (!this.over) return;
     this.over = false;
-    if (this.stallTimer) clearTimeout(this.stallTimer);
+    if (this.stallTimer) clearTimer(this.stallTimer);
     this.stallTimer = undefined;
     this.socket.off('drain', this.backUnder);
     this.hooks.pauseForBudget(false);

@@ -1,4 +1,5 @@
 import net, { type Socket } from 'node:net';
+import { clearTimer } from '../util/clear-timer.js';
 
 export interface RacingConnect {
   /** The first attempt that connected; rejects with the first hard error (refused, unreachable). */
@@ -30,7 +31,7 @@ export function raceConnect(host: string, port: number, retryMs: number): Racing
 
   function finish(): void {
     done = true;
-    clearInterval(timer);
+    clearTimer(timer);
   }
 
   function attempt(): void {

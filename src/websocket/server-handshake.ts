@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { sanitizeReasonPhrase } from '../protocol/http-headers.js';
 import { computeAcceptKey, isValidWebSocketKey } from '../protocol/websocket-handshake.js';
+import { clearTimer } from '../util/clear-timer.js';
 
 /** Why an upgrade request cannot be answered with a 101: a reason for the 400, and headers it must carry. */
 export interface UpgradeProblem {
@@ -52,5 +53,5 @@ export function rejectUpgrade(socket: Duplex, status: number, reason: string, op
   // A client that never reads its response must not keep the socket forever.
   const timer = setTimeout(() => socket.destroy(), 5000);
   timer.unref();
-  socket.once('close', () => clearTimeout(timer));
+  socket.once('close', () => clearTimer(timer));
 }

@@ -1,6 +1,7 @@
 import net, { type Socket } from 'node:net';
 import { countIdle, hostLabel, reportTake } from './preconnect-census.js';
 import { connectTls, type TlsClientOptions } from './tls-connect.js';
+import { clearTimer } from '../util/clear-timer.js';
 
 /** How many pre-connected sockets to keep, and for how long. */
 export interface PreconnectOptions {
@@ -229,7 +230,7 @@ export class WarmSockets {
   }
 
   private release(idle: Idle): void {
-    clearTimeout(idle.timer);
+    clearTimer(idle.timer);
     idle.socket.off('data', idle.onGone);
     idle.socket.off('end', idle.onGone);
     idle.socket.off('close', idle.onGone);
@@ -248,7 +249,7 @@ export class WarmSockets {
   }
 
   private drop(pool: HostPool): void {
-    if (pool.retryTimer) clearTimeout(pool.retryTimer);
+    if (pool.retryTimer) clearTimer(pool.retryTimer);
     pool.retryTimer = undefined;
     for (const idle of pool.ready.splice(0)) {
       countIdle(pool.label, -1);

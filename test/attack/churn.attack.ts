@@ -29,8 +29,14 @@ describe('attack: connection churn', () => {
     // another, on the same relay code. Three churn runs in a row on one relay left 148, 152, then
     // 113 MiB: the heap keeps the size the load gave it, it does not grow run by run. So when RSS
     // stays up, the same churn runs again and must not add more than 20 MiB to where it stood.
+    // Its live heap grows by 0.7-1.0 MiB in a run that follows the 3 s warm-up (JIT code, caches
+    // that 10 s of churn fill further; four runs in a row: +0.7, +0.5, +0.3, +0.2), so its slack is
+    // 4 MiB, not 2. The timer lists it once leaked (1.1-1.4 MiB a run) have a test of their own:
+    // test/relay/listener-timer-lists.test.ts.
     t.diagnostic(
-      summary(await runAttack(relay, legit, { kind: 'churn', params, durationMs: SECONDS * 1000, rssLimitMiB: 200, settleMs: 30_000, warmupMs: 3000, rssSlackMiB: 40 })),
+      summary(
+        await runAttack(relay, legit, { kind: 'churn', params, durationMs: SECONDS * 1000, rssLimitMiB: 200, settleMs: 30_000, warmupMs: 3000, rssSlackMiB: 40, liveHeapSlackMiB: 4 }),
+      ),
     );
   });
 });

@@ -2,7 +2,8 @@
  * DESIGN.md's layout rules, read from the sources' import lines: bridge/ and tunnel/ configure one
  * sender end and one listener end and never import each other (what both need lives in
  * forwarding/, and the CLI hands each the other's protocol handler); protocol/ holds wire formats
- * and opens no socket; client/ knows nothing of bridges, tunnels or the relay server.
+ * and opens no socket; client/ knows nothing of bridges, tunnels or the relay server. Plus one rule
+ * read from the code itself: timers are cleared through util/clear-timer.ts.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -65,6 +66,14 @@ describe('source layout (DESIGN.md)', () => {
       return !['protocol', 'util'].includes(i.target);
     });
     assert.deepEqual(wrong, [], show(wrong));
+  });
+
+  it("timers are cleared through util/clear-timer.ts (an unref'd timer cleared by clearTimeout leaves Node's list for its duration behind)", () => {
+    const direct = sourceFiles(SRC)
+      .filter((file) => !relative(SRC, file).startsWith('dashboard/') && relative(SRC, file) !== 'util/clear-timer.ts')
+      .filter((file) => /\bclear(?:Timeout|Interval)\(/.test(readFileSync(file, 'utf8')))
+      .map((file) => relative(SRC, file));
+    assert.deepEqual(direct, []);
   });
 
   it('client/ knows nothing of bridges, tunnels, the ends or the relay server', () => {

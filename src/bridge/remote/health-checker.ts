@@ -1,4 +1,5 @@
 /** One probe: resolves when the target accepted a connection within `timeoutMs`, rejects otherwise. */
+import { clearTimer } from '../../util/clear-timer.js';
 export type Probe<T> = (target: T, timeoutMs: number) => Promise<void>;
 
 export interface HealthCheckerOptions<M> {
@@ -31,7 +32,7 @@ export class HealthChecker<M extends { readonly target: T }, T> {
 
   stop(): void {
     this.running = false;
-    for (const timer of this.timers.values()) clearTimeout(timer);
+    for (const timer of this.timers.values()) clearTimer(timer);
     this.timers.clear();
   }
 

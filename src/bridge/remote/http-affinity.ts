@@ -1,6 +1,7 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { HttpRemoteBinding } from '../config/index.js';
+import { clearTimer } from '../../util/clear-timer.js';
 
 /** Client connections with a dedicated target connection at once; the least recently used goes first beyond it. */
 export const MAX_AFFINITY_CONNECTIONS = 1000;
@@ -60,7 +61,7 @@ export class AffinityAgents {
     const entry = this.pinned.get(connectionId);
     if (!entry) return;
     this.pinned.delete(connectionId);
-    clearTimeout(entry.idle);
+    clearTimer(entry.idle);
     entry.agent.destroy();
   }
 

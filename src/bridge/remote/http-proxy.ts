@@ -10,6 +10,7 @@ import { outboundBinding, type OutboundOptions } from '../outbound-address.js';
 import type { AffinityAgents } from './http-affinity.js';
 import { relayResponseHeaders, targetRequestHeaders } from './http-headers.js';
 import { targetPath } from './http-target-path.js';
+import { clearTimer } from '../../util/clear-timer.js';
 
 export interface HttpProxyOptions extends OutboundOptions {
   relayName: string;
@@ -95,8 +96,8 @@ function forward(req: RelayedHttpRequest, res: RelayedHttpResponse, target: Http
   upstream.once('socket', (socket) => {
     if (!socket.connecting) return;
     const timer = setTimeout(() => upstream.destroy(new ConnectTimeoutError(origin, options.connectTimeoutMs)), options.connectTimeoutMs);
-    socket.once('connect', () => clearTimeout(timer));
-    socket.once('close', () => clearTimeout(timer));
+    socket.once('connect', () => clearTimer(timer));
+    socket.once('close', () => clearTimer(timer));
   });
   upstream.once('response', (response: IncomingMessage) => {
     answered = true;

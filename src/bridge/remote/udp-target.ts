@@ -5,6 +5,7 @@ import { classifyDialError } from '../../forwarding/dial-errors.js';
 import { DialError, formatTarget } from '../../forwarding/dial.js';
 import type { UdpRemoteBinding } from '../config/index.js';
 import { outboundBinding, type OutboundOptions } from '../outbound-address.js';
+import { clearTimer } from '../../util/clear-timer.js';
 
 /**
  * A UDP socket connected to the target (azbridge's UdpClient.Connect), bound to the -b source
@@ -56,11 +57,11 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
     const timer = setTimeout(() => reject(Object.assign(new Error(`name lookup timed out after ${ms} ms`), { code: 'EAI_AGAIN', syscall: 'getaddrinfo' })), ms);
     promise.then(
       (value) => {
-        clearTimeout(timer);
+        clearTimer(timer);
         resolve(value);
       },
       (err: unknown) => {
-        clearTimeout(timer);
+        clearTimer(timer);
         reject(err as Error);
       },
     );

@@ -1,6 +1,7 @@
 import type { Logger } from '../../util/logger.js';
 import type { ConnectionKind } from './connection-fields.js';
 import { TrackedConnection, type ConnectionRegistry, type LifecycleObserver, type OpenConnection } from './tracked-connection.js';
+import { clearTimer } from '../../util/clear-timer.js';
 
 interface IdleWaiter {
   matches: (connection: TrackedConnection) => boolean;
@@ -70,7 +71,7 @@ export class ConnectionLifecycle implements ConnectionRegistry {
       const waiter: IdleWaiter = {
         matches,
         wake: () => {
-          clearTimeout(timer);
+          clearTimer(timer);
           this.waiters.delete(waiter);
           resolve(true);
         },

@@ -3,6 +3,7 @@ import { ProxyPolicy } from '../../proxy/proxy-policy.js';
 import type { Logger } from '../../util/logger.js';
 import type { RelayEventSink } from './event-bus.js';
 import { WEBHOOK_EVENTS, type RelayEvent } from './relay-event.js';
+import { clearTimer } from '../../util/clear-timer.js';
 
 /** A webhook's answer body is not used; a larger one is a failed delivery. */
 const MAX_ANSWER_BYTES = 1024 * 1024;
@@ -95,7 +96,7 @@ export class Webhook {
 
   close(): void {
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) clearTimer(this.timer);
     this.queue.length = 0;
   }
 

@@ -6,6 +6,7 @@ import { Eligibility, eligibilityOf, pickRoundRobin, SilenceMarks } from '../lis
 import { portEligible } from '../port-routing.js';
 import { ClusterUnavailableError, redisReady, type RedisPair } from './redis-connection.js';
 import { HEARTBEAT_SCRIPT, LIST_SCRIPT, REGISTER_SCRIPT } from './registry-scripts.js';
+import { clearTimer } from '../../util/clear-timer.js';
 
 export interface ClusterDirectoryOptions {
   maxPerEntity: number;
@@ -183,7 +184,7 @@ export class ClusterDirectory implements ListenerDirectory {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.timer);
+    clearTimer(this.timer);
     const redis = this.redis.command;
     if (!redisReady(redis)) return;
     const pipeline = redis.pipeline();

@@ -4,6 +4,7 @@ import type { Logger } from '../../util/logger.js';
 import { ProxyPolicy } from '../../proxy/proxy-policy.js';
 import { fetchBoundedText } from './fetch-json-text.js';
 import { JwksError, parseJwks, type SigningKey } from './jwks.js';
+import { clearTimer } from '../../util/clear-timer.js';
 
 /** Where an issuer's signing keys come from. */
 export type KeySource =
@@ -65,7 +66,7 @@ export class KeySet {
   }
 
   close(): void {
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimer(this.timer);
   }
 
   get size(): number {

@@ -3,15 +3,18 @@
  * promises for every attack: the relay lives, its RSS stays under the stated bound, the pair keeps
  * exchanging checked data and health checks keep answering within the bound while the attack runs,
  * and afterwards RSS is back within 10 % of what it was (plus 16 MiB; or, when only RSS stays up, a
- * repeat of the attack adds at most half that slack) and the open descriptors are
- * back to their count before the attack.
+ * repeat of the attack adds at most half that slack), the open descriptors are back to their count
+ * before the attack, and what the relay still holds after full garbage collections (its live heap)
+ * is within LIVE_HEAP_SLACK_MIB of what it held before.
  *
  * About GC, honestly: V8 grows its heap (young generation, old-space pages, external buffers) to
  * the load it sees and keeps that size for a long while after the load is gone (forcing a full GC
  * after a frozen-listener run left 9 MiB of live heap in a 118 MiB process, the same after three
- * runs), so RSS does not drop back to a freshly started process's. "Before" is therefore measured
- * after a warm-up run of the same attack (as long as the measured one, at most 5 s): what the check catches is
- * memory that stays behind from one run to the next (queued pongs, buffered bodies, sockets held).
+ * runs), so RSS does not drop back to a freshly started process's, and its bound has to leave room
+ * for that; the live heap has no such room to leave, so it is the check that catches a slow leak.
+ * "Before" is measured after a warm-up run of the same attack (as long as the measured one, at most
+ * 5 s), for both: what the checks catch is memory that stays behind from one run to the next
+ * (queued pongs, buffered bodies, sockets held), not caches and pools the first run filled.
  *
  * The attacker is a separate process (test/attack/attacker.ts), so that its work never delays the
  * measurements taken here.
@@ -31,6 +34,12 @@ const MiB = 1024 * 1024;
  * limits were seconds long or answered nothing at all.
  */
 const HEALTH_BOUND_MS = 500;
+/**
+ * What the relay may still hold, after full garbage collections, beyond what it held before the
+ * attack (live-heap-probe.ts). Unlike RSS this does not keep the size the load grew the heap to, so
+ * it catches what RSS's slack lets through: a leak of a few MiB per run.
+ */
+const LIVE_HEAP_SLACK_MIB = 2;
 
 export interface AttackSpec {
   /** Attacker kind (see attacker.ts) and its parameters. */
@@ -62,6 +71,8 @@ export interface AttackSpec {
    * peak (142.7 -> 174.7 -> 174.8 MiB, bound 172.9) with its descriptors back.
    */
   repeatWhenRetained?: boolean;
+  /** What the live heap may stay above its value before (default LIVE_HEAP_SLACK_MIB). */
+  liveHeapSlackMiB?: number;
   /** Set for the repeated run: the RSS the first run left, which the repeat must not grow past. */
   retainedRssBytes?: number;
   /** Length of the warm-up run before the baseline (default: durationMs, at most 5 s; 0 for none). */
@@ -77,6 +88,8 @@ export interface AttackReport {
   rssAfter: number;
   fdsBefore: number;
   fdsAfter: number;
+  liveHeapBefore: number;
+  liveHeapAfter: number;
   legit: LegitResult;
   health: HealthResult;
 }
@@ -84,7 +97,7 @@ export interface AttackReport {
 /** One line for the test's diagnostics: what the attack did to the relay. */
 export function summary(r: AttackReport): string {
   const mib = (n: number) => (n / MiB).toFixed(0);
-  return `RSS ${mib(r.rssBefore)} -> max ${mib(r.rssMax)} -> ${mib(r.rssAfter)} MiB; descriptors ${r.fdsBefore} -> ${r.fdsAfter}; health slowest ${r.health.slowestMs} ms of ${r.health.probes}; legit ${r.legit.exchanges} exchanges + ${r.legit.freshConnections} fresh, slowest ${r.legit.slowestMs} ms; attacker ${JSON.stringify(r.attacker)}`;
+  return `RSS ${mib(r.rssBefore)} -> max ${mib(r.rssMax)} -> ${mib(r.rssAfter)} MiB; live heap ${(r.liveHeapBefore / MiB).toFixed(1)} -> ${(r.liveHeapAfter / MiB).toFixed(1)} MiB; descriptors ${r.fdsBefore} -> ${r.fdsAfter}; health slowest ${r.health.slowestMs} ms of ${r.health.probes}; legit ${r.legit.exchanges} exchanges + ${r.legit.freshConnections} fresh, slowest ${r.legit.slowestMs} ms; attacker ${JSON.stringify(r.attacker)}`;
 }
 
 /** Starts the attacker and resolves once it reports READY (it has set up whatever it needs). */
@@ -113,6 +126,32 @@ async function settles(check: () => boolean, timeoutMs: number): Promise<boolean
   }
 }
 
+/** The relay's live heap once it is at most `limit`, or as it is after `timeoutMs` (state that expires by timers goes meanwhile). */
+async function liveHeapSettles(relay: AttackRelay, limit: number, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const bytes = await relay.liveHeapBytes();
+    if (bytes <= limit || Date.now() > deadline) return bytes;
+    await delay(500);
+  }
+}
+
+/**
+ * The live heap once it stops falling (what the warm-up left that expires, such as bodies held for
+ * a frozen listener, goes first), read every 500 ms for at most `timeoutMs`.
+ */
+async function liveHeapAtRest(relay: AttackRelay, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let bytes = await relay.liveHeapBytes();
+  while (Date.now() < deadline) {
+    await delay(500);
+    const next = await relay.liveHeapBytes();
+    if (next > bytes - MiB / 4) return Math.min(bytes, next);
+    bytes = next;
+  }
+  return bytes;
+}
+
 /** The same attack for a moment, so that the baseline is a heap sized for it (see above). */
 async function warmUp(relay: AttackRelay, spec: AttackSpec): Promise<void> {
   const fds = relay.openFds();
@@ -128,6 +167,7 @@ export async function runAttack(relay: AttackRelay, legit: LegitPair, spec: Atta
   // The baseline: the pair has exchanged a little, so the relay's buffers for it are warm.
   for (let i = 0; i < 3; i++) await legit.exchange();
   await delay(300);
+  const liveHeapBefore = await liveHeapAtRest(relay, spec.settleMs ?? 8000);
   const rssBefore = relay.rssBytes();
   const fdsBefore = relay.openFds();
   const attacker = await startAttacker(spec.kind, spec.params);
@@ -168,7 +208,12 @@ export async function runAttack(relay: AttackRelay, legit: LegitPair, spec: Atta
       return await runAttack(relay, legit, { ...spec, rssLimitMiB, warmupMs: 0, repeatWhenRetained: false, retainedRssBytes: rssAfter });
     }
     assert.ok(back, `resources did not come back within ${settleMs} ms: RSS ${(rssAfter / MiB).toFixed(1)} MiB (target ${(rssTarget / MiB).toFixed(1)}), descriptors ${fdsAfter} (${fdsBefore} before): ${report()}`);
-    return { attacker: attackerStats, rssBefore, rssMax, rssAfter, fdsBefore, fdsAfter, legit: legitResult, health };
+    const liveHeapAfter = await liveHeapSettles(relay, liveHeapBefore + (spec.liveHeapSlackMiB ?? LIVE_HEAP_SLACK_MIB) * MiB, settleMs);
+    assert.ok(
+      liveHeapAfter <= liveHeapBefore + (spec.liveHeapSlackMiB ?? LIVE_HEAP_SLACK_MIB) * MiB,
+      `the relay still holds ${(liveHeapAfter / MiB).toFixed(1)} MiB of live heap ${settleMs} ms after the attack (${(liveHeapBefore / MiB).toFixed(1)} before, slack ${spec.liveHeapSlackMiB ?? LIVE_HEAP_SLACK_MIB} MiB): ${report()}`,
+    );
+    return { attacker: attackerStats, rssBefore, rssMax, rssAfter, fdsBefore, fdsAfter, liveHeapBefore, liveHeapAfter, legit: legitResult, health };
   } finally {
     clearInterval(sampler);
     clearTimeout(stopAt);

@@ -2,7 +2,7 @@
  * `hybridge server` as the attack suite runs it: a real process on 127.0.0.1, under the open-file
  * limit a service typically gets (ulimit -n 1024), with a namespace written before it starts (so
  * that thousands of hybrid connections cost nothing to set up). RSS and open descriptors are read
- * from /proc.
+ * from /proc; what it holds after full garbage collections through a probe preloaded into it.
  *
  * HYBRIDGE_ATTACK_BIN=/path/to/dist/src/cli/main.js runs the suite against another build (for
  * instance main's, to see which attacks it falls to); the limit-tuning flags of each attack are then
@@ -14,6 +14,8 @@ import { join } from 'node:path';
 import { createSasToken } from '../../../src/protocol/sas-token.js';
 import { newRule, ROOT_RULE_NAME, type AccessRight, type HybridConnection, type NamespaceDocument } from '../../../src/relay/namespace-model.js';
 import { HYBRIDGE_BIN, spawnProcess, type RunningProcess } from '../../helpers/processes.js';
+
+const LIVE_HEAP_PROBE = new URL('./live-heap-probe.js', import.meta.url).href;
 
 export const ROOT_KEY = 'attack-suite-root-key-0123456789';
 
@@ -35,6 +37,8 @@ export interface AttackRelayOptions {
 }
 
 export class AttackRelay {
+  private liveHeapRequests = 0;
+
   private constructor(
     readonly proc: RunningProcess,
     readonly port: number,
@@ -48,7 +52,8 @@ export class AttackRelay {
     const bin = foreign ?? HYBRIDGE_BIN;
     const args = ['server', '--host', '127.0.0.1', '--port', '0', '--data', dataDir, '--log-format', 'json', ...(options.args ?? []), ...(foreign ? [] : (options.limitArgs ?? []))];
     // exec keeps the pid: the limit and the /proc readings are the relay's own.
-    const proc = spawnProcess('/bin/sh', ['-c', `ulimit -n ${options.openFiles ?? 1024} && exec "$0" "$@"`, process.execPath, bin, ...args]);
+    const nodeFlags = ['--expose-gc', '--import', LIVE_HEAP_PROBE];
+    const proc = spawnProcess('/bin/sh', ['-c', `ulimit -n ${options.openFiles ?? 1024} && exec "$0" "$@"`, process.execPath, ...nodeFlags, bin, ...args]);
     try {
       const match = await proc.waitForOutput(/"url":"ws:\/\/127\.0\.0\.1:(\d+)"/, 15_000);
       return new AttackRelay(proc, Number(match[1]), dataDir);
@@ -89,6 +94,15 @@ export class AttackRelay {
       .split('\n')
       .find((l) => l.startsWith('VmRSS:'));
     return Number(/(\d+)/.exec(line ?? '')?.[1] ?? 0) * 1024;
+  }
+
+  /** Bytes still reachable in the relay after full garbage collections (live-heap-probe.ts). */
+  async liveHeapBytes(): Promise<number> {
+    const request = ++this.liveHeapRequests;
+    this.proc.child.kill('SIGUSR2');
+    const match = await this.proc.waitForOutput(new RegExp(`LIVE-HEAP ${request} (\\d+|unavailable)`), 10_000);
+    if (match[1] === 'unavailable') throw new Error('the relay runs without --expose-gc');
+    return Number(match[1]);
   }
 
   /** Open file descriptors. */
