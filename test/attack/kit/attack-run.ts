@@ -36,7 +36,7 @@ const MiB = 1024 * 1024;
 const HEALTH_BOUND_MS = 500;
 /**
  * What the relay may still hold, after full garbage collections, beyond what it held before the
- * attack (live-heap-probe.ts). Unlike RSS this does not keep the size the load grew the heap to, so
+ * attack (test/helpers/live-heap.ts). Unlike RSS this does not keep the size the load grew the heap to, so
  * it catches what RSS's slack lets through: a leak of a few MiB per run.
  */
 const LIVE_HEAP_SLACK_MIB = 2;

@@ -13,9 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSasToken } from '../../../src/protocol/sas-token.js';
 import { newRule, ROOT_RULE_NAME, type AccessRight, type HybridConnection, type NamespaceDocument } from '../../../src/relay/namespace-model.js';
+import { liveHeapBytes, liveHeapNodeFlags } from '../../helpers/live-heap.js';
 import { HYBRIDGE_BIN, spawnProcess, type RunningProcess } from '../../helpers/processes.js';
-
-const LIVE_HEAP_PROBE = new URL('./live-heap-probe.js', import.meta.url).href;
 
 export const ROOT_KEY = 'attack-suite-root-key-0123456789';
 
@@ -37,8 +36,6 @@ export interface AttackRelayOptions {
 }
 
 export class AttackRelay {
-  private liveHeapRequests = 0;
-
   private constructor(
     readonly proc: RunningProcess,
     readonly port: number,
@@ -52,8 +49,7 @@ export class AttackRelay {
     const bin = foreign ?? HYBRIDGE_BIN;
     const args = ['server', '--host', '127.0.0.1', '--port', '0', '--data', dataDir, '--log-format', 'json', ...(options.args ?? []), ...(foreign ? [] : (options.limitArgs ?? []))];
     // exec keeps the pid: the limit and the /proc readings are the relay's own.
-    const nodeFlags = ['--expose-gc', '--import', LIVE_HEAP_PROBE];
-    const proc = spawnProcess('/bin/sh', ['-c', `ulimit -n ${options.openFiles ?? 1024} && exec "$0" "$@"`, process.execPath, ...nodeFlags, bin, ...args]);
+    const proc = spawnProcess('/bin/sh', ['-c', `ulimit -n ${options.openFiles ?? 1024} && exec "$0" "$@"`, process.execPath, ...liveHeapNodeFlags(), bin, ...args]);
     try {
       const match = await proc.waitForOutput(/"url":"ws:\/\/127\.0\.0\.1:(\d+)"/, 15_000);
       return new AttackRelay(proc, Number(match[1]), dataDir);
@@ -96,13 +92,9 @@ export class AttackRelay {
     return Number(/(\d+)/.exec(line ?? '')?.[1] ?? 0) * 1024;
   }
 
-  /** Bytes still reachable in the relay after full garbage collections (live-heap-probe.ts). */
-  async liveHeapBytes(): Promise<number> {
-    const request = ++this.liveHeapRequests;
-    this.proc.child.kill('SIGUSR2');
-    const match = await this.proc.waitForOutput(new RegExp(`LIVE-HEAP ${request} (\\d+|unavailable)`), 10_000);
-    if (match[1] === 'unavailable') throw new Error('the relay runs without --expose-gc');
-    return Number(match[1]);
+  /** Bytes still reachable in the relay after full garbage collections (test/helpers/live-heap.ts). */
+  liveHeapBytes(): Promise<number> {
+    return liveHeapBytes(this.proc);
   }
 
   /** Open file descriptors. */

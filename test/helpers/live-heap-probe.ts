@@ -1,8 +1,9 @@
 /**
- * Preloaded into the relay the attack suite starts (`node --expose-gc --import <this>`), never into
- * hybridge itself: on SIGUSR2 it runs full garbage collections and prints what is still reachable
- * (V8 heap plus memory outside it that JavaScript objects hold, Buffers among them) as one line,
- * `LIVE-HEAP <request> <bytes>`. RSS keeps whatever heap V8 grew to; this is what the relay holds.
+ * Preloaded (`node --expose-gc --import <this>`, see live-heap.ts) into processes a test starts,
+ * never shipped with hybridge: on SIGUSR2 it runs full garbage collections and prints what is still
+ * reachable (V8 heap plus memory outside it that JavaScript objects hold, Buffers among them) as
+ * one line, `LIVE-HEAP <request> <bytes>`. RSS keeps whatever heap V8 grew to; this is what the
+ * process holds.
  */
 const collect = (globalThis as { gc?: () => void }).gc;
 let requests = 0;
