@@ -45,8 +45,8 @@ export interface LocalSender {
   port: number;
 }
 
-export async function startPortForward(relay: TestRelay, hyco: string, target: string, args: string[] = []): Promise<LocalSender> {
-  const proc = spawnHybridge(['relay-sender', 'port-forward', target, ...relayArgs(relay, hyco), '-b', '127.0.0.1:0', ...args], { env: tunnelEnv() });
+export async function startPortForward(relay: TestRelay, hyco: string, target: string, args: string[] = [], env: Record<string, string | undefined> = {}): Promise<LocalSender> {
+  const proc = spawnHybridge(['relay-sender', 'port-forward', target, ...relayArgs(relay, hyco), '-b', '127.0.0.1:0', ...args], { env: tunnelEnv(env) });
   const m = await proc.waitForOutput(/listening on 127\.0\.0\.1:(\d+), forwarding/, 15_000);
   return { proc, port: Number(m[1]) };
 }
