@@ -110,7 +110,7 @@ export class DatagramChannel {
   private finish(how: DatagramChannelEnd, error?: Error): void {
     if (this.ended) return;
     this.ended = true;
-    if (this.idleTimer) clearTimer(this.idleTimer);
+    clearTimer(this.idleTimer);
     const stream = this.stream;
     stream.on('error', () => undefined);
     if (how === 'relay-error') stream.destroy();

@@ -97,7 +97,7 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
     this.closing = true;
     this.running = false;
     this.wakeDelay?.();
-    if (this.renewTimer) clearTimer(this.renewTimer);
+    clearTimer(this.renewTimer);
     this.session?.close();
     this.connection.warm?.close();
     await this.loop;
@@ -239,7 +239,7 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
       }
       this.session = undefined;
       this.online = false;
-      if (this.renewTimer) clearTimer(this.renewTimer);
+      clearTimer(this.renewTimer);
       if (this.closing) break;
       if (ended.code === 1001 && /deleted/i.test(ended.reason)) {
         const error = new EndpointNotFoundError(404, ended.reason, `listening on "${this.connection.entityPath}"`, false);
@@ -287,7 +287,7 @@ export class HybridConnectionListener extends EventEmitter<ListenerEvents> {
 
   /** Renews well before expiry: at 80 % of the remaining lifetime, at most 5 minutes early. */
   private scheduleRenewal(expiresAt: number): void {
-    if (this.renewTimer) clearTimer(this.renewTimer);
+    clearTimer(this.renewTimer);
     const remaining = expiresAt - Date.now();
     const wait = Math.max(1000, Math.min(remaining * 0.8, remaining - Math.min(5 * 60_000, remaining * 0.2)));
     this.renewTimer = setTimeout(() => void this.renew(), Math.min(wait, 2 ** 31 - 1));

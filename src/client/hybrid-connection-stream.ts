@@ -383,7 +383,7 @@ export class HybridConnectionStream extends Duplex {
       let timer: NodeJS.Timeout | undefined;
       const done = () => {
         this.waiters.delete(done);
-        if (timer) clearTimer(timer);
+        clearTimer(timer);
         resolve();
       };
       this.waiters.add(done);

@@ -116,7 +116,7 @@ export class RelayedHttpResponse extends Writable {
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    if (this.flushTimer) clearTimer(this.flushTimer);
+    clearTimer(this.flushTimer);
     const finish = (conn: WsConnection) => {
       conn.sendFrame(this.framesSent ? Opcode.Continuation : Opcode.Binary, Buffer.alloc(0), true);
       conn.close(CloseCode.Normal, 'done');
@@ -148,7 +148,7 @@ export class RelayedHttpResponse extends Writable {
    * relay aborts the sender's response instead of waiting for the rest until it times out.
    */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    if (this.flushTimer) clearTimer(this.flushTimer);
+    clearTimer(this.flushTimer);
     if (!this.writableFinished) {
       const abort = (conn: WsConnection) => {
         if (!conn.isFinished) conn.terminate(CloseCode.InternalError, 'response aborted');
@@ -173,7 +173,7 @@ export class RelayedHttpResponse extends Writable {
   }
 
   private switchToRendezvous(): Promise<WsConnection> {
-    if (this.flushTimer) clearTimer(this.flushTimer);
+    clearTimer(this.flushTimer);
     this.switching ??= this.route.rendezvous().then((conn) => {
       conn.sendText(this.responseJson(true));
       this.sentHeaders = true;

@@ -65,7 +65,7 @@ export class SenderPool {
   close(): void {
     this.closed = true;
     clearTimer(this.recycleTimer);
-    if (this.retryTimer) clearTimer(this.retryTimer);
+    clearTimer(this.retryTimer);
     for (const pooled of this.ready.splice(0)) pooled.stream.end();
   }
 

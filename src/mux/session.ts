@@ -538,7 +538,7 @@ export class MuxSession implements ChannelHost, FrameSink {
   }
 
   private stopTimers(): void {
-    if (this.keepAliveTimer) clearTimer(this.keepAliveTimer);
+    clearTimer(this.keepAliveTimer);
     this.keepAliveTimer = undefined;
   }
 }

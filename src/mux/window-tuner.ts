@@ -3,17 +3,17 @@
  * announced (256 KiB), which caps a stream at window / round-trip time. The tuner measures what the
  * path carries per round trip, the way HTTP/2 implementations estimate the bandwidth-delay product:
  * while data arrives it keeps one PING out; when its ACK returns, the bytes received since (the
- * frame that set it off included), per stream that received any, are one round trip's worth. Those bytes were sent under the credit
- * granted a round trip earlier, i.e. under the target before the last change (a grown window reaches
- * the sender half a round trip after the grant, and its data the receiver another half later). When
- * they reach two thirds of that window, the window was the limit and the target quadruples, once per
- * round trip (up to MAX_STREAM_WINDOW): doubling, as TCP's slow start does, left a session's first
- * transfer across a 160 ms round trip behind a fresh TCP connection's. A window-limited sender moves
- * its window in one burst per round trip, and a probe's round trip need not line up with the bursts:
- * across 160 ms one measured 262 KiB of a 256 KiB window and the next 138 KiB. So two back-to-back
- * round trips under the same window that together reach two thirds of twice that window count as
- * window-limited too.
- * Otherwise the path is the limit, and the target stays. A stream whose reader keeps up grows its
+ * frame that set it off included), per stream that received any, are one round trip's worth. Those
+ * bytes were sent under the credit granted a round trip earlier, i.e. under the target before the
+ * last change (a grown window reaches the sender half a round trip after the grant, and its data
+ * the receiver another half later). When they reach two thirds of that window, the window was the
+ * limit and the target quadruples, once per round trip (up to MAX_STREAM_WINDOW): doubling, as
+ * TCP's slow start does, left a session's first transfer across a 160 ms round trip behind a fresh
+ * TCP connection's. A window-limited sender moves its window in one burst per round trip, and a
+ * probe's round trip need not line up with the bursts: across 160 ms one measured 262 KiB of a
+ * 256 KiB window and the next 138 KiB. So two back-to-back round trips under the same window that
+ * together reach two thirds of twice that window count as window-limited too. Otherwise the path
+ * is the limit, and the target stays. A stream whose reader keeps up grows its
  * window to the target with its next grant (extra WINDOW credit; the wire format is unchanged). The
  * grown parts of all the session's windows together stay within WINDOW_GROWTH_BUDGET, shared
  * evenly by the open streams (a grown window shrinks back, by withholding credit, as streams are
@@ -87,10 +87,7 @@ export class WindowTuner {
   acknowledged(payload: Buffer, now: number = Date.now()): boolean {
     if (!this.probe || !payload.equals(this.probe)) return false;
     this.probe = undefined;
-    if (this.streams.size === 0) {
-      this.previous = undefined;
-      return true;
-    }
+    // Never empty: the stream whose data set the probe off is counted.
     const perStream = this.bytes / this.streams.size;
     const governing = this.governing;
     const previous = this.previous;

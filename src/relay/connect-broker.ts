@@ -364,7 +364,7 @@ export class ConnectBroker {
   }
 
   private armHandoff(pending: PendingAccept): void {
-    if (pending.handoffTimer) clearTimer(pending.handoffTimer);
+    clearTimer(pending.handoffTimer);
     pending.handoffTimer = setTimeout(() => {
       if (!this.pending.has(pending.secret)) return;
       if (pending.target) this.options.directory.noteSilent(pending.target);
@@ -388,7 +388,7 @@ export class ConnectBroker {
     else this.pendingPerHyco.delete(key);
     this.options.directory.settle(pending.secret);
     clearTimer(pending.timer);
-    if (pending.handoffTimer) clearTimer(pending.handoffTimer);
+    clearTimer(pending.handoffTimer);
     pending.socket.off('data', pending.onEarlyData);
   }
 

@@ -350,7 +350,7 @@ export class PairedConnection {
       gone();
       this.finishedSockets++;
       if (this.finishedSockets === 2) {
-        if (this.lingerTimer) clearTimer(this.lingerTimer);
+        clearTimer(this.lingerTimer);
         this.events.onFinished(this);
       }
     });

@@ -52,7 +52,7 @@ export class ExchangeDeadline {
   }
 
   private clear(): void {
-    if (this.timer) clearTimer(this.timer);
+    clearTimer(this.timer);
     this.timer = undefined;
   }
 }

@@ -111,7 +111,7 @@ export class PendingHttpRequest implements ResponseSink {
 
   /** The address-only request went out: a listener that does not come for it in time is demoted. */
   watchForSilence(): void {
-    if (this.silenceTimer) clearTimer(this.silenceTimer);
+    clearTimer(this.silenceTimer);
     const target = this.target;
     this.silenceTimer = setTimeout(() => {
       if (!this.done && !this.rendezvous && this.target === target) this.options.directory.noteSilent(target);
@@ -136,7 +136,7 @@ export class PendingHttpRequest implements ResponseSink {
   attachRendezvous(conn: WsConnection, head: Buffer, features: ReadonlySet<HybridgeFeature> = new Set()): void {
     this.rendezvous = conn;
     this.viaRendezvous = true;
-    if (this.silenceTimer) clearTimer(this.silenceTimer);
+    clearTimer(this.silenceTimer);
     this.options.directory.noteResponsive(this.target);
     let expectBody = false;
     conn.attach(
@@ -284,7 +284,7 @@ export class PendingHttpRequest implements ResponseSink {
     if (this.done) return;
     this.done = true;
     this.deadline.stop();
-    if (this.silenceTimer) clearTimer(this.silenceTimer);
+    clearTimer(this.silenceTimer);
     // Closing the rendezvous is how the listener learns that the sender went away or the relay gave up.
     if (this.rendezvous && !this.rendezvous.isFinished) this.rendezvous.close(reason ? CloseCode.GoingAway : CloseCode.Normal, reason ? truncateReason(reason) : 'done');
     this.relay.forget(this);

@@ -194,7 +194,7 @@ export class ListenerChannel {
   }
 
   private scheduleExpiry(): void {
-    if (this.expiryTimer) clearTimer(this.expiryTimer);
+    clearTimer(this.expiryTimer);
     const expiresAt = this.grant.expiresAt;
     if (!Number.isFinite(expiresAt)) return;
     const wait = expiresAt * 1000 - Date.now();
@@ -218,7 +218,7 @@ export class ListenerChannel {
   private finished(code: number, reason: string, error: Error | undefined): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.expiryTimer) clearTimer(this.expiryTimer);
+    clearTimer(this.expiryTimer);
     this.bodySink?.onAbort('listener control channel closed');
     this.bodySink = undefined;
     this.hooks.onClosed(this, code, reason, error);

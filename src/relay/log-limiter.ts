@@ -33,7 +33,7 @@ export class LogLimiter {
   }
 
   close(): void {
-    for (const w of this.windows.values()) if (w.timer) clearTimer(w.timer);
+    for (const w of this.windows.values()) clearTimer(w.timer);
     this.windows.clear();
   }
 
@@ -58,7 +58,7 @@ export class LogLimiter {
   }
 
   private flush(level: Level, message: string, w: Window): void {
-    if (w.timer) clearTimer(w.timer);
+    clearTimer(w.timer);
     w.timer = undefined;
     if (w.suppressed === 0) return;
     this.log[level]({ suppressed: w.suppressed, windowMs: this.windowMs }, `${message} (${w.suppressed} more like it not logged)`);

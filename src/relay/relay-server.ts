@@ -326,7 +326,7 @@ export class RelayServer {
     // The Close frames just queued get a moment to leave before the sockets are cut.
     await this.lifecycle.whenIdle(100, (c) => c.kind === 'stream');
     for (const socket of this.sockets) socket.destroy();
-    if (this.sweepTimer) clearTimer(this.sweepTimer);
+    clearTimer(this.sweepTimer);
     this.gate.close();
     this.refusals.close();
     this.jwt?.close();

@@ -188,7 +188,7 @@ export function openWebSocket(address: string, options: OpenWebSocketOptions = {
 
     function cleanup(): void {
       settled = true;
-      if (timer) clearTimer(timer);
+      clearTimer(timer);
       options.signal?.removeEventListener('abort', onAbort);
       socket?.off('data', onData);
       socket?.off('end', onEnd);

@@ -351,7 +351,7 @@ export class WsConnection implements FrameHandler {
     this.finished = true;
     this.keepAlive.stop();
     this.guard.stop();
-    if (this.lingerTimer) clearTimer(this.lingerTimer);
+    clearTimer(this.lingerTimer);
     const code = this.closeReceived ? this.peerCode : CloseCode.Abnormal;
     this.handler?.onClosed?.(code, this.peerReason, error ?? this.failure);
   }

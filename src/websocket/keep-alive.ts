@@ -62,7 +62,7 @@ export class KeepAlive {
   }
 
   stop(): void {
-    if (this.timer) clearTimer(this.timer);
+    clearTimer(this.timer);
     this.timer = undefined;
   }
 }

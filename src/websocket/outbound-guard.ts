@@ -66,7 +66,7 @@ export class OutboundGuard {
   }
 
   stop(): void {
-    if (this.stallTimer) clearTimer(this.stallTimer);
+    clearTimer(this.stallTimer);
     this.stallTimer = undefined;
     this.socket.off('drain', this.backUnder);
     this.socket.off('drain', this.flushPong);
@@ -93,7 +93,7 @@ export class OutboundGuard {
   private readonly backUnder = (): void => {
     if (!this.over) return;
     this.over = false;
-    if (this.stallTimer) clearTimer(this.stallTimer);
+    clearTimer(this.stallTimer);
     this.stallTimer = undefined;
     this.socket.off('drain', this.backUnder);
     this.hooks.pauseForBudget(false);

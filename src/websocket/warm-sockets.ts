@@ -249,7 +249,7 @@ export class WarmSockets {
   }
 
   private drop(pool: HostPool): void {
-    if (pool.retryTimer) clearTimer(pool.retryTimer);
+    clearTimer(pool.retryTimer);
     pool.retryTimer = undefined;
     for (const idle of pool.ready.splice(0)) {
       countIdle(pool.label, -1);

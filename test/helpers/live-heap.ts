@@ -14,7 +14,7 @@ export function liveHeapNodeFlags(): string[] {
 
 /** The same as NODE_OPTIONS, for processes started through a helper that takes an environment. */
 export function liveHeapEnv(): Record<string, string> {
-  return { NODE_OPTIONS: `--expose-gc --import=${PROBE}` };
+  return { NODE_OPTIONS: liveHeapNodeFlags().join(' ') };
 }
 
 const requests = new WeakMap<RunningProcess, number>();

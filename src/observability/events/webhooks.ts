@@ -96,7 +96,7 @@ export class Webhook {
 
   close(): void {
     this.closed = true;
-    if (this.timer) clearTimer(this.timer);
+    clearTimer(this.timer);
     this.queue.length = 0;
   }
 

@@ -66,7 +66,7 @@ export class KeySet {
   }
 
   close(): void {
-    if (this.timer) clearTimer(this.timer);
+    clearTimer(this.timer);
   }
 
   get size(): number {
