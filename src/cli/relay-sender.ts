@@ -6,7 +6,8 @@ import { portForwardHandler } from '../tunnel/port-forward.js';
 import { credentialChecker, Socks5Error, type CredentialCheck } from '../tunnel/socks5-protocol.js';
 import { socks5ProxyHandler } from '../tunnel/socks5-proxy.js';
 import { connectStdio } from '../tunnel/stdio-connect.js';
-import { TunnelError, TunnelSender } from '../tunnel/tunnel-sender.js';
+import type { SenderEnd } from '../forwarding/sender-end.js';
+import { TunnelError, tunnelSenderEnd } from '../tunnel/open-tunnel.js';
 import type { Logger } from '../util/logger.js';
 import type { LocalConnectionHandler, LocalTunnelServer } from '../tunnel/local-tunnel-server.js';
 import { addBindOptions, bindFrom, serveLocally, type BindFlags } from './bind-options.js';
@@ -77,7 +78,7 @@ function addSenderBindOptions(command: Command, defaultBind: string): void {
 }
 
 /** The local listener of port-forward and socks5-proxy, with its metrics when --metrics-addr asks for them. */
-async function serveTunnels(flags: SenderBindFlags, log: Logger, sender: TunnelSender, handle: LocalConnectionHandler): Promise<LocalTunnelServer> {
+async function serveTunnels(flags: SenderBindFlags, log: Logger, sender: SenderEnd, handle: LocalConnectionHandler): Promise<LocalTunnelServer> {
   const settings = metricsFrom(flags, true);
   const lifecycle = new ConnectionLifecycle(log);
   const metrics = await serveMetrics(settings, lifecycle, log);
@@ -95,10 +96,10 @@ function checkedTarget(target: string, command: string): string {
   return target;
 }
 
-function senderFrom(flags: SenderFlags, hyco: string | undefined, log: Logger, prewarm = 0, mux = 0): TunnelSender {
+function senderFrom(flags: SenderFlags, hyco: string | undefined, log: Logger, prewarm = 0, mux = 0): SenderEnd {
   const { keepAliveIntervalMs } = keepAliveFrom(flags);
   const { options } = relayConnectionFrom(flags, hyco, log);
-  return new TunnelSender(new HybridConnectionClient(options), { log, prewarm, mux, keepAliveIntervalMs });
+  return tunnelSenderEnd(new HybridConnectionClient(options), { log, prewarm, mux, keepAliveIntervalMs });
 }
 
 async function runPortForward(target: string, flags: SenderBindFlags): Promise<void> {

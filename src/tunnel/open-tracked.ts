@@ -1,14 +1,15 @@
 import type { EarlyBytes } from '../forwarding/early-bytes.js';
 import type { TrackedConnection } from '../forwarding/lifecycle/tracked-connection.js';
 import { connectionEndOf, type TunnelFailure } from './tunnel-failures.js';
-import { TunnelError, type OpenedTunnel, type TunnelSender } from './tunnel-sender.js';
+import type { SenderEnd } from '../forwarding/sender-end.js';
+import { openTunnel, TunnelError, type OpenedTunnel } from './open-tunnel.js';
 
 /**
  * Opens a tunnel for a tracked connection (the client's first bytes following the envelope): the relay dial is reported to the observers, the ids the
  * two ends exchanged join the connection's fields, and a failure ends the connection with its reason.
  */
 export async function openTracked(
-  sender: TunnelSender,
+  sender: SenderEnd,
   target: string,
   connection: TrackedConnection,
   signal?: AbortSignal,
@@ -19,7 +20,7 @@ export async function openTracked(
 ): Promise<OpenedTunnel | undefined> {
   const started = Date.now();
   try {
-    const tunnel = await sender.open(target, signal, early);
+    const tunnel = await openTunnel(sender, target, signal, early);
     // What went ahead behind the envelope is counted like the bytes the pump moves.
     if (early) connection.toRelay += early.release();
     connection.dialed(Date.now() - started, undefined);

@@ -10,9 +10,9 @@ import type { TrackedConnection } from '../forwarding/lifecycle/tracked-connecti
 import { pumpTracked } from '../forwarding/pump-tracked.js';
 import type { LocalConnectionHandler } from './local-tunnel-server.js';
 import { openTracked } from './open-tracked.js';
-import type { TunnelSender } from './tunnel-sender.js';
+import type { SenderEnd } from '../forwarding/sender-end.js';
 
-export function portForwardHandler(sender: TunnelSender, target: string): LocalConnectionHandler {
+export function portForwardHandler(sender: SenderEnd, target: string): LocalConnectionHandler {
   return async (socket: Socket, connection: TrackedConnection, signal: AbortSignal) => {
     connection.update({ target });
     const tunnel = await openTracked(sender, target, connection, signal, undefined, new EarlyBytes(socket));

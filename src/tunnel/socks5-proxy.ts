@@ -12,14 +12,14 @@ import type { LocalConnectionHandler } from './local-tunnel-server.js';
 import { openTracked } from './open-tracked.js';
 import { encodeSocks5Reply, Socks5Reply, Socks5ServerHandshake, type CredentialCheck, type Socks5ConnectRequest, type Socks5ReplyCode } from './socks5-protocol.js';
 import { socks5ReplyFor } from './tunnel-failures.js';
-import type { TunnelSender } from './tunnel-sender.js';
+import type { SenderEnd } from '../forwarding/sender-end.js';
 import { clearTimer } from '../util/clear-timer.js';
 
 /** The whole negotiation, greeting to CONNECT request, must fit in this (aztunnel: 30 s). */
 export const SOCKS5_HANDSHAKE_TIMEOUT_MS = 30_000;
 
 export interface Socks5ProxyOptions {
-  sender: TunnelSender;
+  sender: SenderEnd;
   checkCredentials?: CredentialCheck;
   handshakeTimeoutMs?: number;
 }

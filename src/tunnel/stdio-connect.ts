@@ -9,19 +9,20 @@ import { EarlyBytes } from '../forwarding/early-bytes.js';
 import { ConnectionLifecycle } from '../forwarding/lifecycle/connection-lifecycle.js';
 import { pump, type PumpOptions, type PumpResult } from '../forwarding/pump.js';
 import type { Logger } from '../util/logger.js';
-import { TunnelError, type TunnelSender } from './tunnel-sender.js';
+import type { SenderEnd } from '../forwarding/sender-end.js';
+import { openTunnel, TunnelError } from './open-tunnel.js';
 import { connectionEndOf } from './tunnel-failures.js';
 
 /**
  * Opens the tunnel (throws TunnelError), stdin's first bytes following the envelope, and carries
  * stdin/stdout through it until both directions end.
  */
-export async function connectStdio(sender: TunnelSender, target: string, io: { input: Readable; output: Writable }, log: Logger): Promise<PumpResult> {
+export async function connectStdio(sender: SenderEnd, target: string, io: { input: Readable; output: Writable }, log: Logger): Promise<PumpResult> {
   const connection = new ConnectionLifecycle(log).open({ role: 'sender', fields: { hyco: sender.hyco, client: 'stdio', target }, abort: () => undefined });
   let tunnel;
   const early = new EarlyBytes(io.input);
   try {
-    tunnel = await sender.open(target, undefined, early);
+    tunnel = await openTunnel(sender, target, undefined, early);
     connection.toRelay += early.release();
   } catch (err) {
     early.release();

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { closeAll, startBridge, startEchoTarget, type TcpTarget } from '../bridge/bridge-kit.js';
-import { freePort, waitFor } from '../helpers/async.js';
+import { distinctFreePortsBelowEphemeral, waitFor } from '../helpers/async.js';
 import { stopAll, type RunningProcess } from '../helpers/processes.js';
 import { seriesValue } from '../helpers/prometheus.js';
 import { connectionString, ROOT_RULE, startServer, type ServerProcess } from '../relay/management-cli-kit.js';
@@ -40,10 +40,10 @@ describe('end metrics of a running bridge (processes)', { timeout: 90_000 }, () 
   };
 
   before(async () => {
-    relayPort = await freePort();
-    deadPort = await freePort();
-    for (const name of Object.keys(metricsPorts) as (keyof typeof metricsPorts)[]) metricsPorts[name] = await freePort();
-    for (const name of Object.keys(localPorts) as (keyof typeof localPorts)[]) localPorts[name] = await freePort();
+    // Ports listened on later (the relay is restarted on its port): distinct, and below the
+    // ephemeral range, where other tests' outgoing connections cannot take them meanwhile.
+    const ports = await distinctFreePortsBelowEphemeral(6);
+    [relayPort, deadPort, metricsPorts.listener, metricsPorts.sender, localPorts.pool, localPorts.dead] = ports as [number, number, number, number, number, number];
     relay = await startServer(relayArgs(relayPort));
     echo = await startEchoTarget();
     const cs = connectionString(relay.port, ROOT_RULE, ROOT_KEY);

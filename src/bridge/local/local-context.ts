@@ -1,13 +1,13 @@
 import type { Logger } from '../../util/logger.js';
 import type { AddressFamily } from '../config/index.js';
 import type { ConnectionLifecycle } from '../../forwarding/lifecycle/connection-lifecycle.js';
-import type { SenderConnector } from './sender-connector.js';
+import type { SenderEnd } from '../../forwarding/sender-end.js';
 
 /** What every listener of one LocalForward entry shares. */
 export interface LocalContext {
   relayName: string;
-  /** The connector for a binding: anonymous for NoAuthentication bindings, with the relay token otherwise. */
-  connectorFor(noAuthentication: boolean): SenderConnector;
+  /** The sender end for a binding: anonymous for NoAuthentication bindings, with the relay token otherwise. */
+  senderFor(noAuthentication: boolean): SenderEnd;
   gatewayPorts: boolean;
   addressFamily: AddressFamily;
   /** How long the remote side may take to answer the preamble (it dials its target first). */

@@ -1,15 +1,15 @@
 import { HybridConnectionClient } from '../../client/index.js';
+import { SenderEnd } from '../../forwarding/sender-end.js';
 import type { ConnectionString } from '../../protocol/connection-string.js';
 import type { ProxyPolicy } from '../../proxy/proxy-policy.js';
 import type { TlsClientOptions } from '../../websocket/client-handshake.js';
 import type { LocalForward } from '../config/index.js';
 import { relayClientOptions } from '../relay-options.js';
 import type { LocalContext, LocalListener } from './local-context.js';
-import { SenderConnector } from './sender-connector.js';
 import { StreamForwarder } from './stream-forwarder.js';
 import { UdpForwarder } from './udp-forwarder.js';
 
-export interface LocalForwarderOptions extends Omit<LocalContext, 'relayName' | 'connectorFor'> {
+export interface LocalForwarderOptions extends Omit<LocalContext, 'relayName' | 'senderFor'> {
   connection: ConnectionString;
   attempts: number | undefined;
   attemptTimeoutMs?: number;
@@ -18,7 +18,7 @@ export interface LocalForwarderOptions extends Omit<LocalContext, 'relayName' | 
   proxy?: ProxyPolicy;
   /** Sockets kept connected to the relay host (HybridConnectionOptions.preconnect). */
   preconnect?: number;
-  /** Multiplexed sessions per connector (0 = off). */
+  /** Multiplexed sessions per sender end (0 = off). */
   mux?: number;
 }
 
@@ -28,13 +28,13 @@ export interface LocalForwarderOptions extends Omit<LocalContext, 'relayName' | 
  */
 export class LocalForwarder {
   readonly listeners: LocalListener[];
-  private readonly connectors = new Map<boolean, SenderConnector>();
+  private readonly senders = new Map<boolean, SenderEnd>();
 
   constructor(
     readonly forward: LocalForward,
     private readonly options: LocalForwarderOptions,
   ) {
-    const ctx: LocalContext = { ...options, relayName: forward.relayName, connectorFor: (anonymous) => this.connectorFor(anonymous) };
+    const ctx: LocalContext = { ...options, relayName: forward.relayName, senderFor: (anonymous) => this.senderFor(anonymous) };
     this.listeners = forward.bindings.map((binding) => (binding.kind === 'udp' ? new UdpForwarder(binding, ctx) : new StreamForwarder(binding, ctx)));
   }
 
@@ -52,16 +52,16 @@ export class LocalForwarder {
       }
     } catch (err) {
       await Promise.all(started.map((l) => l.stop()));
-      this.closeConnectors();
+      this.closeSenders();
       throw err;
     }
-    // Create the connectors now, so that prewarming starts before the first client arrives.
-    for (const binding of this.forward.bindings) this.connectorFor(binding.noAuthentication);
+    // Create the sender ends now, so that prewarming starts before the first client arrives.
+    for (const binding of this.forward.bindings) this.senderFor(binding.noAuthentication);
   }
 
   async stop(): Promise<void> {
     await Promise.all(this.listeners.map((l) => l.stop()));
-    this.closeConnectors();
+    this.closeSenders();
   }
 
   /** Where each binding listens and its port name, for the startup log. */
@@ -71,31 +71,31 @@ export class LocalForwarder {
 
   /** The prewarm pools (one per kind of authentication the bindings use), for metrics. */
   *prewarmPools(): Iterable<{ forwarder: string; ready: () => number }> {
-    for (const [anonymous, connector] of this.connectors) {
-      if (connector.prewarmReady === undefined) continue;
-      yield { forwarder: anonymous ? `${this.relayName} (anonymous)` : this.relayName, ready: () => connector.prewarmReady ?? 0 };
+    for (const [anonymous, sender] of this.senders) {
+      if (sender.prewarmReady === undefined) continue;
+      yield { forwarder: anonymous ? `${this.relayName} (anonymous)` : this.relayName, ready: () => sender.prewarmReady ?? 0 };
     }
   }
 
-  private connectorFor(anonymous: boolean): SenderConnector {
-    let connector = this.connectors.get(anonymous);
-    if (!connector) {
+  private senderFor(anonymous: boolean): SenderEnd {
+    let sender = this.senders.get(anonymous);
+    if (!sender) {
       const client = new HybridConnectionClient(relayClientOptions(this.options.connection, { anonymous, tls: this.options.tls, tokenInQuery: this.options.tokenInQuery, proxy: this.options.proxy, preconnect: this.options.preconnect }));
-      connector = new SenderConnector(client, {
-        relayName: this.forward.relayName,
+      sender = new SenderEnd(client, {
+        style: 'azbridge',
         attempts: this.options.attempts,
         attemptTimeoutMs: this.options.attemptTimeoutMs,
         prewarm: this.forward.prewarm,
         mux: this.options.mux,
         log: this.options.log,
       });
-      this.connectors.set(anonymous, connector);
+      this.senders.set(anonymous, sender);
     }
-    return connector;
+    return sender;
   }
 
-  private closeConnectors(): void {
-    for (const connector of this.connectors.values()) connector.close();
-    this.connectors.clear();
+  private closeSenders(): void {
+    for (const sender of this.senders.values()) sender.close();
+    this.senders.clear();
   }
 }

@@ -72,7 +72,7 @@ export class StreamForwarder implements LocalListener {
     const dialStarted = Date.now();
     const early = new EarlyBytes(socket);
     try {
-      stream = await openBridgeStream(ctx.connectorFor(binding.noAuthentication), { mode: PreambleMode.Stream, portName: binding.portName }, {
+      stream = await openBridgeStream(ctx.senderFor(binding.noAuthentication), { mode: PreambleMode.Stream, portName: binding.portName }, {
         replyTimeoutMs: ctx.replyTimeoutMs,
         signal: abort.signal,
         early,

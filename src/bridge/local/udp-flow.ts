@@ -57,7 +57,7 @@ export class UdpFlow {
     const { ctx, binding, connection } = this;
     const dialStarted = Date.now();
     try {
-      const stream = await openBridgeStream(ctx.connectorFor(binding.noAuthentication), { mode: PreambleMode.Datagram, portName: binding.portName }, {
+      const stream = await openBridgeStream(ctx.senderFor(binding.noAuthentication), { mode: PreambleMode.Datagram, portName: binding.portName }, {
         replyTimeoutMs: ctx.replyTimeoutMs,
         signal: this.abort.signal,
         onRetry: (retry, reason, why) => connection.log.info({ retry, reason }, retryMessage(why)),
