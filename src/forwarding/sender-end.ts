@@ -47,9 +47,12 @@ export interface SenderRoute {
 
 /** Thrown by a first exchange: the connection was lost before the listener answered, so another try is safe. */
 export class LostBeforeAnswer extends Error {
-  /** `failure` is what the caller sees when no try is left. */
-  constructor(readonly failure: Error) {
-    super(failure.message);
+  /** `failure` is what the caller sees when no try is left; `reason`, what the retry's log line says. */
+  constructor(
+    readonly failure: Error,
+    reason = failure.message,
+  ) {
+    super(reason);
     this.name = 'LostBeforeAnswer';
   }
 }
@@ -78,7 +81,7 @@ export const MAX_PORT_REFUSALS = 8;
 
 export interface SenderOpen<T> {
   route: SenderRoute;
-  /** No try starts after this long; a try's answer is awaited for what is left of it, unless answerTimeoutMs says otherwise. */
+  /** No try starts after this long; a try's answer is awaited for what is left of it when the try starts, unless answerTimeoutMs says otherwise. */
   budgetMs: number;
   /** How long one try waits for the listener's answer. */
   answerTimeoutMs?: number;
@@ -137,6 +140,9 @@ export class SenderEnd {
     let refusal: Error | undefined;
     let lost = 0;
     for (let retry = 1; ; retry++) {
+      // The answer's limit is set before connecting: the time a connect spent waiting for the
+      // relay or a listener is not taken from the time the listener has to dial its target.
+      const answerTimeoutMs = plan.answerTimeoutMs ?? Math.max(1, deadline - Date.now());
       let stream: HybridConnectionStream;
       try {
         stream = await this.connect({ ...plan.route, disallowedListeners: refusedBy }, plan.signal);
@@ -146,7 +152,7 @@ export class SenderEnd {
         throw refusal ?? plan.connectFailed(err as Error);
       }
       try {
-        return await plan.exchange(stream, plan.answerTimeoutMs ?? Math.max(1, deadline - Date.now()));
+        return await plan.exchange(stream, answerTimeoutMs);
       } catch (err) {
         plan.early?.detach();
         const again = !plan.signal?.aborted && Date.now() < deadline;

@@ -14,7 +14,7 @@ import type { EarlyBytes } from '../forwarding/early-bytes.js';
 import { RELAY_WAIT_BUDGET_MS } from '../forwarding/relay-wait.js';
 import { LostBeforeAnswer, SenderEnd } from '../forwarding/sender-end.js';
 import { describePreambleReply, PreambleReplyDecoder } from '../protocol/azbridge-preamble.js';
-import { AZTUNNEL_MAX_MESSAGE_BYTES, encodeConnectEnvelope, EnvelopeError, newTunnelId, parseConnectResponse, type ConnectResponse } from '../protocol/aztunnel-envelope.js';
+import { AZTUNNEL_MAX_MESSAGE_BYTES, encodeConnectEnvelope, EnvelopeError, newTunnelId, parseConnectResponse, parseTarget, type ConnectResponse } from '../protocol/aztunnel-envelope.js';
 import type { Logger } from '../util/logger.js';
 import { closeQuietly, sendRelayMessage } from '../forwarding/relay-messages.js';
 import { describeTunnelFailure, failureFromResponse, type TunnelFailure } from './tunnel-failures.js';
@@ -73,7 +73,9 @@ export function tunnelSenderEnd(client: HybridConnectionClient, options: TunnelS
  * of at most 32 KiB (aztunnel's read limit), and are sent again on a retry: a listener reads the
  * envelope, dials, answers, and only then reads what follows.
  */
-export function openTunnel(end: SenderEnd, target: string, signal?: AbortSignal, early?: EarlyBytes): Promise<OpenedTunnel> {
+export async function openTunnel(end: SenderEnd, target: string, signal?: AbortSignal, early?: EarlyBytes): Promise<OpenedTunnel> {
+  // A target the envelope cannot carry fails here (TargetError), before any relayed connection is used.
+  parseTarget(target);
   return end.open({
     route: { logFields: { target } },
     budgetMs: SENDER_RETRY_BUDGET_MS,
@@ -103,10 +105,14 @@ async function exchangeEnvelope(stream: HybridConnectionStream, target: string, 
     early?.sendTo(stream);
     answer = await stream.readMessage(responseTimeoutMs);
   } catch (err) {
-    if (err instanceof RelayTimeoutError) throw failure('relay_failed', `the listener did not answer (${err.message})`);
-    throw new LostBeforeAnswer(failure('relay_failed', `the listener did not answer (${(err as Error).message})`));
+    const detail = `the listener did not answer (${(err as Error).message})`;
+    if (err instanceof RelayTimeoutError) throw failure('relay_failed', detail);
+    throw new LostBeforeAnswer(failure('relay_failed', detail), detail);
   }
-  if (!answer) throw new LostBeforeAnswer(failure('relay_failed', 'the listener closed the connection without answering'));
+  if (!answer) {
+    const detail = 'the listener closed the connection without answering';
+    throw new LostBeforeAnswer(failure('relay_failed', detail), detail);
+  }
   if (answer.binary) throw failure('rejected', binaryAnswerDetail(answer.data));
   let response: ConnectResponse;
   try {

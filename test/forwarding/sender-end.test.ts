@@ -14,15 +14,18 @@ interface ScriptedListener {
   id: string;
   seen: number;
   drops: number;
+  /** The sender's headers of each connection, as the relay passed them on. */
+  headers: Record<string, string>[];
   close(): void;
 }
 
 async function scriptedListener(relay: TestRelay, hyco: string, id: string, drops = 0): Promise<ScriptedListener> {
   const listener = new HybridConnectionListener({ endpoint: relay.wsBase, entityPath: hyco, keyName: ROOT_RULE, key: ROOT_KEY, listenerId: id });
-  const state: ScriptedListener = { id, seen: 0, drops, close: () => void listener.close() };
+  const state: ScriptedListener = { id, seen: 0, drops, headers: [], close: () => void listener.close() };
   listener.on('connection', (stream: HybridConnectionStream) => {
     stream.on('error', () => undefined);
     state.seen++;
+    state.headers.push(lowerCased(stream.info.connectHeaders ?? {}));
     void stream.readMessage(5000).then(
       () => {
         if (state.drops > 0) {
@@ -37,6 +40,10 @@ async function scriptedListener(relay: TestRelay, hyco: string, id: string, drop
   });
   await listener.open();
   return state;
+}
+
+function lowerCased(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
 }
 
 /** The test's first exchange: listeners in `refusing` refuse the port, a connection without an answer is lost. */
@@ -82,7 +89,7 @@ describe('sender end: tries around the first exchange', () => {
   const opened: { close(): void }[] = [];
 
   before(async () => {
-    relay = await startRelay({ hybridConnections: ['se-lost', 'se-lost-max', 'se-refused', 'se-refused-only', 'se-final', 'se-aborted', 'se-attempts', 'se-refusals-max'] });
+    relay = await startRelay({ hybridConnections: ['se-lost', 'se-lost-max', 'se-refused', 'se-refused-only', 'se-final', 'se-aborted', 'se-attempts', 'se-refusals-max', 'se-refused-then', 'se-answer-time'] });
   });
 
   after(async () => {
@@ -114,13 +121,61 @@ describe('sender end: tries around the first exchange', () => {
     const end = senderEnd(relay, 'se-refused');
     opened.push(refusing, serving, end);
     // The relay spreads connections over both listeners; every open ends at the serving one.
+    let refusals = 0;
     for (let i = 0; i < 6; i++) {
       const retries: RetryCause[] = [];
       assert.equal(await end.open(plan({ refusing: ['refuser'], retries })), 'server');
       assert.ok(retries.every((why) => why === 'port-refused') && retries.length <= 1);
+      refusals += retries.length;
     }
-    assert.ok(refusing.seen >= 1, 'the refusing listener was reached at least once');
+    assert.ok(refusals >= 1, 'the refusing listener was reached at least once');
+    assert.equal(refusing.seen, refusals);
     assert.equal(serving.seen, 6);
+    // Every connection names its port; the ones after a refusal name the listener to avoid.
+    const avoided = serving.headers.map((h) => h['microsoft-relay-disallowedlisteners']).filter((v) => v !== undefined);
+    assert.deepEqual(avoided, new Array(refusals).fill('refuser'));
+    assert.ok([...serving.headers, ...refusing.headers].every((h) => h['hybridge-port'] !== undefined), 'every connection carries its port name');
+  });
+
+  test('after a refusal, a loss on the next listener reports the refusal; any other failure there is reported as itself', async () => {
+    const refusing = await scriptedListener(relay, 'se-refused-then', 'refuser');
+    const dropping = await scriptedListener(relay, 'se-refused-then', 'dropper', 100);
+    const end = senderEnd(relay, 'se-refused-then');
+    opened.push(refusing, dropping, end);
+    // Whichever the relay picks first, the open ends at the dropping listener after the refusal.
+    await assert.rejects(end.open(plan({ refusing: ['refuser'] })), /refused by refuser$/);
+    assert.equal(refusing.seen, 1);
+    const other = plan({
+      exchange: async (stream) => {
+        const id = await exchange(stream, ['refuser']).catch((err: unknown) => {
+          if (err instanceof LostBeforeAnswer) throw new Error('no answer in time');
+          throw err;
+        });
+        return id;
+      },
+    });
+    await assert.rejects(end.open(other), /no answer in time$/);
+  });
+
+  test('the answer is awaited for the budget left when a try starts: a connect that waited does not shorten it', async () => {
+    const end = senderEnd(relay, 'se-answer-time', { attempts: 3 });
+    opened.push(end);
+    const limits: number[] = [];
+    const recorded = (budgetMs: number, answerTimeoutMs?: number) =>
+      plan({
+        budgetMs,
+        answerTimeoutMs,
+        exchange: (stream, limit) => (limits.push(limit), exchange(stream, [])),
+      });
+    // No listener yet: the first connect attempt fails, the second (a second later) finds one.
+    const opening = end.open(recorded(20_000));
+    const listener = await scriptedListener(relay, 'se-answer-time', 'l1');
+    opened.push(listener);
+    assert.equal(await opening, 'l1');
+    assert.equal(limits.length, 1);
+    assert.ok(limits[0]! > 19_000, `the answer's limit was ${limits[0]} ms of a 20,000 ms budget`);
+    assert.equal(await end.open(recorded(20_000, 1234)), 'l1');
+    assert.equal(limits[1], 1234);
   });
 
   test('with no other listener left, the refusal is the answer (not the failure to connect)', async () => {
